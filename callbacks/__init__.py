@@ -1,0 +1,1 @@
+"""Switchboard callbacks: the Flask app Twilio calls."""

@@ -1,0 +1,1 @@
+"""Benchmarks: not collected by the default test run; ``python -m tests.bench`` runs them."""

@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite.
+
+``database_url`` runs a test once on SQLite and once on PostgreSQL. PostgreSQL comes from
+``SWITCHBOARD_TEST_POSTGRESQL_URL`` (``.ci/run`` starts a server and sets it); without it the
+PostgreSQL half skips with a reason, except in CI (``CI=true``) where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+OPENAPI_PATH = SHARED / "twilio-openapi" / "twilio_api_v2010.json"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_shared(path: Path = OPENAPI_PATH) -> Path:
+    """Return a file from ``../shared``, skipping (or failing in CI) when it is absent."""
+    if path.exists():
+        return path
+    reason = f"{path} is absent: tests that read ../shared need the shared folder beside the repo"
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get("SWITCHBOARD_TEST_POSTGRESQL_URL")
+    if url:
+        return url
+    reason = "SWITCHBOARD_TEST_POSTGRESQL_URL is not set: no PostgreSQL server to test against"
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The URL of the PostgreSQL database the suite may create schemas in."""
+    return _postgres_base_url()
+
+
+def _fresh_postgres_url(base_url: str) -> Iterator[str]:
+    """Create a throw-away database on the test server, yield its URL, drop it afterwards."""
+    import sqlalchemy as sa
+
+    name = f"sb_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: an SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"
+    else:
+        yield from _fresh_postgres_url(_postgres_base_url())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_twilio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's own Twilio settings out of the tests."""
+    for name in list(os.environ):
+        if name.startswith(("TWILIO_", "SWITCHBOARD_")) and name != "SWITCHBOARD_TEST_POSTGRESQL_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SWITCHBOARD_DOTENV", "0")
