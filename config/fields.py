@@ -1,0 +1,58 @@
+"""The table of settings: field name, environment variable, parser, whether it may be unset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from config import validation as v
+
+# Twilio gives a webhook 15 seconds in all; a handler must answer well inside that.
+TWILIO_WEBHOOK_DEADLINE = 15.0
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: ``name`` on :class:`~config.Settings`, ``env`` its variable, ``parse``
+    its parser; ``optional`` fields may be ``None``; ``secret`` fields are never shown."""
+
+    name: str
+    env: str
+    parse: Callable[[str, object], object]
+    optional: bool = False
+    secret: bool = False
+
+
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field("account_sid", "TWILIO_ACCOUNT_SID", v.account_sid, optional=True),
+        Field("auth_token", "TWILIO_AUTH_TOKEN", v.secret, optional=True, secret=True),
+        Field("api_key_sid", "TWILIO_API_KEY_SID", v.api_key_sid, optional=True),
+        Field("api_key_secret", "TWILIO_API_KEY_SECRET", v.secret, optional=True, secret=True),
+        Field("api_base_url", "TWILIO_API_BASE_URL", v.base_url),
+        Field("public_url", "SWITCHBOARD_PUBLIC_URL", v.base_url, optional=True),
+        Field("database_url", "SWITCHBOARD_DATABASE_URL", v.database_url, optional=True),
+        Field("trusted_proxies", "SWITCHBOARD_TRUSTED_PROXIES",
+              partial(v.integer, minimum=0, maximum=10)),
+        Field("validate_signatures", "SWITCHBOARD_VALIDATE_SIGNATURES", v.boolean),
+        Field("handler_timeout", "SWITCHBOARD_HANDLER_TIMEOUT",
+              partial(v.number, minimum=0.1, below=TWILIO_WEBHOOK_DEADLINE,
+                      reason=" (Twilio waits at most 15 seconds for an answer)")),
+        Field("business_name", "SWITCHBOARD_BUSINESS_NAME", v.text),
+        Field("business_hours", "SWITCHBOARD_BUSINESS_HOURS", v.text),
+        Field("business_address", "SWITCHBOARD_BUSINESS_ADDRESS", v.text),
+        Field("forward_number", "SWITCHBOARD_FORWARD_NUMBER", v.e164, optional=True),
+        Field("dial_timeout", "SWITCHBOARD_DIAL_TIMEOUT",
+              partial(v.integer, minimum=5, maximum=600)),
+        Field("voice", "SWITCHBOARD_VOICE", v.text),
+        Field("language", "SWITCHBOARD_LANGUAGE", v.text),
+        Field("max_attempts", "SWITCHBOARD_MAX_ATTEMPTS",
+              partial(v.integer, minimum=1, maximum=10)),
+        Field("voicemail_max_length", "SWITCHBOARD_VOICEMAIL_MAX_LENGTH",
+              partial(v.integer, minimum=1, maximum=14400)),
+    )
+}
+
+BY_ENV: dict[str, Field] = {f.env: f for f in FIELDS.values()}

@@ -1,0 +1,57 @@
+"""Named account profiles from a TOML file.
+
+```toml
+[profiles.acme]
+account_sid = "AC..."
+auth_token = "..."
+public_url = "https://acme.example.com"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from config.errors import ConfigError
+from config.fields import FIELDS
+
+DEFAULT_PROFILES_FILE = "switchboard.toml"
+
+
+def profiles_file(explicit: str | Path | None) -> tuple[Path, bool]:
+    """The profiles file to read and whether it was asked for (so must exist)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    return Path.cwd() / DEFAULT_PROFILES_FILE, False
+
+
+def read_profiles(path: Path, *, required: bool) -> dict[str, dict[str, object]]:
+    """The ``[profiles.NAME]`` tables of ``path``; ``{}`` when an optional file is absent."""
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"SWITCHBOARD_PROFILES_FILE: {str(path)!r} does not exist") from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the profiles file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    profiles = document.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise ConfigError(f"{path}: 'profiles' must be a table of [profiles.NAME] tables")
+    result: dict[str, dict[str, object]] = {}
+    for name, table in profiles.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: profiles.{name} must be a table")
+        for key in table:
+            if key not in FIELDS:
+                raise ConfigError(
+                    f"{path}: profiles.{name}.{key} is not a setting "
+                    f"(known: {', '.join(FIELDS)})"
+                )
+        result[name] = dict(table)
+    return result

@@ -1,0 +1,100 @@
+"""The settings object every part of Switchboard reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from config.errors import ConfigError
+from config.fields import FIELDS
+from config.secret import Secret
+from config.validation import redact_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings for one profile. Build it with :func:`config.load_settings`.
+
+    Secrets are :class:`~config.Secret` objects: ``repr(settings)`` never shows them, nor the
+    password of a database or basic-auth URL.
+    """
+
+    profile: str = "default"
+    account_sid: str | None = None
+    auth_token: Secret | None = None
+    api_key_sid: str | None = None
+    api_key_secret: Secret | None = None
+    api_base_url: str = "https://api.twilio.com"
+    public_url: str | None = None
+    database_url: str | None = None
+    trusted_proxies: int = 0
+    validate_signatures: bool = True
+    handler_timeout: float = 10.0
+    business_name: str = "Switchboard"
+    business_hours: str = "Monday to Friday, 9 AM to 5 PM"
+    business_address: str = "1 Main Street, Springfield"
+    forward_number: str | None = None
+    dial_timeout: int = 20
+    voice: str = "Polly.Joanna"
+    language: str = "en-US"
+    max_attempts: int = 3
+    voicemail_max_length: int = 120
+
+    def __post_init__(self) -> None:
+        for name in ("auth_token", "api_key_secret"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Secret(value) if value else None)
+
+    def basic_auth(self) -> tuple[str, str]:
+        """The REST API credentials: the API key when one is set, else the account SID and
+        auth token. :class:`ConfigError` when neither pair is complete."""
+        if self.api_key_sid and self.api_key_secret:
+            return self.api_key_sid, self.api_key_secret.reveal()
+        if self.account_sid and self.auth_token:
+            return self.account_sid, self.auth_token.reveal()
+        raise ConfigError(
+            f"profile {self.profile!r} has no REST API credentials: set TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)"
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` (field names) applied, each validated like its environment
+        variable. ``None`` unsets an optional field."""
+        parsed: dict[str, object] = {}
+        for name, value in changes.items():
+            if name == "profile":
+                parsed[name] = str(value)
+                continue
+            field = FIELDS.get(name)
+            if field is None:
+                raise ConfigError(f"{name}: not a setting (known: {', '.join(FIELDS)})")
+            if value is None or (isinstance(value, str) and not value.strip()):
+                if not field.optional:
+                    raise ConfigError(f"{field.env}: must not be empty")
+                parsed[name] = None
+            else:
+                parsed[name] = field.parse(field.env, value)
+        return dataclasses.replace(self, **parsed)
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "database_url" and value:
+                value = _redact_database_url(value)
+            elif field.name in ("public_url", "api_base_url") and value:
+                value = redact_url(value)
+            shown.append(f"{field.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+
+def _redact_database_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # never let a repr fail, never show the raw URL
+        return "<database URL>"
