@@ -1,0 +1,33 @@
+"""A client for Twilio's REST API 2010-04-01, built on requests.
+
+::
+
+    from api import TwilioClient
+    client = TwilioClient.from_settings()          # TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN
+    client.calls.create(to="+14155550100", from_="+14155550199", url="https://.../voice")
+"""
+
+from __future__ import annotations
+
+from api.client import TwilioClient
+from api.errors import (
+    TwilioConnectionError,
+    TwilioError,
+    TwilioHTTPError,
+    TwilioInvalidResponse,
+    TwilioTimeout,
+    ValidationError,
+)
+from api.retry import TwilioRetry, retry_policy
+
+__all__ = [
+    "TwilioClient",
+    "TwilioConnectionError",
+    "TwilioError",
+    "TwilioHTTPError",
+    "TwilioInvalidResponse",
+    "TwilioRetry",
+    "TwilioTimeout",
+    "ValidationError",
+    "retry_policy",
+]

@@ -1,0 +1,451 @@
+"""The transport: one :class:`requests.Session` per client, Basic auth, timeouts, retries
+(urllib3's :class:`~urllib3.util.Retry` on the adapter, see :mod:`api.retry`), form encoding,
+JSON decoding and Twilio's errors.
+
+::
+
+    client = TwilioClient("AC...", "auth token")
+    call = client.request("GET", client.account_path("/Calls/CA....json"))
+    for call in client.paginate(client.account_path("/Calls.json"), key="calls", limit=100):
+        ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.cookiejar
+import json
+import logging
+import platform
+import time
+from base64 import b64encode
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.util import Retry
+
+from api import paging
+from api.errors import (
+    TwilioConnectionError,
+    TwilioError,
+    TwilioHTTPError,
+    TwilioInvalidResponse,
+    TwilioTimeout,
+    ValidationError,
+)
+from api.resources import ResourceGroups
+from api.retry import retry_policy
+from api.validation import sid as check_sid
+
+if TYPE_CHECKING:
+    from config import Settings
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "TwilioClient",
+    "default_user_agent",
+    "encode_params",
+]
+
+log = logging.getLogger("switchboard.api")
+
+API_VERSION = "2010-04-01"
+DEFAULT_BASE_URL = "https://api.twilio.com"
+#: (connect, read) seconds: a little over a multiple of 3 s (TCP's retransmission window) to
+#: connect, 30 s for Twilio to answer.
+DEFAULT_TIMEOUT = (3.05, 30.0)
+#: How much of an error body is read from a streamed answer before giving up on it.
+_ERROR_BODY_LIMIT = 64 * 1024
+
+Params = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("switchboard")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def default_user_agent(prefix: str | None = None) -> str:
+    """``switchboard/0.1.0 (python-requests/2.32.3; Python 3.12.4)``, after ``prefix`` if given."""
+    ua = (
+        f"switchboard/{_version()} "
+        f"(python-requests/{requests.__version__}; Python {platform.python_version()})"
+    )
+    return f"{prefix} {ua}" if prefix else ua
+
+
+def _form_value(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise ValidationError(name, f"cannot send a {type(value).__name__} as a form value")
+
+
+def encode_params(data: Params | None) -> list[tuple[str, str]]:
+    """Turn ``data`` into the (name, value) pairs Twilio expects.
+
+    A list or tuple value becomes a repeated name (``MediaUrl=a&MediaUrl=b``); ``True`` and
+    ``False`` become ``"true"`` and ``"false"``; ``None`` drops the name; numbers and dates
+    become text.
+    """
+    if not data:
+        return []
+    items = data.items() if isinstance(data, Mapping) else data
+    pairs: list[tuple[str, str]] = []
+    for name, value in items:
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            pairs.extend((name, _form_value(name, v)) for v in value if v is not None)
+        else:
+            pairs.append((name, _form_value(name, value)))
+    return pairs
+
+
+class _BasicAuth(requests.auth.AuthBase):
+    """HTTP Basic with the header built once; its repr never shows the secret."""
+
+    def __init__(self, username: str, secret: str) -> None:
+        self.username = username
+        token = b64encode(f"{username}:{secret}".encode()).decode("ascii")
+        self._header = f"Basic {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return f"<BasicAuth {self.username}:********>"
+
+
+def _reveal(name: str, value: object) -> str:
+    """The text of a ``str`` or a ``config.Secret``."""
+    reveal = getattr(value, "reveal", None)
+    text = reveal() if callable(reveal) else value
+    if not isinstance(text, str) or not text:
+        raise ValidationError(name, "is required (a non-empty string)")
+    return text
+
+
+def _check_timeout(value: object) -> tuple[float, float]:
+    if value is None:
+        raise ValidationError(
+            "timeout", "None would wait forever; give (connect, read) seconds like (3.05, 30)"
+        )
+    pair = (value, value) if isinstance(value, int | float) else value
+    if (
+        isinstance(pair, tuple | list)
+        and len(pair) == 2
+        and all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in pair)
+    ):
+        return (float(pair[0]), float(pair[1]))
+    raise ValidationError("timeout", f"{value!r} is not (connect, read) seconds, both above 0")
+
+
+def _check_base_url(value: object) -> str:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            if "@" in parts.netloc:
+                raise ValidationError(
+                    "base_url", "must not hold credentials; give account_sid and auth_token"
+                )
+            if not parts.query and not parts.fragment:
+                return value.rstrip("/")
+    raise ValidationError("base_url", f"{value!r} is not an http(s) URL like {DEFAULT_BASE_URL}")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, credential-free reason for a transport failure."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    retried = False
+    while todo:
+        err = todo.pop(0)
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, MaxRetryError):
+            retried = True
+        if isinstance(err, OSError) and err.strerror:
+            text = err.strerror
+            break
+        if type(err).__name__ in ("RemoteDisconnected", "IncompleteRead", "BadStatusLine"):
+            text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            break
+        todo.extend(a for a in err.args if isinstance(a, BaseException))
+        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+    else:
+        text = type(exc).__name__
+    return f"{text} (retries exhausted)" if retried else text
+
+
+def _read_timeout(exc: BaseException) -> bool:
+    """Whether a requests ConnectionError is really a read timeout after retries."""
+    inner = exc.args[0] if exc.args else None
+    return isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError)
+
+
+class TwilioClient(ResourceGroups):
+    """A client for Twilio's REST API 2010-04-01.
+
+    ``auth_token`` is the account's auth token, or with ``api_key_sid`` that API key's secret;
+    either may be a ``str`` or a :class:`config.Secret`. ``timeout`` is (connect, read) seconds.
+    ``retries`` is a number of retries under :func:`api.retry.retry_policy` or a urllib3
+    :class:`~urllib3.util.Retry` used as given (``raise_on_status`` is turned off so that the
+    last answer's error body is reported). ``user_agent`` is put before Switchboard's own
+    product token. One client may be shared by several threads.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str | object,
+        *,
+        api_key_sid: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        retries: int | Retry = 3,
+        user_agent: str | None = None,
+        pool_maxsize: int = 10,
+    ) -> None:
+        self.account_sid = check_sid("account_sid", account_sid, "AC")
+        if api_key_sid is not None:
+            check_sid("api_key_sid", api_key_sid, "SK")
+        self.api_key_sid = api_key_sid
+        secret = _reveal("auth_token", auth_token)
+        self.base_url = _check_base_url(base_url)
+        self.timeout = _check_timeout(timeout)
+        if isinstance(retries, Retry):
+            self.retries = retries.new(raise_on_status=False)
+        else:
+            try:
+                self.retries = retry_policy(retries)
+            except ValueError as exc:
+                raise ValidationError("retries", str(exc).partition(": ")[2]) from None
+        self.user_agent = default_user_agent(user_agent)
+
+        session = requests.Session()
+        session.auth = _BasicAuth(api_key_sid or account_sid, secret)
+        session.headers["User-Agent"] = self.user_agent
+        session.headers["Accept"] = "application/json"
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = HTTPAdapter(
+            pool_connections=2, pool_maxsize=pool_maxsize, max_retries=self.retries
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session = session
+        super().__init__()
+
+    @classmethod
+    def from_settings(
+        cls, profile: str | None = None, settings: Settings | None = None, **kwargs: Any
+    ) -> TwilioClient:
+        """A client for a settings profile (``config.load_settings(profile)``), or for
+        ``settings`` when given. ``kwargs`` go to the constructor (``timeout``, ``retries``...)."""
+        from config import ConfigError, load_settings
+
+        if settings is None:
+            settings = load_settings(profile)
+        username, secret = settings.basic_auth()
+        if not settings.account_sid:
+            raise ConfigError(
+                "TWILIO_ACCOUNT_SID is not set: the client needs the account SID (AC...)"
+            )
+        api_key_sid = username if username != settings.account_sid else None
+        kwargs.setdefault("base_url", settings.api_base_url)
+        return cls(settings.account_sid, secret, api_key_sid=api_key_sid, **kwargs)
+
+    def __repr__(self) -> str:
+        user = f" key {self.api_key_sid}" if self.api_key_sid else ""
+        return f"<{type(self).__name__} {self.account_sid}{user} at {self.base_url}>"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> TwilioClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def account_path(self, suffix: str = "", account_sid: str | None = None) -> str:
+        """``/2010-04-01/Accounts/{account_sid}`` followed by ``suffix`` (``"/Calls.json"``)."""
+        if account_sid is None:
+            account_sid = self.account_sid
+        else:
+            check_sid("account_sid", account_sid, "AC")
+        return f"/{API_VERSION}/Accounts/{account_sid}{suffix}"
+
+    def url_for(self, path: str) -> str:
+        """The URL of ``path``: a path from the API root (``/2010-04-01/...``, as Twilio's
+        ``uri`` and ``next_page_uri`` are) or a full URL under ``base_url``."""
+        if not isinstance(path, str):
+            raise ValidationError("path", f"{path!r} is not a string")
+        if path.startswith(("http://", "https://")):
+            if path.startswith(self.base_url + "/"):
+                return path
+            raise ValidationError(
+                "path",
+                f"{path!r} is not under {self.base_url}; the client sends its credentials "
+                "only there",
+            )
+        if not path.startswith("/"):
+            raise ValidationError("path", f"{path!r} must start with '/' (like /{API_VERSION}/...)")
+        return self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        data: Params | None = None,
+        stream: bool = False,
+    ) -> Any:
+        """Send a request and return its decoded JSON (``None`` for an empty answer).
+
+        ``params`` go in the query string, ``data`` in a form-encoded body (see
+        :func:`encode_params`). With ``stream=True`` the open :class:`requests.Response` is
+        returned instead, once its status is known to be good; the caller closes it.
+        Raises :class:`~api.errors.TwilioError` subclasses.
+        """
+        method = method.upper()
+        url = self.url_for(path)
+        query = encode_params(params) or None
+        body = encode_params(data) if data is not None else None
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method, url, params=query, data=body, timeout=self.timeout, stream=stream
+            )
+        except requests.RequestException as exc:
+            error = self._transport_error(method, url, exc)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s failed after %.1f ms: %s",
+                    method,
+                    urlsplit(url).path,
+                    (time.perf_counter() - started) * 1000,
+                    error,
+                )
+            raise error from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d in %.1f ms",
+                method,
+                urlsplit(url).path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+        return self._decode(method, url, response, stream)
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        key: str,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict]:
+        """Lazily iterate the items under ``key`` on every page (:func:`api.paging.paginate`)."""
+        if params is not None and not isinstance(params, Mapping):
+            params = dict(encode_params(params))
+        return paging.paginate(self, path, params=params, key=key, limit=limit, page_size=page_size)
+
+    def _transport_error(
+        self, method: str, url: str, exc: requests.RequestException
+    ) -> TwilioError:
+        if isinstance(exc, requests.ConnectTimeout):
+            return TwilioTimeout(method, url, phase="connect", seconds=self.timeout[0])
+        if isinstance(exc, requests.ReadTimeout) or (
+            isinstance(exc, requests.ConnectionError) and _read_timeout(exc)
+        ):
+            return TwilioTimeout(method, url, phase="read", seconds=self.timeout[1])
+        return TwilioConnectionError(method, url, reason=_reason(exc))
+
+    def _decode(self, method: str, url: str, response: requests.Response, stream: bool) -> Any:
+        status = response.status_code
+        request_id = response.headers.get("Twilio-Request-Id")
+        if status >= 400:
+            try:
+                if stream:
+                    body = next(response.iter_content(_ERROR_BODY_LIMIT), b"")
+                else:
+                    body = response.content
+            except requests.RequestException:
+                body = b""
+            finally:
+                response.close()
+            raise _http_error(status, method, url, body, response, request_id)
+        if stream:
+            return response
+        try:
+            content = response.content
+        except requests.RequestException as exc:
+            raise self._transport_error(method, url, exc) from None
+        if status == 204 or not content:
+            return None
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise TwilioInvalidResponse(
+                status,
+                method,
+                url,
+                body=content,
+                content_type=response.headers.get("Content-Type"),
+                request_id=request_id,
+            ) from None
+
+
+def _http_error(
+    status: int,
+    method: str,
+    url: str,
+    body: bytes,
+    response: requests.Response,
+    request_id: str | None,
+) -> TwilioHTTPError:
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return TwilioInvalidResponse(
+            status,
+            method,
+            url,
+            body=body,
+            content_type=response.headers.get("Content-Type"),
+            request_id=request_id,
+        )
+    code = doc.get("code")
+    message = doc.get("message") or doc.get("detail") or response.reason or "error"
+    return TwilioHTTPError(
+        status,
+        code if isinstance(code, int) else None,
+        str(message),
+        doc.get("more_info"),
+        method,
+        url,
+        request_id=request_id,
+        details=doc.get("details"),
+    )

@@ -1,0 +1,180 @@
+"""The exceptions the REST client raises.
+
+Everything the client raises is a :class:`TwilioError`. An answer from Twilio with an error
+status is a :class:`TwilioHTTPError` carrying Twilio's own ``code``, ``message`` and
+``more_info`` link; a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that
+got no answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. Arguments
+rejected before any request is sent raise :class:`ValidationError`, which is also a
+``ValueError``.
+
+No exception carries credentials: URLs are stored without user info, and no request headers
+are kept.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "TwilioConnectionError",
+    "TwilioError",
+    "TwilioHTTPError",
+    "TwilioInvalidResponse",
+    "TwilioTimeout",
+    "ValidationError",
+]
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without any ``user:password@`` part."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path or "/"
+
+
+class TwilioError(Exception):
+    """Base class of everything the client raises."""
+
+
+class ValidationError(TwilioError, ValueError):
+    """An argument was rejected before any request was sent.
+
+    ``argument`` names it; the message reads ``"to: '+1' is not an E.164 number"``.
+    """
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument = argument
+        self.problem = problem
+        super().__init__(f"{argument}: {problem}")
+
+
+class _RequestError(TwilioError):
+    """An error about one request: keeps its method and (credential-free) URL."""
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method.upper()
+        self.url = redact_url(url)
+        super().__init__(str(self))
+
+    @property
+    def path(self) -> str:
+        return _path_of(self.url)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+
+class TwilioHTTPError(_RequestError):
+    """Twilio answered with an error status (4xx or 5xx).
+
+    ``str()`` reads like::
+
+        HTTP 404 from GET /2010-04-01/Accounts/AC.../Calls/CA....json: The requested resource
+        ... was not found (Twilio error 20404, https://www.twilio.com/docs/errors/20404)
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        message: str,
+        more_info: str | None,
+        method: str,
+        url: str,
+        *,
+        request_id: str | None = None,
+        details: object = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.more_info = more_info
+        self.request_id = request_id
+        self.details = details
+        super().__init__(method, url)
+
+    def __str__(self) -> str:
+        text = f"HTTP {self.status} from {self.method} {self.path}: {self.message}"
+        extra = []
+        if self.code is not None:
+            extra.append(f"Twilio error {self.code}")
+        if self.more_info:
+            extra.append(self.more_info)
+        if extra:
+            text += f" ({', '.join(extra)})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"message={self.message!r}, method={self.method!r}, url={self.url!r})"
+        )
+
+
+class TwilioInvalidResponse(TwilioHTTPError):
+    """The body of an answer was not the JSON the client expected (a proxy's HTML page,
+    a truncated body...). ``snippet`` holds its first characters."""
+
+    SNIPPET_LENGTH = 200
+
+    def __init__(
+        self,
+        status: int,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        request_id: str | None = None,
+        problem: str | None = None,
+    ) -> None:
+        text = body[: self.SNIPPET_LENGTH * 4].decode("utf-8", "replace")
+        snippet = " ".join(text.split())[: self.SNIPPET_LENGTH]
+        self.snippet = snippet
+        self.content_type = content_type
+        kind = content_type.split(";")[0].strip() if content_type else "unknown type"
+        message = f"the body is not JSON ({kind}, {len(body)} bytes)"
+        if snippet:
+            message += f": {snippet!r}"
+        elif not body:
+            message = "the body is empty, JSON was expected"
+        if problem:
+            message = problem
+        super().__init__(status, None, message, None, method, url, request_id=request_id)
+
+
+class TwilioTimeout(_RequestError):
+    """No answer within the timeout: ``phase`` is ``"connect"`` or ``"read"``."""
+
+    def __init__(self, method: str, url: str, *, phase: str, seconds: float | None) -> None:
+        self.phase = phase
+        self.seconds = seconds
+        super().__init__(method, url)
+
+    def __str__(self) -> str:
+        after = f" after {self.seconds:g} s" if self.seconds is not None else ""
+        if self.phase == "connect":
+            what = f"connecting to {self.host} for {self.method} {self.path}"
+        else:
+            what = f"waiting for the answer to {self.method} {self.path} from {self.host}"
+        return f"timed out{after} {what}; check the network or raise the client's timeout"
+
+
+class TwilioConnectionError(_RequestError):
+    """The request could not be sent or its answer could not be read (refused, reset,
+    name not resolved...), after any retries the policy allowed."""
+
+    def __init__(self, method: str, url: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(method, url)
+
+    def __str__(self) -> str:
+        return f"could not reach {self.host} for {self.method} {self.path}: {self.reason}"

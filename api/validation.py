@@ -1,0 +1,123 @@
+"""Checks on arguments, run before any request is sent.
+
+Each checker takes the argument's name and value, returns the value to send, and raises
+:class:`~api.errors.ValidationError` naming the argument when the value is wrong::
+
+    to = e164("to", to)
+    call_sid = sid("call_sid", call_sid, "CA")
+    status = enum("status", status, {"canceled", "completed"})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from api.errors import ValidationError
+
+__all__ = [
+    "HTTP_METHODS",
+    "date",
+    "e164",
+    "enum",
+    "http_method",
+    "positive_int",
+    "sid",
+    "url",
+]
+
+_E164 = re.compile(r"\+[1-9][0-9]{0,14}")
+_SID = re.compile(r"([A-Z]{2})[0-9a-fA-F]{32}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+#: The methods Twilio accepts for the URLs it calls back.
+HTTP_METHODS = ("GET", "POST")
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def e164(name: str, value: object) -> str:
+    """An E.164 phone number: ``+`` then 1 to 15 digits, the first not zero."""
+    if not isinstance(value, str) or not _E164.fullmatch(value):
+        raise ValidationError(
+            name,
+            f"{_show(value)} is not an E.164 number (like +14155550100: '+', country code, number)",
+        )
+    return value
+
+
+def sid(name: str, value: object, *prefixes: str) -> str:
+    """A Twilio SID: a two-letter prefix (one of ``prefixes`` when given) and 32 hex digits."""
+    match = _SID.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        what = " or ".join(prefixes) if prefixes else "a two-letter prefix"
+        raise ValidationError(
+            name, f"{_show(value)} is not a SID ({what} followed by 32 hex digits)"
+        )
+    if prefixes and match.group(1) not in prefixes:
+        raise ValidationError(
+            name,
+            f"{_show(value)} is a {match.group(1)} SID; expected one starting with "
+            + " or ".join(prefixes),
+        )
+    return value
+
+
+def enum(name: str, value: object, allowed: Collection[str]) -> str:
+    """One of ``allowed``, compared case-sensitively as Twilio does."""
+    if not isinstance(value, str) or value not in allowed:
+        choices = (
+            ", ".join(sorted(allowed))
+            if not isinstance(allowed, list | tuple)
+            else ", ".join(allowed)
+        )
+        raise ValidationError(name, f"{_show(value)} is not one of: {choices}")
+    return value
+
+
+def url(name: str, value: object) -> str:
+    """An absolute ``http`` or ``https`` URL with a host."""
+    if isinstance(value, str) and not any(ch.isspace() for ch in value):
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return value
+    raise ValidationError(name, f"{_show(value)} is not an absolute http(s) URL")
+
+
+def http_method(name: str, value: object) -> str:
+    """``GET`` or ``POST`` (any case given; sent upper-case)."""
+    if isinstance(value, str) and value.upper() in HTTP_METHODS:
+        return value.upper()
+    raise ValidationError(
+        name, f"{_show(value)} is not an HTTP method Twilio calls back with (GET or POST)"
+    )
+
+
+def date(name: str, value: object) -> str:
+    """A calendar date, as ``YYYY-MM-DD`` text or a :class:`datetime.date`; sent as text."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValidationError(name, f"{_show(value)} is not a date (YYYY-MM-DD)")
+
+
+def positive_int(name: str, value: object, *, maximum: int | None = None) -> int:
+    """A whole number of at least 1 (and at most ``maximum``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(name, f"{_show(value)} is not a whole number of at least 1")
+    if maximum is not None and value > maximum:
+        raise ValidationError(name, f"{_show(value)} is more than {maximum}")
+    return value
