@@ -1,0 +1,255 @@
+"""Who may call: Twilio's request signatures (``X-Twilio-Signature``).
+
+Twilio signs each webhook request with HMAC-SHA1 keyed by the account's auth token, over the
+full URL (query string included, ``#`` fragment excluded) followed by every POST field, sorted
+by name, as ``name + value`` (a repeated name contributes each of its values, sorted). The
+signature is base64-encoded. A request with a JSON body carries ``bodySHA256=<hex>`` in its
+query string instead: the URL alone is signed and the hash must match the raw body.
+
+The same module signs, so the emulator and the tests can make requests Twilio would make::
+
+    headers = signed_headers(token, "https://example.com/voice", {"CallSid": "CA..."})
+    RequestValidator(token).validate(url, params, headers["X-Twilio-Signature"])  # True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from base64 import b64encode
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, unquote
+
+from config import Secret
+
+if TYPE_CHECKING:
+    import flask
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+BODY_SHA256 = "bodySHA256"
+
+Params = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str | Iterable[str]]]
+
+_DEFAULT_PORTS = {"https": "443", "http": "80"}
+# What werkzeug leaves unescaped when it rebuilds a URL: a URL Twilio signed survives as is.
+_PATH_SAFE = "!$&'()*+,/:;=@%~"
+_QUERY_SAFE = "!$&'()*+,/:;=?@%~"
+
+
+def _key(auth_token: str | Secret) -> bytes:
+    token = auth_token.reveal() if isinstance(auth_token, Secret) else auth_token
+    if not isinstance(token, str) or not token:
+        raise ValueError("an auth token is required to sign or check Twilio requests")
+    return token.encode("utf-8")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _strip_fragment(url: str) -> str:
+    cut = url.find("#")
+    return url if cut < 0 else url[:cut]
+
+
+def _params_payload(params: Params | None) -> str:
+    """The fields as Twilio appends them to the URL: ``name + value``, sorted by name, then
+    by value for a repeated name."""
+    if not params:
+        return ""
+    if isinstance(params, Mapping):
+        lists = getattr(params, "lists", None)  # werkzeug's MultiDict: every value, not the first
+        items: Iterable = lists() if callable(lists) else params.items()
+    else:
+        items = params
+    pairs: list[tuple[str, str]] = []
+    for name, value in items:
+        if isinstance(value, str):
+            pairs.append((name, value))
+        else:
+            pairs.extend((name, each) for each in value)
+    pairs.sort()
+    return "".join([part for pair in pairs for part in pair])
+
+
+def compute_signature(auth_token: str | Secret, url: str, params: Params | None = None) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends for a request to ``url`` with POST ``params``
+    (a mapping of name to value or list of values, or an iterable of ``(name, value)``)."""
+    data = _strip_fragment(url) + _params_payload(params)
+    return b64encode(hmac.digest(_key(auth_token), _encode(data), "sha1")).decode("ascii")
+
+
+def body_sha256(body: bytes) -> str:
+    """The hex SHA-256 of a raw request body, as Twilio puts it in ``bodySHA256``."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def url_with_body_sha256(url: str, body: bytes) -> str:
+    """``url`` with ``bodySHA256`` for ``body`` added to its query string, as Twilio sends a
+    request with a JSON body (the fragment, if any, is dropped)."""
+    url = _strip_fragment(url)
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{BODY_SHA256}={body_sha256(body)}"
+
+
+def signed_headers(
+    auth_token: str | Secret, url: str, params: Params | None = None
+) -> dict[str, str]:
+    """The headers to send with a request Twilio would sign: ``{"X-Twilio-Signature": ...}``."""
+    return {SIGNATURE_HEADER: compute_signature(auth_token, url, params)}
+
+
+def _port_variant(url: str) -> str | None:
+    """``url`` with its default port removed (``:443`` https, ``:80`` http) or added when it
+    has none; ``None`` for another port or a URL that is not http(s)."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return None
+    default = _DEFAULT_PORTS.get(url[:scheme_end].lower())
+    if default is None:
+        return None
+    start = scheme_end + 3
+    end = len(url)
+    for separator in "/?":
+        found = url.find(separator, start, end)
+        if found >= 0:
+            end = found
+    authority = url[start:end]
+    host_start = authority.rfind("@") + 1
+    colon = authority.rfind(":")
+    if colon >= host_start and colon > authority.rfind("]"):
+        if authority[colon + 1 :] != default:
+            return None
+        authority = authority[:colon]
+    else:
+        authority = f"{authority}:{default}"
+    return url[:start] + authority + url[end:]
+
+
+def _body_hash_in(url: str) -> str | None:
+    """The ``bodySHA256`` query value of ``url``, if it has one."""
+    if BODY_SHA256 not in url:
+        return None
+    query = url.partition("?")[2]
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == BODY_SHA256:
+            return value
+    return None
+
+
+class RequestValidator:
+    """Checks Twilio's signatures for one auth token.
+
+    The HMAC is keyed once here; each check copies the keyed state. The URL is checked as
+    received first and only then with the default port added or removed, as Twilio's own
+    validators accept both.
+    """
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, auth_token: str | Secret) -> None:
+        self._mac = hmac.new(_key(auth_token), digestmod=hashlib.sha1)
+
+    def __repr__(self) -> str:
+        return "<RequestValidator>"
+
+    def _matches(self, url: bytes, payload: bytes, expected: bytes) -> bool:
+        mac = self._mac.copy()
+        mac.update(url)
+        mac.update(payload)
+        return hmac.compare_digest(b64encode(mac.digest()), expected)
+
+    def validate(
+        self,
+        url: str,
+        params: Params | None,
+        signature: str | None,
+        body: bytes | None = None,
+    ) -> bool:
+        """Whether ``signature`` is Twilio's for a request to ``url`` with POST ``params``, or,
+        when ``url`` carries ``bodySHA256``, for the URL alone with ``body`` matching the hash.
+        Never raises for bad input: anything malformed is simply not valid."""
+        if not signature or not isinstance(signature, str) or not isinstance(url, str):
+            return False
+        try:
+            expected = signature.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        url = _strip_fragment(url)
+        wanted_hash = _body_hash_in(url)
+        if wanted_hash is not None:
+            if body is None or not hmac.compare_digest(
+                body_sha256(body).encode("ascii"), _encode(wanted_hash)
+            ):
+                return False
+            payload = b""
+        else:
+            try:
+                payload = _encode(_params_payload(params))
+            except (TypeError, ValueError):
+                return False
+        if self._matches(_encode(url), payload, expected):
+            return True
+        variant = _port_variant(url)
+        return variant is not None and self._matches(_encode(variant), payload, expected)
+
+
+def twilio_url(request: flask.Request, public_url: str | None) -> str:
+    """The URL Twilio signed for ``request``.
+
+    With ``public_url`` (``SWITCHBOARD_PUBLIC_URL``), that base plus the request's path and
+    query string: right behind any proxy or tunnel. Without it, the URL as werkzeug sees it
+    (scheme and host as rewritten by ``ProxyFix`` for trusted proxies). Percent-escapes are kept
+    as the client sent them, which ``request.url`` does not do.
+    """
+    query = request.query_string.decode("utf-8", "replace")
+    tail = _raw_path(request) + (f"?{quote(query, safe=_QUERY_SAFE)}" if query else "")
+    if public_url:
+        return public_url.rstrip("/") + tail
+    root = quote(request.root_path.rstrip("/"), safe=_PATH_SAFE)
+    return f"{request.scheme}://{request.host}{root}{tail}"
+
+
+def _raw_path(request: flask.Request) -> str:
+    """The request path below the application root, escaped as the client sent it when the
+    server recorded the raw request line, else re-escaped the way werkzeug does."""
+    path = request.path
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/"):
+        raw_path = raw.partition("?")[0]
+        root = request.root_path.rstrip("/")
+        # Mounted under SCRIPT_NAME by the server, or the prefix already removed by a proxy.
+        candidates = [raw_path]
+        if root and raw_path.startswith(root):
+            candidates.insert(0, raw_path[len(root) :])
+        for candidate in candidates:
+            if candidate.startswith("/") and unquote(candidate, errors="replace") == path:
+                return candidate
+    return quote(path, safe=_PATH_SAFE)
+
+
+def verify_flask_request(
+    request: flask.Request,
+    auth_token: str | Secret | RequestValidator,
+    public_url: str | None = None,
+) -> bool:
+    """Whether ``request`` carries Twilio's valid signature.
+
+    Form POSTs are checked with every value of every field; a URL with ``bodySHA256`` against
+    the raw body; anything else (GET) by the URL alone. ``auth_token`` may be a
+    :class:`RequestValidator` made once, to key the HMAC once per app.
+    """
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        return False
+    validator = (
+        auth_token if isinstance(auth_token, RequestValidator) else RequestValidator(auth_token)
+    )
+    url = twilio_url(request, public_url)
+    if BODY_SHA256 in request.args:
+        return validator.validate(url, None, signature, body=request.get_data(cache=True))
+    params = None
+    if request.mimetype == "application/x-www-form-urlencoded":
+        params = list(request.form.lists())
+    return validator.validate(url, params, signature)
