@@ -1,0 +1,204 @@
+"""Creating the engine, and telling a passing failure from a database that is down.
+
+SQLite: the file and its folder are created on first connect; every connection runs in WAL
+mode with a busy timeout, ``synchronous=NORMAL`` and foreign keys on; SQLAlchemy emits BEGIN
+itself (the sqlite3 module's own transaction handling is off), ``BEGIN IMMEDIATE`` for writes,
+so a write transaction takes the write lock up front and waits its turn on the busy timeout
+instead of failing on a lock upgrade. A pooled connection whose file was replaced or removed
+is discarded at checkout.
+
+PostgreSQL: ``postgresql://`` and ``postgres://`` use psycopg (3); pre-ping, a bounded pool
+wait and a connect timeout, so a server that goes away costs seconds, not a hang, and is
+picked up again when it returns.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import StaticPool
+
+from callbacks.store.errors import StoreUnavailable
+
+IMMEDIATE = "switchboard_immediate"
+"""Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """The SQLAlchemy URL of an SQLite file (absolute), e.g. in the Flask instance folder."""
+    return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string()
+
+
+def safe_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def parse_url(url: str | URL) -> URL:
+    try:
+        parsed = sa.make_url(url)
+    except (exc.ArgumentError, ValueError) as error:
+        raise StoreUnavailable(f"not a database URL: {error}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise StoreUnavailable(
+            f"unsupported database {safe_url(parsed)}: use sqlite:///PATH or postgresql+psycopg://..."
+        )
+    if parsed.get_backend_name() == "sqlite" and _sqlite_path(parsed):
+        parsed = parsed.set(database=str(Path(parsed.database or "").resolve()))
+    return parsed
+
+
+def _sqlite_path(url: URL) -> str | None:
+    """The file of an SQLite URL, None for an in-memory or URI-style database."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
+        return None
+    return database
+
+
+def make_engine(
+    url: URL,
+    *,
+    busy_timeout: float,
+    connect_timeout: float,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout: float,
+) -> Engine:
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(
+                url,
+                busy_timeout=busy_timeout,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+            )
+        return _postgresql_engine(
+            url,
+            connect_timeout=connect_timeout,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+        )
+    except (ImportError, exc.ArgumentError) as error:
+        raise StoreUnavailable(f"cannot use {safe_url(url)}: {error}") from None
+
+
+def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
+    path = _sqlite_path(url)
+    connect_args: dict[str, Any] = {"timeout": busy_timeout, "check_same_thread": False}
+    if path is None and not url.query.get("uri"):
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args=connect_args, hide_parameters=True
+        )
+    else:
+        engine = sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **pool)
+
+    @event.listens_for(engine, "do_connect")
+    def make_folder(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine, "connect")
+    def set_pragmas(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+        if path is not None:
+            record.info["inode"] = _inode(path)
+
+    @event.listens_for(engine, "checkout")
+    def same_file(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if path is not None and record.info.get("inode") != _inode(path):
+            raise exc.DisconnectionError(f"{path} was replaced or removed")
+
+    @event.listens_for(engine, "begin")
+    def begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    _dispose_after_fork(engine)
+    return engine
+
+
+def _inode(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def _postgresql_engine(url: URL, *, connect_timeout: float, **pool: Any) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = max(2, round(connect_timeout))
+    if "application_name" not in url.query:
+        connect_args["application_name"] = "switchboard"
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=connect_args,
+        hide_parameters=True,
+        **pool,
+    )
+    _dispose_after_fork(engine)
+    return engine
+
+
+def _dispose_after_fork(engine: Engine) -> None:
+    """A forked child (gunicorn with preload) must not use its parent's connections."""
+    ref = weakref.ref(engine)
+
+    def forget_parent_connections() -> None:
+        child_engine = ref()
+        if child_engine is not None:
+            child_engine.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget_parent_connections)
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+_PG_RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying at once: a lock, a serialization failure, a dropped connection."""
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    if getattr(error, "sqlstate", None) in _PG_RETRY_STATES:
+        return True
+    message = str(error).lower()
+    return any(text in message for text in _SQLITE_BUSY)
+
+
+def describe(error: BaseException, url: URL) -> str:
+    """One line: which database, and the driver's reason (no SQL, no parameters, no password)."""
+    cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    if len(reason) > 200:
+        reason = reason[:197] + "..."
+    return f"database {safe_url(url)} is unavailable ({type(cause).__name__}: {reason})"

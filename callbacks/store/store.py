@@ -1,0 +1,416 @@
+"""The Store: what Switchboard keeps about calls, messages, callbacks, sessions and opt-outs."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from callbacks.store import schema
+from callbacks.store.engine import (
+    IMMEDIATE,
+    describe,
+    is_transient,
+    make_engine,
+    parse_url,
+    safe_url,
+)
+from callbacks.store.errors import StoreUnavailable
+from callbacks.store.params import (
+    call_row,
+    dumps,
+    key_text,
+    message_row,
+    plain,
+    recording_row,
+    sequence_number,
+)
+from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+_PG_CREATE_LOCK = 0x5377_6264  # advisory lock serialising create_all across processes
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The database behind the callbacks server.
+
+    ``url`` is any SQLAlchemy URL of SQLite (``sqlite:////var/lib/switchboard/db.sqlite3``)
+    or PostgreSQL (``postgresql+psycopg://user:pass@host/db``). Nothing connects until the
+    first call. ``clock`` returns the current time as an aware datetime (tests inject one).
+
+    Every method is one short transaction. Every database failure raises
+    :class:`StoreUnavailable`; the next call tries again, so the store recovers by itself
+    when the database comes back. Writes that fail on a lock (SQLite), a serialization
+    failure or a dropped connection are retried a few times first; all writes are idempotent,
+    so a retry never stores anything twice.
+    """
+
+    sms_session_idle = timedelta(hours=4)
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        attempts: int = 4,
+        sms_session_idle: timedelta | None = None,
+    ) -> None:
+        self.url = parse_url(url)
+        self.engine = make_engine(
+            self.url,
+            busy_timeout=busy_timeout,
+            connect_timeout=connect_timeout,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+        )
+        self.dialect = self.url.get_backend_name()
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self._clock = clock or _utcnow
+        self._attempts = max(1, attempts)
+        if sms_session_idle is not None:
+            self.sms_session_idle = sms_session_idle
+
+    def __repr__(self) -> str:
+        return f"<Store {safe_url(self.url)}>"
+
+    def close(self) -> None:
+        """Close every pooled connection (the store stays usable: it reconnects on demand)."""
+        self.engine.dispose()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+    def _run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
+        """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
+        delay = 0.02
+        for attempt in range(1, self._attempts + 1):
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{IMMEDIATE: True})
+                    with conn.begin():
+                        return work(conn)
+            except (exc.SQLAlchemyError, OSError, self._dbapi_error()) as error:
+                if attempt < self._attempts and is_transient(error):
+                    time.sleep(delay * (1 + random.random()))
+                    delay *= 2
+                    continue
+                if not is_transient(error):
+                    self.engine.dispose()
+                raise StoreUnavailable(describe(error, self.url)) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _dbapi_error(self) -> type[Exception]:
+        dbapi = self.engine.dialect.loaded_dbapi
+        return getattr(dbapi, "Error", exc.SQLAlchemyError)
+
+    def _upsert(self, table: sa.Table, row: dict[str, Any], now: datetime) -> sa.Insert:
+        """INSERT the row, or fill in what it adds and advance the status if it ranks later.
+
+        Known columns keep their value when the new row has none; ``extra`` keeps the first;
+        ``status`` only moves forward, decided by the database in the same statement, so two
+        workers racing on the same resource cannot move it back.
+        """
+        stmt = self._insert(table).values(**row, created_at=now, updated_at=now)
+        new, old = stmt.excluded, table.c
+        later = new.status_rank > old.status_rank
+        changes: dict[str, Any] = {
+            name: sa.func.coalesce(new[name], old[name])
+            for name in row
+            if name not in ("sid", "status", "status_rank", "extra")
+        }
+        changes["extra"] = sa.func.coalesce(old.extra, new.extra)
+        changes["status"] = sa.case((later, new.status), else_=old.status)
+        changes["status_rank"] = sa.case((later, new.status_rank), else_=old.status_rank)
+        changes["updated_at"] = new.updated_at
+        return stmt.on_conflict_do_update(index_elements=[old.sid], set_=changes)
+
+    def _get(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> dict[str, Any] | None:
+        def work(conn: sa.Connection) -> dict[str, Any] | None:
+            row = conn.execute(sa.select(table).where(*where)).mappings().first()
+            return _decode(row) if row is not None else None
+
+        return self._run(work, write=False)
+
+    def _record(self, table: sa.Table, row: dict[str, Any]) -> None:
+        now = self._now()
+        self._run(lambda conn: conn.execute(self._upsert(table, row, now)))
+
+    def _record_status(
+        self,
+        kind: str,
+        table: sa.Table,
+        row: dict[str, Any],
+        params: Mapping[str, Any],
+        sequence: int | None,
+        idempotency_token: str | None,
+    ) -> bool:
+        if row["status"] is None:
+            raise ValueError(f"the {kind} status callback has no status")
+        now = self._now()
+        callback = self._insert(schema.status_callbacks).values(
+            resource_sid=row["sid"],
+            kind=kind,
+            status=row["status"],
+            sequence_number=NO_SEQUENCE if sequence is None else sequence,
+            idempotency_token=key_text(idempotency_token),
+            params=dumps(plain(params)),
+            received_at=now,
+        )
+        callback = callback.on_conflict_do_nothing()
+        resource = self._upsert(table, row, now)
+
+        def work(conn: sa.Connection) -> bool:
+            if conn.execute(callback).rowcount == 0:
+                return False
+            conn.execute(resource)
+            return True
+
+        return self._run(work)
+
+    # -- schema and health ---------------------------------------------------------------------
+
+    def create_all(self) -> None:
+        """Create the tables that do not exist yet; safe when several processes start at once."""
+
+        def work(conn: sa.Connection) -> None:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CREATE_LOCK)))
+            schema.metadata.create_all(conn, checkfirst=True)
+
+        try:
+            self._run(work)
+        except StoreUnavailable as error:
+            if "already exists" not in str(error.__cause__):
+                raise
+            self._run(work)
+
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers."""
+        self._run(lambda conn: conn.execute(sa.select(1)).scalar_one(), write=False)
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def record_call(self, params: Mapping[str, Any]) -> None:
+        """Insert or update a call from a voice webhook's fields (CallSid, From, CallStatus...)."""
+        self._record(schema.calls, call_row(params))
+
+    def record_call_status(
+        self, params: Mapping[str, Any], idempotency_token: str | None = None
+    ) -> bool:
+        """Store a call status callback once; True if it was new, False for a repeat.
+
+        A repeat is the same CallSid, CallStatus and SequenceNumber, or the same
+        ``I-Twilio-Idempotency-Token``. The call's status moves only forward.
+        """
+        return self._record_status(
+            "call",
+            schema.calls,
+            call_row(params),
+            params,
+            sequence_number(params),
+            idempotency_token,
+        )
+
+    def record_outbound_call(self, resource: Mapping[str, Any]) -> None:
+        """Insert or update a call from the REST API's JSON (``sid``, ``from``, ``status``...)."""
+        self._record(schema.calls, call_row(resource))
+
+    def get_call(self, sid: str) -> dict[str, Any] | None:
+        """The call as a dict of its columns (``sid``, ``from``, ``to``, ``status``...)."""
+        return self._get(schema.calls, schema.calls.c.sid == key_text(sid))
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def record_message(self, params: Mapping[str, Any]) -> None:
+        """Insert or update a message from an SMS webhook's fields (inbound unless told)."""
+        row = message_row(params)
+        row["direction"] = row["direction"] or "inbound"
+        self._record(schema.messages, row)
+
+    def record_message_status(
+        self, params: Mapping[str, Any], idempotency_token: str | None = None
+    ) -> bool:
+        """Store a message status callback once; True if it was new, False for a repeat.
+
+        Messages carry no SequenceNumber: a repeat is the same MessageSid and MessageStatus,
+        or the same idempotency token. The message's status moves only forward.
+        """
+        return self._record_status(
+            "message", schema.messages, message_row(params), params, None, idempotency_token
+        )
+
+    def record_outbound_message(self, resource: Mapping[str, Any]) -> None:
+        """Insert or update a message from the REST API's JSON."""
+        self._record(schema.messages, message_row(resource))
+
+    def get_message(self, sid: str) -> dict[str, Any] | None:
+        """The message as a dict; ``media`` is a list of ``{"url", "content_type"}``."""
+        return self._get(schema.messages, schema.messages.c.sid == key_text(sid))
+
+    # -- recordings ----------------------------------------------------------------------------
+
+    def record_recording(self, params: Mapping[str, Any]) -> None:
+        """Insert or update a recording (RecordingSid, RecordingUrl, RecordingDuration, CallSid)."""
+        self._record(schema.recordings, recording_row(params))
+
+    def record_recording_status(
+        self, params: Mapping[str, Any], idempotency_token: str | None = None
+    ) -> bool:
+        """Store a recording status callback once (RecordingSid + RecordingStatus); True if new."""
+        return self._record_status(
+            "recording",
+            schema.recordings,
+            recording_row(params),
+            params,
+            None,
+            idempotency_token,
+        )
+
+    def get_recording(self, sid: str) -> dict[str, Any] | None:
+        return self._get(schema.recordings, schema.recordings.c.sid == key_text(sid))
+
+    def status_callbacks(self, sid: str) -> list[dict[str, Any]]:
+        """The callbacks stored for a call, message or recording, in the order they arrived.
+
+        Each: ``id``, ``resource_sid``, ``kind``, ``status``, ``sequence_number`` (None if
+        absent), ``idempotency_token``, ``params`` (all fields as received), ``received_at``.
+        """
+        table = schema.status_callbacks
+        query = sa.select(table).where(table.c.resource_sid == key_text(sid)).order_by(table.c.id)
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            rows = [_decode(row) for row in conn.execute(query).mappings()]
+            for row in rows:
+                if row["sequence_number"] == NO_SEQUENCE:
+                    row["sequence_number"] = None
+            return rows
+
+        return self._run(work, write=False)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def load_voice_session(self, call_sid: str) -> dict[str, Any]:
+        """The session saved for this call, ``{}`` if none."""
+        table = schema.voice_sessions
+        return self._load_session(table, table.c.call_sid == key_text(call_sid), None)
+
+    def save_voice_session(self, call_sid: str, data: Mapping[str, Any]) -> None:
+        self._save_session(schema.voice_sessions, {"call_sid": key_text(call_sid)}, data)
+
+    def load_sms_session(self, from_: str, to: str) -> dict[str, Any]:
+        """The conversation of this (From, To) pair; ``{}`` if none or idle for 4 hours."""
+        table = schema.sms_sessions
+        where = sa.and_(table.c["from"] == key_text(from_), table.c.to == key_text(to))
+        return self._load_session(table, where, self._now() - self.sms_session_idle)
+
+    def save_sms_session(self, from_: str, to: str, data: Mapping[str, Any]) -> None:
+        self._save_session(schema.sms_sessions, {"from": key_text(from_), "to": key_text(to)}, data)
+
+    def purge_sms_sessions(self) -> int:
+        """Delete the conversations idle for longer than the expiry; return how many."""
+        table = schema.sms_sessions
+        stmt = sa.delete(table).where(table.c.updated_at < self._now() - self.sms_session_idle)
+        return self._run(lambda conn: conn.execute(stmt).rowcount)
+
+    def _load_session(
+        self, table: sa.Table, where: sa.ColumnElement[bool], since: datetime | None
+    ) -> dict[str, Any]:
+        query = sa.select(table.c.data, table.c.updated_at).where(where)
+        row = self._run(lambda conn: conn.execute(query).first(), write=False)
+        if row is None or (since is not None and row.updated_at < since):
+            return {}
+        data = json.loads(row.data)
+        return data if isinstance(data, dict) else {}
+
+    def _save_session(
+        self, table: sa.Table, key: dict[str, str | None], data: Mapping[str, Any]
+    ) -> None:
+        if any(value is None for value in key.values()):
+            raise ValueError(f"a session needs a key: {', '.join(key)}")
+        text = json.dumps(dict(data), separators=(",", ":"))  # TypeError here, not in the DB
+        now = self._now()
+        stmt = self._insert(table).values(**key, data=text, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key), set_={"data": stmt.excluded.data, "updated_at": now}
+        )
+        self._run(lambda conn: conn.execute(stmt))
+
+    # -- opt-outs ------------------------------------------------------------------------------
+
+    def opt_out(self, number: str, sender: str | None = None) -> None:
+        """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
+        table = schema.opt_outs
+        stmt = self._insert(table).values(
+            number=_number(number), sender=_sender(sender), created_at=self._now()
+        )
+        self._run(lambda conn: conn.execute(stmt.on_conflict_do_nothing()))
+
+    def opt_in(self, number: str, sender: str | None = None) -> None:
+        """Undo opt-outs of ``number``: for ``sender`` and the global one; None: all of them.
+
+        Opting in to one sender also lifts a global (STOPALL) opt-out, since START must
+        always take effect; opt-outs from other senders stay.
+        """
+        table = schema.opt_outs
+        stmt = sa.delete(table).where(table.c.number == _number(number))
+        if sender is not None:
+            stmt = stmt.where(table.c.sender.in_([_sender(sender), ALL_SENDERS]))
+        self._run(lambda conn: conn.execute(stmt))
+
+    def is_opted_out(self, number: str, sender: str | None = None) -> bool:
+        """True if ``number`` opted out of ``sender`` or of all senders.
+
+        With ``sender`` None (the sender is not known) any opt-out of the number counts.
+        """
+        table = schema.opt_outs
+        query = sa.select(table.c.sender).where(table.c.number == _number(number)).limit(1)
+        if sender is not None:
+            query = query.where(table.c.sender.in_([_sender(sender), ALL_SENDERS]))
+        return self._run(lambda conn: conn.execute(query).first() is not None, write=False)
+
+
+def _number(number: str) -> str:
+    text = key_text(number.strip() if isinstance(number, str) else number)
+    if text is None:
+        raise ValueError("an opt-out needs a phone number")
+    return text
+
+
+def _sender(sender: str | None) -> str:
+    text = key_text(sender.strip() if isinstance(sender, str) else sender)
+    return text or ALL_SENDERS
+
+
+def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(row)
+    for name in JSON_COLUMNS.intersection(result):
+        if result[name] is not None:
+            result[name] = json.loads(result[name])
+    return result
+
+
+__all__ = ["Store", "StoreUnavailable"]
