@@ -76,6 +76,7 @@ class EmulatorState:
         self._sandboxes: dict[str, Resource] = {}
         self._api_keys: dict[str, tuple[str, str]] = {}
         self._created: Counter[str] = Counter()
+        self._opted_out: set[tuple[str, str]] = set()
         self.base_url = base_url
         main = self.create_account(
             "Switchboard emulator", sid=account_sid, auth_token=auth_token, count=False
@@ -314,6 +315,20 @@ class EmulatorState:
             if fields.get("status") in SENT_MESSAGE_STATUSES and not message.get("date_sent"):
                 fields.setdefault("date_sent", rfc2822())
             return self.update("messages", sid, **fields)
+
+    def opt_out(self, recipient: str, sender: str) -> None:
+        """``recipient`` texted STOP to ``sender``: messages from it to them are refused (21610)
+        until they text START."""
+        with self._lock:
+            self._opted_out.add((recipient, sender))
+
+    def opt_in(self, recipient: str, sender: str) -> None:
+        with self._lock:
+            self._opted_out.discard((recipient, sender))
+
+    def is_opted_out(self, recipient: str, sender: str) -> bool:
+        with self._lock:
+            return (recipient, sender) in self._opted_out
 
     # -- recordings, transcriptions, notifications ------------------------------------------
 
