@@ -1,0 +1,143 @@
+"""Every setting's validation: one-line errors naming the setting and why."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from config import ConfigError, load_settings
+
+HEX = "0123456789abcdefABCDEF"
+
+
+def _load(**env: str):
+    return load_settings(environ=env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TWILIO_ACCOUNT_SID", "AC123", "is not an account SID (AC followed by 32 hexadecimal"),
+        ("TWILIO_ACCOUNT_SID", "SK" + "a" * 32, "is not an account SID"),
+        ("TWILIO_ACCOUNT_SID", "AC" + "g" * 32, "is not an account SID"),
+        ("TWILIO_API_KEY_SID", "AC" + "a" * 32, "is not an API key SID (SK followed by 32"),
+        ("TWILIO_API_BASE_URL", "api.twilio.com", "must start with http:// or https://"),
+        ("TWILIO_API_BASE_URL", "https://api.twilio.com?x=1", "must not have a ?query string"),
+        ("SWITCHBOARD_PUBLIC_URL", "ftp://example.com", "must start with http:// or https://"),
+        ("SWITCHBOARD_PUBLIC_URL", "https://", "has no host name"),
+        ("SWITCHBOARD_PUBLIC_URL", "https://x.example:99999", "is not a valid URL"),
+        ("SWITCHBOARD_PUBLIC_URL", "https://x.example/#frag", "must not have a #fragment"),
+        ("SWITCHBOARD_DATABASE_URL", "mysql://u@h/db", "database 'mysql' is not supported"),
+        ("SWITCHBOARD_DATABASE_URL", "not a url", "not a database URL"),
+        ("SWITCHBOARD_DATABASE_URL", "postgresql://u@h", "names no database"),
+        ("SWITCHBOARD_TRUSTED_PROXIES", "-1", "-1 is below the minimum of 0"),
+        ("SWITCHBOARD_TRUSTED_PROXIES", "1.5", "is not a whole number"),
+        ("SWITCHBOARD_VALIDATE_SIGNATURES", "maybe", "is not a boolean (use true/false"),
+        ("SWITCHBOARD_HANDLER_TIMEOUT", "15", "must be below 15 (Twilio waits at most 15 seconds"),
+        ("SWITCHBOARD_HANDLER_TIMEOUT", "20.5", "must be below 15"),
+        ("SWITCHBOARD_HANDLER_TIMEOUT", "0", "is below the minimum"),
+        ("SWITCHBOARD_HANDLER_TIMEOUT", "nan", "is not a finite number"),
+        ("SWITCHBOARD_HANDLER_TIMEOUT", "soon", "is not a number"),
+        ("SWITCHBOARD_FORWARD_NUMBER", "4155550100", "is not an E.164 phone number"),
+        ("SWITCHBOARD_FORWARD_NUMBER", "+0155550100", "is not an E.164 phone number"),
+        ("SWITCHBOARD_DIAL_TIMEOUT", "2", "is below the minimum of 5"),
+        ("SWITCHBOARD_DIAL_TIMEOUT", "601", "is above the maximum of 600"),
+        ("SWITCHBOARD_MAX_ATTEMPTS", "0", "is below the minimum of 1"),
+        ("SWITCHBOARD_VOICEMAIL_MAX_LENGTH", "x", "is not a whole number"),
+    ],
+)
+def test_bad_values(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(**{variable: value})
+    text = str(err.value)
+    assert text.startswith(f"{variable}: ")
+    assert message in text
+    assert "\n" not in text
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///switchboard.db", "sqlite:///switchboard.db"),
+        ("sqlite://", "sqlite://"),
+        ("postgresql://u:p@localhost/sb", "postgresql+psycopg://u:p@localhost/sb"),
+        ("postgres://u:p@localhost:5433/sb", "postgresql+psycopg://u:p@localhost:5433/sb"),
+        ("postgresql+psycopg://u@h/sb", "postgresql+psycopg://u@h/sb"),
+        ("postgresql+psycopg2://u@h/sb", "postgresql+psycopg2://u@h/sb"),
+        ("sqlite+pysqlite:////tmp/x.db", "sqlite+pysqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls(url: str, expected: str) -> None:
+    assert _load(SWITCHBOARD_DATABASE_URL=url).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True),
+     ("false", False), ("0", False), ("no", False), (" No ", False)],
+)
+def test_booleans(word: str, value: bool) -> None:
+    assert _load(SWITCHBOARD_VALIDATE_SIGNATURES=word).validate_signatures is value
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://abc.ngrok.io", "https://abc.ngrok.io"),
+        ("https://abc.ngrok.io/", "https://abc.ngrok.io"),
+        ("http://127.0.0.1:5000/prefix//", "http://127.0.0.1:5000/prefix"),
+        ("HTTPS://Example.com/app", "HTTPS://Example.com/app"),
+    ],
+)
+def test_public_url_normalised(url: str, expected: str) -> None:
+    assert _load(SWITCHBOARD_PUBLIC_URL=url).public_url == expected
+
+
+@given(st.text(alphabet=HEX, min_size=32, max_size=32))
+def test_any_well_formed_sid_is_accepted(digits: str) -> None:
+    settings = _load(TWILIO_ACCOUNT_SID="AC" + digits, TWILIO_API_KEY_SID="SK" + digits,
+                     TWILIO_API_KEY_SECRET="s")
+    assert settings.account_sid == "AC" + digits
+    assert settings.api_key_sid == "SK" + digits
+
+
+@given(st.text(alphabet=string.printable, min_size=1, max_size=40).filter(str.strip))
+def test_malformed_sids_are_rejected_with_the_setting_named(value: str) -> None:
+    value = value.strip()
+    is_sid = len(value) == 34 and value.startswith("AC") and all(c in HEX for c in value[2:])
+    if is_sid:
+        return
+    with pytest.raises(ConfigError, match=r"^TWILIO_ACCOUNT_SID: .* is not an account SID"):
+        _load(TWILIO_ACCOUNT_SID=value)
+
+
+@given(st.integers(min_value=5, max_value=600))
+def test_integers_round_trip(number: int) -> None:
+    assert _load(SWITCHBOARD_DIAL_TIMEOUT=str(number)).dial_timeout == number
+
+
+@given(st.floats(min_value=0.1, max_value=14.999, allow_nan=False))
+def test_handler_timeouts_below_fifteen(seconds: float) -> None:
+    assert _load(SWITCHBOARD_HANDLER_TIMEOUT=repr(seconds)).handler_timeout == seconds
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True))
+def test_e164_numbers(number: str) -> None:
+    assert _load(SWITCHBOARD_FORWARD_NUMBER=number).forward_number == number
+
+
+@given(st.text(max_size=30))
+def test_any_text_either_parses_or_fails_with_one_line(value: str) -> None:
+    for variable in ("SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_DATABASE_URL",
+                     "SWITCHBOARD_TRUSTED_PROXIES", "SWITCHBOARD_HANDLER_TIMEOUT",
+                     "SWITCHBOARD_FORWARD_NUMBER", "SWITCHBOARD_VALIDATE_SIGNATURES"):
+        message = ""
+        try:
+            _load(**{variable: value})
+        except ConfigError as err:
+            message = str(err)
+        assert not message or (message.startswith(variable) and "\n" not in message)
