@@ -169,7 +169,7 @@ def _check_base_url(value: object) -> str:
     raise ValidationError("base_url", f"{value!r} is not an http(s) URL like {DEFAULT_BASE_URL}")
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
     """A short, credential-free reason for a transport failure."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -191,7 +191,7 @@ def _reason(exc: BaseException) -> str:
         todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
     else:
         text = type(exc).__name__
-    return f"{text} (retries exhausted)" if retried else text
+    return f"{text} (retries exhausted)" if retried and may_retry else text
 
 
 def _read_timeout(exc: BaseException) -> bool:
@@ -379,7 +379,8 @@ class TwilioClient(ResourceGroups):
             isinstance(exc, requests.ConnectionError) and _read_timeout(exc)
         ):
             return TwilioTimeout(method, url, phase="read", seconds=self.timeout[1])
-        return TwilioConnectionError(method, url, reason=_reason(exc))
+        may_retry = self.retries.total not in (0, False)
+        return TwilioConnectionError(method, url, reason=_reason(exc, may_retry=may_retry))
 
     def _decode(self, method: str, url: str, response: requests.Response, stream: bool) -> Any:
         status = response.status_code

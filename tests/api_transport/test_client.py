@@ -1,0 +1,226 @@
+"""The client's requests on the wire and its decoding of answers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+import requests
+
+from api import TwilioClient, ValidationError
+from api.client import DEFAULT_TIMEOUT, encode_params
+from tests.api_transport.conftest import ACCOUNT_SID, API_KEY_SID, AUTH_TOKEN, StubServer
+
+
+def basic(user: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def test_basic_auth_with_the_account_sid_and_token(client: TwilioClient, stub: StubServer) -> None:
+    client.request("GET", client.account_path(".json"))
+    assert stub.received[0].headers["Authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+    assert stub.received[0].path == f"/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+
+
+def test_basic_auth_with_an_api_key(stub: StubServer) -> None:
+    with TwilioClient(ACCOUNT_SID, "key-secret", api_key_sid=API_KEY_SID, base_url=stub.url) as c:
+        c.request("GET", c.account_path("/Calls.json"))
+    assert stub.received[0].headers["Authorization"] == basic(API_KEY_SID, "key-secret")
+    assert ACCOUNT_SID in stub.received[0].path
+
+
+def test_user_agent_names_switchboard_requests_and_python(
+    client: TwilioClient, stub: StubServer
+) -> None:
+    client.request("GET", "/2010-04-01/Accounts.json")
+    ua = stub.received[0].headers["User-Agent"]
+    assert ua.startswith("switchboard/")
+    assert f"python-requests/{requests.__version__}" in ua
+    assert "Python 3." in ua
+
+
+def test_user_agent_prefix(stub: StubServer) -> None:
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, user_agent="acme/2.0") as c:
+        c.request("GET", "/x.json")
+    assert stub.received[0].headers["User-Agent"].startswith("acme/2.0 switchboard/")
+
+
+def test_form_encoding(client: TwilioClient, stub: StubServer) -> None:
+    client.request(
+        "POST",
+        client.account_path("/Messages.json"),
+        data={
+            "To": "+14155550100",
+            "Body": "héllo & bye",
+            "MediaUrl": ["https://a.example/1.png", "https://a.example/2.png"],
+            "Record": True,
+            "Trim": False,
+            "Timeout": 20,
+            "StatusCallback": None,
+        },
+    )
+    got = stub.received[0]
+    assert got.method == "POST"
+    assert got.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert got.form == {
+        "To": ["+14155550100"],
+        "Body": ["héllo & bye"],
+        "MediaUrl": ["https://a.example/1.png", "https://a.example/2.png"],
+        "Record": ["true"],
+        "Trim": ["false"],
+        "Timeout": ["20"],
+    }
+
+
+def test_query_parameters_are_encoded_the_same_way(client: TwilioClient, stub: StubServer) -> None:
+    client.request(
+        "GET",
+        "/2010-04-01/x.json",
+        params=[("StartTime>", dt.date(2024, 1, 2)), ("Status", "completed"), ("To", None)],
+    )
+    assert stub.received[0].query == {"StartTime>": ["2024-01-02"], "Status": ["completed"]}
+
+
+def test_encode_params_rejects_what_a_form_cannot_hold() -> None:
+    with pytest.raises(ValidationError, match=r"^Bad: cannot send a dict"):
+        encode_params({"Bad": {"a": 1}})
+
+
+def test_json_answer_is_decoded(client: TwilioClient, stub: StubServer) -> None:
+    stub.reply(201, {"sid": "CA" + "0" * 32, "status": "queued", "price": None})
+    answer = client.request("POST", "/2010-04-01/x.json", data={"A": "1"})
+    assert answer == {"sid": "CA" + "0" * 32, "status": "queued", "price": None}
+
+
+def test_204_and_empty_bodies_give_none(client: TwilioClient, stub: StubServer) -> None:
+    stub.reply(204)
+    assert client.request("DELETE", "/2010-04-01/x.json") is None
+    stub.reply(200, body=b"")
+    assert client.request("GET", "/2010-04-01/x.json") is None
+
+
+def test_absolute_paths_and_urls_under_base_url(client: TwilioClient, stub: StubServer) -> None:
+    client.request("GET", "/2010-04-01/Accounts/AC1/Calls.json?PageSize=2&Page=1")
+    client.request("GET", stub.url + "/2010-04-01/y.json")
+    assert stub.received[0].query == {"PageSize": ["2"], "Page": ["1"]}
+    assert stub.received[1].path == "/2010-04-01/y.json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["https://evil.example/2010-04-01/x.json", "2010-04-01/x.json", "http://127.0.0.1.evil/"],
+)
+def test_credentials_go_only_to_base_url(client: TwilioClient, stub: StubServer, path: str) -> None:
+    with pytest.raises(ValidationError, match=r"^path: "):
+        client.request("GET", path)
+    assert stub.received == []
+
+
+def test_stream_returns_the_open_response(client: TwilioClient, stub: StubServer) -> None:
+    audio = bytes(range(256)) * 64
+    stub.reply(200, body=audio, headers={"Content-Type": "audio/mpeg"})
+    response = client.request("GET", "/2010-04-01/Recordings/RE1.mp3", stream=True)
+    with response:
+        assert isinstance(response, requests.Response)
+        assert b"".join(response.iter_content(1000)) == audio
+
+
+def test_stream_checks_the_status_first(client: TwilioClient, stub: StubServer) -> None:
+    stub.reply(404, {"code": 20404, "message": "The requested resource was not found"})
+    with pytest.raises(Exception, match=r"HTTP 404 from GET /2010-04-01/Recordings/RE1\.wav"):
+        client.request("GET", "/2010-04-01/Recordings/RE1.wav", stream=True)
+
+
+def test_account_path(client: TwilioClient) -> None:
+    assert client.account_path("/Calls.json") == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+    other = "AC" + "1" * 32
+    assert client.account_path(".json", other) == f"/2010-04-01/Accounts/{other}.json"
+    with pytest.raises(ValidationError, match=r"^account_sid: "):
+        client.account_path(".json", "CA" + "1" * 32)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"account_sid": "AC123"}, "account_sid"),
+        ({"auth_token": ""}, "auth_token"),
+        ({"api_key_sid": "AC" + "0" * 32}, "api_key_sid"),
+        ({"timeout": None}, "timeout"),
+        ({"timeout": (1, None)}, "timeout"),
+        ({"timeout": (0, 5)}, "timeout"),
+        ({"base_url": "ftp://api.twilio.com"}, "base_url"),
+        ({"base_url": "https://AC1:token@api.twilio.com"}, "base_url"),
+        ({"retries": -1}, "retries"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs: dict, argument: str) -> None:
+    args = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, **kwargs}
+    with pytest.raises(ValidationError) as info:
+        TwilioClient(args.pop("account_sid"), args.pop("auth_token"), **args)
+    assert info.value.argument == argument
+    assert "token@" not in str(info.value)
+
+
+def test_timeouts_default_and_single_number() -> None:
+    assert TwilioClient(ACCOUNT_SID, AUTH_TOKEN).timeout == DEFAULT_TIMEOUT
+    assert TwilioClient(ACCOUNT_SID, AUTH_TOKEN, timeout=5).timeout == (5.0, 5.0)
+
+
+def test_from_settings_with_a_secret(stub: StubServer) -> None:
+    from config import Secret, load_settings
+
+    settings = load_settings(
+        environ={
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": stub.url,
+        }
+    )
+    assert isinstance(settings.auth_token, Secret)
+    with TwilioClient.from_settings(settings=settings) as c:
+        assert c.account_sid == ACCOUNT_SID
+        assert c.base_url == stub.url
+        c.request("GET", c.account_path(".json"))
+    assert stub.received[0].headers["Authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+
+
+def test_from_settings_with_an_api_key(stub: StubServer) -> None:
+    from config import load_settings
+
+    settings = load_settings(
+        environ={
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_API_KEY_SID": API_KEY_SID,
+            "TWILIO_API_KEY_SECRET": "key-secret",
+            "TWILIO_API_BASE_URL": stub.url,
+        }
+    )
+    with TwilioClient.from_settings(settings=settings, timeout=(1, 1)) as c:
+        c.request("GET", c.account_path(".json"))
+        assert c.timeout == (1.0, 1.0)
+    assert stub.received[0].headers["Authorization"] == basic(API_KEY_SID, "key-secret")
+
+
+def test_from_settings_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch, stub: StubServer
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", stub.url)
+    with TwilioClient.from_settings() as c:
+        assert c.request("GET", "/2010-04-01/Accounts.json") == {}
+
+
+def test_from_settings_without_credentials() -> None:
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        TwilioClient.from_settings()
+
+
+def test_cookies_are_not_kept(client: TwilioClient, stub: StubServer) -> None:
+    stub.reply(200, {}, headers={"Set-Cookie": "session=abc; Path=/"})
+    client.request("GET", "/a.json")
+    client.request("GET", "/b.json")
+    assert "Cookie" not in stub.received[1].headers
