@@ -1,1 +1,22 @@
-"""Switchboard callbacks: the Flask app Twilio calls."""
+"""Switchboard callbacks: the Flask app Twilio calls.
+
+``flask --app callbacks run`` (or ``switchboard run``) serves :func:`create_app`'s app.
+The app is imported lazily, so ``import callbacks.twiml`` (the emulator, the CLI) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callbacks.app import Switchboard, create_app, get_settings, get_store
+
+__all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from callbacks import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'callbacks' has no attribute {name!r}")

@@ -1,0 +1,161 @@
+"""The app factory: settings, the store, the signature guard, the bundled flows."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from flask import Flask, Request, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from callbacks.deadline import Deadline
+from callbacks.errors import register_error_handlers
+from callbacks.security import RequestValidator, twilio_url
+from config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from callbacks.store import Store
+
+log = logging.getLogger("callbacks")
+
+__all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
+
+#: Flask config keys create_app() understands besides Flask's own.
+#: BUNDLED_FLOWS: mount the bundled IVR, SMS bot, status and fallback routes (default True).
+_SETTINGS_PREFIXES = ("TWILIO_", "SWITCHBOARD_")
+
+#: Twilio sends small forms (an SMS body is at most 1,600 characters).
+MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+class Switchboard:
+    """What :func:`create_app` keeps in ``app.extensions["switchboard"]``."""
+
+    def __init__(self, settings: Settings, store: Store, *, max_workers: int = 32) -> None:
+        self.settings = settings
+        self.store = store
+        #: False while the tables could not be created (the database was down at start-up).
+        self.schema_ready = False
+        self.deadline = Deadline(settings.handler_timeout, max_workers=max_workers)
+        token = settings.auth_token
+        self.validator = RequestValidator(token) if token else None
+
+    def ensure_schema(self) -> None:
+        """Create the tables if start-up could not; raises StoreUnavailable while it still can't."""
+        if not self.schema_ready:
+            self.store.create_all()
+            self.schema_ready = True
+
+    def verify(self, request: Request) -> bool:
+        """Whether ``request`` carries a valid ``X-Twilio-Signature`` (or checks are off).
+
+        Refusals are logged without detail of the signature; the client learns nothing.
+        """
+        if not self.settings.validate_signatures:
+            log.warning(
+                "signature checks are OFF (SWITCHBOARD_VALIDATE_SIGNATURES=false): %s %s "
+                "accepted unchecked; never run like this in production",
+                request.method, request.path,
+            )
+            return True
+        if self.validator is None:
+            log.warning(
+                "refused %s %s with 403: TWILIO_AUTH_TOKEN is not set, so no webhook can be "
+                "verified", request.method, request.path,
+            )
+            return False
+        signature = request.headers.get("X-Twilio-Signature")
+        if signature:
+            url = twilio_url(request, self.settings.public_url)
+            params = request.form if request.method == "POST" else None
+            body = request.get_data(cache=True) if "bodySHA256" in request.args else None
+            if self.validator.validate(url, params, signature, body):
+                return True
+        log.warning("refused %s %s with 403: missing or invalid X-Twilio-Signature",
+                    request.method, request.path)
+        return False
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Create the Switchboard app.
+
+    ``config`` holds settings by their environment variable names (``TWILIO_AUTH_TOKEN``,
+    ``SWITCHBOARD_DATABASE_URL``, ...), which win over the environment and ``.env``, and
+    Flask config keys (``TESTING``, ``BUNDLED_FLOWS``...). With nothing configured the app
+    serves the bundled flows on an SQLite file in the instance folder.
+    """
+    config = dict(config or {})
+    overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
+    settings = load_settings(overrides=overrides or None)
+
+    app = Flask("callbacks", instance_relative_config=True)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.config["BUNDLED_FLOWS"] = True
+    app.config.update({k: v for k, v in config.items() if k not in overrides})
+
+    if settings.trusted_proxies > 0:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+    switchboard = Switchboard(settings, _open_store(app, settings))
+    app.extensions["switchboard"] = switchboard
+    try:
+        switchboard.ensure_schema()
+    except Exception as error:
+        app.logger.error(
+            "the database is unavailable at start-up (%s); webhooks get the safe answers "
+            "until it returns", type(error).__name__,
+        )
+    _warn_about_signatures(app, settings)
+
+    register_error_handlers(app)
+    from callbacks.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    if app.config["BUNDLED_FLOWS"]:
+        from callbacks.flows import register_flows
+
+        register_flows(app)
+    return app
+
+
+def _open_store(app: Flask, settings: Settings) -> Store:
+    from callbacks.store import Store
+
+    url = settings.database_url
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "switchboard.sqlite3")
+    return Store(url)
+
+
+def _warn_about_signatures(app: Flask, settings: Settings) -> None:
+    if not settings.validate_signatures:
+        app.logger.warning(
+            "SWITCHBOARD_VALIDATE_SIGNATURES=false: webhooks are accepted without checking "
+            "X-Twilio-Signature; use this for local development only"
+        )
+    elif not settings.auth_token:
+        app.logger.warning(
+            "TWILIO_AUTH_TOKEN is not set: every webhook will be refused with 403 until it is "
+            "(for local development without Twilio, SWITCHBOARD_VALIDATE_SIGNATURES=false "
+            "switches the checks off)"
+        )
+
+
+def _switchboard() -> Switchboard:
+    return current_app.extensions["switchboard"]
+
+
+def get_store() -> Store:
+    """The store of the current app (inside an app or request context)."""
+    return _switchboard().store
+
+
+def get_settings() -> Settings:
+    """The settings of the current app (inside an app or request context)."""
+    return _switchboard().settings

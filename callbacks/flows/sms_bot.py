@@ -1,0 +1,74 @@
+"""The bundled SMS bot, written with the public handler API only.
+
+Keywords (the whole message, any case): HELP / INFO, HOURS, the opt-out words STOP, STOPALL,
+UNSUBSCRIBE, CANCEL, END, QUIT (kept in the store per sender and number, and honoured by the
+REST client's outbound sending) and the opt-in words START, YES, UNSTOP. After an opt-out the
+bot answers once with a confirmation, then stays silent to that number until it opts back in
+(HELP is still answered, as US messaging practice expects). Anything else gets a short help
+text; the caller's words are echoed only through the TwiML builder, escaped.
+"""
+
+from __future__ import annotations
+
+from callbacks import get_store
+from callbacks.handlers import TwilioBlueprint
+from callbacks.twilio_request import MessageRequest
+from callbacks.twiml import MessagingResponse
+
+bp = TwilioBlueprint("sms_bot", __name__)
+
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO"})
+HOURS = frozenset({"HOURS"})
+#: How much of an unknown message the bot quotes back.
+ECHO_LIMIT = 40
+
+
+def keyword(body: str | None) -> str:
+    """The message as a keyword: trimmed, upper case, without trailing punctuation."""
+    return (body or "").strip().rstrip(".!?").strip().upper()
+
+
+def _reply(text: str) -> MessagingResponse:
+    response = MessagingResponse()
+    response.message(text)
+    return response
+
+
+@bp.sms("/sms")
+def reply(message: MessageRequest) -> MessagingResponse | None:
+    """Answer one incoming message."""
+    settings = message.settings
+    name = settings.business_name
+    word = keyword(message.body)
+    sender, number = message.from_ or "", message.to
+    store = get_store()
+    if word in OPT_OUT:
+        if sender:
+            store.opt_out(sender, sender=number)
+        return _reply(
+            f"{name}: you are unsubscribed and will receive no more messages. "
+            "Reply START to subscribe again."
+        )
+    if word in OPT_IN:
+        if sender:
+            store.opt_in(sender, sender=number)
+        return _reply(f"{name}: you are subscribed again. Reply HELP for help, STOP to stop.")
+    if word in HELP:
+        return _reply(
+            f"{name}: reply HOURS for our opening hours and address. "
+            "Reply STOP to unsubscribe."
+        )
+    if sender and store.is_opted_out(sender, sender=number):
+        return None
+    if word in HOURS:
+        return _reply(
+            f"{name} is open {settings.business_hours}. "
+            f"Our address is {settings.business_address}."
+        )
+    printable = "".join(c for c in message.body or "" if c.isprintable() or c.isspace())
+    text = " ".join(printable.split())
+    quoted = text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 3] + "..."
+    heard = f'We got "{quoted}", but this number only answers a few words. ' if quoted else ""
+    return _reply(f"{name}: {heard}Reply HOURS for our opening hours, HELP for help.")

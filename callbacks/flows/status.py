@@ -1,0 +1,40 @@
+"""The bundled status and fallback routes.
+
+``/voice/status`` and ``/sms/status`` store every call and message status callback (the route
+does it before the handler runs; a repeated callback is stored once and a late one never moves
+a call back to an earlier status). ``/voice/fallback`` and ``/sms/fallback`` are the URLs to set
+as a number's VoiceFallbackUrl and SmsFallbackUrl: the route logs Twilio's ErrorCode and
+ErrorUrl, and the caller hears the short apology (a text gets no reply).
+"""
+
+from __future__ import annotations
+
+from callbacks.errors import VOICE_APOLOGY
+from callbacks.handlers import TwilioBlueprint
+from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from callbacks.twiml import VoiceResponse
+
+bp = TwilioBlueprint("status", __name__)
+
+
+@bp.call_status("/voice/status")
+def call_status(status: StatusCallback) -> None:
+    """Stored by the route; nothing else to do."""
+
+
+@bp.message_status("/sms/status")
+def message_status(status: StatusCallback) -> None:
+    """Stored by the route; nothing else to do."""
+
+
+@bp.fallback("/voice/fallback", kind="voice")
+def voice_fallback(call: CallRequest) -> VoiceResponse:
+    response = VoiceResponse()
+    response.say(VOICE_APOLOGY, voice=call.settings.voice, language=call.settings.language)
+    response.hangup()
+    return response
+
+
+@bp.fallback("/sms/fallback", kind="sms")
+def sms_fallback(message: MessageRequest) -> None:
+    """No reply: the error is logged by the route."""

@@ -1,0 +1,324 @@
+"""Write your own Twilio handlers: a blueprint whose routes do the webhook chores.
+
+A handler is a plain function that takes the typed request and returns TwiML built with
+:mod:`callbacks.twiml`::
+
+    from callbacks.handlers import TwilioBlueprint
+    from callbacks.twiml import VoiceResponse
+
+    bp = TwilioBlueprint("hello", __name__)
+
+    @bp.voice("/hello")
+    def hello(call):
+        return VoiceResponse().say(f"Hello. You are calling from {call.from_}.")
+
+    app.register_blueprint(bp)
+
+Every route made by the decorators, for each request (GET or POST, as Twilio may use either):
+
+1. checks ``X-Twilio-Signature`` first: 403 with an empty body when it does not verify;
+2. parses the parameters into a :class:`~callbacks.twilio_request.CallRequest`,
+   :class:`~callbacks.twilio_request.MessageRequest` or
+   :class:`~callbacks.twilio_request.StatusCallback` (unknown parameters kept in ``.params``);
+3. records the call or message in the store, runs the handler with a deadline
+   (``settings.handler_timeout``, see :mod:`callbacks.deadline`), saves ``.session`` if the
+   handler changed it;
+4. answers TwiML as ``text/xml`` (status callbacks: 204 once stored) or, when anything went
+   wrong, the safe answer of :mod:`callbacks.errors` -- never a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from callbacks.deadline import HandlerTimeout
+from callbacks.errors import BadHandlerResult, empty_messaging, safe_answer, twiml_response
+from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse, parse_twiml
+
+if TYPE_CHECKING:
+    from callbacks.app import Switchboard
+
+log = logging.getLogger("callbacks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["TwilioBlueprint", "external_url"]
+
+_NO_CONTENT = 204
+
+
+class MalformedCallback(ValueError):
+    """A status callback without its SID or status: retrying would not help."""
+
+
+class TwilioBlueprint(Blueprint):
+    """A Flask blueprint with decorators for Twilio webhooks.
+
+    ``error_redirect``: a URL the caller is sent to (``<Redirect>``) after the apology when a
+    voice handler of this blueprint fails, instead of hanging up; each ``@bp.voice`` may give
+    its own.
+    """
+
+    def __init__(
+        self, name: str, import_name: str, *, error_redirect: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(name, import_name, **kwargs)
+        self.error_redirect = error_redirect
+
+    def voice(
+        self, rule: str, *, endpoint: str | None = None, error_redirect: str | None = None
+    ) -> Callable[[F], F]:
+        """A voice webhook or verb action: ``handler(call: CallRequest) -> VoiceResponse``."""
+        return self._webhook(rule, "voice", endpoint, error_redirect or self.error_redirect)
+
+    def sms(self, rule: str, *, endpoint: str | None = None) -> Callable[[F], F]:
+        """A message webhook: ``handler(message: MessageRequest) -> MessagingResponse | None``.
+
+        ``None`` sends no reply (an empty ``<Response/>``).
+        """
+        return self._webhook(rule, "sms", endpoint)
+
+    def call_status(self, rule: str, *, endpoint: str | None = None) -> Callable[[F], F]:
+        """A call status callback, stored before ``handler(status: StatusCallback)`` runs."""
+        return self._webhook(rule, "call_status", endpoint)
+
+    def message_status(self, rule: str, *, endpoint: str | None = None) -> Callable[[F], F]:
+        """A message status callback, stored before ``handler(status: StatusCallback)`` runs."""
+        return self._webhook(rule, "message_status", endpoint)
+
+    def recording_status(self, rule: str, *, endpoint: str | None = None) -> Callable[[F], F]:
+        """A recording status callback, stored before ``handler(status: StatusCallback)`` runs."""
+        return self._webhook(rule, "recording_status", endpoint)
+
+    def fallback(
+        self, rule: str, *, kind: str = "voice", endpoint: str | None = None
+    ) -> Callable[[F], F]:
+        """A fallback URL (``kind`` "voice" or "sms"): Twilio's ``ErrorCode`` and ``ErrorUrl``
+        are logged before the handler runs; its answer is subject to the same error policy."""
+        if kind not in ("voice", "sms"):
+            raise ValueError(f"fallback kind must be 'voice' or 'sms', not {kind!r}")
+        return self._webhook(rule, f"{kind}_fallback", endpoint)
+
+    def _webhook(
+        self, rule: str, kind: str, endpoint: str | None, error_redirect: str | None = None
+    ) -> Callable[[F], F]:
+        def decorator(handler: F) -> F:
+            view = make_view(handler, kind, error_redirect=error_redirect)
+            self.add_url_rule(
+                rule, endpoint or handler.__name__, view, methods=["GET", "POST"]
+            )
+            return handler
+
+        return decorator
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL of ``endpoint`` as Twilio reaches it (``SWITCHBOARD_PUBLIC_URL`` first).
+
+    Relative URLs are enough for verb actions; status callback attributes want absolute ones.
+    """
+    public_url = current_app.extensions["switchboard"].settings.public_url
+    if public_url:
+        return public_url + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def make_view(
+    handler: Callable[..., Any], kind: str, *, error_redirect: str | None = None
+) -> Callable[[], Response]:
+    """The Flask view that runs ``handler`` for a Twilio webhook of ``kind``."""
+    run = _RUNNERS[kind]
+    view_class, view_kind = _VIEWS[kind]
+
+    @functools.wraps(handler)
+    def view() -> Response:
+        switchboard: Switchboard = current_app.extensions["switchboard"]
+        if not switchboard.verify(request):
+            return Response(status=403)
+        twilio_request = view_class(
+            request.values, switchboard.settings, headers=request.headers
+        )
+        if view_kind:
+            twilio_request.kind = view_kind
+        try:
+            return switchboard.deadline.run(
+                functools.partial(run, switchboard, handler, twilio_request)
+            )
+        except Exception as error:
+            return _failed(kind, handler, twilio_request, error, switchboard, error_redirect)
+
+    view.twilio_kind = kind  # type: ignore[attr-defined]
+    return view
+
+
+def _failed(
+    kind: str,
+    handler: Callable[..., Any],
+    twilio_request: Any,
+    error: Exception,
+    switchboard: Switchboard,
+    error_redirect: str | None,
+) -> Response:
+    if isinstance(error, MalformedCallback):
+        log.warning("%s %s: %s; answered 400", request.method, request.path, error)
+        return Response(status=400)
+    name = getattr(handler, "__qualname__", repr(handler))
+    sid = twilio_request.sid or "-"
+    if isinstance(error, HandlerTimeout | BadHandlerResult | TwiMLError) or _is_store_error(error):
+        log.error("%s handler %s failed for %s: %s: %s", kind, name, sid,
+                  type(error).__name__, error)
+    else:
+        log.error("%s handler %s failed for %s: %s", kind, name, sid, type(error).__name__,
+                  exc_info=error)
+    return safe_answer(kind, switchboard.settings, error_redirect)
+
+
+def _is_store_error(error: BaseException) -> bool:
+    from callbacks.store import StoreUnavailable
+
+    return isinstance(error, StoreUnavailable)
+
+
+def _params(twilio_request: Any) -> dict[str, str]:
+    params = twilio_request.params
+    return params.to_dict() if hasattr(params, "to_dict") else dict(params)
+
+
+def _bookkeep(sid: str | None, what: str, record: Callable[[dict[str, str]], None],
+              twilio_request: Any) -> None:
+    """Record a call or message; a failure is logged and the caller is still answered."""
+    if not sid:
+        return
+    try:
+        record(_params(twilio_request))
+    except Exception as error:
+        log.warning("%s %s not recorded: %s", what, sid, type(error).__name__,
+                    exc_info=None if _is_store_error(error) else error)
+
+
+def _schema(switchboard: Switchboard) -> None:
+    if not switchboard.schema_ready:
+        try:
+            switchboard.ensure_schema()
+        except Exception as error:
+            log.warning("the database is still unavailable: %s", type(error).__name__)
+
+
+def _save_session(sid: str | None, save: Callable[[dict[str, Any]], None],
+                  twilio_request: Any) -> None:
+    if not twilio_request.session_changed:
+        return
+    try:
+        save(twilio_request.session)
+    except Exception as error:
+        log.error("session of %s not saved: %s", sid, type(error).__name__,
+                  exc_info=None if _is_store_error(error) else error)
+
+
+def _voice_body(result: Any) -> bytes:
+    if isinstance(result, VoiceResponse):
+        return result.to_bytes()
+    if isinstance(result, str | bytes):
+        parse_twiml(result)
+        return result.encode() if isinstance(result, str) else result
+    raise BadHandlerResult(f"returned {type(result).__name__}, not a VoiceResponse")
+
+
+def _sms_body(result: Any) -> bytes:
+    if result is None:
+        return empty_messaging()
+    if isinstance(result, MessagingResponse):
+        return result.to_bytes()
+    if isinstance(result, str | bytes):
+        parse_twiml(result)
+        return result.encode() if isinstance(result, str) else result
+    raise BadHandlerResult(f"returned {type(result).__name__}, not a MessagingResponse")
+
+
+def _run_voice(switchboard: Switchboard, handler: Callable[..., Any],
+               call: CallRequest) -> Response:
+    store = switchboard.store
+    sid = call.call_sid
+    _schema(switchboard)
+    if sid:
+        call._session_loader = functools.partial(store.load_voice_session, sid)
+    _bookkeep(sid, "call", store.record_call, call)
+    body = _voice_body(handler(call))
+    if sid:
+        _save_session(sid, functools.partial(store.save_voice_session, sid), call)
+    return twiml_response(body)
+
+
+def _run_sms(switchboard: Switchboard, handler: Callable[..., Any],
+             message: MessageRequest) -> Response:
+    store = switchboard.store
+    sender, recipient = message.from_, message.to
+    _schema(switchboard)
+    if sender and recipient:
+        message._session_loader = functools.partial(store.load_sms_session, sender, recipient)
+    _bookkeep(message.message_sid, "message", store.record_message, message)
+    body = _sms_body(handler(message))
+    if sender and recipient:
+        save = functools.partial(store.save_sms_session, sender, recipient)
+        _save_session(f"{sender}->{recipient}", save, message)
+    return twiml_response(body)
+
+
+def _run_fallback(switchboard: Switchboard, handler: Callable[..., Any],
+                  twilio_request: Any) -> Response:
+    log.warning(
+        "%s fallback for %s: Twilio reports ErrorCode %s at %s",
+        twilio_request.kind, twilio_request.sid or "-", twilio_request.error_code or "-",
+        twilio_request.error_url or "-",
+    )
+    result = handler(twilio_request)
+    if twilio_request.kind == "voice":
+        return twiml_response(_voice_body(result))
+    return twiml_response(_sms_body(result))
+
+
+def _run_status(switchboard: Switchboard, handler: Callable[..., Any],
+                status: StatusCallback) -> Response:
+    store = switchboard.store
+    sid = status.sid
+    if not sid or not status.status:
+        raise MalformedCallback(f"{status.kind} callback without its SID or status")
+    switchboard.ensure_schema()
+    params = _params(status)
+    if status.kind == "call_status":
+        new = store.record_call_status(params, status.idempotency_token)
+    elif status.kind == "message_status":
+        new = store.record_message_status(params, status.idempotency_token)
+    else:
+        store.record_recording(params)
+        new = True
+    status.duplicate = not new
+    handler(status)
+    return Response(status=_NO_CONTENT)
+
+
+_RUNNERS: dict[str, Callable[..., Response]] = {
+    "voice": _run_voice,
+    "sms": _run_sms,
+    "voice_fallback": _run_fallback,
+    "sms_fallback": _run_fallback,
+    "call_status": _run_status,
+    "message_status": _run_status,
+    "recording_status": _run_status,
+}
+
+_VIEWS: dict[str, tuple[type, str | None]] = {
+    "voice": (CallRequest, None),
+    "sms": (MessageRequest, None),
+    "voice_fallback": (CallRequest, None),
+    "sms_fallback": (MessageRequest, None),
+    "call_status": (StatusCallback, "call_status"),
+    "message_status": (StatusCallback, "message_status"),
+    "recording_status": (StatusCallback, "recording_status"),
+}
