@@ -1,0 +1,382 @@
+"""The caller side of the emulator: a phone that dials your webhooks.
+
+:class:`Phone` places simulated calls and messages against the numbers, applications and
+calls held in an :class:`~emulator.state.EmulatorState`: inbound calls and SMS to a number
+(synchronous, returning a :class:`~emulator.transcript.Transcript`), and the outbound calls and
+messages created through the REST side (in background threads; :meth:`Phone.wait_idle` waits
+for them). Every webhook is signed with the auth token of the account that owns the number or
+call, and every call sends its status callbacks as Twilio does.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
+from emulator.resources import rfc2822
+from emulator.script import CallScript, DialOutcome
+from emulator.transcript import Event, Transcript
+from emulator.twiml_runner import (
+    CallContext,
+    CallRunner,
+    Fetch,
+    TwiMLProblem,
+    absolute_media_url,
+    parse_document,
+)
+from emulator.webhooks import WebhookClient
+
+if TYPE_CHECKING:
+    from emulator.state import EmulatorState
+
+#: Outbound calls to these numbers do not answer (the REST side's callers can script more in
+#: ``Phone.call_outcomes``).
+MAGIC_CALL_OUTCOMES: dict[str, str] = {
+    "+15005550020": "busy",
+    "+15005550021": "no-answer",
+    "+15005550022": "failed",
+}
+
+DEFAULT_EVENTS = ("completed",)
+CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+class CallProgress:
+    """A call's status callbacks: the requested events, numbered from 0, in order."""
+
+    def __init__(self, runner: CallRunner, url: str | None, method: str,
+                 events: Iterable[str] | str | None) -> None:
+        self.runner = runner
+        self.url = url
+        self.method = method or "POST"
+        if isinstance(events, str):
+            events = events.replace(",", " ").split()
+        self.events = {e.strip().lower() for e in (events or DEFAULT_EVENTS) if e.strip()}
+        self.sequence = 0
+
+    def send(self, event: str, call_status: str, **extra: str) -> None:
+        if not self.url or event not in self.events:
+            return
+        ctx = self.runner.ctx
+        params = self.runner.base_params()
+        params.update(
+            CallStatus=call_status,
+            CallbackSource="call-progress-events",
+            SequenceNumber=str(self.sequence),
+            Timestamp=rfc2822(_sim_now(ctx)),
+        )
+        params.update(extra)
+        self.sequence += 1
+        self.runner.callback("status", self.url, self.method, params)
+
+
+def _sim_now(ctx: CallContext) -> Any:
+    from emulator.resources import now
+
+    base = ctx.started_at or now()
+    return base + timedelta(seconds=ctx.elapsed)
+
+
+class Phone:
+    """Places simulated calls and messages; see the module docstring.
+
+    ``session_factory`` makes the ``requests.Session`` each call uses (the CLI's in-process
+    mode mounts a Flask test-client adapter on it). ``call_outcomes`` (To number -> busy,
+    no-answer, failed) and ``message_outcomes`` (To number -> (status, error code)) script what
+    happens at the far end of outbound calls and messages; ``outbound_scripts`` (To number ->
+    :class:`CallScript`) what the person who answers an outbound call does.
+    """
+
+    def __init__(
+        self,
+        state: EmulatorState,
+        *,
+        api_base_url: str = "",
+        session_factory: Callable[[], requests.Session] | None = None,
+    ) -> None:
+        self.state = state
+        self.api_base_url = api_base_url
+        self.session_factory = session_factory or requests.Session
+        self.call_outcomes: dict[str, str] = dict(MAGIC_CALL_OUTCOMES)
+        self.message_outcomes: dict[str, tuple[str, int]] = dict(MAGIC_MESSAGE_OUTCOMES)
+        self.outbound_scripts: dict[str, CallScript] = {}
+        self.queues: dict[str, str] = {}
+        self.messaging = Messaging(self)
+        self._transcripts: dict[str, Transcript] = {}
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def new_client(self) -> WebhookClient:
+        return WebhookClient(self.session_factory())
+
+    def remember(self, sid: str, transcript: Transcript) -> None:
+        with self._lock:
+            self._transcripts[sid] = transcript
+
+    def transcript(self, sid: str) -> Transcript | None:
+        """The transcript of call or message ``sid`` (also of background ones)."""
+        with self._lock:
+            return self._transcripts.get(sid)
+
+    def _background(self, name: str, target: Callable[[], Any]) -> None:
+        def work() -> None:
+            try:
+                target()
+            finally:
+                with self._idle:
+                    self._threads.discard(threading.current_thread())
+                    self._idle.notify_all()
+
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Wait until every background call and delivery has finished; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._threads, timeout)
+
+    # -- configuration of numbers ---------------------------------------------------------
+
+    def voice_config(self, number: dict[str, Any]) -> dict[str, Any]:
+        """The voice URLs of a number, from its voice application when it has one."""
+        source = number
+        if number.get("voice_application_sid"):
+            source = self.state.get("applications", number["voice_application_sid"]) or number
+        return {
+            "url": source.get("voice_url"),
+            "method": source.get("voice_method") or "POST",
+            "fallback_url": source.get("voice_fallback_url"),
+            "fallback_method": source.get("voice_fallback_method") or "POST",
+            "status_callback": source.get("status_callback"),
+            "status_callback_method": source.get("status_callback_method") or "POST",
+        }
+
+    def sms_config(self, number: dict[str, Any]) -> dict[str, Any]:
+        source = number
+        status_callback = None
+        if number.get("sms_application_sid"):
+            app = self.state.get("applications", number["sms_application_sid"])
+            if app is not None:
+                source = app
+                status_callback = app.get("sms_status_callback")
+        return {
+            "url": source.get("sms_url"),
+            "method": source.get("sms_method") or "POST",
+            "fallback_url": source.get("sms_fallback_url"),
+            "fallback_method": source.get("sms_fallback_method") or "POST",
+            "status_callback": status_callback,
+        }
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def inbound_call(
+        self,
+        to: str,
+        from_: str,
+        *,
+        script: CallScript | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> Transcript:
+        """Call the number ``to`` from ``from_`` and follow its TwiML to the end."""
+        transcript = Transcript("call", on_event=on_event)
+        number = self.state.find_number(to)
+        if number is None:
+            transcript.add("error", f"{to} is not a number of this emulator: not in service")
+            transcript.status = "failed"
+            transcript.done.set()
+            return transcript
+        config = self.voice_config(number)
+        account_sid = number["account_sid"]
+        call = self.state.create_call(
+            account_sid, to=to, from_=from_, direction="inbound", status="ringing",
+            phone_number_sid=number["sid"], url=config["url"], method=config["method"],
+            fallback_url=config["fallback_url"], fallback_method=config["fallback_method"],
+            status_callback=config["status_callback"],
+            status_callback_method=config["status_callback_method"],
+            caller_name=None,
+        )
+        transcript.sid = call["sid"]
+        self.remember(call["sid"], transcript)
+        runner = self._runner(call, transcript, script or CallScript(), call_status="ringing")
+        progress = CallProgress(runner, config["status_callback"],
+                                config["status_callback_method"], DEFAULT_EVENTS)
+        if not config["url"]:
+            transcript.add("error", f"{to} has no voice URL: the caller hears silence")
+            runner.answer()
+            self._finish(runner, progress, "completed")
+            return transcript
+        status = runner.run(Fetch(config["url"], config["method"], purpose="voice"))
+        self._finish(runner, progress, status)
+        return transcript
+
+    def place_outbound_call(self, call: dict[str, Any]) -> None:
+        """Place a call created through the REST side, in the background."""
+        self._background(f"call-{call['sid']}", lambda: self.run_outbound_call(call))
+
+    def run_outbound_call(self, call: dict[str, Any]) -> Transcript:
+        """Place a REST-created call now: ring, answer (or not), run its TwiML, report."""
+        sid = call["sid"]
+        transcript = Transcript("call", sid=sid)
+        self.remember(sid, transcript)
+        current = self.state.get("calls", sid) or call
+        if current.get("status") == "canceled":  # canceled while queued: no callbacks
+            transcript.status = "canceled"
+            transcript.done.set()
+            return transcript
+        app: dict[str, Any] = {}
+        if current.get("application_sid"):
+            app = self.state.get("applications", current["application_sid"]) or {}
+        url = current.get("url") or app.get("voice_url")
+        method = current.get("method") if current.get("url") else app.get("voice_method")
+        method = method or "POST"
+        status_callback = current.get("status_callback") or app.get("status_callback")
+        status_method = (current.get("status_callback_method")
+                         or app.get("status_callback_method") or "POST")
+        to = current.get("to") or ""
+        script = self.outbound_scripts.get(to) or CallScript()
+        runner = self._runner(
+            current, transcript, script, call_status="in-progress",
+            fallback_url=current.get("fallback_url") or app.get("voice_fallback_url"),
+            fallback_method=(current.get("fallback_method")
+                             or app.get("voice_fallback_method") or "POST"),
+        )
+        progress = CallProgress(runner, status_callback, status_method,
+                                current.get("status_callback_event"))
+        runner.ctx.call_status = "initiated"
+        self.state.update_call(sid, status="initiated")
+        progress.send("initiated", "initiated")
+        runner.ctx.call_status = "ringing"
+        self.state.update_call(sid, status="ringing")
+        progress.send("ringing", "ringing")
+        outcome = self.call_outcomes.get(to)
+        if outcome and outcome not in {"answered", "completed"}:
+            runner.advance(int(current.get("timeout") or 60) if outcome == "no-answer" else 2)
+            transcript.add("dial", f"{to}: {outcome}")
+            self._finish(runner, progress, outcome)
+            return transcript
+        runner.answer()
+        progress.send("answered", "in-progress")
+        if current.get("twiml"):
+            try:
+                root = parse_document(str(current["twiml"]).encode())
+            except TwiMLProblem as problem:
+                transcript.add("error", f"the call's TwiML is invalid: {problem}")
+                self._finish(runner, progress, "failed")
+                return transcript
+            follow = runner.execute(root, url or self.api_base_url or "http://localhost/")
+            status = runner.run(follow) if follow is not None else runner.final_status
+        elif url:
+            status = runner.run(Fetch(url, method, purpose="voice"))
+        else:
+            transcript.add("error", "the call has no Url, ApplicationSid or Twiml")
+            status = "failed"
+        self._finish(runner, progress, status)
+        return transcript
+
+    def _runner(self, call: dict[str, Any], transcript: Transcript, script: CallScript, *,
+                call_status: str, fallback_url: str | None = None,
+                fallback_method: str = "POST") -> CallRunner:
+        account_sid = call["account_sid"]
+        ctx = CallContext(
+            state=self.state,
+            call_sid=call["sid"],
+            account_sid=account_sid,
+            auth_token=self.state.auth_token_for(account_sid),
+            from_=call.get("from") or "",
+            to=call.get("to") or "",
+            direction=call.get("direction") or "inbound",
+            script=script,
+            transcript=transcript,
+            client=self.new_client(),
+            callbacks=self.new_client(),
+            fallback_url=fallback_url or call.get("fallback_url"),
+            fallback_method=fallback_method or call.get("fallback_method") or "POST",
+            deliver_message=self.deliver_outbound_message,
+            queues=self.queues,
+            api_base_url=self.api_base_url,
+            call_status=call_status,
+        )
+        if call.get("forwarded_from"):
+            ctx.extra_params["ForwardedFrom"] = call["forwarded_from"]
+        if call.get("parent_call_sid"):
+            ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
+        return CallRunner(ctx)
+
+    def _finish(self, runner: CallRunner, progress: CallProgress, status: str) -> None:
+        """End the call: its resource's final fields, the completed status callback."""
+        ctx = runner.ctx
+        answered = ctx.answered and status == "completed"
+        seconds = math.ceil(ctx.elapsed) if answered else 0
+        ctx.call_status = status
+        fields: dict[str, Any] = {"status": status, "duration": str(seconds)}
+        if ctx.started_at is not None:
+            fields["start_time"] = rfc2822(ctx.started_at)
+            fields["end_time"] = rfc2822(ctx.started_at + timedelta(seconds=seconds))
+        else:
+            fields["start_time"] = None
+        self.state.update_call(ctx.call_sid, **fields)
+        extra = {"CallDuration": str(seconds), "Duration": str(math.ceil(seconds / 60))}
+        call = self.state.get("calls", ctx.call_sid) or {}
+        if call.get("record") and answered:
+            extra.update(self._record_call(runner, call, seconds))
+        progress.send("completed", status, **extra)
+        ctx.transcript.status = status
+        ctx.transcript.add("status", f"call {status} after {seconds} s")
+        ctx.client.close()
+        ctx.callbacks.close()
+        ctx.transcript.done.set()
+
+    def _record_call(self, runner: CallRunner, call: dict[str, Any], seconds: int
+                     ) -> dict[str, str]:
+        """A call placed with ``Record=true``: its recording, and the recording callback."""
+        ctx = runner.ctx
+        recording = self.state.create_recording(
+            ctx.account_sid, ctx.call_sid, duration=str(seconds), source="OutboundAPI",
+            channels=1, status="completed", start_time=rfc2822(ctx.started_at),
+        )
+        recording_url = absolute_media_url(recording, self.api_base_url)
+        if call.get("recording_status_callback"):
+            runner.callback("recording-status", call["recording_status_callback"],
+                            call.get("recording_status_callback_method") or "POST", {
+                                "AccountSid": ctx.account_sid, "CallSid": ctx.call_sid,
+                                "RecordingSid": recording["sid"], "RecordingUrl": recording_url,
+                                "RecordingStatus": "completed",
+                                "RecordingDuration": str(seconds), "RecordingChannels": "1",
+                                "RecordingSource": "OutboundAPI",
+                                "RecordingStartTime": rfc2822(ctx.started_at),
+                                "RecordingTrack": "both", "ErrorCode": "0",
+                            })
+        return {"RecordingUrl": recording_url, "RecordingSid": recording["sid"],
+                "RecordingDuration": str(seconds)}
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def deliver_outbound_message(self, message: dict[str, Any]) -> None:
+        """Report a sent message's statuses (sent, delivered...), in the background."""
+        self._background(f"message-{message['sid']}", lambda: self.messaging.deliver(message))
+
+    def inbound_sms(
+        self,
+        to: str,
+        from_: str,
+        body: str,
+        media_urls: Iterable[str] = (),
+        *,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> Transcript:
+        """Text ``body`` from ``from_`` to the number ``to``; replies are sent as messages."""
+        return self.messaging.inbound_sms(to, from_, body, media_urls, on_event=on_event)
+
+
+__all__ = ["CallProgress", "CallScript", "DialOutcome", "Phone", "Transcript"]

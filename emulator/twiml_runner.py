@@ -1,0 +1,771 @@
+"""Running a call's TwiML verb by verb, as Twilio does.
+
+:class:`CallRunner` fetches a document, runs its verbs in order and follows the requests they
+make (a Gather's action, a Redirect...) until the call ends. Time is simulated: a Pause, a
+Gather's timeout, a recording or a bridged Dial advance the call's clock without sleeping, so a
+ten-minute call runs in milliseconds and its durations are still what Twilio would report.
+
+Documents that cannot be fetched or run trigger the fallback URL with ``ErrorCode`` and
+``ErrorUrl``; with no fallback the caller hears "An application error has occurred." and the
+call ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from emulator.resources import API_VERSION, new_sid, now, rfc2822
+from emulator.script import CallScript, DialOutcome
+from emulator.transcript import Transcript
+from emulator.webhooks import (
+    DOCUMENT_PARSE_FAILURE,
+    INVALID_CONTENT_TYPE,
+    SCHEMA_VALIDATION_WARNING,
+    WebhookClient,
+    WebhookResponse,
+    error_document_kind,
+)
+
+if TYPE_CHECKING:
+    from emulator.state import EmulatorState
+
+APPLICATION_ERROR = "An application error has occurred."
+MAX_DOCUMENTS = 100
+MAX_CALL_SECONDS = 4 * 3600
+
+VOICE_VERBS = frozenset({
+    "Say", "Play", "Pause", "Gather", "Record", "Dial", "Redirect", "Hangup", "Reject", "Sms",
+    "Message", "Enqueue", "Leave", "Connect", "Refer", "Pay", "Prompt", "Start", "Stop", "Echo",
+})
+MESSAGING_VERBS = frozenset({"Message", "Redirect", "Sms"})
+#: Voice verbs Twilio knows that the emulator does not act out: noted and skipped.
+UNSIMULATED = frozenset({"Connect", "Refer", "Pay", "Prompt", "Start", "Stop", "Echo"})
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+
+
+class TwiMLProblem(Exception):
+    """A document that cannot be run: ``code`` is 12100 (parse) or 12200 (schema)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS) -> etree._Element:
+    """The ``<Response>`` root of ``body``; :class:`TwiMLProblem` when it is not runnable TwiML.
+
+    Not well-formed or not a ``<Response>`` is 12100; a verb Twilio does not know is 12200.
+    When :func:`callbacks.twiml.parse_twiml` is present it validates the document too.
+    """
+    if not body.strip():
+        raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, "the document is empty")
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, f"not well-formed XML: {exc}") from None
+    if root.tag != "Response":
+        raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, f"the root element is <{root.tag}>")
+    for child in root:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in verbs:
+            raise TwiMLProblem(SCHEMA_VALIDATION_WARNING, f"unknown verb <{child.tag}>")
+    try:
+        from callbacks.twiml import TwiMLError, parse_twiml
+    except ImportError:
+        return root
+    try:
+        parse_twiml(body)
+    except TwiMLError as exc:
+        raise TwiMLProblem(SCHEMA_VALIDATION_WARNING, str(exc)) from None
+    return root
+
+
+def interpret(response: WebhookResponse, verbs: frozenset[str] = VOICE_VERBS) -> etree._Element:
+    """A successful answer as a runnable document, by its content type (see webhooks.md).
+
+    TwiML types are parsed; ``text/plain`` is parsed, or spoken when it is not TwiML; audio is
+    played and the call ends. Raises :class:`TwiMLProblem` for 12100/12200/12300.
+    """
+    kind = error_document_kind(response.content_type)
+    if kind == "twiml":
+        return parse_document(response.body, verbs)
+    if kind == "maybe-twiml":
+        try:
+            return parse_document(response.body, verbs)
+        except TwiMLProblem:
+            root = etree.Element("Response")
+            etree.SubElement(root, "Say").text = response.text.strip()
+            return root
+    if kind == "audio":
+        root = etree.Element("Response")
+        etree.SubElement(root, "Play").text = response.final_url or response.url
+        etree.SubElement(root, "Hangup")
+        return root
+    raise TwiMLProblem(
+        INVALID_CONTENT_TYPE, f"Content-Type {response.content_type or '(none)'} is not TwiML"
+    )
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def int_attr(element: etree._Element, name: str, default: int) -> int:
+    try:
+        return int(element.get(name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def country_of(number: str) -> str:
+    return "US" if number.startswith("+1") else ""
+
+
+@dataclass
+class Fetch:
+    """A document to request next: from a verb's action, a Redirect, or the call's start."""
+
+    url: str
+    method: str = "POST"
+    params: dict[str, str] = field(default_factory=dict)
+    purpose: str = "action"
+    ends_call: bool = False  # request it, but the caller has hung up: do not run the answer
+
+
+@dataclass
+class CallContext:
+    """What the runner needs to know about one call leg."""
+
+    state: EmulatorState
+    call_sid: str
+    account_sid: str
+    auth_token: str
+    from_: str
+    to: str
+    direction: str
+    script: CallScript
+    transcript: Transcript
+    client: WebhookClient
+    callbacks: WebhookClient
+    fallback_url: str | None = None
+    fallback_method: str = "POST"
+    extra_params: dict[str, str] = field(default_factory=dict)
+    deliver_message: Callable[[dict[str, Any]], None] | None = None
+    queues: dict[str, str] = field(default_factory=dict)
+    api_base_url: str = ""
+    call_status: str = "ringing"
+    answered: bool = False
+    elapsed: float = 0.0  # simulated seconds since the call was answered
+    started_at: Any = None
+
+
+class CallRunner:
+    """Runs one call's TwiML until the call ends; returns the final call status."""
+
+    def __init__(self, ctx: CallContext) -> None:
+        self.ctx = ctx
+        self.final_status = "completed"
+        self.ended = False
+        self._recording_status_pending: list[Callable[[], None]] = []
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def base_params(self) -> dict[str, str]:
+        ctx = self.ctx
+        params = {
+            "AccountSid": ctx.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": ctx.call_sid,
+            "CallStatus": ctx.call_status,
+            "Called": ctx.to,
+            "CalledCountry": country_of(ctx.to),
+            "Caller": ctx.from_,
+            "CallerCountry": country_of(ctx.from_),
+            "Direction": ctx.direction,
+            "From": ctx.from_,
+            "FromCountry": country_of(ctx.from_),
+            "To": ctx.to,
+            "ToCountry": country_of(ctx.to),
+        }
+        params.update(ctx.extra_params)
+        return params
+
+    def advance(self, seconds: float) -> None:
+        self.ctx.elapsed += max(seconds, 0)
+
+    def answer(self) -> None:
+        ctx = self.ctx
+        if not ctx.answered:
+            ctx.answered = True
+            ctx.call_status = "in-progress"
+            ctx.started_at = now()
+            ctx.state.update_call(
+                ctx.call_sid, status="in-progress", start_time=rfc2822(ctx.started_at)
+            )
+
+    # -- the main loop ----------------------------------------------------------------------
+
+    def run(self, first: Fetch) -> str:
+        """Follow documents from ``first`` until the call ends; the final call status."""
+        pending: Fetch | None = first
+        documents = 0
+        while pending is not None and not self.ended:
+            documents += 1
+            if documents > MAX_DOCUMENTS or self.ctx.elapsed > MAX_CALL_SECONDS:
+                self.ctx.transcript.add(
+                    "error", "The call went on too long (too many documents); hanging up."
+                )
+                break
+            fetched = self.fetch_document(pending)
+            self._flush_recording_callbacks()
+            if pending.ends_call:
+                break
+            if fetched is None:
+                break
+            root, doc_url = fetched
+            pending = self.execute(root, doc_url)
+        self._flush_recording_callbacks()
+        return self.final_status
+
+    def fetch_document(self, fetch: Fetch) -> tuple[etree._Element, str] | None:
+        """Request ``fetch``; on failure the fallback URL; None when the call must end."""
+        ctx = self.ctx
+        params = {**self.base_params(), **fetch.params}
+        response = ctx.client.fetch(fetch.url, params, auth_token=ctx.auth_token,
+                                    method=fetch.method)
+        ctx.transcript.add_request(fetch.purpose, response)
+        if fetch.ends_call:
+            return None
+        problem = self._problem(response)
+        if problem is None:
+            return self._interpret(response)
+        self._notify(response, problem)
+        if ctx.fallback_url:
+            fallback_params = {**params, "ErrorCode": str(problem.code), "ErrorUrl": response.url}
+            fallback = ctx.client.fetch(ctx.fallback_url, fallback_params,
+                                        auth_token=ctx.auth_token, method=ctx.fallback_method)
+            ctx.transcript.add_request("fallback", fallback)
+            second = self._problem(fallback)
+            if second is None:
+                return self._interpret(fallback)
+            self._notify(fallback, second)
+        self.answer()
+        ctx.transcript.add("error", APPLICATION_ERROR, code=problem.code)
+        self.advance(3)
+        return None
+
+    def _problem(self, response: WebhookResponse) -> TwiMLProblem | None:
+        if not response.ok:
+            return TwiMLProblem(response.error_code or 11200, response.error_message)
+        try:
+            interpret(response)
+        except TwiMLProblem as problem:
+            response.error_code = problem.code
+            response.error_message = str(problem)
+            self.ctx.transcript.error_codes.append(problem.code)
+            return problem
+        return None
+
+    @staticmethod
+    def _interpret(response: WebhookResponse) -> tuple[etree._Element, str]:
+        return interpret(response), response.final_url or response.url
+
+    def _notify(self, response: WebhookResponse, problem: TwiMLProblem) -> None:
+        """Record the error as Twilio's debugger would (a notification resource)."""
+        with contextlib.suppress(AttributeError, KeyError):
+            self.ctx.state.create_notification(
+                self.ctx.account_sid,
+                self.ctx.call_sid,
+                error_code=str(problem.code),
+                log="0",
+                message_text=str(problem),
+                request_url=response.url,
+                request_method=response.method,
+                response_body=response.text[:2000],
+            )
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    def execute(self, root: etree._Element, doc_url: str) -> Fetch | None:
+        """Run the verbs of ``root``; the next document to fetch, or None when the call ends."""
+        first = True
+        for verb in root:
+            if not isinstance(verb.tag, str):
+                continue
+            if verb.tag == "Reject":
+                self.reject(verb, first)
+                return None
+            self.answer()
+            first = False
+            handler = getattr(self, f"verb_{verb.tag.lower()}", None)
+            if handler is None:
+                self.ctx.transcript.add("unsupported", f"<{verb.tag}> is not simulated; skipped")
+                continue
+            outcome = handler(verb, doc_url)
+            if self.ended:
+                return None
+            if isinstance(outcome, Fetch):
+                return outcome
+        if first:
+            self.answer()
+        self.ended = True
+        self.ctx.transcript.add("end", "The document ended; the call hangs up.")
+        return None
+
+    def resolve(self, url: str | None, doc_url: str) -> str:
+        return urljoin(doc_url, url.strip()) if url and url.strip() else doc_url
+
+    def verb_say(self, verb: etree._Element, _doc_url: str) -> None:
+        text = " ".join("".join(verb.itertext()).split())
+        loop = int_attr(verb, "loop", 1)
+        times = f" (x{loop})" if loop > 1 else ""
+        self.ctx.transcript.add("say", text + times, voice=verb.get("voice"),
+                                language=verb.get("language"))
+        words = max(len(text.split()), 1)
+        self.advance(math.ceil(words / 2.5) * max(loop, 1))
+
+    def verb_play(self, verb: etree._Element, _doc_url: str) -> None:
+        if verb.get("digits"):
+            self.ctx.transcript.add("play", f"DTMF tones {verb.get('digits')}")
+            self.advance(1)
+            return
+        url = (verb.text or "").strip()
+        loop = int_attr(verb, "loop", 1)
+        self.ctx.transcript.add("play", url + (f" (x{loop})" if loop > 1 else ""))
+        self.advance(5 * max(loop, 1))
+
+    def verb_pause(self, verb: etree._Element, _doc_url: str) -> None:
+        length = int_attr(verb, "length", 1)
+        self.ctx.transcript.add("pause", f"{length} s")
+        self.advance(length)
+
+    def verb_hangup(self, _verb: etree._Element, _doc_url: str) -> None:
+        self.ctx.transcript.add("hangup")
+        self.ended = True
+
+    def verb_leave(self, _verb: etree._Element, _doc_url: str) -> None:
+        """Outside a queue's wait music, ``<Leave>`` does nothing."""
+
+    def reject(self, verb: etree._Element, first: bool) -> None:
+        reason = verb.get("reason", "rejected")
+        self.ctx.transcript.add("reject", reason)
+        self.ended = True
+        if first and not self.ctx.answered:
+            self.final_status = "busy" if reason == "busy" else "no-answer"
+
+    def verb_redirect(self, verb: etree._Element, doc_url: str) -> Fetch:
+        url = self.resolve(verb.text, doc_url)
+        self.ctx.transcript.add("redirect", url)
+        return Fetch(url, verb.get("method", "POST"), purpose="redirect")
+
+    def verb_gather(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        ctx = self.ctx
+        for child in verb:
+            if not isinstance(child.tag, str):
+                continue
+            handler = getattr(self, f"verb_{child.tag.lower()}", None)
+            if child.tag in {"Say", "Play", "Pause"} and handler is not None:
+                handler(child, doc_url)
+        modes = set((verb.get("input") or "dtmf").lower().split())
+        dtmf, speech = "dtmf" in modes, "speech" in modes
+        finish_on_key = verb.get("finishOnKey", "#")
+        num_digits = int_attr(verb, "numDigits", 0)
+        timeout = int_attr(verb, "timeout", 5)
+        given = ctx.script.gather(dtmf=dtmf, speech=speech)
+        params: dict[str, str] = {}
+        if given.digits:
+            digits, finished = _cut_digits(given.digits, finish_on_key, num_digits)
+            ctx.transcript.add("input", f"pressed {given.digits}")
+            self.advance(len(given.digits))
+            if digits:
+                params = {"Digits": digits, "FinishedOnKey": finished, "msg": "Gather End"}
+        elif given.speech:
+            ctx.transcript.add("input", f'said "{given.speech}"')
+            params = {
+                "SpeechResult": given.speech,
+                "Confidence": f"{given.confidence:.2f}",
+                "Language": verb.get("language", "en-US"),
+            }
+            self.advance(max(len(given.speech.split()) / 2.5, 1))
+        if not params:
+            ctx.transcript.add("no-input", f"no input ({timeout} s)")
+            self.advance(timeout)
+            if not truthy(verb.get("actionOnEmptyResult")):
+                return None
+            params = {"Digits": ""} if dtmf else {"SpeechResult": "", "Confidence": "0"}
+        if not dtmf and "Digits" in params:
+            params.pop("Digits")
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="gather")
+
+    def verb_record(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        ctx = self.ctx
+        take = ctx.script.take_recording()
+        max_length = int_attr(verb, "maxLength", 3600)
+        duration = max(0, min(take.duration, max_length if max_length > 0 else take.duration))
+        if truthy(verb.get("playBeep", "true")):
+            ctx.transcript.add("play", "(beep)")
+        if duration == 0:
+            timeout = int_attr(verb, "timeout", 5)
+            ctx.transcript.add("no-input", f"silence ({timeout} s): nothing recorded")
+            self.advance(timeout)
+            return None
+        start = now() + timedelta(seconds=ctx.elapsed)
+        recording = ctx.state.create_recording(
+            ctx.account_sid, ctx.call_sid, duration=str(duration), source="RecordVerb",
+            channels=1, status="completed", start_time=rfc2822(start),
+        )
+        recording_url = absolute_media_url(recording, ctx.api_base_url)
+        digits = take.digits or "hangup"
+        ctx.transcript.add(
+            "record", f"{duration} s recorded ({recording['sid']}), ended by {digits}",
+            recording=recording,
+        )
+        self.advance(duration)
+        callback = verb.get("recordingStatusCallback")
+        if callback:
+            events = set((verb.get("recordingStatusCallbackEvent") or "completed").split())
+            method = verb.get("recordingStatusCallbackMethod", "POST")
+            self._recording_status_pending.append(lambda: self.send_recording_status(
+                self.resolve(callback, doc_url), method, recording, recording_url, events,
+                start,
+            ))
+        if truthy(verb.get("transcribe")) or verb.get("transcribeCallback"):
+            self._transcribe(verb, doc_url, recording, recording_url)
+        params = {
+            "RecordingUrl": recording_url,
+            "RecordingDuration": str(duration),
+            "RecordingSid": recording["sid"],
+            "Digits": digits,
+        }
+        if digits == "hangup":
+            self.ended = True
+            ctx.transcript.add("hangup", "the caller hung up after recording")
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="record", ends_call=digits == "hangup")
+
+    def send_recording_status(self, url: str, method: str, recording: dict[str, Any],
+                              recording_url: str, events: set[str], start: Any) -> None:
+        ctx = self.ctx
+        base = {
+            "AccountSid": ctx.account_sid,
+            "CallSid": ctx.call_sid,
+            "RecordingSid": recording["sid"],
+            "RecordingUrl": recording_url,
+            "RecordingChannels": "1",
+            "RecordingSource": "RecordVerb",
+            "RecordingStartTime": rfc2822(start),
+            "RecordingTrack": "both",
+        }
+        if "in-progress" in events:
+            self.callback("recording-status", url, method,
+                          {**base, "RecordingStatus": "in-progress", "RecordingDuration": "-1"})
+        if "completed" in events or "absent" in events:
+            self.callback("recording-status", url, method, {
+                **base, "RecordingStatus": "completed",
+                "RecordingDuration": str(recording.get("duration", "0")), "ErrorCode": "0",
+            })
+
+    def _flush_recording_callbacks(self) -> None:
+        pending, self._recording_status_pending = self._recording_status_pending, []
+        for send in pending:
+            send()
+
+    def _transcribe(self, verb: etree._Element, doc_url: str, recording: dict[str, Any],
+                    recording_url: str) -> None:
+        ctx = self.ctx
+        text = "(transcription of the simulated recording)"
+        transcription = ctx.state.create_transcription(
+            ctx.account_sid, recording["sid"], duration=str(recording.get("duration", "0")),
+            transcription_text=text, status="completed",
+        )
+        if verb.get("transcribeCallback"):
+            url = self.resolve(verb.get("transcribeCallback"), doc_url)
+            self._recording_status_pending.append(lambda: self.callback(
+                "transcription", url, "POST", {
+                    **self.base_params(),
+                    "TranscriptionSid": transcription["sid"],
+                    "TranscriptionText": text,
+                    "TranscriptionStatus": "completed",
+                    "TranscriptionUrl": ctx.state.base_url + transcription["uri"].removesuffix(
+                        ".json"),
+                    "RecordingSid": recording["sid"],
+                    "RecordingUrl": recording_url,
+                }))
+
+    def verb_dial(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        ctx = self.ctx
+        nouns = [c for c in verb if isinstance(c.tag, str)]
+        conference = next((c for c in nouns if c.tag == "Conference"), None)
+        if conference is not None:
+            return self.conference(verb, conference, doc_url)
+        queue = next((c for c in nouns if c.tag == "Queue"), None)
+        targets = [(c.tag, " ".join((c.text or "").split()), c) for c in nouns
+                   if c.tag in {"Number", "Client", "Sip", "Queue", "Application"}]
+        if not targets and (verb.text or "").strip():
+            targets = [("Number", verb.text.strip(), None)]
+        timeout = int_attr(verb, "timeout", 30)
+        caller_id = verb.get("callerId") or (ctx.to if ctx.direction == "inbound" else ctx.from_)
+        outcomes = [(tag, number, noun, ctx.script.dial_for(number)) for tag, number, noun
+                    in targets]
+        answered = next((o for o in outcomes if o[3].answered), None)
+        if answered is not None:
+            tag, number, noun, outcome = answered
+            status = "completed"
+        elif outcomes:
+            tag, number, noun, outcome = outcomes[0]
+            status = outcome.status
+        else:
+            tag, number, noun, outcome = "Number", "", None, DialOutcome("failed", 0)
+            status = "failed"
+        time_limit = int_attr(verb, "timeLimit", 14400)
+        talk = min(outcome.duration, time_limit) if answered else 0
+        ring = {"busy": 2, "failed": 1, "no-answer": timeout, "canceled": 1}.get(outcome.status, 3)
+        child = ctx.state.create_call(
+            ctx.account_sid, to=number, from_=caller_id, direction="outbound-dial",
+            parent_call_sid=ctx.call_sid, status="ringing",
+        )
+        child_status = "completed" if answered else status
+        start = now() + timedelta(seconds=ctx.elapsed + ring)
+        ctx.state.update_call(
+            child["sid"], status=child_status,
+            start_time=rfc2822(start) if answered else None,
+            end_time=rfc2822(start + timedelta(seconds=talk)),
+            duration=str(talk),
+        )
+        label = queue.text.strip() if queue is not None and queue.text else number
+        what = {"completed": f"answered, talked {talk} s"}.get(status, status)
+        ctx.transcript.add("dial", f"{tag.lower()} {label}: {what}", number=number,
+                           status=status, call_sid=child["sid"])
+        if noun is not None and noun.get("statusCallback"):
+            self._child_status_callbacks(noun, doc_url, child["sid"], number, caller_id,
+                                         status, talk)
+        self.advance(ring + talk)
+        if not verb.get("action"):
+            return None
+        params = {
+            "DialCallStatus": status,
+            "DialCallSid": child["sid"],
+            "DialBridged": "true" if answered else "false",
+        }
+        if answered:
+            params["DialCallDuration"] = str(talk)
+        if queue is not None:
+            params.update(QueueSid=self.queue_sid(label), QueueResult=(
+                "bridged" if answered else "hangup"))
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="dial")
+
+    def _child_status_callbacks(self, noun: etree._Element, doc_url: str, child_sid: str,
+                                number: str, caller_id: str, status: str, talk: int) -> None:
+        """Status callbacks of a dialled leg (``<Number statusCallback=...>``)."""
+        ctx = self.ctx
+        url = self.resolve(noun.get("statusCallback"), doc_url)
+        method = noun.get("statusCallbackMethod", "POST")
+        events = set((noun.get("statusCallbackEvent") or "completed").replace(",", " ").split())
+        base = {
+            "AccountSid": ctx.account_sid, "ApiVersion": API_VERSION, "CallSid": child_sid,
+            "ParentCallSid": ctx.call_sid, "From": caller_id, "To": number, "Called": number,
+            "Caller": caller_id, "Direction": "outbound-dial",
+            "CallbackSource": "call-progress-events",
+        }
+        progress = [("initiated", "initiated"), ("ringing", "ringing")]
+        if status == "completed":
+            progress.append(("answered", "in-progress"))
+        progress.append(("completed", status))
+        sequence = 0
+        for event, call_status in progress:
+            if event not in events:
+                continue
+            params = {**base, "CallStatus": call_status, "SequenceNumber": str(sequence),
+                      "Timestamp": rfc2822()}
+            if event == "completed":
+                params.update(CallDuration=str(talk), Duration=str(math.ceil(talk / 60)))
+            self.callback("dial-status", url, method, params)
+            sequence += 1
+
+    def queue_sid(self, name: str) -> str:
+        return self.ctx.queues.setdefault(name, new_sid("QU"))
+
+    def verb_enqueue(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        ctx = self.ctx
+        name = " ".join((verb.text or "").split()) or "default"
+        queue_sid = self.queue_sid(name)
+        ctx.transcript.add("enqueue", f"waiting in queue {name}")
+        result = ctx.script.queue_outcome
+        wait_url = verb.get("waitUrl")
+        waited = 0.0
+        if wait_url:
+            before = ctx.elapsed
+            wait_params = {
+                "QueueSid": queue_sid, "QueuePosition": "1", "QueueTime": "0",
+                "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "100",
+            }
+            fetched = self.fetch_document(Fetch(self.resolve(wait_url, doc_url),
+                                                verb.get("waitUrlMethod", "POST"), wait_params,
+                                                purpose="queue-wait"))
+            if fetched is not None:
+                left = self._run_wait_music(*fetched)
+                if left:
+                    result = left
+            waited = ctx.elapsed - before
+        if result == "bridged":
+            ctx.transcript.add("enqueue", f"an agent picked up from queue {name}")
+            self.advance(30)
+        elif result == "hangup":
+            ctx.transcript.add("hangup", "the caller hung up while waiting")
+        if not verb.get("action"):
+            if result == "hangup":
+                self.ended = True
+            return None
+        params = {"QueueResult": result, "QueueSid": queue_sid, "QueueTime": str(int(waited))}
+        if result == "hangup":
+            self.ended = True
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="enqueue", ends_call=result == "hangup")
+
+    def _run_wait_music(self, root: etree._Element, doc_url: str) -> str | None:
+        """Run a queue's wait document: ``leave`` or ``hangup`` when it says so, else None."""
+        for verb in root:
+            if not isinstance(verb.tag, str):
+                continue
+            if verb.tag == "Leave":
+                self.ctx.transcript.add("enqueue", "left the queue")
+                return "leave"
+            if verb.tag == "Hangup":
+                return "hangup"
+            if verb.tag in {"Say", "Play", "Pause"}:
+                getattr(self, f"verb_{verb.tag.lower()}")(verb, doc_url)
+        return None
+
+    def conference(self, dial: etree._Element, noun: etree._Element, doc_url: str
+                   ) -> Fetch | None:
+        ctx = self.ctx
+        name = " ".join((noun.text or "").split())
+        conference = ctx.state.create_conference(ctx.account_sid, name)
+        others = len(ctx.state.list_participants(conference["sid"]))
+        participant_fields = {
+            "muted": truthy(noun.get("muted")),
+            "start_conference_on_enter": noun.get("startConferenceOnEnter", "true") != "false",
+            "end_conference_on_exit": truthy(noun.get("endConferenceOnExit")),
+        }
+        ctx.state.add_participant(conference["sid"], ctx.call_sid, **participant_fields)
+        ctx.transcript.add("conference", f"joined {name} ({others} other participant(s))",
+                           conference_sid=conference["sid"])
+        events = set((noun.get("statusCallbackEvent") or "").replace(",", " ").split())
+        url = noun.get("statusCallback")
+        sequence = 0
+
+        def notify(event: str) -> None:
+            nonlocal sequence
+            if not url or event.split("-")[-1] not in events:
+                return
+            params = {
+                "AccountSid": ctx.account_sid, "ConferenceSid": conference["sid"],
+                "FriendlyName": name, "StatusCallbackEvent": event,
+                "SequenceNumber": str(sequence), "Timestamp": rfc2822(), "CallSid": ctx.call_sid,
+                "Muted": str(participant_fields["muted"]).lower(), "Hold": "false",
+                "Coaching": "false",
+                "EndConferenceOnExit": str(participant_fields["end_conference_on_exit"]).lower(),
+                "StartConferenceOnEnter":
+                    str(participant_fields["start_conference_on_enter"]).lower(),
+            }
+            sequence += 1
+            self.callback("conference-status", self.resolve(url, doc_url),
+                          noun.get("statusCallbackMethod", "POST"), params)
+
+        if others == 0:
+            notify("conference-start")
+        notify("participant-join")
+        self.advance(ctx.script.conference_seconds)
+        ctx.state.remove_participant(conference["sid"], ctx.call_sid)
+        notify("participant-leave")
+        ended = ctx.state.get("conferences", conference["sid"])
+        if ended is not None and ended.get("status") == "completed":
+            notify("conference-end")
+        ctx.transcript.add("conference", f"left {name} after {ctx.script.conference_seconds} s")
+        if not dial.get("action"):
+            return None
+        params = {"DialCallStatus": "completed", "DialBridged": "true",
+                  "DialCallDuration": str(ctx.script.conference_seconds)}
+        return Fetch(self.resolve(dial.get("action"), doc_url), dial.get("method", "POST"),
+                     params, purpose="dial")
+
+    def verb_sms(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        return self.verb_message(verb, doc_url)
+
+    def verb_message(self, verb: etree._Element, doc_url: str) -> Fetch | None:
+        ctx = self.ctx
+        to = verb.get("to") or ctx.from_
+        from_ = verb.get("from") or ctx.to
+        body, media = message_content(verb)
+        message = create_outbound_message(
+            ctx.state, ctx.account_sid, to=to, from_=from_, body=body, media=media,
+            direction="outbound-call",
+            status_callback=self.resolve(verb.get("statusCallback"), doc_url)
+            if verb.get("statusCallback") else None,
+        )
+        ctx.transcript.add("message", f"to {to}: {body}", message=message)
+        if ctx.deliver_message is not None:
+            ctx.deliver_message(message)
+        if not verb.get("action"):
+            return None
+        params = {"SmsSid": message["sid"], "SmsStatus": "sending", "MessageSid": message["sid"]}
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="sms")
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def callback(self, purpose: str, url: str, method: str, params: dict[str, str]) -> None:
+        """POST (or GET) a callback whose answer is ignored: status, recording status..."""
+        ctx = self.ctx
+        response = ctx.callbacks.fetch(url, params, auth_token=ctx.auth_token, method=method)
+        ctx.transcript.add_request(purpose, response)
+
+
+def absolute_media_url(recording: dict[str, Any], api_base_url: str) -> str:
+    """A recording's media URL; absolute against ``api_base_url`` when the state's is not."""
+    url = recording.get("media_url") or recording["uri"].removesuffix(".json")
+    if url.startswith("/") and api_base_url:
+        url = api_base_url.rstrip("/") + url
+    return url
+
+
+def _cut_digits(pressed: str, finish_on_key: str, num_digits: int) -> tuple[str, str]:
+    """``(Digits, FinishedOnKey)`` for keys ``pressed``: stop at the finishOnKey or numDigits."""
+    digits = ""
+    for key in pressed:
+        if finish_on_key and key == finish_on_key:
+            return digits, key
+        if key in "0123456789*#":
+            digits += key
+        if num_digits and len(digits) >= num_digits:
+            return digits, ""
+    return digits, ""
+
+
+def message_content(verb: etree._Element) -> tuple[str, list[str]]:
+    """The body and media URLs of a ``<Message>`` (text or ``<Body>``/``<Media>`` nouns)."""
+    bodies = [" ".join("".join(c.itertext()).split()) for c in verb if c.tag == "Body"]
+    media = [(c.text or "").strip() for c in verb if c.tag == "Media"]
+    body = "\n".join(bodies) if bodies else (verb.text or "").strip()
+    return body, [m for m in media if m]
+
+
+def create_outbound_message(state: EmulatorState, account_sid: str, *, to: str, from_: str,
+                            body: str, media: list[str], direction: str,
+                            status_callback: str | None) -> dict[str, Any]:
+    return state.create_message(
+        account_sid, to=to, from_=from_, body=body, media_url=media, direction=direction,
+        status="queued", status_callback=status_callback,
+    )

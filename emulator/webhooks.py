@@ -1,0 +1,371 @@
+"""Fetching a webhook the way Twilio does.
+
+One :class:`WebhookClient` per call (or per SMS conversation) keeps the cookies the server sets,
+as Twilio does for the length of a call. :meth:`WebhookClient.fetch` sends Twilio's parameters
+with the URL's method (a POST form body, or the query string for GET), signs the request with
+``X-Twilio-Signature`` over the URL without its fragment, honours the connection-override
+fragment (``#ct=..&rt=..&tt=..&rc=..&rp=..``), retries with the same
+``I-Twilio-Idempotency-Token`` header, follows up to 10 redirects (re-signing each hop), and
+classifies the outcome into the Twilio error code the debugger would show.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+
+#: Twilio's error codes for webhook retrieval, from the error reference.
+HTTP_RETRIEVAL_FAILURE = 11200
+HTTP_CONNECTION_FAILURE = 11205
+HTTP_PROTOCOL_VIOLATION = 11206
+HTTP_BAD_HOST_NAME = 11210
+HTTP_TOO_MANY_REDIRECTS = 11215
+HTTP_ERROR_STATUS = 11217
+DOCUMENT_PARSE_FAILURE = 12100
+SCHEMA_VALIDATION_WARNING = 12200
+INVALID_CONTENT_TYPE = 12300
+
+ERROR_MESSAGES = {
+    HTTP_RETRIEVAL_FAILURE: "HTTP retrieval failure",
+    HTTP_CONNECTION_FAILURE: "HTTP connection failure",
+    HTTP_PROTOCOL_VIOLATION: "HTTP protocol violation",
+    HTTP_BAD_HOST_NAME: "HTTP bad host name",
+    HTTP_TOO_MANY_REDIRECTS: "HTTP too many redirects",
+    HTTP_ERROR_STATUS: "HTTP error response",
+    DOCUMENT_PARSE_FAILURE: "Document parse failure",
+    SCHEMA_VALIDATION_WARNING: "Schema validation warning",
+    INVALID_CONTENT_TYPE: "Invalid Content-Type",
+}
+
+MAX_REDIRECTS = 10
+#: A voice request never waits longer than this, whatever the overrides say.
+MAX_TOTAL_SECONDS = 15.0
+USER_AGENT = "TwilioProxy/1.1 (Switchboard emulator)"
+
+TWIML_CONTENT_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
+RETRY_POLICIES = frozenset({"4xx", "5xx", "ct", "rt", "all"})
+
+
+def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
+    """``X-Twilio-Signature`` for ``url`` and the POST fields ``params``.
+
+    Uses :func:`callbacks.security.compute_signature` when that module is present, so the
+    emulator and the server share one implementation.
+    """
+    params = list(params)
+    try:
+        from callbacks.security import compute_signature as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(auth_token, url, params)
+    data = url
+    for name, value in sorted(params):
+        data += name + value
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Connection overrides, from a URL fragment such as ``#ct=1000&rc=2&rp=5xx,ct``."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 15.0
+    retry_count: int = 1
+    retry_policy: frozenset[str] = frozenset({"ct"})
+
+    @classmethod
+    def from_fragment(cls, fragment: str) -> Overrides:
+        """Parse a fragment; out-of-range or unknown values keep Twilio's defaults."""
+        values = dict(parse_qsl(fragment, keep_blank_values=True))
+        kwargs: dict[str, object] = {}
+        for key, attr, low, high in (
+            ("ct", "connect_timeout", 100, 10000),
+            ("rt", "read_timeout", 100, 15000),
+            ("tt", "total_timeout", 100, 15000),
+        ):
+            number = _int(values.get(key))
+            if number is not None and low <= number <= high:
+                kwargs[attr] = number / 1000
+        retry_count = _int(values.get("rc"))
+        if retry_count is not None and 0 <= retry_count <= 5:
+            kwargs["retry_count"] = retry_count
+        if values.get("rp"):
+            policy = frozenset(p.strip().lower() for p in values["rp"].split(",") if p.strip())
+            if policy and policy <= RETRY_POLICIES:
+                kwargs["retry_policy"] = policy
+        return cls(**kwargs)
+
+    def retries_on(self, reason: str) -> bool:
+        return "all" in self.retry_policy or reason in self.retry_policy
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Exchange:
+    """One HTTP attempt, as ``--verbose`` shows it."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    params: list[tuple[str, str]]
+    status_code: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    error: str | None = None
+    elapsed: float = 0.0
+
+    def summary(self) -> str:
+        outcome = f"{self.status_code}" if self.status_code is not None else f"error: {self.error}"
+        ctype = self.response_headers.get("Content-Type", "")
+        return f"{self.method} {self.url} -> {outcome}{' ' + ctype if ctype else ''}"
+
+
+@dataclass
+class WebhookResponse:
+    """The outcome of fetching one webhook (after redirects and retries)."""
+
+    url: str  # the URL as configured, without its fragment and credentials: what was signed
+    method: str
+    params: list[tuple[str, str]]
+    status_code: int | None = None
+    content_type: str = ""
+    body: bytes = b""
+    final_url: str = ""  # after redirects: relative URLs in the document resolve against it
+    error_code: int | None = None
+    error_message: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
+    """``(url without fragment or credentials, fragment, (user, password) or None)``."""
+    parts = urlsplit(url)
+    auth = None
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        auth = (unquote(user), unquote(password))
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return clean, parts.fragment, auth
+
+
+def with_query(url: str, params: Iterable[tuple[str, str]]) -> str:
+    """``url`` with ``params`` appended to its query string (how Twilio GETs a webhook)."""
+    params = list(params)
+    if not params:
+        return url
+    parts = urlsplit(url)
+    query = parts.query + ("&" if parts.query else "") + urlencode(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+class WebhookClient:
+    """Fetches webhooks with one ``requests.Session`` (so cookies last for the call)."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        max_total: float = MAX_TOTAL_SECONDS,
+    ) -> None:
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.max_total = max_total
+
+    def close(self) -> None:
+        self.session.close()
+
+    def fetch(
+        self,
+        url: str,
+        params: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        auth_token: str,
+        method: str = "POST",
+    ) -> WebhookResponse:
+        """Request ``url`` as Twilio would and classify the answer (never raises for HTTP)."""
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+        pairs = [(str(k), str(v)) for k, v in pairs if v is not None]
+        method = (method or "POST").upper()
+        if method not in {"GET", "POST"}:
+            method = "POST"
+        signed_url, fragment, auth = split_url(url)
+        overrides = Overrides.from_fragment(fragment)
+        result = WebhookResponse(url=signed_url, method=method, params=pairs)
+        scheme = urlsplit(signed_url).scheme
+        if scheme not in {"http", "https"} or not urlsplit(signed_url).hostname:
+            return _fail(result, HTTP_BAD_HOST_NAME, f"not an http(s) URL: {signed_url!r}")
+        token = f"{uuid.uuid4()}"
+        deadline = time.monotonic() + min(overrides.total_timeout, self.max_total)
+        attempts = 1 + overrides.retry_count
+        for attempt in range(attempts):
+            reason = self._attempt(
+                result, signed_url, method, pairs, auth, auth_token, token, overrides, deadline
+            )
+            if reason is None or attempt + 1 >= attempts:
+                break
+            if not overrides.retries_on(reason) or time.monotonic() >= deadline:
+                break
+        return result
+
+    def _attempt(
+        self,
+        result: WebhookResponse,
+        url: str,
+        method: str,
+        pairs: list[tuple[str, str]],
+        auth: tuple[str, str] | None,
+        auth_token: str,
+        token: str,
+        overrides: Overrides,
+        deadline: float,
+    ) -> str | None:
+        """One attempt with its redirects; fills ``result``; returns a retry reason or None."""
+        result.error_code = None
+        result.error_message = ""
+        for _hop in range(MAX_REDIRECTS + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _fail(result, HTTP_CONNECTION_FAILURE, "total time limit exceeded")
+                return "rt"
+            request_url = with_query(url, pairs) if method == "GET" else url
+            body_params = [] if method == "GET" else pairs
+            headers = {
+                "X-Twilio-Signature": compute_signature(auth_token, request_url, body_params),
+                "I-Twilio-Idempotency-Token": token,
+            }
+            exchange = Exchange(method, request_url, headers, list(pairs))
+            result.exchanges.append(exchange)
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    request_url,
+                    data=body_params or None,
+                    headers=headers,
+                    auth=auth,
+                    timeout=(
+                        min(overrides.connect_timeout, remaining),
+                        min(overrides.read_timeout, remaining),
+                    ),
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "ct")
+            except requests.exceptions.ReadTimeout as exc:
+                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
+            except requests.exceptions.ConnectionError as exc:
+                if _is_name_error(exc):
+                    return self._error(result, exchange, started, HTTP_BAD_HOST_NAME, exc, None)
+                reason = "ct" if _is_connect_error(exc) else "rt"
+                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
+            except requests.exceptions.RequestException as exc:
+                return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
+            exchange.elapsed = time.monotonic() - started
+            exchange.status_code = response.status_code
+            exchange.response_headers = dict(response.headers)
+            exchange.body = response.content
+            result.status_code = response.status_code
+            result.final_url = url
+            if response.is_redirect and response.headers.get("Location"):
+                url = urljoin(request_url, response.headers["Location"])
+                url, _fragment, auth = _redirect_target(url, auth)
+                if response.status_code in {301, 302, 303} and method == "POST":
+                    method, pairs = "GET", pairs
+                continue
+            result.content_type = response.headers.get("Content-Type", "").split(";")[0]
+            result.content_type = result.content_type.strip().lower()
+            result.body = response.content
+            if response.status_code >= 400:
+                _fail(result, HTTP_ERROR_STATUS, f"the server answered {response.status_code}")
+                return "4xx" if response.status_code < 500 else "5xx"
+            return None
+        return _fail(result, HTTP_TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects")
+
+    @staticmethod
+    def _error(
+        result: WebhookResponse,
+        exchange: Exchange,
+        started: float,
+        code: int,
+        exc: BaseException,
+        reason: str | None,
+    ) -> str | None:
+        exchange.elapsed = time.monotonic() - started
+        exchange.error = type(exc).__name__
+        result.status_code = None
+        _fail(result, code, f"{ERROR_MESSAGES[code]} ({type(exc).__name__})")
+        return reason
+
+
+def _redirect_target(
+    url: str, auth: tuple[str, str] | None
+) -> tuple[str, str, tuple[str, str] | None]:
+    clean, fragment, new_auth = split_url(url)
+    return clean, fragment, new_auth or auth
+
+
+def _fail(result: WebhookResponse, code: int, message: str) -> None:
+    result.error_code = code
+    result.error_message = message
+
+
+def _is_name_error(exc: BaseException) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in (
+            "NameResolutionError",
+            "Name or service not known",
+            "nodename nor servname",
+            "getaddrinfo failed",
+            "Temporary failure in name resolution",
+            "No address associated",
+        )
+    )
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    """True when no connection was made (so ``rp=ct`` applies), not a drop after sending."""
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text
+
+
+def error_document_kind(content_type: str) -> str:
+    """How Twilio treats a successful answer by its content type.
+
+    ``"twiml"``, ``"maybe-twiml"`` (text/plain: run if it parses, else spoken), ``"audio"``
+    (played, then the call ends) or ``"invalid"`` (error 12300).
+    """
+    if content_type in TWIML_CONTENT_TYPES:
+        return "twiml"
+    if content_type == "text/plain":
+        return "maybe-twiml"
+    if content_type.startswith("audio/"):
+        return "audio"
+    return "invalid"
