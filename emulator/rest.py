@@ -1,0 +1,68 @@
+"""The emulator's REST API: a Flask app serving Twilio's API 2010-04-01.
+
+Blueprints hold the resources (:mod:`emulator.rest_numbers`, :mod:`emulator.rest_voice`,
+:mod:`emulator.rest_messaging`); every view but recording media needs HTTP Basic credentials
+(account SID and auth token, or API key SID and secret). Errors are answered in Twilio's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
+
+from emulator.faults import FaultInjector
+from emulator.params import APIError, not_found
+from emulator.resources import API_ROOT
+from emulator.restkit import EmulatorContext
+from emulator.state import EmulatorState
+
+
+class SidConverter(BaseConverter):
+    """A SID: two letters and 32 hex digits."""
+
+    regex = r"[A-Za-z]{2}[0-9a-fA-F]{32}"
+
+
+def create_app(state: EmulatorState, faults: FaultInjector | None = None,
+               phone: Any = None) -> Flask:
+    """The REST app over ``state``; ``phone`` (the caller side) places created calls and
+    delivers created messages."""
+    from emulator import rest_messaging, rest_numbers, rest_voice
+
+    app = Flask("emulator")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["sid"] = SidConverter
+    app.url_map.strict_slashes = False
+    app.extensions["emulator"] = EmulatorContext(state, faults or FaultInjector(), phone)
+
+    for blueprint in (rest_numbers.bp, rest_voice.bp, rest_messaging.bp):
+        app.register_blueprint(blueprint, url_prefix=API_ROOT)
+    app.register_blueprint(rest_voice.media_bp, url_prefix=API_ROOT)
+
+    @app.errorhandler(APIError)
+    def api_error(error: APIError) -> ResponseReturnValue:
+        return jsonify(error.body()), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        if error.code == 404:
+            return api_error(not_found(request.path))
+        if error.code == 405:
+            headers = dict(error.get_headers())
+            allow = {"Allow": headers["Allow"]} if "Allow" in headers else {}
+            return api_error(APIError(405, 20004, "Method not allowed", allow))
+        return api_error(APIError(error.code or 500, 20001, error.description or error.name))
+
+    @app.get("/")
+    def index() -> ResponseReturnValue:
+        return jsonify({
+            "name": "Switchboard Twilio emulator",
+            "api": API_ROOT,
+            "account_sid": state.main_account_sid,
+        })
+
+    return app

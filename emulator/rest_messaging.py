@@ -1,0 +1,119 @@
+"""REST views: messages."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
+
+from emulator.params import bad_request, is_url
+from emulator.restkit import (
+    all_of,
+    authenticate,
+    call_phone,
+    dated,
+    deleted,
+    matching,
+    owned,
+    page,
+    params,
+    show,
+    state,
+)
+
+bp = Blueprint("messaging", __name__)
+bp.before_request(authenticate)
+
+ACCOUNT = "/Accounts/<account_sid>"
+BODY_LIMIT = 1600
+ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
+@bp.post(f"{ACCOUNT}/Messages.json")
+def create_message(account_sid: str) -> ResponseReturnValue:
+    p = params()
+    to = p.phone_number("To", 21211, prefixes=("whatsapp:",))
+    if to is None:
+        raise bad_request(21604, "A 'To' phone number is required.")
+    sender = p.get("From")
+    from_ = None
+    if sender:
+        from_ = sender if ALPHANUMERIC_SENDER.match(sender) else p.phone_number(
+            "From", 21212, prefixes=("whatsapp:",))
+    service_sid = p.sid("MessagingServiceSid", "MG", code=21701)
+    if not from_ and not service_sid:
+        raise bad_request(21603, "A 'From' phone number is required.")
+    body = p.get("Body") or ""
+    media_urls = p.getlist("MediaUrl")
+    for url in media_urls:
+        if not is_url(url):
+            raise bad_request(21620, f"MediaUrl {url!r} is not a valid URL.")
+    if not body and not media_urls and not p.get("ContentSid"):
+        raise bad_request(21602, "Message body is required.")
+    if len(body) > BODY_LIMIT:
+        raise bad_request(21617, f"Body is {len(body)} characters: the limit is {BODY_LIMIT}.")
+    status_callback = p.url("StatusCallback", 21609) or None
+    application_sid = p.get("ApplicationSid") or None
+    if application_sid:
+        application = state().get("applications", application_sid)
+        if application is None or application["account_sid"] != account_sid:
+            raise bad_request(21218, f"ApplicationSid {application_sid!r} is not an "
+                              "application of this account.")
+    if from_ and state().is_opted_out(to, from_):
+        raise bad_request(21610, f"Attempt to send to unsubscribed recipient: {to} has replied "
+                          f"STOP to {from_}.")
+    message = state().create_message(
+        account_sid,
+        to=to,
+        from_=from_,
+        body=body,
+        status="accepted" if service_sid and not from_ else "queued",
+        direction="outbound-api",
+        messaging_service_sid=service_sid,
+        media_url=media_urls,
+        status_callback=status_callback,
+        application_sid=application_sid,
+    )
+    call_phone("deliver_outbound_message", message)
+    return show("messages", message, 201)
+
+
+@bp.get(f"{ACCOUNT}/Messages.json")
+def list_messages(account_sid: str) -> ResponseReturnValue:
+    p = params()
+    where = all_of(
+        matching([("to", p.get("To")), ("from", p.get("From"))]),
+        dated("date_sent", p.date_filter("DateSent")),
+    )
+    messages = state().list("messages", account_sid=account_sid, where=where)
+    return page(messages, "messages", "messages")
+
+
+@bp.get(f"{ACCOUNT}/Messages/<sid>.json")
+def get_message(account_sid: str, sid: str) -> ResponseReturnValue:
+    return show("messages", owned("messages", sid, account_sid))
+
+
+@bp.post(f"{ACCOUNT}/Messages/<sid>.json")
+def update_message(account_sid: str, sid: str) -> ResponseReturnValue:
+    """Redact a message (``Body`` empty) or cancel a scheduled one (``Status=canceled``)."""
+    message = owned("messages", sid, account_sid)
+    p = params()
+    fields = {}
+    if "Body" in p:
+        if p.get("Body"):
+            raise bad_request(20001, "Body can only be set to an empty string (to redact it).")
+        fields["body"] = ""
+    if p.enum("Status", ("canceled",)):
+        if message["status"] != "scheduled":
+            raise bad_request(30409, "Status: only a scheduled message can be canceled.")
+        fields["status"] = "canceled"
+    return show("messages", state().update_message(sid, **fields))
+
+
+@bp.delete(f"{ACCOUNT}/Messages/<sid>.json")
+def delete_message(account_sid: str, sid: str) -> ResponseReturnValue:
+    owned("messages", sid, account_sid)
+    state().delete("messages", sid)
+    return deleted()

@@ -1,0 +1,134 @@
+"""The emulator as a running server: :class:`Emulator`."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from emulator.faults import FaultInjector, FaultMiddleware
+from emulator.rest import create_app
+from emulator.state import EmulatorState
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Logs errors only, not every request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":
+            super().log(type, message, *args)
+
+
+def _make_phone(state: EmulatorState) -> Any:
+    try:
+        from emulator.caller import Phone
+    except ImportError:  # the caller side is optional for the REST side
+        return None
+    return Phone(state, api_base_url="")
+
+
+class Emulator:
+    """A local Twilio: the REST API on ``host``:``port`` (0: a free port) and the caller side.
+
+    ``account_sid`` / ``auth_token`` are the main account's credentials (made up when None).
+    Start it with :meth:`start` or ``with Emulator() as emu:``; ``emu.url`` is then the base
+    URL to give a REST client. ``seed`` makes fault injection repeatable; ``log`` prints a line
+    per request.
+    """
+
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: int = 0,
+        log: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state = EmulatorState(account_sid, auth_token)
+        self.faults = FaultInjector(seed)
+        self.phone = _make_phone(self.state)
+        self.app = create_app(self.state, self.faults, self.phone)
+        self.app.wsgi_app = FaultMiddleware(self.app.wsgi_app, self.faults)  # type: ignore[method-assign]
+        self._log = log
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def account_sid(self) -> str:
+        return self.state.main_account_sid
+
+    @property
+    def auth_token(self) -> str:
+        return self.state.auth_token_for(self.state.main_account_sid)
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (once started)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started: call start() first")
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self._server.server_port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        handler = WSGIRequestHandler if self._log else _QuietHandler
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=handler
+        )
+        self.port = self._server.server_port
+        self.state.base_url = self.url
+        if self.phone is not None:
+            self.phone.api_base_url = self.url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"emulator:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (for the CLI)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        close = getattr(self.phone, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not started"
+        return f"<Emulator {self.account_sid} {where}>"
