@@ -180,11 +180,11 @@ class Store:
             params=dumps(plain(params)),
             received_at=now,
         )
-        callback = callback.on_conflict_do_nothing()
+        callback = callback.on_conflict_do_nothing().returning(schema.status_callbacks.c.id)
         resource = self._upsert(table, row, now)
 
         def work(conn: sa.Connection) -> bool:
-            if conn.execute(callback).rowcount == 0:
+            if conn.execute(callback).first() is None:
                 return False
             conn.execute(resource)
             return True
