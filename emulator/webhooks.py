@@ -219,7 +219,8 @@ class WebhookClient:
         result = WebhookResponse(url=signed_url, method=method, params=pairs)
         scheme = urlsplit(signed_url).scheme
         if scheme not in {"http", "https"} or not urlsplit(signed_url).hostname:
-            return _fail(result, HTTP_BAD_HOST_NAME, f"not an http(s) URL: {signed_url!r}")
+            _fail(result, HTTP_BAD_HOST_NAME, f"not an http(s) URL: {signed_url!r}")
+            return result
         token = f"{uuid.uuid4()}"
         deadline = time.monotonic() + min(overrides.total_timeout, self.max_total)
         attempts = 1 + overrides.retry_count
