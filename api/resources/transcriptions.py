@@ -1,0 +1,47 @@
+"""Transcriptions of recordings: ``/Transcriptions`` as JSON or plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from api.resources.base import Resource, sid
+from api.resources.media import MediaStream
+
+_sid = sid("TR")
+_recording_sid = sid("RE")
+
+
+class Transcriptions(Resource):
+    """Transcriptions: as JSON (``get``) or as their plain text (``text``)."""
+
+    def _one(self, transcription_sid: str, account_sid: str | None, extension: str) -> str:
+        _sid("sid", transcription_sid)
+        return self._path(f"/Transcriptions/{transcription_sid}.{extension}", account_sid)
+
+    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
+        return self._get(self._one(sid, account_sid, "json"))
+
+    def text(self, sid: str, *, account_sid: str | None = None) -> str:
+        """The transcribed text alone (Twilio's ``.txt`` representation)."""
+        path = self._one(sid, account_sid, "txt")
+        return MediaStream(self._client.request("GET", path, stream=True)).text()
+
+    def delete(self, sid: str, *, account_sid: str | None = None) -> None:
+        self._delete(self._one(sid, account_sid, "json"))
+
+    def list(
+        self,
+        *,
+        recording_sid: str | None = None,
+        account_sid: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The account's transcriptions, or those of one recording."""
+        if recording_sid is None:
+            path = self._path("/Transcriptions.json", account_sid)
+        else:
+            _recording_sid("recording_sid", recording_sid)
+            path = self._path(f"/Recordings/{recording_sid}/Transcriptions.json", account_sid)
+        return self._list(path, "transcriptions", None, limit, page_size)
