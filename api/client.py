@@ -331,29 +331,26 @@ class TwilioClient(ResourceGroups):
         query = encode_params(params) or None
         body = encode_params(data) if data is not None else None
         started = time.perf_counter()
+        error: TwilioError | None = None
         try:
             response = self._session.request(
                 method, url, params=query, data=body, timeout=self.timeout, stream=stream
             )
         except requests.RequestException as exc:
             error = self._transport_error(method, url, exc)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s %s failed after %.1f ms: %s",
-                    method,
-                    urlsplit(url).path,
-                    (time.perf_counter() - started) * 1000,
-                    error,
-                )
-            raise error from None
         if log.isEnabledFor(logging.DEBUG):
+            outcome = f"failed: {error}" if error else f"-> {response.status_code}"
             log.debug(
-                "%s %s -> %d in %.1f ms",
+                "%s %s %s in %.1f ms",
                 method,
                 urlsplit(url).path,
-                response.status_code,
+                outcome,
                 (time.perf_counter() - started) * 1000,
             )
+        if error is not None:
+            # Raised outside the except block: the requests exception, which holds the
+            # prepared request and its Authorization header, is not chained.
+            raise error
         return self._decode(method, url, response, stream)
 
     def paginate(
@@ -401,7 +398,11 @@ class TwilioClient(ResourceGroups):
         try:
             content = response.content
         except requests.RequestException as exc:
-            raise self._transport_error(method, url, exc) from None
+            error = self._transport_error(method, url, exc)
+        else:
+            error = None
+        if error is not None:
+            raise error
         if status == 204 or not content:
             return None
         try:
