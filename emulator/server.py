@@ -94,7 +94,10 @@ class Emulator:
         if self.phone is not None:
             self.phone.api_base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"emulator:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"emulator:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self

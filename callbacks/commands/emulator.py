@@ -1,9 +1,72 @@
-"""Placeholder until the emulator command lands."""
+"""``switchboard emulator``: run the local Twilio (REST API and caller side) in the foreground."""
+
+from __future__ import annotations
 
 import click
 
 
 @click.command("emulator")
-def emulator_command() -> None:
-    """Not yet available."""
-    raise click.ClickException("not yet available")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--fault", "faults", multiple=True, metavar="KIND[:OPTION=VALUE,...]",
+              help="Inject faults into API requests, e.g. '503:rate=0.2' or "
+                   "'429:count=3,retry_after=2' or 'drop:count=1,after'. Kinds: 429, 500, 503, "
+                   "slow, drop. Repeatable.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the fault injection's random choices.")
+@click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.option("--config-ref", "profile", default=None, metavar="NAME",
+              help="Take the main account from this settings profile.")
+def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, quiet: bool,
+                     profile: str | None) -> None:
+    """Run a local Twilio: the REST API 2010-04-01 and the caller side.
+
+    Its main account is TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN when they are set, so the REST
+    client and the server work with it from the same settings; otherwise it makes one up and
+    prints it. Point the client at it with TWILIO_API_BASE_URL.
+    """
+    from config import ConfigError, load_settings
+    from emulator import Emulator
+    from emulator.faults import parse_fault
+
+    try:
+        settings = load_settings(profile)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    account_sid = settings.account_sid
+    token = settings.auth_token.reveal() if settings.auth_token else None
+    made_up_token = token is None
+
+    emu = Emulator(account_sid, token, host, port, seed=seed, log=not quiet)
+    for spec in faults:
+        try:
+            emu.faults.add(**parse_fault(spec))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--fault") from None
+    try:
+        emu.start()
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({error.strerror or error}): "
+            "pick another port with --port"
+        ) from None
+
+    click.echo(f"Twilio emulator listening on {emu.url}  (API {emu.url}/2010-04-01)")
+    click.echo(f"Account SID: {emu.account_sid}")
+    if made_up_token:
+        click.echo(f"Auth token:  {emu.auth_token}")
+        click.echo("  (made up for this run, shown only here: it is your own local emulator's "
+                   "credential; set TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN to keep one)")
+    else:
+        click.echo("Auth token:  the configured TWILIO_AUTH_TOKEN")
+    click.echo(f"Use it:      export TWILIO_API_BASE_URL={emu.url}")
+    for spec in faults:
+        click.echo(f"Fault:       {spec}")
+    click.echo("Press CTRL+C to quit.")
+    try:
+        emu.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
