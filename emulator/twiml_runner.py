@@ -219,7 +219,7 @@ class CallRunner:
         """Follow documents from ``first`` until the call ends; the final call status."""
         pending: Fetch | None = first
         documents = 0
-        while pending is not None and not self.ended:
+        while pending is not None and (pending.ends_call or not self.ended):
             documents += 1
             if documents > MAX_DOCUMENTS or self.ctx.elapsed > MAX_CALL_SECONDS:
                 self.ctx.transcript.add(
@@ -312,10 +312,10 @@ class CallRunner:
                 self.ctx.transcript.add("unsupported", f"<{verb.tag}> is not simulated; skipped")
                 continue
             outcome = handler(verb, doc_url)
-            if self.ended:
-                return None
             if isinstance(outcome, Fetch):
                 return outcome
+            if self.ended:
+                return None
         if first:
             self.answer()
         self.ended = True
