@@ -7,6 +7,8 @@ Blueprints hold the resources (:mod:`emulator.rest_numbers`, :mod:`emulator.rest
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -14,10 +16,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from emulator.faults import FaultInjector
+from emulator.faults import FaultInjector, FaultMiddleware
 from emulator.params import APIError, not_found
 from emulator.resources import API_ROOT
-from emulator.restkit import EmulatorContext
+from emulator.restkit import EmulatorContext, context
 from emulator.state import EmulatorState
 
 
@@ -27,17 +29,20 @@ class SidConverter(BaseConverter):
     regex = r"[A-Za-z]{2}[0-9a-fA-F]{32}"
 
 
-def create_app(state: EmulatorState, faults: FaultInjector | None = None,
-               phone: Any = None) -> Flask:
-    """The REST app over ``state``; ``phone`` (the caller side) places created calls and
-    delivers created messages."""
+CONTEXT_KEY = "switchboard.emulator"
+
+
+def create_app() -> Flask:
+    """The REST app. It serves whichever emulator the request belongs to: the
+    :class:`EmulatorContext` in ``environ["switchboard.emulator"]`` (set by
+    :class:`EmulatorApp`), so one app (its URL map is costly to build) serves every emulator of
+    the process."""
     from emulator import rest_messaging, rest_numbers, rest_voice
 
     app = Flask("emulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["sid"] = SidConverter
     app.url_map.strict_slashes = False
-    app.extensions["emulator"] = EmulatorContext(state, faults or FaultInjector(), phone)
 
     for blueprint in (rest_numbers.bp, rest_voice.bp, rest_messaging.bp):
         app.register_blueprint(blueprint, url_prefix=API_ROOT)
@@ -62,7 +67,27 @@ def create_app(state: EmulatorState, faults: FaultInjector | None = None,
         return jsonify({
             "name": "Switchboard Twilio emulator",
             "api": API_ROOT,
-            "account_sid": state.main_account_sid,
+            "account_sid": context().state.main_account_sid,
         })
 
     return app
+
+
+@functools.cache
+def shared_app() -> Flask:
+    return create_app()
+
+
+class EmulatorApp:
+    """The WSGI application of one emulator: fault injection in front of the shared REST app,
+    with this emulator's state, faults and phone bound to each request."""
+
+    def __init__(self, state: EmulatorState, faults: FaultInjector | None = None,
+                 phone: Any = None) -> None:
+        self.context = EmulatorContext(state, faults or FaultInjector(), phone)
+        self.flask_app = shared_app()
+        self._app = FaultMiddleware(self.flask_app, self.context.faults)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ[CONTEXT_KEY] = self.context
+        return self._app(environ, start_response)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
@@ -23,7 +23,7 @@ AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
 
 @dataclass
 class EmulatorContext:
-    """What the REST app serves: ``app.extensions["emulator"]``."""
+    """What one emulator serves: its state, its fault injector, its caller side."""
 
     state: EmulatorState
     faults: FaultInjector
@@ -31,7 +31,8 @@ class EmulatorContext:
 
 
 def context() -> EmulatorContext:
-    return current_app.extensions["emulator"]
+    """The emulator this request belongs to (see :class:`emulator.rest.EmulatorApp`)."""
+    return request.environ["switchboard.emulator"]
 
 
 def state() -> EmulatorState:

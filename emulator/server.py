@@ -8,8 +8,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from emulator.faults import FaultInjector, FaultMiddleware
-from emulator.rest import create_app
+from emulator.faults import FaultInjector
+from emulator.rest import EmulatorApp
 from emulator.state import EmulatorState
 
 
@@ -38,7 +38,7 @@ class Emulator:
     ``account_sid`` / ``auth_token`` are the main account's credentials (made up when None).
     Start it with :meth:`start` or ``with Emulator() as emu:``; ``emu.url`` is then the base
     URL to give a REST client. ``seed`` makes fault injection repeatable; ``log`` prints a line
-    per request.
+    per request; ``caller=False`` leaves out the caller side (created calls are not placed).
     """
 
     def __init__(
@@ -50,17 +50,28 @@ class Emulator:
         *,
         seed: int = 0,
         log: bool = False,
+        caller: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.state = EmulatorState(account_sid, auth_token)
         self.faults = FaultInjector(seed)
-        self.phone = _make_phone(self.state)
-        self.app = create_app(self.state, self.faults, self.phone)
-        self.app.wsgi_app = FaultMiddleware(self.app.wsgi_app, self.faults)  # type: ignore[method-assign]
+        self.app = EmulatorApp(self.state, self.faults,
+                               _make_phone(self.state) if caller else None)
         self._log = log
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def phone(self) -> Any:
+        """The caller side (``emulator.caller.Phone``), or None."""
+        return self.app.context.phone
+
+    @phone.setter
+    def phone(self, phone: Any) -> None:
+        self.app.context.phone = phone
+        if phone is not None and self._server is not None:
+            phone.api_base_url = self.url
 
     @property
     def account_sid(self) -> str:
