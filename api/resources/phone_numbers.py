@@ -62,6 +62,7 @@ _LIST_FIELDS = {
     "beta": Field("Beta", boolean),
 }
 _sid = sid("PN")
+_account_sid = sid("AC")
 
 
 class IncomingPhoneNumbers(Resource):
@@ -142,10 +143,7 @@ class IncomingPhoneNumbers(Resource):
     ) -> dict[str, Any]:
         """Move number ``sid`` from ``from_account_sid`` (default: this one) to another account."""
         path = self._one(sid, from_account_sid)
-        data = form(_UPDATE_FIELDS, {"destination_account_sid": to_account_sid})
-        if "AccountSid" not in data:
-            raise ValidationError("to_account_sid", "the destination account is required")
-        return self._post(path, data)
+        return self._post(path, {"AccountSid": _account_sid("to_account_sid", to_account_sid)})
 
     def find(self, phone_number: str, *, account_sid: str | None = None) -> dict[str, Any]:
         """The account's number ``phone_number`` (E.164); :class:`ResourceNotFound` if none."""

@@ -1,9 +1,267 @@
-"""Placeholder until the api command lands."""
+"""``switchboard api``: run any of the Twilio connector's 50 operations from the shell.
+
+::
+
+    switchboard api --list
+    switchboard api get-available-phone-numbers --iso-country-code US --area-code 415
+    switchboard api get-calls --status completed --start-time '>=2024-05-01' --limit 20
+    switchboard api get-recording --recording-sid RE... --recording-type mp3 --output vm.mp3
+    switchboard api get-account-details --config-ref acme
+
+The attributes are the connector's, as kebab-case options; ``--config-ref`` picks a settings
+profile. The result is printed as JSON (a list as a JSON array). A bad or missing argument is
+reported in one line, before any request is sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
 
 import click
 
+from api.operations import OPERATIONS, Attribute, Operation
 
-@click.command("api")
-def api_command() -> None:
-    """Not yet available."""
-    raise click.ClickException("not yet available")
+
+class OneLineError(click.ClickException):
+    """A usage error shown as one line (``Error: ...``), with the usage exit status."""
+
+    exit_code = 2
+
+
+class OneLineCommand(click.Command):
+    """A command whose argument errors take one line, not click's usage block."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise OneLineError(f"{info_name}: {error.format_message()}") from None
+
+
+class OperationsGroup(click.Group):
+    """The operations as subcommands, built on demand from :data:`api.operations.OPERATIONS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(OPERATIONS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        operation = OPERATIONS.get(cmd_name)
+        return operation_command(operation, cmd_name) if operation else None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        command = self.get_command(ctx, name)
+        if command is None:
+            close = difflib.get_close_matches(name, OPERATIONS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise OneLineError(
+                f"no operation named {name!r}{hint}; `switchboard api --list` lists them"
+            )
+        return name, command, args[1:]
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise OneLineError(error.format_message()) from None
+
+
+def _option(attribute: Attribute) -> click.Option:
+    kind = attribute.kind
+    if kind == "int":
+        type_: click.ParamType = click.INT
+    elif kind == "bool":
+        type_ = click.BOOL
+    elif kind == "method":
+        type_ = click.Choice(["GET", "POST"], case_sensitive=False)
+    elif attribute.choices:
+        type_ = click.Choice(list(attribute.choices), case_sensitive=False)
+    else:
+        type_ = click.STRING
+    help_text = attribute.help
+    if attribute.wire:
+        help_text += f" [Twilio: {attribute.wire}]"
+    if attribute.extra:
+        help_text += " [beyond the connector]"
+    extra: dict[str, Any] = {}
+    if attribute.default is not None:  # click tells "default None" from "no default"
+        extra.update(default=attribute.default, show_default=True)
+    return click.Option(
+        [attribute.option, attribute.param],
+        type=type_,
+        required=attribute.required,
+        multiple=kind == "list",
+        help=help_text,
+        **extra,
+    )
+
+
+def operation_command(operation: Operation, name: str | None = None) -> click.Command:
+    """The click command that runs ``operation``."""
+    params: list[click.Parameter] = [_option(a) for a in operation.attributes]
+    params.append(
+        click.Option(
+            ["--config-ref", "config_ref"],
+            metavar="NAME",
+            help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
+        )
+    )
+    if operation.lists:
+        params += [
+            click.Option(["--limit"], type=click.IntRange(min=1), help="Stop after this many."),
+            click.Option(
+                ["--page-size"], type=click.IntRange(1, 1000), help="Items per page fetched."
+            ),
+        ]
+    params.append(
+        click.Option(
+            ["--output", "-o"],
+            type=click.Path(dir_okay=False, writable=True, path_type=Path),
+            help="Write the result (JSON, text or media) to this file instead of stdout.",
+        )
+    )
+    alias = "" if name in (None, operation.name) else f" (alias of {operation.name})"
+    return OneLineCommand(
+        name or operation.name,
+        params=params,
+        callback=partial(_run, operation),
+        help=f"{operation.summary}{alias}\n\n{operation.method} {operation.path}",
+        short_help=operation.summary,
+    )
+
+
+def _run(
+    operation: Operation,
+    config_ref: str | None,
+    output: Path | None,
+    **values: Any,
+) -> None:
+    from api import TwilioClient, TwilioError, ValidationError
+    from api.resources import ResourceNotFound
+    from config import ConfigError, load_settings
+
+    values = {key: (list(v) if isinstance(v, tuple) else v) for key, v in values.items()}
+    try:
+        client = TwilioClient.from_settings(settings=load_settings(config_ref))
+    except (ConfigError, ValidationError) as error:
+        raise click.ClickException(str(error)) from None
+    with client:
+        try:
+            result = operation(client, **values)
+            if isinstance(result, Iterator):
+                result = _first_then_rest(result)
+            _emit(result, output)
+        except ValidationError as error:
+            raise OneLineError(_name_option(operation, error)) from None
+        except (TwilioError, ResourceNotFound) as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _first_then_rest(items: Iterator[Any]) -> Iterator[Any]:
+    """Fetch the first page now, so that an error comes before any output."""
+    try:
+        first = next(items)
+    except StopIteration:
+        return iter(())
+    return _chain(first, items)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _name_option(operation: Operation, error: Any) -> str:
+    """``sid: 'x' is not a SID`` -> ``--call-sid: 'x' is not a SID``."""
+    attribute = operation.attribute(error.argument)
+    if attribute is None and error.argument == "sid":
+        attribute = next((a for a in operation.attributes if a.arg == "sid"), None)
+    name = attribute.option if attribute else error.argument
+    return f"{operation.name}: {name}: {error.problem}"
+
+
+def _emit(result: Any, output: Path | None) -> None:
+    from api.resources import MediaStream
+
+    if isinstance(result, MediaStream):
+        with result:
+            if output is not None:
+                written = result.save(output)
+                click.echo(f"Saved {written} bytes to {output}", err=True)
+            else:
+                stdout = click.get_binary_stream("stdout")
+                for chunk in result:
+                    stdout.write(chunk)
+                stdout.flush()
+        return
+    if result is None:
+        click.echo("Done: Twilio answered 204 No Content.", err=True)
+        return
+    if output is not None:
+        with output.open("w", encoding="utf-8") as out:
+            _write(result, out)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        _write(result, sys.stdout)
+
+
+def _write(result: Any, out: IO[str]) -> None:
+    if isinstance(result, str):
+        out.write(result if result.endswith("\n") else result + "\n")
+    elif isinstance(result, Iterable) and not isinstance(result, dict):
+        _write_array(result, out)
+    else:
+        out.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_array(items: Iterable[Any], out: IO[str]) -> None:
+    """A JSON array written item by item, so a long list never sits whole in memory."""
+    separator = "[\n"
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        out.write(f"{separator}  {text}")
+        separator = ",\n"
+    out.write("[]\n" if separator == "[\n" else "\n]\n")
+
+
+def _print_list() -> None:
+    width = max(map(len, OPERATIONS))
+    for name in sorted(OPERATIONS):
+        operation = OPERATIONS[name]
+        summary = operation.summary if name == operation.name else f"alias of {operation.name}"
+        click.echo(f"{name.ljust(width)}  {summary}")
+
+
+@click.group(
+    "api",
+    cls=OperationsGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--list", "list_", is_flag=True, help="List the operations and what they do.")
+@click.pass_context
+def api_command(ctx: click.Context, list_: bool) -> None:
+    """Run one of the Twilio connector's 50 operations and print the result as JSON.
+
+    Attributes are the connector's, as kebab-case options
+    (switchboard api get-available-phone-numbers --iso-country-code US --area-code 415);
+    --config-ref NAME picks a settings profile. `switchboard api OPERATION --help` shows an
+    operation's attributes.
+    """
+    if ctx.invoked_subcommand is None:
+        if list_:
+            _print_list()
+        else:
+            click.echo(ctx.get_help())

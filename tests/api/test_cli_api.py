@@ -1,0 +1,219 @@
+"""``switchboard api``: the operations from the shell, against the recording stub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from callbacks.cli import cli
+from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN, MEDIA, TwilioStub, sid
+
+A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["api", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_list_names_every_operation_with_a_description() -> None:
+    code, output = invoke("--list")
+    assert code == 0
+    lines = output.strip().splitlines()
+    assert len(lines) == 51
+    by_name = dict(line.split(None, 1) for line in lines)
+    assert by_name["make-call"] == "Place a call."
+    assert by_name["get-available-phone-numbers-advanced-search"] == (
+        "alias of get-available-phone-numbers-advanced-seach"
+    )
+
+
+def test_operation_help_shows_the_seed_attributes() -> None:
+    code, output = invoke("get-available-phone-numbers", "--help")
+    assert code == 0
+    assert "--iso-country-code" in output
+    assert "--in-postal-code" in output
+    assert "--config-ref" in output
+    assert "--limit" in output
+
+
+def test_runs_an_operation_and_prints_json(twilio_env: TwilioStub) -> None:
+    numbers = [{"phone_number": "+14155550100"}, {"phone_number": "+14155550101"}]
+    twilio_env.answer(
+        "GET",
+        f"{A}/AvailablePhoneNumbers/US/Local.json",
+        {"available_phone_numbers": numbers, "next_page_uri": None},
+    )
+    code, output = invoke(
+        "get-available-phone-numbers", "--iso-country-code", "US", "--area-code", "415"
+    )
+    assert code == 0, output
+    assert json.loads(output) == numbers
+    assert twilio_env.last.query == {"AreaCode": ["415"]}
+    assert twilio_env.last.headers["Authorization"].startswith("Basic ")
+
+
+def test_a_single_resource_is_a_json_object(twilio_env: TwilioStub) -> None:
+    code, output = invoke("get-call", "--call-sid", sid("CA"))
+    assert code == 0, output
+    assert json.loads(output)["sid"] == sid("CA")
+
+
+def test_limit_is_respected(twilio_env: TwilioStub) -> None:
+    twilio_env.answer(
+        "GET",
+        f"{A}/Calls.json",
+        {
+            "calls": [{"sid": sid("CA", n)} for n in range(2)],
+            "next_page_uri": f"{A}/Calls.json?Page=1",
+        },
+    )
+    code, output = invoke("get-calls", "--status", "completed", "--limit", "2")
+    assert code == 0, output
+    assert [call["sid"] for call in json.loads(output)] == [sid("CA", 0), sid("CA", 1)]
+    assert len(twilio_env.requests) == 1
+    assert twilio_env.last.query == {"Status": ["completed"], "PageSize": ["2"]}
+
+
+def test_repeated_options_and_date_inequalities(twilio_env: TwilioStub) -> None:
+    code, output = invoke(
+        "make-call", "--to", "+14155550100", "--from", "+14155550199",
+        "--url", "https://example.com/voice", "--status-callback", "https://example.com/s",
+        "--status-callback-event", "initiated", "--status-callback-event", "answered",
+        "--if-machine", "Hangup",
+    )  # fmt: skip
+    assert code == 0, output
+    assert twilio_env.last.form["StatusCallbackEvent"] == ["initiated", "answered"]
+    assert twilio_env.last.form["MachineDetection"] == ["Enable"]
+    code, output = invoke("get-all-sms-messages", "--date-sent", ">=2024-05-01")
+    assert code == 0, output
+    assert twilio_env.last.query == {"DateSent>": ["2024-05-01"]}
+
+
+def test_media_goes_to_the_output_file(twilio_env: TwilioStub, tmp_path: Path) -> None:
+    target = tmp_path / "vm.wav"
+    code, output = invoke(
+        "get-recording", "--recording-sid", sid("RE"), "--recording-type", "WAV",
+        "--output", str(target),
+    )  # fmt: skip
+    assert code == 0, output
+    assert target.read_bytes() == MEDIA
+    assert twilio_env.last.path == f"{A}/Recordings/{sid('RE')}.wav"
+
+
+def test_deletion_says_done(twilio_env: TwilioStub) -> None:
+    code, output = invoke("delete-recording", "--recording-sid", sid("RE"))
+    assert code == 0
+    assert "204" in output
+    assert twilio_env.last.method == "DELETE"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["get-call"], "Missing option '--call-sid'"),
+        (["get-call", "--call-sid", sid("SM")], "--call-sid: "),
+        (["get-call", "--call-sid", sid("CA"), "--colour", "blue"], "No such option"),
+        (["get-calls", "--status", "lost"], "'lost' is not one of"),
+        (["get-calls", "--limit", "0"], "--limit"),
+        (["get-calls", "--start-time", "2024-02-30"], "--start-time: "),
+        (["make-call", "--to", "+14155550100", "--from", "+14155550199"], "--url: "),
+        (["send-sms-message", "--to", "+14155550100", "--body", "x"], "--from: "),
+        (
+            [
+                "update-participant-status",
+                "--conference-sid",
+                sid("CF"),
+                "--call-sid",
+                sid("CA"),
+                "--muted",
+                "maybe",
+            ],
+            "--muted",
+        ),
+        (
+            [
+                "get-available-phone-numbers-advanced-seach",
+                "--iso-country-code",
+                "US",
+                "--near-phone-number",
+                "nearby",
+            ],
+            "--near-phone-number: ",
+        ),
+        (
+            [
+                "exchange-phone-numbers-between-subaccounts",
+                "--incoming-phone-number-sid",
+                sid("PN"),
+                "--account-sid-to",
+                sid("PN"),
+            ],
+            "--account-sid-to: ",
+        ),
+        (["get-cal"], "did you mean get-call?"),
+        (["--bogus"], "No such option"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_no_request(
+    twilio_env: TwilioStub, args: list[str], expected: str
+) -> None:
+    code, output = invoke(*args)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert output.startswith("Error: ")
+    assert expected in output
+    assert twilio_env.requests == []
+
+
+def test_twilio_errors_are_one_line_without_secrets(twilio_env: TwilioStub) -> None:
+    twilio_env.answer(
+        "GET", f"{A}/Sandbox.json", {"code": 20404, "message": "Not found", "status": 404},
+        status=404,
+    )  # fmt: skip
+    code, output = invoke("get-sandbox")
+    assert code == 1
+    assert output.count("\n") == 1
+    assert "retired by Twilio" in output
+    assert AUTH_TOKEN not in output
+
+
+def test_not_found_by_friendly_name_is_one_line(twilio_env: TwilioStub) -> None:
+    code, output = invoke("get-sub-account-by-friendly-name", "--friendly-name", "ghost")
+    assert code == 1
+    assert output == "Error: no account has the friendly name 'ghost'\n"
+
+
+def test_missing_credentials_and_unknown_profiles_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stub: TwilioStub
+) -> None:
+    code, output = invoke("get-account-details")
+    assert code == 1
+    assert output.count("\n") == 1
+    assert "TWILIO_ACCOUNT_SID" in output
+    profiles = tmp_path / "switchboard.toml"
+    profiles.write_text('[profiles.other]\naccount_sid = "AC' + "0" * 32 + '"\n')
+    monkeypatch.setenv("SWITCHBOARD_PROFILES_FILE", str(profiles))
+    code, output = invoke("get-account-details", "--config-ref", "acme")
+    assert code == 1
+    assert output.count("\n") == 1
+    assert "acme" in output
+    assert stub.requests == []
+
+
+def test_config_ref_picks_a_profile(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stub: TwilioStub
+) -> None:
+    other = sid("AC", 7)
+    profiles = tmp_path / "switchboard.toml"
+    profiles.write_text(
+        f'[profiles.acme]\naccount_sid = "{other}"\nauth_token = "acme-token"\n'
+        f'api_base_url = "{stub.url}"\n'
+    )
+    monkeypatch.setenv("SWITCHBOARD_PROFILES_FILE", str(profiles))
+    code, output = invoke("get-account-details", "--config-ref", "acme")
+    assert code == 0, output
+    assert stub.last.path == f"/2010-04-01/Accounts/{other}.json"
