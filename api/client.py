@@ -16,6 +16,7 @@ import datetime as dt
 import http.cookiejar
 import json
 import logging
+import os
 import platform
 import time
 from base64 import b64encode
@@ -240,6 +241,13 @@ class TwilioClient(ResourceGroups):
         self.user_agent = default_user_agent(user_agent)
 
         session = requests.Session()
+        # The environment (proxies, NO_PROXY, a CA bundle) is read once here rather than on
+        # every request; netrc is not consulted since the credentials are explicit.
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            session.verify = ca_bundle
         session.auth = _BasicAuth(api_key_sid or account_sid, secret)
         session.headers["User-Agent"] = self.user_agent
         session.headers["Accept"] = "application/json"

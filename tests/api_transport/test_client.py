@@ -224,3 +224,24 @@ def test_cookies_are_not_kept(client: TwilioClient, stub: StubServer) -> None:
     client.request("GET", "/a.json")
     client.request("GET", "/b.json")
     assert "Cookie" not in stub.received[1].headers
+
+
+def test_proxy_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, stub: StubServer
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", stub.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url="http://api.twilio.invalid") as c:
+        c.request("GET", "/2010-04-01/x.json")
+    assert stub.received[0].target == "http://api.twilio.invalid/2010-04-01/x.json"
+
+
+def test_no_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch, stub: StubServer) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0) as c:
+        assert c.request("GET", "/2010-04-01/x.json") == {}
+    assert stub.received[0].target == "/2010-04-01/x.json"
