@@ -109,6 +109,7 @@ class Phone:
         self.queues: dict[str, str] = {}
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
+        self._live: dict[str, CallRunner] = {}
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -311,11 +312,23 @@ class Phone:
             ctx.extra_params["ForwardedFrom"] = call["forwarded_from"]
         if call.get("parent_call_sid"):
             ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
-        return CallRunner(ctx)
+        runner = CallRunner(ctx)
+        with self._lock:
+            self._live[ctx.call_sid] = runner
+        return runner
+
+    def call_updated(self, call: dict[str, Any]) -> None:
+        """The REST side updated ``call``: redirect or hang up the live call, if it is live."""
+        with self._lock:
+            runner = self._live.get(call["sid"])
+        if runner is not None:
+            runner.interrupt(call)
 
     def _finish(self, runner: CallRunner, progress: CallProgress, status: str) -> None:
         """End the call: its resource's final fields, the completed status callback."""
         ctx = runner.ctx
+        with self._lock:
+            self._live.pop(ctx.call_sid, None)
         answered = ctx.answered and status == "completed"
         seconds = math.ceil(ctx.elapsed) if answered else 0
         ctx.call_status = status

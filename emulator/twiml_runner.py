@@ -140,6 +140,7 @@ class Fetch:
     params: dict[str, str] = field(default_factory=dict)
     purpose: str = "action"
     ends_call: bool = False  # request it, but the caller has hung up: do not run the answer
+    document: bytes | None = None  # TwiML given inline (a REST update's Twiml): no request
 
 
 @dataclass
@@ -177,6 +178,30 @@ class CallRunner:
         self.final_status = "completed"
         self.ended = False
         self._recording_status_pending: list[Callable[[], None]] = []
+        self._update: dict[str, Any] | None = None
+
+    def interrupt(self, call: dict[str, Any]) -> None:
+        """A REST update of the live call (``redirect`` or a final ``status``): acted on before
+        the next verb."""
+        self._update = call
+
+    def _take_update(self) -> Fetch | None:
+        """The document a REST update redirects to; ends the call when it was hung up."""
+        update, self._update = self._update, None
+        if update is None:
+            return None
+        if update.get("status") in {"completed", "canceled"}:
+            self.ctx.transcript.add("hangup", "the call was ended through the REST API")
+            self.ended = True
+            return None
+        redirect = update.get("redirect") or {}
+        if redirect.get("twiml"):
+            self.ctx.transcript.add("redirect", "new TwiML through the REST API")
+            return Fetch("", purpose="update", document=str(redirect["twiml"]).encode())
+        if redirect.get("url"):
+            self.ctx.transcript.add("redirect", f"{redirect['url']} (through the REST API)")
+            return Fetch(redirect["url"], redirect.get("method") or "POST", purpose="update")
+        return None
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -226,7 +251,14 @@ class CallRunner:
                     "error", "The call went on too long (too many documents); hanging up."
                 )
                 break
-            fetched = self.fetch_document(pending)
+            if pending.document is not None:
+                try:
+                    fetched = parse_document(pending.document), pending.url
+                except TwiMLProblem as problem:
+                    self.ctx.transcript.add("error", f"invalid TwiML: {problem}")
+                    fetched = None
+            else:
+                fetched = self.fetch_document(pending)
             self._flush_recording_callbacks()
             if pending.ends_call:
                 break
@@ -302,6 +334,9 @@ class CallRunner:
         for verb in root:
             if not isinstance(verb.tag, str):
                 continue
+            redirected = self._take_update()
+            if redirected is not None or self.ended:
+                return redirected
             if verb.tag == "Reject":
                 self.reject(verb, first)
                 return None

@@ -18,9 +18,13 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
+import requests.structures
+import requests.utils
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
 HTTP_RETRIEVAL_FAILURE = 11200
@@ -370,3 +374,71 @@ def error_document_kind(content_type: str) -> str:
     if content_type.startswith("audio/"):
         return "audio"
     return "invalid"
+
+
+class _RawHeaders:
+    """Enough of urllib3's response for requests to read the cookies a WSGI app set."""
+
+    def __init__(self, headers: Iterable[tuple[str, str]]) -> None:
+        import http.client
+
+        message = http.client.HTTPMessage()
+        for name, value in headers:
+            message[name] = value
+        self._original_response = type("Original", (), {"msg": message})()
+
+    def release_conn(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class WSGIAdapter(requests.adapters.BaseAdapter):
+    """A transport adapter that answers requests with a WSGI (Flask) app, in process.
+
+    Mount it on a session (``session.mount("http://", WSGIAdapter(app))``) and the webhook
+    client talks to the app through Flask's test client instead of a socket: no server, no
+    tunnel. Timeouts do not apply.
+    """
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.client = app.test_client(use_cookies=False)
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        answer = self.client.open(
+            parts.path or "/",
+            base_url=f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}",
+            method=request.method or "GET",
+            query_string=parts.query,
+            headers=list(request.headers.items()),
+            data=body or b"",
+        )
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.reason = answer.status.partition(" ")[2]
+        response.headers = requests.structures.CaseInsensitiveDict(answer.headers.items())
+        response._content = answer.get_data()
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw = _RawHeaders(answer.headers.items())
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def wsgi_session(app: Any) -> requests.Session:
+    """A session whose http(s) requests are answered by ``app`` in process."""
+    session = requests.Session()
+    adapter = WSGIAdapter(app)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

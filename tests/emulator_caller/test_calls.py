@@ -397,3 +397,23 @@ def test_a_looping_application_is_cut_off(hooks, phone, number) -> None:
     transcript = phone.inbound_call(NUMBER, CALLER)
     assert len(hooks.requests_to("/voice")) == 100
     assert "too long" in transcript.heard[-1]
+
+
+def test_a_rest_update_redirects_or_ends_the_live_call(hooks, phone, number) -> None:
+    def voice(request: flask.Request) -> str:
+        redirect = {"url": hooks.url("/new"), "method": "POST"}
+        phone.call_updated({"sid": request.form["CallSid"], "redirect": redirect})
+        return twiml("<Say>old</Say>")
+
+    hooks.on("/voice", voice)
+    hooks.on("/new", twiml("<Say>new</Say>"))
+    assert phone.inbound_call(NUMBER, CALLER).said == ["new"]
+
+    def hang_up(request: flask.Request) -> str:
+        phone.call_updated({"sid": request.form["CallSid"], "status": "completed"})
+        return twiml("<Say>never</Say>")
+
+    hooks.on("/voice", hang_up)
+    transcript = phone.inbound_call(NUMBER, CALLER)
+    assert transcript.said == []
+    assert transcript.status == "completed"
