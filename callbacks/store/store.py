@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from callbacks.store import schema
@@ -34,6 +33,7 @@ from callbacks.store.params import (
     sequence_number,
 )
 from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
+from callbacks.store.statements import Statements
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -84,7 +84,7 @@ class Store:
             pool_timeout=pool_timeout,
         )
         self.dialect = self.url.get_backend_name()
-        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self._sql = Statements.for_dialect(self.dialect)
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         if sms_session_idle is not None:
@@ -127,37 +127,19 @@ class Store:
         dbapi = self.engine.dialect.loaded_dbapi
         return getattr(dbapi, "Error", exc.SQLAlchemyError)
 
-    def _upsert(self, table: sa.Table, row: dict[str, Any], now: datetime) -> sa.Insert:
-        """INSERT the row, or fill in what it adds and advance the status if it ranks later.
+    def _get(self, table: sa.Table, sid: str) -> dict[str, Any] | None:
+        query = self._sql.get[table.name]
 
-        Known columns keep their value when the new row has none; ``extra`` keeps the first;
-        ``status`` only moves forward, decided by the database in the same statement, so two
-        workers racing on the same resource cannot move it back.
-        """
-        stmt = self._insert(table).values(**row, created_at=now, updated_at=now)
-        new, old = stmt.excluded, table.c
-        later = new.status_rank > old.status_rank
-        changes: dict[str, Any] = {
-            name: sa.func.coalesce(new[name], old[name])
-            for name in row
-            if name not in ("sid", "status", "status_rank", "extra")
-        }
-        changes["extra"] = sa.func.coalesce(old.extra, new.extra)
-        changes["status"] = sa.case((later, new.status), else_=old.status)
-        changes["status_rank"] = sa.case((later, new.status_rank), else_=old.status_rank)
-        changes["updated_at"] = new.updated_at
-        return stmt.on_conflict_do_update(index_elements=[old.sid], set_=changes)
-
-    def _get(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> dict[str, Any] | None:
         def work(conn: sa.Connection) -> dict[str, Any] | None:
-            row = conn.execute(sa.select(table).where(*where)).mappings().first()
+            row = conn.execute(query, {"sid": key_text(sid)}).mappings().first()
             return _decode(row) if row is not None else None
 
         return self._run(work, write=False)
 
     def _record(self, table: sa.Table, row: dict[str, Any]) -> None:
         now = self._now()
-        self._run(lambda conn: conn.execute(self._upsert(table, row, now)))
+        row.update(created_at=now, updated_at=now)
+        self._run(lambda conn: conn.execute(self._sql.upsert[table.name], row))
 
     def _record_status(
         self,
@@ -171,22 +153,22 @@ class Store:
         if row["status"] is None:
             raise ValueError(f"the {kind} status callback has no status")
         now = self._now()
-        callback = self._insert(schema.status_callbacks).values(
-            resource_sid=row["sid"],
-            kind=kind,
-            status=row["status"],
-            sequence_number=NO_SEQUENCE if sequence is None else sequence,
-            idempotency_token=key_text(idempotency_token),
-            params=dumps(plain(params)),
-            received_at=now,
-        )
-        callback = callback.on_conflict_do_nothing().returning(schema.status_callbacks.c.id)
-        resource = self._upsert(table, row, now)
+        row.update(created_at=now, updated_at=now)
+        callback = {
+            "resource_sid": row["sid"],
+            "kind": kind,
+            "status": row["status"],
+            "sequence_number": NO_SEQUENCE if sequence is None else sequence,
+            "idempotency_token": key_text(idempotency_token),
+            "params": dumps(plain(params)),
+            "received_at": now,
+        }
+        upsert = self._sql.upsert[table.name]
 
         def work(conn: sa.Connection) -> bool:
-            if conn.execute(callback).first() is None:
+            if conn.execute(self._sql.callback, callback).first() is None:
                 return False
-            conn.execute(resource)
+            conn.execute(upsert, row)
             return True
 
         return self._run(work)
@@ -241,7 +223,7 @@ class Store:
 
     def get_call(self, sid: str) -> dict[str, Any] | None:
         """The call as a dict of its columns (``sid``, ``from``, ``to``, ``status``...)."""
-        return self._get(schema.calls, schema.calls.c.sid == key_text(sid))
+        return self._get(schema.calls, sid)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -269,7 +251,7 @@ class Store:
 
     def get_message(self, sid: str) -> dict[str, Any] | None:
         """The message as a dict; ``media`` is a list of ``{"url", "content_type"}``."""
-        return self._get(schema.messages, schema.messages.c.sid == key_text(sid))
+        return self._get(schema.messages, sid)
 
     # -- recordings ----------------------------------------------------------------------------
 
@@ -291,7 +273,7 @@ class Store:
         )
 
     def get_recording(self, sid: str) -> dict[str, Any] | None:
-        return self._get(schema.recordings, schema.recordings.c.sid == key_text(sid))
+        return self._get(schema.recordings, sid)
 
     def status_callbacks(self, sid: str) -> list[dict[str, Any]]:
         """The callbacks stored for a call, message or recording, in the order they arrived.
@@ -299,11 +281,10 @@ class Store:
         Each: ``id``, ``resource_sid``, ``kind``, ``status``, ``sequence_number`` (None if
         absent), ``idempotency_token``, ``params`` (all fields as received), ``received_at``.
         """
-        table = schema.status_callbacks
-        query = sa.select(table).where(table.c.resource_sid == key_text(sid)).order_by(table.c.id)
 
         def work(conn: sa.Connection) -> list[dict[str, Any]]:
-            rows = [_decode(row) for row in conn.execute(query).mappings()]
+            result = conn.execute(self._sql.callbacks_of, {"sid": key_text(sid)})
+            rows = [_decode(row) for row in result.mappings()]
             for row in rows:
                 if row["sequence_number"] == NO_SEQUENCE:
                     row["sequence_number"] = None
@@ -315,20 +296,21 @@ class Store:
 
     def load_voice_session(self, call_sid: str) -> dict[str, Any]:
         """The session saved for this call, ``{}`` if none."""
-        table = schema.voice_sessions
-        return self._load_session(table, table.c.call_sid == key_text(call_sid), None)
+        return self._load_session(self._sql.voice_session_get, {"call_sid": key_text(call_sid)})
 
     def save_voice_session(self, call_sid: str, data: Mapping[str, Any]) -> None:
-        self._save_session(schema.voice_sessions, {"call_sid": key_text(call_sid)}, data)
+        self._save_session(self._sql.voice_session_upsert, {"call_sid": key_text(call_sid)}, data)
 
     def load_sms_session(self, from_: str, to: str) -> dict[str, Any]:
         """The conversation of this (From, To) pair; ``{}`` if none or idle for 4 hours."""
-        table = schema.sms_sessions
-        where = sa.and_(table.c["from"] == key_text(from_), table.c.to == key_text(to))
-        return self._load_session(table, where, self._now() - self.sms_session_idle)
+        key = {"from_number": key_text(from_), "to_number": key_text(to)}
+        return self._load_session(
+            self._sql.sms_session_get, key, since=self._now() - self.sms_session_idle
+        )
 
     def save_sms_session(self, from_: str, to: str, data: Mapping[str, Any]) -> None:
-        self._save_session(schema.sms_sessions, {"from": key_text(from_), "to": key_text(to)}, data)
+        key = {"from": key_text(from_), "to": key_text(to)}
+        self._save_session(self._sql.sms_session_upsert, key, data)
 
     def purge_sms_sessions(self) -> int:
         """Delete the conversations idle for longer than the expiry; return how many."""
@@ -337,37 +319,29 @@ class Store:
         return self._run(lambda conn: conn.execute(stmt).rowcount)
 
     def _load_session(
-        self, table: sa.Table, where: sa.ColumnElement[bool], since: datetime | None
+        self, query: sa.Select, key: dict[str, str | None], since: datetime | None = None
     ) -> dict[str, Any]:
-        query = sa.select(table.c.data, table.c.updated_at).where(where)
-        row = self._run(lambda conn: conn.execute(query).first(), write=False)
+        row = self._run(lambda conn: conn.execute(query, key).first(), write=False)
         if row is None or (since is not None and row.updated_at < since):
             return {}
         data = json.loads(row.data)
         return data if isinstance(data, dict) else {}
 
     def _save_session(
-        self, table: sa.Table, key: dict[str, str | None], data: Mapping[str, Any]
+        self, upsert: sa.Insert, key: dict[str, str | None], data: Mapping[str, Any]
     ) -> None:
         if any(value is None for value in key.values()):
             raise ValueError(f"a session needs a key: {', '.join(key)}")
         text = json.dumps(dict(data), separators=(",", ":"))  # TypeError here, not in the DB
-        now = self._now()
-        stmt = self._insert(table).values(**key, data=text, updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key), set_={"data": stmt.excluded.data, "updated_at": now}
-        )
-        self._run(lambda conn: conn.execute(stmt))
+        row = {**key, "data": text, "updated_at": self._now()}
+        self._run(lambda conn: conn.execute(upsert, row))
 
     # -- opt-outs ------------------------------------------------------------------------------
 
     def opt_out(self, number: str, sender: str | None = None) -> None:
         """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
-        table = schema.opt_outs
-        stmt = self._insert(table).values(
-            number=_number(number), sender=_sender(sender), created_at=self._now()
-        )
-        self._run(lambda conn: conn.execute(stmt.on_conflict_do_nothing()))
+        row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now()}
+        self._run(lambda conn: conn.execute(self._sql.opt_out, row))
 
     def opt_in(self, number: str, sender: str | None = None) -> None:
         """Undo opt-outs of ``number``: for ``sender`` and the global one; None: all of them.
@@ -386,11 +360,12 @@ class Store:
 
         With ``sender`` None (the sender is not known) any opt-out of the number counts.
         """
-        table = schema.opt_outs
-        query = sa.select(table.c.sender).where(table.c.number == _number(number)).limit(1)
-        if sender is not None:
-            query = query.where(table.c.sender.in_([_sender(sender), ALL_SENDERS]))
-        return self._run(lambda conn: conn.execute(query).first() is not None, write=False)
+        if sender is None:
+            query, params = self._sql.opted_out_anywhere, {"number": _number(number)}
+        else:
+            query = self._sql.opted_out_of
+            params = {"number": _number(number), "sender": _sender(sender)}
+        return self._run(lambda conn: conn.execute(query, params).first() is not None, write=False)
 
 
 def _number(number: str) -> str:

@@ -1,0 +1,105 @@
+"""The store's statements, built once per dialect and executed with parameters.
+
+Building a statement costs more than running it on SQLite; built once, SQLAlchemy's compiled
+cache serves every later execution.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callbacks.store import schema
+
+_RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at")
+
+
+def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Insert:
+    """INSERT a resource row, or fill in what it adds and advance the status if it ranks later.
+
+    Columns keep their value when the new row has none; ``extra`` keeps the first one stored;
+    ``status`` moves only forward, decided by the database within the one statement, so two
+    workers racing on the same resource cannot move it back.
+    """
+    stmt = insert(table)
+    new, old = stmt.excluded, table.c
+    later = new.status_rank > old.status_rank
+    changes: dict[str, Any] = {
+        column.name: sa.func.coalesce(new[column.name], column)
+        for column in table.columns
+        if column.name not in _RESOURCE_KEEP
+    }
+    changes["extra"] = sa.func.coalesce(old.extra, new.extra)
+    changes["status"] = sa.case((later, new.status), else_=old.status)
+    changes["status_rank"] = sa.case((later, new.status_rank), else_=old.status_rank)
+    changes["updated_at"] = new.updated_at
+    return stmt.on_conflict_do_update(index_elements=[old.sid], set_=changes)
+
+
+def session_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Insert:
+    stmt = insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+@dataclass(frozen=True)
+class Statements:
+    upsert: dict[str, sa.Insert]  # table name -> resource upsert
+    get: dict[str, sa.Select]  # table name -> select by :sid
+    callback: sa.Insert  # status callback, nothing on a duplicate, RETURNING id
+    callbacks_of: sa.Select
+    voice_session_upsert: sa.Insert
+    sms_session_upsert: sa.Insert
+    voice_session_get: sa.Select  # :call_sid
+    sms_session_get: sa.Select  # :from_number, :to_number
+    opt_out: sa.Insert
+    opted_out_anywhere: sa.Select  # :number
+    opted_out_of: sa.Select  # :number, :sender
+
+    @classmethod
+    @functools.cache
+    def for_dialect(cls, dialect: str) -> Statements:
+        """The statements for "sqlite" or "postgresql" (built once per process)."""
+        return cls.build(sqlite.insert if dialect == "sqlite" else postgresql.insert)
+
+    @classmethod
+    def build(cls, insert: Callable[[sa.Table], Any]) -> Statements:
+        resources = (schema.calls, schema.messages, schema.recordings)
+        callbacks = schema.status_callbacks
+        voice, sms, opt_outs = schema.voice_sessions, schema.sms_sessions, schema.opt_outs
+        opted_out = (
+            sa.select(opt_outs.c.sender).where(opt_outs.c.number == sa.bindparam("number")).limit(1)
+        )
+        return cls(
+            upsert={table.name: resource_upsert(insert, table) for table in resources},
+            get={
+                table.name: sa.select(table).where(table.c.sid == sa.bindparam("sid"))
+                for table in resources
+            },
+            callback=insert(callbacks).on_conflict_do_nothing().returning(callbacks.c.id),
+            callbacks_of=sa.select(callbacks)
+            .where(callbacks.c.resource_sid == sa.bindparam("sid"))
+            .order_by(callbacks.c.id),
+            voice_session_upsert=session_upsert(insert, schema.voice_sessions),
+            sms_session_upsert=session_upsert(insert, schema.sms_sessions),
+            voice_session_get=sa.select(voice.c.data, voice.c.updated_at).where(
+                voice.c.call_sid == sa.bindparam("call_sid")
+            ),
+            sms_session_get=sa.select(sms.c.data, sms.c.updated_at).where(
+                sms.c["from"] == sa.bindparam("from_number"),
+                sms.c.to == sa.bindparam("to_number"),
+            ),
+            opt_out=insert(opt_outs).on_conflict_do_nothing(),
+            opted_out_anywhere=opted_out,
+            opted_out_of=opted_out.where(
+                opt_outs.c.sender.in_([sa.bindparam("sender"), schema.ALL_SENDERS])
+            ),
+        )

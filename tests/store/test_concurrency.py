@@ -1,0 +1,71 @@
+"""Many writers at once, threads and processes: exact final statuses, each callback once.
+
+The shape of issue 5's load test (gunicorn workers writing shuffled, duplicated callbacks),
+smaller, on an SQLite file and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
+
+from callbacks.store import Store
+
+from .workload import (
+    Workload,
+    create_tables_in_process,
+    make_workload,
+    send,
+    send_in_process,
+)
+
+
+def check(store: Store, work: Workload, new: int) -> None:
+    assert new == sum(work.distinct.values())
+    for sid, final in work.final_calls.items():
+        call = store.get_call(sid)
+        assert call is not None
+        assert call["status"] == final, sid
+        if final == "completed":
+            assert call["duration"] == int(sid[2:], 16)
+    for sid, final in work.final_messages.items():
+        message = store.get_message(sid)
+        assert message is not None
+        assert message["status"] == final, sid
+    for sid, count in work.distinct.items():
+        callbacks = store.status_callbacks(sid)
+        assert len(callbacks) == count, sid
+        assert len({(c["status"], c["sequence_number"]) for c in callbacks}) == count
+
+
+def test_threads_writing_at_once(store: Store) -> None:
+    work = make_workload(1, calls=40, messages=40)
+    with ThreadPoolExecutor(8) as pool:
+        new = sum(pool.map(lambda chunk: send(store, chunk), work.chunks(8)))
+    check(store, work, new)
+
+
+def test_processes_writing_at_once(database_url: str) -> None:
+    Store(database_url).create_all()
+    work = make_workload(2, calls=40, messages=40)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        counts = pool.starmap(send_in_process, [(database_url, c) for c in work.chunks(4)])
+    store = Store(database_url)
+    check(store, work, sum(counts))
+    store.close()
+
+
+def test_processes_creating_the_schema_at_once(database_url: str) -> None:
+    ctx = multiprocessing.get_context("fork")
+    go, results = ctx.Event(), ctx.Queue()
+    workers = [
+        ctx.Process(target=create_tables_in_process, args=(database_url, go, results))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    go.set()
+    outcomes = [results.get(timeout=30) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert outcomes == ["ok"] * 4
