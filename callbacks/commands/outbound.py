@@ -1,21 +1,247 @@
-"""Placeholder until the outbound commands land."""
+"""``switchboard provision``, ``switchboard call`` and ``switchboard sms``: the REST client
+pointed back at this server.
+
+::
+
+    switchboard provision --number +14155550100 --dry-run
+    switchboard provision --number +14155550100
+    switchboard call --to +14155550123 --from +14155550100 --flow ivr
+    switchboard sms --to +14155550123 --from +14155550100 --body "Your table is ready"
+
+The server's public URL is ``SWITCHBOARD_PUBLIC_URL`` (or ``--public-url``); a local or
+plain-http one is refused unless ``--allow-insecure`` (for the emulator).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from flask.cli import with_appcontext
+
+from callbacks.commands.api import OneLineCommand
+
+if TYPE_CHECKING:
+    from api import TwilioClient
+    from config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FLOWS = {"ivr": "/voice"}
+"""The bundled flows a call can run, by name: the path of the TwiML URL on this server."""
+
+CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
-@click.command("provision")
-def provision_command() -> None:
-    """Not yet available."""
-    raise click.ClickException("not yet available")
+def _common(command: F) -> F:
+    command = click.option(
+        "--allow-insecure",
+        is_flag=True,
+        help="Accept a local or plain-http public URL (the emulator runs on 127.0.0.1).",
+    )(command)
+    command = click.option(
+        "--public-url",
+        metavar="URL",
+        help="This server's public base URL (default: SWITCHBOARD_PUBLIC_URL).",
+    )(command)
+    return click.option(
+        "--config-ref",
+        metavar="NAME",
+        help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
+    )(command)
 
 
-@click.command("call")
-def call_command() -> None:
-    """Not yet available."""
-    raise click.ClickException("not yet available")
+def _connect(config_ref: str | None) -> tuple[Settings, TwilioClient]:
+    from api import TwilioClient, ValidationError
+    from config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config_ref)
+        return settings, TwilioClient.from_settings(settings=settings)
+    except (ConfigError, ValidationError) as error:
+        raise click.ClickException(str(error)) from None
 
 
-@click.command("sms")
-def sms_command() -> None:
-    """Not yet available."""
-    raise click.ClickException("not yet available")
+def _public_url(settings: Settings, public_url: str | None, allow_insecure: bool) -> str:
+    from api.provisioning import ProvisioningError, check_public_url
+
+    try:
+        return check_public_url(public_url or settings.public_url, allow_insecure=allow_insecure)
+    except ProvisioningError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
+    exception = click.ClickException(str(error))
+    exception.exit_code = exit_code
+    return exception
+
+
+@click.command("provision", cls=OneLineCommand)
+@click.option("--number", metavar="E164|PN...", help="A number of the account, by E.164 or SID.")
+@click.option("--application", metavar="AP...", help="An application, by SID.")
+@click.option("--sandbox", is_flag=True, help="The developer sandbox (retired by Twilio).")
+@click.option("--dry-run", is_flag=True, help="Show the changes against Twilio's current values.")
+@_common
+def provision_command(
+    number: str | None,
+    application: str | None,
+    sandbox: bool,
+    dry_run: bool,
+    config_ref: str | None,
+    public_url: str | None,
+    allow_insecure: bool,
+) -> None:
+    """Point a number, an application or the sandbox at this server.
+
+    Sets the voice, voice fallback, SMS, SMS fallback and status callback URLs to
+    PUBLIC_URL/voice, /voice/fallback, /sms, /sms/fallback and /voice/status (and an
+    application's SMS status callback to /sms/status), all with POST; then reads them back.
+    """
+    from api import TwilioError, ValidationError
+    from api.provisioning import ProvisioningError, apply, plan, resolve_target
+
+    settings, client = _connect(config_ref)
+    base = _public_url(settings, public_url, allow_insecure)
+    with client:
+        try:
+            target = resolve_target(client, number=number, application=application, sandbox=sandbox)
+            changes = plan(client, target, base)
+            for line in changes.diff():
+                click.echo(line)
+            if dry_run:
+                click.echo("Dry run: nothing was changed.", err=True)
+                return
+            apply(client, changes)
+        except ValidationError as error:
+            raise _one_line(error, 2) from None
+        except (TwilioError, ProvisioningError) as error:
+            raise _one_line(error) from None
+    click.echo(f"Verified: {target.label} points at {base}.")
+
+
+def _refuse_opted_out(to: str, from_: str, doing: str) -> None:
+    from callbacks import get_store
+
+    if get_store().is_opted_out(to, sender=from_):
+        raise click.ClickException(
+            f"{to} has opted out (replied STOP to {from_}): not {doing}. "
+            "They can reply START to opt back in."
+        )
+
+
+def _check_numbers(to: str, from_: str) -> None:
+    from api import ValidationError
+    from api.validation import e164
+
+    try:
+        e164("--to", to)
+        e164("--from", from_)
+    except ValidationError as error:
+        raise _one_line(error, 2) from None
+
+
+@click.command("call", cls=OneLineCommand)
+@click.option("--to", required=True, metavar="E164", help="The number to call.")
+@click.option("--from", "from_", required=True, metavar="E164", help="Your Twilio number.")
+@click.option(
+    "--flow",
+    type=click.Choice(sorted(FLOWS)),
+    help="The bundled flow to run when the call is answered (default: ivr).",
+)
+@click.option("--url", metavar="URL", help="Any TwiML URL to run instead of a bundled flow.")
+@click.option("--record", is_flag=True, help="Record the whole call.")
+@_common
+@with_appcontext
+def call_command(
+    to: str,
+    from_: str,
+    flow: str | None,
+    url: str | None,
+    record: bool,
+    config_ref: str | None,
+    public_url: str | None,
+    allow_insecure: bool,
+) -> None:
+    """Place a call whose progress comes back to this server.
+
+    The call runs FLOW on this server (or the TwiML at --url); its status callbacks
+    (initiated, ringing, answered, completed) go to PUBLIC_URL/voice/status and land in the
+    server's store. A number that opted out (STOP) is not called.
+    """
+    from api import TwilioError, ValidationError
+    from callbacks import get_store
+
+    if flow and url:
+        raise _one_line(click.ClickException("give --flow or --url, not both"), 2)
+    _check_numbers(to, from_)
+    _refuse_opted_out(to, from_, "calling")
+    settings, client = _connect(config_ref)
+    base = _public_url(settings, public_url, allow_insecure)
+    with client:
+        try:
+            call = client.calls.create(
+                to,
+                from_,
+                url=url or f"{base}{FLOWS[flow or 'ivr']}",
+                method="POST",
+                status_callback=f"{base}/voice/status",
+                status_callback_method="POST",
+                status_callback_event=list(CALL_EVENTS),
+                record=True if record else None,
+            )
+        except ValidationError as error:
+            raise _one_line(error, 2) from None
+        except TwilioError as error:
+            raise _one_line(error) from None
+    get_store().record_outbound_call(call)
+    click.echo(json.dumps(call, indent=2, ensure_ascii=False))
+
+
+@click.command("sms", cls=OneLineCommand)
+@click.option("--to", required=True, metavar="E164", help="The number to text.")
+@click.option("--from", "from_", required=True, metavar="E164", help="Your Twilio number.")
+@click.option("--body", required=True, help="The text of the message.")
+@click.option(
+    "--media-url", multiple=True, metavar="URL", help="An image or file to send (repeatable)."
+)
+@_common
+@with_appcontext
+def sms_command(
+    to: str,
+    from_: str,
+    body: str,
+    media_url: tuple[str, ...],
+    config_ref: str | None,
+    public_url: str | None,
+    allow_insecure: bool,
+) -> None:
+    """Send a message whose delivery reports come back to this server.
+
+    Its status callbacks go to PUBLIC_URL/sms/status and land in the server's store. A number
+    that opted out (STOP) is not texted.
+    """
+    from api import TwilioError, ValidationError
+    from callbacks import get_store
+
+    _check_numbers(to, from_)
+    _refuse_opted_out(to, from_, "sending")
+    settings, client = _connect(config_ref)
+    base = _public_url(settings, public_url, allow_insecure)
+    with client:
+        try:
+            message = client.messages.create(
+                to,
+                from_=from_,
+                body=body,
+                media_url=list(media_url) or None,
+                status_callback=f"{base}/sms/status",
+            )
+        except ValidationError as error:
+            raise _one_line(error, 2) from None
+        except TwilioError as error:
+            raise _one_line(error) from None
+    get_store().record_outbound_message(message)
+    click.echo(json.dumps(message, indent=2, ensure_ascii=False))

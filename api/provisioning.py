@@ -1,0 +1,238 @@
+"""Point a Twilio number, an application or the sandbox at this server.
+
+The server's URLs hang off ``SWITCHBOARD_PUBLIC_URL``: ``/voice``, ``/voice/fallback``,
+``/voice/status``, ``/sms``, ``/sms/fallback`` (and ``/sms/status`` for an application's
+messages), all requested with POST. :func:`plan` reads what Twilio has now and lists the
+changes; :func:`apply` writes them, reads the resource back and checks every field::
+
+    target = resolve_target(client, number="+14155550100")
+    changes = plan(client, target, check_public_url(settings.public_url))
+    print("\\n".join(changes.diff()))
+    apply(client, changes)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from api.errors import ValidationError
+from api.resources.base import ResourceNotFound
+
+if TYPE_CHECKING:
+    from api.client import TwilioClient
+
+__all__ = [
+    "Change",
+    "Plan",
+    "ProvisioningError",
+    "Target",
+    "apply",
+    "check_public_url",
+    "plan",
+    "resolve_target",
+    "webhook_settings",
+]
+
+TUNNEL_HELP = (
+    "Twilio must reach this server from the internet over HTTPS: start a tunnel to it "
+    "(for example `ngrok http 5000` or `cloudflared tunnel --url http://localhost:5000`) "
+    "and set SWITCHBOARD_PUBLIC_URL to the https:// address it prints; "
+    "use --allow-insecure only with the local emulator"
+)
+
+
+class ProvisioningError(Exception):
+    """Provisioning cannot go ahead, or Twilio did not keep what was written (one line)."""
+
+
+def check_public_url(public_url: str | None, *, allow_insecure: bool = False) -> str:
+    """``public_url`` without a trailing slash, if Twilio can reach it.
+
+    A missing URL is refused; so is a plain-http one or one on this machine or a private
+    network, unless ``allow_insecure`` (for the emulator, which runs on 127.0.0.1).
+    """
+    if not public_url:
+        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL is not set. {TUNNEL_HELP}")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {public_url!r} is not an http(s) URL")
+    if not allow_insecure:
+        if _is_local(parts.hostname):
+            raise ProvisioningError(
+                f"SWITCHBOARD_PUBLIC_URL {public_url} is on this machine or a private network, "
+                f"where Twilio cannot reach it. {TUNNEL_HELP}"
+            )
+        if parts.scheme != "https":
+            raise ProvisioningError(
+                f"SWITCHBOARD_PUBLIC_URL {public_url} is not https. {TUNNEL_HELP}"
+            )
+    return public_url.rstrip("/")
+
+
+def _is_local(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to provision: ``kind`` is ``number``, ``application`` or ``sandbox``."""
+
+    kind: str
+    sid: str | None
+    label: str
+    current: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def resolve_target(
+    client: TwilioClient,
+    *,
+    number: str | None = None,
+    application: str | None = None,
+    sandbox: bool = False,
+) -> Target:
+    """The one target named: a number by PN SID or E.164 (looked up among the account's
+    numbers), an application by AP SID, or the sandbox. Reads its current settings."""
+    given = [name for name, v in (("number", number), ("application", application)) if v]
+    if sandbox:
+        given.append("sandbox")
+    if len(given) != 1:
+        raise ValidationError("number", "name exactly one of a number, an application, the sandbox")
+    if number:
+        if number.startswith("PN"):
+            current = client.incoming_phone_numbers.get(number)
+        else:
+            try:
+                current = client.incoming_phone_numbers.find(number)
+            except ResourceNotFound as error:
+                raise ProvisioningError(str(error)) from None
+        label = f"number {current.get('phone_number', number)} ({current.get('sid', number)})"
+        return Target("number", current.get("sid", number), label, current)
+    if application:
+        current = client.applications.get(application)
+        name = current.get("friendly_name")
+        label = f"application {name!r} ({application})" if name else f"application {application}"
+        return Target("application", application, label, current)
+    current = client.sandbox.get()
+    label = f"sandbox {current.get('phone_number', '')}".rstrip()
+    return Target("sandbox", None, label, current)
+
+
+def webhook_settings(public_url: str, kind: str) -> dict[str, str]:
+    """The settings that point a ``kind`` of target at the server at ``public_url``, by the
+    resource groups' argument names (which are also the keys of Twilio's JSON)."""
+    if kind == "sandbox":
+        return {
+            "voice_url": f"{public_url}/voice",
+            "voice_method": "POST",
+            "sms_url": f"{public_url}/sms",
+            "sms_method": "POST",
+        }
+    settings = {
+        "voice_url": f"{public_url}/voice",
+        "voice_method": "POST",
+        "voice_fallback_url": f"{public_url}/voice/fallback",
+        "voice_fallback_method": "POST",
+        "sms_url": f"{public_url}/sms",
+        "sms_method": "POST",
+        "sms_fallback_url": f"{public_url}/sms/fallback",
+        "sms_fallback_method": "POST",
+        "status_callback": f"{public_url}/voice/status",
+        "status_callback_method": "POST",
+    }
+    if kind == "application":
+        settings["sms_status_callback"] = f"{public_url}/sms/status"
+    return settings
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_show(self.old)} -> {_show(self.new)}"
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value in (None, "") else str(value)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The changes that point ``target`` at the server; ``desired`` is every field's goal."""
+
+    target: Target
+    desired: dict[str, str]
+    changes: tuple[Change, ...]
+
+    def diff(self) -> list[str]:
+        """One line per change (``field: old -> new``), under a line naming the target."""
+        if not self.changes:
+            return [f"{self.target.label}: already points at this server, nothing to change"]
+        return [f"{self.target.label}:", *(f"  {change}" for change in self.changes)]
+
+
+def plan(client: TwilioClient, target: Target, public_url: str) -> Plan:
+    """Compare what Twilio has for ``target`` with what points it at ``public_url``.
+
+    A number attached to an application ignores its own URLs, so provisioning a number also
+    detaches it (``voice_application_sid`` / ``sms_application_sid`` set to "").
+    """
+    desired = webhook_settings(public_url, target.kind)
+    if target.kind == "number":
+        for name in ("voice_application_sid", "sms_application_sid"):
+            if target.current.get(name):
+                desired[name] = ""
+    changes = tuple(
+        Change(name, target.current.get(name), value)
+        for name, value in desired.items()
+        if (target.current.get(name) or "") != value
+    )
+    return Plan(target, desired, changes)
+
+
+def apply(client: TwilioClient, plan: Plan) -> dict[str, Any]:
+    """Write the plan's changes, read the target back and check every desired field.
+
+    Returns the resource as read back; raises :class:`ProvisioningError` naming the fields
+    Twilio did not keep.
+    """
+    target = plan.target
+    changes = {change.field: change.new for change in plan.changes}
+    if target.kind == "number":
+        if changes:
+            client.incoming_phone_numbers.update(target.sid, **changes)
+        after = client.incoming_phone_numbers.get(target.sid)
+    elif target.kind == "application":
+        if changes:
+            client.applications.update(target.sid, **changes)
+        after = client.applications.get(target.sid)
+    else:
+        if changes:
+            client.sandbox.update(**changes)
+        after = client.sandbox.get()
+    wrong = [
+        f"{name} is {_show(after.get(name))}, not {_show(value)}"
+        for name, value in plan.desired.items()
+        if (after.get(name) or "") != value
+    ]
+    if wrong:
+        raise ProvisioningError(f"{target.label} did not keep the change: {'; '.join(wrong)}")
+    return after

@@ -1,0 +1,216 @@
+"""``api.provisioning`` and ``switchboard provision``: point a number, an application or the
+sandbox at the server, with a dry-run diff and a read-back check."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from api import TwilioClient
+from api.provisioning import (
+    ProvisioningError,
+    apply,
+    check_public_url,
+    plan,
+    resolve_target,
+    webhook_settings,
+)
+from callbacks.cli import cli
+from tests.api.conftest import ACCOUNT_SID, TwilioStub, sid
+
+A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
+PUBLIC = "https://switchboard.example.com"
+NUMBER = "+14155550100"
+PN, AP = sid("PN"), sid("AP")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "http://localhost:5000",
+        "https://localhost",
+        "http://127.0.0.1:5000",
+        "https://192.168.1.20",
+        "https://[::1]:8443",
+        "https://myhost.local",
+        "http://switchboard.example.com",
+        "ftp://switchboard.example.com",
+    ],
+)
+def test_unreachable_public_urls_are_refused_with_tunnel_advice(url: str | None) -> None:
+    with pytest.raises(ProvisioningError) as raised:
+        check_public_url(url)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "SWITCHBOARD_PUBLIC_URL" in message
+    if url and not url.startswith("ftp"):
+        assert "tunnel" in message
+
+
+def test_public_url_checks_pass_and_insecure_is_allowed_for_the_emulator() -> None:
+    assert check_public_url("https://abc.ngrok.app/") == "https://abc.ngrok.app"
+    assert check_public_url("http://127.0.0.1:5000", allow_insecure=True) == (
+        "http://127.0.0.1:5000"
+    )
+
+
+def current_number(**fields: str) -> dict[str, str]:
+    return {"sid": PN, "phone_number": NUMBER, "voice_url": "https://old.example.com/v",
+            "voice_method": "GET", **fields}  # fmt: skip
+
+
+def provisioned_number(public: str = PUBLIC) -> dict[str, str]:
+    return {"sid": PN, "phone_number": NUMBER, **webhook_settings(public, "number"),
+            "voice_application_sid": "", "sms_application_sid": None}  # fmt: skip
+
+
+def test_plan_lists_every_change_and_detaches_applications(client: TwilioClient) -> None:
+    from api.provisioning import Target
+
+    target = Target("number", PN, f"number {NUMBER}", current_number(voice_application_sid=AP))
+    changes = plan(client, target, PUBLIC)
+    lines = changes.diff()
+    assert lines[0] == f"number {NUMBER}:"
+    assert f"  voice_url: https://old.example.com/v -> {PUBLIC}/voice" in lines
+    assert "  voice_method: GET -> POST" in lines
+    assert f"  status_callback: (none) -> {PUBLIC}/voice/status" in lines
+    assert f"  voice_application_sid: {AP} -> (none)" in lines
+    assert not any("sms_application_sid" in line for line in lines)
+
+
+def test_apply_writes_then_reads_back(client: TwilioClient, stub: TwilioStub) -> None:
+    stub.answer("GET", f"{A}/IncomingPhoneNumbers.json",
+                {"incoming_phone_numbers": [current_number(voice_application_sid=AP)]})  # fmt: skip
+    stub.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", provisioned_number())
+    target = resolve_target(client, number=NUMBER)
+    after = apply(client, plan(client, target, PUBLIC))
+    assert after["voice_url"] == f"{PUBLIC}/voice"
+    lookup, update, read_back = stub.requests
+    assert lookup.query == {"PhoneNumber": [NUMBER]}
+    assert (update.method, update.path) == ("POST", f"{A}/IncomingPhoneNumbers/{PN}.json")
+    assert update.form == {
+        "VoiceUrl": [f"{PUBLIC}/voice"],
+        "VoiceMethod": ["POST"],
+        "VoiceFallbackUrl": [f"{PUBLIC}/voice/fallback"],
+        "VoiceFallbackMethod": ["POST"],
+        "SmsUrl": [f"{PUBLIC}/sms"],
+        "SmsMethod": ["POST"],
+        "SmsFallbackUrl": [f"{PUBLIC}/sms/fallback"],
+        "SmsFallbackMethod": ["POST"],
+        "StatusCallback": [f"{PUBLIC}/voice/status"],
+        "StatusCallbackMethod": ["POST"],
+        "VoiceApplicationSid": [""],
+    }
+    assert (read_back.method, read_back.path) == ("GET", update.path)
+
+
+def test_apply_fails_when_twilio_did_not_keep_the_change(
+    client: TwilioClient, stub: TwilioStub
+) -> None:
+    stub.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    stub.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    target = resolve_target(client, number=PN)
+    with pytest.raises(
+        ProvisioningError, match=r"did not keep the change: voice_url is https://old"
+    ):
+        apply(client, plan(client, target, PUBLIC))
+
+
+def test_application_gets_the_sms_status_callback(client: TwilioClient, stub: TwilioStub) -> None:
+    stub.answer("GET", f"{A}/Applications/{AP}.json", {"sid": AP, "friendly_name": "ivr"})
+    desired = webhook_settings(PUBLIC, "application")
+    stub.answer("GET", f"{A}/Applications/{AP}.json", {"sid": AP, **desired})
+    target = resolve_target(client, application=AP)
+    assert target.label == f"application 'ivr' ({AP})"
+    apply(client, plan(client, target, PUBLIC))
+    update = stub.requests[1]
+    assert update.form["SmsStatusCallback"] == [f"{PUBLIC}/sms/status"]
+    assert update.form["StatusCallback"] == [f"{PUBLIC}/voice/status"]
+
+
+def test_sandbox_gets_its_four_urls(client: TwilioClient, stub: TwilioStub) -> None:
+    stub.answer("GET", f"{A}/Sandbox.json", {"phone_number": "+14155992671", "pin": "1234"})
+    stub.answer("GET", f"{A}/Sandbox.json", webhook_settings(PUBLIC, "sandbox"))
+    target = resolve_target(client, sandbox=True)
+    apply(client, plan(client, target, PUBLIC))
+    assert stub.requests[1].form == {
+        "VoiceUrl": [f"{PUBLIC}/voice"],
+        "VoiceMethod": ["POST"],
+        "SmsUrl": [f"{PUBLIC}/sms"],
+        "SmsMethod": ["POST"],
+    }
+
+
+def test_unknown_number_is_a_clear_error(client: TwilioClient) -> None:
+    with pytest.raises(ProvisioningError, match=r"\+14155550100 is not one of this account"):
+        resolve_target(client, number=NUMBER)
+
+
+def provision(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["provision", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def public_env(twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch) -> TwilioStub:
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", PUBLIC)
+    return twilio_env
+
+
+def test_cli_dry_run_prints_the_diff_and_changes_nothing(public_env: TwilioStub) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    code, output = provision("--number", PN, "--dry-run")
+    assert code == 0, output
+    assert f"voice_url: https://old.example.com/v -> {PUBLIC}/voice" in output
+    assert "Dry run" in output
+    assert [r.method for r in public_env.requests] == ["GET"]
+
+
+def test_cli_provisions_and_verifies(public_env: TwilioStub) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", provisioned_number())
+    code, output = provision("--number", PN)
+    assert code == 0, output
+    assert output.strip().endswith(f"Verified: number {NUMBER} ({PN}) points at {PUBLIC}.")
+    assert [r.method for r in public_env.requests] == ["GET", "POST", "GET"]
+
+
+def test_cli_already_provisioned_changes_nothing(public_env: TwilioStub) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", provisioned_number())
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", provisioned_number())
+    code, output = provision("--number", PN)
+    assert code == 0, output
+    assert "nothing to change" in output
+    assert [r.method for r in public_env.requests] == ["GET", "GET"]
+
+
+def test_cli_refuses_a_local_public_url_before_any_request(
+    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "http://127.0.0.1:5000")
+    code, output = provision("--number", PN)
+    assert code == 1
+    assert output.count("\n") == 1
+    assert "tunnel" in output
+    assert twilio_env.requests == []
+
+
+def test_cli_allow_insecure_for_the_emulator(
+    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = "http://127.0.0.1:5000"
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", local)
+    twilio_env.answer("GET", f"{A}/Sandbox.json", {"phone_number": "+14155992671"})
+    twilio_env.answer("GET", f"{A}/Sandbox.json", webhook_settings(local, "sandbox"))
+    code, output = provision("--sandbox", "--allow-insecure")
+    assert code == 0, output
+    assert twilio_env.requests[1].form["VoiceUrl"] == [f"{local}/voice"]
+
+
+def test_cli_needs_exactly_one_target(public_env: TwilioStub) -> None:
+    code, output = provision("--number", PN, "--sandbox")
+    assert code == 2
+    assert output.count("\n") == 1
+    assert public_env.requests == []
