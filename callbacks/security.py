@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote
@@ -58,6 +59,11 @@ def _params_payload(params: Params | None) -> str:
     by value for a repeated name."""
     if not params:
         return ""
+    if type(params) is dict:
+        try:
+            return "".join([name + params[name] for name in sorted(params)])
+        except TypeError:
+            pass  # a list of values somewhere: the general way below
     if isinstance(params, Mapping):
         lists = getattr(params, "lists", None)  # werkzeug's MultiDict: every value, not the first
         items: Iterable = lists() if callable(lists) else params.items()
@@ -158,7 +164,7 @@ class RequestValidator:
         mac = self._mac.copy()
         mac.update(url)
         mac.update(payload)
-        return hmac.compare_digest(b64encode(mac.digest()), expected)
+        return hmac.compare_digest(b2a_base64(mac.digest(), newline=False), expected)
 
     def validate(
         self,
