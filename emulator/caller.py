@@ -90,7 +90,9 @@ class Phone:
     mode mounts a Flask test-client adapter on it). ``call_outcomes`` (To number -> busy,
     no-answer, failed) and ``message_outcomes`` (To number -> (status, error code)) script what
     happens at the far end of outbound calls and messages; ``outbound_scripts`` (To number ->
-    :class:`CallScript`) what the person who answers an outbound call does.
+    :class:`CallScript`) what the person who answers an outbound call does; ``answered_by``
+    (To number -> ``human``, ``machine_start``...) the ``AnsweredBy`` of calls placed with
+    MachineDetection.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class Phone:
         self.call_outcomes: dict[str, str] = dict(MAGIC_CALL_OUTCOMES)
         self.message_outcomes: dict[str, tuple[str, int]] = dict(MAGIC_MESSAGE_OUTCOMES)
         self.outbound_scripts: dict[str, CallScript] = {}
+        self.answered_by: dict[str, str] = {}
         self.queues: dict[str, str] = {}
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
@@ -312,6 +315,8 @@ class Phone:
             ctx.extra_params["ForwardedFrom"] = call["forwarded_from"]
         if call.get("parent_call_sid"):
             ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
+        if call.get("machine_detection"):
+            ctx.extra_params["AnsweredBy"] = self.answered_by.get(ctx.to, "human")
         runner = CallRunner(ctx)
         with self._lock:
             self._live[ctx.call_sid] = runner

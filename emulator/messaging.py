@@ -49,6 +49,17 @@ ERROR_TEXTS = {
     30008: "Unknown error",
 }
 MAX_MESSAGING_DOCUMENTS = 10
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+OPTED_OUT = 21610
+OPT_OUT_REPLY = (
+    "You have successfully been unsubscribed. You will not receive any more messages from this "
+    "number. Reply START to resubscribe."
+)
+OPT_IN_REPLY = (
+    "You have successfully been re-subscribed to messages from this number. Reply HELP for "
+    "help. Reply STOP to unsubscribe."
+)
 
 
 def guess_content_type(url: str) -> str:
@@ -105,6 +116,14 @@ class Messaging:
         transcript.sid = message["sid"]
         self.phone.remember(message["sid"], transcript)
         transcript.add("received", f"from {from_}: {body}", message=message)
+        keyword = body.strip().upper()
+        if keyword in OPT_OUT_KEYWORDS:
+            state.opt_out(from_, to)
+            transcript.add("opt-out", f"{from_} opted out of messages from {to}; Twilio "
+                           f"replies: {OPT_OUT_REPLY}")
+        elif keyword in OPT_IN_KEYWORDS:
+            state.opt_in(from_, to)
+            transcript.add("opt-in", f"{from_} opted back in; Twilio replies: {OPT_IN_REPLY}")
         params = {
             "AccountSid": account_sid,
             "ApiVersion": API_VERSION,
@@ -200,8 +219,16 @@ class Messaging:
                 status_callback=urljoin(doc_url, callback) if callback
                 else config.get("status_callback"),
             )
-            transcript.add("message", f"to {message['to']}: {body}", message=message)
-            self.phone.deliver_outbound_message(message)
+            if self.phone.state.is_opted_out(message["to"], message["from"]):
+                message = self.phone.state.update_message(
+                    message["sid"], status="failed", error_code=OPTED_OUT,
+                    error_message="Attempt to send to unsubscribed recipient",
+                )
+                transcript.add("blocked", f"to {message['to']}: {body} (not sent: error "
+                               f"{OPTED_OUT}, the recipient opted out)", message=message)
+            else:
+                transcript.add("message", f"to {message['to']}: {body}", message=message)
+                self.phone.deliver_outbound_message(message)
             if verb.get("action"):
                 target = urljoin(doc_url, verb.get("action"))
                 extra = {"MessageStatus": "sending", "SmsStatus": "sending",

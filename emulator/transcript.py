@@ -20,7 +20,8 @@ class Event:
     ``kind`` is one of: ``say``, ``play``, ``pause``, ``input`` (digits or speech given at a
     Gather), ``no-input``, ``record``, ``dial``, ``enqueue``, ``conference``, ``message`` (an SMS
     sent by the application), ``received`` (an SMS the application got), ``redirect``,
-    ``hangup``, ``reject``, ``error``, ``status`` (a status callback sent), ``end``.
+    ``hangup``, ``reject``, ``error``, ``status`` (a status callback sent), ``end``, ``blocked``
+    (a reply not sent: the recipient opted out), ``opt-out``, ``opt-in``, ``unsupported``.
     """
 
     kind: str
@@ -47,6 +48,10 @@ class Event:
             "status": "Status",
             "end": "End",
             "request": "Request",
+            "blocked": "Message blocked",
+            "opt-out": "Opt-out",
+            "opt-in": "Opt-in",
+            "unsupported": "Skipped",
         }.get(self.kind, self.kind.title())
         return f"{label}: {self.text}" if self.text else label
 
