@@ -63,7 +63,6 @@ def test_an_extra_field_is_rejected(url: str, params: list, name: str, value: st
 
 
 @NO_DEADLINE
-@NO_DEADLINE
 @given(
     st.text(max_size=60),
     st.one_of(st.none(), pairs, st.dictionaries(names, values)),
