@@ -299,8 +299,7 @@ def retired(error: TwilioHTTPError, what: str) -> TwilioHTTPError:
     return RetiredResource(
         error.status,
         error.code,
-        f"{error.message} ({what} was retired by Twilio and is no longer in its API; "
-        "only the Switchboard emulator still serves it)",
+        f"{error.message} ({what} was retired by Twilio: today's API no longer offers it)",
         error.more_info,
         error.method,
         error.url,
