@@ -52,11 +52,27 @@ def twiml_response(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, content_type="text/xml; charset=utf-8")
 
 
-@functools.lru_cache(maxsize=64)
+#: The last resort, a constant: used only if building the apology itself fails.
+LAST_RESORT_VOICE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Say>' + VOICE_APOLOGY.encode()
+    + b"</Say><Hangup/></Response>"
+)
+LAST_RESORT_SMS = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
 def voice_apology(
     voice: str | None = None, language: str | None = None, redirect: str | None = None
 ) -> bytes:
     """The apology a caller hears when a handler fails, then a hang-up (or a redirect)."""
+    try:
+        return _voice_apology(voice, language, redirect)
+    except Exception:
+        log.exception("could not build the apology; answering the constant one")
+        return LAST_RESORT_VOICE
+
+
+@functools.lru_cache(maxsize=64)
+def _voice_apology(voice: str | None, language: str | None, redirect: str | None) -> bytes:
     response = VoiceResponse()
     attributes = {"voice": voice, "language": language}
     response.say(VOICE_APOLOGY, **{k: v for k, v in attributes.items() if v})
@@ -67,9 +83,17 @@ def voice_apology(
     return response.to_bytes()
 
 
-@functools.lru_cache(maxsize=1)
 def empty_messaging() -> bytes:
     """``<Response/>``: the SMS answer that sends no reply."""
+    try:
+        return _empty_messaging()
+    except Exception:
+        log.exception("could not build an empty response; answering the constant one")
+        return LAST_RESORT_SMS
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_messaging() -> bytes:
     return MessagingResponse().to_bytes()
 
 

@@ -1,0 +1,80 @@
+"""The database made unavailable: callers still get valid TwiML, callbacks get 503."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from callbacks.errors import VOICE_APOLOGY
+from tests.conftest import free_port
+from tests.server.conftest import Twilio, call_params, make_app, message_params, spoken, twiml
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unreachable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        blocker = tmp_path / "blocked"
+        blocker.write_text("a file where the database folder should be")
+        return f"sqlite:///{blocker / 'switchboard.sqlite3'}"
+    return f"postgresql+psycopg://switchboard@127.0.0.1:{free_port()}/nowhere"
+
+
+@pytest.fixture
+def down_app(unreachable_url: str) -> Iterator[Flask]:
+    app = make_app(unreachable_url)
+    yield app
+    app.extensions["switchboard"].store.close()
+
+
+def test_the_app_starts_and_says_the_database_is_down(
+    unreachable_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        app = make_app(unreachable_url)
+    assert "database is unavailable" in caplog.text
+    assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_callers_still_get_valid_twiml(down_app: Flask) -> None:
+    twilio = Twilio(down_app.test_client())
+    welcome = twiml(twilio.post("/voice", call_params()))  # needs no database: the menu
+    assert welcome.find("Gather") is not None
+    menu = twiml(twilio.post("/voice/menu", call_params(Digits="9")))  # needs the session
+    assert spoken(menu) == VOICE_APOLOGY
+    assert [child.tag for child in menu] == ["Say", "Hangup"]
+    help_reply = twiml(twilio.post("/sms", message_params("HELP")))
+    assert len(help_reply) == 1
+    twiml(twilio.post("/sms", message_params("hello")))  # opt-out unknown: no reply
+    twiml(twilio.post("/sms", message_params("STOP")))
+
+
+def test_status_callbacks_answer_503_so_twilio_retries(down_app: Flask) -> None:
+    twilio = Twilio(down_app.test_client())
+    assert twilio.post("/voice/status", call_params(CallStatus="completed")).status_code == 503
+    message = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered"}
+    assert twilio.post("/sms/status", message).status_code == 503
+    recording = {"CallSid": "CA" + "1" * 32, "RecordingSid": "RE" + "1" * 32,
+                 "RecordingStatus": "completed"}
+    assert twilio.post("/voice/recording-status", recording).status_code == 503
+
+
+def test_the_server_recovers_when_the_database_returns(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.write_text("in the way")
+    app = make_app(f"sqlite:///{folder / 'switchboard.sqlite3'}")
+    twilio = Twilio(app.test_client())
+    params: dict[str, Any] = call_params(CallStatus="completed", SequenceNumber="0")
+    try:
+        assert twilio.post("/voice/status", params).status_code == 503
+        folder.unlink()
+        folder.mkdir()
+        assert app.test_client().get("/healthz").status_code == 200
+        assert twilio.post("/voice/status", params).status_code == 204
+        assert app.extensions["switchboard"].store.get_call(params["CallSid"]) is not None
+    finally:
+        app.extensions["switchboard"].store.close()

@@ -1,0 +1,234 @@
+"""The error policy: a failing handler never reaches Twilio as a 500."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from callbacks.errors import VOICE_APOLOGY
+from callbacks.handlers import TwilioBlueprint
+from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from callbacks.twiml import MessagingResponse, VoiceResponse
+from tests.server.conftest import (
+    TOKEN,
+    Twilio,
+    call_params,
+    clean_app,
+    message_params,
+    sid,
+    spoken,
+    twiml,
+)
+
+TIMEOUT = 0.3
+release = threading.Event()
+
+
+def broken_blueprint() -> TwilioBlueprint:
+    bp = TwilioBlueprint("broken", __name__, url_prefix="/broken")
+
+    @bp.voice("/raise")
+    def voice_raises(call: CallRequest) -> VoiceResponse:
+        raise RuntimeError("boom")
+
+    @bp.voice("/hang")
+    def voice_hangs(call: CallRequest) -> VoiceResponse:
+        release.wait(10)
+        return VoiceResponse().say("too late")
+
+    @bp.voice("/garbage")
+    def voice_garbage(call: CallRequest) -> Any:
+        return {"not": "twiml"}
+
+    @bp.voice("/bad-xml")
+    def voice_bad_xml(call: CallRequest) -> str:
+        return "<Response><Dance/></Response>"
+
+    @bp.voice("/raw-xml")
+    def voice_raw_xml(call: CallRequest) -> str:
+        return '<?xml version="1.0"?><Response><Say>raw</Say></Response>'
+
+    @bp.voice("/messaging")
+    def voice_returns_messaging(call: CallRequest) -> MessagingResponse:
+        return MessagingResponse()
+
+    @bp.voice("/redirect-on-error", error_redirect="/voice")
+    def voice_redirects(call: CallRequest) -> VoiceResponse:
+        raise KeyError("x")
+
+    @bp.voice("/session-then-raise")
+    def session_then_raise(call: CallRequest) -> VoiceResponse:
+        call.session["touched"] = True
+        raise ValueError("after the session changed")
+
+    @bp.sms("/sms-raise")
+    def sms_raises(message: MessageRequest) -> MessagingResponse:
+        raise RuntimeError("boom")
+
+    @bp.sms("/sms-hang")
+    def sms_hangs(message: MessageRequest) -> MessagingResponse:
+        release.wait(10)
+        return MessagingResponse()
+
+    @bp.sms("/sms-garbage")
+    def sms_garbage(message: MessageRequest) -> Any:
+        return 42
+
+    @bp.call_status("/status-raise")
+    def status_raises(status: StatusCallback) -> None:
+        raise RuntimeError("boom")
+
+    @bp.call_status("/status-hang")
+    def status_hangs(status: StatusCallback) -> None:
+        release.wait(10)
+
+    @bp.fallback("/fallback-raise", kind="voice")
+    def fallback_raises(call: CallRequest) -> VoiceResponse:
+        raise RuntimeError("boom")
+
+    return bp
+
+
+@pytest.fixture(scope="module")
+def broken_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    path = tmp_path_factory.mktemp("broken") / "switchboard.sqlite3"
+    app = clean_app(f"sqlite:///{path}", SWITCHBOARD_HANDLER_TIMEOUT=str(TIMEOUT),
+                    SWITCHBOARD_VOICE="alice")
+    app.register_blueprint(broken_blueprint())
+    release.clear()
+    yield app
+    release.set()
+    app.extensions["switchboard"].store.close()
+
+
+@pytest.fixture
+def broken(broken_app: Flask) -> Twilio:
+    return Twilio(broken_app.test_client())
+
+
+def assert_apology(response: Any) -> None:
+    root = twiml(response)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert spoken(root) == VOICE_APOLOGY
+    assert root.find("Say").get("voice") == "alice"
+
+
+def assert_no_reply(response: Any) -> None:
+    root = twiml(response)
+    assert len(root) == 0
+
+
+@pytest.mark.parametrize("path", ["raise", "garbage", "bad-xml", "messaging"])
+def test_a_failing_voice_handler_gets_the_apology(
+    broken: Twilio, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = call_params()
+    with caplog.at_level(logging.ERROR, logger="callbacks"):
+        assert_apology(broken.post(f"/broken/{path}", params))
+    assert params["CallSid"] in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_a_hanging_voice_handler_is_cut_off_at_the_deadline(broken: Twilio) -> None:
+    started = time.monotonic()
+    assert_apology(broken.post("/broken/hang", call_params()))
+    assert time.monotonic() - started < TIMEOUT + 2
+
+
+def test_raw_twiml_strings_are_accepted_when_valid(broken: Twilio) -> None:
+    assert spoken(twiml(broken.post("/broken/raw-xml", call_params()))) == "raw"
+
+
+def test_error_redirect_sends_the_caller_on(broken: Twilio) -> None:
+    root = twiml(broken.post("/broken/redirect-on-error", call_params()))
+    assert [child.tag for child in root] == ["Say", "Redirect"]
+    assert root.find("Redirect").text == "/voice"
+
+
+def test_a_failed_handler_does_not_save_its_session(broken: Twilio, broken_app: Flask) -> None:
+    params = call_params()
+    assert_apology(broken.post("/broken/session-then-raise", params))
+    store = broken_app.extensions["switchboard"].store
+    assert store.load_voice_session(params["CallSid"]) == {}
+
+
+@pytest.mark.parametrize("path", ["sms-raise", "sms-hang", "sms-garbage"])
+def test_a_failing_sms_handler_sends_no_reply(broken: Twilio, path: str) -> None:
+    assert_no_reply(broken.post(f"/broken/{path}", message_params()))
+
+
+@pytest.mark.parametrize("path", ["status-raise", "status-hang"])
+def test_a_failing_status_handler_answers_503(broken: Twilio, path: str) -> None:
+    params = call_params(CallStatus="completed")
+    response = broken.post(f"/broken/{path}", params)
+    assert response.status_code == 503
+    assert response.data == b""
+
+
+def test_a_failing_fallback_still_apologises(broken: Twilio) -> None:
+    assert_apology(broken.post("/broken/fallback-raise", call_params(ErrorCode="11200")))
+
+
+def test_fallback_logs_error_code_and_url(
+    broken: Twilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = call_params(ErrorCode="11205", ErrorUrl="https://example.com/voice")
+    with caplog.at_level(logging.WARNING, logger="callbacks"):
+        root = twiml(broken.post("/voice/fallback", params))
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert "11205" in caplog.text
+    assert "https://example.com/voice" in caplog.text
+    params = message_params(ErrorCode="12300", ErrorUrl="https://example.com/sms")
+    with caplog.at_level(logging.WARNING, logger="callbacks"):
+        assert_no_reply(broken.post("/sms/fallback", params))
+    assert "12300" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/voice/nothing-here", "voice"), ("/sms/nothing-here", "sms"), ("/voice", "voice")],
+)
+def test_unknown_twilio_paths_and_bad_requests_get_safe_twiml(
+    broken: Twilio, path: str, kind: str
+) -> None:
+    if path == "/voice":  # a body over the size limit: 413 from werkzeug
+        response = broken.client.post(path, data={"Body": "x" * (2 * 1024 * 1024)},
+                                      headers={"X-Twilio-Signature": "c2lnbmF0dXJl"})
+    else:
+        response = broken.client.post(path, data={"CallSid": sid("CA")})
+    if kind == "voice":
+        assert_apology(response)
+    else:
+        assert_no_reply(response)
+
+
+def test_an_unknown_status_path_keeps_its_404(broken: Twilio) -> None:
+    assert broken.client.post("/voice/other-status").status_code == 404
+    assert broken.client.get("/nowhere").status_code == 404
+
+
+def test_all_threads_busy_fails_fast(broken_app: Flask) -> None:
+    """With every worker thread hung, a request gets the safe answer at once."""
+    from callbacks.deadline import Deadline, HandlerTimeout
+
+    deadline = Deadline(5, max_workers=1)
+    gate = threading.Event()
+    try:
+        with pytest.raises(HandlerTimeout):
+            Deadline(0.05, max_workers=1).run(lambda: gate.wait(5))
+        hung = Deadline(0.05, max_workers=1)
+        with pytest.raises(HandlerTimeout):
+            hung.run(lambda: gate.wait(5))
+        started = time.monotonic()
+        with pytest.raises(HandlerTimeout, match="busy"):
+            hung.run(lambda: None)
+        assert time.monotonic() - started < 0.05
+        assert deadline.run(lambda: 7) == 7
+    finally:
+        gate.set()

@@ -1,0 +1,90 @@
+"""The bundled SMS bot: keywords, opt-out and opt-in, help text, escaping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import CALLER, NUMBER, Twilio, message_params, twiml
+
+
+def texts(root: Any) -> list[str]:
+    return ["".join(message.itertext()) for message in root.iter("Message")]
+
+
+def send(twilio: Twilio, body: str, **extra: str) -> list[str]:
+    return texts(twiml(twilio.post("/sms", message_params(body, **extra))))
+
+
+def test_help_and_hours(twilio: Twilio) -> None:
+    (help_text,) = send(twilio, "help")
+    assert "HOURS" in help_text
+    assert "STOP" in help_text
+    assert send(twilio, " Info ") == [help_text]
+    (hours,) = send(twilio, "HOURS")
+    assert "Monday to Friday, 9 AM to 5 PM" in hours
+    assert "1 Main Street" in hours
+
+
+def test_anything_else_gets_a_short_help_text(twilio: Twilio) -> None:
+    (reply,) = send(twilio, "do you sell bicycles?")
+    assert "do you sell bicycles?" in reply
+    assert "HOURS" in reply
+    assert len(reply) <= 160
+
+
+@pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "CANCEL", "end", "QUIT."])
+def test_opt_out_confirms_once_then_silence_until_start(
+    twilio: Twilio, store: Any, word: str
+) -> None:
+    (confirmation,) = send(twilio, word)
+    assert "unsubscribed" in confirmation
+    assert "START" in confirmation
+    assert store.is_opted_out(CALLER, sender=NUMBER)
+    assert send(twilio, "hello?") == []
+    assert send(twilio, "HOURS") == []
+    assert len(send(twilio, "HELP")) == 1  # HELP is still answered
+    (back,) = send(twilio, "start")
+    assert "subscribed again" in back
+    assert not store.is_opted_out(CALLER, sender=NUMBER)
+    assert len(send(twilio, "hello?")) == 1
+
+
+@pytest.mark.parametrize("word", ["YES", "UNSTOP"])
+def test_other_opt_in_words(twilio: Twilio, store: Any, word: str) -> None:
+    send(twilio, "STOP")
+    send(twilio, word)
+    assert not store.is_opted_out(CALLER, sender=NUMBER)
+
+
+def test_opt_out_is_per_sender_and_number(twilio: Twilio) -> None:
+    send(twilio, "STOP")
+    other_caller = message_params("hello", From="+15550009999")
+    assert len(texts(twiml(twilio.post("/sms", other_caller)))) == 1
+    other_number = message_params("hello", To="+15550008888")
+    assert len(texts(twiml(twilio.post("/sms", other_number)))) == 1
+
+
+def test_the_message_is_recorded(twilio: Twilio, store: Any) -> None:
+    params = message_params(
+        "hi there", NumMedia="1", MediaUrl0="https://x/1.jpg", MediaContentType0="image/jpeg"
+    )
+    twiml(twilio.post("/sms", params))
+    row = store.get_message(params["MessageSid"])
+    assert row is not None
+    assert row["body"] == "hi there"
+
+
+def test_caller_text_is_echoed_as_text_never_markup(shared_twilio: Twilio) -> None:
+    body = '</Message><Redirect>https://evil.example</Redirect><Message>&amp; "x"'
+    root = twiml(shared_twilio.post("/sms", message_params(body)))
+    assert [child.tag for child in root] == ["Message"]
+    assert root.find("Redirect") is None
+    assert "</Message><Redirect>" in texts(root)[0]
+    assert b"<Redirect>" not in shared_twilio.post("/sms", message_params(body)).data
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\x00\x01\x1f bell\x07", "\ud7ff\ue000\U0001f600"])
+def test_odd_bodies_still_get_an_answer(shared_twilio: Twilio, body: str) -> None:
+    twiml(shared_twilio.post("/sms", message_params(body)))
