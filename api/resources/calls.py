@@ -191,10 +191,34 @@ class Calls(Resource):
                     "if_machine", "give if_machine or machine_detection, not both"
                 )
             machine_detection = "Enable"
-        values = dict(locals())
-        for name in ("self", "given", "if_machine", "account_sid"):
-            values.pop(name)
-        data = form(_CREATE_FIELDS, values)
+        data = form(
+            _CREATE_FIELDS,
+            {
+                "to": to,
+                "from_": from_,
+                "url": url,
+                "twiml": twiml,
+                "application_sid": application_sid,
+                "method": method,
+                "fallback_url": fallback_url,
+                "fallback_method": fallback_method,
+                "status_callback": status_callback,
+                "status_callback_event": status_callback_event,
+                "status_callback_method": status_callback_method,
+                "send_digits": send_digits,
+                "timeout": timeout,
+                "machine_detection": machine_detection,
+                "machine_detection_timeout": machine_detection_timeout,
+                "record": record,
+                "recording_channels": recording_channels,
+                "recording_status_callback": recording_status_callback,
+                "recording_status_callback_method": recording_status_callback_method,
+                "recording_status_callback_event": recording_status_callback_event,
+                "time_limit": time_limit,
+                "caller_id": caller_id,
+                "trim": trim,
+            },
+        )
         return self._post(self._path("/Calls.json", account_sid), data)
 
     def update(
@@ -217,10 +241,21 @@ class Calls(Resource):
         if url is not None and twiml is not None:
             raise ValidationError("url", "give url or twiml, not both")
         path = self._one(sid, account_sid)
-        values = dict(locals())
-        for name in ("self", "sid", "account_sid", "path"):
-            values.pop(name)
-        return self._post(path, form(_UPDATE_FIELDS, values))
+        data = form(
+            _UPDATE_FIELDS,
+            {
+                "url": url,
+                "twiml": twiml,
+                "method": method,
+                "status": status,
+                "fallback_url": fallback_url,
+                "fallback_method": fallback_method,
+                "status_callback": status_callback,
+                "status_callback_method": status_callback_method,
+                "time_limit": time_limit,
+            },
+        )
+        return self._post(path, data)
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         """Delete the record of a finished call."""
