@@ -16,6 +16,7 @@ from lxml import etree
 from callbacks import create_app
 from callbacks.security import signed_headers
 from callbacks.twiml import parse_twiml
+from tests.conftest import _fresh_postgres_url, _postgres_base_url
 
 TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "a" * 32
@@ -119,11 +120,31 @@ def make_app(database_url: str, **config: Any) -> Flask:
     return create_app(settings)
 
 
-@pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like the suite's ``database_url`` (SQLite, then a fresh PostgreSQL database) but one per
+    test module: creating a PostgreSQL database per test would make this suite crawl. Tests
+    that share it use fresh SIDs and phone numbers."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.sqlite3'}"
+    else:
+        yield from _fresh_postgres_url(_postgres_base_url())
+
+
+@pytest.fixture(scope="module")
+def app(module_database_url: str) -> Iterator[Flask]:
+    """The app with the bundled flows on SQLite, then on PostgreSQL."""
+    application = clean_app(module_database_url)
     yield application
     application.extensions["switchboard"].store.close()
+
+
+@pytest.fixture
+def caller() -> str:
+    """A phone number no other test uses (opt-outs and SMS sessions are per number)."""
+    return "+1555" + str(uuid.uuid4().int)[:7]
 
 
 def clean_app(database_url: str, **config: Any) -> Flask:
@@ -153,6 +174,7 @@ def shared_twilio(shared_app: Flask) -> Twilio:
 
 @pytest.fixture
 def twilio(app: Flask) -> Twilio:
+    """Signed webhooks to ``app``."""
     return Twilio(app.test_client())
 
 

@@ -13,8 +13,8 @@ def texts(root: Any) -> list[str]:
     return ["".join(message.itertext()) for message in root.iter("Message")]
 
 
-def send(twilio: Twilio, body: str, **extra: str) -> list[str]:
-    return texts(twiml(twilio.post("/sms", message_params(body, **extra))))
+def send(twilio: Twilio, body: str, caller: str = CALLER, **extra: str) -> list[str]:
+    return texts(twiml(twilio.post("/sms", message_params(body, From=caller, **extra))))
 
 
 def test_help_and_hours(twilio: Twilio) -> None:
@@ -36,34 +36,32 @@ def test_anything_else_gets_a_short_help_text(twilio: Twilio) -> None:
 
 @pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "CANCEL", "end", "QUIT."])
 def test_opt_out_confirms_once_then_silence_until_start(
-    twilio: Twilio, store: Any, word: str
+    twilio: Twilio, store: Any, word: str, caller: str
 ) -> None:
-    (confirmation,) = send(twilio, word)
+    (confirmation,) = send(twilio, word, caller)
     assert "unsubscribed" in confirmation
     assert "START" in confirmation
-    assert store.is_opted_out(CALLER, sender=NUMBER)
-    assert send(twilio, "hello?") == []
-    assert send(twilio, "HOURS") == []
-    assert len(send(twilio, "HELP")) == 1  # HELP is still answered
-    (back,) = send(twilio, "start")
+    assert store.is_opted_out(caller, sender=NUMBER)
+    assert send(twilio, "hello?", caller) == []
+    assert send(twilio, "HOURS", caller) == []
+    assert len(send(twilio, "HELP", caller)) == 1  # HELP is still answered
+    (back,) = send(twilio, "start", caller)
     assert "subscribed again" in back
-    assert not store.is_opted_out(CALLER, sender=NUMBER)
-    assert len(send(twilio, "hello?")) == 1
+    assert not store.is_opted_out(caller, sender=NUMBER)
+    assert len(send(twilio, "hello?", caller)) == 1
 
 
 @pytest.mark.parametrize("word", ["YES", "UNSTOP"])
-def test_other_opt_in_words(twilio: Twilio, store: Any, word: str) -> None:
-    send(twilio, "STOP")
-    send(twilio, word)
-    assert not store.is_opted_out(CALLER, sender=NUMBER)
+def test_other_opt_in_words(twilio: Twilio, store: Any, word: str, caller: str) -> None:
+    send(twilio, "STOP", caller)
+    send(twilio, word, caller)
+    assert not store.is_opted_out(caller, sender=NUMBER)
 
 
-def test_opt_out_is_per_sender_and_number(twilio: Twilio) -> None:
-    send(twilio, "STOP")
-    other_caller = message_params("hello", From="+15550009999")
-    assert len(texts(twiml(twilio.post("/sms", other_caller)))) == 1
-    other_number = message_params("hello", To="+15550008888")
-    assert len(texts(twiml(twilio.post("/sms", other_number)))) == 1
+def test_opt_out_is_per_sender_and_number(twilio: Twilio, caller: str) -> None:
+    send(twilio, "STOP", caller)
+    assert len(send(twilio, "hello", "+15550009999")) == 1
+    assert len(send(twilio, "hello", caller, To="+15550008888")) == 1
 
 
 def test_the_message_is_recorded(twilio: Twilio, store: Any) -> None:
