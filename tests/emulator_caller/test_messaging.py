@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 import flask
 
 from tests.emulator_caller.conftest import CALLER, NUMBER, twiml
@@ -114,3 +116,12 @@ def test_conversation_cookies_per_pair(hooks, phone, number) -> None:
     bodies = [phone.inbound_sms(NUMBER, CALLER, "x").messages[0]["body"] for _ in range(3)]
     assert bodies == ["1", "2", "3"]
     assert phone.inbound_sms(NUMBER, "+15550009999", "x").messages[0]["body"] == "1"
+
+
+def test_unicode_bodies_are_signed_correctly(hooks, phone, number) -> None:
+    hooks.on("/sms", lambda r: twiml(f"<Message>Echo: {escape(r.form['Body'])}</Message>"))
+    transcript = phone.inbound_sms(NUMBER, CALLER, "Café ☕ 👍 & <tags>")
+    [sms] = hooks.requests_to("/sms")
+    assert sms.signature_valid
+    assert sms.params["Body"] == "Café ☕ 👍 & <tags>"
+    assert transcript.messages[0]["body"] == "Echo: Café ☕ 👍 & <tags>"
