@@ -185,7 +185,7 @@ class RequestValidator:
         url = _strip_fragment(url)
         wanted_hash = _body_hash_in(url)
         if wanted_hash is not None:
-            if body is None or not hmac.compare_digest(
+            if not isinstance(body, bytes | bytearray | memoryview) or not hmac.compare_digest(
                 body_sha256(body).encode("ascii"), _encode(wanted_hash)
             ):
                 return False

@@ -101,6 +101,11 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
         "channels", "source", "error_code", "uri", "encryption_details", "subresource_uris",
         "media_url",
     ),
+    "call_recordings": (
+        "account_sid", "api_version", "call_sid", "conference_sid", "date_created",
+        "date_updated", "start_time", "duration", "sid", "price", "uri", "encryption_details",
+        "price_unit", "status", "channels", "source", "error_code", "track",
+    ),
     "transcriptions": (
         "account_sid", "api_version", "date_created", "date_updated", "duration", "price",
         "price_unit", "recording_sid", "sid", "status", "transcription_text", "type", "uri",
@@ -372,6 +377,7 @@ def defaults(kind: str) -> dict[str, Any]:
             "source": "RecordVerb",
             "error_code": None,
             "encryption_details": None,
+            "track": "both",
         }
     if kind == "transcriptions":
         return {

@@ -294,6 +294,14 @@ def delete_participant(account_sid: str, conference_sid: str, call_sid: str
 # -- recordings ----------------------------------------------------------------------------------
 
 
+def _call_recording(recording: dict[str, Any]) -> dict[str, Any]:
+    """A recording as ``Calls/{CallSid}/Recordings`` shows it (Twilio's call_recording)."""
+    shown = public("call_recordings", recording)
+    shown["uri"] = recording["uri"].replace(
+        "/Recordings/", f"/Calls/{recording['call_sid']}/Recordings/")
+    return shown
+
+
 def _recordings(account_sid: str, **match: str | None) -> ResponseReturnValue:
     p = params()
     where = all_of(
@@ -304,7 +312,7 @@ def _recordings(account_sid: str, **match: str | None) -> ResponseReturnValue:
         dated("date_created", p.date_filter("DateCreated")),
     )
     recordings = state().list("recordings", account_sid=account_sid, where=where)
-    return page(recordings, "recordings", "recordings")
+    return page(recordings, "recordings", _call_recording if "call_sid" in match else "recordings")
 
 
 @bp.get(f"{ACCOUNT}/Recordings.json")

@@ -147,6 +147,8 @@ def test_json_body_checked_through_body_sha256() -> None:
     assert not validator.validate(url, None, signature, body=body + b" ")
     assert not validator.validate(url, None, signature, body=None)
     assert not validator.validate(url, None, signature, body=b"")
+    assert not validator.validate(url, None, signature, body=body.decode())  # type: ignore[arg-type]
+    assert validator.validate(url, None, signature, body=bytearray(body))
 
 
 def test_body_sha256_is_hex() -> None:
