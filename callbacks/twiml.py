@@ -1,0 +1,982 @@
+"""TwiML, built with lxml and checked with lxml.
+
+Build a response by calling one method per verb; every method returns the node it was called
+on, so calls chain, and ``with`` opens the element just added so that you can nest::
+
+    r = VoiceResponse()
+    r.say("Hi", voice="Polly.Joanna").pause(length=1)
+    with r.gather(num_digits=1, action="/voice/menu") as g:
+        g.say("Press 1")
+    str(r)   # '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice=...'
+
+Keyword attributes are snake_case and become Twilio's names (``num_digits`` -> ``numDigits``,
+``from_`` -> ``from``, ``xml_lang`` -> ``xml:lang``); Twilio's own spelling works too. Values:
+``True``/``False`` -> ``true``/``false``, numbers -> ``str()``, lists -> space-joined, ``None``
+-> left out. An attribute or a child that TwiML does not allow raises :class:`TwiMLError`
+at once. Text always goes through lxml, so caller text is escaped and never becomes markup.
+
+:func:`parse_twiml` reads a document back and checks it against the same vocabulary
+(:mod:`callbacks.twiml_vocabulary`).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import threading
+from collections.abc import Mapping, Sequence
+from difflib import get_close_matches
+from typing import Any, ClassVar, Final, Literal, Self
+
+from lxml import etree
+
+from callbacks.twiml_vocabulary import (
+    CHILD_METHODS,
+    ELEMENTS,
+    MESSAGING_RESPONSE,
+    VOICE_RESPONSE,
+    XML_NAMESPACE,
+    Element,
+    method_name,
+)
+
+__all__ = [
+    "DECLARATION",
+    "MessagingResponse",
+    "TwiML",
+    "TwiMLError",
+    "VoiceResponse",
+    "parse_twiml",
+]
+
+DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>'
+_DECLARATION_BYTES: Final = DECLARATION.encode("ascii")
+
+#: What a keyword attribute may be given as.
+AttributeValue = str | int | float | bool | Sequence[str | int | float | bool] | None
+
+_SubElement = etree.SubElement
+_tostring = etree.tostring
+_copy = etree._Element.__copy__
+_TAG_OF_METHOD: Final = {
+    method_name(child.tag): child.tag
+    for element in ELEMENTS.values()
+    for child in element.children.values()
+}
+
+
+class TwiMLError(ValueError):
+    """TwiML that Twilio would not run: says what and where, in one line.
+
+    ``code`` is Twilio's error code when the error comes from :func:`parse_twiml`:
+    12100 (the document does not parse as a TwiML document) or 12200 (it parses but uses
+    a verb, noun or attribute that TwiML does not have).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _NotAllowedHere(TwiMLError, AttributeError):
+    """A builder method called on a node that cannot contain that child (still an AttributeError,
+    so ``hasattr`` and ``getattr(node, name, default)`` keep working)."""
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def _where(spec: Element) -> str:
+    if spec is VOICE_RESPONSE:
+        return "<Response> (voice)"
+    if spec is MESSAGING_RESPONSE:
+        return "<Response> (messaging)"
+    return f"<{spec.tag}>"
+
+
+def _allowed_children(spec: Element) -> str:
+    if not spec.children:
+        return "it takes no child elements"
+    return "it takes " + ", ".join(f"<{tag}>" for tag in spec.children)
+
+
+def _display_attribute(name: str) -> str:
+    return name.replace(f"{{{XML_NAMESPACE}}}", "xml:")
+
+
+def _unknown_attribute(spec: Element, key: str) -> TwiMLError:
+    known = sorted({k for k in spec.keywords if k.isidentifier() and k == k.lower()})
+    if not known:
+        return TwiMLError(f"{_where(spec)} takes no attributes, got {key!r}")
+    close = get_close_matches(key, list(spec.keywords), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+    return TwiMLError(f"{_where(spec)} has no attribute {key!r}{hint}")
+
+
+def _scalar(spec: Element, key: str, value: object) -> str:
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    raise TwiMLError(
+        f"{_where(spec)} attribute {key!r}: cannot use a {kind.__name__} "
+        "(give a str, number, bool or a list of those)"
+    )
+
+
+def _attribute_value(spec: Element, key: str, value: object) -> str:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return " ".join([item if type(item) is str else _scalar(spec, key, item) for item in value])
+    return _scalar(spec, key, value)
+
+
+def _attributes(spec: Element, given: Mapping[str, object]) -> dict[str, str]:
+    """Keyword attributes -> lxml's attribute dict, checked against the element's vocabulary."""
+    keywords = spec.keywords
+    attributes = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        name = keywords.get(key)
+        if name is None:
+            raise _unknown_attribute(spec, key)
+        attributes[name] = value if type(value) is str else _attribute_value(spec, key, value)
+    return attributes
+
+
+#: Types whose values print the same whenever they are equal and of the same type (unlike
+#: Decimal or float), so their calls can be cached by the values themselves.
+_PLAIN_TYPES: Final = frozenset({str, int, bool, list, type(None)})
+_MAX_PROTOTYPES: Final = 2048
+
+#: Ready-made, childless elements with their attributes, for :meth:`TwiML._add` to copy.
+#: lxml checks and encodes every attribute it sets (about a microsecond each) and this module
+#: converts and checks keywords first; copying an element that already has them costs a
+#: fraction of that. Responses repeat the same attributes from the same call sites (voice,
+#: action URLs, timeouts), so elements are kept, keyed by element, keywords, values and value
+#: types, up to a bound. Only checked calls make entries. Prototypes are never modified, and
+#: lxml copies under the GIL, so threads share them safely.
+_prototypes: dict[tuple[object, ...], etree._Element] = {}
+
+
+def _list_key(
+    spec: Element, given: Mapping[str, object], types: tuple[type, ...]
+) -> tuple[object, ...] | None:
+    """The cache key for keywords with list values: lists of str as their joined text."""
+    try:
+        items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]  # type: ignore[arg-type]
+    except TypeError:  # a list of something other than str
+        return None
+    return (spec, *items, *types)
+
+
+def _new_prototype(
+    spec: Element, given: Mapping[str, object], key: tuple[object, ...] | None
+) -> etree._Element:
+    """Check and convert the keywords, and find or make their prototype.
+
+    ``key`` holds the keywords and values as given, with their types so that ``True`` and
+    ``1`` stay apart. It is used when every value is a str, int, bool, None or list of str;
+    any other call (a Decimal, a float, a list of numbers) is kept under its converted
+    attributes, since equal values of those types may print differently.
+    """
+    attributes = _attributes(spec, given)
+    if key is None or not _PLAIN_TYPES.issuperset(key[-len(given) :]):
+        key = (spec, *attributes.items())
+        prototype = _prototypes.get(key)
+        if prototype is not None:
+            return prototype
+    try:
+        prototype = etree.Element(spec.tag, attributes)
+    except ValueError as error:
+        raise _not_xml(spec, error) from None
+    if len(_prototypes) >= _MAX_PROTOTYPES:
+        _prototypes.clear()
+    _prototypes[key] = prototype
+    return prototype
+
+
+def _text(spec: Element, value: object) -> str:
+    """Text for a value lxml refused: numbers become str, anything else is a TwiMLError."""
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return str(value)
+    raise _text_error(spec, value)
+
+
+def _text_error(spec: Element, value: object) -> TwiMLError:
+    if isinstance(value, str | bytes):
+        return TwiMLError(
+            f"{_where(spec)} text is not XML-compatible (NUL or control characters): {value!r:.60}"
+        )
+    return TwiMLError(f"{_where(spec)} text: cannot use a {type(value).__name__} (give a str)")
+
+
+def _not_xml(spec: Element, error: ValueError) -> TwiMLError:
+    return TwiMLError(f"{_where(spec)}: {error}")
+
+
+# --- nodes ------------------------------------------------------------------------------------
+
+NODE_CLASSES: dict[str, type[TwiML]] = {}
+
+
+class TwiML:
+    """One TwiML element being built. Subclasses add one method per child the element takes.
+
+    A node made directly (``Gather(num_digits=1)``) stands alone until given to
+    :meth:`append`; ``VoiceResponse()`` and ``MessagingResponse()`` are the documents.
+    """
+
+    __slots__ = ("_element", "_last")
+    _spec: ClassVar[Element]
+    _declaration: ClassVar[bool] = False
+
+    def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if key is not None:
+            cls._spec = ELEMENTS[key]
+            NODE_CLASSES[key] = cls
+
+    def __init__(self, text: object = None, /, **attributes: AttributeValue) -> None:
+        spec = self._spec
+        element = etree.Element(spec.tag, _attributes(spec, attributes) if attributes else None)
+        if text is not None:
+            if spec.text == "none":
+                raise TwiMLError(f"{_where(spec)} takes no text")
+            try:
+                element.text = text  # type: ignore[assignment]
+            except (TypeError, ValueError):
+                element.text = _text(spec, text)
+        elif spec.text == "required":
+            raise TwiMLError(f"{_where(spec)} needs text")
+        self._element = element
+        self._last: etree._Element | None = None
+
+    @classmethod
+    def _wrap(cls, element: etree._Element) -> Self:
+        node = cls.__new__(cls)
+        node._element = element
+        node._last = None
+        return node
+
+    @property
+    def element(self) -> etree._Element:
+        """The lxml element underneath (shared, not a copy)."""
+        return self._element
+
+    def _add(self, tag: str, text: object, attributes: Mapping[str, object]) -> Self:
+        spec = self._spec.children.get(tag)
+        if spec is None:
+            raise TwiMLError(
+                f"{_where(self._spec)} cannot contain <{tag}>; {_allowed_children(self._spec)}"
+            )
+        if attributes:
+            types = tuple(map(type, attributes.values()))
+            if list in types:
+                key = _list_key(spec, attributes, types)
+            else:
+                key = (spec, *attributes.items(), *types)
+            try:
+                prototype = _prototypes[key]
+            except (KeyError, TypeError):  # TypeError: a value that cannot be a key
+                prototype = _new_prototype(spec, attributes, key)
+            element = _copy(prototype)
+            self._element.append(element)
+        else:
+            element = _SubElement(self._element, tag)
+        if text is not None:
+            try:
+                element.text = text  # type: ignore[assignment]
+            except (TypeError, ValueError):
+                try:
+                    element.text = _text(spec, text)
+                except TwiMLError:
+                    self._element.remove(element)
+                    raise
+        elif spec.text == "required":
+            self._element.remove(element)
+            raise TwiMLError(f"{_where(spec)} needs text")
+        self._last = element
+        return self
+
+    def append(self, node: TwiML) -> Self:
+        """Add a node built on its own (moving it if it already had a parent)."""
+        spec = self._spec.children.get(node._spec.tag)
+        if spec is not node._spec:
+            raise TwiMLError(
+                f"{_where(self._spec)} cannot contain {type(node).__name__} "
+                f"<{node._spec.tag}>; {_allowed_children(self._spec)}"
+            )
+        self._element.append(node._element)
+        self._last = node._element
+        return self
+
+    def __enter__(self) -> Any:
+        element = self._last
+        if element is None:
+            raise TwiMLError(
+                f"nothing to open in {_where(self._spec)}: add a verb first, "
+                "as in `with r.gather(...) as g:`"
+            )
+        return NODE_CLASSES[self._spec.children[element.tag].key]._wrap(element)
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in CHILD_METHODS:
+            raise _NotAllowedHere(
+                f"{_where(self._spec)} cannot contain <{_TAG_OF_METHOD[name]}>; "
+                f"{_allowed_children(self._spec)}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_bytes(self) -> bytes:
+        """The document as UTF-8 bytes (with the XML declaration for a whole response)."""
+        body = _tostring(self._element, encoding="UTF-8", xml_declaration=False, with_tail=False)
+        return _DECLARATION_BYTES + body if self._declaration else body
+
+    def __str__(self) -> str:
+        body = _tostring(self._element, encoding="unicode", with_tail=False)
+        return DECLARATION + body if self._declaration else body
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} <{self._spec.tag}> with {len(self._element)} children>"
+
+
+class _Speech(TwiML):
+    __slots__ = ()
+
+    def say(self, message: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Say>``: speak ``message`` (voice, loop, language); nest SSML with ``with``."""
+        return self._add("Say", message, attributes)
+
+    def play(self, url: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Play>``: play the audio at ``url`` (or DTMF tones with ``digits``). Also: loop."""
+        return self._add("Play", url, attributes)
+
+    def pause(self, **attributes: AttributeValue) -> Self:
+        """``<Pause>``: silence for ``length`` seconds."""
+        return self._add("Pause", None, attributes)
+
+
+class _Parameters(TwiML):
+    __slots__ = ()
+
+    def parameter(
+        self, name: str | None = None, value: str | None = None, **attributes: AttributeValue
+    ) -> Self:
+        """``<Parameter name=... value=...>``: a custom parameter passed on."""
+        return self._add("Parameter", None, {"name": name, "value": value, **attributes})
+
+
+class _Configs(TwiML):
+    __slots__ = ()
+
+    def config(
+        self, name: str | None = None, value: str | None = None, **attributes: AttributeValue
+    ) -> Self:
+        """``<Config name=... value=...>``: a provider setting."""
+        return self._add("Config", None, {"name": name, "value": value, **attributes})
+
+
+class _Ssml(TwiML):
+    """Text plus SSML tags, inside ``<Say>``. Which tags may nest where follows Twilio's rules."""
+
+    __slots__ = ()
+
+    def add_text(self, text: str) -> Self:
+        """Append text after whatever the element holds so far (for text between SSML tags)."""
+        if not isinstance(text, str):
+            text = _text(self._spec, text)
+        element = self._element
+        last = element[-1] if len(element) else None
+        try:
+            if last is not None:
+                last.tail = (last.tail or "") + text
+            else:
+                element.text = (element.text or "") + text
+        except ValueError:
+            raise _text_error(self._spec, text) from None
+        return self
+
+    def break_(self, **attributes: AttributeValue) -> Self:
+        """SSML ``<break>``: a pause; attributes strength, time (``"500ms"``, ``"2s"``)."""
+        return self._add("break", None, attributes)
+
+    def emphasis(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<emphasis>``; attribute level (strong, moderate, reduced)."""
+        return self._add("emphasis", words, attributes)
+
+    def lang(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<lang xml:lang=...>``: words in another language (``xml_lang="fr-FR"``)."""
+        return self._add("lang", words, attributes)
+
+    def p(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<p>``: a paragraph."""
+        return self._add("p", words, attributes)
+
+    def phoneme(self, words: str, **attributes: AttributeValue) -> Self:
+        """SSML ``<phoneme>``: a pronunciation; attributes alphabet, ph."""
+        return self._add("phoneme", words, attributes)
+
+    def prosody(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<prosody>``: attributes volume, rate, pitch."""
+        return self._add("prosody", words, attributes)
+
+    def s(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<s>``: a sentence."""
+        return self._add("s", words, attributes)
+
+    def say_as(self, words: str, **attributes: AttributeValue) -> Self:
+        """SSML ``<say-as>``: attributes interpret_as (``interpret-as``), format."""
+        return self._add("say-as", words, attributes)
+
+    def sub(self, words: str, **attributes: AttributeValue) -> Self:
+        """SSML ``<sub alias=...>``: say ``alias`` in place of ``words``."""
+        return self._add("sub", words, attributes)
+
+    def w(self, words: str | None = None, **attributes: AttributeValue) -> Self:
+        """SSML ``<w role=...>``: a word with a given part of speech."""
+        return self._add("w", words, attributes)
+
+
+class _MediaStreams(TwiML):
+    __slots__ = ()
+
+    def stream(self, **attributes: AttributeValue) -> Self:
+        """``<Stream>``: fork the call's audio to a WebSocket (url, name, track, ...)."""
+        return self._add("Stream", None, attributes)
+
+    def siprec(self, **attributes: AttributeValue) -> Self:
+        """``<Siprec>``: send the call's audio to a SIPREC recorder (connector_name, ...)."""
+        return self._add("Siprec", None, attributes)
+
+    def transcription(self, **attributes: AttributeValue) -> Self:
+        """``<Transcription>``: live transcription (status_callback_url, language_code, ...)."""
+        return self._add("Transcription", None, attributes)
+
+    def recording(self, **attributes: AttributeValue) -> Self:
+        """``<Recording>``: record the call in the background (recording_status_callback, ...)."""
+        return self._add("Recording", None, attributes)
+
+
+class _AISession(_Parameters):
+    __slots__ = ()
+
+    def language(self, **attributes: AttributeValue) -> Self:
+        """``<Language code=...>``: settings for one language (tts_provider, voice, ...)."""
+        return self._add("Language", None, attributes)
+
+
+# --- the documents ----------------------------------------------------------------------------
+
+
+class _Response(TwiML):
+    """A whole document: serialised with the XML declaration."""
+
+    __slots__ = ()
+    _declaration = True
+
+    def __init__(self) -> None:
+        self._element = etree.Element("Response")
+        self._last = None
+
+
+class VoiceResponse(_Speech, _Response, key="VoiceResponse"):
+    """A voice ``<Response>``: what Twilio does next on a call."""
+
+    __slots__ = ()
+
+    def connect(self, **attributes: AttributeValue) -> Self:
+        """``<Connect>``: hand the call to a stream, room, AI session, ... (action, method)."""
+        return self._add("Connect", None, attributes)
+
+    def dial(self, number: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Dial>``: call ``number``, or nest nouns (number, client, conference, sip, ...)."""
+        return self._add("Dial", number, attributes)
+
+    def echo(self) -> Self:
+        """``<Echo>``: play the caller's audio back (for testing)."""
+        return self._add("Echo", None, {})
+
+    def enqueue(self, name: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Enqueue>``: put the caller in queue ``name`` (or a TaskRouter workflow_sid)."""
+        return self._add("Enqueue", name, attributes)
+
+    def gather(self, **attributes: AttributeValue) -> Self:
+        """``<Gather>``: collect digits or speech (num_digits, input, action, timeout, ...)."""
+        return self._add("Gather", None, attributes)
+
+    def hangup(self) -> Self:
+        """``<Hangup>``: end the call."""
+        return self._add("Hangup", None, {})
+
+    def leave(self) -> Self:
+        """``<Leave>``: take the caller out of its queue."""
+        return self._add("Leave", None, {})
+
+    def pay(self, **attributes: AttributeValue) -> Self:
+        """``<Pay>``: collect a payment (payment_connector, charge_amount, ...)."""
+        return self._add("Pay", None, attributes)
+
+    def record(self, **attributes: AttributeValue) -> Self:
+        """``<Record>``: record the caller (action, max_length, play_beep, ...)."""
+        return self._add("Record", None, attributes)
+
+    def redirect(self, url: str, **attributes: AttributeValue) -> Self:
+        """``<Redirect>``: continue with the TwiML at ``url`` (method)."""
+        return self._add("Redirect", url, attributes)
+
+    def refer(self, **attributes: AttributeValue) -> Self:
+        """``<Refer>``: SIP REFER the call elsewhere; nest ``sip``."""
+        return self._add("Refer", None, attributes)
+
+    def reject(self, **attributes: AttributeValue) -> Self:
+        """``<Reject>``: refuse the call unanswered (reason: rejected or busy)."""
+        return self._add("Reject", None, attributes)
+
+    def sms(self, message: str, **attributes: AttributeValue) -> Self:
+        """``<Sms>`` (deprecated by Twilio; prefer the REST API): send ``message`` during a call."""
+        return self._add("Sms", message, attributes)
+
+    def start(self, **attributes: AttributeValue) -> Self:
+        """``<Start>``: start a stream, siprec, transcription or recording in the background."""
+        return self._add("Start", None, attributes)
+
+    def stop(self) -> Self:
+        """``<Stop>``: stop a stream, siprec, transcription or recording started earlier."""
+        return self._add("Stop", None, {})
+
+
+class MessagingResponse(_Response, key="MessagingResponse"):
+    """A messaging ``<Response>``: the replies to an incoming message (``<Response/>``: none)."""
+
+    __slots__ = ()
+
+    def message(self, body: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Message>``: reply with ``body`` or nested ``body``/``media`` (to, from_, ...)."""
+        return self._add("Message", body, attributes)
+
+    def redirect(self, url: str, **attributes: AttributeValue) -> Self:
+        """``<Redirect>``: continue with the TwiML at ``url`` (method)."""
+        return self._add("Redirect", url, attributes)
+
+
+# --- voice verbs --------------------------------------------------------------------------------
+
+
+class Say(_Ssml, key="Say"):
+    __slots__ = ()
+
+
+class Play(TwiML, key="Play"):
+    __slots__ = ()
+
+
+class Pause(TwiML, key="Pause"):
+    __slots__ = ()
+
+
+class Gather(_Speech, key="Gather"):
+    __slots__ = ()
+
+
+class Record(TwiML, key="Record"):
+    __slots__ = ()
+
+
+class Redirect(TwiML, key="Redirect"):
+    __slots__ = ()
+
+
+class Hangup(_Parameters, key="Hangup"):
+    __slots__ = ()
+
+
+class Reject(_Parameters, key="Reject"):
+    __slots__ = ()
+
+
+class Leave(TwiML, key="Leave"):
+    __slots__ = ()
+
+
+class Echo(TwiML, key="Echo"):
+    __slots__ = ()
+
+
+class Sms(TwiML, key="Sms"):
+    __slots__ = ()
+
+
+class Dial(TwiML, key="Dial"):
+    __slots__ = ()
+
+    def number(self, phone_number: str, **attributes: AttributeValue) -> Self:
+        """``<Number>``: dial ``phone_number`` (send_digits, status_callback_event, ...)."""
+        return self._add("Number", phone_number, attributes)
+
+    def client(self, identity: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Client>``: dial a Voice SDK client (or nest ``identity`` and ``parameter``)."""
+        return self._add("Client", identity, attributes)
+
+    def conference(self, name: str, **attributes: AttributeValue) -> Self:
+        """``<Conference>``: join conference ``name`` (muted, beep, wait_url, ...)."""
+        return self._add("Conference", name, attributes)
+
+    def queue(self, name: str, **attributes: AttributeValue) -> Self:
+        """``<Queue>``: connect to the caller at the front of queue ``name``."""
+        return self._add("Queue", name, attributes)
+
+    def sip(self, sip_url: str, **attributes: AttributeValue) -> Self:
+        """``<Sip>``: dial a SIP URI (username, password, ...)."""
+        return self._add("Sip", sip_url, attributes)
+
+    def sim(self, sim_sid: str) -> Self:
+        """``<Sim>``: dial a Twilio Programmable Wireless SIM."""
+        return self._add("Sim", sim_sid, {})
+
+    def application(self, sid: str | None = None, **attributes: AttributeValue) -> Self:
+        """``<Application>``: dial a TwiML application (or nest ``application_sid``)."""
+        return self._add("Application", sid, attributes)
+
+
+class Number(TwiML, key="Number"):
+    __slots__ = ()
+
+
+class Client(_Parameters, key="Client"):
+    __slots__ = ()
+
+    def identity(self, identity: str) -> Self:
+        """``<Identity>``: the client identity to dial."""
+        return self._add("Identity", identity, {})
+
+
+class Identity(TwiML, key="Identity"):
+    __slots__ = ()
+
+
+class Conference(TwiML, key="Conference"):
+    __slots__ = ()
+
+
+class Queue(TwiML, key="Queue"):
+    __slots__ = ()
+
+
+class Sip(TwiML, key="Sip"):
+    __slots__ = ()
+
+
+class Sim(TwiML, key="Sim"):
+    __slots__ = ()
+
+
+class Application(_Parameters, key="Application"):
+    __slots__ = ()
+
+    def application_sid(self, sid: str) -> Self:
+        """``<ApplicationSid>``: the application to dial."""
+        return self._add("ApplicationSid", sid, {})
+
+
+class ApplicationSid(TwiML, key="ApplicationSid"):
+    __slots__ = ()
+
+
+class Parameter(TwiML, key="Parameter"):
+    __slots__ = ()
+
+
+class Enqueue(TwiML, key="Enqueue"):
+    __slots__ = ()
+
+    def task(self, body: str | Mapping[str, Any], **attributes: AttributeValue) -> Self:
+        """``<Task>``: TaskRouter task attributes, as JSON text or a mapping (priority, timeout)."""
+        if isinstance(body, Mapping):
+            body = json.dumps(body, separators=(",", ":"))
+        return self._add("Task", body, attributes)
+
+
+class Task(TwiML, key="Task"):
+    __slots__ = ()
+
+
+class Connect(TwiML, key="Connect"):
+    __slots__ = ()
+
+    def stream(self, **attributes: AttributeValue) -> Self:
+        """``<Stream>``: a two-way media stream over a WebSocket (url, ...)."""
+        return self._add("Stream", None, attributes)
+
+    def room(self, name: str, **attributes: AttributeValue) -> Self:
+        """``<Room>``: join Video room ``name`` (participant_identity)."""
+        return self._add("Room", name, attributes)
+
+    def conversation(self, **attributes: AttributeValue) -> Self:
+        """``<Conversation>``: connect to a Conversations service (service_instance_sid, ...)."""
+        return self._add("Conversation", None, attributes)
+
+    def conversation_relay(self, **attributes: AttributeValue) -> Self:
+        """``<ConversationRelay>``: speech to and from your WebSocket app (url, voice, ...)."""
+        return self._add("ConversationRelay", None, attributes)
+
+    def virtual_agent(self, **attributes: AttributeValue) -> Self:
+        """``<VirtualAgent>``: a Dialogflow CX agent (connector_name, language, ...)."""
+        return self._add("VirtualAgent", None, attributes)
+
+    def assistant(self, **attributes: AttributeValue) -> Self:
+        """``<Assistant>``: a Twilio AI Assistant (id, voice, ...)."""
+        return self._add("Assistant", None, attributes)
+
+
+class Stream(_Parameters, key="Stream"):
+    __slots__ = ()
+
+
+class Siprec(_Parameters, key="Siprec"):
+    __slots__ = ()
+
+
+class Transcription(_Parameters, _Configs, key="Transcription"):
+    __slots__ = ()
+
+
+class Recording(TwiML, key="Recording"):
+    __slots__ = ()
+
+
+class Room(TwiML, key="Room"):
+    __slots__ = ()
+
+
+class Conversation(TwiML, key="Conversation"):
+    __slots__ = ()
+
+
+class ConversationRelay(_AISession, key="ConversationRelay"):
+    __slots__ = ()
+
+
+class Assistant(_AISession, key="Assistant"):
+    __slots__ = ()
+
+
+class Language(TwiML, key="Language"):
+    __slots__ = ()
+
+
+class VirtualAgent(_Parameters, _Configs, key="VirtualAgent"):
+    __slots__ = ()
+
+
+class Config(TwiML, key="Config"):
+    __slots__ = ()
+
+
+class Start(_MediaStreams, key="Start"):
+    __slots__ = ()
+
+
+class Stop(_MediaStreams, key="Stop"):
+    __slots__ = ()
+
+
+class Pay(_Parameters, key="Pay"):
+    __slots__ = ()
+
+    def prompt(self, **attributes: AttributeValue) -> Self:
+        """``<Prompt>``: what to say for one step of ``<Pay>`` (for_, error_type, ...)."""
+        return self._add("Prompt", None, attributes)
+
+
+class Prompt(_Speech, key="Prompt"):
+    __slots__ = ()
+
+
+class Refer(TwiML, key="Refer"):
+    __slots__ = ()
+
+    def sip(self, sip_url: str) -> Self:
+        """``<Sip>``: the SIP URI to refer the call to."""
+        return self._add("Sip", sip_url, {})
+
+
+class ReferSip(TwiML, key="ReferSip"):
+    __slots__ = ()
+
+
+# --- SSML ---------------------------------------------------------------------------------------
+
+
+class SsmlBreak(TwiML, key="break"):
+    __slots__ = ()
+
+
+class SsmlEmphasis(_Ssml, key="emphasis"):
+    __slots__ = ()
+
+
+class SsmlLang(_Ssml, key="lang"):
+    __slots__ = ()
+
+
+class SsmlP(_Ssml, key="p"):
+    __slots__ = ()
+
+
+class SsmlPhoneme(TwiML, key="phoneme"):
+    __slots__ = ()
+
+
+class SsmlProsody(_Ssml, key="prosody"):
+    __slots__ = ()
+
+
+class SsmlS(_Ssml, key="s"):
+    __slots__ = ()
+
+
+class SsmlSayAs(TwiML, key="say-as"):
+    __slots__ = ()
+
+
+class SsmlSub(TwiML, key="sub"):
+    __slots__ = ()
+
+
+class SsmlW(_Ssml, key="w"):
+    __slots__ = ()
+
+
+# --- messaging ------------------------------------------------------------------------------------
+
+
+class Message(TwiML, key="Message"):
+    __slots__ = ()
+
+    def body(self, text: str) -> Self:
+        """``<Body>``: the message text."""
+        return self._add("Body", text, {})
+
+    def media(self, url: str) -> Self:
+        """``<Media>``: a picture or file to attach (MMS, WhatsApp)."""
+        return self._add("Media", url, {})
+
+
+class Body(TwiML, key="Body"):
+    __slots__ = ()
+
+
+class Media(TwiML, key="Media"):
+    __slots__ = ()
+
+
+# --- reading TwiML back ---------------------------------------------------------------------
+
+_parsers = threading.local()
+
+
+def _parser(*, for_text: bool) -> etree.XMLParser:
+    """A safe parser (no network, no entities, no DTD, size limits on), one per thread."""
+    name = "text" if for_text else "bytes"
+    parser = getattr(_parsers, name, None)
+    if parser is None:
+        parser = etree.XMLParser(
+            encoding="utf-8" if for_text else None,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        setattr(_parsers, name, parser)
+    return parser
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or text.isspace() or text == ""
+
+
+def _check(element: etree._Element, spec: Element) -> None:
+    for name in element.attrib:
+        if name not in spec.attributes:
+            raise TwiMLError(
+                f"{_where(spec)} has no attribute {_display_attribute(name)!r}", code=12200
+            )
+    rule = spec.text
+    if rule == "none" and not _blank(element.text):
+        raise TwiMLError(f"{_where(spec)} cannot contain text", code=12200)
+    if rule == "required" and (_blank(element.text) and not len(element)):
+        raise TwiMLError(f"{_where(spec)} needs text", code=12200)
+    children = spec.children
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            raise TwiMLError(f"{_where(spec)} contains an entity reference", code=12100)
+        child_spec = children.get(tag)
+        if child_spec is None:
+            raise TwiMLError(
+                f"{_where(spec)} cannot contain <{tag}>; {_allowed_children(spec)}", code=12200
+            )
+        if rule == "none" and not _blank(child.tail):
+            raise TwiMLError(f"{_where(spec)} cannot contain text", code=12200)
+        _check(child, child_spec)
+
+
+def _response_spec(root: etree._Element, kind: str | None) -> Element:
+    if kind == "voice":
+        return VOICE_RESPONSE
+    if kind == "messaging":
+        return MESSAGING_RESPONSE
+    if kind is not None:
+        raise ValueError(f"kind must be 'voice', 'messaging' or None, not {kind!r}")
+    messaging_only = MESSAGING_RESPONSE.children.keys() - VOICE_RESPONSE.children.keys()
+    if any(child.tag in messaging_only for child in root):
+        return MESSAGING_RESPONSE
+    return VOICE_RESPONSE
+
+
+def parse_twiml(
+    data: bytes | str, *, kind: Literal["voice", "messaging"] | None = None
+) -> etree._Element:
+    """Parse a TwiML document and check it against the vocabulary; return the ``<Response>``.
+
+    ``kind`` restricts the verbs to voice or messaging TwiML; by default a document with a
+    ``<Message>`` is taken as messaging, anything else as voice. Raises :class:`TwiMLError`
+    (one line, with ``code`` 12100 or 12200) when the document is not well-formed XML, has
+    a DOCTYPE, is not a ``<Response>``, or uses a verb, noun, attribute or text TwiML does not
+    allow where it stands.
+    """
+    if isinstance(data, str):
+        raw, parser = data.lstrip().encode("utf-8"), _parser(for_text=True)
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw, parser = bytes(data).lstrip(), _parser(for_text=False)
+    else:
+        raise TypeError(f"parse_twiml() takes bytes or str, not {type(data).__name__}")
+    if not raw:
+        raise TwiMLError("empty document (answer <Response/> to do nothing)", code=12100)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as error:
+        raise TwiMLError(
+            f"not well-formed XML: {' '.join(str(error).split())}", code=12100
+        ) from None
+    if root.getroottree().docinfo.doctype:
+        raise TwiMLError("a DOCTYPE is not allowed in TwiML", code=12100)
+    if root.tag != "Response":
+        raise TwiMLError(f"the root element is <{root.tag}>, not <Response>", code=12100)
+    _check(root, _response_spec(root, kind))
+    return root
