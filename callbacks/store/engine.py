@@ -107,7 +107,11 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
     @event.listens_for(engine, "do_connect")
     def make_folder(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OSError(f"cannot create the folder {folder}: {error.strerror}") from None
 
     @event.listens_for(engine, "connect")
     def set_pragmas(dbapi_connection: Any, record: Any) -> None:
