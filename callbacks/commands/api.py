@@ -153,6 +153,9 @@ def _run(
     from config import ConfigError, load_settings
 
     values = {key: (list(v) if isinstance(v, tuple) else v) for key, v in values.items()}
+    media = str(values.get("recording_type") or "").lower() in ("mp3", "wav")
+    if media and output is None and sys.stdout.isatty():
+        raise OneLineError(f"{operation.name}: give --output FILE for audio (or redirect stdout)")
     try:
         client = TwilioClient.from_settings(settings=load_settings(config_ref))
     except (ConfigError, ValidationError) as error:
