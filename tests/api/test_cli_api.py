@@ -217,3 +217,11 @@ def test_config_ref_picks_a_profile(
     code, output = invoke("get-account-details", "--config-ref", "acme")
     assert code == 0, output
     assert stub.last.path == f"/2010-04-01/Accounts/{other}.json"
+
+
+def test_media_streams_to_a_redirected_stdout(twilio_env: TwilioStub) -> None:
+    result = CliRunner().invoke(
+        cli, ["api", "get-recording", "--recording-sid", sid("RE"), "--recording-type", "mp3"]
+    )
+    assert result.exit_code == 0
+    assert result.stdout_bytes == MEDIA
