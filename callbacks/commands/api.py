@@ -204,7 +204,7 @@ def _emit(result: Any, output: Path | None) -> None:
                 written = result.save(output)
                 click.echo(f"Saved {written} bytes to {output}", err=True)
             else:
-                stdout = click.get_binary_stream("stdout")
+                stdout = sys.stdout.buffer
                 for chunk in result:
                     stdout.write(chunk)
                 stdout.flush()
