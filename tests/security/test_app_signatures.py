@@ -1,0 +1,105 @@
+"""The real app (callbacks.create_app): signed requests answered, changed ones 403, proxies
+trusted only when the settings say so."""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.datastructures import MultiDict
+
+from callbacks import create_app
+from callbacks.security import signed_headers
+
+TOKEN = "app-signature-token-0123456789ab"
+PUBLIC = "https://hooks.example.com"
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com"}
+CHARS = string.ascii_letters + string.digits + " +-_.:/@&=?%é<>"
+
+
+def _app(tmp_path: Path, **settings: object) -> Flask:
+    return create_app({
+        "TESTING": True,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'sb.sqlite3'}",
+        **settings,
+    })
+
+
+@pytest.fixture
+def plain_app(tmp_path: Path) -> Iterator[Flask]:
+    app = _app(tmp_path)
+    yield app
+    app.extensions["switchboard"].store.close()
+
+
+def _call(rng: random.Random) -> MultiDict:
+    fields = MultiDict({
+        "CallSid": "CA" + "".join(rng.choices("0123456789abcdef", k=32)),
+        "AccountSid": "AC" + "a" * 32,
+        "From": "+1555" + "".join(rng.choices(string.digits, k=7)),
+        "To": "+15559870002",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    })
+    for _ in range(rng.randint(0, 6)):  # fields Twilio may add without notice, some repeated
+        name = rng.choice(["FromCity", "CallerName", "X", "Extra", "Body"])
+        fields.add(name, "".join(rng.choices(CHARS, k=rng.randint(0, 12))))
+    return fields
+
+
+def test_random_signed_requests_answered_and_one_byte_changes_refused(plain_app: Flask) -> None:
+    rng = random.Random(5)
+    client = plain_app.test_client()
+    for _ in range(60):
+        fields = _call(rng)
+        query = "&".join(f"k{i}={rng.randint(0, 999)}" for i in range(rng.randint(0, 2)))
+        path = "/voice" + (f"?{query}" if query else "")
+        headers = signed_headers(TOKEN, "http://localhost" + path, fields)
+        assert client.post(path, data=fields, headers=headers).status_code == 200
+
+        name = rng.choice(list(fields.keys()))
+        values = fields.getlist(name)
+        index = rng.randrange(len(values))
+        changed = values[index][:-1] + ("0" if values[index][-1:] != "0" else "1")
+        tampered = fields.copy()
+        tampered.setlist(name, [*values[:index], changed, *values[index + 1 :]])
+        assert client.post(path, data=tampered, headers=headers).status_code == 403
+        assert client.post(path + ("&" if query else "?") + "z=1", data=fields,
+                           headers=headers).status_code == 403
+        signature = headers["X-Twilio-Signature"]
+        bad = {"X-Twilio-Signature": ("B" if signature[0] != "B" else "C") + signature[1:]}
+        response = client.post(path, data=fields, headers=bad)
+        assert response.status_code == 403
+        assert b"signature" not in response.data.lower()
+
+
+@pytest.mark.parametrize(
+    ("settings", "signed_for", "headers", "status"),
+    [
+        ({}, "http://localhost/voice", {}, 200),
+        ({}, f"{PUBLIC}/voice", FORWARDED, 403),  # forwarded headers not trusted
+        ({"SWITCHBOARD_TRUSTED_PROXIES": "1"}, f"{PUBLIC}/voice", FORWARDED, 200),
+        ({"SWITCHBOARD_TRUSTED_PROXIES": "1"}, "http://localhost/voice", FORWARDED, 403),
+        ({"SWITCHBOARD_PUBLIC_URL": PUBLIC}, f"{PUBLIC}/voice", {}, 200),
+        ({"SWITCHBOARD_PUBLIC_URL": PUBLIC}, f"{PUBLIC}:443/voice", {}, 200),
+        ({"SWITCHBOARD_PUBLIC_URL": PUBLIC}, "http://localhost/voice", {}, 403),
+        ({"SWITCHBOARD_PUBLIC_URL": "https://other.example"}, f"{PUBLIC}/voice", FORWARDED, 403),
+    ],
+)
+def test_behind_a_proxy_only_when_configured(
+    tmp_path: Path, settings: dict, signed_for: str, headers: dict, status: int
+) -> None:
+    app = _app(tmp_path, **settings)
+    fields = _call(random.Random(1))
+    all_headers = {**headers, **signed_headers(TOKEN, signed_for, fields)}
+    try:
+        response = app.test_client().post("/voice", data=fields, headers=all_headers)
+        assert response.status_code == status
+    finally:
+        app.extensions["switchboard"].store.close()
