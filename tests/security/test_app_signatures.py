@@ -103,3 +103,23 @@ def test_behind_a_proxy_only_when_configured(
         assert response.status_code == status
     finally:
         app.extensions["switchboard"].store.close()
+
+
+def test_the_token_never_reaches_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level("DEBUG")
+    for settings in ({}, {"SWITCHBOARD_VALIDATE_SIGNATURES": "false"}):
+        app = _app(tmp_path, **settings)
+        try:
+            client = app.test_client()
+            fields = _call(random.Random(2))
+            client.post("/voice", data=fields, headers=signed_headers(TOKEN, "http://x/v", fields))
+            client.post("/voice", data=fields, headers={"X-Twilio-Signature": TOKEN})
+            client.post("/voice", data=fields)
+            repr(app.extensions["switchboard"].settings)
+        finally:
+            app.extensions["switchboard"].store.close()
+    captured = capsys.readouterr()
+    assert "refused" in caplog.text  # the refusals were logged...
+    assert TOKEN not in caplog.text  # ...without the token
+    assert TOKEN not in captured.out + captured.err
