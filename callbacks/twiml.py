@@ -126,7 +126,7 @@ def _scalar(spec: Element, key: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     raise TwiMLError(
-        f"{_where(spec)} attribute {key!r}: cannot use a {kind.__name__} "
+        f"{_where(spec)} attribute {key!r}: cannot use a {kind.__name__!r} value "
         "(give a str, number, bool or a list of those)"
     )
 
@@ -216,7 +216,7 @@ def _text_error(spec: Element, value: object) -> TwiMLError:
         return TwiMLError(
             f"{_where(spec)} text is not XML-compatible (NUL or control characters): {value!r:.60}"
         )
-    return TwiMLError(f"{_where(spec)} text: cannot use a {type(value).__name__} (give a str)")
+    return TwiMLError(f"{_where(spec)} text: cannot use a {type(value).__name__!r} value (give a str)")
 
 
 def _not_xml(spec: Element, error: ValueError) -> TwiMLError:

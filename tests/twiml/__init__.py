@@ -1,0 +1,1 @@
+"""Tests for callbacks.twiml: the TwiML builder and parse_twiml."""
