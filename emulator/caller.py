@@ -10,6 +10,7 @@ call, and every call sends its status callbacks as Twilio does.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
@@ -34,6 +35,8 @@ from emulator.webhooks import WebhookClient
 
 if TYPE_CHECKING:
     from emulator.state import EmulatorState
+
+log = logging.getLogger("emulator")
 
 #: Outbound calls to these numbers do not answer (the REST side's callers can script more in
 #: ``Phone.call_outcomes``).
@@ -135,6 +138,8 @@ class Phone:
         def work() -> None:
             try:
                 target()
+            except Exception:
+                log.exception("emulator: %s failed", name)
             finally:
                 with self._idle:
                     self._threads.discard(threading.current_thread())

@@ -550,7 +550,7 @@ class CallRunner:
         if not targets and (verb.text or "").strip():
             targets = [("Number", verb.text.strip(), None)]
         timeout = int_attr(verb, "timeout", 30)
-        caller_id = verb.get("callerId") or (ctx.to if ctx.direction == "inbound" else ctx.from_)
+        caller_id = verb.get("callerId") or ctx.from_
         outcomes = [(tag, number, noun, ctx.script.dial_for(number)) for tag, number, noun
                     in targets]
         answered = next((o for o in outcomes if o[3].answered), None)

@@ -87,6 +87,7 @@ def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | Non
             status_callback: str | None) -> Target:
     from emulator.caller import Phone
     from emulator.state import EmulatorState
+    from emulator.webhooks import split_url
 
     account_sid, token = _credentials(settings)
     if token is None:
@@ -102,7 +103,7 @@ def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | Non
         extra["status_callback"] = status_callback
     if extra and number is not None:
         state.update("incoming_phone_numbers", number["sid"], **extra)
-    return Target(Phone(state, api_base_url=TWILIO_API), url)
+    return Target(Phone(state, api_base_url=TWILIO_API), split_url(url)[0])
 
 
 NUMBER_FIELDS = (

@@ -104,3 +104,15 @@ def test_in_process(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Say: Thank you for calling Acme." in output
     assert "Caller: pressed 1" in output
     assert "Errors" not in output
+
+
+def test_url_with_fallback_and_credentials(server: HookServer) -> None:
+    server.on("/voice", ("broken", 500))
+    server.on("/fallback", twiml("<Say>Fallback speaking</Say>"))
+    url = server.url("/voice").replace("http://", "http://bob:hunter2@")
+    output = run("call", "--to", "+15551230000", "--url", url, "--fallback-url",
+                 server.url("/fallback"), "--verbose")
+    assert "Say: Fallback speaking" in output
+    assert "ErrorCode=11217" in output
+    assert "hunter2" not in output
+    assert server.requests_to("/voice")[0].headers["Authorization"].startswith("Basic ")
