@@ -124,6 +124,10 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
             "near_phone_number": "+14155550100",
             "in_lata": "722",
             "in_rate_center": "SNFC",
+            "area_code": "415",
+            "contains": "*55",
+            "in_region": "CA",
+            "in_postal_code": "94103",
         },
         "GET",
         f"{A}/AvailablePhoneNumbers/US/Local.json",
@@ -131,6 +135,10 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
             "NearLatLong": ["37.77,-122.41"],
             "Distance": ["10"],
             "NearNumber": ["+14155550100"],
+            "AreaCode": ["415"],
+            "Contains": ["*55"],
+            "InRegion": ["CA"],
+            "InPostalCode": ["94103"],
             "InLata": ["722"],
             "InRateCenter": ["SNFC"],
         },
@@ -635,3 +643,18 @@ def test_help_comes_from_the_seed() -> None:
     assert OPERATIONS["get-available-phone-numbers"].attribute("iso_country_code").option == (
         "--iso-country-code"
     )
+
+
+def test_cases_cover_every_attribute_on_the_wire() -> None:
+    """Every attribute with a wire name is sent, under that name, by at least one case."""
+    sent: dict[str, set[str]] = {}
+    for name, _arguments, _method, _path, wire in CASES:
+        sent.setdefault(name, set()).update(wire)
+    missing = {
+        f"{name}.{attribute.name}"
+        for name, operation in OPERATIONS.items()
+        if name in sent
+        for attribute in operation.attributes
+        if attribute.wire and not any(w.rstrip("<>") == attribute.wire for w in sent[name])
+    }
+    assert not missing
