@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,16 @@ class _QuietHandler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             super().log(type, message, *args)
+
+
+def listen(host: str, port: int, app: Any, handler: type[WSGIRequestHandler] = _QuietHandler
+           ) -> BaseWSGIServer:
+    """A threaded WSGI server for ``app`` bound to ``host``:``port``; OSError (not werkzeug's
+    exit) when the address cannot be used."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family, backlog=128) as sock:
+        return make_server(host, sock.getsockname()[1], app, threaded=True,
+                           request_handler=handler, fd=sock.fileno())
 
 
 def _make_phone(state: EmulatorState) -> Any:
@@ -87,7 +98,7 @@ class Emulator:
         if self._server is None:
             raise RuntimeError("the emulator is not started: call start() first")
         host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        return f"http://{host}:{self._server.server_port}"
+        return f"http://{host}:{self._server.port}"
 
     @property
     def running(self) -> bool:
@@ -97,10 +108,8 @@ class Emulator:
         if self._server is not None:
             return self
         handler = WSGIRequestHandler if self._log else _QuietHandler
-        self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=handler
-        )
-        self.port = self._server.server_port
+        self._server = listen(self.host, self.port, self.app, handler)
+        self.port = self._server.port
         self.state.base_url = self.url
         if self.phone is not None:
             self.phone.api_base_url = self.url

@@ -8,9 +8,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
-from emulator.server import Emulator, _QuietHandler
+from emulator.server import Emulator, listen
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -48,7 +48,7 @@ class SwitchboardStack:
         """The Switchboard server's base URL."""
         if self._server is None:
             raise RuntimeError("the stack is not started: call start() first")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def store(self) -> Any:
@@ -71,8 +71,7 @@ class SwitchboardStack:
         def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
             return app_holder["app"](environ, start_response)
 
-        self._server = make_server("127.0.0.1", 0, dispatch, threaded=True,
-                                   request_handler=_QuietHandler)
+        self._server = listen("127.0.0.1", 0, dispatch)
         config: dict[str, Any] = {
             "TESTING": True,
             "TWILIO_ACCOUNT_SID": self.emulator.account_sid,
