@@ -115,6 +115,7 @@ class Phone:
         self.queues: dict[str, str] = {}
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
+        self.keep_transcripts = 1000
         self._live: dict[str, CallRunner] = {}
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -126,8 +127,11 @@ class Phone:
         return WebhookClient(self.session_factory())
 
     def remember(self, sid: str, transcript: Transcript) -> None:
+        """Keep ``transcript`` for :meth:`transcript` (the most recent ones only)."""
         with self._lock:
             self._transcripts[sid] = transcript
+            while len(self._transcripts) > self.keep_transcripts:
+                del self._transcripts[next(iter(self._transcripts))]
 
     def transcript(self, sid: str) -> Transcript | None:
         """The transcript of call or message ``sid`` (also of background ones)."""
