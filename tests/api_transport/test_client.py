@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import requests
@@ -245,3 +246,35 @@ def test_no_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch, stub: StubServer)
     with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0) as c:
         assert c.request("GET", "/2010-04-01/x.json") == {}
     assert stub.received[0].target == "/2010-04-01/x.json"
+
+
+def test_a_redirect_to_another_host_carries_no_credentials(
+    client: TwilioClient, stub: StubServer
+) -> None:
+    media = StubServer().start()
+    try:
+        media.reply(200, body=b"RIFF....WAVE", headers={"Content-Type": "audio/x-wav"})
+        location = media.url.replace("127.0.0.1", "localhost") + "/bucket/RE1.wav?sig=x"
+        stub.reply(302, body=b"", headers={"Location": location})
+        with client.request("GET", "/2010-04-01/Recordings/RE1.wav", stream=True) as response:
+            assert response.content == b"RIFF....WAVE"
+        assert "Authorization" in stub.received[0].headers
+        assert "Authorization" not in media.received[0].headers
+    finally:
+        media.stop()
+
+
+def test_from_settings_with_a_named_profile(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stub: StubServer
+) -> None:
+    profiles = tmp_path / "switchboard.toml"
+    profiles.write_text(
+        "[profiles.staging]\n"
+        f'account_sid = "{ACCOUNT_SID}"\n'
+        f'auth_token = "{AUTH_TOKEN}"\n'
+        f'api_base_url = "{stub.url}"\n'
+    )
+    monkeypatch.setenv("SWITCHBOARD_PROFILES_FILE", str(profiles))
+    with TwilioClient.from_settings("staging") as c:
+        c.request("GET", c.account_path(".json"))
+    assert stub.received[0].headers["Authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
