@@ -417,3 +417,20 @@ def test_a_rest_update_redirects_or_ends_the_live_call(hooks, phone, number) -> 
     transcript = phone.inbound_call(NUMBER, CALLER)
     assert transcript.said == []
     assert transcript.status == "completed"
+
+
+def test_concurrent_calls_keep_their_own_transcripts(hooks, phone, number) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    hooks.on("/voice", twiml("<Gather numDigits='2' action='/echo'/>"))
+    hooks.on("/echo", lambda r: twiml(f"<Say>{r.form['Digits']} for {r.form['From']}</Say>"))
+
+    def one(i: int):
+        return i, phone.inbound_call(NUMBER, f"+1555000{i:04d}", script=CallScript(f"{i:02d}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(24)))
+    for i, transcript in results:
+        assert transcript.said == [f"{i:02d} for +1555000{i:04d}"]
+    assert len({t.sid for _, t in results}) == 24
+    assert len(hooks.requests_to("/status")) == 24
