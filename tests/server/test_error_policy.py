@@ -30,7 +30,9 @@ TIMEOUT = 0.3
 release = threading.Event()
 
 
-def broken_blueprint() -> TwilioBlueprint:
+def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
+    """Handlers that raise, hang (until ``release`` is set or ``hang_for`` passes), or return
+    garbage, under ``/broken``."""
     bp = TwilioBlueprint("broken", __name__, url_prefix="/broken")
 
     @bp.voice("/raise")
@@ -39,7 +41,7 @@ def broken_blueprint() -> TwilioBlueprint:
 
     @bp.voice("/hang")
     def voice_hangs(call: CallRequest) -> VoiceResponse:
-        release.wait(10)
+        release.wait(hang_for)
         return VoiceResponse().say("too late")
 
     @bp.voice("/garbage")
@@ -73,7 +75,7 @@ def broken_blueprint() -> TwilioBlueprint:
 
     @bp.sms("/sms-hang")
     def sms_hangs(message: MessageRequest) -> MessagingResponse:
-        release.wait(10)
+        release.wait(hang_for)
         return MessagingResponse()
 
     @bp.sms("/sms-garbage")
@@ -86,7 +88,7 @@ def broken_blueprint() -> TwilioBlueprint:
 
     @bp.call_status("/status-hang")
     def status_hangs(status: StatusCallback) -> None:
-        release.wait(10)
+        release.wait(hang_for)
 
     @bp.fallback("/fallback-raise", kind="voice")
     def fallback_raises(call: CallRequest) -> VoiceResponse:

@@ -1,0 +1,235 @@
+"""The server under a real gunicorn on 127.0.0.1, configured by deploy/gunicorn.conf.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from lxml import etree
+
+from callbacks.errors import VOICE_APOLOGY
+from callbacks.security import signed_headers
+from callbacks.store import Store
+from callbacks.twiml import parse_twiml
+from tests.conftest import free_port
+from tests.server.conftest import TOKEN, call_params, message_params, sid, spoken
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+HANDLER_TIMEOUT = 0.5
+pytestmark = pytest.mark.slow
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SWITCHBOARD_"))}
+    env.update(SWITCHBOARD_DOTENV="0", GUNICORN_WORKERS="2", GUNICORN_GRACEFUL_TIMEOUT="5")
+    env.update(extra)
+    return env
+
+
+def gunicorn(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), *args],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"gunicorn did not become healthy:\n{log.read_text()}")
+
+
+@dataclass
+class Server:
+    base: str
+    log: Path
+    database_url: str
+    session: requests.Session
+
+    def request(self, path: str, params: dict[str, str] | None = None, *, method: str = "POST",
+                signed: bool = True, headers: dict[str, str] | None = None) -> requests.Response:
+        params = params or {}
+        all_headers = dict(headers or {})
+        if method == "GET":
+            url = self.base + path + ("?" + urlencode(params) if params else "")
+            if signed:
+                all_headers.update(signed_headers(TOKEN, url))
+            return self.session.get(url, headers=all_headers, timeout=10)
+        url = self.base + path
+        if signed:
+            all_headers.update(signed_headers(TOKEN, url, params))
+        return self.session.post(url, data=params, headers=all_headers, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = server_env(
+        TWILIO_AUTH_TOKEN=TOKEN,
+        SWITCHBOARD_DATABASE_URL=module_database_url,
+        SWITCHBOARD_HANDLER_TIMEOUT=str(HANDLER_TIMEOUT),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+    )
+    process = gunicorn("tests.server.gunicorn_app:app", env=env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, log)
+        with requests.Session() as session:
+            yield Server(base, log, module_database_url, session)
+    finally:
+        stop(process)
+
+
+def twiml(response: requests.Response) -> etree._Element:
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/xml")
+    return parse_twiml(response.content)
+
+
+ROUTES = {
+    "/voice": "voice", "/voice/menu": "voice", "/voice/voicemail": "voice",
+    "/voice/voicemail/saved": "voice", "/voice/dial-result": "voice",
+    "/voice/fallback": "voice", "/sms": "sms", "/sms/fallback": "sms",
+    "/voice/status": "status", "/sms/status": "status", "/voice/recording-status": "status",
+}
+
+
+def params_for(path: str) -> dict[str, str]:
+    if path == "/voice/status":
+        return call_params(CallStatus="completed", SequenceNumber="0")
+    if path == "/sms/status":
+        return {"MessageSid": sid("SM"), "MessageStatus": "sent"}
+    if path == "/voice/recording-status":
+        return {"CallSid": sid("CA"), "RecordingSid": sid("RE"), "RecordingStatus": "completed",
+                "RecordingUrl": "https://api.twilio.com/r", "RecordingDuration": "3"}
+    return call_params() if ROUTES[path] == "voice" else message_params("HELP")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_every_endpoint_signed_and_unsigned(server: Server, method: str) -> None:
+    for path, kind in ROUTES.items():
+        response = server.request(path, params_for(path), method=method)
+        if kind == "status":
+            assert response.status_code == 204, (path, response.text)
+        else:
+            twiml(response)
+        refused = server.request(path, params_for(path), method=method, signed=False)
+        assert refused.status_code == 403, path
+        assert refused.content == b""
+    assert server.session.get(server.base + "/healthz").json() == {"status": "ok"}
+
+
+def test_the_ivr_walked_digit_by_digit(server: Server) -> None:
+    call = call_params(CallStatus="ringing")
+
+    def press(path: str, **extra: str) -> Any:
+        return twiml(server.request(path, dict(call, **extra)))
+
+    welcome = press("/voice")
+    action = welcome.find("Gather").get("action")
+    assert "press 1" in spoken(welcome)
+    assert "open Monday" in spoken(press(action, Digits="1"))
+    assert "not one of the options" in spoken(press(action, Digits="7"))
+    assert "did not get that" in spoken(press(welcome.find("Redirect").text))
+    record = press(action, Digits="2").find("Record")
+    assert record.get("recordingStatusCallback") == server.base + "/voice/recording-status"
+    saved = press(record.get("action"), RecordingSid=sid("RE"), RecordingDuration="4")
+    assert [child.tag for child in saved] == ["Say", "Hangup"]
+    assert press(action, Digits="3").find("Record") is not None  # no forward number
+    assert [child.tag for child in press(action, Digits="9")] == ["Say", "Hangup"]  # 3rd miss
+
+
+def test_duplicated_and_out_of_order_status_callbacks(server: Server) -> None:
+    call_sid = sid("CA")
+    events = [call_params(call_sid, CallStatus=s, SequenceNumber=str(n))
+              for n, s in enumerate(["initiated", "ringing", "in-progress", "completed"])]
+    for params in [events[3], events[1], events[3], events[0], events[2], events[1]]:
+        assert server.request("/voice/status", params).status_code == 204
+    store = Store(server.database_url)
+    try:
+        assert store.get_call(call_sid)["status"] == "completed"
+        assert len(store.status_callbacks(call_sid)) == 4
+    finally:
+        store.close()
+
+
+def test_the_sms_bot(server: Server) -> None:
+    caller = "+1555" + sid("")[:7].translate(str.maketrans("abcdef", "123456"))
+
+    def send(body: str) -> list[str]:
+        root = twiml(server.request("/sms", message_params(body, From=caller)))
+        return ["".join(m.itertext()) for m in root.iter("Message")]
+
+    assert "HOURS" in send("HELP")[0]
+    assert "unsubscribed" in send("STOP")[0]
+    assert send("hello") == []
+    assert "subscribed again" in send("START")[0]
+    assert len(send("hello")) == 1
+
+
+@pytest.mark.parametrize("path", ["raise", "hang", "garbage", "bad-xml"])
+def test_failing_handlers_still_answer_in_time(server: Server, path: str) -> None:
+    started = time.monotonic()
+    root = twiml(server.request(f"/broken/{path}", call_params()))
+    assert time.monotonic() - started < HANDLER_TIMEOUT + 2
+    assert spoken(root) == VOICE_APOLOGY
+    assert len(twiml(server.request("/broken/sms-raise", message_params()))) == 0
+    assert server.request("/broken/status-raise", call_params()).status_code == 503
+
+
+def test_the_access_log_carries_no_query_string_or_secret(server: Server) -> None:
+    params = call_params(Password="hunter2-secret")
+    signature = signed_headers(TOKEN, f"{server.base}/voice?{urlencode(params)}")
+    server.request("/voice", params, method="GET")
+    server.session.get(server.base + "/healthz?token=hunter2-secret")
+    deadline = time.monotonic() + 5
+    while "/healthz" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = server.log.read_text()
+    assert '"GET /voice HTTP/1.1" 200' in text
+    assert "hunter2-secret" not in text
+    assert TOKEN not in text
+    assert signature["X-Twilio-Signature"] not in text
+
+
+def test_gunicorn_refuses_to_start_without_an_auth_token(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    env = server_env(GUNICORN_BIND=f"127.0.0.1:{free_port()}",
+                     SWITCHBOARD_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    process = gunicorn(env=env, log=log)
+    try:
+        assert process.wait(30) != 0
+    finally:
+        stop(process)
+    assert "TWILIO_AUTH_TOKEN is not set" in log.read_text()
