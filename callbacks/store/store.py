@@ -87,6 +87,7 @@ class Store:
         self._sql = Statements.for_dialect(self.dialect)
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
+        self._retry_window = busy_timeout  # a lock still held after this is not passing
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
 
@@ -106,6 +107,7 @@ class Store:
     def _run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
         delay = 0.02
+        give_up = time.monotonic() + self._retry_window
         for attempt in range(1, self._attempts + 1):
             try:
                 with self.engine.connect() as conn:
@@ -114,7 +116,8 @@ class Store:
                     with conn.begin():
                         return work(conn)
             except (exc.SQLAlchemyError, OSError, self._dbapi_error()) as error:
-                if attempt < self._attempts and is_transient(error):
+                retry = attempt < self._attempts and time.monotonic() < give_up
+                if retry and is_transient(error):
                     time.sleep(delay * (1 + random.random()))
                     delay *= 2
                     continue

@@ -148,3 +148,26 @@ def test_bad_or_unsupported_urls(url: str) -> None:
     with pytest.raises(StoreUnavailable) as info:
         Store(url)
     assert "pw" not in str(info.value)
+
+
+def test_sqlite_writer_waits_for_a_lock_and_gives_up_in_bounded_time(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "switchboard.sqlite3"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.3)
+    store.create_all()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="locked"):
+        store.record_call({"CallSid": CALL, "CallStatus": "queued"})
+    assert time.monotonic() - started < 3
+    assert store.get_call(CALL) is None, "readers are not blocked by a writer (WAL)"
+
+    threading.Timer(0.1, other.rollback).start()
+    store.record_call({"CallSid": CALL, "CallStatus": "queued"})
+    assert store.get_call(CALL)["status"] == "queued"
+    other.close()
+    store.close()
