@@ -61,9 +61,9 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+            if requests.get(base + "/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting
             pass
         time.sleep(0.05)
     pytest.fail(f"gunicorn did not become healthy:\n{log.read_text()}")
