@@ -216,7 +216,9 @@ def _text_error(spec: Element, value: object) -> TwiMLError:
         return TwiMLError(
             f"{_where(spec)} text is not XML-compatible (NUL or control characters): {value!r:.60}"
         )
-    return TwiMLError(f"{_where(spec)} text: cannot use a {type(value).__name__!r} value (give a str)")
+    return TwiMLError(
+        f"{_where(spec)} text: cannot use a {type(value).__name__!r} value (give a str)"
+    )
 
 
 def _not_xml(spec: Element, error: ValueError) -> TwiMLError:
@@ -248,7 +250,7 @@ class TwiML:
     def __init__(self, text: object = None, /, **attributes: AttributeValue) -> None:
         spec = self._spec
         element = etree.Element(spec.tag, _attributes(spec, attributes) if attributes else None)
-        if text is not None:
+        if text is not None and text != "":
             if spec.text == "none":
                 raise TwiMLError(f"{_where(spec)} takes no text")
             try:
@@ -292,7 +294,7 @@ class TwiML:
             self._element.append(element)
         else:
             element = _SubElement(self._element, tag)
-        if text is not None:
+        if text is not None and text != "":
             try:
                 element.text = text  # type: ignore[assignment]
             except (TypeError, ValueError):
@@ -301,6 +303,9 @@ class TwiML:
                 except TwiMLError:
                     self._element.remove(element)
                     raise
+            if spec.text == "required" and element.text.isspace():  # type: ignore[union-attr]
+                self._element.remove(element)
+                raise TwiMLError(f"{_where(spec)} needs text, not only blanks")
         elif spec.text == "required":
             self._element.remove(element)
             raise TwiMLError(f"{_where(spec)} needs text")

@@ -317,6 +317,14 @@ def test_required_text_is_required() -> None:
         VoiceResponse().redirect(None)  # type: ignore[arg-type]
     with pytest.raises(TwiMLError, match=r"<Number> needs text"):
         Number()
+    with pytest.raises(TwiMLError, match=r"<Redirect> needs text"):
+        VoiceResponse().redirect("")
+    with pytest.raises(TwiMLError, match=r"<Redirect> needs text, not only blanks"):
+        VoiceResponse().redirect("  ")
+
+
+def test_empty_optional_text_is_no_text() -> None:
+    assert body(VoiceResponse().say("")) == "<Response><Say/></Response>"
 
 
 def test_text_is_refused_where_twilio_takes_none() -> None:
