@@ -95,7 +95,8 @@ class Phone:
     happens at the far end of outbound calls and messages; ``outbound_scripts`` (To number ->
     :class:`CallScript`) what the person who answers an outbound call does; ``answered_by``
     (To number -> ``human``, ``machine_start``...) the ``AnsweredBy`` of calls placed with
-    MachineDetection.
+    MachineDetection; ``caller_names`` (From number -> name) the ``CallerName`` sent to numbers
+    with VoiceCallerIdLookup (default ``WIRELESS CALLER``).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Phone:
         self.message_outcomes: dict[str, tuple[str, int]] = dict(MAGIC_MESSAGE_OUTCOMES)
         self.outbound_scripts: dict[str, CallScript] = {}
         self.answered_by: dict[str, str] = {}
+        self.caller_names: dict[str, str] = {}
         self.queues: dict[str, str] = {}
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
@@ -217,7 +219,8 @@ class Phone:
             fallback_url=config["fallback_url"], fallback_method=config["fallback_method"],
             status_callback=config["status_callback"],
             status_callback_method=config["status_callback_method"],
-            caller_name=None,
+            caller_name=self.caller_names.get(from_, "WIRELESS CALLER")
+            if number.get("voice_caller_id_lookup") else None,
         )
         transcript.sid = call["sid"]
         self.remember(call["sid"], transcript)
@@ -324,6 +327,8 @@ class Phone:
             ctx.extra_params["ForwardedFrom"] = call["forwarded_from"]
         if call.get("parent_call_sid"):
             ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
+        if call.get("caller_name"):
+            ctx.extra_params["CallerName"] = call["caller_name"]
         if call.get("machine_detection"):
             ctx.extra_params["AnsweredBy"] = self.answered_by.get(ctx.to, "human")
         runner = CallRunner(ctx)

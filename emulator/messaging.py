@@ -26,8 +26,8 @@ from emulator.transcript import Event, Transcript
 from emulator.twiml_runner import (
     MESSAGING_VERBS,
     TwiMLProblem,
-    country_of,
     create_outbound_message,
+    geography,
     interpret,
     message_content,
 )
@@ -129,7 +129,7 @@ class Messaging:
             "ApiVersion": API_VERSION,
             "Body": body,
             "From": from_,
-            "FromCountry": country_of(from_),
+            **geography(("From",), from_),
             "MessageSid": message["sid"],
             "NumMedia": str(len(media)),
             "NumSegments": str(message.get("num_segments") or "1"),
@@ -137,7 +137,7 @@ class Messaging:
             "SmsSid": message["sid"],
             "SmsStatus": "received",
             "To": to,
-            "ToCountry": country_of(to),
+            **geography(("To",), to),
         }
         for index, url in enumerate(media):
             params[f"MediaUrl{index}"] = url

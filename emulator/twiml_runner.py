@@ -131,6 +131,16 @@ def country_of(number: str) -> str:
     return "US" if number.startswith("+1") else ""
 
 
+def geography(prefixes: tuple[str, ...], number: str) -> dict[str, str]:
+    """The geographic fields Twilio adds for a number (the emulator knows only the country):
+    ``{Prefix}City``, ``{Prefix}State``, ``{Prefix}Zip`` (empty) and ``{Prefix}Country``."""
+    fields: dict[str, str] = {}
+    for prefix in prefixes:
+        fields.update({f"{prefix}City": "", f"{prefix}State": "", f"{prefix}Zip": "",
+                       f"{prefix}Country": country_of(number)})
+    return fields
+
+
 @dataclass
 class Fetch:
     """A document to request next: from a verb's action, a Redirect, or the call's start."""
@@ -213,14 +223,12 @@ class CallRunner:
             "CallSid": ctx.call_sid,
             "CallStatus": ctx.call_status,
             "Called": ctx.to,
-            "CalledCountry": country_of(ctx.to),
             "Caller": ctx.from_,
-            "CallerCountry": country_of(ctx.from_),
             "Direction": ctx.direction,
             "From": ctx.from_,
-            "FromCountry": country_of(ctx.from_),
             "To": ctx.to,
-            "ToCountry": country_of(ctx.to),
+            **geography(("Caller", "From"), ctx.from_),
+            **geography(("Called", "To"), ctx.to),
         }
         params.update(ctx.extra_params)
         return params

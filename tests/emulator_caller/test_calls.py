@@ -434,3 +434,16 @@ def test_concurrent_calls_keep_their_own_transcripts(hooks, phone, number) -> No
         assert transcript.said == [f"{i:02d} for +1555000{i:04d}"]
     assert len({t.sid for _, t in results}) == 24
     assert len(hooks.requests_to("/status")) == 24
+
+
+def test_caller_name_lookup_and_geography(hooks, phone, state) -> None:
+    state.buy_number(state.main_account_sid, NUMBER, voice_url=hooks.url("/voice"),
+                     voice_caller_id_lookup=True)
+    phone.caller_names[CALLER] = "JANE DOE"
+    hooks.on("/voice", twiml("<Hangup/>"))
+    phone.inbound_call(NUMBER, CALLER)
+    [voice] = hooks.requests_to("/voice")
+    assert voice.params["CallerName"] == "JANE DOE"
+    assert voice.params["FromCountry"] == "US"
+    assert voice.params["CalledCountry"] == "US"
+    assert voice.params.keys() >= {"FromCity", "FromState", "FromZip", "ToCity", "ToZip"}
