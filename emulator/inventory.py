@@ -78,6 +78,9 @@ _KEYPAD = {
 }
 
 
+COUNTRY_NAMES = {"US": "United States", "CA": "Canada", "GB": "United Kingdom"}
+
+
 def countries() -> tuple[str, ...]:
     return tuple(LOCAL_AREAS)
 

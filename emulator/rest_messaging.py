@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 import re
+from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from emulator.params import bad_request, is_url
+from emulator.params import bad_request, is_url, not_found
 from emulator.restkit import (
     all_of,
     authenticate,
@@ -116,4 +119,56 @@ def update_message(account_sid: str, sid: str) -> ResponseReturnValue:
 def delete_message(account_sid: str, sid: str) -> ResponseReturnValue:
     owned("messages", sid, account_sid)
     state().delete("messages", sid)
+    return deleted()
+
+
+# -- media of a message --------------------------------------------------------------------------
+
+
+def _media(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The media of ``message`` as Twilio's Media resources (SIDs derived from the message)."""
+    items = []
+    deleted = set(message.get("deleted_media") or ())
+    base = message["uri"].removesuffix(".json")
+    for index, url in enumerate(message.get("media_url") or ()):
+        digest = hashlib.sha256(f"{message['sid']}:{index}".encode()).hexdigest()[:32]
+        sid = f"ME{digest}"
+        if sid in deleted:
+            continue
+        items.append({
+            "account_sid": message["account_sid"],
+            "content_type": mimetypes.guess_type(url)[0] or "image/jpeg",
+            "date_created": message["date_created"],
+            "date_updated": message["date_updated"],
+            "parent_sid": message["sid"],
+            "sid": sid,
+            "uri": f"{base}/Media/{sid}.json",
+        })
+    return items
+
+
+def _one_media(account_sid: str, message_sid: str, sid: str) -> tuple[dict[str, Any], dict]:
+    message = owned("messages", message_sid, account_sid)
+    for item in _media(message):
+        if item["sid"] == sid:
+            return message, item
+    raise not_found(request.path)
+
+
+@bp.get(f"{ACCOUNT}/Messages/<message_sid>/Media.json")
+def list_media(account_sid: str, message_sid: str) -> ResponseReturnValue:
+    message = owned("messages", message_sid, account_sid)
+    return page(_media(message), "media_list", lambda item: item)
+
+
+@bp.get(f"{ACCOUNT}/Messages/<message_sid>/Media/<sid>.json")
+def get_media(account_sid: str, message_sid: str, sid: str) -> ResponseReturnValue:
+    return _one_media(account_sid, message_sid, sid)[1]
+
+
+@bp.delete(f"{ACCOUNT}/Messages/<message_sid>/Media/<sid>.json")
+def delete_media(account_sid: str, message_sid: str, sid: str) -> ResponseReturnValue:
+    message, _ = _one_media(account_sid, message_sid, sid)
+    state().update("messages", message_sid,
+                   deleted_media=[*(message.get("deleted_media") or ()), sid])
     return deleted()

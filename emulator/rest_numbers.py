@@ -116,6 +116,32 @@ def update_account(account_sid: str) -> ResponseReturnValue:
 # -- available phone numbers -------------------------------------------------------------------
 
 
+def _country(account_sid: str, code: str) -> dict[str, Any]:
+    base = f"/2010-04-01/Accounts/{account_sid}/AvailablePhoneNumbers/{code}"
+    return {
+        "country_code": code,
+        "country": inventory.COUNTRY_NAMES[code],
+        "uri": f"{base}.json",
+        "beta": False,
+        "subresource_uris": {"local": f"{base}/Local.json", "toll_free": f"{base}/TollFree.json"},
+    }
+
+
+@bp.get(f"{ACCOUNT}/AvailablePhoneNumbers.json")
+def available_countries(account_sid: str) -> ResponseReturnValue:
+    return jsonify({
+        "countries": [_country(account_sid, code) for code in inventory.countries()],
+        "uri": request.path,
+    })
+
+
+@bp.get(f"{ACCOUNT}/AvailablePhoneNumbers/<country>.json")
+def available_country(account_sid: str, country: str) -> ResponseReturnValue:
+    if country.upper() not in inventory.countries():
+        raise not_found(request.path)
+    return jsonify(_country(account_sid, country.upper()))
+
+
 @bp.get(f"{ACCOUNT}/AvailablePhoneNumbers/<country>/<any(Local, TollFree):kind>.json")
 def available_numbers(account_sid: str, country: str, kind: str) -> ResponseReturnValue:
     try:

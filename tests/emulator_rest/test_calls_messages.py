@@ -146,6 +146,24 @@ def test_create_message_is_queued_and_delivered(api: Api) -> None:
     assert api.emu.state.created_count("messages") == 1
 
 
+def test_message_media(api: Api) -> None:
+    message = send(api, MediaUrl="https://e.com/cat.png")
+    api.post("/Messages.json", [("To", "+14155550111"), ("From", FROM),
+                                ("MediaUrl", "https://e.com/a.gif"),
+                                ("MediaUrl", "https://e.com/b.jpg")])
+    media = api.get(f"/Messages/{message['sid']}/Media.json").json()["media_list"]
+    assert len(media) == 1
+    item = media[0]
+    assert re.fullmatch(r"ME[0-9a-f]{32}", item["sid"])
+    assert item["content_type"] == "image/png"
+    assert item["parent_sid"] == message["sid"]
+    path = f"/Messages/{message['sid']}/Media/{item['sid']}.json"
+    assert api.get(path).json() == item
+    assert api.delete(path).status_code == 204
+    assert_error(api.get(path), 404, 20404)
+    assert api.get(f"/Messages/{message['sid']}/Media.json").json()["media_list"] == []
+
+
 def test_messaging_service_and_alphanumeric_sender(api: Api) -> None:
     service = send(api, From="", MessagingServiceSid="MG" + "a" * 32)
     assert service["status"] == "accepted"

@@ -59,6 +59,14 @@ def test_toll_free_numbers(api: Api) -> None:
     assert numbers[0]["capabilities"]["voice"] is True
 
 
+def test_countries(api: Api) -> None:
+    countries = api.get("/AvailablePhoneNumbers.json").json()["countries"]
+    assert {c["country_code"] for c in countries} == {"US", "CA", "GB"}
+    us = api.get("/AvailablePhoneNumbers/US.json").json()
+    assert us["subresource_uris"]["local"].endswith("/AvailablePhoneNumbers/US/Local.json")
+    assert_error(api.get("/AvailablePhoneNumbers/ZZ.json"), 404, 20404)
+
+
 def test_other_countries(api: Api) -> None:
     assert local(api, "GB")[0]["phone_number"].startswith("+44")
     assert local(api, "ca", AreaCode="604")[0]["region"] == "BC"

@@ -111,6 +111,8 @@ def walk(api: Api) -> None:
     api.get(f"/2010-04-01/Accounts/{sub['sid']}.json")
     api.post(f"/2010-04-01/Accounts/{sub['sid']}.json", {"FriendlyName": "renamed"})
 
+    api.get("/AvailablePhoneNumbers.json")
+    api.get("/AvailablePhoneNumbers/US.json")
     api.get("/AvailablePhoneNumbers/US/Local.json", AreaCode="415", PageSize="3")
     api.get("/AvailablePhoneNumbers/US/TollFree.json", PageSize="3")
     app = api.post("/Applications.json", {"FriendlyName": "a", "VoiceUrl": "https://e.com/v"})
@@ -134,7 +136,10 @@ def walk(api: Api) -> None:
     api.get(f"/Calls/{call['sid']}.json")
     api.post(f"/Calls/{call['sid']}.json", {"Status": "completed"})
     message = api.post("/Messages.json", {"To": "+14155550111", "From": number["phone_number"],
-                                          "Body": "hi"}).json()
+                                          "Body": "hi", "MediaUrl": "https://e.com/a.png"}).json()
+    media = api.get(f"/Messages/{message['sid']}/Media.json").json()["media_list"]
+    api.get(f"/Messages/{message['sid']}/Media/{media[0]['sid']}.json")
+    api.delete(f"/Messages/{message['sid']}/Media/{media[0]['sid']}.json")
     api.get("/Messages.json")
     api.get(f"/Messages/{message['sid']}.json")
     api.post(f"/Messages/{message['sid']}.json", {"Body": ""})
@@ -184,6 +189,8 @@ EXPECTED = {
     ("GET", "/2010-04-01/Accounts.json"), ("POST", "/2010-04-01/Accounts.json"),
     ("GET", "/2010-04-01/Accounts/{Sid}.json"), ("POST", "/2010-04-01/Accounts/{Sid}.json"),
     *{(m, f"/2010-04-01/Accounts/{{AccountSid}}/{p}") for m, p in [
+        ("GET", "AvailablePhoneNumbers.json"),
+        ("GET", "AvailablePhoneNumbers/{CountryCode}.json"),
         ("GET", "AvailablePhoneNumbers/{CountryCode}/Local.json"),
         ("GET", "AvailablePhoneNumbers/{CountryCode}/TollFree.json"),
         ("GET", "IncomingPhoneNumbers.json"), ("POST", "IncomingPhoneNumbers.json"),
@@ -208,6 +215,9 @@ EXPECTED = {
         ("DELETE", "Conferences/{ConferenceSid}/Participants/{CallSid}.json"),
         ("GET", "Messages.json"), ("POST", "Messages.json"), ("GET", "Messages/{Sid}.json"),
         ("POST", "Messages/{Sid}.json"), ("DELETE", "Messages/{Sid}.json"),
+        ("GET", "Messages/{MessageSid}/Media.json"),
+        ("GET", "Messages/{MessageSid}/Media/{Sid}.json"),
+        ("DELETE", "Messages/{MessageSid}/Media/{Sid}.json"),
         ("GET", "Recordings.json"), ("GET", "Recordings/{Sid}.json"),
         ("DELETE", "Recordings/{Sid}.json"),
         ("GET", "Recordings/{RecordingSid}/Transcriptions.json"),
