@@ -160,7 +160,7 @@ class CallContext:
     state: EmulatorState
     call_sid: str
     account_sid: str
-    auth_token: str
+    auth_token: str = field(repr=False)
     from_: str
     to: str
     direction: str

@@ -62,7 +62,12 @@ def _in_process(settings: Any, profile: str | None, to: str, url: str | None) ->
     if token is None:  # sign with a made-up account the app is told about
         config["TWILIO_ACCOUNT_SID"] = state.main_account_sid
         config["TWILIO_AUTH_TOKEN"] = state.auth_token_for(state.main_account_sid)
-    app = create_app(config)
+    from config import ConfigError
+
+    try:
+        app = create_app(config)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     base = (settings.public_url or "http://localhost").rstrip("/")
     _number(state, to, base, url)
     phone = Phone(state, api_base_url=TWILIO_API, session_factory=lambda: wsgi_session(app))

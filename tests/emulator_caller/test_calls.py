@@ -447,3 +447,13 @@ def test_caller_name_lookup_and_geography(hooks, phone, state) -> None:
     assert voice.params["FromCountry"] == "US"
     assert voice.params["CalledCountry"] == "US"
     assert voice.params.keys() >= {"FromCity", "FromState", "FromZip", "ToCity", "ToZip"}
+
+
+def test_the_auth_token_stays_out_of_reprs(state) -> None:
+    from emulator.transcript import Transcript
+    from emulator.twiml_runner import CallContext
+    from emulator.webhooks import WebhookClient
+
+    ctx = CallContext(state, "CA1", "AC1", "supersecret-token", CALLER, NUMBER, "inbound",
+                      CallScript(), Transcript(), WebhookClient(), WebhookClient())
+    assert "supersecret-token" not in repr(ctx)
