@@ -371,9 +371,9 @@ class TwilioClient(ResourceGroups):
         page_size: int | None = None,
     ) -> Iterator[dict]:
         """Lazily iterate the items under ``key`` on every page (:func:`api.paging.paginate`)."""
-        if params is not None and not isinstance(params, Mapping):
-            params = dict(encode_params(params))
-        return paging.paginate(self, path, params=params, key=key, limit=limit, page_size=page_size)
+        return paging.paginate(
+            self, path, params=encode_params(params), key=key, limit=limit, page_size=page_size
+        )
 
     def _transport_error(
         self, method: str, url: str, exc: requests.RequestException

@@ -12,7 +12,7 @@ is held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from api.errors import TwilioInvalidResponse
@@ -31,13 +31,15 @@ def paginate(
     client: TwilioClient,
     path: str,
     *,
-    params: Mapping[str, Any] | None = None,
+    params: Iterable[tuple[str, str]] | None = None,
     key: str,
     limit: int | None = None,
     page_size: int | None = None,
 ) -> Iterator[dict]:
     """Yield the items under ``key`` of every page of the list at ``path``.
 
+    ``params`` (the filters, already encoded: see :func:`api.client.encode_params`) go with
+    the first request only; ``next_page_uri`` carries them on.
     ``limit`` caps the number of items (no page beyond the one holding the last is fetched);
     ``page_size`` is sent as ``PageSize`` (at most 1000; by default ``limit`` when it is
     smaller than 1000, else Twilio's default of 50). Arguments are checked now; no request is
@@ -49,19 +51,24 @@ def paginate(
         page_size = min(positive_int("page_size", page_size), MAX_PAGE_SIZE)
     elif limit is not None:
         page_size = min(limit, MAX_PAGE_SIZE)
-    first = dict(params or {})
+    first = list(params or ())
     if page_size is not None:
-        first["PageSize"] = page_size
+        first = [(name, value) for name, value in first if name != "PageSize"]
+        first.append(("PageSize", str(page_size)))
     return _iterate(client, path, first, key, limit)
 
 
 def _iterate(
-    client: TwilioClient, path: str, params: dict[str, Any], key: str, limit: int | None
+    client: TwilioClient,
+    path: str,
+    params: list[tuple[str, str]],
+    key: str,
+    limit: int | None,
 ) -> Iterator[dict]:
     remaining = limit
     seen: set[str] = set()
     next_path: str | None = path
-    page_params: dict[str, Any] | None = params
+    page_params: list[tuple[str, str]] | None = params
     while next_path:
         page = client.request("GET", next_path, params=page_params)
         if not isinstance(page, dict) or not isinstance(page.get(key), list):

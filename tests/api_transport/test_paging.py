@@ -126,3 +126,12 @@ def test_meta_next_page_url(client: TwilioClient, stub: StubServer) -> None:
     stub.reply(200, {"keys": [{"n": 1}], "meta": {"next_page_url": None}})
     assert [k["n"] for k in client.paginate("/v1/Keys", key="keys")] == [0, 1]
     assert stub.received[1].target == "/v1/Keys?Page=1"
+
+
+def test_filters_as_pairs_keep_repeated_names(client: TwilioClient, stub: StubServer) -> None:
+    serve_list(stub, 1)
+    params = [("Status", "completed"), ("Status", "busy"), ("PageSize", "7"), ("To", None)]
+    list(client.paginate(CALLS, params=params, key="calls"))
+    assert stub.received[0].query == {"Status": ["completed", "busy"], "PageSize": ["7"]}
+    list(client.paginate(CALLS, params=params, key="calls", page_size=3))
+    assert stub.received[1].query["PageSize"] == ["3"]
