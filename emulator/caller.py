@@ -321,6 +321,7 @@ class Phone:
             deliver_message=self.deliver_outbound_message,
             queues=self.queues,
             api_base_url=self.api_base_url,
+            time_limit=int(call["time_limit"]) if call.get("time_limit") else None,
             call_status=call_status,
         )
         if call.get("forwarded_from"):
@@ -350,6 +351,8 @@ class Phone:
             self._live.pop(ctx.call_sid, None)
         answered = ctx.answered and status == "completed"
         seconds = math.ceil(ctx.elapsed) if answered else 0
+        if ctx.time_limit:
+            seconds = min(seconds, ctx.time_limit)
         ctx.call_status = status
         fields: dict[str, Any] = {"status": status, "duration": str(seconds)}
         if ctx.started_at is not None:

@@ -174,6 +174,7 @@ class CallContext:
     deliver_message: Callable[[dict[str, Any]], None] | None = None
     queues: dict[str, str] = field(default_factory=dict)
     api_base_url: str = ""
+    time_limit: int | None = None  # seconds (a REST call's TimeLimit)
     call_status: str = "ringing"
     answered: bool = False
     elapsed: float = 0.0  # simulated seconds since the call was answered
@@ -345,6 +346,11 @@ class CallRunner:
             redirected = self._take_update()
             if redirected is not None or self.ended:
                 return redirected
+            if self.ctx.time_limit and self.ctx.elapsed >= self.ctx.time_limit:
+                self.ctx.transcript.add("hangup", f"the time limit ({self.ctx.time_limit} s) "
+                                        "was reached")
+                self.ended = True
+                return None
             if verb.tag == "Reject":
                 self.reject(verb, first)
                 return None

@@ -457,3 +457,12 @@ def test_the_auth_token_stays_out_of_reprs(state) -> None:
     ctx = CallContext(state, "CA1", "AC1", "supersecret-token", CALLER, NUMBER, "inbound",
                       CallScript(), Transcript(), WebhookClient(), WebhookClient())
     assert "supersecret-token" not in repr(ctx)
+
+
+def test_time_limit_of_an_outbound_call(hooks, phone, state) -> None:
+    hooks.on("/outbound", twiml("<Pause length='30'/><Say>too late</Say>"))
+    call = state.create_call(state.main_account_sid, to="+15557654321", from_=NUMBER,
+                             url=hooks.url("/outbound"), time_limit=20)
+    transcript = phone.run_outbound_call(call)
+    assert transcript.said == []
+    assert state.get("calls", call["sid"])["duration"] == "20"
