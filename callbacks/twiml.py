@@ -167,15 +167,18 @@ _MAX_PROTOTYPES: Final = 2048
 _prototypes: dict[tuple[object, ...], etree._Element] = {}
 
 
-def _list_key(
-    spec: Element, given: Mapping[str, object], types: tuple[type, ...]
-) -> tuple[object, ...] | None:
-    """The cache key for keywords with list values: lists of str as their joined text."""
+def _list_prototype(spec: Element, given: Mapping[str, object]) -> etree._Element:
+    """The prototype for keywords with list values, keyed with lists of str joined."""
+    types = tuple(map(type, given.values()))
     try:
         items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]  # type: ignore[arg-type]
-    except TypeError:  # a list of something other than str
-        return None
-    return (spec, *items, *types)
+        key: tuple[object, ...] | None = (spec, *items, *types)
+        return _prototypes[key]  # type: ignore[index]
+    except KeyError:
+        pass
+    except TypeError:  # a list of something other than str, or another unhashable value
+        key = None
+    return _new_prototype(spec, given, key)
 
 
 def _new_prototype(
@@ -239,12 +242,14 @@ class TwiML:
 
     __slots__ = ("_element", "_last")
     _spec: ClassVar[Element]
+    _children: ClassVar[dict[str, Element]]
     _declaration: ClassVar[bool] = False
 
     def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if key is not None:
             cls._spec = ELEMENTS[key]
+            cls._children = cls._spec.children
             NODE_CLASSES[key] = cls
 
     def __init__(self, text: object = None, /, **attributes: AttributeValue) -> None:
@@ -275,21 +280,19 @@ class TwiML:
         return self._element
 
     def _add(self, tag: str, text: object, attributes: Mapping[str, object]) -> Self:
-        spec = self._spec.children.get(tag)
+        spec = self._children.get(tag)
         if spec is None:
             raise TwiMLError(
                 f"{_where(self._spec)} cannot contain <{tag}>; {_allowed_children(self._spec)}"
             )
         if attributes:
-            types = tuple(map(type, attributes.values()))
-            if list in types:
-                key = _list_key(spec, attributes, types)
-            else:
-                key = (spec, *attributes.items(), *types)
+            key = (spec, *attributes.items(), *map(type, attributes.values()))
             try:
                 prototype = _prototypes[key]
-            except (KeyError, TypeError):  # TypeError: a value that cannot be a key
+            except KeyError:
                 prototype = _new_prototype(spec, attributes, key)
+            except TypeError:  # a list value: key it by its joined text
+                prototype = _list_prototype(spec, attributes)
             element = _copy(prototype)
             self._element.append(element)
         else:
