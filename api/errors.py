@@ -39,8 +39,20 @@ def _path_of(url: str) -> str:
     return parts.path or "/"
 
 
+def _rebuild(cls: type[TwilioError], args: tuple, state: dict) -> TwilioError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class TwilioError(Exception):
     """Base class of everything the client raises."""
+
+    def __reduce__(self) -> tuple:
+        # The subclasses' constructors take keyword arguments, so rebuild from the
+        # attributes (for pickling across processes) rather than by calling them.
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class ValidationError(TwilioError, ValueError):

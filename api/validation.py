@@ -115,7 +115,9 @@ def date(name: str, value: object) -> str:
 
 
 def positive_int(name: str, value: object, *, maximum: int | None = None) -> int:
-    """A whole number of at least 1 (and at most ``maximum``)."""
+    """A whole number of at least 1 (and at most ``maximum``); digits as text are accepted."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(name, f"{_show(value)} is not a whole number of at least 1")
     if maximum is not None and value > maximum:

@@ -176,3 +176,21 @@ def client(stub: StubServer) -> Iterator[TwilioClient]:
         ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, timeout=(1, 2), retries=fast_retries()
     ) as client:
         yield client
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A URL on 127.0.0.1 whose connects time out: a listening socket whose accept queue is
+    already full, so the kernel drops further SYNs."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        filler.close()
+        listener.close()

@@ -131,3 +131,28 @@ def test_validation_error_is_a_value_error_and_a_twilio_error() -> None:
     assert isinstance(err, TwilioError)
     assert str(err) == "to: '+1' is not an E.164 number"
     assert err.argument == "to"
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    errors = [
+        TwilioHTTPError(404, 20404, "Not found", "https://x", "GET", "https://h/2010-04-01/a.json"),
+        TwilioInvalidResponse(
+            502, "GET", "https://h/a.json", body=b"<html>", content_type="text/html"
+        ),
+        TwilioTimeout("POST", "https://h/a.json", phase="read", seconds=30.0),
+        TwilioConnectionError("POST", "https://h/a.json", reason="Connection refused"),
+        ValidationError("to", "'+1' is not an E.164 number"),
+    ]
+    for err in errors:
+        copy = pickle.loads(pickle.dumps(err))  # noqa: S301 (our own bytes)
+        assert type(copy) is type(err)
+        assert str(copy) == str(err)
+        assert vars(copy) == vars(err)
+
+
+def test_urls_in_errors_lose_any_user_info() -> None:
+    err = TwilioHTTPError(401, 20003, "Authenticate", None, "GET", "https://AC1:tok@h/a.json")
+    assert err.url == "https://h/a.json"
+    assert "tok" not in repr(err)

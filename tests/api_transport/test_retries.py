@@ -167,3 +167,26 @@ def test_backoff_grows_and_is_capped() -> None:
         policy = policy.increment("GET", "/x")
         waits.append(policy.get_backoff_time())
     assert waits == [0, 1.0, 2.0, 3, 3, 3]
+
+
+def test_connect_timeout_is_retried_for_post(
+    unanswered_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from api import TwilioTimeout
+
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    with (
+        TwilioClient(
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            base_url=unanswered_url,
+            timeout=(0.1, 1),
+            retries=fast_retries(2),
+        ) as c,
+        pytest.raises(TwilioTimeout) as info,
+    ):
+        c.request("POST", CALLS, data={"To": "+14155550100"})
+    assert info.value.phase == "connect"
+    assert str(info.value).startswith("timed out after 0.1 s connecting to 127.0.0.1:")
+    retried = [r for r in caplog.records if r.getMessage().startswith("Retrying")]
+    assert len(retried) == 2

@@ -89,7 +89,8 @@ def test_date() -> None:
 
 def test_positive_int() -> None:
     assert positive_int("limit", 3) == 3
-    for bad in [0, -1, True, 1.5, "3"]:
+    assert positive_int("limit", "20") == 20
+    for bad in [0, -1, True, 1.5, "3.0", "-2", "", None]:
         with pytest.raises(ValidationError, match=r"^limit: "):
             positive_int("limit", bad)
     with pytest.raises(ValidationError, match=r"^page_size: 1001 is more than 1000$"):
