@@ -238,6 +238,12 @@ class TwilioClient(ResourceGroups):
                 self.retries = retry_policy(retries)
             except ValueError as exc:
                 raise ValidationError("retries", str(exc).partition(": ")[2]) from None
+        if user_agent is not None and (
+            not isinstance(user_agent, str) or not user_agent.isprintable() or not user_agent
+        ):
+            raise ValidationError(
+                "user_agent", f"{user_agent!r} is not a product token like app/1.0"
+            )
         self.user_agent = default_user_agent(user_agent)
 
         session = requests.Session()

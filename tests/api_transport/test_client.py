@@ -153,6 +153,7 @@ def test_account_path(client: TwilioClient) -> None:
         ({"base_url": "ftp://api.twilio.com"}, "base_url"),
         ({"base_url": "https://AC1:token@api.twilio.com"}, "base_url"),
         ({"retries": -1}, "retries"),
+        ({"user_agent": "app/1.0\r\nX-Evil: 1"}, "user_agent"),
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs: dict, argument: str) -> None:
