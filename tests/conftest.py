@@ -87,6 +87,7 @@ def free_port() -> int:
 def _no_real_twilio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's own Twilio settings out of the tests."""
     for name in list(os.environ):
-        if name.startswith(("TWILIO_", "SWITCHBOARD_")) and name != "SWITCHBOARD_TEST_POSTGRESQL_URL":
+        ours = name.startswith(("TWILIO_", "SWITCHBOARD_"))
+        if ours and not name.startswith("SWITCHBOARD_TEST_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SWITCHBOARD_DOTENV", "0")
