@@ -499,6 +499,7 @@ class CallRunner:
         }
         if digits == "hangup":
             self.ended = True
+            ctx.call_status = "completed"
             ctx.transcript.add("hangup", "the caller hung up after recording")
         return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
                      params, purpose="record", ends_call=digits == "hangup")
@@ -680,6 +681,7 @@ class CallRunner:
         params = {"QueueResult": result, "QueueSid": queue_sid, "QueueTime": str(int(waited))}
         if result == "hangup":
             self.ended = True
+            ctx.call_status = "completed"
         return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
                      params, purpose="enqueue", ends_call=result == "hangup")
 

@@ -131,6 +131,7 @@ def test_record_ended_by_hangup_requests_the_action_and_ends(hooks, phone, numbe
     transcript = phone.inbound_call(NUMBER, CALLER, script=script)
     [action] = hooks.requests_to("/recorded")
     assert action.params["Digits"] == "hangup"
+    assert action.params["CallStatus"] == "completed"
     assert transcript.said == []
     assert transcript.status == "completed"
 
