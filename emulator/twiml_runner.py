@@ -287,39 +287,38 @@ class CallRunner:
         ctx.transcript.add_request(fetch.purpose, response)
         if fetch.ends_call:
             return None
-        problem = self._problem(response)
-        if problem is None:
-            return self._interpret(response)
+        root, problem = self._runnable(response)
+        if root is not None:
+            return root, response.final_url or response.url
+        assert problem is not None
         self._notify(response, problem)
         if ctx.fallback_url:
             fallback_params = {**params, "ErrorCode": str(problem.code), "ErrorUrl": response.url}
             fallback = ctx.client.fetch(ctx.fallback_url, fallback_params,
                                         auth_token=ctx.auth_token, method=ctx.fallback_method)
             ctx.transcript.add_request("fallback", fallback)
-            second = self._problem(fallback)
-            if second is None:
-                return self._interpret(fallback)
+            root, second = self._runnable(fallback)
+            if root is not None:
+                return root, fallback.final_url or fallback.url
+            assert second is not None
             self._notify(fallback, second)
         self.answer()
         ctx.transcript.add("error", APPLICATION_ERROR, code=problem.code)
         self.advance(3)
         return None
 
-    def _problem(self, response: WebhookResponse) -> TwiMLProblem | None:
+    def _runnable(self, response: WebhookResponse
+                  ) -> tuple[etree._Element | None, TwiMLProblem | None]:
+        """The document of a good answer, or the problem (its code noted on ``response``)."""
         if not response.ok:
-            return TwiMLProblem(response.error_code or 11200, response.error_message)
+            return None, TwiMLProblem(response.error_code or 11200, response.error_message)
         try:
-            interpret(response)
+            return interpret(response), None
         except TwiMLProblem as problem:
             response.error_code = problem.code
             response.error_message = str(problem)
             self.ctx.transcript.error_codes.append(problem.code)
-            return problem
-        return None
-
-    @staticmethod
-    def _interpret(response: WebhookResponse) -> tuple[etree._Element, str]:
-        return interpret(response), response.final_url or response.url
+            return None, problem
 
     def _notify(self, response: WebhookResponse, problem: TwiMLProblem) -> None:
         """Record the error as Twilio's debugger would (a notification resource)."""
