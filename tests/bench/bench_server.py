@@ -1,0 +1,208 @@
+"""The callbacks server under gunicorn (2 sync workers, deploy/gunicorn.conf.py) on 127.0.0.1.
+
+Measured in the same run with the same load (16 connections, each a thread sending pre-signed
+requests over fresh TCP connections, since gunicorn's sync workers close each one):
+
+- the ceiling: a bare Flask app answering a constant XML string (``ceiling_app.py``);
+- ``/voice``: a new call each request, signature check, the call recorded, the IVR's TwiML;
+- ``/sms``: a new message each request, recorded, opt-out looked up, a reply;
+- ``/voice/status``: a new call's completed callback each request, stored.
+
+Prints requests per second, p50 and p99 latency, and each rate as a ratio of the ceiling.
+Goals: /voice and /sms >= 0.75, /voice/status >= 0.6, p99 < 20 ms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+from callbacks.security import signed_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+TOKEN = "bench-auth-token"
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 16))
+SECONDS = float(os.environ.get("BENCH_SECONDS", 4))
+WARMUP = 0.5
+REQUESTS_PER_TARGET = 12000
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(app: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SWITCHBOARD_"))}
+    env.update(
+        TWILIO_AUTH_TOKEN=TOKEN,
+        SWITCHBOARD_DOTENV="0",
+        SWITCHBOARD_DATABASE_URL=os.environ.get(
+            "BENCH_DATABASE_URL", f"sqlite:///{folder / 'switchboard.sqlite3'}"
+        ),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_ACCESSLOG=str(folder / f"access-{port}.log"),
+        GUNICORN_ERRORLOG=str(folder / f"error-{port}.log"),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), app],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn on port {port} exited with {process.returncode}")
+        try:
+            status = exchange(port, HEALTHZ)
+            if status == b"200":
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"gunicorn on port {port} did not start")
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    """Send one request on a new connection; the status code of the answer."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request)
+        head = sock.recv(65536)
+        while sock.recv(65536):
+            pass
+    return head[9:12]
+
+
+def post(port: int, path: str, params: dict[str, str]) -> bytes:
+    url = f"http://127.0.0.1:{port}{path}"
+    body = urlencode(params).encode()
+    signature = signed_headers(TOKEN, url, params)["X-Twilio-Signature"]
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\n"
+        f"I-Twilio-Idempotency-Token: {uuid.uuid4()}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def call(sid: str, **extra: str) -> dict[str, str]:
+    params = {
+        "CallSid": sid, "AccountSid": "AC" + "b" * 32, "From": "+15551230001",
+        "To": "+15559870002", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+        "Direction": "inbound", "Caller": "+15551230001", "Called": "+15559870002",
+        "FromCity": "SPRINGFIELD", "FromState": "IL", "FromCountry": "US", "FromZip": "62701",
+    }
+    params.update(extra)
+    return params
+
+
+def message(sid: str) -> dict[str, str]:
+    return {
+        "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "b" * 32,
+        "From": "+15551230001", "To": "+15559870002", "Body": "hello there", "NumMedia": "0",
+        "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
+    }
+
+
+def requests_for(name: str, port: int) -> list[bytes]:
+    made = []
+    for _ in range(REQUESTS_PER_TARGET):
+        sid = uuid.uuid4().hex
+        if name == "/sms":
+            made.append(post(port, "/sms", message("SM" + sid)))
+        elif name == "/voice/status":
+            params = call("CA" + sid, CallStatus="completed", CallDuration="31", Duration="1",
+                          SequenceNumber="3", CallbackSource="call-progress-events",
+                          Timestamp="Fri, 27 Nov 2026 12:00:00 +0000")
+            made.append(post(port, "/voice/status", params))
+        else:
+            made.append(post(port, "/voice", call("CA" + sid)))
+    return made
+
+
+def load(port: int, batch: list[bytes], seconds: float) -> tuple[int, list[float], int]:
+    """``CONNECTIONS`` threads for ``seconds``: (requests done, latencies, bad answers)."""
+    counter = itertools.count()
+    latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+    bad = [0] * CONNECTIONS
+    stop_at = time.perf_counter() + seconds
+    size = len(batch)
+
+    def worker(slot: int) -> None:
+        mine = latencies[slot]
+        clock = time.perf_counter
+        while True:
+            started = clock()
+            if started >= stop_at:
+                return
+            status = exchange(port, batch[next(counter) % size])
+            mine.append(clock() - started)
+            if status not in (b"200", b"204"):
+                bad[slot] += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flat = sorted(t for slot in latencies for t in slot)
+    return len(flat), flat, sum(bad)
+
+
+def measure(port: int, batch: list[bytes]) -> tuple[float, float, float, int]:
+    load(port, batch[: len(batch) // 8], WARMUP)
+    done, latencies, bad = load(port, batch, SECONDS)
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return done / SECONDS, p50, p99, bad
+
+
+def main() -> None:
+    goals = {"/voice": 0.75, "/sms": 0.75, "/voice/status": 0.6}
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        folder = Path(tmp)
+        ceiling_port, server_port = free_port(), free_port()
+        processes = [
+            start_gunicorn("tests.bench.ceiling_app:app", ceiling_port, folder),
+            start_gunicorn("callbacks.wsgi:app", server_port, folder),
+        ]
+        try:
+            for port, process in zip((ceiling_port, server_port), processes, strict=True):
+                wait_ready(port, process)
+            print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections, {SECONDS:g} s each, "
+                  f"{os.cpu_count()} cores")
+            ceiling = measure(ceiling_port, requests_for("/voice", ceiling_port))
+            rows = [("ceiling (constant XML)", ceiling, None)]
+            for name in goals:
+                rows.append((name, measure(server_port, requests_for(name, server_port)), name))
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    print(f"{'':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'goal':>6}  errors")
+    for label, (rate, p50, p99, bad), goal_name in rows:
+        ratio = rate / ceiling[0]
+        goal = f">={goals[goal_name]:.2f}" if goal_name else ""
+        flag = "" if not goal_name or (ratio >= goals[goal_name] and p99 < 20) else "  MISSED"
+        print(f"{label:24} {rate:8.0f} {p50:8.2f} {p99:8.2f} {ratio:6.2f} {goal:>6}  {bad}{flag}")
