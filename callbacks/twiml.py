@@ -114,27 +114,19 @@ def _unknown_attribute(spec: Element, key: str) -> TwiMLError:
 
 
 def _scalar(spec: Element, key: str, value: object) -> str:
-    kind = type(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, numbers.Number) and not isinstance(value, bool):
-        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str | numbers.Number):
+        return str(value)
     raise TwiMLError(
-        f"{_where(spec)} attribute {key!r}: cannot use a {kind.__name__!r} value "
+        f"{_where(spec)} attribute {key!r}: cannot use a {type(value).__name__!r} value "
         "(give a str, number, bool or a list of those)"
     )
 
 
 def _attribute_value(spec: Element, key: str, value: object) -> str:
-    kind = type(value)
-    if kind is list or kind is tuple:
-        return " ".join([item if type(item) is str else _scalar(spec, key, item) for item in value])
+    if isinstance(value, list | tuple):
+        return " ".join([_scalar(spec, key, item) for item in value])
     return _scalar(spec, key, value)
 
 
@@ -168,12 +160,12 @@ _prototypes: dict[tuple[object, ...], etree._Element] = {}
 
 
 def _list_prototype(spec: Element, given: Mapping[str, object]) -> etree._Element:
-    """The prototype for keywords with list values, keyed with lists of str joined."""
-    types = tuple(map(type, given.values()))
+    """The prototype for keywords with list values: lists of str are keyed by their text."""
+    key: tuple[object, ...] | None
     try:
-        items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]  # type: ignore[arg-type]
-        key: tuple[object, ...] | None = (spec, *items, *types)
-        return _prototypes[key]  # type: ignore[index]
+        items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]
+        key = (spec, *items, *map(type, given.values()))
+        return _prototypes[key]
     except KeyError:
         pass
     except TypeError:  # a list of something other than str, or another unhashable value
