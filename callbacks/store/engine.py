@@ -52,12 +52,12 @@ def parse_url(url: str | URL) -> URL:
         raise StoreUnavailable(
             f"unsupported database {safe_url(parsed)}: use sqlite:///PATH or postgresql+psycopg://..."
         )
-    if parsed.get_backend_name() == "sqlite" and _sqlite_path(parsed):
+    if parsed.get_backend_name() == "sqlite" and sqlite_path(parsed):
         parsed = parsed.set(database=str(Path(parsed.database or "").resolve()))
     return parsed
 
 
-def _sqlite_path(url: URL) -> str | None:
+def sqlite_path(url: URL) -> str | None:
     """The file of an SQLite URL, None for an in-memory or URI-style database."""
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
@@ -95,7 +95,7 @@ def make_engine(
 
 
 def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     connect_args: dict[str, Any] = {"timeout": busy_timeout, "check_same_thread": False}
     if path is None and not url.query.get("uri"):
         engine = sa.create_engine(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -21,6 +22,7 @@ from callbacks.store.engine import (
     make_engine,
     parse_url,
     safe_url,
+    sqlite_path,
 )
 from callbacks.store.errors import StoreUnavailable
 from callbacks.store.params import (
@@ -34,6 +36,7 @@ from callbacks.store.params import (
 )
 from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
 from callbacks.store.statements import Statements
+from callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -88,6 +91,9 @@ class Store:
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         self._retry_window = busy_timeout  # a lock still held after this is not passing
+        self._writer_lock = (
+            WriterLock(sqlite_path(self.url), busy_timeout) if self.dialect == "sqlite" else None
+        )
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
 
@@ -97,6 +103,8 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection (the store stays usable: it reconnects on demand)."""
         self.engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -110,12 +118,12 @@ class Store:
         give_up = time.monotonic() + self._retry_window
         for attempt in range(1, self._attempts + 1):
             try:
-                with self.engine.connect() as conn:
+                with self._writer(write), self.engine.connect() as conn:
                     if write:
                         conn.execution_options(**{IMMEDIATE: True})
                     with conn.begin():
                         return work(conn)
-            except (exc.SQLAlchemyError, OSError, self._dbapi_error()) as error:
+            except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
                 retry = attempt < self._attempts and time.monotonic() < give_up
                 if retry and is_transient(error):
                     time.sleep(delay * (1 + random.random()))
@@ -125,6 +133,11 @@ class Store:
                     self.engine.dispose()
                 raise StoreUnavailable(describe(error, self.url)) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _writer(self, write: bool) -> contextlib.AbstractContextManager[None]:
+        if not write or self._writer_lock is None:
+            return contextlib.nullcontext()
+        return self._writer_lock.hold()
 
     def _dbapi_error(self) -> type[Exception]:
         dbapi = self.engine.dialect.loaded_dbapi

@@ -171,3 +171,22 @@ def test_sqlite_writer_waits_for_a_lock_and_gives_up_in_bounded_time(tmp_path: P
     assert store.get_call(CALL)["status"] == "queued"
     other.close()
     store.close()
+
+
+def test_sqlite_writers_of_other_processes_queue_on_the_writer_file(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    path = tmp_path / "switchboard.sqlite3"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.3)
+    store.create_all()
+    other = os.open(f"{path}-writer", os.O_RDWR)  # as another process would hold it
+    fcntl.flock(other, fcntl.LOCK_EX)
+    with pytest.raises(StoreUnavailable, match="another process is writing"):
+        store.record_call({"CallSid": CALL, "CallStatus": "queued"})
+    assert store.get_call(CALL) is None
+    threading.Timer(0.05, fcntl.flock, (other, fcntl.LOCK_UN)).start()
+    store.record_call({"CallSid": CALL, "CallStatus": "queued"})
+    assert store.get_call(CALL)["status"] == "queued"
+    os.close(other)
+    store.close()

@@ -1,0 +1,83 @@
+"""One SQLite writer at a time, handed over at once rather than by polling.
+
+SQLite's busy handler sleeps between attempts (up to 100 ms a time), so writers from several
+threads and processes queue badly: a few wait seconds while the lock sits free. Here threads
+of one process wait on a ``threading.Lock`` and processes on an ``flock`` of a small file
+beside the database (``<database>-writer``), both of which wake a waiter as soon as the
+holder is done. SQLite's own locking stays in place underneath; this only orders the queue.
+A process that dies holding the file lock loses it with its file descriptors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: threads still queue, SQLite does the rest
+    fcntl = None  # type: ignore[assignment]
+
+
+class WriterBusy(Exception):
+    """Another writer kept the database for longer than the busy timeout."""
+
+
+class WriterLock:
+    def __init__(self, database_path: str | None, timeout: float) -> None:
+        self.timeout = timeout
+        self._thread_lock = threading.Lock()
+        self._path = database_path + "-writer" if database_path and fcntl else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        if not self._thread_lock.acquire(timeout=self.timeout):
+            raise WriterBusy("database is locked (this process's writers queue)")
+        try:
+            fd = self._file()
+            if fd is not None:
+                _flock(fd, deadline)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def _file(self) -> int | None:
+        """The lock file, opened once per process (a forked child must not share the parent's)."""
+        if self._path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return None  # the folder is not writable: SQLite will say so itself
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+
+
+def _flock(fd: int, deadline: float) -> None:
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WriterBusy("database is locked (another process is writing)") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
