@@ -80,7 +80,7 @@ def documents(draw: st.DrawFn) -> TwiML:
     return response
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_every_built_document_parses_back_to_the_same_tree(response: TwiML) -> None:
     for data in (str(response), response.to_bytes()):
