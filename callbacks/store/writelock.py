@@ -14,6 +14,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 try:
@@ -33,6 +34,8 @@ class WriterLock:
         self._path = database_path + "-writer" if database_path and fcntl else None
         self._fd: int | None = None
         self._pid = 0
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -68,6 +71,14 @@ class WriterLock:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._fd = None
+
+
+def _reset_in_child(ref: weakref.ref[WriterLock]) -> None:
+    """A lock held by a parent's thread at fork time would stay held in the child forever."""
+    lock = ref()
+    if lock is not None:
+        lock._thread_lock = threading.Lock()
+        lock._fd = None
 
 
 def _flock(fd: int, deadline: float) -> None:
