@@ -36,7 +36,7 @@ from callbacks.twiml_vocabulary import (
     MESSAGING_RESPONSE,
     VOICE_RESPONSE,
     XML_NAMESPACE,
-    Element,
+    ElementSpec,
     method_name,
 )
 
@@ -86,7 +86,7 @@ class _NotAllowedHere(TwiMLError, AttributeError):
 # --- values ---------------------------------------------------------------------------------
 
 
-def _where(spec: Element) -> str:
+def _where(spec: ElementSpec) -> str:
     if spec is VOICE_RESPONSE:
         return "<Response> (voice)"
     if spec is MESSAGING_RESPONSE:
@@ -94,7 +94,7 @@ def _where(spec: Element) -> str:
     return f"<{spec.tag}>"
 
 
-def _allowed_children(spec: Element) -> str:
+def _allowed_children(spec: ElementSpec) -> str:
     if not spec.children:
         return "it takes no child elements"
     return "it takes " + ", ".join(f"<{tag}>" for tag in spec.children)
@@ -104,7 +104,7 @@ def _display_attribute(name: str) -> str:
     return name.replace(f"{{{XML_NAMESPACE}}}", "xml:")
 
 
-def _unknown_attribute(spec: Element, key: str) -> TwiMLError:
+def _unknown_attribute(spec: ElementSpec, key: str) -> TwiMLError:
     known = sorted({k for k in spec.keywords if k.isidentifier() and k == k.lower()})
     if not known:
         return TwiMLError(f"{_where(spec)} takes no attributes, got {key!r}")
@@ -113,7 +113,7 @@ def _unknown_attribute(spec: Element, key: str) -> TwiMLError:
     return TwiMLError(f"{_where(spec)} has no attribute {key!r}{hint}")
 
 
-def _scalar(spec: Element, key: str, value: object) -> str:
+def _scalar(spec: ElementSpec, key: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | numbers.Number):
@@ -124,13 +124,13 @@ def _scalar(spec: Element, key: str, value: object) -> str:
     )
 
 
-def _attribute_value(spec: Element, key: str, value: object) -> str:
+def _attribute_value(spec: ElementSpec, key: str, value: object) -> str:
     if isinstance(value, list | tuple):
         return " ".join([_scalar(spec, key, item) for item in value])
     return _scalar(spec, key, value)
 
 
-def _attributes(spec: Element, given: Mapping[str, object]) -> dict[str, str]:
+def _attributes(spec: ElementSpec, given: Mapping[str, object]) -> dict[str, str]:
     """Keyword attributes -> lxml's attribute dict, checked against the element's vocabulary."""
     keywords = spec.keywords
     attributes = {}
@@ -159,7 +159,7 @@ _MAX_PROTOTYPES: Final = 2048
 _prototypes: dict[tuple[object, ...], etree._Element] = {}
 
 
-def _list_prototype(spec: Element, given: Mapping[str, object]) -> etree._Element:
+def _list_prototype(spec: ElementSpec, given: Mapping[str, object]) -> etree._Element:
     """The prototype for keywords with list values: lists of str are keyed by their text."""
     key: tuple[object, ...] | None
     try:
@@ -174,7 +174,7 @@ def _list_prototype(spec: Element, given: Mapping[str, object]) -> etree._Elemen
 
 
 def _new_prototype(
-    spec: Element, given: Mapping[str, object], key: tuple[object, ...] | None
+    spec: ElementSpec, given: Mapping[str, object], key: tuple[object, ...] | None
 ) -> etree._Element:
     """Check and convert the keywords, and find or make their prototype.
 
@@ -199,14 +199,14 @@ def _new_prototype(
     return prototype
 
 
-def _text(spec: Element, value: object) -> str:
+def _text(spec: ElementSpec, value: object) -> str:
     """Text for a value lxml refused: numbers become str, anything else is a TwiMLError."""
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         return str(value)
     raise _text_error(spec, value)
 
 
-def _text_error(spec: Element, value: object) -> TwiMLError:
+def _text_error(spec: ElementSpec, value: object) -> TwiMLError:
     if isinstance(value, str | bytes):
         return TwiMLError(
             f"{_where(spec)} text is not XML-compatible (NUL or control characters): {value!r:.60}"
@@ -216,7 +216,7 @@ def _text_error(spec: Element, value: object) -> TwiMLError:
     )
 
 
-def _not_xml(spec: Element, error: ValueError) -> TwiMLError:
+def _not_xml(spec: ElementSpec, error: ValueError) -> TwiMLError:
     return TwiMLError(f"{_where(spec)}: {error}")
 
 
@@ -233,8 +233,8 @@ class TwiML:
     """
 
     __slots__ = ("_element", "_last")
-    _spec: ClassVar[Element]
-    _children: ClassVar[dict[str, Element]]
+    _spec: ClassVar[ElementSpec]
+    _children: ClassVar[dict[str, ElementSpec]]
     _declaration: ClassVar[bool] = False
 
     def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
@@ -910,7 +910,7 @@ def _blank(text: str | None) -> bool:
     return text is None or text.isspace() or text == ""
 
 
-def _check(element: etree._Element, spec: Element) -> None:
+def _check(element: etree._Element, spec: ElementSpec) -> None:
     for name in element.attrib:
         if name not in spec.attributes:
             raise TwiMLError(
@@ -936,7 +936,7 @@ def _check(element: etree._Element, spec: Element) -> None:
         _check(child, child_spec)
 
 
-def _response_spec(root: etree._Element, kind: str | None) -> Element:
+def _response_spec(root: etree._Element, kind: str | None) -> ElementSpec:
     if kind == "voice":
         return VOICE_RESPONSE
     if kind == "messaging":

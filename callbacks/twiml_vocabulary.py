@@ -24,7 +24,7 @@ TextRule = Literal["none", "optional", "required"]
 
 
 @dataclass(frozen=True, eq=False)
-class Element:
+class ElementSpec:
     """One TwiML element: its tag, attributes, allowed children and text rule."""
 
     key: str
@@ -35,10 +35,10 @@ class Element:
     #: keyword argument name (snake_case, or Twilio's own name) -> XML attribute name.
     keywords: MappingProxyType[str, str]
     #: child tag -> child element; filled in once every element is defined.
-    children: dict[str, Element] = field(default_factory=dict)
+    children: dict[str, ElementSpec] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return f"<Element {self.key} <{self.tag}>>"
+        return f"<ElementSpec {self.key} <{self.tag}>>"
 
 
 def keyword_name(attribute: str) -> str:
@@ -59,7 +59,7 @@ def xml_attribute(attribute: str) -> str:
     return attribute
 
 
-ELEMENTS: dict[str, Element] = {}
+ELEMENTS: dict[str, ElementSpec] = {}
 _CHILD_KEYS: dict[str, tuple[str, ...]] = {}
 
 
@@ -77,7 +77,7 @@ def _define(
         xml_name = xml_attribute(name)
         keywords[keyword_name(name)] = xml_name
         keywords[name] = xml_name
-    ELEMENTS[key] = Element(
+    ELEMENTS[key] = ElementSpec(
         key=key,
         tag=tag or key,
         text=text,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from callbacks.twiml import MessagingResponse, TwiML, TwiMLError, VoiceResponse, parse_twiml
-from callbacks.twiml_vocabulary import Element, keyword_name, method_name
+from callbacks.twiml_vocabulary import ElementSpec, keyword_name, method_name
 
 # --- every document the builder makes -----------------------------------------------------------
 
@@ -39,7 +39,7 @@ NO_KEYWORDS = {
 }
 
 
-def _attribute_keywords(spec: Element) -> list[str]:
+def _attribute_keywords(spec: ElementSpec) -> list[str]:
     names = []
     for xml_name in sorted(spec.attributes):
         readable = xml_name.replace("{http://www.w3.org/XML/1998/namespace}", "xml:")
@@ -47,7 +47,7 @@ def _attribute_keywords(spec: Element) -> list[str]:
     return names
 
 
-def _grow(draw: st.DrawFn, node: TwiML, spec: Element, depth: int) -> None:
+def _grow(draw: st.DrawFn, node: TwiML, spec: ElementSpec, depth: int) -> None:
     if not spec.children or depth > 3:
         return
     for tag in draw(st.lists(st.sampled_from(sorted(spec.children)), max_size=3)):
