@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import secrets
 import socket
 import threading
 import time
@@ -180,7 +181,8 @@ def error_response(fault: Fault, start_response: Callable[..., Any]) -> list[byt
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+               ("Twilio-Request-Id", "RQ" + secrets.token_hex(16))]
     if fault.retry_after is not None and fault.kind in ("429", "503"):
         headers.append(("Retry-After", f"{fault.retry_after:g}"))
     start_response(_REASONS[fault.kind], headers)

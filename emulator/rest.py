@@ -11,14 +11,14 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from emulator.faults import FaultInjector, FaultMiddleware
 from emulator.params import APIError, not_found
-from emulator.resources import API_ROOT
+from emulator.resources import API_ROOT, new_sid
 from emulator.restkit import EmulatorContext, context
 from emulator.state import EmulatorState
 
@@ -47,6 +47,11 @@ def create_app() -> Flask:
     for blueprint in (rest_numbers.bp, rest_voice.bp, rest_messaging.bp):
         app.register_blueprint(blueprint, url_prefix=API_ROOT)
     app.register_blueprint(rest_voice.media_bp, url_prefix=API_ROOT)
+
+    @app.after_request
+    def request_id(response: Response) -> Response:
+        response.headers["Twilio-Request-Id"] = new_sid("RQ")
+        return response
 
     @app.errorhandler(APIError)
     def api_error(error: APIError) -> ResponseReturnValue:

@@ -63,6 +63,11 @@ def create_message(account_sid: str) -> ResponseReturnValue:
         if application is None or application["account_sid"] != account_sid:
             raise bad_request(21218, f"ApplicationSid {application_sid!r} is not an "
                               "application of this account.")
+    if (from_ and state().strict_senders and not ALPHANUMERIC_SENDER.match(from_)
+            and not state().sender_allowed(account_sid, from_.removeprefix("whatsapp:"),
+                                           caller_ids=False)):
+        raise bad_request(21606, f"The 'From' phone number provided ({from_}) is not a valid "
+                          "message-capable phone number of this account.")
     if from_ and state().is_opted_out(to, from_):
         raise bad_request(21610, f"Attempt to send to unsubscribed recipient: {to} has replied "
                           f"STOP to {from_}.")

@@ -94,6 +94,11 @@ def create_call(account_sid: str) -> ResponseReturnValue:
     from_ = p.phone_number("From", 21212, prefixes=("client:",))
     if from_ is None:
         raise bad_request(21213, "No 'From' number is specified.")
+    if (state().strict_senders and not from_.startswith("client:")
+            and not state().sender_allowed(account_sid, from_, caller_ids=True)):
+        raise bad_request(21210, f"The source phone number provided, {from_}, is not yet "
+                          "verified for your account. 'From' must be one of your numbers or "
+                          "verified caller IDs.")
     fields = _instructions(p, account_sid, required=True)
     fields.update(set_fields(p, [
         ("FallbackUrl", "fallback_url", "url"),

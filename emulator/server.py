@@ -49,7 +49,8 @@ class Emulator:
     ``account_sid`` / ``auth_token`` are the main account's credentials (made up when None).
     Start it with :meth:`start` or ``with Emulator() as emu:``; ``emu.url`` is then the base
     URL to give a REST client. ``seed`` makes fault injection repeatable; ``log`` prints a line
-    per request; ``caller=False`` leaves out the caller side (created calls are not placed).
+    per request; ``caller=False`` leaves out the caller side (created calls are not placed);
+    ``strict_senders`` makes a call's or message's ``From`` be one of the account's own.
     """
 
     def __init__(
@@ -62,10 +63,12 @@ class Emulator:
         seed: int = 0,
         log: bool = False,
         caller: bool = True,
+        strict_senders: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.state = EmulatorState(account_sid, auth_token)
+        self.state.strict_senders = strict_senders
         self.faults = FaultInjector(seed)
         self.app = EmulatorApp(self.state, self.faults,
                                _make_phone(self.state) if caller else None)

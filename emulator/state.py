@@ -78,6 +78,10 @@ class EmulatorState:
         self._created: Counter[str] = Counter()
         self._opted_out: set[tuple[str, str]] = set()
         self.base_url = base_url
+        #: When True, the REST side refuses a call ``From`` that is not one of the account's
+        #: numbers or verified caller IDs (21210), and a message ``From`` that is not one of its
+        #: numbers (21606), as Twilio does. Off by default: any well-formed sender is accepted.
+        self.strict_senders = False
         main = self.create_account(
             "Switchboard emulator", sid=account_sid, auth_token=auth_token, count=False
         )
@@ -243,6 +247,18 @@ class EmulatorState:
             fields.setdefault("friendly_name", formatted_number(phone_number))
             return self._add(
                 "incoming_phone_numbers", account_sid, {"phone_number": phone_number, **fields}
+            )
+
+    def sender_allowed(self, account_sid: str, sender: str, *, caller_ids: bool) -> bool:
+        """Whether ``sender`` is one of the account's numbers (or, with ``caller_ids``, one of
+        its verified caller IDs)."""
+        with self._lock:
+            number = self.find_number(sender)
+            if number is not None and number["account_sid"] == account_sid:
+                return True
+            return caller_ids and any(
+                c["account_sid"] == account_sid and c["phone_number"] == sender
+                for c in self._resources["outgoing_caller_ids"].values()
             )
 
     def owned_numbers(self) -> set[str]:

@@ -224,3 +224,19 @@ def test_subaccount_calls_are_its_own(api: Api) -> None:
     assert call["account_sid"] == sub["sid"]
     assert api.get("/Calls.json").json()["calls"] == []
     assert [c["sid"] for c in theirs.get("/Calls.json").json()["calls"]] == [call["sid"]]
+
+
+def test_strict_senders(api: Api) -> None:
+    api.emu.state.strict_senders = True
+    call = {"To": "+14155550111", "From": FROM, "Url": "https://e.com/voice"}
+    assert_error(api.post("/Calls.json", call), 400, 21210, FROM)
+    assert_error(api.post("/Messages.json", {"To": "+14155550111", "From": FROM, "Body": "x"}),
+                 400, 21606, FROM)
+    api.post("/OutgoingCallerIds.json", {"PhoneNumber": FROM})
+    assert api.post("/Calls.json", call).status_code == 201  # a verified caller ID may call
+    assert_error(api.post("/Messages.json", {"To": "+14155550111", "From": FROM, "Body": "x"}),
+                 400, 21606)  # but not text
+    number = api.buy()
+    send(api, From=number["phone_number"])
+    send(api, From="Switchbd")
+    assert make_call(api, From="client:alice")["from"] == "client:alice"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
@@ -218,3 +220,13 @@ def test_bad_query_parameters_are_400_naming_the_field(
     response = api.get(suffix, **params)
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
+
+
+def test_every_answer_has_a_request_id(api: Api) -> None:
+    ok = api.get(".json")
+    missing = api.get("/Calls/CA00000000000000000000000000000000.json")
+    api.emu.faults.add("503")
+    fault = api.get(".json")
+    ids = [r.headers["Twilio-Request-Id"] for r in (ok, missing, fault)]
+    assert all(re.fullmatch(r"RQ[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == 3
