@@ -13,14 +13,13 @@ fails fast with :class:`HandlerTimeout` and gets the safe answer straight away.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
-
-from flask import copy_current_request_context, has_request_context
 
 T = TypeVar("T")
 
@@ -59,18 +58,22 @@ class Deadline:
         return self._executor
 
     def run(self, func: Callable[[], T]) -> T:
-        """Call ``func()`` in a worker thread (inside a copy of the current request context)."""
+        """Call ``func()`` in a worker thread and return its result.
+
+        The call runs in a copy of the caller's context variables, which is where Flask keeps
+        its contexts: ``request``, ``current_app``, ``g`` and ``url_for`` work as in the view.
+        """
         if self.timeout <= 0:
             return func()
         pool = self._pool()
         slots = self._slots
         if not slots.acquire(blocking=False):
             raise HandlerTimeout(f"all {self.max_workers} handler threads are busy")
-        target = copy_current_request_context(func) if has_request_context() else func
+        context = contextvars.copy_context()
 
         def task() -> T:
             try:
-                return target()
+                return context.run(func)
             finally:
                 slots.release()
 
