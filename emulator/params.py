@@ -61,7 +61,7 @@ class Params:
     def getlist(self, name: str) -> list[str]:
         return self.values.getlist(name)
 
-    def required(self, name: str, code: int = 21100, message: str | None = None) -> str:
+    def required(self, name: str, code: int = 20001, message: str | None = None) -> str:
         value = self.values.get(name)
         if value is None or value == "":
             raise bad_request(code, message or f"Required parameter {name} is missing.")
@@ -86,7 +86,7 @@ class Params:
         if value is None or value == "":
             return None
         if value.upper() not in METHODS:
-            raise bad_request(21100, f"{name} must be GET or POST: {value!r} is not valid.")
+            raise bad_request(20001, f"{name} must be GET or POST: {value!r} is not valid.")
         return value.upper()
 
     def boolean(self, name: str) -> bool | None:

@@ -147,7 +147,7 @@ def available_numbers(account_sid: str, country: str, kind: str) -> ResponseRetu
     try:
         found = inventory.search(country, kind, request.args, exclude=state().owned_numbers())
     except inventory.SearchError as error:
-        raise bad_request(21100 if error.param != "Contains" else 21452, str(error)) from None
+        raise bad_request(20001, str(error)) from None
     if found is None:
         raise not_found(request.path)
     return page(found, "available_phone_numbers", lambda entry: entry)

@@ -112,7 +112,7 @@ def create_call(account_sid: str) -> ResponseReturnValue:
     ]))
     send_digits = p.get("SendDigits")
     if send_digits and not all(ch in "0123456789#*wW" for ch in send_digits):
-        raise bad_request(21100, f"SendDigits {send_digits!r} must be digits, '#', '*' or 'w'.")
+        raise bad_request(20001, f"SendDigits {send_digits!r} must be digits, '#', '*' or 'w'.")
     timeout = p.integer("Timeout", low=1, high=600)
     time_limit = p.integer("TimeLimit", low=1, high=86400)
     call = state().create_call(

@@ -111,7 +111,7 @@ def test_method_not_allowed_is_405(api: Api) -> None:
         (
             "/Calls.json",
             {"To": "+14155550101", "From": "+14155550100", "Url": "http://e.com/", "Method": "PUT"},
-            21100,
+            20001,
             "Method",
         ),
         (
@@ -177,7 +177,7 @@ def test_method_not_allowed_is_405(api: Api) -> None:
         (
             "/IncomingPhoneNumbers.json",
             {"AreaCode": "415", "SmsMethod": "PATCH"},
-            21100,
+            20001,
             "SmsMethod",
         ),
         (
