@@ -159,12 +159,14 @@ _MAX_PROTOTYPES: Final = 2048
 _prototypes: dict[tuple[object, ...], etree._Element] = {}
 
 
-def _list_prototype(spec: ElementSpec, given: Mapping[str, object]) -> etree._Element:
+def _list_prototype(
+    spec: ElementSpec, given: Mapping[str, object], types: tuple[type, ...]
+) -> etree._Element:
     """The prototype for keywords with list values: lists of str are keyed by their text."""
     key: tuple[object, ...] | None
     try:
         items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]
-        key = (spec, *items, *map(type, given.values()))
+        key = (spec, *items, *types)
         return _prototypes[key]
     except KeyError:
         pass
@@ -278,13 +280,17 @@ class TwiML:
                 f"{_where(self._spec)} cannot contain <{tag}>; {_allowed_children(self._spec)}"
             )
         if attributes:
-            key = (spec, *attributes.items(), *map(type, attributes.values()))
-            try:
-                prototype = _prototypes[key]
-            except KeyError:
-                prototype = _new_prototype(spec, attributes, key)
-            except TypeError:  # a list value: key it by its joined text
-                prototype = _list_prototype(spec, attributes)
+            types = tuple(map(type, attributes.values()))
+            if list in types:  # lists cannot be keys: key them by their joined text
+                prototype = _list_prototype(spec, attributes, types)
+            else:
+                key = (spec, *attributes.items(), *types)
+                try:
+                    prototype = _prototypes[key]
+                except KeyError:
+                    prototype = _new_prototype(spec, attributes, key)
+                except TypeError:  # some other value that cannot be a key
+                    prototype = _new_prototype(spec, attributes, None)
             element = _copy(prototype)
             self._element.append(element)
         else:
