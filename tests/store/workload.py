@@ -45,7 +45,7 @@ def make_workload(
     work = Workload()
     originals: list[Callback] = []
     for n in range(calls):
-        sid = f"CA{prefix}{n:032x}"[:34]
+        sid = f"CA{prefix}{n:0{32 - len(prefix)}x}"
         path = rng.choice(CALL_PATHS)
         for sequence, status in enumerate(path):
             params = {
@@ -62,7 +62,7 @@ def make_workload(
         work.final_calls[sid] = path[-1]
         work.distinct[sid] = len(path)
     for n in range(messages):
-        sid = f"SM{prefix}{n:032x}"[:34]
+        sid = f"SM{prefix}{n:0{32 - len(prefix)}x}"
         path = rng.choice(MESSAGE_PATHS)
         for status in path:
             params = {
