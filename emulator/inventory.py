@@ -85,7 +85,7 @@ def countries() -> tuple[str, ...]:
     return tuple(LOCAL_AREAS)
 
 
-def contains_pattern(value: str) -> re.Pattern[str]:
+def contains_pattern(value: str, *, min_length: int = 2) -> re.Pattern[str]:
     """The regular expression for a ``Contains`` search: letters are keypad digits, ``*`` any
     digit; a leading ``+`` anchors the pattern at the start of the E.164 number.
 
@@ -94,7 +94,7 @@ def contains_pattern(value: str) -> re.Pattern[str]:
     value = value.strip()
     anchored = value.startswith("+")
     body = value[1:] if anchored else value
-    if len(body) < 2 or not re.fullmatch(r"[0-9A-Za-z*]+", body):
+    if len(body) < min_length or not re.fullmatch(r"[0-9A-Za-z*]+", body):
         raise ValueError(value)
     parts = [r"\d" if ch == "*" else _KEYPAD.get(ch.upper(), ch) for ch in body]
     return re.compile(("^\\+" if anchored else "") + "".join(parts))

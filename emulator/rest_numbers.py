@@ -195,7 +195,7 @@ def list_numbers(account_sid: str) -> ResponseReturnValue:
     regex = None
     if pattern:
         try:
-            regex = inventory.contains_pattern(pattern if len(pattern) > 1 else pattern + "*")
+            regex = inventory.contains_pattern(pattern, min_length=1)
         except ValueError:
             raise bad_request(21421, f"PhoneNumber {pattern!r} is not a valid pattern.") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -88,12 +89,9 @@ def page(
     render: Callable[[dict[str, Any]], dict[str, Any]] | str,
 ) -> ResponseReturnValue:
     """One page of ``items`` in Twilio's list envelope (``Page``, ``PageSize``,
-    ``PageToken``; ``uri``, ``first_page_uri``, ``next_page_uri``...)."""
-    if isinstance(render, str):
-        kind = render
-
-        def render(resource: dict[str, Any]) -> dict[str, Any]:
-            return public(kind, resource)
+    ``PageToken``; ``uri``, ``first_page_uri``, ``next_page_uri``...). ``render`` shapes each
+    item: a kind of resource (its public fields) or a function."""
+    shape = render if callable(render) else functools.partial(public, render)
 
     query = Params(request.args)
     page_size = query.integer("PageSize", low=1, high=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
@@ -119,7 +117,7 @@ def page(
 
     has_next = offset + page_size < len(items)
     body = {
-        key: [render(item) for item in chunk],
+        key: [shape(item) for item in chunk],
         "uri": uri(number, offset if token else None),
         "first_page_uri": uri(0),
         "next_page_uri": uri(number + 1, offset + page_size) if has_next else None,
