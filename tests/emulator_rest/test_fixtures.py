@@ -34,3 +34,26 @@ def test_plugin_module_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=30)
     assert out.stdout.strip() == "False"
+
+
+def test_switchboard_stack_places_a_call_and_stores_its_callbacks(switchboard_stack) -> None:
+    from emulator.script import CallScript
+
+    emu = switchboard_stack.emulator
+    with switchboard_stack.client() as client:
+        number = client.incoming_phone_numbers.create(
+            area_code="415",
+            voice_url=f"{switchboard_stack.url}/voice",
+            status_callback=f"{switchboard_stack.url}/voice/status",
+        )
+    transcript = emu.phone.inbound_call(number["phone_number"], "+14155550199",
+                                        script=CallScript(["1"]))
+    assert switchboard_stack.wait_idle(10)
+    assert transcript.said, transcript.render(verbose=True)
+    assert all(r.response.ok for r in transcript.requests), transcript.render(verbose=True)
+    assert transcript.error_codes == []
+    call_sid = transcript.sid
+    assert call_sid is not None
+    stored = switchboard_stack.store.get_call(call_sid)
+    assert stored is not None
+    assert switchboard_stack.store.status_callbacks(call_sid)
