@@ -142,6 +142,9 @@ class CallScript:
         stdout.write(f"{prompt}{question}")
         stdout.flush()
         line = stdin.readline()
+        if not getattr(stdin, "isatty", lambda: False)():  # piped: show what was "typed"
+            stdout.write(line.rstrip("\n") + "\n")
+            stdout.flush()
         if not line:  # end of input: the caller has nothing more to give
             return GatherInput()
         answer = line.strip()
