@@ -50,7 +50,8 @@ class WriterLock:
                 yield
             finally:
                 if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    with contextlib.suppress(OSError):  # closed meanwhile: the lock went with it
+                        fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
 
