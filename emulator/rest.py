@@ -65,7 +65,9 @@ def create_app() -> Flask:
             headers = dict(error.get_headers())
             allow = {"Allow": headers["Allow"]} if "Allow" in headers else {}
             return api_error(APIError(405, 20004, "Method not allowed", allow))
-        return api_error(APIError(error.code or 500, 20001, error.description or error.name))
+        if error.code is None or error.code >= 500:
+            return api_error(APIError(500, 20500, "Internal Server Error"))
+        return api_error(APIError(error.code, 20001, error.description or error.name))
 
     @app.get("/")
     def index() -> ResponseReturnValue:

@@ -230,3 +230,12 @@ def test_every_answer_has_a_request_id(api: Api) -> None:
     ids = [r.headers["Twilio-Request-Id"] for r in (ok, missing, fault)]
     assert all(re.fullmatch(r"RQ[0-9a-f]{32}", i) for i in ids)
     assert len(set(ids)) == 3
+
+
+def test_an_emulator_bug_is_a_500_in_twilios_shape(api: Api, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.emu.state, "list", broken)
+    assert_error(api.get("/Calls.json"), 500, 20500)
