@@ -102,7 +102,7 @@ def test_operator_busy_then_voicemail(loop: Pair) -> None:
     assert "Please hold while we connect you." in transcript.said
     [dial] = transcript.events_of("dial")
     assert (dial.detail["number"], dial.detail["status"]) == (OPERATOR, "busy")
-    [dial_action] = [r for r in transcript.requests if "DialCallStatus" in r.params]
+    [dial_action] = transcript.requests_for("dial")
     assert dial_action.url == loop.url + "/voice/dial-result"
     assert dial_action.params["DialCallStatus"] == "busy"
     assert "nobody could take your call" in transcript.text
