@@ -27,6 +27,7 @@ from emulator.twiml_runner import (
     CallContext,
     CallRunner,
     Fetch,
+    QueueBoard,
     TwiMLProblem,
     absolute_media_url,
     parse_document,
@@ -114,7 +115,7 @@ class Phone:
         self.outbound_scripts: dict[str, CallScript] = {}
         self.answered_by: dict[str, str] = {}
         self.caller_names: dict[str, str] = {}
-        self.queues: dict[str, str] = {}
+        self.queues = QueueBoard()
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
         self.keep_transcripts = 1000

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 DIAL_OUTCOMES = ("answered", "completed", "busy", "no-answer", "failed", "canceled")
-QUEUE_OUTCOMES = ("bridged", "hangup", "leave", "queue-full", "error")
+QUEUE_OUTCOMES = ("bridged", "wait", "hangup", "leave", "queue-full", "error")
 
 #: Typed or scripted inputs that mean "the caller pressed nothing".
 NO_INPUT = frozenset({"", "-", "none", "timeout"})
@@ -77,7 +77,9 @@ class CallScript:
     input). ``speech``: what the caller says at Gathers that listen for speech. ``dial``: the
     outcome of each ``<Dial>`` by number dialled (``"*"`` for any), else ``dial_outcome``.
     ``recordings``: one :class:`RecordingTake` per Record, else ``recording``. ``queue_outcome``:
-    what happens to the caller at ``<Enqueue>``. ``conference_seconds``: time spent in a
+    what happens to the caller at ``<Enqueue>``: ``bridged`` (an agent picks up), ``hangup``,
+    ``queue-full``..., or ``wait``: really wait, up to ``queue_wait`` seconds, for another call's
+    ``<Dial><Queue>`` (then ``hangup``). ``conference_seconds``: time spent in a
     conference. With nothing left to give, the caller stays silent at each Gather and listens
     until the application ends the call (the runner caps a call at 100 documents).
     """
@@ -92,6 +94,7 @@ class CallScript:
         recordings: Iterable[RecordingTake] | None = None,
         recording: RecordingTake | None = None,
         queue_outcome: str = "bridged",
+        queue_wait: float = 10.0,
         conference_seconds: int = 60,
         interactive: bool = False,
         stdin: TextIO | None = None,
@@ -108,6 +111,7 @@ class CallScript:
         if queue_outcome not in QUEUE_OUTCOMES:
             raise ValueError(f"queue outcome {queue_outcome!r} is not one of {QUEUE_OUTCOMES}")
         self.queue_outcome = queue_outcome
+        self.queue_wait = queue_wait
         self.conference_seconds = conference_seconds
         self.interactive = interactive
         self.stdin = stdin

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -142,6 +143,60 @@ def geography(prefixes: tuple[str, ...], number: str) -> dict[str, str]:
 
 
 @dataclass
+class QueueEntry:
+    """A caller waiting in a queue; ``bridged`` is set when an agent dequeues them."""
+
+    call_sid: str
+    bridged: threading.Event = field(default_factory=threading.Event)
+    agent_call_sid: str | None = None
+    talk: int = 0
+
+
+class QueueBoard:
+    """The emulator's queues: their SIDs and the callers waiting in them (thread-safe).
+
+    A call in ``<Enqueue>`` waits here; a concurrent call's ``<Dial><Queue>`` takes the first
+    caller waiting and bridges with them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sids: dict[str, str] = {}
+        self._waiting: dict[str, list[QueueEntry]] = {}
+
+    def sid(self, name: str) -> str:
+        with self._lock:
+            return self._sids.setdefault(name, new_sid("QU"))
+
+    def join(self, name: str, call_sid: str) -> tuple[QueueEntry, int]:
+        """Add a caller; the entry and its position (from 1)."""
+        entry = QueueEntry(call_sid)
+        with self._lock:
+            queue = self._waiting.setdefault(name, [])
+            queue.append(entry)
+            return entry, len(queue)
+
+    def leave(self, name: str, entry: QueueEntry) -> bool:
+        """Take a caller out; False when an agent dequeued them first."""
+        with self._lock:
+            queue = self._waiting.get(name, [])
+            if entry in queue:
+                queue.remove(entry)
+                return True
+            return False
+
+    def dequeue(self, name: str) -> QueueEntry | None:
+        """The first caller waiting in ``name`` (removed), or None."""
+        with self._lock:
+            queue = self._waiting.get(name, [])
+            return queue.pop(0) if queue else None
+
+    def size(self, name: str) -> int:
+        with self._lock:
+            return len(self._waiting.get(name, []))
+
+
+@dataclass
 class Fetch:
     """A document to request next: from a verb's action, a Redirect, or the call's start."""
 
@@ -172,7 +227,7 @@ class CallContext:
     fallback_method: str = "POST"
     extra_params: dict[str, str] = field(default_factory=dict)
     deliver_message: Callable[[dict[str, Any]], None] | None = None
-    queues: dict[str, str] = field(default_factory=dict)
+    queues: QueueBoard = field(default_factory=QueueBoard)
     api_base_url: str = ""
     time_limit: int | None = None  # seconds (a REST call's TimeLimit)
     call_status: str = "ringing"
@@ -579,6 +634,9 @@ class CallRunner:
             status = "failed"
         time_limit = int_attr(verb, "timeLimit", 14400)
         talk = min(outcome.duration, time_limit) if answered else 0
+        if queue is not None:
+            return self.dequeue(verb, " ".join((queue.text or "").split()), outcome, talk,
+                                doc_url)
         ring = {"busy": 2, "failed": 1, "no-answer": timeout, "canceled": 1}.get(outcome.status, 3)
         child = ctx.state.create_call(
             ctx.account_sid, to=number, from_=caller_id, direction="outbound-dial",
@@ -592,9 +650,8 @@ class CallRunner:
             end_time=rfc2822(start + timedelta(seconds=talk)),
             duration=str(talk),
         )
-        label = queue.text.strip() if queue is not None and queue.text else number
         what = {"completed": f"answered, talked {talk} s"}.get(status, status)
-        ctx.transcript.add("dial", f"{tag.lower()} {label}: {what}", number=number,
+        ctx.transcript.add("dial", f"{tag.lower()} {number}: {what}", number=number,
                            status=status, call_sid=child["sid"])
         if noun is not None and noun.get("statusCallback"):
             self._child_status_callbacks(noun, doc_url, child["sid"], number, caller_id,
@@ -609,9 +666,6 @@ class CallRunner:
         }
         if answered:
             params["DialCallDuration"] = str(talk)
-        if queue is not None:
-            params.update(QueueSid=self.queue_sid(label), QueueResult=(
-                "bridged" if answered else "hangup"))
         return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
                      params, purpose="dial")
 
@@ -644,21 +698,48 @@ class CallRunner:
             sequence += 1
 
     def queue_sid(self, name: str) -> str:
-        return self.ctx.queues.setdefault(name, new_sid("QU"))
+        return self.ctx.queues.sid(name)
+
+    def dequeue(self, verb: etree._Element, name: str, outcome: DialOutcome, talk: int,
+                doc_url: str) -> Fetch | None:
+        """``<Dial><Queue>``: bridge with the first caller waiting in ``name``, if any."""
+        ctx = self.ctx
+        entry = ctx.queues.dequeue(name)
+        params = {"QueueSid": self.queue_sid(name)}
+        if entry is None:
+            ctx.transcript.add("dial", f"queue {name}: nobody is waiting", number=name,
+                               status="no-answer")
+            self.advance(1)
+            params.update(DialCallStatus="no-answer", DialBridged="false")
+        else:
+            talk = talk or outcome.duration
+            entry.agent_call_sid, entry.talk = ctx.call_sid, talk
+            entry.bridged.set()
+            ctx.transcript.add("dial", f"queue {name}: bridged with {entry.call_sid}, talked "
+                               f"{talk} s", number=name, status="completed",
+                               call_sid=entry.call_sid)
+            self.advance(talk)
+            params.update(DialCallStatus="completed", DialCallSid=entry.call_sid,
+                          DialCallDuration=str(talk), DialBridged="true")
+        if not verb.get("action"):
+            return None
+        return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
+                     params, purpose="dial")
 
     def verb_enqueue(self, verb: etree._Element, doc_url: str) -> Fetch | None:
         ctx = self.ctx
         name = " ".join((verb.text or "").split()) or "default"
         queue_sid = self.queue_sid(name)
-        ctx.transcript.add("enqueue", f"waiting in queue {name}")
+        entry, position = ctx.queues.join(name, ctx.call_sid)
+        ctx.transcript.add("enqueue", f"waiting in queue {name} (position {position})")
         result = ctx.script.queue_outcome
+        before = ctx.elapsed
         wait_url = verb.get("waitUrl")
-        waited = 0.0
-        if wait_url:
-            before = ctx.elapsed
+        if wait_url and not entry.bridged.is_set():
             wait_params = {
-                "QueueSid": queue_sid, "QueuePosition": "1", "QueueTime": "0",
-                "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "100",
+                "QueueSid": queue_sid, "QueuePosition": str(position), "QueueTime": "0",
+                "AvgQueueTime": "0", "CurrentQueueSize": str(ctx.queues.size(name)),
+                "MaxQueueSize": verb.get("maxSize", "100"),
             }
             fetched = self.fetch_document(Fetch(self.resolve(wait_url, doc_url),
                                                 verb.get("waitUrlMethod", "POST"), wait_params,
@@ -667,10 +748,21 @@ class CallRunner:
                 left = self._run_wait_music(*fetched)
                 if left:
                     result = left
-            waited = ctx.elapsed - before
+        if result == "wait":
+            entry.bridged.wait(ctx.script.queue_wait)
+        if ctx.queues.leave(name, entry):  # still waiting: the scripted outcome stands
+            if result in {"wait", "bridged"} and not entry.bridged.is_set():
+                result = "hangup" if result == "wait" else "bridged"
+        else:  # an agent dequeued this caller
+            entry.bridged.wait(5)
+            result = "bridged"
+        waited = ctx.elapsed - before
         if result == "bridged":
-            ctx.transcript.add("enqueue", f"an agent picked up from queue {name}")
-            self.advance(30)
+            talk = entry.talk or 30
+            who = f" ({entry.agent_call_sid})" if entry.agent_call_sid else ""
+            ctx.transcript.add("enqueue", f"an agent{who} picked up from queue {name}; talked "
+                               f"{talk} s")
+            self.advance(talk)
         elif result == "hangup":
             ctx.transcript.add("hangup", "the caller hung up while waiting")
         if not verb.get("action"):

@@ -467,3 +467,52 @@ def test_time_limit_of_an_outbound_call(hooks, phone, state) -> None:
     transcript = phone.run_outbound_call(call)
     assert transcript.said == []
     assert state.get("calls", call["sid"])["duration"] == "20"
+
+
+def test_an_agent_dequeues_a_waiting_caller(hooks, phone, number, state) -> None:
+    agent_line = "+15551239999"
+    state.buy_number(state.main_account_sid, agent_line, voice_url=hooks.url("/agent"))
+    hooks.on("/voice", twiml("<Enqueue waitUrl='/hold' action='/queued'>support</Enqueue>"))
+    hooks.on("/hold", twiml("<Say>All agents are busy</Say>"))
+    hooks.on("/queued", lambda r: twiml(f"<Say>Result {r.form['QueueResult']}</Say>"))
+    hooks.on("/agent", twiml("<Dial action='/agent-done'><Queue>support</Queue></Dial>"))
+    results: dict[str, object] = {}
+    caller = threading.Thread(target=lambda: results.update(caller=phone.inbound_call(
+        NUMBER, CALLER, script=CallScript(queue_outcome="wait", queue_wait=10))))
+    caller.start()
+    for _ in range(500):
+        if phone.queues.size("support"):
+            break
+        caller.join(0.01)
+    assert phone.queues.size("support") == 1
+    agent = phone.inbound_call(agent_line, "+15550004444",
+                               script=CallScript(dial_outcome="answered:75"))
+    caller.join(10)
+    waiting = results["caller"]
+    [done] = hooks.requests_to("/agent-done")
+    assert done.params["DialCallStatus"] == "completed"
+    assert done.params["DialCallSid"] == waiting.sid
+    assert done.params["DialCallDuration"] == "75"
+    assert done.params["QueueSid"].startswith("QU")
+    [queued] = hooks.requests_to("/queued")
+    assert queued.params["QueueResult"] == "bridged"
+    assert queued.params["QueueSid"] == done.params["QueueSid"]
+    assert waiting.said == ["All agents are busy", "Result bridged"]
+    assert agent.events_of("dial")[0].detail["call_sid"] == waiting.sid
+
+
+def test_nobody_takes_the_waiting_caller(hooks, phone, number) -> None:
+    hooks.on("/voice", twiml("<Enqueue action='/queued'>support</Enqueue>"))
+    transcript = phone.inbound_call(NUMBER, CALLER,
+                                    script=CallScript(queue_outcome="wait", queue_wait=0.05))
+    [queued] = hooks.requests_to("/queued")
+    assert queued.params["QueueResult"] == "hangup"
+    assert queued.params["CallStatus"] == "completed"
+    assert transcript.status == "completed"
+    assert phone.queues.size("support") == 0
+
+
+def test_dialling_an_empty_queue(hooks, phone, number) -> None:
+    hooks.on("/voice", twiml("<Dial action='/done'><Queue>support</Queue></Dial>"))
+    phone.inbound_call(NUMBER, CALLER)
+    assert hooks.requests_to("/done")[0].params["DialCallStatus"] == "no-answer"
