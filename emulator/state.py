@@ -9,6 +9,7 @@ the state's lock and hands out copies, so callers may read and keep what they ge
 from __future__ import annotations
 
 import copy
+import hmac
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -195,9 +196,12 @@ class EmulatorState:
         with self._lock:
             return self._resources["accounts"][account_sid]["auth_token"]
 
-    def add_api_key(self, account_sid: str | None = None) -> tuple[str, str]:
-        """A new API key (SID, secret) for ``account_sid`` (default: the main account)."""
-        key_sid, secret = new_sid(SID_PREFIXES["keys"]), new_token()
+    def add_api_key(self, account_sid: str | None = None, *, key_sid: str | None = None,
+                    secret: str | None = None) -> tuple[str, str]:
+        """An API key (SID, secret) for ``account_sid`` (default: the main account); made up
+        unless ``key_sid`` / ``secret`` are given."""
+        key_sid = key_sid or new_sid(SID_PREFIXES["keys"])
+        secret = secret or new_token()
         with self._lock:
             self._api_keys[key_sid] = (account_sid or self.main_account_sid, secret)
         return key_sid, secret
@@ -208,8 +212,6 @@ class EmulatorState:
         ``username`` is an account SID (password: its auth token) or an API key SID (password:
         its secret).
         """
-        import hmac
-
         with self._lock:
             if username in self._api_keys:
                 account_sid, secret = self._api_keys[username]

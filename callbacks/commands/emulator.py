@@ -22,9 +22,10 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
                      profile: str | None) -> None:
     """Run a local Twilio: the REST API 2010-04-01 and the caller side.
 
-    Its main account is TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN when they are set, so the REST
-    client and the server work with it from the same settings; otherwise it makes one up and
-    prints it. Point the client at it with TWILIO_API_BASE_URL.
+    Its main account is TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN when they are set (and
+    TWILIO_API_KEY_SID / TWILIO_API_KEY_SECRET are accepted too), so the REST client and the
+    server work with it from the same settings; otherwise it makes one up and prints it. Point
+    the client at it with TWILIO_API_BASE_URL.
     """
     from config import ConfigError, load_settings
     from emulator import Emulator
@@ -39,6 +40,9 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     made_up_token = token is None
 
     emu = Emulator(account_sid, token, host, port, seed=seed, log=not quiet)
+    if settings.api_key_sid and settings.api_key_secret:
+        emu.state.add_api_key(key_sid=settings.api_key_sid,
+                              secret=settings.api_key_secret.reveal())
     for spec in faults:
         try:
             emu.faults.add(**parse_fault(spec))
@@ -60,6 +64,8 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
                    "credential; set TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN to keep one)")
     else:
         click.echo("Auth token:  the configured TWILIO_AUTH_TOKEN")
+    if settings.api_key_sid and settings.api_key_secret:
+        click.echo(f"API key:     {settings.api_key_sid} (the configured TWILIO_API_KEY_SECRET)")
     click.echo(f"Use it:      export TWILIO_API_BASE_URL={emu.url}")
     for spec in faults:
         click.echo(f"Fault:       {spec}")

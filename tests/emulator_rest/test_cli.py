@@ -96,6 +96,17 @@ def test_configured_account_is_used_and_its_token_never_shown(run) -> None:
     assert response.status_code == 200
 
 
+def test_configured_api_key_is_accepted(run) -> None:
+    key, secret = "SK" + "ef" * 16, "01" * 16
+    lines = run("--port", "0", "--quiet", TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN,
+                TWILIO_API_KEY_SID=key, TWILIO_API_KEY_SECRET=secret).until("CTRL+C")
+    assert secret not in "\n".join(lines)
+    url = value(lines, "listening on ")
+    response = requests.get(f"{url}/2010-04-01/Accounts/{SID}.json", auth=(key, secret),
+                            timeout=TIMEOUT)
+    assert response.status_code == 200
+
+
 def test_faults_from_the_command_line(run) -> None:
     lines = run("--port", "0", "--quiet", "--fault", "503:count=1",
                 TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN).until("CTRL+C")
