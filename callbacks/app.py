@@ -48,9 +48,10 @@ class Switchboard:
             self.store.create_all()
             self.schema_ready = True
 
-    def verify(self, request: Request) -> bool:
+    def verify(self, request: Request, form: Mapping[str, str] | None = None) -> bool:
         """Whether ``request`` carries a valid ``X-Twilio-Signature`` (or checks are off).
 
+        ``form``: the POST fields, when the caller parsed them already (else ``request.form``).
         Refusals are logged without detail of the signature; the client learns nothing.
         """
         if not self.settings.validate_signatures:
@@ -69,9 +70,12 @@ class Switchboard:
         signature = request.headers.get("X-Twilio-Signature")
         if signature:
             url = twilio_url(request, self.settings.public_url)
-            params = request.form if request.method == "POST" else None
+            if request.method != "POST":
+                form = None
+            elif form is None:
+                form = request.form
             body = request.get_data(cache=True) if "bodySHA256" in request.args else None
-            if self.validator.validate(url, params, signature, body):
+            if self.validator.validate(url, form, signature, body):
                 return True
         log.warning("refused %s %s with 403: missing or invalid X-Twilio-Signature",
                     request.method, request.path)

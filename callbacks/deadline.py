@@ -9,17 +9,21 @@ result is thrown away, and its session is not saved.
 The pool is bounded: at most ``max_workers`` handlers run at the same time. When every worker
 is taken (handlers hung on a dead backend, say), a new request does not queue behind them: it
 fails fast with :class:`HandlerTimeout` and gets the safe answer straight away.
+
+The hand-over is kept lean, as it is on every request's path: a job is a slot object with a
+pre-acquired lock that the worker releases when done (no ``Future``, no condition variable),
+and the job runs in a copy of the caller's context variables, where Flask keeps ``request``,
+``current_app`` and ``g`` (no request context is pushed again).
 """
 
 from __future__ import annotations
 
 import contextvars
 import os
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -30,35 +34,88 @@ class HandlerTimeout(TimeoutError):
     """The handler did not finish before the deadline (or no worker thread was free)."""
 
 
+class _Job(Generic[T]):
+    __slots__ = ("context", "done", "error", "func", "result")
+
+    def __init__(self, func: Callable[[], T]) -> None:
+        self.func = func
+        self.context = contextvars.copy_context()
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _Pool:
+    """Worker threads fed from one queue, started on demand up to ``max_workers``."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self.max_workers = max_workers
+        self.slots = threading.BoundedSemaphore(max_workers)
+        self.idle = threading.Semaphore(0)
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def submit(self, job: _Job[Any]) -> None:
+        if not self.idle.acquire(blocking=False):
+            with self.lock:
+                if len(self.threads) < self.max_workers:
+                    thread = threading.Thread(
+                        target=self._work, name=f"switchboard-handler-{len(self.threads)}",
+                        daemon=True,
+                    )
+                    self.threads.append(thread)
+                    thread.start()
+        self.jobs.put(job)
+
+    def _work(self) -> None:
+        jobs, idle, slots = self.jobs, self.idle, self.slots
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            try:
+                job.result = job.context.run(job.func)
+            except BaseException as error:
+                job.error = error
+            finally:
+                job.done.release()
+                slots.release()
+                del job
+                idle.release()
+
+    def shutdown(self) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+
+
 class Deadline:
     """Runs callables in worker threads and waits for each at most ``timeout`` seconds.
 
     ``timeout <= 0`` runs the callable in the calling thread with no deadline (for debugging).
     The pool is created lazily, in the process that uses it, so the object survives a fork.
+    Worker threads are daemons: a handler hung for good does not keep the process alive.
     """
 
     def __init__(self, timeout: float, max_workers: int = 32) -> None:
         self.timeout = timeout
         self.max_workers = max_workers
-        self._slots = threading.BoundedSemaphore(max_workers)
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool_: _Pool | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> _Pool:
         pid = os.getpid()
-        if self._executor is None or self._pid != pid:
+        if self._pool_ is None or self._pid != pid:
             with self._lock:
-                if self._executor is None or self._pid != pid:
-                    self._slots = threading.BoundedSemaphore(self.max_workers)
-                    self._executor = ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="switchboard-handler"
-                    )
+                if self._pool_ is None or self._pid != pid:
+                    self._pool_ = _Pool(self.max_workers)
                     self._pid = pid
-        return self._executor
+        return self._pool_
 
     def run(self, func: Callable[[], T]) -> T:
-        """Call ``func()`` in a worker thread and return its result.
+        """Call ``func()`` in a worker thread and return its result (or raise its exception).
 
         The call runs in a copy of the caller's context variables, which is where Flask keeps
         its contexts: ``request``, ``current_app``, ``g`` and ``url_for`` work as in the view.
@@ -66,31 +123,23 @@ class Deadline:
         if self.timeout <= 0:
             return func()
         pool = self._pool()
-        slots = self._slots
-        if not slots.acquire(blocking=False):
+        if not pool.slots.acquire(blocking=False):
             raise HandlerTimeout(f"all {self.max_workers} handler threads are busy")
-        context = contextvars.copy_context()
-
-        def task() -> T:
-            try:
-                return context.run(func)
-            finally:
-                slots.release()
-
+        job = _Job(func)
         try:
-            future = pool.submit(task)
+            pool.submit(job)
         except BaseException:
-            slots.release()
+            pool.slots.release()
             raise
-        try:
-            return future.result(self.timeout)
-        except FutureTimeout:
-            if future.cancel():
-                slots.release()
-            raise HandlerTimeout(f"the handler took longer than {self.timeout:g} s") from None
+        if not job.done.acquire(timeout=self.timeout):
+            raise HandlerTimeout(f"the handler took longer than {self.timeout:g} s")
+        if job.error is not None:
+            error, job.error = job.error, None
+            raise error
+        return job.result  # type: ignore[return-value]
 
     def shutdown(self) -> None:
-        """Stop the pool without waiting for handlers that are still running."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Let the worker threads exit once they are done with their current handler."""
+        if self._pool_ is not None:
+            self._pool_.shutdown()
+            self._pool_ = None
