@@ -106,6 +106,11 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
         "date_updated", "start_time", "duration", "sid", "price", "uri", "encryption_details",
         "price_unit", "status", "channels", "source", "error_code", "track",
     ),
+    "conference_recordings": (
+        "account_sid", "api_version", "call_sid", "conference_sid", "date_created",
+        "date_updated", "start_time", "duration", "sid", "price", "price_unit", "status",
+        "channels", "source", "error_code", "encryption_details", "uri",
+    ),
     "transcriptions": (
         "account_sid", "api_version", "date_created", "date_updated", "duration", "price",
         "price_unit", "recording_sid", "sid", "status", "transcription_text", "type", "uri",

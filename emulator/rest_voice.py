@@ -299,15 +299,21 @@ def delete_participant(account_sid: str, conference_sid: str, call_sid: str
 # -- recordings ----------------------------------------------------------------------------------
 
 
-def _call_recording(recording: dict[str, Any]) -> dict[str, Any]:
-    """A recording as ``Calls/{CallSid}/Recordings`` shows it (Twilio's call_recording)."""
-    shown = public("call_recordings", recording)
-    shown["uri"] = recording["uri"].replace(
-        "/Recordings/", f"/Calls/{recording['call_sid']}/Recordings/")
+def _nested_recording(recording: dict[str, Any], parent: str) -> dict[str, Any]:
+    """A recording as ``Calls/{CallSid}/Recordings`` or ``Conferences/{ConferenceSid}/
+    Recordings`` shows it (Twilio's call_recording and conference_recording shapes)."""
+    if parent == "call":
+        shown = public("call_recordings", recording)
+        segment = f"/Calls/{recording['call_sid']}/Recordings/"
+    else:
+        shown = public("conference_recordings", recording)
+        segment = f"/Conferences/{recording['conference_sid']}/Recordings/"
+    shown["uri"] = recording["uri"].replace("/Recordings/", segment)
     return shown
 
 
-def _recordings(account_sid: str, **match: str | None) -> ResponseReturnValue:
+def _recordings(account_sid: str, parent: str | None = None, **match: str | None
+                ) -> ResponseReturnValue:
     p = params()
     where = all_of(
         matching([
@@ -317,7 +323,16 @@ def _recordings(account_sid: str, **match: str | None) -> ResponseReturnValue:
         dated("date_created", p.date_filter("DateCreated")),
     )
     recordings = state().list("recordings", account_sid=account_sid, where=where)
-    return page(recordings, "recordings", _call_recording if "call_sid" in match else "recordings")
+    if parent is None:
+        return page(recordings, "recordings", "recordings")
+    return page(recordings, "recordings", lambda r: _nested_recording(r, parent))
+
+
+def _recording_of(account_sid: str, sid: str, field: str, parent_sid: str) -> dict[str, Any]:
+    recording = owned("recordings", sid, account_sid)
+    if recording.get(field) != parent_sid:
+        raise not_found(request.path)
+    return recording
 
 
 @bp.get(f"{ACCOUNT}/Recordings.json")
@@ -328,7 +343,38 @@ def list_recordings(account_sid: str) -> ResponseReturnValue:
 @bp.get(f"{ACCOUNT}/Calls/<call_sid>/Recordings.json")
 def list_call_recordings(account_sid: str, call_sid: str) -> ResponseReturnValue:
     owned("calls", call_sid, account_sid)
-    return _recordings(account_sid, call_sid=call_sid)
+    return _recordings(account_sid, "call", call_sid=call_sid)
+
+
+@bp.get(f"{ACCOUNT}/Calls/<call_sid>/Recordings/<sid>.json")
+def get_call_recording(account_sid: str, call_sid: str, sid: str) -> ResponseReturnValue:
+    return _nested_recording(_recording_of(account_sid, sid, "call_sid", call_sid), "call")
+
+
+@bp.delete(f"{ACCOUNT}/Calls/<call_sid>/Recordings/<sid>.json")
+def delete_call_recording(account_sid: str, call_sid: str, sid: str) -> ResponseReturnValue:
+    _recording_of(account_sid, sid, "call_sid", call_sid)
+    return delete_recording(account_sid, sid)
+
+
+@bp.get(f"{ACCOUNT}/Conferences/<conference_sid>/Recordings.json")
+def list_conference_recordings(account_sid: str, conference_sid: str) -> ResponseReturnValue:
+    owned("conferences", conference_sid, account_sid)
+    return _recordings(account_sid, "conference", conference_sid=conference_sid)
+
+
+@bp.get(f"{ACCOUNT}/Conferences/<conference_sid>/Recordings/<sid>.json")
+def get_conference_recording(account_sid: str, conference_sid: str, sid: str
+                             ) -> ResponseReturnValue:
+    recording = _recording_of(account_sid, sid, "conference_sid", conference_sid)
+    return _nested_recording(recording, "conference")
+
+
+@bp.delete(f"{ACCOUNT}/Conferences/<conference_sid>/Recordings/<sid>.json")
+def delete_conference_recording(account_sid: str, conference_sid: str, sid: str
+                                ) -> ResponseReturnValue:
+    _recording_of(account_sid, sid, "conference_sid", conference_sid)
+    return delete_recording(account_sid, sid)
 
 
 @bp.get(f"{ACCOUNT}/Recordings/<sid>.json")

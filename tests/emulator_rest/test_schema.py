@@ -162,6 +162,15 @@ def walk(api: Api) -> None:
     api.get("/Recordings.json")
     api.get(f"/Recordings/{recording['sid']}.json")
     api.get(f"/Calls/{call['sid']}/Recordings.json")
+    api.get(f"/Calls/{call['sid']}/Recordings/{recording['sid']}.json")
+    conference_recording = state.create_recording(account, call["sid"], duration=1,
+                                                  conference_sid=conference["sid"],
+                                                  source="Conference")
+    api.get(f"/Conferences/{conference['sid']}/Recordings.json")
+    api.get(f"/Conferences/{conference['sid']}/Recordings/{conference_recording['sid']}.json")
+    api.delete(f"/Conferences/{conference['sid']}/Recordings/{conference_recording['sid']}.json")
+    call_recording = state.create_recording(account, call["sid"], duration=1)
+    api.delete(f"/Calls/{call['sid']}/Recordings/{call_recording['sid']}.json")
     api.get("/Transcriptions.json")
     api.get(f"/Transcriptions/{transcription['sid']}.json")
     api.get(f"/Recordings/{recording['sid']}/Transcriptions.json")
@@ -205,6 +214,11 @@ EXPECTED = {
         ("GET", "Calls.json"), ("POST", "Calls.json"), ("GET", "Calls/{Sid}.json"),
         ("POST", "Calls/{Sid}.json"), ("DELETE", "Calls/{Sid}.json"),
         ("GET", "Calls/{CallSid}/Recordings.json"),
+        ("GET", "Calls/{CallSid}/Recordings/{Sid}.json"),
+        ("DELETE", "Calls/{CallSid}/Recordings/{Sid}.json"),
+        ("GET", "Conferences/{ConferenceSid}/Recordings.json"),
+        ("GET", "Conferences/{ConferenceSid}/Recordings/{Sid}.json"),
+        ("DELETE", "Conferences/{ConferenceSid}/Recordings/{Sid}.json"),
         ("GET", "Calls/{CallSid}/Notifications.json"),
         ("GET", "Calls/{CallSid}/Notifications/{Sid}.json"),
         ("GET", "Conferences.json"), ("GET", "Conferences/{Sid}.json"),

@@ -87,6 +87,28 @@ def test_recordings_json_and_filters(api: Api) -> None:
     assert [r["call_sid"] for r in old] == [other["sid"]]
 
 
+def test_recordings_under_calls_and_conferences(api: Api) -> None:
+    state = api.emu.state
+    call = a_call(api)
+    conference = state.create_conference(api.emu.account_sid, "room")
+    plain = state.create_recording(api.emu.account_sid, call["sid"], duration=1)
+    in_room = state.create_recording(api.emu.account_sid, call["sid"], duration=1,
+                                     conference_sid=conference["sid"], source="Conference")
+    under_call = api.get(f"/Calls/{call['sid']}/Recordings/{plain['sid']}.json").json()
+    assert under_call["uri"].endswith(f"/Calls/{call['sid']}/Recordings/{plain['sid']}.json")
+    assert under_call["track"] == "both"
+    room = api.get(f"/Conferences/{conference['sid']}/Recordings.json").json()["recordings"]
+    assert [r["sid"] for r in room] == [in_room["sid"]]
+    assert_error(api.get(f"/Conferences/{conference['sid']}/Recordings/{plain['sid']}.json"),
+                 404, 20404)
+    other_call = a_call(api)
+    assert_error(api.get(f"/Calls/{other_call['sid']}/Recordings/{plain['sid']}.json"),
+                 404, 20404)
+    path = f"/Conferences/{conference['sid']}/Recordings/{in_room['sid']}.json"
+    assert api.delete(path).status_code == 204
+    assert state.get("recordings", in_room["sid"]) is None
+
+
 def test_recording_media_is_valid_audio_without_credentials(api: Api) -> None:
     recording = api.emu.state.create_recording(api.emu.account_sid, a_call(api)["sid"],
                                                duration=2)
