@@ -11,6 +11,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,7 +150,7 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def dedicated_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def dedicated_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server only this suite uses, so that a test may stop it."""
     bin_dir = _pg_bin()
     if bin_dir is None or not (bin_dir / "initdb").exists():
@@ -157,7 +158,8 @@ def dedicated_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pos
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
-    folder = tmp_path_factory.mktemp("postgres")
+    # Not under pytest's basetemp: its folders are private to this user, not postgres.
+    folder = Path(tempfile.mkdtemp(prefix="switchboard-load-pg-"))
     server = PostgresServer(bin_dir, folder)
     try:
         server.init()
