@@ -100,7 +100,7 @@ class Messaging:
         """Deliver an SMS from ``from_`` to the number ``to``; the transcript of the exchange."""
         state = self.phone.state
         transcript = Transcript("message", on_event=on_event)
-        number = state.find_number(to)
+        number = state.find_number(to) or state.find_number(to.removeprefix("whatsapp:"))
         if number is None:
             transcript.add("error", f"{to} is not a number of this emulator")
             transcript.status = "failed"
@@ -139,6 +139,9 @@ class Messaging:
             "To": to,
             **geography(("To",), to),
         }
+        if from_.startswith("whatsapp:"):
+            params.update(ProfileName=self.phone.caller_names.get(from_, "WhatsApp User"),
+                          WaId=from_.removeprefix("whatsapp:").lstrip("+"))
         for index, url in enumerate(media):
             params[f"MediaUrl{index}"] = url
             params[f"MediaContentType{index}"] = guess_content_type(url)

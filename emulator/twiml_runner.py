@@ -657,6 +657,7 @@ class CallRunner:
             self._child_status_callbacks(noun, doc_url, child["sid"], number, caller_id,
                                          status, talk)
         self.advance(ring + talk)
+        recorded = self._record_dial(verb, doc_url, talk, start) if answered else {}
         if not verb.get("action"):
             return None
         params = {
@@ -666,8 +667,39 @@ class CallRunner:
         }
         if answered:
             params["DialCallDuration"] = str(talk)
+        params.update(recorded)
         return Fetch(self.resolve(verb.get("action"), doc_url), verb.get("method", "POST"),
                      params, purpose="dial")
+
+    def _record_dial(self, verb: etree._Element, doc_url: str, talk: int, start: Any
+                     ) -> dict[str, str]:
+        """``<Dial record="record-from-answer"...>``: the recording of the bridged call."""
+        ctx = self.ctx
+        mode = (verb.get("record") or "do-not-record").lower()
+        if mode in {"do-not-record", "false"} or talk <= 0:
+            return {}
+        channels = 2 if mode.endswith("-dual") else 1
+        recording = ctx.state.create_recording(
+            ctx.account_sid, ctx.call_sid, duration=str(talk), source="DialVerb",
+            channels=channels, status="completed", start_time=rfc2822(start),
+        )
+        url = absolute_media_url(recording, ctx.api_base_url)
+        ctx.transcript.add("record", f"the bridged call was recorded ({recording['sid']})",
+                           recording=recording)
+        callback = verb.get("recordingStatusCallback")
+        if callback:
+            method = verb.get("recordingStatusCallbackMethod", "POST")
+            self._recording_status_pending.append(lambda: self.callback(
+                "recording-status", self.resolve(callback, doc_url), method, {
+                    "AccountSid": ctx.account_sid, "CallSid": ctx.call_sid,
+                    "RecordingSid": recording["sid"], "RecordingUrl": url,
+                    "RecordingStatus": "completed", "RecordingDuration": str(talk),
+                    "RecordingChannels": str(channels), "RecordingSource": "DialVerb",
+                    "RecordingStartTime": rfc2822(start), "RecordingTrack": "both",
+                    "ErrorCode": "0",
+                }))
+        return {"RecordingUrl": url, "RecordingSid": recording["sid"],
+                "RecordingDuration": str(talk)}
 
     def _child_status_callbacks(self, noun: etree._Element, doc_url: str, child_sid: str,
                                 number: str, caller_id: str, status: str, talk: int) -> None:

@@ -516,3 +516,18 @@ def test_dialling_an_empty_queue(hooks, phone, number) -> None:
     hooks.on("/voice", twiml("<Dial action='/done'><Queue>support</Queue></Dial>"))
     phone.inbound_call(NUMBER, CALLER)
     assert hooks.requests_to("/done")[0].params["DialCallStatus"] == "no-answer"
+
+
+def test_a_recorded_dial(hooks, phone, number, state) -> None:
+    hooks.on("/voice", twiml("<Dial action='/dialled' record='record-from-answer-dual' "
+                             "recordingStatusCallback='/rs'>+15550001111</Dial>"))
+    hooks.on("/dialled", twiml("<Hangup/>"))
+    phone.inbound_call(NUMBER, CALLER, script=CallScript(dial_outcome="answered:40"))
+    [action] = hooks.requests_to("/dialled")
+    assert action.params["RecordingDuration"] == "40"
+    recording = state.get("recordings", action.params["RecordingSid"])
+    assert recording["source"] == "DialVerb"
+    assert recording["channels"] == 2
+    [status] = hooks.requests_to("/rs")
+    assert status.params["RecordingSid"] == action.params["RecordingSid"]
+    assert status.params["RecordingChannels"] == "2"

@@ -125,3 +125,13 @@ def test_unicode_bodies_are_signed_correctly(hooks, phone, number) -> None:
     assert sms.signature_valid
     assert sms.params["Body"] == "Café ☕ 👍 & <tags>"
     assert transcript.messages[0]["body"] == "Echo: Café ☕ 👍 & <tags>"
+
+
+def test_whatsapp_fields(hooks, phone, state) -> None:
+    state.buy_number(state.main_account_sid, "+14155238886", sms_url=hooks.url("/wa"))
+    phone.inbound_sms("whatsapp:+14155238886", "whatsapp:+15555550100", "hola")
+    [wa] = hooks.requests_to("/wa")
+    assert wa.params["WaId"] == "15555550100"
+    assert wa.params["ProfileName"] == "WhatsApp User"
+    assert wa.params["To"] == "whatsapp:+14155238886"
+    assert wa.signature_valid
