@@ -9,6 +9,7 @@ settings a ``switchboard`` command needs in the environment; ``loop`` adds a pro
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,10 @@ from emulator.stack import SwitchboardStack
 from emulator.transcript import Transcript
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The installed console script (beside this Python, as in a virtualenv; else on PATH).
 SWITCHBOARD = Path(sys.executable).with_name("switchboard")
+if not SWITCHBOARD.exists():
+    SWITCHBOARD = Path(shutil.which("switchboard") or "switchboard")
 
 CALLER = "+15555550100"
 OPERATOR = "+15557770000"
