@@ -94,7 +94,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
     settings = load_settings(overrides=overrides or None)
 
-    app = Flask("callbacks", instance_relative_config=True)
+    app = Flask("callbacks", instance_relative_config=True, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["BUNDLED_FLOWS"] = True
     app.config.update({k: v for k, v in config.items() if k not in overrides})
