@@ -95,10 +95,17 @@ class EmulatorState:
         """The state's lock, for a caller that needs several steps to be atomic."""
         return self._lock
 
+    def _table(self, kind: str) -> dict[str, Resource]:
+        try:
+            return self._resources[kind]
+        except KeyError:
+            raise ValueError(f"no resources of kind {kind!r}: kinds are {', '.join(KINDS)} "
+                             "(participants: get_participant, sandbox: sandbox)") from None
+
     def get(self, kind: str, sid: str) -> Resource | None:
         """The resource ``sid`` of ``kind`` (``"calls"``, ``"messages"``...), or None."""
         with self._lock:
-            resource = self._resources[kind].get(sid)
+            resource = self._table(kind).get(sid)
             return copy.deepcopy(resource) if resource is not None else None
 
     def list(
@@ -112,7 +119,7 @@ class EmulatorState:
         with self._lock:
             found = [
                 copy.deepcopy(r)
-                for r in reversed(self._resources[kind].values())
+                for r in reversed(self._table(kind).values())
                 if (account_sid is None or r.get("account_sid", r["sid"]) == account_sid
                     or (kind == "accounts" and r.get("owner_account_sid") == account_sid))
                 and (where is None or where(r))
@@ -123,7 +130,7 @@ class EmulatorState:
         """Set ``fields`` on resource ``sid``; KeyError when there is none."""
         fields = _fields(fields)
         with self._lock:
-            resource = self._resources[kind][sid]
+            resource = self._table(kind)[sid]
             resource.update(fields)
             resource["date_updated"] = rfc2822()
             refresh_uris(kind, resource)
@@ -132,7 +139,7 @@ class EmulatorState:
     def delete(self, kind: str, sid: str) -> bool:
         """Remove resource ``sid``; False when there was none."""
         with self._lock:
-            return self._resources[kind].pop(sid, None) is not None
+            return self._table(kind).pop(sid, None) is not None
 
     def created_count(self, kind: str | None = None) -> int:
         """How many resources of ``kind`` (all kinds: None) were created since the start."""

@@ -115,3 +115,8 @@ def test_concurrent_writers_lose_nothing(state: EmulatorState) -> None:
     assert len(state.list("calls")) == 400
     assert len(state.list("messages", where=lambda m: m["body"] == "0")) == 8
     assert all(c["status"] == "in-progress" for c in state.list("calls"))
+
+
+def test_unknown_kind_is_a_clear_error(state: EmulatorState) -> None:
+    with pytest.raises(ValueError, match="participants: get_participant"):
+        state.get("participants", "CA" + "0" * 32)
