@@ -161,7 +161,6 @@ def update_call(account_sid: str, sid: str) -> ResponseReturnValue:
     ``completed`` ends an answered call; a call not yet answered becomes ``canceled``;
     ``canceled`` leaves an answered call alone, as Twilio does.
     """
-    call = owned("calls", sid, account_sid)
     p = params()
     status = p.enum("Status", ("canceled", "completed"))
     fields = _instructions(p, account_sid, required=False)
@@ -171,22 +170,24 @@ def update_call(account_sid: str, sid: str) -> ResponseReturnValue:
         ("StatusCallback", "status_callback", "url"),
         ("StatusCallbackMethod", "status_callback_method", "method"),
     ]))
-    finished = call["status"] in TERMINAL_CALL_STATUSES
-    if fields.get("url") or fields.get("twiml"):
-        if finished:
-            raise bad_request(21220, "Call is not in-progress. Cannot redirect.")
-        fields["redirect"] = {
-            "url": fields.get("url"),
-            "method": fields.get("method", "POST"),
-            "twiml": fields.get("twiml"),
-        }
-    if status and not finished:
-        unanswered = call["status"] in ("queued", "ringing")
-        if status == "completed":
-            fields["status"] = "canceled" if unanswered else "completed"
-        elif unanswered:
-            fields["status"] = "canceled"
-    updated = state().update_call(sid, **fields)
+    with state().lock:  # the call's status must not change between reading and writing it
+        call = owned("calls", sid, account_sid)
+        finished = call["status"] in TERMINAL_CALL_STATUSES
+        if fields.get("url") or fields.get("twiml"):
+            if finished:
+                raise bad_request(21220, "Call is not in-progress. Cannot redirect.")
+            fields["redirect"] = {
+                "url": fields.get("url"),
+                "method": fields.get("method", "POST"),
+                "twiml": fields.get("twiml"),
+            }
+        if status and not finished:
+            unanswered = call["status"] in ("queued", "ringing")
+            if status == "completed":
+                fields["status"] = "canceled" if unanswered else "completed"
+            elif unanswered:
+                fields["status"] = "canceled"
+        updated = state().update_call(sid, **fields)
     call_phone("call_updated", updated)
     return show("calls", updated)
 
