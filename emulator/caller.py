@@ -27,6 +27,7 @@ from emulator.twiml_runner import (
     CallContext,
     CallRunner,
     Fetch,
+    MeetingBoard,
     QueueBoard,
     TwiMLProblem,
     absolute_media_url,
@@ -116,6 +117,7 @@ class Phone:
         self.answered_by: dict[str, str] = {}
         self.caller_names: dict[str, str] = {}
         self.queues = QueueBoard()
+        self.meetings = MeetingBoard()
         self.messaging = Messaging(self)
         self._transcripts: dict[str, Transcript] = {}
         self.keep_transcripts = 1000
@@ -321,6 +323,7 @@ class Phone:
             fallback_method=fallback_method or call.get("fallback_method") or "POST",
             deliver_message=self.deliver_outbound_message,
             queues=self.queues,
+            meetings=self.meetings,
             api_base_url=self.api_base_url,
             time_limit=int(call["time_limit"]) if call.get("time_limit") else None,
             call_status=call_status,

@@ -80,8 +80,10 @@ class CallScript:
     what happens to the caller at ``<Enqueue>``: ``bridged`` (an agent picks up), ``hangup``,
     ``queue-full``..., or ``wait``: really wait, up to ``queue_wait`` seconds, for another call's
     ``<Dial><Queue>`` (then ``hangup``). ``conference_seconds``: time spent in a
-    conference. With nothing left to give, the caller stays silent at each Gather and listens
-    until the application ends the call (the runner caps a call at 100 documents).
+    conference, once ``conference_participants`` are in it (the caller really waits for the
+    others, up to ``conference_wait`` seconds). With nothing left to give, the caller stays
+    silent at each Gather and listens until the application ends the call (the runner caps a
+    call at 100 documents).
     """
 
     def __init__(
@@ -96,6 +98,8 @@ class CallScript:
         queue_outcome: str = "bridged",
         queue_wait: float = 10.0,
         conference_seconds: int = 60,
+        conference_participants: int = 1,
+        conference_wait: float = 10.0,
         interactive: bool = False,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
@@ -113,6 +117,8 @@ class CallScript:
         self.queue_outcome = queue_outcome
         self.queue_wait = queue_wait
         self.conference_seconds = conference_seconds
+        self.conference_participants = conference_participants
+        self.conference_wait = conference_wait
         self.interactive = interactive
         self.stdin = stdin
         self.stdout = stdout

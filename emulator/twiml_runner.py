@@ -196,6 +196,27 @@ class QueueBoard:
             return len(self._waiting.get(name, []))
 
 
+class MeetingBoard:
+    """How many participants each conference has had at once, so that callers scripted to wait
+    for one another (``CallScript.conference_participants``) meet even when the last to
+    join leaves at once."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._peak: dict[str, int] = {}
+
+    def joined(self, conference_sid: str, count: int) -> None:
+        with self._changed:
+            self._peak[conference_sid] = max(self._peak.get(conference_sid, 0), count)
+            self._changed.notify_all()
+
+    def wait_for(self, conference_sid: str, count: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._peak.get(conference_sid, 0) >= count, timeout
+            )
+
+
 @dataclass
 class Fetch:
     """A document to request next: from a verb's action, a Redirect, or the call's start."""
@@ -228,6 +249,7 @@ class CallContext:
     extra_params: dict[str, str] = field(default_factory=dict)
     deliver_message: Callable[[dict[str, Any]], None] | None = None
     queues: QueueBoard = field(default_factory=QueueBoard)
+    meetings: MeetingBoard = field(default_factory=MeetingBoard)
     api_base_url: str = ""
     time_limit: int | None = None  # seconds (a REST call's TimeLimit)
     call_status: str = "ringing"
@@ -826,14 +848,16 @@ class CallRunner:
                    ) -> Fetch | None:
         ctx = self.ctx
         name = " ".join((noun.text or "").split())
-        conference = ctx.state.create_conference(ctx.account_sid, name)
-        others = len(ctx.state.list_participants(conference["sid"]))
         participant_fields = {
             "muted": truthy(noun.get("muted")),
             "start_conference_on_enter": noun.get("startConferenceOnEnter", "true") != "false",
             "end_conference_on_exit": truthy(noun.get("endConferenceOnExit")),
         }
-        ctx.state.add_participant(conference["sid"], ctx.call_sid, **participant_fields)
+        with ctx.state.lock:
+            conference = ctx.state.create_conference(ctx.account_sid, name)
+            others = len(ctx.state.list_participants(conference["sid"]))
+            ctx.state.add_participant(conference["sid"], ctx.call_sid, **participant_fields)
+        ctx.meetings.joined(conference["sid"], others + 1)
         ctx.transcript.add("conference", f"joined {name} ({others} other participant(s))",
                            conference_sid=conference["sid"])
         events = set((noun.get("statusCallbackEvent") or "").replace(",", " ").split())
@@ -861,11 +885,16 @@ class CallRunner:
         if others == 0:
             notify("conference-start")
         notify("participant-join")
+        wanted = ctx.script.conference_participants
+        if wanted > 1 and ctx.meetings.wait_for(conference["sid"], wanted,
+                                                ctx.script.conference_wait):
+            ctx.transcript.add("conference", f"{wanted} participants are in {name}")
         self.advance(ctx.script.conference_seconds)
-        ctx.state.remove_participant(conference["sid"], ctx.call_sid)
+        with ctx.state.lock:  # the last one out ends the conference
+            ctx.state.remove_participant(conference["sid"], ctx.call_sid)
+            last = not ctx.state.list_participants(conference["sid"])
         notify("participant-leave")
-        ended = ctx.state.get("conferences", conference["sid"])
-        if ended is not None and ended.get("status") == "completed":
+        if last:
             notify("conference-end")
         ctx.transcript.add("conference", f"left {name} after {ctx.script.conference_seconds} s")
         if not dial.get("action"):

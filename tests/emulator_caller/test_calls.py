@@ -531,3 +531,24 @@ def test_a_recorded_dial(hooks, phone, number, state) -> None:
     [status] = hooks.requests_to("/rs")
     assert status.params["RecordingSid"] == action.params["RecordingSid"]
     assert status.params["RecordingChannels"] == "2"
+
+
+def test_a_meeting_of_three(hooks, phone, number, state) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    hooks.on("/voice", twiml("<Dial><Conference statusCallback='/conf' "
+                             "statusCallbackEvent='start end join leave'>standup</Conference>"
+                             "</Dial>"))
+    script = {"conference_participants": 3, "conference_wait": 10, "conference_seconds": 300}
+    with ThreadPoolExecutor(3) as pool:
+        calls = list(pool.map(lambda i: phone.inbound_call(
+            NUMBER, f"+1555000000{i}", script=CallScript(**script)), range(3)))
+    for transcript in calls:
+        assert any("3 participants are in standup" in e.text
+                   for e in transcript.events_of("conference"))
+    events = [r.params["StatusCallbackEvent"] for r in hooks.requests_to("/conf")]
+    assert events.count("conference-start") == 1
+    assert events.count("conference-end") == 1
+    assert events.count("participant-join") == 3
+    [conference] = state.list("conferences")
+    assert conference["status"] == "completed"
