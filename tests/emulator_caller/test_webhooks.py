@@ -231,3 +231,21 @@ def test_not_http_is_bad_host() -> None:
     result = WebhookClient().fetch("ftp://example.com/x", PARAMS, auth_token="t")
     assert result.error_code == HTTP_BAD_HOST_NAME
     assert not result.exchanges
+
+
+def test_a_302_after_post_is_followed_with_get(hooks, state) -> None:
+    token = state.auth_token_for(state.main_account_sid)
+    hooks.on("/old", ("", 302, {"Location": "/new"}))
+    result = WebhookClient().fetch(hooks.url("/old"), PARAMS, auth_token=token)
+    assert result.ok
+    [new] = hooks.requests_to("/new")
+    assert new.method == "GET"
+    assert new.params == PARAMS
+    assert new.signature_valid
+
+
+def test_4xx_is_retried_when_asked(hooks) -> None:
+    hooks.on("/gone", ("", 404))
+    result = WebhookClient().fetch(hooks.url("/gone#rp=4xx&rc=1"), PARAMS, auth_token="t")
+    assert len(hooks.requests_to("/gone")) == 2
+    assert result.status_code == 404
