@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
-from emulator.resources import rfc2822
+from emulator.resources import now, rfc2822
 from emulator.script import CallScript, DialOutcome
 from emulator.transcript import Event, Transcript
 from emulator.twiml_runner import (
@@ -48,8 +48,8 @@ MAGIC_CALL_OUTCOMES: dict[str, str] = {
     "+15005550022": "failed",
 }
 
+#: The call progress events a status callback gets unless the call asks for others.
 DEFAULT_EVENTS = ("completed",)
-CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
 class CallProgress:
@@ -82,10 +82,8 @@ class CallProgress:
 
 
 def _sim_now(ctx: CallContext) -> Any:
-    from emulator.resources import now
-
-    base = ctx.started_at or now()
-    return base + timedelta(seconds=ctx.elapsed)
+    """The call's simulated clock: its answer time plus the simulated seconds since."""
+    return (ctx.started_at or now()) + timedelta(seconds=ctx.elapsed)
 
 
 class Phone:
