@@ -150,6 +150,27 @@ class Transcript:
         """Everything the caller heard, as one string (handy for ``in`` assertions)."""
         return "\n".join(self.heard)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The transcript as plain JSON-able data (events, and each request's params)."""
+        return {
+            "kind": self.kind,
+            "sid": self.sid,
+            "status": self.status,
+            "error_codes": list(self.error_codes),
+            "events": [{"kind": e.kind, "text": e.text} for e in self.events],
+            "requests": [
+                {
+                    "purpose": r.purpose,
+                    "method": r.method,
+                    "url": r.url,
+                    "params": r.params,
+                    "status_code": r.response.status_code,
+                    "error_code": r.response.error_code,
+                }
+                for r in self.requests
+            ],
+        }
+
     def render(self, *, verbose: bool = False) -> str:
         """A readable transcript; ``verbose`` adds every HTTP exchange."""
         lines = [self.title()]

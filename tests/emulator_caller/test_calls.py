@@ -552,3 +552,14 @@ def test_a_meeting_of_three(hooks, phone, number, state) -> None:
     assert events.count("participant-join") == 3
     [conference] = state.list("conferences")
     assert conference["status"] == "completed"
+
+
+def test_transcript_as_data(hooks, phone, number) -> None:
+    import json
+
+    hooks.on("/voice", twiml("<Say>Hi</Say>"))
+    data = phone.inbound_call(NUMBER, CALLER).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["events"][0] == {"kind": "say", "text": "Hi"}
+    assert data["requests"][0]["purpose"] == "voice"
+    assert data["requests"][0]["params"]["To"] == NUMBER
