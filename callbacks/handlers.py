@@ -121,14 +121,22 @@ class TwilioBlueprint(Blueprint):
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """The absolute URL of ``endpoint`` as Twilio reaches it (``SWITCHBOARD_PUBLIC_URL`` first).
+    """The absolute URL of ``endpoint`` as Twilio reaches it.
 
-    Relative URLs are enough for verb actions; status callback attributes want absolute ones.
+    With ``SWITCHBOARD_PUBLIC_URL``, that base (which may carry a path prefix a proxy strips)
+    plus the route's path below the app's root; else the URL werkzeug sees, with scheme, host
+    and prefix as rewritten by ``ProxyFix`` for trusted proxies. The bundled flows use it for
+    every URL they hand to Twilio, so actions resolve the same behind any proxy or tunnel.
     """
-    public_url = current_app.extensions["switchboard"].settings.public_url
-    if public_url:
-        return public_url + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    switchboard = current_app.extensions.get("switchboard")
+    public_url = switchboard.settings.public_url if switchboard is not None else None
+    if not public_url:
+        return url_for(endpoint, _external=True, **values)
+    path = url_for(endpoint, **values)
+    root = request.script_root
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return public_url.rstrip("/") + path
 
 
 def make_view(

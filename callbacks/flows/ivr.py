@@ -10,8 +10,6 @@ voicemail instead.
 
 from __future__ import annotations
 
-from flask import url_for
-
 from callbacks.handlers import TwilioBlueprint, external_url
 from callbacks.twilio_request import CallRequest, StatusCallback
 from callbacks.twiml import VoiceResponse
@@ -38,11 +36,12 @@ def _menu(call: CallRequest, *, before: str | None = None) -> VoiceResponse:
     if before:
         _say(response, call, before)
     settings = call.settings
+    menu_url = external_url(".menu")
     with response.gather(
-        input="dtmf", num_digits=1, timeout=MENU_TIMEOUT, action=url_for(".menu"), method="POST"
+        input="dtmf", num_digits=1, timeout=MENU_TIMEOUT, action=menu_url, method="POST"
     ) as gather:
         gather.say(MENU, voice=settings.voice, language=settings.language)
-    response.redirect(url_for(".menu"), method="POST")
+    response.redirect(menu_url, method="POST")
     return response
 
 
@@ -53,7 +52,7 @@ def _voicemail(call: CallRequest, *, before: str | None = None) -> VoiceResponse
     _say(response, call, "Please leave a message after the tone. Press the pound key when you "
                          "are finished.")
     response.record(
-        action=url_for(".voicemail_saved"),
+        action=external_url(".voicemail_saved"),
         method="POST",
         max_length=call.settings.voicemail_max_length,
         finish_on_key="#",
@@ -113,7 +112,7 @@ def _connect(call: CallRequest) -> VoiceResponse:
     response.dial(
         settings.forward_number,
         timeout=settings.dial_timeout,
-        action=url_for(".dial_result"),
+        action=external_url(".dial_result"),
         method="POST",
     )
     return response

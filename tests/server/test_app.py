@@ -60,6 +60,28 @@ def test_public_url_is_the_url_that_is_signed(sqlite_url: str) -> None:
                                                       "/voice/menu", dict(params, Digits="2"))))
     callback = record.find("Record").get("recordingStatusCallback")
     assert callback == "https://abc.tunnel.example/voice/recording-status"
+    assert record.find("Record").get("action") == "https://abc.tunnel.example/voice/voicemail/saved"
+
+
+def test_public_url_with_a_prefix_the_proxy_strips(sqlite_url: str) -> None:
+    public = "https://example.com/switchboard"
+    app = make_app(sqlite_url, SWITCHBOARD_PUBLIC_URL=public)
+    params = call_params()
+    headers = signed_headers(TOKEN, public + "/voice", params)
+    root = twiml(app.test_client().post("/voice", data=params, headers=headers))
+    assert root.find("Gather").get("action") == public + "/voice/menu"
+    app.extensions["switchboard"].store.close()
+
+
+def test_forwarded_prefix_from_a_trusted_proxy(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, SWITCHBOARD_TRUSTED_PROXIES="1")
+    params = call_params()
+    headers = signed_headers(TOKEN, "https://example.com/sb/voice", params)
+    headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com",
+                    "X-Forwarded-Prefix": "/sb", "X-Forwarded-For": "203.0.113.9"})
+    root = twiml(app.test_client().post("/voice", data=params, headers=headers))
+    assert root.find("Gather").get("action") == "https://example.com/sb/voice/menu"
+    app.extensions["switchboard"].store.close()
     app.extensions["switchboard"].store.close()
 
 

@@ -25,11 +25,11 @@ def test_welcome_reads_the_menu_inside_a_gather(twilio: Twilio) -> None:
     assert verbs(root) == ["Say", "Gather", "Redirect"]
     assert "Thank you for calling Switchboard" in spoken(root)
     gather = root.find("Gather")
-    assert gather.get("action") == "/voice/menu"
+    assert gather.get("action") == "http://localhost/voice/menu"
     assert gather.get("numDigits") == "1"
     assert "press 1" in spoken(gather)
     assert "press 3" in spoken(gather)
-    assert root.find("Redirect").text == "/voice/menu"
+    assert root.find("Redirect").text == "http://localhost/voice/menu"
 
 
 def test_the_call_is_recorded(twilio: Twilio, store: Any) -> None:
@@ -48,7 +48,7 @@ def test_1_gives_hours_and_address_then_the_menu_again(twilio: Twilio) -> None:
     root = Call(twilio).post("/voice/menu", Digits="1")
     assert "open Monday to Friday, 9 AM to 5 PM" in spoken(root)
     assert "1 Main Street, Springfield" in spoken(root)
-    assert root.find("Gather").get("action") == "/voice/menu"
+    assert root.find("Gather").get("action") == "http://localhost/voice/menu"
 
 
 def test_invalid_and_missing_input_repeat_then_goodbye(twilio: Twilio, store: Any) -> None:
@@ -87,7 +87,7 @@ def test_2_records_a_voicemail_with_a_status_callback(twilio: Twilio, store: Any
     root = call.post("/voice/menu", Digits="2")
     record = root.find("Record")
     assert "leave a message" in spoken(root)
-    assert record.get("action") == "/voice/voicemail/saved"
+    assert record.get("action") == "http://localhost/voice/voicemail/saved"
     assert record.get("maxLength") == "120"
     assert record.get("recordingStatusCallback") == "http://localhost/voice/recording-status"
     assert verbs(root)[-1] == "Hangup"
@@ -149,7 +149,7 @@ def test_3_dials_the_forward_number_and_voicemail_when_nobody_answers(database_u
         root = call.post("/voice/menu", Digits="3")
         dial = root.find("Dial")
         assert dial.get("timeout") == "15"
-        assert dial.get("action") == "/voice/dial-result"
+        assert dial.get("action") == "http://localhost/voice/dial-result"
         assert "".join(dial.itertext()).strip() == "+15550001111"
         for outcome in ("busy", "no-answer", "failed"):
             after = call.post("/voice/dial-result", DialCallStatus=outcome)
