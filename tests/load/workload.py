@@ -58,7 +58,7 @@ def make_workload(seed: int, *, calls: int, messages: int, total: int, tag: str 
     originals: list[Callback] = []
     account = "AC" + "5" * 32
     for n in range(calls):
-        sid = f"CA{tag}{n:032x}"[:34]
+        sid = f"CA{tag}{n:0{32 - len(tag)}x}"
         path = rng.choice(CALL_PATHS)
         for sequence, status in enumerate(path):
             params = {"CallSid": sid, "AccountSid": account, "CallStatus": status,
@@ -71,7 +71,7 @@ def make_workload(seed: int, *, calls: int, messages: int, total: int, tag: str 
         work.final[sid] = path[-1]
         work.statuses[sid] = path
     for n in range(messages):
-        sid = f"SM{tag}{n:032x}"[:34]
+        sid = f"SM{tag}{n:0{32 - len(tag)}x}"
         path = rng.choice(MESSAGE_PATHS)
         for status in path:
             params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": account,
@@ -80,6 +80,7 @@ def make_workload(seed: int, *, calls: int, messages: int, total: int, tag: str 
             originals.append(Callback("/sms/status", sid, status, params, f"{sid}-{status}"))
         work.final[sid] = path[-1]
         work.statuses[sid] = path
+    assert len(work.final) == calls + messages, "SIDs must be distinct"
     repeats = []
     for original in rng.choices(originals, k=max(0, total - len(originals))):
         token = original.token if rng.random() < 0.7 else None  # a retry, or the event again
