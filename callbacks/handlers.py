@@ -334,8 +334,7 @@ def _run_status(switchboard: Switchboard, handler: Callable[..., Any],
     elif status.kind == "message_status":
         new = store.record_message_status(params, status.idempotency_token)
     else:
-        store.record_recording(params)
-        new = True
+        new = store.record_recording_status(params, status.idempotency_token)
     status.duplicate = not new
     handler(status)
     return Response(status=_NO_CONTENT)

@@ -89,3 +89,13 @@ def test_a_callback_without_sid_or_status_is_a_bad_request(twilio: Twilio) -> No
     assert twilio.post("/voice/status", {"CallSid": sid("CA")}).status_code == 400
     assert twilio.post("/sms/status", {"MessageStatus": "sent"}).status_code == 400
     assert twilio.post("/voice/recording-status", {"CallSid": sid("CA")}).status_code == 400
+
+
+def test_recording_callbacks_are_stored_once(twilio: Twilio, store: Any) -> None:
+    recording_sid = sid("RE")
+    params = {"CallSid": sid("CA"), "RecordingSid": recording_sid, "RecordingStatus": "completed",
+              "RecordingUrl": "https://api.twilio.com/r", "RecordingDuration": "5"}
+    for _ in range(2):
+        assert twilio.post("/voice/recording-status", params).status_code == 204
+    assert [c["status"] for c in store.status_callbacks(recording_sid)] == ["completed"]
+    assert store.get_recording(recording_sid)["duration"] == 5
