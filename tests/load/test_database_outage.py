@@ -132,4 +132,5 @@ def test_the_database_goes_away_and_comes_back(outage: Outage, tmp_path: Path) -
     assert again == [204] * len(retried)
     assert not doubled, f"{len(doubled)} callbacks stored more or less than once"
     assert "Traceback" not in text, text[-3000:]
-    assert not no_secrets(text, TOKEN)
+    assert not no_secrets(text, TOKEN, PostgresServer.password)
+    assert "could not be reached" in text or "unavailable" in text
