@@ -22,7 +22,7 @@ import requests
 from emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
 from emulator.resources import now, rfc2822
 from emulator.script import CallScript, DialOutcome
-from emulator.transcript import Event, Transcript
+from emulator.transcript import Event, Transcript, render_request
 from emulator.twiml_runner import (
     CallContext,
     CallRunner,
@@ -396,6 +396,32 @@ class Phone:
                             })
         return {"RecordingUrl": recording_url, "RecordingSid": recording["sid"],
                 "RecordingDuration": str(seconds)}
+
+    def report(self, transcript: Transcript, *, verbose: bool = False,
+               timeout: float = 20) -> list[str]:
+        """The lines ``switchboard simulate`` prints after a call or SMS: the delivery status of
+        each message sent, every HTTP exchange (``verbose``), the errors. Waits (up to
+        ``timeout``) for the background deliveries first."""
+        lines = []
+        if not self.wait_idle(timeout):
+            lines.append("  (some status callbacks are still pending)")
+        sent = [(m, self.transcript(m.get("sid", ""))) for m in transcript.messages]
+        for message, delivery in sent:
+            if delivery is not None and delivery.status:
+                lines.append(f"  Message {message['sid']} to {message.get('to')}: "
+                             f"{delivery.status}")
+        if verbose:
+            lines.append("HTTP exchanges:")
+            requests_made = list(transcript.requests)
+            for _message, delivery in sent:
+                if delivery is not None:
+                    requests_made.extend(delivery.requests)
+            for request in requests_made:
+                lines.extend(render_request(request))
+        if transcript.error_codes:
+            codes = ", ".join(str(c) for c in transcript.error_codes)
+            lines.append(f"Errors (as Twilio's debugger would log them): {codes}")
+        return lines
 
     # -- messages ----------------------------------------------------------------------------
 

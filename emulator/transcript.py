@@ -223,3 +223,11 @@ def render_request(request: Request) -> list[str]:
             for line in body.splitlines()[:40]:
                 lines.append(f"  < {line}")
     return lines
+
+
+def event_line(event: Event) -> tuple[bool, str]:
+    """How ``switchboard simulate`` prints an event: ``(is_a_request, line)``; request lines
+    are shown with ``--verbose`` only."""
+    if event.kind == "request":
+        return True, f"  ... {event.text}"
+    return False, "  " + event.render()

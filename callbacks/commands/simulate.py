@@ -188,40 +188,20 @@ def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in
 
 
 def _printer(verbose: bool) -> Any:
+    from emulator.transcript import event_line
+
     def show(event: Event) -> None:
-        if event.kind == "request":
-            if verbose:
-                click.echo(f"  ... {event.text}")
-            return
-        click.echo("  " + event.render())
-        sys.stdout.flush()
+        is_request, line = event_line(event)
+        if verbose or not is_request:
+            click.echo(line)
+            sys.stdout.flush()
 
     return show
 
 
 def _epilogue(target: Target, transcript: Transcript, verbose: bool) -> None:
-    from emulator.transcript import render_request
-
-    phone = target.phone
-    if not phone.wait_idle(20):
-        click.echo("  (some status callbacks are still pending)")
-    for message in transcript.messages:
-        sent = phone.transcript(message.get("sid", ""))
-        if sent is not None and sent.status:
-            click.echo(f"  Message {message['sid']} to {message.get('to')}: {sent.status}")
-    if verbose:
-        click.echo("HTTP exchanges:")
-        requests = list(transcript.requests)
-        for message in transcript.messages:
-            sent = phone.transcript(message.get("sid", ""))
-            if sent is not None:
-                requests.extend(sent.requests)
-        for request in requests:
-            for line in render_request(request):
-                click.echo(line)
-    if transcript.error_codes:
-        codes = ", ".join(str(c) for c in transcript.error_codes)
-        click.echo(f"Errors (as Twilio's debugger would log them): {codes}")
+    for line in target.phone.report(transcript, verbose=verbose):
+        click.echo(line)
 
 
 def _common(function: Any) -> Any:
