@@ -5,10 +5,10 @@ with the usage or failure exit status, and no secret is ever printed."""
 from __future__ import annotations
 
 import json
+import logging
 import string
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -111,10 +111,14 @@ def environment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) ->
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_arguments_get_a_result_or_one_line(
-    name: str, data: st.DataObject, environment: dict[str, str], tmp_path: Path
+    name: str, data: st.DataObject, environment: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     args = data.draw(arguments(name), label="args")
-    result = CliRunner().invoke(cli, ["api", *args], env=environment, catch_exceptions=True)
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(cli, ["api", *args], env=environment, catch_exceptions=True)
+    for secret in ("TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET"):
+        assert environment[secret] not in caplog.text, f"{secret} logged for {args!r}"
     output = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"{args!r} raised {result.exception!r}") from result.exception

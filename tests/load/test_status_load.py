@@ -67,5 +67,10 @@ def test_20000_status_callbacks_under_4_workers(load_database_url: str, tmp_path
     assert "Traceback" not in text, text[-3000:]
     assert not no_secrets(text, TOKEN)
     verify_store(load_database_url, work)
+    if backend == "sqlite":
+        store = Store(load_database_url)
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        store.close()
 
 
