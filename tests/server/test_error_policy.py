@@ -12,9 +12,7 @@ import pytest
 from flask import Flask
 
 from callbacks.errors import VOICE_APOLOGY
-from callbacks.handlers import TwilioBlueprint
-from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
-from callbacks.twiml import MessagingResponse, VoiceResponse
+from tests.server.broken import broken_blueprint, release
 from tests.server.conftest import (
     TOKEN,
     Twilio,
@@ -27,74 +25,6 @@ from tests.server.conftest import (
 )
 
 TIMEOUT = 0.3
-release = threading.Event()
-
-
-def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
-    """Handlers that raise, hang (until ``release`` is set or ``hang_for`` passes), or return
-    garbage, under ``/broken``."""
-    bp = TwilioBlueprint("broken", __name__, url_prefix="/broken")
-
-    @bp.voice("/raise")
-    def voice_raises(call: CallRequest) -> VoiceResponse:
-        raise RuntimeError("boom")
-
-    @bp.voice("/hang")
-    def voice_hangs(call: CallRequest) -> VoiceResponse:
-        release.wait(hang_for)
-        return VoiceResponse().say("too late")
-
-    @bp.voice("/garbage")
-    def voice_garbage(call: CallRequest) -> Any:
-        return {"not": "twiml"}
-
-    @bp.voice("/bad-xml")
-    def voice_bad_xml(call: CallRequest) -> str:
-        return "<Response><Dance/></Response>"
-
-    @bp.voice("/raw-xml")
-    def voice_raw_xml(call: CallRequest) -> str:
-        return '<?xml version="1.0"?><Response><Say>raw</Say></Response>'
-
-    @bp.voice("/messaging")
-    def voice_returns_messaging(call: CallRequest) -> MessagingResponse:
-        return MessagingResponse()
-
-    @bp.voice("/redirect-on-error", error_redirect="/voice")
-    def voice_redirects(call: CallRequest) -> VoiceResponse:
-        raise KeyError("x")
-
-    @bp.voice("/session-then-raise")
-    def session_then_raise(call: CallRequest) -> VoiceResponse:
-        call.session["touched"] = True
-        raise ValueError("after the session changed")
-
-    @bp.sms("/sms-raise")
-    def sms_raises(message: MessageRequest) -> MessagingResponse:
-        raise RuntimeError("boom")
-
-    @bp.sms("/sms-hang")
-    def sms_hangs(message: MessageRequest) -> MessagingResponse:
-        release.wait(hang_for)
-        return MessagingResponse()
-
-    @bp.sms("/sms-garbage")
-    def sms_garbage(message: MessageRequest) -> Any:
-        return 42
-
-    @bp.call_status("/status-raise")
-    def status_raises(status: StatusCallback) -> None:
-        raise RuntimeError("boom")
-
-    @bp.call_status("/status-hang")
-    def status_hangs(status: StatusCallback) -> None:
-        release.wait(hang_for)
-
-    @bp.fallback("/fallback-raise", kind="voice")
-    def fallback_raises(call: CallRequest) -> VoiceResponse:
-        raise RuntimeError("boom")
-
-    return bp
 
 
 @pytest.fixture(scope="module")
