@@ -6,9 +6,7 @@ from typing import Any
 
 from emulator.transcript import Transcript
 
-#: The call's and message's own status callbacks (recording status callbacks: see
-#: test_whole_loop.test_recording_status_callback_is_stored_once).
-CALLBACK_PURPOSES = ("status", "message-status")
+CALLBACK_PURPOSES = ("status", "recording-status", "message-status")
 
 
 def sent_callbacks(transcript: Transcript, purposes: tuple[str, ...] = CALLBACK_PURPOSES
