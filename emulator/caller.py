@@ -22,7 +22,7 @@ import requests
 from emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
 from emulator.resources import now, rfc2822
 from emulator.script import CallScript, DialOutcome
-from emulator.transcript import Event, Transcript, render_request
+from emulator.transcript import Event, Transcript, event_line, render_request
 from emulator.twiml_runner import (
     CallContext,
     CallRunner,
@@ -443,3 +443,97 @@ class Phone:
 
 
 __all__ = ["CallProgress", "CallScript", "DialOutcome", "Phone", "Transcript"]
+
+
+# -- the simulator's endpoints ---------------------------------------------------------------
+
+
+def script_from_form(form: Any) -> CallScript:
+    """A :class:`CallScript` from the simulator endpoint's fields (``Digits`` "1,2#",
+    ``Speech`` and ``DialOutcome`` "[NUMBER=]OUTCOME[:SECONDS]" repeatable, ``RecordSeconds``);
+    ValueError naming the field when one is wrong."""
+    from emulator.script import RecordingTake, parse_dial_outcome
+
+    dial: dict[str, DialOutcome] = {}
+    for spec in form.getlist("DialOutcome"):
+        number, _, outcome = spec.rpartition("=")
+        try:
+            dial[number or "*"] = parse_dial_outcome(outcome)
+        except ValueError as error:
+            raise ValueError(f"DialOutcome: {error}") from None
+    try:
+        seconds = int(form.get("RecordSeconds", "5"))
+    except ValueError:
+        raise ValueError(f"RecordSeconds: {form.get('RecordSeconds')!r} is not a number") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError("RecordSeconds: must be between 0 and 3600")
+    return CallScript(form.get("Digits"), speech=form.getlist("Speech"), dial=dial,
+                      recording=RecordingTake(duration=seconds, digits="#"))
+
+
+def simulator_blueprint() -> Any:
+    """The endpoints ``switchboard simulate --emulator URL`` drives, to be registered under
+    the API root of the emulator's REST app (``/2010-04-01``), with its Basic auth:
+
+    - ``POST /Accounts/{AccountSid}/Simulator/Calls.json`` (``To``, ``From``, ``Digits``,
+      ``Speech``, ``DialOutcome``, ``RecordSeconds``, ``Verbose``): calls the number ``To`` of
+      that account from ``From`` and answers when the call is over;
+    - ``POST /Accounts/{AccountSid}/Simulator/Messages.json`` (``To``, ``From``, ``Body``,
+      ``MediaUrl``, ``Verbose``): texts it.
+
+    Both answer ``{"sid", "status", "lines": [{"request": bool, "text"}], "report": [...],
+    "transcript": {...}}``: the lines ``simulate`` prints, in order. The call, its recordings
+    and messages are the running emulator's own resources.
+    """
+    from flask import Blueprint, g, jsonify, request
+
+    from emulator.params import APIError, not_found
+    from emulator.restkit import authenticate, context
+
+    bp = Blueprint("simulator", __name__)
+    bp.before_request(authenticate)
+
+    def run(kind: str, account_sid: str) -> Any:
+        ctx = context()
+        form = request.form
+        if not ctx.state.can_access(g.credential_account, account_sid):
+            raise not_found(request.path)
+        if ctx.phone is None:
+            raise APIError(503, 20503, "This emulator has no caller side")
+        to, from_ = form.get("To"), form.get("From") or "+15555550100"
+        number = ctx.state.find_number(to or "") if to else None
+        if number is None or not ctx.state.can_access(account_sid, number["account_sid"]):
+            raise APIError(404, 21404, f"To {to!r} is not a number of account {account_sid}")
+        lines: list[dict[str, Any]] = []
+
+        def collect(event: Event) -> None:
+            is_request, text = event_line(event)
+            lines.append({"request": is_request, "text": text})
+
+        if kind == "call":
+            try:
+                script = script_from_form(form)
+            except ValueError as error:
+                raise APIError(400, 21100, str(error)) from None
+            transcript = ctx.phone.inbound_call(to, from_, script=script, on_event=collect)
+        else:
+            transcript = ctx.phone.inbound_sms(to, from_, form.get("Body") or "",
+                                               form.getlist("MediaUrl"), on_event=collect)
+        verbose = (form.get("Verbose") or "").lower() == "true"
+        return jsonify({
+            "sid": transcript.sid,
+            "status": transcript.status,
+            "lines": lines,
+            "report": ctx.phone.report(transcript, verbose=verbose),
+            "transcript": transcript.to_dict(),
+        })
+
+    @bp.post("/Accounts/<account_sid>/Simulator/Calls.json")
+    def simulate_call(account_sid: str) -> Any:
+        return run("call", account_sid)
+
+    @bp.post("/Accounts/<account_sid>/Simulator/Messages.json")
+    def simulate_sms(account_sid: str) -> Any:
+        return run("sms", account_sid)
+
+    return bp

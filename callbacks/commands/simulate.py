@@ -171,8 +171,10 @@ def _from_emulator(settings: Any, emulator_url: str, to: str) -> Target:
 
 
 def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in_process: bool,
-            fallback_url: str | None, status_callback: str | None, profile: str | None
-            ) -> Target:
+            fallback_url: str | None, status_callback: str | None, profile: str | None,
+            remote: list[tuple[str, str]] | None = None, verbose: bool = False
+            ) -> Target | None:
+    """Where the simulation runs; None when a running emulator ran it (``remote`` fields)."""
     settings = _settings(profile)
     if in_process:
         return _in_process(settings, profile, to, url)
@@ -181,10 +183,62 @@ def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in
     emulator_url = emulator_url or (
         settings.api_base_url if settings.api_base_url.rstrip("/") != TWILIO_API else None)
     if emulator_url:
+        if remote is not None and _in_emulator(settings, emulator_url, kind, remote, verbose):
+            return None
         return _from_emulator(settings, emulator_url, to)
     raise click.UsageError(
         "say where your server is: --url URL (a running server), --emulator URL (a running "
         "`switchboard emulator`, or set TWILIO_API_BASE_URL), or --in-process")
+
+
+def _in_emulator(settings: Any, emulator_url: str, kind: str, fields: list[tuple[str, str]],
+                 verbose: bool) -> bool:
+    """Have the running emulator place the call (or send the text) itself, so the call, its
+    recordings and messages are its own resources; False when it has no simulator endpoint
+    (the number's configuration is then copied and the call placed from here)."""
+    import requests
+
+    account_sid, token = _credentials(settings)
+    if not account_sid or not token:
+        return False
+    base = emulator_url.rstrip("/")
+    resource = "Calls" if kind == "call" else "Messages"
+    endpoint = f"{base}/2010-04-01/Accounts/{account_sid}/Simulator/{resource}.json"
+    to, from_ = dict(fields)["To"], dict(fields)["From"]
+    try:
+        answer = requests.post(endpoint, data=[*fields, ("Verbose", str(verbose).lower())],
+                               auth=(account_sid, token), timeout=(3, 600))
+    except requests.RequestException as error:
+        raise click.ClickException(
+            f"cannot reach the emulator at {base} ({type(error).__name__}): start it with "
+            "`switchboard emulator` or pass --emulator URL") from None
+    body = _json(answer)
+    if answer.status_code == 404 and body.get("code") == 20404:
+        return False
+    if answer.status_code == 401:
+        raise click.ClickException(
+            f"the emulator at {base} refused TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: start it "
+            "with the same settings")
+    if answer.status_code != 200:
+        raise click.ClickException(
+            f"the emulator at {base} answered {answer.status_code}: "
+            f"{body.get('message') or answer.text[:200]}")
+    verb = "Calling" if kind == "call" else "Texting"
+    click.echo(f"{verb} {to} from {from_} ({to} as configured in {base})")
+    for line in body.get("lines", []):
+        if verbose or not line.get("request"):
+            click.echo(line.get("text", ""))
+    for line in body.get("report", []):
+        click.echo(line)
+    return True
+
+
+def _json(answer: Any) -> dict[str, Any]:
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _printer(verbose: bool) -> Any:
@@ -272,9 +326,16 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
         recording=RecordingTake(duration=record_seconds, digits="#"),
         interactive=interactive,
     )
+    remote = None if interactive else [
+        ("To", to), ("From", from_), ("Digits", digits or ""), ("RecordSeconds",
+                                                                str(record_seconds)),
+        *[("Speech", text) for text in speech], *[("DialOutcome", d) for d in dial_outcomes],
+    ]
     target = _target("call", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
                      fallback_url=fallback_url, status_callback=status_callback,
-                     profile=profile)
+                     profile=profile, remote=remote, verbose=verbose)
+    if target is None:
+        return
     click.echo(f"Calling {to} from {from_} ({target.description})")
     transcript = target.phone.inbound_call(to, from_, script=script, on_event=_printer(verbose))
     _epilogue(target, transcript, verbose)
@@ -292,8 +353,12 @@ def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
     \b
     switchboard simulate sms --to +15551230000 --body HELP --in-process
     """
+    remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]
     target = _target("sms", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
-                     fallback_url=fallback_url, status_callback=None, profile=profile)
+                     fallback_url=fallback_url, status_callback=None, profile=profile,
+                     remote=remote, verbose=verbose)
+    if target is None:
+        return
     click.echo(f"Texting {to} from {from_} ({target.description})")
     transcript = target.phone.inbound_sms(to, from_, body, media, on_event=_printer(verbose))
     _epilogue(target, transcript, verbose)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -116,3 +119,85 @@ def test_url_with_fallback_and_credentials(server: HookServer) -> None:
     assert "ErrorCode=11217" in output
     assert "hunter2" not in output
     assert server.requests_to("/voice")[0].headers["Authorization"].startswith("Basic ")
+
+
+@pytest.fixture
+def simulator(server: HookServer) -> Iterator[Any]:
+    """The emulator's REST app with the simulator endpoints registered, on a real socket."""
+    from werkzeug.serving import make_server
+
+    from emulator.caller import Phone, simulator_blueprint
+    from emulator.faults import FaultInjector
+    from emulator.resources import API_ROOT
+    from emulator.rest import CONTEXT_KEY, create_app
+    from emulator.restkit import EmulatorContext
+    from emulator.state import EmulatorState
+
+    state = EmulatorState(ACCOUNT_SID, TOKEN)
+    phone = Phone(state)
+    app = create_app()
+    app.register_blueprint(simulator_blueprint(), url_prefix=API_ROOT)
+    context = EmulatorContext(state, FaultInjector(), phone)
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[CONTEXT_KEY] = context
+        return app(environ, start_response)
+
+    http = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    url = f"http://127.0.0.1:{http.server_port}"
+    state.base_url = phone.api_base_url = url
+    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=url, state=state, phone=phone)
+    finally:
+        phone.wait_idle(5)
+        http.shutdown()
+        http.server_close()
+
+
+def test_the_running_emulator_places_the_call(server: HookServer, simulator: Any) -> None:
+    simulator.state.buy_number(ACCOUNT_SID, "+15551230000", voice_url=server.url("/voice"),
+                               status_callback=server.url("/status"))
+    server.on("/voice", twiml("<Gather numDigits='1' action='/menu'><Say>Press 2</Say></Gather>"))
+    server.on("/menu", twiml("<Record action='/saved'/>"))
+    server.on("/saved", twiml("<Say>Saved</Say>"))
+    output = run("call", "--to", "+15551230000", "--emulator", simulator.url, "--digits", "2",
+                 "--record-seconds", "9")
+    lines = output.splitlines()
+    assert lines[0] == (f"Calling +15551230000 from +15555550100 (+15551230000 as configured "
+                        f"in {simulator.url})")
+    assert "  Caller: pressed 2" in lines
+    assert "  Say: Saved" in lines
+    [call] = simulator.state.list("calls")
+    assert call["status"] == "completed"
+    [recording] = simulator.state.list("recordings")
+    assert recording["duration"] == "9"
+    saved = server.requests_to("/saved")[0]
+    assert saved.params["RecordingUrl"] == f"{simulator.url}{recording['uri'][:-5]}"
+    assert saved.params["CallSid"] == call["sid"]
+    assert len(server.requests_to("/status")) == 1
+
+
+def test_the_running_emulator_sends_the_text(server: HookServer, simulator: Any) -> None:
+    simulator.state.buy_number(ACCOUNT_SID, "+15551230000", sms_url=server.url("/sms"))
+    server.on("/sms", twiml("<Message>Hi back</Message>"))
+    output = run("sms", "--to", "+15551230000", "--emulator", simulator.url, "--body", "hi",
+                 "--verbose")
+    lines = output.splitlines()
+    assert lines[1] == "  Message received: from +15555550100: hi"
+    assert lines[2] == f"  ... sms: POST {server.url('/sms')} -> 200"
+    assert lines[3] == "  Message sent: to +15555550100: Hi back"
+    assert lines[4].endswith(": delivered")
+    assert "  >   Body=hi" in lines
+    assert {m["direction"] for m in simulator.state.list("messages")} == {
+        "inbound", "outbound-reply"}
+    assert TOKEN not in output
+
+
+def test_the_simulator_checks_its_input(server: HookServer, simulator: Any) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "call", "--to", "+15550000000",
+                                      "--emulator", simulator.url])
+    assert result.exit_code == 1
+    assert "is not a number of account" in result.output
