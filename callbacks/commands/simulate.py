@@ -6,7 +6,10 @@ Where the server is, in order of precedence:
   Flask's test client: no server to start, no tunnel.
 - ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN.
 - ``--emulator URL`` (default: TWILIO_API_BASE_URL when it is not Twilio's): a running
-  ``switchboard emulator``; the number's voice / SMS / fallback / status URLs are read from it.
+  ``switchboard emulator`` places the call itself through its simulator endpoints
+  (:func:`emulator.caller.simulator_blueprint`), so the call and its recordings are its own;
+  when it has none, or with ``--interactive``, the number's voice / SMS / fallback / status
+  URLs are read from it and the call is placed from this process.
 
 The transcript (what the caller hears, what was sent) is printed as it happens; ``--verbose``
 adds every HTTP exchange.
