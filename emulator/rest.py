@@ -38,6 +38,7 @@ def create_app() -> Flask:
     :class:`EmulatorApp`), so one app (its URL map is costly to build) serves every emulator of
     the process."""
     from emulator import rest_messaging, rest_numbers, rest_voice
+    from emulator.caller import simulator_blueprint
 
     app = Flask("emulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -47,6 +48,7 @@ def create_app() -> Flask:
     for blueprint in (rest_numbers.bp, rest_voice.bp, rest_messaging.bp):
         app.register_blueprint(blueprint, url_prefix=API_ROOT)
     app.register_blueprint(rest_voice.media_bp, url_prefix=API_ROOT)
+    app.register_blueprint(simulator_blueprint(), url_prefix=API_ROOT)
 
     @app.after_request
     def request_id(response: Response) -> Response:

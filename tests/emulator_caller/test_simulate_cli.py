@@ -123,12 +123,11 @@ def test_url_with_fallback_and_credentials(server: HookServer) -> None:
 
 @pytest.fixture
 def simulator(server: HookServer) -> Iterator[Any]:
-    """The emulator's REST app with the simulator endpoints registered, on a real socket."""
+    """The emulator's REST app (simulator endpoints included) on a real socket."""
     from werkzeug.serving import make_server
 
-    from emulator.caller import Phone, simulator_blueprint
+    from emulator.caller import Phone
     from emulator.faults import FaultInjector
-    from emulator.resources import API_ROOT
     from emulator.rest import CONTEXT_KEY, create_app
     from emulator.restkit import EmulatorContext
     from emulator.state import EmulatorState
@@ -136,7 +135,6 @@ def simulator(server: HookServer) -> Iterator[Any]:
     state = EmulatorState(ACCOUNT_SID, TOKEN)
     phone = Phone(state)
     app = create_app()
-    app.register_blueprint(simulator_blueprint(), url_prefix=API_ROOT)
     context = EmulatorContext(state, FaultInjector(), phone)
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
