@@ -1,12 +1,12 @@
 """``switchboard simulate call`` and ``simulate sms`` as subprocesses against the running pair
 (the emulator and the server of ``pair``, in this process): the transcript lines they print,
-and what the server stored of the simulated call."""
+what the server stored of the simulated call, and that the call and its recording are the
+running emulator's."""
 
 from __future__ import annotations
 
 import re
 
-import pytest
 import requests
 
 from tests.e2e.conftest import CALLER, OPERATOR, Pair
@@ -66,11 +66,6 @@ def test_simulate_sms_verbose(loop: Pair) -> None:
     assert loop.emulator.auth_token not in done.stdout + done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "callbacks/commands/simulate.py _from_emulator copies the number into a private "
-    "EmulatorState and places the call in the simulate process: the call and the voicemail's "
-    "recording (whose RecordingUrl the server stores) never exist in the running emulator, so "
-    "that URL answers 404"))
 def test_a_simulated_voicemail_is_a_recording_of_the_emulator(loop: Pair) -> None:
     done = loop.run("simulate", "call", "--to", loop.number, "--digits", "2")
     assert done.returncode == 0, done.stderr
@@ -79,3 +74,5 @@ def test_a_simulated_voicemail_is_a_recording_of_the_emulator(loop: Pair) -> Non
     answer = requests.get(stored["url"] + ".json", timeout=10,
                           auth=(loop.emulator.account_sid, loop.emulator.auth_token))
     assert answer.status_code == 200
+    assert answer.json()["call_sid"] == stored["call_sid"]
+    assert loop.client.calls.get(stored["call_sid"])["status"] == "completed"
