@@ -223,3 +223,22 @@ def test_the_fallback_url_gets_the_error(loop: Pair) -> None:
     assert transcript.said == [VOICE_APOLOGY]
     assert transcript.status == "completed"
     assert_callbacks_stored_once(loop.store, transcript)
+
+
+def test_webhooks_signed_with_another_token_are_refused(pair: Pair) -> None:
+    """A subaccount's number signs with the subaccount's token, which this server does not
+    know: every webhook is refused (403), nothing is stored, and the caller hears Twilio's
+    application error."""
+    sub = pair.client.accounts.create(friendly_name="elsewhere")
+    assert sub["auth_token"] != pair.emulator.auth_token
+    number = pair.client.incoming_phone_numbers.create(
+        area_code="415", account_sid=sub["sid"], voice_url=pair.url + "/voice",
+        voice_fallback_url=pair.url + "/voice/fallback", status_callback=pair.url + "/voice/status")
+    pair.number = number["phone_number"]
+    transcript = pair.call(CallScript("1"))
+    assert [(r.purpose, r.response.status_code) for r in transcript.requests] == [
+        ("voice", 403), ("fallback", 403), ("status", 403)]
+    assert transcript.requests[0].params["AccountSid"] == sub["sid"]
+    assert "application error" in transcript.text
+    assert pair.store.get_call(transcript.sid) is None
+    assert pair.store.status_callbacks(transcript.sid) == []
