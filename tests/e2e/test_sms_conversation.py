@@ -5,16 +5,18 @@ message sent whose delivery reports land in the store."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from emulator.transcript import Transcript
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import CALLER, Pair
 
 
-def replies(transcript: object) -> list[str]:
+def replies(transcript: Transcript) -> list[str]:
     return [message["body"] for message in transcript.messages]
 
 
-def sent_to(pair: Pair, number: str) -> list[dict[str, object]]:
+def sent_to(pair: Pair, number: str) -> list[dict[str, Any]]:
     """The messages the emulator holds that were sent to ``number``."""
     return list(pair.client.messages.list(to=number))
 

@@ -4,10 +4,13 @@ callback lands in the server's store exactly once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from callbacks.security import signed_headers
 from emulator.script import CallScript, RecordingTake
+from emulator.transcript import Transcript
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import AREA_CODE, CALLER, OPERATOR, Pair
 
@@ -15,7 +18,7 @@ GREETING = "Thank you for calling Acme Plumbing."
 HOURS = "Acme Plumbing is open weekdays 9 to 5. Our address is 1 Main Street."
 
 
-def assert_completed(pair: Pair, transcript: object) -> list[dict[str, object]]:
+def assert_completed(pair: Pair, transcript: Transcript) -> list[dict[str, Any]]:
     """The call ended ``completed`` for the caller, the emulator and the server's store, and
     its callbacks were stored once each; returns the stored callbacks."""
     assert transcript.status == "completed", transcript.render()
