@@ -3,9 +3,10 @@
 Keywords (the whole message, any case): HELP / INFO, HOURS, the opt-out words STOP, STOPALL,
 UNSUBSCRIBE, CANCEL, END, QUIT (kept in the store per sender and number, and honoured by the
 REST client's outbound sending) and the opt-in words START, YES, UNSTOP. After an opt-out the
-bot answers once with a confirmation, then stays silent to that number until it opts back in
-(HELP is still answered, as US messaging practice expects). Anything else gets a short help
-text; the caller's words are echoed only through the TwiML builder, escaped.
+bot answers once with a confirmation (a repeated STOP gets none), then stays silent to that
+number until it opts back in (HELP is still answered, as US messaging practice expects).
+Anything else gets a short help text; the caller's words are echoed only through the TwiML
+builder, escaped.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
     store = get_store()
     if word in OPT_OUT:
         if sender:
+            if store.is_opted_out(sender, sender=number):
+                return None  # confirmed once already: nothing more goes to this number
             store.opt_out(sender, sender=number)
         return _reply(
             f"{name}: you are unsubscribed and will receive no more messages. "

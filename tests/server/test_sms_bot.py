@@ -43,6 +43,7 @@ def test_opt_out_confirms_once_then_silence_until_start(
     assert "START" in confirmation
     assert store.is_opted_out(caller, sender=NUMBER)
     assert send(twilio, "hello?", caller) == []
+    assert send(twilio, "STOP", caller) == []  # one confirmation only
     assert send(twilio, "HOURS", caller) == []
     assert len(send(twilio, "HELP", caller)) == 1  # HELP is still answered
     (back,) = send(twilio, "start", caller)
