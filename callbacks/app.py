@@ -22,8 +22,9 @@ log = logging.getLogger("callbacks")
 
 __all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
 
-#: Flask config keys create_app() understands besides Flask's own.
-#: BUNDLED_FLOWS: mount the bundled IVR, SMS bot, status and fallback routes (default True).
+#: Keys of create_app()'s ``config`` that are settings (by environment variable name); the rest
+#: go to ``app.config``, where Switchboard reads ``BUNDLED_FLOWS`` (mount the bundled IVR, SMS
+#: bot, status and fallback routes; default True).
 _SETTINGS_PREFIXES = ("TWILIO_", "SWITCHBOARD_")
 
 #: Twilio sends small forms (an SMS body is at most 1,600 characters).
