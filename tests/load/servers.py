@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -208,8 +209,8 @@ def no_secrets(text: str, *secrets: str) -> list[str]:
 
 
 def send_all(port: int, requests: list[tuple[str, dict[str, str], dict[str, str]]], *,
-             threads: int = 24, token: str = TOKEN, on_progress: object = None
-             ) -> tuple[list[Answer], float]:
+             threads: int = 24, token: str = TOKEN,
+             on_progress: Callable[[int], None] | None = None) -> tuple[list[Answer], float]:
     """POST each (path, params, headers), signed, from ``threads`` keep-alive connections.
 
     Requests are signed before the clock starts. Returns the answers in the order of
@@ -239,7 +240,7 @@ def send_all(port: int, requests: list[tuple[str, dict[str, str], dict[str, str]
                 with lock:
                     done += 1
                     count = done
-                if callable(on_progress):
+                if on_progress is not None:
                     on_progress(count)
         finally:
             sender.close()
