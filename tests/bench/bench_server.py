@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -41,6 +43,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 SLICE = float(os.environ.get("BENCH_SLICE", 1.0))
 WARMUP = 0.3
 REQUESTS_PER_TARGET = 8000
+#: wrk (Debian's package) when installed, unless BENCH_LOADGEN=python: it leaves more of the
+#: machine to gunicorn than the Python generator does.
+WRK = None if os.environ.get("BENCH_LOADGEN") == "python" else shutil.which("wrk")
+WRK_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 
@@ -153,9 +159,50 @@ class Target:
         self.latencies: list[float] = []
         self.bad = 0
         self.round_rates: list[float] = []
+        self.wrk_latencies: list[tuple[float, float]] = []
+        self.warm = 0
+        self.folder = Path(tempfile.gettempdir())
 
     def run(self, seconds: float, *, record: bool = True) -> None:
-        """``CONNECTIONS`` threads for ``seconds``, each on a new connection per request."""
+        """``CONNECTIONS`` connections for ``seconds``: wrk when installed, else Python."""
+        if WRK:
+            self._run_wrk(seconds, record)
+        else:
+            self._run_python(seconds, record)
+
+    def _run_wrk(self, seconds: float, record: bool) -> None:
+        """wrk (C, epoll) sends the next pre-signed requests; it reconnects as gunicorn's sync
+        workers close each connection."""
+        seconds = max(1, round(seconds))  # wrk takes whole seconds
+        size = seconds * 8000
+        offset = self.done + self.warm
+        chunk = [self.batch[(offset + k) % len(self.batch)] for k in range(size)]
+        self.warm += 0 if record else size
+        data = b"".join(b"%d\n%s" % (len(r), r) for r in chunk)
+        path = self.folder / f"requests-{self.port}-{offset}.bin"
+        path.write_bytes(data)
+        output = subprocess.run(
+            [WRK, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
+             str(WRK_SCRIPT), f"http://127.0.0.1:{self.port}/", "--", str(path), "2"],
+            capture_output=True, text=True, check=True, timeout=seconds + 30,
+        ).stdout
+        path.unlink()
+        if not record:
+            return
+        done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+        errors = re.search(r"Socket errors: connect (\d+), read \d+, write (\d+), timeout (\d+)",
+                           output)
+        self.done += done
+        self.seconds += seconds
+        self.round_rates.append(done / seconds)
+        self.bad += int(bad.group(1)) if bad else 0
+        if errors:
+            self.bad += sum(int(n) for n in errors.groups())
+        self.wrk_latencies.append((_wrk_ms(output, "50%"), _wrk_ms(output, "99%")))
+
+    def _run_python(self, seconds: float, record: bool) -> None:
+        """``CONNECTIONS`` threads, each on a new connection per request."""
         latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
         bad = [0] * CONNECTIONS
         stop_at = time.perf_counter() + seconds
@@ -187,10 +234,22 @@ class Target:
             self.bad += sum(bad)
 
     def figures(self) -> tuple[float, float, float]:
+        if self.wrk_latencies:  # wrk reports percentiles per run: the median of the rounds
+            p50 = statistics.median(p for p, _ in self.wrk_latencies)
+            p99 = statistics.median(p for _, p in self.wrk_latencies)
+            return self.done / self.seconds, p50, p99
         ordered = sorted(self.latencies)
         p50 = ordered[len(ordered) // 2] * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         return self.done / self.seconds, p50, p99
+
+
+def _wrk_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 def main() -> None:
@@ -213,9 +272,12 @@ def main() -> None:
                         for name, goal in goals.items()]
             targets += [Target(f"{name} (no database)", nostore_port,
                                requests_for(name, nostore_port), None) for name in goals]
-            print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections, {ROUNDS} rounds of "
-                  f"{SLICE:g} s per target, interleaved; {os.cpu_count()} cores shared with the "
-                  "load generator")
+            for target in targets:
+                target.folder = folder
+            generator = "wrk" if WRK else "a Python load generator"
+            print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections from {generator}, "
+                  f"{ROUNDS} rounds of {SLICE:g} s per target, interleaved; {os.cpu_count()} "
+                  "cores shared with the load generator")
             for target in targets:
                 target.run(WARMUP, record=False)
             for _ in range(ROUNDS):
