@@ -17,6 +17,7 @@ as is, so the client raises a :class:`~api.errors.TwilioHTTPError` with Twilio's
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from urllib3.util import Retry
@@ -48,7 +49,15 @@ class TwilioRetry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
     def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), self.retry_after_max)
+        """Seconds to wait: whole or decimal seconds, or an HTTP date; never above the cap."""
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            seconds = super().parse_retry_after(retry_after)
+        else:
+            if not math.isfinite(seconds) or seconds < 0:
+                seconds = super().parse_retry_after(retry_after)  # raises InvalidHeader
+        return min(seconds, self.retry_after_max)
 
 
 def retry_policy(

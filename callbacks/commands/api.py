@@ -220,20 +220,36 @@ def _emit(result: Any, output: Path | None) -> None:
         _write(result, sys.stdout)
 
 
+#: Fields of Twilio's answers that hold a credential; the CLI prints them masked.
+SECRET_FIELDS = frozenset({"auth_token", "secret"})
+
+
+def _masked(item: Any) -> Any:
+    """``item`` with every credential field (an account's ``auth_token``...) masked."""
+    if isinstance(item, dict):
+        return {
+            key: "********" if key in SECRET_FIELDS and value else _masked(value)
+            for key, value in item.items()
+        }
+    if isinstance(item, list):
+        return [_masked(value) for value in item]
+    return item
+
+
 def _write(result: Any, out: IO[str]) -> None:
     if isinstance(result, str):
         out.write(result if result.endswith("\n") else result + "\n")
     elif isinstance(result, Iterable) and not isinstance(result, dict):
         _write_array(result, out)
     else:
-        out.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(_masked(result), indent=2, ensure_ascii=False) + "\n")
 
 
 def _write_array(items: Iterable[Any], out: IO[str]) -> None:
     """A JSON array written item by item, so a long list never sits whole in memory."""
     separator = "[\n"
     for item in items:
-        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        text = json.dumps(_masked(item), indent=2, ensure_ascii=False).replace("\n", "\n  ")
         out.write(f"{separator}  {text}")
         separator = ",\n"
     out.write("[]\n" if separator == "[\n" else "\n]\n")

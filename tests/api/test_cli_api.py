@@ -225,3 +225,19 @@ def test_media_streams_to_a_redirected_stdout(twilio_env: TwilioStub) -> None:
     )
     assert result.exit_code == 0
     assert result.stdout_bytes == MEDIA
+
+
+def test_account_tokens_are_printed_masked(twilio_env: TwilioStub) -> None:
+    secret = "f" * 32
+    account = {"sid": ACCOUNT_SID, "friendly_name": "main", "auth_token": secret}
+    twilio_env.answer("GET", f"{A}.json", account)
+    code, output = invoke("get-account-details")
+    assert code == 0, output
+    assert secret not in output
+    assert json.loads(output) == {**account, "auth_token": "********"}
+    twilio_env.answer("GET", "/2010-04-01/Accounts.json",
+                      {"accounts": [account], "next_page_uri": None})
+    code, output = invoke("get-all-accounts-details")
+    assert code == 0, output
+    assert secret not in output
+    assert json.loads(output)[0]["auth_token"] == "********"

@@ -97,6 +97,23 @@ def test_retry_after_is_honoured(client: TwilioClient, stub: StubServer) -> None
     assert 0.9 <= waited < 3
 
 
+def test_decimal_retry_after_is_honoured(client: TwilioClient, stub: StubServer) -> None:
+    stub.reply(429, {"code": 20429, "message": "Too Many Requests"}, headers={"Retry-After": "0.3"})
+    stub.reply(200, {"calls": []})
+    started = time.monotonic()
+    assert client.request("GET", CALLS) == {"calls": []}
+    assert len(stub.received) == 2
+    assert 0.25 <= time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_unreadable_retry_after_is_refused(value: str) -> None:
+    from urllib3.exceptions import InvalidHeader
+
+    with pytest.raises(InvalidHeader):
+        retry_policy().parse_retry_after(value)
+
+
 def test_retry_after_is_capped(stub: StubServer) -> None:
     stub.reply(503, ERROR, headers={"Retry-After": "3600"})
     stub.reply(200, {})
