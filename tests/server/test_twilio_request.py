@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from callbacks.handlers import parse_form
 from callbacks.twilio_request import CallRequest, Media, MessageRequest, StatusCallback
 
 
@@ -83,3 +88,17 @@ def test_session_is_loaded_lazily_and_changes_are_noticed() -> None:
     assert not replaced.session_changed
     replaced.session = {}
     assert replaced.session_changed
+
+
+TEXT = st.characters(exclude_categories=["Cs"])  # what a form can carry in UTF-8
+
+
+@given(st.lists(st.tuples(st.text(TEXT), st.text(TEXT)), max_size=8))
+def test_parse_form_agrees_with_parse_qsl(fields: list[tuple[str, str]]) -> None:
+    text = urlencode(fields)
+    assert parse_form(text) == parse_qsl(text, keep_blank_values=True)
+
+
+def test_parse_form_on_odd_input() -> None:
+    for text in ["a=1&&b", "=v&k=", "x=%ZZ&y=%E2%82%AC+z", "a=b=c", "%FF=%C3"]:
+        assert parse_form(text) == parse_qsl(text, keep_blank_values=True, errors="replace")
