@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from api.errors import ValidationError
 from api.resources.base import ResourceNotFound
+from config.validation import redact_url
 
 if TYPE_CHECKING:
     from api.client import TwilioClient
@@ -57,18 +58,17 @@ def check_public_url(public_url: str | None, *, allow_insecure: bool = False) ->
     if not public_url:
         raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL is not set. {TUNNEL_HELP}")
     parts = urlsplit(public_url)
+    shown = redact_url(public_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {public_url!r} is not an http(s) URL")
+        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {shown!r} is not an http(s) URL")
     if not allow_insecure:
         if _is_local(parts.hostname):
             raise ProvisioningError(
-                f"SWITCHBOARD_PUBLIC_URL {public_url} is on this machine or a private network, "
+                f"SWITCHBOARD_PUBLIC_URL {shown} is on this machine or a private network, "
                 f"where Twilio cannot reach it. {TUNNEL_HELP}"
             )
         if parts.scheme != "https":
-            raise ProvisioningError(
-                f"SWITCHBOARD_PUBLIC_URL {public_url} is not https. {TUNNEL_HELP}"
-            )
+            raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {shown} is not https. {TUNNEL_HELP}")
     return public_url.rstrip("/")
 
 
@@ -171,7 +171,8 @@ class Change:
 
 
 def _show(value: Any) -> str:
-    return "(none)" if value in (None, "") else str(value)
+    """A field's value for the diff: URLs with any ``user:password@`` password masked."""
+    return "(none)" if value in (None, "") else redact_url(str(value))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,22 @@ def test_public_url_checks_pass_and_insecure_is_allowed_for_the_emulator() -> No
     )
 
 
+def test_passwords_in_the_public_url_are_never_shown(client: TwilioClient) -> None:
+    from api.provisioning import Target
+
+    with pytest.raises(ProvisioningError) as raised:
+        check_public_url("http://twilio:hunter2@switchboard.example.com")
+    assert "hunter2" not in str(raised.value)
+    assert "twilio:***@switchboard.example.com" in str(raised.value)
+    public = "https://twilio:hunter2@switchboard.example.com"
+    target = Target("number", PN, f"number {NUMBER}", current_number())
+    lines = plan(client, target, check_public_url(public)).diff()
+    assert not any("hunter2" in line for line in lines)
+    assert (
+        "  voice_url: https://old.example.com/v -> https://twilio:***@switchboard.example.com/voice"
+    ) in lines
+
+
 def current_number(**fields: str) -> dict[str, str]:
     return {"sid": PN, "phone_number": NUMBER, "voice_url": "https://old.example.com/v",
             "voice_method": "GET", **fields}  # fmt: skip
