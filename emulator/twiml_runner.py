@@ -23,6 +23,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from callbacks.twiml import TwiMLError, parse_twiml
 from emulator.resources import API_VERSION, new_sid, now, rfc2822
 from emulator.script import CallScript, DialOutcome
 from emulator.transcript import Transcript
@@ -65,7 +66,7 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS) -> etree._E
     """The ``<Response>`` root of ``body``; :class:`TwiMLProblem` when it is not runnable TwiML.
 
     Not well-formed or not a ``<Response>`` is 12100; a verb Twilio does not know is 12200.
-    When :func:`callbacks.twiml.parse_twiml` is present it validates the document too.
+    :func:`callbacks.twiml.parse_twiml` then checks every verb, noun and attribute.
     """
     if not body.strip():
         raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, "the document is empty")
@@ -81,13 +82,9 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS) -> etree._E
         if child.tag not in verbs:
             raise TwiMLProblem(SCHEMA_VALIDATION_WARNING, f"unknown verb <{child.tag}>")
     try:
-        from callbacks.twiml import TwiMLError, parse_twiml
-    except ImportError:
-        return root
-    try:
         parse_twiml(body)
     except TwiMLError as exc:
-        raise TwiMLProblem(SCHEMA_VALIDATION_WARNING, str(exc)) from None
+        raise TwiMLProblem(exc.code or SCHEMA_VALIDATION_WARNING, str(exc)) from None
     return root
 
 
