@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "HandlerTimeout"]
+__all__ = ["Deadline", "HandlerTimeout", "abandoned"]
 
 
 class HandlerTimeout(TimeoutError):
@@ -35,7 +35,7 @@ class HandlerTimeout(TimeoutError):
 
 
 class _Job(Generic[T]):
-    __slots__ = ("context", "done", "error", "func", "result")
+    __slots__ = ("abandoned", "context", "done", "error", "func", "result")
 
     def __init__(self, func: Callable[[], T]) -> None:
         self.func = func
@@ -44,6 +44,23 @@ class _Job(Generic[T]):
         self.done.acquire()
         self.result: T | None = None
         self.error: BaseException | None = None
+        self.abandoned = False
+
+    def __call__(self) -> T:
+        _current_job.set(self)
+        return self.func()
+
+
+_current_job: contextvars.ContextVar[_Job[Any] | None] = contextvars.ContextVar(
+    "switchboard_deadline_job", default=None
+)
+
+
+def abandoned() -> bool:
+    """True inside a job whose caller stopped waiting for it: the deadline passed and the safe
+    answer went out. Late work checks it to leave no trace (a session is not saved)."""
+    job = _current_job.get()
+    return job is not None and job.abandoned
 
 
 class _Pool:
@@ -76,7 +93,7 @@ class _Pool:
             if job is None:
                 return
             try:
-                job.result = job.context.run(job.func)
+                job.result = job.context.run(job)
             except BaseException as error:
                 job.error = error
             finally:
@@ -132,6 +149,7 @@ class Deadline:
             pool.slots.release()
             raise
         if not job.done.acquire(timeout=self.timeout):
+            job.abandoned = True
             raise HandlerTimeout(f"the handler took longer than {self.timeout:g} s")
         if job.error is not None:
             error, job.error = job.error, None

@@ -38,7 +38,7 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, Request, Response, current_app, request, url_for
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-from callbacks.deadline import HandlerTimeout
+from callbacks.deadline import HandlerTimeout, abandoned
 from callbacks.errors import BadHandlerResult, empty_messaging, safe_answer, twiml_response
 from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse, parse_twiml
@@ -266,7 +266,7 @@ def _schema(switchboard: Switchboard) -> None:
 
 def _save_session(sid: str | None, save: Callable[[dict[str, Any]], None],
                   twilio_request: Any) -> None:
-    if not twilio_request.session_changed:
+    if not twilio_request.session_changed or abandoned():
         return
     try:
         save(twilio_request.session)

@@ -26,6 +26,12 @@ def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
         release.wait(hang_for)
         return VoiceResponse().say("too late")
 
+    @bp.voice("/session-then-hang")
+    def session_then_hang(call: CallRequest) -> VoiceResponse:
+        call.session["late"] = True
+        release.wait(hang_for)
+        return VoiceResponse().say("too late")
+
     @bp.voice("/garbage")
     def voice_garbage(call: CallRequest) -> Any:
         return {"not": "twiml"}

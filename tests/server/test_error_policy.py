@@ -90,6 +90,24 @@ def test_a_failed_handler_does_not_save_its_session(broken: Twilio, broken_app: 
     assert store.load_voice_session(params["CallSid"]) == {}
 
 
+def test_a_handler_past_its_deadline_does_not_save_its_session(
+    broken: Twilio, broken_app: Flask
+) -> None:
+    params = call_params()
+    assert_apology(broken.post("/broken/session-then-hang", params))
+    switchboard = broken_app.extensions["switchboard"]
+    release.set()  # let the late handler finish now
+    try:
+        slots = switchboard.deadline._pool().slots
+        deadline = time.monotonic() + 5
+        while slots._value < switchboard.deadline.max_workers and time.monotonic() < deadline:
+            time.sleep(0.01)  # the late handler returns, then would save its session
+        assert slots._value == switchboard.deadline.max_workers
+    finally:
+        release.clear()
+    assert switchboard.store.load_voice_session(params["CallSid"]) == {}
+
+
 @pytest.mark.parametrize("path", ["sms-raise", "sms-hang", "sms-garbage"])
 def test_a_failing_sms_handler_sends_no_reply(broken: Twilio, path: str) -> None:
     assert_no_reply(broken.post(f"/broken/{path}", message_params()))
