@@ -176,6 +176,212 @@ ACCOUNT_SID = Attribute(
 )
 
 
+# Attributes that several operations share, as the connector describes them (``_WITH_DEFAULT``:
+# the variant whose description also states Twilio's default).
+ISO_COUNTRY_CODE = Attribute(
+        "isoCountryCode",
+        'a country code in ISO 3166-1 alpha-2 format (e.g. "US" for United States, "CA" for Canada).',
+        required=True,
+        arg="country_code",
+    )
+
+AREA_CODE = Attribute(
+        "areaCode",
+        "Find phone numbers in the specified Area Code. Only available for North American numbers.",
+        wire="AreaCode",
+    )
+
+CONTAINS = Attribute(
+        "contains",
+        'A pattern to match phone numbers on. Valid characters are "*" and [0-9a-zA-Z]. The "*" character will match any single digit.',
+        wire="Contains",
+    )
+
+IN_REGION = Attribute(
+        "inRegion",
+        "Limit results to a particular region (i.e. State/Province). Given a phone number, search within the same Region as that number.",
+        wire="InRegion",
+    )
+
+IN_POSTAL_CODE = Attribute(
+        "inPostalCode",
+        "Limit results to a particular postal code. Given a phone number, search within the same postal code as that number.",
+        wire="InPostalCode",
+    )
+
+VOICE_METHOD = Attribute(
+        "voiceMethod",
+        "The HTTP method that should be used to request the VoiceUrl. Either GET or POST.",
+        wire="VoiceMethod",
+        kind="method",
+    )
+
+VOICE_FALLBACK_URL = Attribute(
+        "voiceFallbackUrl",
+        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by VoiceUrl.",
+        wire="VoiceFallbackUrl",
+    )
+
+VOICE_FALLBACK_METHOD = Attribute(
+        "voiceFallbackMethod",
+        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST.",
+        wire="VoiceFallbackMethod",
+        kind="method",
+    )
+
+STATUS_CALLBACK_METHOD = Attribute(
+        "statusCallbackMethod",
+        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST.",
+        wire="StatusCallbackMethod",
+        kind="method",
+    )
+
+VOICE_CALLER_ID_LOOKUP = Attribute(
+        "voiceCallerIdLookup",
+        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false.",
+        wire="VoiceCallerIdLookup",
+        kind="bool",
+    )
+
+SMS_METHOD = Attribute(
+        "smsMethod",
+        "The HTTP method that should be used to request the SmsUrl. Either GET or POST.",
+        wire="SmsMethod",
+        kind="method",
+    )
+
+SMS_FALLBACK_URL = Attribute(
+        "smsFallbackUrl",
+        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
+        wire="SmsFallbackUrl",
+    )
+
+SMS_FALLBACK_METHOD = Attribute(
+        "smsFallbackMethod",
+        "The HTTP method that should be used to request the SmsFallbackUrl. Either GET or POST.",
+        wire="SmsFallbackMethod",
+        kind="method",
+    )
+
+FRIENDLY_NAME = Attribute(
+        "friendlyName",
+        "A human readable description of the new incoming phone number. Maximum 64 characters. Defaults to a formatted version of the number.",
+        wire="FriendlyName",
+    )
+
+VOICE_URL = Attribute(
+        "voiceUrl",
+        "The URL that Twilio should request when somebody dials the new phone number.",
+        wire="VoiceUrl",
+    )
+
+VOICE_METHOD_WITH_DEFAULT = Attribute(
+        "voiceMethod",
+        "The HTTP method that should be used to request the VoiceUrl. Must be either GET or POST. Defaults to POST.",
+        wire="VoiceMethod",
+        kind="method",
+    )
+
+VOICE_FALLBACK_URL_WITH_DEFAULT = Attribute(
+        "voiceFallbackUrl",
+        "A URL that Twilio will request if an error occurs requesting or executing the TwiML at Url.",
+        wire="VoiceFallbackUrl",
+    )
+
+VOICE_FALLBACK_METHOD_WITH_DEFAULT = Attribute(
+        "voiceFallbackMethod",
+        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST. Defaults to POST.",
+        wire="VoiceFallbackMethod",
+        kind="method",
+    )
+
+STATUS_CALLBACK = Attribute(
+        "statusCallback",
+        "The URL that Twilio will request to pass status parameters (such as call ended) to your application.",
+        wire="StatusCallback",
+    )
+
+STATUS_CALLBACK_METHOD_WITH_DEFAULT = Attribute(
+        "statusCallbackMethod",
+        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST. Defaults to POST.",
+        wire="StatusCallbackMethod",
+        kind="method",
+    )
+
+VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT = Attribute(
+        "voiceCallerIdLookup",
+        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false. Defaults to false.",
+        wire="VoiceCallerIdLookup",
+        kind="bool",
+    )
+
+VOICE_APPLICATION_SID = Attribute(
+        "voiceApplicationSid",
+        "The 34 character sid of the application Twilio should use to handle phone calls to the new number. If a VoiceApplicationSid is present, Twilio will ignore all of the voice urls above and use those set on the application.",
+        wire="VoiceApplicationSid",
+    )
+
+SMS_URL = Attribute(
+        "smsUrl",
+        "The URL that Twilio should request when somebody sends an SMS to the phone number.",
+        wire="SmsUrl",
+    )
+
+SMS_METHOD_WITH_DEFAULT = Attribute(
+        "smsMethod",
+        "The HTTP method that should be used to request the SmsUrl. Must be either GET or POST. Defaults to POST.",
+        wire="SmsMethod",
+        kind="method",
+    )
+
+SMS_FALLBACK_METHOD_WITH_DEFAULT = Attribute(
+        "smsFallbackMethod",
+        "The HTTP method that should be used to request the SmsFallbackUrl. Must be either GET or POST. Defaults to POST.",
+        wire="SmsFallbackMethod",
+        kind="method",
+    )
+
+SMS_APPLICATION_SID = Attribute(
+        "smsApplicationSid",
+        "The 34 character sid of the application Twilio should use to handle SMSs sent to the new number. If a SmsApplicationSid is present, Twilio will ignore all of the SMS urls above and use those set on the application.",
+        wire="SmsApplicationSid",
+    )
+
+APPLICATION_SMS_URL = Attribute(
+        "smsUrl",
+        "The URL that Twilio should request when somebody sends an SMS to a phone number assigned to this application.",
+        wire="SmsUrl",
+    )
+
+SMS_STATUS_CALLBACK = Attribute(
+        "smsStatusCallback",
+        "Twilio will make a POST request to this URL to pass status parameters (such as sent or failed) to your application if you specify this application's Sid as the ApplicationSid on an outgoing SMS request.",
+        wire="SmsStatusCallback",
+    )
+
+CONFERENCE_SID = Attribute("conferenceSid", "the conference sid to use in the query", required=True)
+
+CALL_SID = Attribute("callSid", "the call sid to use in the query", required=True)
+
+PARTICIPANT_CONFERENCE_SID = Attribute("conferenceSid", "the conference sid to use", required=True)
+
+PARTICIPANT_CALL_SID = Attribute("callSid", "the call sid to use", required=True)
+
+LOG = Attribute(
+        "log",
+        "An integer log level corresponding to the type of notification: 0 is ERROR, 1 is WARNING.",
+        wire="Log",
+        kind="int",
+    )
+
+MESSAGE_DATE = Attribute(
+        "messageDate",
+        "Only show notifications for this date. Should be formatted as YYYY-MM-DD. You can also specify inequality, such as MessageDate<=YYYY-MM-DD for messages logged at or before midnight on a date, and MessageDate>=YYYY-MM-DD for messages logged at or after midnight on a date.",
+        wire="MessageDate",
+        kind="date",
+    )
+
+
 @operation(
     "get-account-details",
     "Get an account (default: the configured one).",
@@ -327,32 +533,11 @@ def exchange_phone_numbers_between_subaccounts(
     "GET",
     "/AvailablePhoneNumbers/{IsoCountryCode}/Local.json",
     ACCOUNT_SID,
-    Attribute(
-        "isoCountryCode",
-        'a country code in ISO 3166-1 alpha-2 format (e.g. "US" for United States, "CA" for Canada).',
-        required=True,
-        arg="country_code",
-    ),
-    Attribute(
-        "areaCode",
-        "Find phone numbers in the specified Area Code. Only available for North American numbers.",
-        wire="AreaCode",
-    ),
-    Attribute(
-        "contains",
-        'A pattern to match phone numbers on. Valid characters are "*" and [0-9a-zA-Z]. The "*" character will match any single digit.',
-        wire="Contains",
-    ),
-    Attribute(
-        "inRegion",
-        "Limit results to a particular region (i.e. State/Province). Given a phone number, search within the same Region as that number.",
-        wire="InRegion",
-    ),
-    Attribute(
-        "inPostalCode",
-        "Limit results to a particular postal code. Given a phone number, search within the same postal code as that number.",
-        wire="InPostalCode",
-    ),
+    ISO_COUNTRY_CODE,
+    AREA_CODE,
+    CONTAINS,
+    IN_REGION,
+    IN_POSTAL_CODE,
     lists=True,
 )
 def get_available_phone_numbers(
@@ -369,32 +554,11 @@ def get_available_phone_numbers(
     "GET",
     "/AvailablePhoneNumbers/{IsoCountryCode}/Local.json",
     ACCOUNT_SID,
-    Attribute(
-        "isoCountryCode",
-        'a country code in ISO 3166-1 alpha-2 format (e.g. "US" for United States, "CA" for Canada).',
-        required=True,
-        arg="country_code",
-    ),
-    Attribute(
-        "areaCode",
-        "Find phone numbers in the specified Area Code. Only available for North American numbers.",
-        wire="AreaCode",
-    ),
-    Attribute(
-        "contains",
-        'A pattern to match phone numbers on. Valid characters are "*" and [0-9a-zA-Z]. The "*" character will match any single digit.',
-        wire="Contains",
-    ),
-    Attribute(
-        "inRegion",
-        "Limit results to a particular region (i.e. State/Province). Given a phone number, search within the same Region as that number.",
-        wire="InRegion",
-    ),
-    Attribute(
-        "inPostalCode",
-        "Limit results to a particular postal code. Given a phone number, search within the same postal code as that number.",
-        wire="InPostalCode",
-    ),
+    ISO_COUNTRY_CODE,
+    AREA_CODE,
+    CONTAINS,
+    IN_REGION,
+    IN_POSTAL_CODE,
     Attribute(
         "nearLatLong",
         "Given a latitude/longitude pair lat,long find geographically close numbers within Distance miles.",
@@ -443,17 +607,8 @@ def get_available_phone_numbers_advanced_search(
     "GET",
     "/AvailablePhoneNumbers/{IsoCountryCode}/TollFree.json",
     ACCOUNT_SID,
-    Attribute(
-        "isoCountryCode",
-        'a country code in ISO 3166-1 alpha-2 format (e.g. "US" for United States, "CA" for Canada).',
-        required=True,
-        arg="country_code",
-    ),
-    Attribute(
-        "contains",
-        'A pattern to match phone numbers on. Valid characters are "*" and [0-9a-zA-Z]. The "*" character will match any single digit.',
-        wire="Contains",
-    ),
+    ISO_COUNTRY_CODE,
+    CONTAINS,
     lists=True,
 )
 def get_available_toll_free_numbers(
@@ -625,40 +780,16 @@ def get_incoming_phone_number(
         "The URL that Twilio should request when somebody dials the phone number.",
         wire="VoiceUrl",
     ),
-    Attribute(
-        "voiceMethod",
-        "The HTTP method that should be used to request the VoiceUrl. Either GET or POST.",
-        wire="VoiceMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by VoiceUrl.",
-        wire="VoiceFallbackUrl",
-    ),
-    Attribute(
-        "voiceFallbackMethod",
-        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST.",
-        wire="VoiceFallbackMethod",
-        kind="method",
-    ),
+    VOICE_METHOD,
+    VOICE_FALLBACK_URL,
+    VOICE_FALLBACK_METHOD,
     Attribute(
         "statusCallback",
         "The URL that Twilio will request to pass status parameters (such as call ended) to your application",
         wire="StatusCallback",
     ),
-    Attribute(
-        "statusCallbackMethod",
-        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST.",
-        wire="StatusCallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceCallerIdLookup",
-        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false.",
-        wire="VoiceCallerIdLookup",
-        kind="bool",
-    ),
+    STATUS_CALLBACK_METHOD,
+    VOICE_CALLER_ID_LOOKUP,
     Attribute(
         "voiceApplicationSid",
         "The 34 character sid of the application Twilio should use to handle phone calls to this number. If a VoiceApplicationSid is present, Twilio will ignore all of the voice urls above and use those set on the application instead.",
@@ -669,23 +800,9 @@ def get_incoming_phone_number(
         "The URL that Twilio should request when somebody sends an SMS to the new phone number.",
         wire="SmsUrl",
     ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Either GET or POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
-        wire="SmsFallbackUrl",
-    ),
-    Attribute(
-        "smsFallbackMethod",
-        "The HTTP method that should be used to request the SmsFallbackUrl. Either GET or POST.",
-        wire="SmsFallbackMethod",
-        kind="method",
-    ),
+    SMS_METHOD,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD,
     Attribute(
         "smsApplicationSid",
         "The 34 character sid of the application Twilio should use to handle SMSs sent to this number. If a SmsApplicationSid is present, Twilio will ignore all of the SMS urls above and use those set on the application instead.",
@@ -767,82 +884,20 @@ def get_incoming_phone_numbers(client: TwilioClient, **arguments: Any) -> Any:
         required=True,
         wire="PhoneNumber",
     ),
-    Attribute(
-        "friendlyName",
-        "A human readable description of the new incoming phone number. Maximum 64 characters. Defaults to a formatted version of the number.",
-        wire="FriendlyName",
-    ),
-    Attribute(
-        "voiceUrl",
-        "The URL that Twilio should request when somebody dials the new phone number.",
-        wire="VoiceUrl",
-    ),
-    Attribute(
-        "voiceMethod",
-        "The HTTP method that should be used to request the VoiceUrl. Must be either GET or POST. Defaults to POST.",
-        wire="VoiceMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML at Url.",
-        wire="VoiceFallbackUrl",
-    ),
-    Attribute(
-        "voiceFallbackMethod",
-        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST. Defaults to POST.",
-        wire="VoiceFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "statusCallback",
-        "The URL that Twilio will request to pass status parameters (such as call ended) to your application.",
-        wire="StatusCallback",
-    ),
-    Attribute(
-        "statusCallbackMethod",
-        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST. Defaults to POST.",
-        wire="StatusCallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceCallerIdLookup",
-        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false. Defaults to false.",
-        wire="VoiceCallerIdLookup",
-        kind="bool",
-    ),
-    Attribute(
-        "voiceApplicationSid",
-        "The 34 character sid of the application Twilio should use to handle phone calls to the new number. If a VoiceApplicationSid is present, Twilio will ignore all of the voice urls above and use those set on the application.",
-        wire="VoiceApplicationSid",
-    ),
-    Attribute(
-        "smsUrl",
-        "The URL that Twilio should request when somebody sends an SMS to the phone number.",
-        wire="SmsUrl",
-    ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
-        wire="SmsFallbackUrl",
-    ),
-    Attribute(
-        "smsFallbackMethod",
-        "The HTTP method that should be used to request the SmsFallbackUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsApplicationSid",
-        "The 34 character sid of the application Twilio should use to handle SMSs sent to the new number. If a SmsApplicationSid is present, Twilio will ignore all of the SMS urls above and use those set on the application.",
-        wire="SmsApplicationSid",
-    ),
+    FRIENDLY_NAME,
+    VOICE_URL,
+    VOICE_METHOD_WITH_DEFAULT,
+    VOICE_FALLBACK_URL_WITH_DEFAULT,
+    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
+    STATUS_CALLBACK,
+    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
+    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
+    VOICE_APPLICATION_SID,
+    SMS_URL,
+    SMS_METHOD_WITH_DEFAULT,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD_WITH_DEFAULT,
+    SMS_APPLICATION_SID,
 )
 def add_incoming_phone_number_by_phone_number(client: TwilioClient, **arguments: Any) -> Any:
     return client.incoming_phone_numbers.create(**arguments)
@@ -860,82 +915,20 @@ def add_incoming_phone_number_by_phone_number(client: TwilioClient, **arguments:
         required=True,
         wire="AreaCode",
     ),
-    Attribute(
-        "friendlyName",
-        "A human readable description of the new incoming phone number. Maximum 64 characters. Defaults to a formatted version of the number.",
-        wire="FriendlyName",
-    ),
-    Attribute(
-        "voiceUrl",
-        "The URL that Twilio should request when somebody dials the new phone number.",
-        wire="VoiceUrl",
-    ),
-    Attribute(
-        "voiceMethod",
-        "The HTTP method that should be used to request the VoiceUrl. Must be either GET or POST. Defaults to POST.",
-        wire="VoiceMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML at Url.",
-        wire="VoiceFallbackUrl",
-    ),
-    Attribute(
-        "voiceFallbackMethod",
-        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST. Defaults to POST.",
-        wire="VoiceFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "statusCallback",
-        "The URL that Twilio will request to pass status parameters (such as call ended) to your application.",
-        wire="StatusCallback",
-    ),
-    Attribute(
-        "statusCallbackMethod",
-        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST. Defaults to POST.",
-        wire="StatusCallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceCallerIdLookup",
-        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false. Defaults to false.",
-        wire="VoiceCallerIdLookup",
-        kind="bool",
-    ),
-    Attribute(
-        "voiceApplicationSid",
-        "The 34 character sid of the application Twilio should use to handle phone calls to the new number. If a VoiceApplicationSid is present, Twilio will ignore all of the voice urls above and use those set on the application.",
-        wire="VoiceApplicationSid",
-    ),
-    Attribute(
-        "smsUrl",
-        "The URL that Twilio should request when somebody sends an SMS to the phone number.",
-        wire="SmsUrl",
-    ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
-        wire="SmsFallbackUrl",
-    ),
-    Attribute(
-        "smsFallbackMethod",
-        "The HTTP method that should be used to request the SmsFallbackUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsApplicationSid",
-        "The 34 character sid of the application Twilio should use to handle SMSs sent to the new number. If a SmsApplicationSid is present, Twilio will ignore all of the SMS urls above and use those set on the application.",
-        wire="SmsApplicationSid",
-    ),
+    FRIENDLY_NAME,
+    VOICE_URL,
+    VOICE_METHOD_WITH_DEFAULT,
+    VOICE_FALLBACK_URL_WITH_DEFAULT,
+    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
+    STATUS_CALLBACK,
+    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
+    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
+    VOICE_APPLICATION_SID,
+    SMS_URL,
+    SMS_METHOD_WITH_DEFAULT,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD_WITH_DEFAULT,
+    SMS_APPLICATION_SID,
 )
 def add_incoming_phone_number_by_area_code(client: TwilioClient, **arguments: Any) -> Any:
     return client.incoming_phone_numbers.create(**arguments)
@@ -979,67 +972,17 @@ def get_application(client: TwilioClient, *, account_sid: str | None, applicatio
         "The URL that Twilio should request when somebody dials a phone number assigned to this application.",
         wire="VoiceUrl",
     ),
-    Attribute(
-        "voiceMethod",
-        "The HTTP method that should be used to request the VoiceUrl. Either GET or POST.",
-        wire="VoiceMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by VoiceUrl.",
-        wire="VoiceFallbackUrl",
-    ),
-    Attribute(
-        "voiceFallbackMethod",
-        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST.",
-        wire="VoiceFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "statusCallback",
-        "The URL that Twilio will request to pass status parameters (such as call ended) to your application.",
-        wire="StatusCallback",
-    ),
-    Attribute(
-        "statusCallbackMethod",
-        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST.",
-        wire="StatusCallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceCallerIdLookup",
-        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false.",
-        wire="VoiceCallerIdLookup",
-        kind="bool",
-    ),
-    Attribute(
-        "smsUrl",
-        "The URL that Twilio should request when somebody sends an SMS to a phone number assigned to this application.",
-        wire="SmsUrl",
-    ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Either GET or POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
-        wire="SmsFallbackUrl",
-    ),
-    Attribute(
-        "smsFallbackMethod",
-        "The HTTP method that should be used to request the SmsFallbackUrl. Either GET or POST.",
-        wire="SmsFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsStatusCallback",
-        "Twilio will make a POST request to this URL to pass status parameters (such as sent or failed) to your application if you specify this application's Sid as the ApplicationSid on an outgoing SMS request.",
-        wire="SmsStatusCallback",
-    ),
+    VOICE_METHOD,
+    VOICE_FALLBACK_URL,
+    VOICE_FALLBACK_METHOD,
+    STATUS_CALLBACK,
+    STATUS_CALLBACK_METHOD,
+    VOICE_CALLER_ID_LOOKUP,
+    APPLICATION_SMS_URL,
+    SMS_METHOD,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD,
+    SMS_STATUS_CALLBACK,
 )
 def update_application(
     client: TwilioClient, *, account_sid: str | None, application_sid: str, **settings: Any
@@ -1102,67 +1045,17 @@ def get_all_applications(client: TwilioClient, **arguments: Any) -> Any:
         "The URL that Twilio should request when somebody dials a phone number assigned to this application",
         wire="VoiceUrl",
     ),
-    Attribute(
-        "voiceMethod",
-        "The HTTP method that should be used to request the VoiceUrl. Must be either GET or POST. Defaults to POST.",
-        wire="VoiceMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML at Url.",
-        wire="VoiceFallbackUrl",
-    ),
-    Attribute(
-        "voiceFallbackMethod",
-        "The HTTP method that should be used to request the VoiceFallbackUrl. Either GET or POST. Defaults to POST.",
-        wire="VoiceFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "statusCallback",
-        "The URL that Twilio will request to pass status parameters (such as call ended) to your application.",
-        wire="StatusCallback",
-    ),
-    Attribute(
-        "statusCallbackMethod",
-        "The HTTP method Twilio will use to make requests to the StatusCallback URL. Either GET or POST. Defaults to POST.",
-        wire="StatusCallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "voiceCallerIdLookup",
-        "Do a lookup of a caller's name from the CNAM database and post it to your app. Either true or false. Defaults to false.",
-        wire="VoiceCallerIdLookup",
-        kind="bool",
-    ),
-    Attribute(
-        "smsUrl",
-        "The URL that Twilio should request when somebody sends an SMS to a phone number assigned to this application.",
-        wire="SmsUrl",
-    ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsFallbackUrl",
-        "A URL that Twilio will request if an error occurs requesting or executing the TwiML defined by SmsUrl.",
-        wire="SmsFallbackUrl",
-    ),
-    Attribute(
-        "smsFallbackMethod",
-        "The HTTP method that should be used to request the SmsFallbackUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsFallbackMethod",
-        kind="method",
-    ),
-    Attribute(
-        "smsStatusCallback",
-        "Twilio will make a POST request to this URL to pass status parameters (such as sent or failed) to your application if you specify this application's Sid as the ApplicationSid on an outgoing SMS request.",
-        wire="SmsStatusCallback",
-    ),
+    VOICE_METHOD_WITH_DEFAULT,
+    VOICE_FALLBACK_URL_WITH_DEFAULT,
+    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
+    STATUS_CALLBACK,
+    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
+    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
+    APPLICATION_SMS_URL,
+    SMS_METHOD_WITH_DEFAULT,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD_WITH_DEFAULT,
+    SMS_STATUS_CALLBACK,
 )
 def create_application(client: TwilioClient, *, friendly_name: str, **settings: Any) -> Any:
     return client.applications.create(friendly_name, **settings)
@@ -1402,8 +1295,8 @@ def get_conferences(
     "GET",
     "/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
     ACCOUNT_SID,
-    Attribute("conferenceSid", "the conference sid to use in the query", required=True),
-    Attribute("callSid", "the call sid to use in the query", required=True),
+    CONFERENCE_SID,
+    CALL_SID,
 )
 def get_participant(
     client: TwilioClient, *, account_sid: str | None, conference_sid: str, call_sid: str
@@ -1417,8 +1310,8 @@ def get_participant(
     "POST",
     "/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
     ACCOUNT_SID,
-    Attribute("conferenceSid", "the conference sid to use", required=True),
-    Attribute("callSid", "the call sid to use", required=True),
+    PARTICIPANT_CONFERENCE_SID,
+    PARTICIPANT_CALL_SID,
     Attribute(
         "muted",
         "Specifying true will mute the participant, while false will un-mute.",
@@ -1446,8 +1339,8 @@ def update_participant_status(
     "DELETE",
     "/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
     ACCOUNT_SID,
-    Attribute("conferenceSid", "the conference sid to use", required=True),
-    Attribute("callSid", "the call sid to use", required=True),
+    PARTICIPANT_CONFERENCE_SID,
+    PARTICIPANT_CALL_SID,
 )
 def delete_participant(
     client: TwilioClient, *, account_sid: str | None, conference_sid: str, call_sid: str
@@ -1461,7 +1354,7 @@ def delete_participant(
     "GET",
     "/Conferences/{ConferenceSid}/Participants.json",
     ACCOUNT_SID,
-    Attribute("conferenceSid", "the conference sid to use in the query", required=True),
+    CONFERENCE_SID,
     Attribute(
         "muted",
         "Only show participants that are muted or unmuted. Either true or false.",
@@ -1714,18 +1607,8 @@ def delete_notification(
     "GET",
     "/Notifications.json",
     ACCOUNT_SID,
-    Attribute(
-        "log",
-        "An integer log level corresponding to the type of notification: 0 is ERROR, 1 is WARNING.",
-        wire="Log",
-        kind="int",
-    ),
-    Attribute(
-        "messageDate",
-        "Only show notifications for this date. Should be formatted as YYYY-MM-DD. You can also specify inequality, such as MessageDate<=YYYY-MM-DD for messages logged at or before midnight on a date, and MessageDate>=YYYY-MM-DD for messages logged at or after midnight on a date.",
-        wire="MessageDate",
-        kind="date",
-    ),
+    LOG,
+    MESSAGE_DATE,
     lists=True,
 )
 def get_all_notifications(
@@ -1740,19 +1623,9 @@ def get_all_notifications(
     "GET",
     "/Calls/{CallSid}/Notifications.json",
     ACCOUNT_SID,
-    Attribute("callSid", "the call sid to use in the query", required=True),
-    Attribute(
-        "log",
-        "An integer log level corresponding to the type of notification: 0 is ERROR, 1 is WARNING.",
-        wire="Log",
-        kind="int",
-    ),
-    Attribute(
-        "messageDate",
-        "Only show notifications for this date. Should be formatted as YYYY-MM-DD. You can also specify inequality, such as MessageDate<=YYYY-MM-DD for messages logged at or before midnight on a date, and MessageDate>=YYYY-MM-DD for messages logged at or after midnight on a date.",
-        wire="MessageDate",
-        kind="date",
-    ),
+    CALL_SID,
+    LOG,
+    MESSAGE_DATE,
     lists=True,
 )
 def get_notifications_by_call_sid(
@@ -1796,12 +1669,7 @@ def get_sandbox(client: TwilioClient, *, account_sid: str | None) -> Any:
         "The URL that Twilio should request when somebody sends an SMS to the sandbox.",
         wire="SmsUrl",
     ),
-    Attribute(
-        "smsMethod",
-        "The HTTP method that should be used to request the SmsUrl. Must be either GET or POST. Defaults to POST.",
-        wire="SmsMethod",
-        kind="method",
-    ),
+    SMS_METHOD_WITH_DEFAULT,
 )
 def update_sandbox(client: TwilioClient, **arguments: Any) -> Any:
     return client.sandbox.update(**arguments)
