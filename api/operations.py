@@ -382,6 +382,25 @@ MESSAGE_DATE = Attribute(
     )
 
 
+#: What a newly bought number can be given, after the number itself or its area code.
+NEW_NUMBER_SETTINGS = (
+    FRIENDLY_NAME,
+    VOICE_URL,
+    VOICE_METHOD_WITH_DEFAULT,
+    VOICE_FALLBACK_URL_WITH_DEFAULT,
+    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
+    STATUS_CALLBACK,
+    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
+    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
+    VOICE_APPLICATION_SID,
+    SMS_URL,
+    SMS_METHOD_WITH_DEFAULT,
+    SMS_FALLBACK_URL,
+    SMS_FALLBACK_METHOD_WITH_DEFAULT,
+    SMS_APPLICATION_SID,
+)
+
+
 @operation(
     "get-account-details",
     "Get an account (default: the configured one).",
@@ -884,20 +903,7 @@ def get_incoming_phone_numbers(client: TwilioClient, **arguments: Any) -> Any:
         required=True,
         wire="PhoneNumber",
     ),
-    FRIENDLY_NAME,
-    VOICE_URL,
-    VOICE_METHOD_WITH_DEFAULT,
-    VOICE_FALLBACK_URL_WITH_DEFAULT,
-    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
-    STATUS_CALLBACK,
-    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
-    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
-    VOICE_APPLICATION_SID,
-    SMS_URL,
-    SMS_METHOD_WITH_DEFAULT,
-    SMS_FALLBACK_URL,
-    SMS_FALLBACK_METHOD_WITH_DEFAULT,
-    SMS_APPLICATION_SID,
+    *NEW_NUMBER_SETTINGS,
 )
 def add_incoming_phone_number_by_phone_number(client: TwilioClient, **arguments: Any) -> Any:
     return client.incoming_phone_numbers.create(**arguments)
@@ -915,20 +921,7 @@ def add_incoming_phone_number_by_phone_number(client: TwilioClient, **arguments:
         required=True,
         wire="AreaCode",
     ),
-    FRIENDLY_NAME,
-    VOICE_URL,
-    VOICE_METHOD_WITH_DEFAULT,
-    VOICE_FALLBACK_URL_WITH_DEFAULT,
-    VOICE_FALLBACK_METHOD_WITH_DEFAULT,
-    STATUS_CALLBACK,
-    STATUS_CALLBACK_METHOD_WITH_DEFAULT,
-    VOICE_CALLER_ID_LOOKUP_WITH_DEFAULT,
-    VOICE_APPLICATION_SID,
-    SMS_URL,
-    SMS_METHOD_WITH_DEFAULT,
-    SMS_FALLBACK_URL,
-    SMS_FALLBACK_METHOD_WITH_DEFAULT,
-    SMS_APPLICATION_SID,
+    *NEW_NUMBER_SETTINGS,
 )
 def add_incoming_phone_number_by_area_code(client: TwilioClient, **arguments: Any) -> Any:
     return client.incoming_phone_numbers.create(**arguments)
