@@ -35,7 +35,7 @@ from callbacks.store.params import (
     sequence_number,
 )
 from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
-from callbacks.store.statements import Statements
+from callbacks.store.statements import Prepared, Statements
 from callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
@@ -88,6 +88,7 @@ class Store:
         )
         self.dialect = self.url.get_backend_name()
         self._sql = Statements.for_dialect(self.dialect)
+        self._prepared: dict[tuple[sa.ClauseElement, tuple[str, ...]], Prepared] = {}
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         self._retry_window = busy_timeout  # a lock still held after this is not passing
@@ -114,15 +115,75 @@ class Store:
 
     def _run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
+
+        def once() -> T:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{IMMEDIATE: True})
+                with self._writer(write), conn.begin():
+                    return work(conn)
+
+        return self._retrying(once)
+
+    def _run_sql(self, work: Callable[[Any], T], *, write: bool = True) -> T:
+        """Like :meth:`_run`, with ``work`` given a DBAPI cursor to run :meth:`_exec` on.
+
+        The writer lock (SQLite) is held from ``BEGIN IMMEDIATE`` to ``COMMIT`` only. An SQLite
+        read is one statement in autocommit, which WAL serves from a consistent snapshot.
+        """
+        sqlite = self.dialect == "sqlite"
+
+        def once() -> T:
+            fairy = self.engine.raw_connection()
+            cursor = None
+            try:
+                cursor = fairy.cursor()
+                with self._writer(write):
+                    try:
+                        if sqlite and write:
+                            cursor.execute("BEGIN IMMEDIATE")
+                        result = work(cursor)
+                        if sqlite:
+                            if write:
+                                cursor.execute("COMMIT")
+                        else:
+                            fairy.commit()
+                        return result
+                    except BaseException:
+                        _rollback(fairy, sqlite)
+                        raise
+            except self._dbapi_error() as error:
+                dialect = self.engine.dialect
+                gone = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+                if gone:
+                    fairy.invalidate(error)
+                raise exc.DBAPIError.instance(
+                    None, None, error, type(error), hide_parameters=True,
+                    connection_invalidated=gone, dialect=dialect,
+                ) from error
+            finally:
+                if cursor is not None:
+                    with contextlib.suppress(Exception):
+                        cursor.close()
+                fairy.close()
+
+        return self._retrying(once)
+
+    def _exec(self, cursor: Any, stmt: sa.ClauseElement, params: Mapping[str, Any]) -> Any:
+        """Execute one of :attr:`_sql`'s statements on a DBAPI cursor (see :class:`Prepared`)."""
+        key = (stmt, tuple(params))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = Prepared(stmt, self.engine.dialect, key[1])
+        cursor.execute(prepared.sql, prepared.args(params))
+        return cursor
+
+    def _retrying(self, once: Callable[[], T]) -> T:
         delay = 0.02
         give_up = time.monotonic() + self._retry_window
         for attempt in range(1, self._attempts + 1):
             try:
-                with self._writer(write), self.engine.connect() as conn:
-                    if write:
-                        conn.execution_options(**{IMMEDIATE: True})
-                    with conn.begin():
-                        return work(conn)
+                return once()
             except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
                 retry = attempt < self._attempts and time.monotonic() < give_up
                 if retry and is_transient(error):
@@ -155,7 +216,8 @@ class Store:
     def _record(self, table: sa.Table, row: dict[str, Any]) -> None:
         now = self._now()
         row.update(created_at=now, updated_at=now)
-        self._run(lambda conn: conn.execute(self._sql.upsert[table.name], row))
+        upsert = self._sql.upsert[table.name]
+        self._run_sql(lambda cursor: self._exec(cursor, upsert, row))
 
     def _record_status(
         self,
@@ -181,13 +243,13 @@ class Store:
         }
         upsert = self._sql.upsert[table.name]
 
-        def work(conn: sa.Connection) -> bool:
-            if conn.execute(self._sql.callback, callback).first() is None:
+        def work(cursor: Any) -> bool:
+            if self._exec(cursor, self._sql.callback, callback).fetchone() is None:
                 return False
-            conn.execute(upsert, row)
+            self._exec(cursor, upsert, row)
             return True
 
-        return self._run(work)
+        return self._run_sql(work)
 
     # -- schema and health ---------------------------------------------------------------------
 
@@ -350,14 +412,14 @@ class Store:
             raise ValueError(f"a session needs a key: {', '.join(key)}")
         text = json.dumps(dict(data), separators=(",", ":"))  # TypeError here, not in the DB
         row = {**key, "data": text, "updated_at": self._now()}
-        self._run(lambda conn: conn.execute(upsert, row))
+        self._run_sql(lambda cursor: self._exec(cursor, upsert, row))
 
     # -- opt-outs ------------------------------------------------------------------------------
 
     def opt_out(self, number: str, sender: str | None = None) -> None:
         """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
         row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now()}
-        self._run(lambda conn: conn.execute(self._sql.opt_out, row))
+        self._run_sql(lambda cursor: self._exec(cursor, self._sql.opt_out, row))
 
     def opt_in(self, number: str, sender: str | None = None) -> None:
         """Undo opt-outs of ``number``: for ``sender`` and the global one; None: all of them.
@@ -381,7 +443,17 @@ class Store:
         else:
             query = self._sql.opted_out_of
             params = {"number": _number(number), "sender": _sender(sender)}
-        return self._run(lambda conn: conn.execute(query, params).first() is not None, write=False)
+        return self._run_sql(
+            lambda cursor: self._exec(cursor, query, params).fetchone() is not None, write=False
+        )
+
+
+def _rollback(fairy: Any, sqlite: bool) -> None:
+    with contextlib.suppress(Exception):
+        if not sqlite:
+            fairy.rollback()
+        elif fairy.dbapi_connection.in_transaction:
+            fairy.dbapi_connection.execute("ROLLBACK")
 
 
 def _number(number: str) -> str:
