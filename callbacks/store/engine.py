@@ -4,7 +4,8 @@ SQLite: the file and its folder are created on first connect; every connection r
 mode with a busy timeout, ``synchronous=NORMAL`` and foreign keys on; SQLAlchemy emits BEGIN
 itself (the sqlite3 module's own transaction handling is off), ``BEGIN IMMEDIATE`` for writes,
 so a write transaction takes the write lock up front and waits its turn on the busy timeout
-instead of failing on a lock upgrade. A pooled connection whose file was replaced or removed
+instead of failing on a lock upgrade. The log is checkpointed off the request path
+(:mod:`callbacks.store.checkpoint`). A pooled connection whose file was replaced or removed
 is discarded at checkout.
 
 PostgreSQL: ``postgresql://`` and ``postgres://`` use psycopg (3); pre-ping, a bounded pool
@@ -122,6 +123,8 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            if path is not None:  # see callbacks.store.checkpoint
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
         if path is not None:

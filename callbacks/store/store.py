@@ -15,6 +15,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
 from callbacks.store import schema
+from callbacks.store.checkpoint import Checkpointer
 from callbacks.store.engine import (
     IMMEDIATE,
     describe,
@@ -95,6 +96,12 @@ class Store:
         self._writer_lock = (
             WriterLock(sqlite_path(self.url), busy_timeout) if self.dialect == "sqlite" else None
         )
+        on_file = self.dialect == "sqlite" and sqlite_path(self.url) is not None
+        self._checkpointer = (
+            Checkpointer(self.engine, self._writer_lock)
+            if on_file and self._writer_lock is not None
+            else None
+        )
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
 
@@ -121,7 +128,10 @@ class Store:
                 if write:
                     conn.execution_options(**{IMMEDIATE: True})
                 with self._writer(write), conn.begin():
-                    return work(conn)
+                    result = work(conn)
+            if write and self._checkpointer is not None:
+                self._checkpointer.committed()
+            return result
 
         return self._retrying(once)
 
@@ -148,10 +158,12 @@ class Store:
                                 cursor.execute("COMMIT")
                         else:
                             fairy.commit()
-                        return result
                     except BaseException:
                         _rollback(fairy, sqlite)
                         raise
+                if write and self._checkpointer is not None:
+                    self._checkpointer.committed()
+                return result
             except self._dbapi_error() as error:
                 dialect = self.engine.dialect
                 gone = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
