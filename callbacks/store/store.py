@@ -136,7 +136,7 @@ class Store:
         return self._retrying(once)
 
     def _run_sql(self, work: Callable[[Any], T], *, write: bool = True) -> T:
-        """Like :meth:`_run`, with ``work`` given a DBAPI cursor to run :meth:`_exec` on.
+        """Like :meth:`_run`, with ``work`` given a DBAPI cursor for :meth:`_bind`'s statements.
 
         The writer lock (SQLite) is held from ``BEGIN IMMEDIATE`` to ``COMMIT`` only. An SQLite
         read is one statement in autocommit, which WAL serves from a consistent snapshot.
@@ -181,14 +181,17 @@ class Store:
 
         return self._retrying(once)
 
-    def _exec(self, cursor: Any, stmt: sa.ClauseElement, params: Mapping[str, Any]) -> Any:
-        """Execute one of :attr:`_sql`'s statements on a DBAPI cursor (see :class:`Prepared`)."""
+    def _bind(
+        self, stmt: sa.ClauseElement, params: Mapping[str, Any]
+    ) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
+        """One of :attr:`_sql`'s statements as the driver's SQL and arguments (see
+        :class:`Prepared`), made before the transaction so that the writer lock is not held
+        while Python converts parameters."""
         key = (stmt, tuple(params))
         prepared = self._prepared.get(key)
         if prepared is None:
             prepared = self._prepared[key] = Prepared(stmt, self.engine.dialect, key[1])
-        cursor.execute(prepared.sql, prepared.args(params))
-        return cursor
+        return prepared.sql, prepared.args(params)
 
     def _retrying(self, once: Callable[[], T]) -> T:
         delay = 0.02
@@ -228,8 +231,8 @@ class Store:
     def _record(self, table: sa.Table, row: dict[str, Any]) -> None:
         now = self._now()
         row.update(created_at=now, updated_at=now)
-        upsert = self._sql.upsert[table.name]
-        self._run_sql(lambda cursor: self._exec(cursor, upsert, row))
+        bound = self._bind(self._sql.upsert[table.name], row)
+        self._run_sql(lambda cursor: cursor.execute(*bound))
 
     def _record_status(
         self,
@@ -253,12 +256,13 @@ class Store:
             "params": dumps(plain(params)),
             "received_at": now,
         }
-        upsert = self._sql.upsert[table.name]
+        insert = self._bind(self._sql.callback, callback)
+        update = self._bind(self._sql.upsert[table.name], row)
 
         def work(cursor: Any) -> bool:
-            if self._exec(cursor, self._sql.callback, callback).fetchone() is None:
+            if cursor.execute(*insert).fetchone() is None:
                 return False
-            self._exec(cursor, upsert, row)
+            cursor.execute(*update)
             return True
 
         return self._run_sql(work)
@@ -424,14 +428,16 @@ class Store:
             raise ValueError(f"a session needs a key: {', '.join(key)}")
         text = json.dumps(dict(data), separators=(",", ":"))  # TypeError here, not in the DB
         row = {**key, "data": text, "updated_at": self._now()}
-        self._run_sql(lambda cursor: self._exec(cursor, upsert, row))
+        bound = self._bind(upsert, row)
+        self._run_sql(lambda cursor: cursor.execute(*bound))
 
     # -- opt-outs ------------------------------------------------------------------------------
 
     def opt_out(self, number: str, sender: str | None = None) -> None:
         """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
         row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now()}
-        self._run_sql(lambda cursor: self._exec(cursor, self._sql.opt_out, row))
+        bound = self._bind(self._sql.opt_out, row)
+        self._run_sql(lambda cursor: cursor.execute(*bound))
 
     def opt_in(self, number: str, sender: str | None = None) -> None:
         """Undo opt-outs of ``number``: for ``sender`` and the global one; None: all of them.
@@ -455,8 +461,9 @@ class Store:
         else:
             query = self._sql.opted_out_of
             params = {"number": _number(number), "sender": _sender(sender)}
+        bound = self._bind(query, params)
         return self._run_sql(
-            lambda cursor: self._exec(cursor, query, params).fetchone() is not None, write=False
+            lambda cursor: cursor.execute(*bound).fetchone() is not None, write=False
         )
 
 
