@@ -110,6 +110,8 @@ class Store:
 
     def close(self) -> None:
         """Close every pooled connection (the store stays usable: it reconnects on demand)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
         if self._writer_lock is not None:
             self._writer_lock.close()
