@@ -9,7 +9,9 @@ interleaved rounds so that the machine's other load drifts as little as possible
 - ``/sms``: a new message each request, recorded, opt-out looked up, a reply;
 - ``/voice/status``: a new call's completed callback each request, stored.
 
-Prints requests per second, p50 and p99 latency, and each rate as a ratio of the ceiling.
+Prints requests per second, p50 and p99 latency, each rate as a ratio of the ceiling, and (on
+Linux) the CPU time the gunicorn workers spent per request, which moves less than the rates
+when other jobs share the machine.
 Goals: /voice and /sms >= 0.75, /voice/status >= 0.6, p99 < 20 ms. The same three are then
 measured with the database calls replaced by no-ops (``nostore_app.py``): the server's own
 path (signature, parsing, deadline, TwiML) without what the store costs.
@@ -162,9 +164,17 @@ class Target:
         self.wrk_latencies: list[tuple[float, float]] = []
         self.warm = 0
         self.folder = Path(tempfile.gettempdir())
+        self.workers: list[int] = []
+        self.cpu = 0.0
 
     def run(self, seconds: float, *, record: bool = True) -> None:
         """``CONNECTIONS`` connections for ``seconds``: wrk when installed, else Python."""
+        before = worker_cpu(self.workers)
+        self._run(seconds, record)
+        if record:
+            self.cpu += worker_cpu(self.workers) - before
+
+    def _run(self, seconds: float, record: bool) -> None:
         if WRK:
             self._run_wrk(seconds, record)
         else:
@@ -244,6 +254,27 @@ class Target:
         return self.done / self.seconds, p50, p99
 
 
+def worker_pids(process: subprocess.Popen[bytes]) -> list[int]:
+    """The gunicorn workers of ``process`` (Linux: from /proc), [] where that is not known."""
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in children.split()]
+
+
+def worker_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (0 where /proc is not there)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if pids else 0.0
+
+
 def _wrk_ms(output: str, percentile: str) -> float:
     match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
     if match is None:
@@ -265,6 +296,7 @@ def main() -> None:
         try:
             for port, process in zip(ports, processes, strict=True):
                 wait_ready(port, process)
+            pids = dict(zip(ports, (worker_pids(process) for process in processes), strict=True))
             ceiling = Target("ceiling (constant XML)", ceiling_port,
                              requests_for("/voice", ceiling_port), None)
             targets = [ceiling]
@@ -274,6 +306,7 @@ def main() -> None:
                                requests_for(name, nostore_port), None) for name in goals]
             for target in targets:
                 target.folder = folder
+                target.workers = pids[target.port]
             generator = "wrk" if WRK else "a Python load generator"
             print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections from {generator}, "
                   f"{ROUNDS} rounds of {SLICE:g} s per target, interleaved; {os.cpu_count()} "
@@ -291,7 +324,8 @@ def main() -> None:
                     process.wait(10)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'goal':>6}  errors")
+    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'goal':>6} "
+          f"{'cpu us':>7}  errors")
     for target in targets:
         rate, p50, p99 = target.figures()
         # The ratio of each round to the ceiling's in the same round, then the median: the
@@ -302,5 +336,6 @@ def main() -> None:
         )
         goal = f">={target.goal:.2f}" if target.goal else ""
         missed = target.goal is not None and (ratio < target.goal or p99 >= 20)
-        print(f"{target.label:28} {rate:8.0f} {p50:8.2f} {p99:8.2f} {ratio:6.2f} {goal:>6}  "
-              f"{target.bad}{'  MISSED' if missed else ''}")
+        cpu = f"{target.cpu / target.done * 1e6:7.0f}" if target.cpu and target.done else " " * 7
+        print(f"{target.label:28} {rate:8.0f} {p50:8.2f} {p99:8.2f} {ratio:6.2f} {goal:>6} "
+              f"{cpu}  {target.bad}{'  MISSED' if missed else ''}")
