@@ -241,10 +241,11 @@ class Store:
         kind: str,
         table: sa.Table,
         row: dict[str, Any],
-        params: Mapping[str, Any],
+        fields: dict[str, Any],
         sequence: int | None,
         idempotency_token: str | None,
     ) -> bool:
+        """Store the callback whose fields (a plain dict) made ``row``; True if it was new."""
         if row["status"] is None:
             raise ValueError(f"the {kind} status callback has no status")
         now = self._now()
@@ -255,7 +256,7 @@ class Store:
             "status": row["status"],
             "sequence_number": NO_SEQUENCE if sequence is None else sequence,
             "idempotency_token": key_text(idempotency_token),
-            "params": dumps(plain(params)),
+            "params": dumps(fields),
             "received_at": now,
         }
         insert = self._bind(self._sql.callback, callback)
@@ -294,7 +295,7 @@ class Store:
 
     def record_call(self, params: Mapping[str, Any]) -> None:
         """Insert or update a call from a voice webhook's fields (CallSid, From, CallStatus...)."""
-        self._record(schema.calls, call_row(params))
+        self._record(schema.calls, call_row(plain(params)))
 
     def record_call_status(
         self, params: Mapping[str, Any], idempotency_token: str | None = None
@@ -304,12 +305,13 @@ class Store:
         A repeat is the same CallSid, CallStatus and SequenceNumber, or the same
         ``I-Twilio-Idempotency-Token``. The call's status moves only forward.
         """
+        fields = plain(params)
         return self._record_status(
             "call",
             schema.calls,
-            call_row(params),
-            params,
-            sequence_number(params),
+            call_row(fields),
+            fields,
+            sequence_number(fields),
             idempotency_token,
         )
 
@@ -325,7 +327,7 @@ class Store:
 
     def record_message(self, params: Mapping[str, Any]) -> None:
         """Insert or update a message from an SMS webhook's fields (inbound unless told)."""
-        row = message_row(params)
+        row = message_row(plain(params))
         row["direction"] = row["direction"] or "inbound"
         self._record(schema.messages, row)
 
@@ -337,8 +339,9 @@ class Store:
         Messages carry no SequenceNumber: a repeat is the same MessageSid and MessageStatus,
         or the same idempotency token. The message's status moves only forward.
         """
+        fields = plain(params)
         return self._record_status(
-            "message", schema.messages, message_row(params), params, None, idempotency_token
+            "message", schema.messages, message_row(fields), fields, None, idempotency_token
         )
 
     def record_outbound_message(self, resource: Mapping[str, Any]) -> None:
@@ -353,17 +356,18 @@ class Store:
 
     def record_recording(self, params: Mapping[str, Any]) -> None:
         """Insert or update a recording (RecordingSid, RecordingUrl, RecordingDuration, CallSid)."""
-        self._record(schema.recordings, recording_row(params))
+        self._record(schema.recordings, recording_row(plain(params)))
 
     def record_recording_status(
         self, params: Mapping[str, Any], idempotency_token: str | None = None
     ) -> bool:
         """Store a recording status callback once (RecordingSid + RecordingStatus); True if new."""
+        fields = plain(params)
         return self._record_status(
             "recording",
             schema.recordings,
-            recording_row(params),
-            params,
+            recording_row(fields),
+            fields,
             None,
             idempotency_token,
         )

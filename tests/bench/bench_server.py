@@ -164,15 +164,15 @@ class Target:
         self.wrk_latencies: list[tuple[float, float]] = []
         self.warm = 0
         self.folder = Path(tempfile.gettempdir())
-        self.workers: list[int] = []
+        self.master: int | None = None
         self.cpu = 0.0
 
     def run(self, seconds: float, *, record: bool = True) -> None:
         """``CONNECTIONS`` connections for ``seconds``: wrk when installed, else Python."""
-        before = worker_cpu(self.workers)
+        before = worker_cpu(self.master)
         self._run(seconds, record)
         if record:
-            self.cpu += worker_cpu(self.workers) - before
+            self.cpu += worker_cpu(self.master) - before
 
     def _run(self, seconds: float, record: bool) -> None:
         if WRK:
@@ -254,25 +254,28 @@ class Target:
         return self.done / self.seconds, p50, p99
 
 
-def worker_pids(process: subprocess.Popen[bytes]) -> list[int]:
-    """The gunicorn workers of ``process`` (Linux: from /proc), [] where that is not known."""
+def worker_cpu(master: int | None) -> float:
+    """User + system CPU seconds used so far by the workers of the gunicorn ``master``: the
+    live ones, plus those that exited (gunicorn recycles a worker after ``max_requests``), which
+    the kernel adds to the master's children times. 0 where /proc is not there."""
+    if master is None:
+        return 0.0
     try:
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        ticks = sum(int(n) for n in _stat(master)[13:15])  # cutime, cstime
     except OSError:
-        return []
-    return [int(pid) for pid in children.split()]
-
-
-def worker_cpu(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by ``pids`` (0 where /proc is not there)."""
-    total = 0
-    for pid in pids:
+        return 0.0
+    for pid in children:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += sum(int(n) for n in _stat(int(pid))[11:13])  # utime, stime
         except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK") if pids else 0.0
+            continue  # exited just now: counted in the master's children times next time
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
 def _wrk_ms(output: str, percentile: str) -> float:
@@ -296,7 +299,7 @@ def main() -> None:
         try:
             for port, process in zip(ports, processes, strict=True):
                 wait_ready(port, process)
-            pids = dict(zip(ports, (worker_pids(process) for process in processes), strict=True))
+            masters = {port: process.pid for port, process in zip(ports, processes, strict=True)}
             ceiling = Target("ceiling (constant XML)", ceiling_port,
                              requests_for("/voice", ceiling_port), None)
             targets = [ceiling]
@@ -306,7 +309,7 @@ def main() -> None:
                                requests_for(name, nostore_port), None) for name in goals]
             for target in targets:
                 target.folder = folder
-                target.workers = pids[target.port]
+                target.master = masters[target.port]
             generator = "wrk" if WRK else "a Python load generator"
             print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections from {generator}, "
                   f"{ROUNDS} rounds of {SLICE:g} s per target, interleaved; {os.cpu_count()} "
