@@ -279,7 +279,7 @@ def _voice_body(result: Any) -> bytes:
     if isinstance(result, VoiceResponse):
         return result.to_bytes()
     if isinstance(result, str | bytes):
-        parse_twiml(result)
+        parse_twiml(result, kind="voice")
         return result.encode() if isinstance(result, str) else result
     raise BadHandlerResult(f"returned {type(result).__name__}, not a VoiceResponse")
 
@@ -290,7 +290,7 @@ def _sms_body(result: Any) -> bytes:
     if isinstance(result, MessagingResponse):
         return result.to_bytes()
     if isinstance(result, str | bytes):
-        parse_twiml(result)
+        parse_twiml(result, kind="messaging")
         return result.encode() if isinstance(result, str) else result
     raise BadHandlerResult(f"returned {type(result).__name__}, not a MessagingResponse")
 

@@ -47,9 +47,12 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
     store = get_store()
     if word in OPT_OUT:
         if sender:
+            everywhere = word == "STOPALL"  # every number of ours, not only this one
             if store.is_opted_out(sender, sender=number):
+                if everywhere:
+                    store.opt_out(sender)
                 return None  # confirmed once already: nothing more goes to this number
-            store.opt_out(sender, sender=number)
+            store.opt_out(sender, sender=None if everywhere else number)
         return _reply(
             f"{name}: you are unsubscribed and will receive no more messages. "
             "Reply START to subscribe again."

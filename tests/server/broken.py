@@ -48,6 +48,10 @@ def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
     def voice_returns_messaging(call: CallRequest) -> MessagingResponse:
         return MessagingResponse()
 
+    @bp.voice("/messaging-xml")
+    def voice_returns_messaging_xml(call: CallRequest) -> str:
+        return "<Response><Message>not for a call</Message></Response>"
+
     @bp.voice("/redirect-on-error", error_redirect="/voice")
     def voice_redirects(call: CallRequest) -> VoiceResponse:
         raise KeyError("x")

@@ -56,7 +56,9 @@ def assert_no_reply(response: Any) -> None:
     assert len(root) == 0
 
 
-@pytest.mark.parametrize("path", ["raise", "garbage", "bad-xml", "messaging"])
+@pytest.mark.parametrize(
+    "path", ["raise", "garbage", "bad-xml", "messaging", "messaging-xml"]
+)
 def test_a_failing_voice_handler_gets_the_apology(
     broken: Twilio, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -87,3 +87,24 @@ def test_caller_text_is_echoed_as_text_never_markup(shared_twilio: Twilio) -> No
 @pytest.mark.parametrize("body", ["", "   ", "\x00\x01\x1f bell\x07", "\ud7ff\ue000\U0001f600"])
 def test_odd_bodies_still_get_an_answer(shared_twilio: Twilio, body: str) -> None:
     twiml(shared_twilio.post("/sms", message_params(body)))
+
+
+OTHER_NUMBER = "+14155550999"
+
+
+def test_stop_opts_out_of_this_number_only_and_stopall_of_every_number(
+    twilio: Twilio, store: Any, caller: str
+) -> None:
+    send(twilio, "STOP", caller)
+    assert store.is_opted_out(caller, sender=NUMBER)
+    assert not store.is_opted_out(caller, sender=OTHER_NUMBER)
+    assert send(twilio, "STOPALL", caller) == []  # already confirmed: no second message
+    assert store.is_opted_out(caller, sender=OTHER_NUMBER)
+
+
+def test_stopall_opts_out_of_every_number(twilio: Twilio, store: Any, caller: str) -> None:
+    (confirmation,) = send(twilio, "STOPALL", caller)
+    assert "unsubscribed" in confirmation
+    assert store.is_opted_out(caller, sender=OTHER_NUMBER)
+    send(twilio, "START", caller)
+    assert not store.is_opted_out(caller, sender=OTHER_NUMBER)
