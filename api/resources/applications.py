@@ -8,11 +8,10 @@ from typing import Any
 from api.resources.base import (
     WEBHOOK_FIELDS,
     Field,
-    Resource,
+    ItemResource,
     boolean,
     form,
     nonempty,
-    sid,
     url_or_empty,
 )
 
@@ -25,22 +24,16 @@ APPLICATION_FIELDS: dict[str, Field] = {
 """An application's settings: ``WEBHOOK_FIELDS`` plus ``sms_status_callback`` (where Twilio
 reports on messages sent with this application's SID) and ``message_status_callback``."""
 
-_sid = sid("AP")
 
-
-class Applications(Resource):
+class Applications(ItemResource):
     """Create, configure and delete applications.
 
     ``create`` and ``update`` take the settings in :data:`APPLICATION_FIELDS` as keyword
     arguments (``voice_url``, ``sms_url``, ``status_callback``, ``sms_status_callback``...).
     """
 
-    def _one(self, application_sid: str, account_sid: str | None) -> str:
-        _sid("sid", application_sid)
-        return self._path(f"/Applications/{application_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/Applications"
+    sid_prefixes = ("AP",)
 
     def update(
         self, sid: str, *, account_sid: str | None = None, **settings: Any

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from api import validation
 from api.errors import TwilioHTTPError, ValidationError
@@ -268,6 +268,29 @@ class Resource:
         return self._client.paginate(
             path, params=params or None, key=key, limit=limit, page_size=page_size
         )
+
+
+class ItemResource(Resource):
+    """A group whose items live at ``{collection}/{sid}.json`` under the account.
+
+    Subclasses name :attr:`collection` (``"/Calls"``) and :attr:`sid_prefixes` (``("CA",)``);
+    :meth:`get` and the item paths follow, the SID checked before any request.
+    """
+
+    collection: ClassVar[str]
+    sid_prefixes: ClassVar[tuple[str, ...]]
+    _check_sid: ClassVar[Check]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._check_sid = staticmethod(sid(*cls.sid_prefixes))
+
+    def _one(self, item_sid: str, account_sid: str | None, extension: str = "json") -> str:
+        self._check_sid("sid", item_sid)
+        return self._path(f"{self.collection}/{item_sid}.{extension}", account_sid)
+
+    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
+        return self._get(self._one(sid, account_sid))
 
 
 WEBHOOK_FIELDS: dict[str, Field] = {

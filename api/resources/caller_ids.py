@@ -7,14 +7,13 @@ from typing import Any
 
 from api.resources.base import (
     Field,
-    Resource,
+    ItemResource,
     dtmf,
     form,
     http_method,
     integer,
     nonempty,
     phone_number,
-    sid,
     url,
 )
 
@@ -26,18 +25,13 @@ _FIELDS = {
     "status_callback": Field("StatusCallback", url),
     "status_callback_method": Field("StatusCallbackMethod", http_method),
 }
-_sid = sid("PN")
 
 
-class OutgoingCallerIds(Resource):
+class OutgoingCallerIds(ItemResource):
     """Numbers you own outside Twilio, verified for use as the caller ID of calls."""
 
-    def _one(self, caller_id_sid: str, account_sid: str | None) -> str:
-        _sid("sid", caller_id_sid)
-        return self._path(f"/OutgoingCallerIds/{caller_id_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/OutgoingCallerIds"
+    sid_prefixes = ("PN",)
 
     def update(
         self, sid: str, *, friendly_name: str, account_sid: str | None = None

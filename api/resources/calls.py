@@ -8,7 +8,7 @@ from typing import Any
 from api.errors import ValidationError
 from api.resources.base import (
     Field,
-    Resource,
+    ItemResource,
     boolean,
     choice,
     date_filter,
@@ -89,18 +89,13 @@ _LIST_FIELDS = {
     **date_filter("StartTime", date_or_time),
     **date_filter("EndTime", date_or_time),
 }
-_sid = sid("CA")
 
 
-class Calls(Resource):
+class Calls(ItemResource):
     """Place, inspect, redirect and end calls."""
 
-    def _one(self, call_sid: str, account_sid: str | None) -> str:
-        _sid("sid", call_sid)
-        return self._path(f"/Calls/{call_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/Calls"
+    sid_prefixes = ("CA",)
 
     def list(
         self,

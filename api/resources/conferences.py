@@ -8,6 +8,7 @@ from typing import Any
 
 from api.resources.base import (
     Field,
+    ItemResource,
     Resource,
     boolean,
     choice,
@@ -101,19 +102,15 @@ class Participants(Resource):
         return self._list(path, "participants", params, limit, page_size)
 
 
-class Conferences(Resource):
+class Conferences(ItemResource):
     """Conferences (read, end, announce); ``.participants`` for the calls in them."""
+
+    collection = "/Conferences"
+    sid_prefixes = ("CF",)
 
     @cached_property
     def participants(self) -> Participants:
         return Participants(self._client)
-
-    def _one(self, conference_sid: str, account_sid: str | None) -> str:
-        _conference_sid("sid", conference_sid)
-        return self._path(f"/Conferences/{conference_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
 
     def update(
         self,

@@ -9,7 +9,7 @@ from api import validation
 from api.errors import ValidationError
 from api.resources.base import (
     Field,
-    Resource,
+    ItemResource,
     boolean,
     choice,
     date_filter,
@@ -71,18 +71,13 @@ _UPDATE_FIELDS = {
     "body": Field("Body", body),
     "status": Field("Status", choice("canceled")),
 }
-_sid = sid("SM", "MM")
 
 
-class Messages(Resource):
+class Messages(ItemResource):
     """Send and read messages; the connector's ``*-sms-message`` operations land here."""
 
-    def _one(self, message_sid: str, account_sid: str | None) -> str:
-        _sid("sid", message_sid)
-        return self._path(f"/Messages/{message_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/Messages"
+    sid_prefixes = ("SM", "MM")
 
     def list(
         self,

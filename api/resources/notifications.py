@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from api.errors import TwilioHTTPError
-from api.resources.base import Field, Resource, date, date_filter, form, integer, retired, sid
+from api.resources.base import (
+    Field,
+    ItemResource,
+    date,
+    date_filter,
+    form,
+    integer,
+    retired,
+    sid,
+)
 
 LOG_LEVELS = {0: "error", 1: "warning"}
 
@@ -14,19 +23,14 @@ _LIST_FIELDS = {
     "log": Field("Log", integer(0, 1)),
     **date_filter("MessageDate", date),
 }
-_sid = sid("NO")
 _call_sid = sid("CA")
 
 
-class Notifications(Resource):
+class Notifications(ItemResource):
     """Errors (``log=0``) and warnings (``log=1``) Twilio logged for the account or a call."""
 
-    def _one(self, notification_sid: str, account_sid: str | None) -> str:
-        _sid("sid", notification_sid)
-        return self._path(f"/Notifications/{notification_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/Notifications"
+    sid_prefixes = ("NO",)
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         """Delete a notification, as the connector did. Today's API no longer offers this:

@@ -11,7 +11,7 @@ from api.resources.available_phone_numbers import area_code
 from api.resources.base import (
     WEBHOOK_FIELDS,
     Field,
-    Resource,
+    ItemResource,
     ResourceNotFound,
     boolean,
     choice,
@@ -61,11 +61,10 @@ _LIST_FIELDS = {
     "origin": Field("Origin", choice("twilio", "hosted")),
     "beta": Field("Beta", boolean),
 }
-_sid = sid("PN")
 _account_sid = sid("AC")
 
 
-class IncomingPhoneNumbers(Resource):
+class IncomingPhoneNumbers(ItemResource):
     """Buy, configure, move and release the account's phone numbers.
 
     ``create`` and ``update`` take the settings in :data:`NUMBER_FIELDS` as keyword
@@ -73,12 +72,8 @@ class IncomingPhoneNumbers(Resource):
     ``status_callback``, ``voice_application_sid``...
     """
 
-    def _one(self, number_sid: str, account_sid: str | None) -> str:
-        _sid("sid", number_sid)
-        return self._path(f"/IncomingPhoneNumbers/{number_sid}.json", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid))
+    collection = "/IncomingPhoneNumbers"
+    sid_prefixes = ("PN",)
 
     def list(
         self,

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from api.resources.base import Field, Resource, boolean, choice, date, date_filter, form, sid
+from api.resources.base import (
+    Field,
+    ItemResource,
+    boolean,
+    choice,
+    date,
+    date_filter,
+    form,
+    sid,
+)
 from api.resources.media import MediaStream
 
 MEDIA_FORMATS = ("mp3", "wav")
@@ -18,16 +27,14 @@ _LIST_FIELDS = {
     "include_soft_deleted": Field("IncludeSoftDeleted", boolean),
     **date_filter("DateCreated", date),
 }
-_sid = sid("RE")
 _format = choice(*MEDIA_FORMATS)
 
 
-class Recordings(Resource):
+class Recordings(ItemResource):
     """Recordings: their metadata as JSON, their audio as MP3 or WAV streamed in chunks."""
 
-    def _one(self, recording_sid: str, account_sid: str | None, extension: str = "json") -> str:
-        _sid("sid", recording_sid)
-        return self._path(f"/Recordings/{recording_sid}.{extension}", account_sid)
+    collection = "/Recordings"
+    sid_prefixes = ("RE",)
 
     def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
         """The recording's metadata (duration, call SID, media URL...)."""

@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.resources.base import Resource, sid
+from api.resources.base import ItemResource, sid
 from api.resources.media import MediaStream
 
-_sid = sid("TR")
 _recording_sid = sid("RE")
 
 
-class Transcriptions(Resource):
+class Transcriptions(ItemResource):
     """Transcriptions: as JSON (``get``) or as their plain text (``text``)."""
 
-    def _one(self, transcription_sid: str, account_sid: str | None, extension: str) -> str:
-        _sid("sid", transcription_sid)
-        return self._path(f"/Transcriptions/{transcription_sid}.{extension}", account_sid)
-
-    def get(self, sid: str, *, account_sid: str | None = None) -> dict[str, Any]:
-        return self._get(self._one(sid, account_sid, "json"))
+    collection = "/Transcriptions"
+    sid_prefixes = ("TR",)
 
     def text(self, sid: str, *, account_sid: str | None = None) -> str:
         """The transcribed text alone (Twilio's ``.txt`` representation)."""
