@@ -382,6 +382,16 @@ MESSAGE_DATE = Attribute(
     )
 
 
+#: The connector's search of local numbers; the advanced search adds to it.
+LOCAL_NUMBER_SEARCH = (
+    ACCOUNT_SID,
+    ISO_COUNTRY_CODE,
+    AREA_CODE,
+    CONTAINS,
+    IN_REGION,
+    IN_POSTAL_CODE,
+)
+
 #: What a newly bought number can be given, after the number itself or its area code.
 NEW_NUMBER_SETTINGS = (
     FRIENDLY_NAME,
@@ -551,12 +561,7 @@ def exchange_phone_numbers_between_subaccounts(
     "Search local numbers available to buy.",
     "GET",
     "/AvailablePhoneNumbers/{IsoCountryCode}/Local.json",
-    ACCOUNT_SID,
-    ISO_COUNTRY_CODE,
-    AREA_CODE,
-    CONTAINS,
-    IN_REGION,
-    IN_POSTAL_CODE,
+    *LOCAL_NUMBER_SEARCH,
     lists=True,
 )
 def get_available_phone_numbers(
@@ -572,12 +577,7 @@ def get_available_phone_numbers(
     "Search local numbers to buy, near a place or number.",
     "GET",
     "/AvailablePhoneNumbers/{IsoCountryCode}/Local.json",
-    ACCOUNT_SID,
-    ISO_COUNTRY_CODE,
-    AREA_CODE,
-    CONTAINS,
-    IN_REGION,
-    IN_POSTAL_CODE,
+    *LOCAL_NUMBER_SEARCH,
     Attribute(
         "nearLatLong",
         "Given a latitude/longitude pair lat,long find geographically close numbers within Distance miles.",
