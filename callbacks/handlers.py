@@ -251,6 +251,8 @@ def _bookkeep(sid: str | None, what: str, record: Callable[[dict[str, str]], Non
         return
     try:
         record(_params(twilio_request))
+    except HandlerTimeout:
+        raise
     except Exception as error:
         log.warning("%s %s not recorded: %s", what, sid, type(error).__name__,
                     exc_info=None if _is_store_error(error) else error)
@@ -260,6 +262,8 @@ def _schema(switchboard: Switchboard) -> None:
     if not switchboard.schema_ready:
         try:
             switchboard.ensure_schema()
+        except HandlerTimeout:
+            raise
         except Exception as error:
             log.warning("the database is still unavailable: %s", type(error).__name__)
 
@@ -270,6 +274,8 @@ def _save_session(sid: str | None, save: Callable[[dict[str, Any]], None],
         return
     try:
         save(twilio_request.session)
+    except HandlerTimeout:
+        raise
     except Exception as error:
         log.error("session of %s not saved: %s", sid, type(error).__name__,
                   exc_info=None if _is_store_error(error) else error)

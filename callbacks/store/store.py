@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
+from callbacks.deadline import HandlerTimeout, shielded
 from callbacks.store import schema
 from callbacks.store.checkpoint import Checkpointer
 from callbacks.store.engine import (
@@ -126,7 +127,7 @@ class Store:
         """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
 
         def once() -> T:
-            with self.engine.connect() as conn:
+            with shielded(), self.engine.connect() as conn:
                 if write:
                     conn.execution_options(**{IMMEDIATE: True})
                 with self._writer(write), conn.begin():
@@ -146,6 +147,10 @@ class Store:
         sqlite = self.dialect == "sqlite"
 
         def once() -> T:
+            with shielded():
+                return transaction()
+
+        def transaction() -> T:
             fairy = self.engine.raw_connection()
             cursor = None
             try:
@@ -201,6 +206,8 @@ class Store:
         for attempt in range(1, self._attempts + 1):
             try:
                 return once()
+            except HandlerTimeout:
+                raise  # the handler's deadline passed (a TimeoutError, so an OSError)
             except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
                 retry = attempt < self._attempts and time.monotonic() < give_up
                 if retry and is_transient(error):

@@ -27,11 +27,16 @@ from tests.server.conftest import (
 TIMEOUT = 0.3
 
 
-@pytest.fixture(scope="module")
-def broken_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+@pytest.fixture(scope="module", params=["alarm", "threads"])
+def broken_app(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    """The app with the broken handlers, its deadline kept by a SIGALRM timer (the test
+    client runs in the main thread, as gunicorn's sync workers do) or by worker threads."""
     path = tmp_path_factory.mktemp("broken") / "switchboard.sqlite3"
     app = clean_app(f"sqlite:///{path}", SWITCHBOARD_HANDLER_TIMEOUT=str(TIMEOUT),
                     SWITCHBOARD_VOICE="alice")
+    app.extensions["switchboard"].deadline.use_alarm = request.param == "alarm"
     app.register_blueprint(broken_blueprint())
     release.clear()
     yield app
@@ -170,7 +175,7 @@ def test_all_threads_busy_fails_fast() -> None:
     from callbacks.deadline import Deadline, HandlerTimeout
 
     gate = threading.Event()
-    hung = Deadline(0.05, max_workers=1)
+    hung = Deadline(0.05, max_workers=1, use_alarm=False)
     try:
         with pytest.raises(HandlerTimeout):
             hung.run(lambda: gate.wait(10))
@@ -181,4 +186,4 @@ def test_all_threads_busy_fails_fast() -> None:
         assert time.monotonic() - started < 1
     finally:
         gate.set()
-    assert Deadline(5).run(lambda: 7) == 7
+    assert Deadline(5, use_alarm=False).run(lambda: 7) == 7
