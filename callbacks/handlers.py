@@ -149,17 +149,18 @@ def make_view(
     @functools.wraps(handler)
     def view() -> Response:
         switchboard: Switchboard = current_app.extensions["switchboard"]
-        form = read_form(request)
-        if not switchboard.verify(request, form):
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        form = read_form(req)
+        if not switchboard.verify(req, form):
             return Response(status=403)
-        args = request.args
+        args = req.args
         if not args:
             params = form
         elif not form:
             params = args
         else:
             params = MultiDict([*args.items(multi=True), *form.items(multi=True)])
-        twilio_request = view_class(params, switchboard.settings, headers=request.headers)
+        twilio_request = view_class(params, switchboard.settings, headers=req.headers)
         if view_kind:
             twilio_request.kind = view_kind
         try:
