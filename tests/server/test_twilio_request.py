@@ -102,3 +102,12 @@ def test_parse_form_agrees_with_parse_qsl(fields: list[tuple[str, str]]) -> None
 def test_parse_form_on_odd_input() -> None:
     for text in ["a=1&&b", "=v&k=", "x=%ZZ&y=%E2%82%AC+z", "a=b=c", "%FF=%C3"]:
         assert parse_form(text) == parse_qsl(text, keep_blank_values=True, errors="replace")
+
+
+ESCAPES = st.text(st.sampled_from("%+=&aZ09CcEeFf\u00e9\u20ac\U0001f600"), max_size=24)
+
+
+@given(ESCAPES)
+def test_parse_form_agrees_with_parse_qsl_on_any_escapes(text: str) -> None:
+    """Broken escapes, lone bytes of UTF-8 sequences, non-ASCII beside escapes."""
+    assert parse_form(text) == parse_qsl(text, keep_blank_values=True, errors="replace")
