@@ -14,6 +14,8 @@ Keyword attributes are snake_case and become Twilio's names (``num_digits`` -> `
 ``True``/``False`` -> ``true``/``false``, numbers -> ``str()``, lists -> space-joined, ``None``
 -> left out. An attribute or a child that TwiML does not allow raises :class:`TwiMLError`
 at once. Text always goes through lxml, so caller text is escaped and never becomes markup.
+The calls are recorded as they are checked; lxml makes and writes the tree when the document
+is serialised (:mod:`callbacks.twiml_template`).
 
 :func:`parse_twiml` reads a document back and checks it against the same vocabulary
 (:mod:`callbacks.twiml_vocabulary`).
@@ -23,13 +25,15 @@ from __future__ import annotations
 
 import json
 import numbers
+import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
 from typing import Any, ClassVar, Final, Literal, Self
 
 from lxml import etree
 
+from callbacks.twiml_template import Call, Draft, Kind, build, kind_of, serialise
 from callbacks.twiml_vocabulary import (
     CHILD_METHODS,
     ELEMENTS,
@@ -57,7 +61,6 @@ AttributeValue = str | int | float | bool | Sequence[str | int | float | bool] |
 
 _SubElement = etree.SubElement
 _tostring = etree.tostring
-_copy = etree._Element.__copy__
 _TAG_OF_METHOD: Final = {
     method_name(child.tag): child.tag
     for element in ELEMENTS.values()
@@ -144,61 +147,84 @@ def _attributes(spec: ElementSpec, given: Mapping[str, object]) -> dict[str, str
     return attributes
 
 
+#: Calls already checked: element, keywords, values and value types -> the element's kind and
+#: its attribute values as text. The builder remembers the last call made from each shape
+#: (:class:`~callbacks.twiml_template.Call`); this table serves the others: elements made on
+#: their own, and calls that differ from the last one made from their shape. Only checked calls
+#: make entries, entries are never modified, and the table is emptied when full, so threads
+#: share it safely.
+_checked: dict[tuple[object, ...], tuple[Kind, tuple[str, ...]]] = {}
+_MAX_CHECKED: Final = 2048
+
 #: Types whose values print the same whenever they are equal and of the same type (unlike
-#: Decimal or float), so their calls can be cached by the values themselves.
+#: Decimal or float), so that calls can be known by their values: lists of str besides.
 _PLAIN_TYPES: Final = frozenset({str, int, bool, list, type(None)})
-_MAX_PROTOTYPES: Final = 2048
+_STR_OR_NONE: Final = frozenset({str, type(None)})
 
-#: Ready-made, childless elements with their attributes, for :meth:`TwiML._add` to copy.
-#: lxml checks and encodes every attribute it sets (about a microsecond each) and this module
-#: converts and checks keywords first; copying an element that already has them costs a
-#: fraction of that. Responses repeat the same attributes from the same call sites (voice,
-#: action URLs, timeouts), so elements are kept, keyed by element, keywords, values and value
-#: types, up to a bound. Only checked calls make entries. Prototypes are never modified, and
-#: lxml copies under the GIL, so threads share them safely.
-_prototypes: dict[tuple[object, ...], etree._Element] = {}
+#: Each element without attributes.
+_BARE: Final = {spec: (kind_of(spec, ()), ()) for spec in ELEMENTS.values()}
 
 
-def _list_prototype(
-    spec: ElementSpec, given: Mapping[str, object], types: tuple[type, ...]
-) -> etree._Element:
-    """The prototype for keywords with list values: lists of str are keyed by their text."""
-    key: tuple[object, ...] | None
-    try:
-        items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]
+def _plain(types: tuple[type, ...], values: Iterable[object]) -> bool:
+    """Whether values of ``types`` print the same whenever they are equal (str, int, bool,
+    None, lists of str)."""
+    return _PLAIN_TYPES.issuperset(types) and (
+        list not in types
+        or all(type(item) is str for value in values if type(value) is list for item in value)  # type: ignore[attr-defined]
+    )
+
+
+def _checked_attributes(
+    spec: ElementSpec, given: Mapping[str, object]
+) -> tuple[Kind, tuple[str, ...]]:
+    """The kind and attribute values of ``spec`` with keywords ``given``, checked."""
+    types = tuple(map(type, given.values()))
+    key: tuple[object, ...] | None = None
+    if _plain(types, given.values()):
+        # lists cannot be keys: known by their text, which is all they print
+        items = [(k, " ".join(v) if type(v) is list else v) for k, v in given.items()]  # type: ignore[arg-type]
         key = (spec, *items, *types)
-        return _prototypes[key]
-    except KeyError:
-        pass
-    except TypeError:  # a list of something other than str, or another unhashable value
-        key = None
-    return _new_prototype(spec, given, key)
-
-
-def _new_prototype(
-    spec: ElementSpec, given: Mapping[str, object], key: tuple[object, ...] | None
-) -> etree._Element:
-    """Check and convert the keywords, and find or make their prototype.
-
-    ``key`` holds the keywords and values as given, with their types so that ``True`` and
-    ``1`` stay apart. It is used when every value is a str, int, bool, None or list of str;
-    any other call (a Decimal, a float, a list of numbers) is kept under its converted
-    attributes, since equal values of those types may print differently.
-    """
+        found = _checked.get(key)
+        if found is not None:
+            return found
     attributes = _attributes(spec, given)
-    if key is None or not _PLAIN_TYPES.issuperset(key[-len(given) :]):
-        key = (spec, *attributes.items())
-        prototype = _prototypes.get(key)
-        if prototype is not None:
-            return prototype
-    try:
-        prototype = etree.Element(spec.tag, attributes)
-    except ValueError as error:
-        raise _not_xml(spec, error) from None
-    if len(_prototypes) >= _MAX_PROTOTYPES:
-        _prototypes.clear()
-    _prototypes[key] = prototype
-    return prototype
+    values = tuple(attributes.values())
+    if not _is_xml(" ".join(values)):
+        try:
+            etree.Element(spec.tag, attributes)  # for lxml's own words
+        except ValueError as error:
+            raise _not_xml(spec, error) from None
+    checked = (kind_of(spec, tuple(attributes)), values) if attributes else _BARE[spec]
+    if key is not None:
+        if len(_checked) >= _MAX_CHECKED:
+            _checked.clear()
+        _checked[key] = checked
+    return checked
+
+
+def _values_like(call: Call, given: Mapping[str, object]) -> tuple[str, ...] | None:
+    """The attribute values for keywords ``given`` if they differ from those of ``call`` only
+    in the text of str values (a per-call query string, a caller's number), else ``None``."""
+    if call.keys != tuple(given) or len(call.values) != len(call.keys):
+        return None
+    values = []
+    for value, was, text in zip(given.values(), call.given.values(), call.values, strict=True):
+        if value is was or (type(value) is list and type(was) is list and value == was):
+            values.append(text)
+        elif type(value) is str and type(was) is str and _is_xml(value):
+            values.append(value)
+        else:
+            return None
+    return tuple(values)
+
+
+#: What lxml refuses in text and attribute values.
+_NOT_XML: Final = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff]")
+
+
+def _is_xml(text: str) -> bool:
+    """Whether lxml takes ``text`` (no NUL, no control characters but tab and newlines)."""
+    return (text.isascii() and text.isprintable()) or _NOT_XML.search(text) is None
 
 
 def _text(spec: ElementSpec, value: object) -> str:
@@ -206,6 +232,39 @@ def _text(spec: ElementSpec, value: object) -> str:
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         return str(value)
     raise _text_error(spec, value)
+
+
+def _checked_text(spec: ElementSpec, value: object) -> str:
+    """The text lxml would store for ``value`` (a str, bytes or a number), or a TwiMLError."""
+    if type(value) is str:
+        if not _is_xml(value):
+            raise _text_error(spec, value)
+        return value
+    if isinstance(value, str):
+        return _checked_text(spec, str.__str__(value))
+    probe = etree.Element("probe")
+    try:
+        probe.text = value  # type: ignore[assignment]
+    except (TypeError, ValueError):
+        return _text(spec, value)
+    return probe.text or ""
+
+
+def _element_text(spec: ElementSpec, text: object, *, blanks: bool = False) -> str | None:
+    """The text of a new ``spec`` element, checked: ``None`` for none.
+
+    ``blanks``: whether blanks alone will do where text is required (for an element made on
+    its own, as they always have).
+    """
+    if text is None or text == "":
+        if spec.text == "required":
+            raise TwiMLError(f"{_where(spec)} needs text")
+        return None
+    if not (type(text) is str and text.isascii() and text.isprintable()):
+        text = _checked_text(spec, text)
+    if spec.text == "required" and not blanks and text.isspace():  # type: ignore[union-attr]
+        raise TwiMLError(f"{_where(spec)} needs text, not only blanks")
+    return text  # type: ignore[return-value]
 
 
 def _text_error(spec: ElementSpec, value: object) -> TwiMLError:
@@ -225,6 +284,7 @@ def _not_xml(spec: ElementSpec, error: ValueError) -> TwiMLError:
 # --- nodes ------------------------------------------------------------------------------------
 
 NODE_CLASSES: dict[str, type[TwiML]] = {}
+_NODE_CLASS_OF: dict[ElementSpec, type[TwiML]] = {}
 
 
 class TwiML:
@@ -232,12 +292,13 @@ class TwiML:
 
     A node made directly (``Gather(num_digits=1)``) stands alone until given to
     :meth:`append`; ``VoiceResponse()`` and ``MessagingResponse()`` are the documents.
+    A node is a place in a :class:`~callbacks.twiml_template.Draft`: element ``_index`` of
+    ``_draft``, the record of the calls that built the document.
     """
 
-    __slots__ = ("_element", "_last")
+    __slots__ = ("_draft", "_index")
     _spec: ClassVar[ElementSpec]
     _children: ClassVar[dict[str, ElementSpec]]
-    _declaration: ClassVar[bool] = False
 
     def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -245,72 +306,81 @@ class TwiML:
             cls._spec = ELEMENTS[key]
             cls._children = cls._spec.children
             NODE_CLASSES[key] = cls
+            _NODE_CLASS_OF[cls._spec] = cls
 
     def __init__(self, text: object = None, /, **attributes: AttributeValue) -> None:
         spec = self._spec
-        element = etree.Element(spec.tag, _attributes(spec, attributes) if attributes else None)
-        if text is not None and text != "":
-            if spec.text == "none":
-                raise TwiMLError(f"{_where(spec)} takes no text")
-            try:
-                element.text = text  # type: ignore[assignment]
-            except (TypeError, ValueError):
-                element.text = _text(spec, text)
-        elif spec.text == "required":
-            raise TwiMLError(f"{_where(spec)} needs text")
-        self._element = element
-        self._last: etree._Element | None = None
-
-    @classmethod
-    def _wrap(cls, element: etree._Element) -> Self:
-        node = cls.__new__(cls)
-        node._element = element
-        node._last = None
-        return node
+        kind, values = _checked_attributes(spec, attributes) if attributes else _BARE[spec]
+        if spec.text == "none" and text is not None and text != "":
+            raise TwiMLError(f"{_where(spec)} takes no text")
+        self._draft = Draft(kind, _element_text(spec, text, blanks=True), values)
+        self._index = 0
 
     @property
     def element(self) -> etree._Element:
-        """The lxml element underneath (shared, not a copy)."""
-        return self._element
+        """The lxml element underneath: shared with the document, not a copy.
+
+        The first read makes the document's lxml tree. From then on that tree is the
+        document: changes made to it show in ``str()``, and further builder calls add to it
+        directly (at the builder's former speed, without the shape cache).
+        """
+        draft = self._resolve()
+        elements = draft.go_live() if draft.recorded else draft.elements
+        return elements[self._index]
+
+    def _resolve(self) -> Draft:
+        """This node's draft, after following the moves of the draft it was made in."""
+        draft = self._draft
+        while draft.moved_to is not None:
+            self._index += draft.offset
+            draft = self._draft = draft.moved_to
+        return draft
 
     def _add(self, tag: str, text: object, attributes: Mapping[str, object]) -> Self:
+        draft = self._draft
+        if draft.recorded:  # the call last made from this shape again? (see Call)
+            call = draft.step.last
+            if call is not None and call.tag is tag and call.parent == self._index:
+                if (
+                    call.given == attributes
+                    and (call.order is None or call.order == tuple(attributes))
+                    and (call.types is None or call.types == tuple(map(type, attributes.values())))
+                ):
+                    values: tuple[str, ...] | None = call.values
+                else:
+                    values = _values_like(call, attributes)
+                if values is not None:
+                    if text is not call.text:
+                        text = _element_text(call.spec, text)
+                    draft.step = call.step
+                    draft.data += (text, values)
+                    return self
+        return self._add_other(tag, text, attributes)
+
+    def _add_other(self, tag: str, text: object, attributes: Mapping[str, object]) -> Self:
+        """:meth:`_add` for any call but one like the last made from the draft's shape."""
+        draft, index = self._resolve(), self._index
         spec = self._children.get(tag)
         if spec is None:
             raise TwiMLError(
                 f"{_where(self._spec)} cannot contain <{tag}>; {_allowed_children(self._spec)}"
             )
-        if attributes:
-            types = tuple(map(type, attributes.values()))
-            if list in types:  # lists cannot be keys: key them by their joined text
-                prototype = _list_prototype(spec, attributes, types)
-            else:
-                key = (spec, *attributes.items(), *types)
-                try:
-                    prototype = _prototypes[key]
-                except KeyError:
-                    prototype = _new_prototype(spec, attributes, key)
-                except TypeError:  # some other value that cannot be a key
-                    prototype = _new_prototype(spec, attributes, None)
-            element = _copy(prototype)
-            self._element.append(element)
-        else:
-            element = _SubElement(self._element, tag)
-        if text is not None and text != "":
-            try:
-                element.text = text  # type: ignore[assignment]
-            except (TypeError, ValueError):
-                try:
-                    element.text = _text(spec, text)
-                except TwiMLError:
-                    self._element.remove(element)
-                    raise
-            if spec.text == "required" and element.text.isspace():  # type: ignore[union-attr]
-                self._element.remove(element)
-                raise TwiMLError(f"{_where(spec)} needs text, not only blanks")
-        elif spec.text == "required":
-            self._element.remove(element)
-            raise TwiMLError(f"{_where(spec)} needs text")
-        self._last = element
+        kind, values = _checked_attributes(spec, attributes) if attributes else _BARE[spec]
+        text = _element_text(spec, text)
+        if not draft.recorded:
+            element = _SubElement(
+                draft.elements[index], kind.tag, dict(zip(kind.names, values, strict=True))
+            )
+            element.text = text
+            draft.adopt(index, element, kind)
+            return self
+        step = draft.step.then(index, kind)
+        types = tuple(map(type, attributes.values()))
+        if _plain(types, attributes.values()):
+            exact = None if _STR_OR_NONE.issuperset(types) else types
+            draft.step.last = Call(tag, index, attributes, exact, kind, values, text, step)
+        draft.step = step
+        draft.data += (text, values)
         return self
 
     def append(self, node: TwiML) -> Self:
@@ -321,20 +391,34 @@ class TwiML:
                 f"{_where(self._spec)} cannot contain {type(node).__name__} "
                 f"<{node._spec.tag}>; {_allowed_children(self._spec)}"
             )
-        self._element.append(node._element)
-        self._last = node._element
+        draft, other = self._resolve(), node._resolve()
+        if draft.recorded and other.recorded and other is not draft and not node._index:
+            other.move_to(draft, self._index)  # the whole of a node built on its own
+            return self
+        element = node.element
+        self.element.append(element)
+        self._draft.adopt(self._index, element, node._draft.shape()[node._index][1])
         return self
 
     def __enter__(self) -> Any:
-        element = self._last
-        if element is None:
-            raise TwiMLError(
-                f"nothing to open in {_where(self._spec)}: add a verb first, "
-                "as in `with r.gather(...) as g:`"
-            )
-        return NODE_CLASSES[self._spec.children[element.tag].key]._wrap(element)
+        draft = self._draft
+        if draft.recorded and draft.step.parent == self._index:  # `with node.verb(...) as child:`
+            child, kind = len(draft.data) // 2 - 1, draft.step.kind
+        else:
+            draft = self._resolve()
+            child = draft.last_child(self._index)
+            if child < 0:
+                raise TwiMLError(
+                    f"nothing to open in {_where(self._spec)}: add a verb first, "
+                    "as in `with r.gather(...) as g:`"
+                )
+            kind = draft.shape()[child][1]
+        cls = _NODE_CLASS_OF[kind.spec]
+        node = cls.__new__(cls)
+        node._draft, node._index = draft, child
+        return node
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
         return None
 
     def __getattr__(self, name: str) -> Any:
@@ -345,17 +429,29 @@ class TwiML:
             )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def _serialise(self, encoding: str) -> Any:
+        """The element written by lxml, without the XML declaration."""
+        draft = self._draft
+        if draft.recorded and not self._index:
+            return serialise(draft, encoding)  # a whole recorded document: the usual case
+        draft = self._resolve()
+        elements = draft.elements if not draft.recorded else build(draft)
+        return _tostring(elements[self._index], encoding=encoding, with_tail=False)
+
     def to_bytes(self) -> bytes:
-        """The document as UTF-8 bytes (with the XML declaration for a whole response)."""
-        body = _tostring(self._element, encoding="UTF-8", xml_declaration=False, with_tail=False)
-        return _DECLARATION_BYTES + body if self._declaration else body
+        """The element as UTF-8 bytes (with the XML declaration for a whole response)."""
+        return self._serialise("UTF-8")  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
-        body = _tostring(self._element, encoding="unicode", with_tail=False)
-        return DECLARATION + body if self._declaration else body
+        return self._serialise("unicode")  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} <{self._spec.tag}> with {len(self._element)} children>"
+        draft = self._resolve()
+        if draft.recorded:
+            count = [parent for parent, _ in draft.shape()].count(self._index)
+        else:
+            count = len(draft.elements[self._index])
+        return f"<{type(self).__name__} <{self._spec.tag}> with {count} children>"
 
 
 class _Speech(TwiML):
@@ -403,15 +499,23 @@ class _Ssml(TwiML):
         """Append text after whatever the element holds so far (for text between SSML tags)."""
         if not isinstance(text, str):
             text = _text(self._spec, text)
-        element = self._element
-        last = element[-1] if len(element) else None
-        try:
+        if not _is_xml(text):
+            raise _text_error(self._spec, text)
+        draft, index = self._resolve(), self._index
+        if not draft.recorded:
+            element = draft.elements[index]  # type: ignore[index]
+            last = element[-1] if len(element) else None
             if last is not None:
                 last.tail = (last.tail or "") + text
             else:
                 element.text = (element.text or "") + text
-        except ValueError:
-            raise _text_error(self._spec, text) from None
+            return self
+        child = draft.last_child(index)
+        if child >= 0:
+            tails = draft.tails = draft.tails or {}
+            tails[child] = (tails.get(child) or "") + text
+        else:
+            draft.data[2 * index] = (draft.data[2 * index] or "") + text  # type: ignore[operator]
         return self
 
     def break_(self, **attributes: AttributeValue) -> Self:
@@ -490,11 +594,26 @@ class _Response(TwiML):
     """A whole document: serialised with the XML declaration."""
 
     __slots__ = ()
-    _declaration = True
+    _bare: ClassVar[Kind]
+
+    def __str__(self) -> str:
+        draft = self._draft
+        body = serialise(draft, "unicode") if draft.recorded else self._serialise("unicode")
+        return DECLARATION + body  # type: ignore[operator]
+
+    def to_bytes(self) -> bytes:
+        """The document as UTF-8 bytes, with the XML declaration."""
+        draft = self._draft
+        body = serialise(draft, "UTF-8") if draft.recorded else self._serialise("UTF-8")
+        return _DECLARATION_BYTES + body  # type: ignore[operator]
+
+    def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(key, **kwargs)
+        cls._bare = _BARE[cls._spec][0]
 
     def __init__(self) -> None:
-        self._element = etree.Element("Response")
-        self._last = None
+        self._draft = Draft(self._bare, None, ())
+        self._index = 0
 
 
 class VoiceResponse(_Speech, _Response, key="VoiceResponse"):
