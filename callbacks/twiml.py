@@ -29,6 +29,8 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
+from itertools import compress, count
+from operator import is_not
 from typing import Any, ClassVar, Final, Literal, Self
 
 from lxml import etree
@@ -207,13 +209,13 @@ def _values_like(call: Call, given: Mapping[str, object]) -> tuple[str, ...] | N
     in the text of str values (a per-call query string, a caller's number), else ``None``."""
     if call.keys != tuple(given) or len(call.values) != len(call.keys):
         return None
-    values = []
-    for value, was, text in zip(given.values(), call.given.values(), call.values, strict=True):
-        if value is was or (type(value) is list and type(was) is list and value == was):
-            values.append(text)
-        elif type(value) is str and type(was) is str and _is_xml(value):
-            values.append(value)
-        else:
+    now, was = tuple(given.values()), call.raw
+    values = list(call.values)
+    for position in compress(count(), map(is_not, now, was)):  # not the very same objects
+        value, old = now[position], was[position]
+        if type(value) is str and type(old) is str and _is_xml(value):
+            values[position] = value
+        elif not (type(value) is list and type(old) is list and value == old):
             return None
     return tuple(values)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from itertools import compress, count
-from operator import is_not
+from operator import is_not, ne
 from typing import Final
 
 from lxml import etree
@@ -86,10 +86,10 @@ class Call:
 
     The call added a ``tag`` element under element ``parent``, with text ``text`` and keywords
     ``given`` (lists copied: the caller may change its own), which made ``kind`` with attribute
-    ``values`` and led to ``step``. ``keys`` are the keywords' names, ``order`` the same when
-    there are two or more (the attributes are written in that order), and ``types`` the types
-    of the values, or ``None`` when every value is a str or None (then equal values are the
-    same values).
+    ``values`` and led to ``step``. ``keys`` and ``raw`` are the keywords' names and values,
+    ``order`` the names again when there are two or more (the attributes are written in that
+    order), and ``types`` the types of the values, or ``None`` when every value is a str or
+    None (then equal values are the same values).
     """
 
     __slots__ = (
@@ -98,6 +98,7 @@ class Call:
         "kind",
         "order",
         "parent",
+        "raw",
         "spec",
         "step",
         "tag",
@@ -121,6 +122,7 @@ class Call:
         given = {k: v.copy() if type(v) is list else v for k, v in given.items()}  # type: ignore[attr-defined]
         self.tag, self.parent, self.given, self.keys = tag, parent, given, tuple(given)
         self.order = self.keys if len(given) > 1 else None
+        self.raw = tuple(given.values())
         self.types, self.kind, self.spec, self.values = types, kind, kind.spec, values
         self.text, self.step = text, step
 
@@ -331,11 +333,9 @@ def serialise(draft: Draft, encoding: str) -> str | bytes:
                 new, was = data[position], old[position]
                 if new != was:
                     if position & 1:  # attribute values
-                        element = elements[position >> 1]
-                        names = tree.names[position >> 1]
-                        for name, value, old_value in zip(names, new, was, strict=True):  # type: ignore[arg-type]
-                            if value != old_value:
-                                element.set(name, value)
+                        element, names = elements[position >> 1], tree.names[position >> 1]
+                        for changed in compress(count(), map(ne, new, was)):  # type: ignore[arg-type]
+                            element.set(names[changed], new[changed])  # type: ignore[index]
                     else:
                         elements[position >> 1].text = new  # type: ignore[assignment]
             tree.data = data.copy()
