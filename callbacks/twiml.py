@@ -204,17 +204,25 @@ def _checked_attributes(
     return checked
 
 
-def _values_like(call: Call, given: Mapping[str, object]) -> tuple[str, ...] | None:
+def _values_like(
+    call: Call, given: Mapping[str, object], fresh: list[int] | None, position: int
+) -> tuple[str, ...] | None:
     """The attribute values for keywords ``given`` if they differ from those of ``call`` only
-    in the text of str values (a per-call query string, a caller's number), else ``None``."""
+    in the text of str values (a per-call query string, a caller's number), else ``None``.
+
+    Each value changed is noted in ``fresh`` (if a list) as the draft's data ``position``
+    plus the value's place shifted by 32 bits (see :func:`callbacks.twiml_template.serialise`).
+    """
     if call.keys != tuple(given) or len(call.values) != len(call.keys):
         return None
     now, was = tuple(given.values()), call.raw
     values = list(call.values)
-    for position in compress(count(), map(is_not, now, was)):  # not the very same objects
-        value, old = now[position], was[position]
+    for place in compress(count(), map(is_not, now, was)):  # not the very same objects
+        value, old = now[place], was[place]
         if type(value) is str and type(old) is str and _is_xml(value):
-            values[position] = value
+            values[place] = value
+            if fresh is not None:
+                fresh.append(position | place << 32)
         elif not (type(value) is list and type(old) is list and value == old):
             return None
     return tuple(values)
@@ -350,12 +358,15 @@ class TwiML:
                 ):
                     values: tuple[str, ...] | None = call.values
                 else:
-                    values = _values_like(call, attributes)
+                    values = _values_like(call, attributes, draft.fresh, len(draft.data) + 1)
                 if values is not None:
+                    data = draft.data
                     if text is not call.text:
                         text = _element_text(call.spec, text)
+                        if draft.fresh is not None:
+                            draft.fresh.append(len(data))
                     draft.step = call.step
-                    draft.data += (text, values)
+                    data += (text, values)
                     return self
         return self._add_other(tag, text, attributes)
 
@@ -380,8 +391,8 @@ class TwiML:
         types = tuple(map(type, attributes.values()))
         if _plain(types, attributes.values()):
             exact = None if _STR_OR_NONE.issuperset(types) else types
-            draft.step.last = Call(tag, index, attributes, exact, kind, values, text, step)
-        draft.step = step
+            draft.step.remember(Call(tag, index, attributes, exact, kind, values, text, step))
+        draft.step, draft.fresh = step, None  # (the draft's serialising compares it all)
         draft.data += (text, values)
         return self
 
@@ -518,6 +529,7 @@ class _Ssml(TwiML):
             tails[child] = (tails.get(child) or "") + text
         else:
             draft.data[2 * index] = (draft.data[2 * index] or "") + text  # type: ignore[operator]
+            draft.fresh = None
         return self
 
     def break_(self, **attributes: AttributeValue) -> Self:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from itertools import compress, count
-from operator import is_not, ne
+from operator import is_not
 from typing import Final
 
 from lxml import etree
@@ -133,6 +133,12 @@ _steps = count()
 _generation = 0  # of the tree of steps
 _roots: dict[Kind, Step] = {}
 
+#: Changes whenever a step's last call is replaced. While it stays the same, the texts and
+#: values a builder takes from the steps' last calls are the very same objects in every draft
+#: of a shape, so a draft and a tree can differ only where either had anything else (``fresh``).
+epoch = 0
+_epochs = count(1)
+
 
 def _count_step() -> None:
     global _steps, _generation
@@ -165,6 +171,12 @@ class Step:
             step = _roots.setdefault(kind, Step(-1, kind, None))
         return step
 
+    def remember(self, call: Call) -> None:
+        """Make ``call`` the last call made from here (see :data:`epoch`)."""
+        global epoch
+        self.last = call
+        epoch = next(_epochs)  # after the change: a draft begun before it sees a new epoch
+
     def then(self, parent: int, kind: Kind) -> Step:
         """The shape of this one with an element of ``kind`` added under element ``parent``."""
         step = self.next.get((parent, kind))
@@ -190,7 +202,9 @@ class Draft:
     Elements are numbered in the order they were added, so a parent comes before its children.
     ``step`` is the shape; element ``i`` has text ``data[2 * i]`` (``None`` for none) and
     attribute values ``data[2 * i + 1]`` (in the order of its kind's names), and ``tails[i]``
-    is the SSML text after it, if any.
+    is the SSML text after it, if any. ``fresh`` lists the data not taken as they are from
+    the steps' last calls (texts by position; one attribute value as its position plus its
+    place shifted by 32 bits) while :data:`epoch` was ``epoch``, or is ``None`` when unknown.
 
     A draft is ``recorded`` until something needs its lxml tree for good. It then becomes
     *live* (``elements`` holds its lxml elements by number, ``kinds`` their kinds, and builder
@@ -201,6 +215,8 @@ class Draft:
     __slots__ = (
         "data",
         "elements",
+        "epoch",
+        "fresh",
         "kinds",
         "moved_to",
         "offset",
@@ -217,6 +233,8 @@ class Draft:
     def __init__(self, root: Kind, text: str | None, values: tuple[str, ...]) -> None:
         self.step = _roots.get(root) or Step.root(root)
         self.data: list[str | tuple[str, ...] | None] = [text, values]
+        self.epoch = epoch
+        self.fresh: list[int] | None = [] if text is None and values == () else None
         self.tails: dict[int, str] | None = None
         self.recorded = True
         self.moved_to: Draft | None = None
@@ -263,6 +281,7 @@ class Draft:
             for index, tail in self.tails.items():
                 tails[index + offset] = tail
         self.moved_to, self.offset, self.recorded = other, offset, False
+        other.fresh = None
 
 
 def build(draft: Draft) -> list[etree._Element]:
@@ -286,21 +305,43 @@ def build(draft: Draft) -> list[etree._Element]:
 
 
 class _Tree:
-    """One thread's lxml tree for a shape, and the data of the document it holds now."""
+    """One thread's lxml tree for a shape, and the data of the document it holds now.
 
-    __slots__ = ("data", "elements", "names", "tails")
+    ``fresh`` are the positions of that document's data not taken from the steps' last calls
+    of ``epoch`` (``None``: unknown).
+    """
+
+    __slots__ = ("data", "elements", "epoch", "fresh", "names", "tails")
 
     def __init__(self, draft: Draft) -> None:
         self.elements = build(draft)
         self.names = [kind.names for _, kind in draft.step.shape()]
         self.data = draft.data.copy()
         self.tails = dict(draft.tails) if draft.tails else None
+        self.epoch = draft.epoch
+        fresh = draft.fresh
+        self.fresh = fresh.copy() if fresh is not None and draft.epoch == epoch else None
+
+    def set(self, position: int, new: str | tuple[str, ...] | None) -> None:
+        """Give the document data ``new`` at ``position``, through lxml where it differs."""
+        was = self.data[position]
+        self.data[position] = new
+        if new != was:
+            element = self.elements[position >> 1]
+            if position & 1:  # attribute values
+                for name, value, old in zip(self.names[position >> 1], new, was, strict=True):  # type: ignore[arg-type]
+                    if value is not old and value != old:
+                        element.set(name, value)
+            else:
+                element.text = new  # type: ignore[assignment]
 
     def set_tails(self, tails: dict[int, str] | None) -> None:
         for index in (tails or {}).keys() | (self.tails or {}).keys():
             self.elements[index].tail = (tails or {}).get(index)
         self.tails = dict(tails) if tails else None
 
+
+_POSITION: Final = (1 << 32) - 1  # of a fresh entry: the data position, below the place
 
 #: Trees kept per thread, the oldest dropped first.
 MAX_TREES: Final = 128
@@ -326,19 +367,26 @@ def serialise(draft: Draft, encoding: str) -> str | bytes:
             del trees[next(iter(trees))]
         tree = trees[draft.step] = _Tree(draft)
     else:
-        data, old = draft.data, tree.data
-        if data != old:
-            elements = tree.elements
-            for position in compress(count(), map(is_not, data, old)):  # not the very same
-                new, was = data[position], old[position]
-                if new != was:
-                    if position & 1:  # attribute values
-                        element, names = elements[position >> 1], tree.names[position >> 1]
-                        for changed in compress(count(), map(ne, new, was)):  # type: ignore[arg-type]
-                            element.set(names[changed], new[changed])  # type: ignore[index]
-                    else:
-                        elements[position >> 1].text = new  # type: ignore[assignment]
-            tree.data = data.copy()
+        data, fresh, known = draft.data, draft.fresh, tree.fresh
+        if fresh is not None and known is not None and draft.epoch == tree.epoch == epoch:
+            # the same calls' texts and values elsewhere: only fresh ones can differ
+            old, elements, names = tree.data, tree.elements, tree.names
+            for entry in fresh if known == fresh else dict.fromkeys(fresh + known):
+                position = entry & _POSITION
+                if position & 1:  # one attribute value: its place above the position
+                    place = entry >> 32
+                    value = data[position][place]  # type: ignore[index]
+                    if value != old[position][place]:  # type: ignore[index]
+                        elements[position >> 1].set(names[position >> 1][place], value)
+                elif data[position] != old[position]:
+                    elements[position >> 1].text = data[position]  # type: ignore[assignment]
+            tree.data, tree.fresh = data.copy(), fresh.copy()
+        else:
+            if data != tree.data:
+                for position in compress(count(), map(is_not, data, tree.data)):  # not the same
+                    tree.set(position, data[position])
+            tree.epoch = draft.epoch
+            tree.fresh = fresh.copy() if fresh is not None and draft.epoch == epoch else None
         if draft.tails != tree.tails:
             tree.set_tails(draft.tails)
     return _tostring(tree.elements[0], encoding=encoding)

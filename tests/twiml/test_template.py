@@ -199,6 +199,41 @@ def test_a_list_changed_by_its_caller_is_read_again() -> None:
     assert 'statusCallbackEvent="initiated answered"' in str(d)
 
 
+def test_values_changed_in_one_document_are_put_back_in_the_next() -> None:
+    """A tree is only patched where its document or the next had other texts or values than
+    the steps' last calls; each must come back when the next document has the usual one."""
+
+    def program(action: str, method: str, text: str) -> list[Call]:
+        return [("gather", None, {"action": action, "method": method}, [("say", text, {}, [])])]
+
+    def build(action: str, method: str, text: str) -> str:
+        return str(run(program(action, method, text), VoiceResponse()))
+
+    forget_everything()
+    usual = ("/a", "POST", "Hi")
+    for values in [usual, ("/b", "POST", "Hi"), ("/a", "GET", "Hi"), usual, ("/b", "GET", "Yo")]:
+        assert build(*values) == reference(program(*values), VoiceResponse)
+        assert build(*usual) == reference(program(*usual), VoiceResponse)
+
+
+def test_a_call_remembered_anew_while_a_document_is_built_is_seen() -> None:
+    """A step's last call replaced (by any thread, any shape) sends documents back to being
+    compared whole with their tree."""
+    forget_everything()
+    for time in range(3):
+        r = VoiceResponse()
+        r.say(f"first {time}", voice="alice")
+        str(VoiceResponse().play(f"/other-{time}", loop=time))  # a new call, remembered
+        r.say("second", voice="alice" if time % 2 else "bob")  # a new call every other time
+        assert str(r) == reference(
+            [
+                ("say", f"first {time}", {"voice": "alice"}, []),
+                ("say", "second", {"voice": "alice" if time % 2 else "bob"}, []),
+            ],
+            VoiceResponse,
+        )
+
+
 # --- errors are still raised at the call ------------------------------------------------------
 
 
