@@ -351,18 +351,28 @@ class TwiML:
         if draft.recorded:  # the call last made from this shape again? (see Call)
             call = draft.step.last
             if call is not None and call.tag is tag and call.parent == self._index:
-                if (
-                    call.given == attributes
-                    and (call.order is None or call.order == tuple(attributes))
-                    and (call.types is None or call.types == tuple(map(type, attributes.values())))
+                values: tuple[str, ...] | None
+                if call.given == attributes and (
+                    call.order is None or call.order == tuple(attributes)
                 ):
-                    values: tuple[str, ...] | None = call.values
+                    values = call.values
+                    for key, kind in call.typed:  # equal values of other types print otherwise
+                        if type(attributes[key]) is not kind:
+                            values = None
+                            break
                 else:
                     values = _values_like(call, attributes, draft.fresh, len(draft.data) + 1)
                 if values is not None:
                     data = draft.data
                     if text is not call.text:
-                        text = _element_text(call.spec, text)
+                        if not (
+                            type(text) is str
+                            and text
+                            and text.isascii()
+                            and text.isprintable()
+                            and not (call.needs_text and text.isspace())
+                        ):  # checked as _element_text() would, else by it
+                            text = _element_text(call.spec, text)
                         if draft.fresh is not None:
                             draft.fresh.append(len(data))
                     draft.step = call.step

@@ -88,14 +88,15 @@ class Call:
     ``given`` (lists copied: the caller may change its own), which made ``kind`` with attribute
     ``values`` and led to ``step``. ``keys`` and ``raw`` are the keywords' names and values,
     ``order`` the names again when there are two or more (the attributes are written in that
-    order), and ``types`` the types of the values, or ``None`` when every value is a str or
-    None (then equal values are the same values).
+    order), ``typed`` the keywords and types of the values when any is not a str or None
+    (else equal values are the same values), and ``needs_text`` whether blank text is refused.
     """
 
     __slots__ = (
         "given",
         "keys",
         "kind",
+        "needs_text",
         "order",
         "parent",
         "raw",
@@ -103,7 +104,7 @@ class Call:
         "step",
         "tag",
         "text",
-        "types",
+        "typed",
         "values",
     )
 
@@ -123,7 +124,9 @@ class Call:
         self.tag, self.parent, self.given, self.keys = tag, parent, given, tuple(given)
         self.order = self.keys if len(given) > 1 else None
         self.raw = tuple(given.values())
-        self.types, self.kind, self.spec, self.values = types, kind, kind.spec, values
+        self.kind, self.spec, self.values = kind, kind.spec, values
+        self.typed = () if types is None else tuple(zip(self.keys, types, strict=True))
+        self.needs_text = kind.spec.text == "required"
         self.text, self.step = text, step
 
 

@@ -184,6 +184,26 @@ def test_values_equal_but_printed_differently_are_not_confused() -> None:
         assert f'loop="{printed}"' in str(VoiceResponse().say("x", loop=value))
 
 
+def test_each_value_of_a_repeated_call_keeps_its_type() -> None:
+    for timeout, bridge, printed in [
+        (5, True, 'timeout="5" answerOnBridge="true"'),
+        (5, 1, 'timeout="5" answerOnBridge="1"'),
+        (True, True, 'timeout="true" answerOnBridge="true"'),
+        (5, True, 'timeout="5" answerOnBridge="true"'),
+    ]:
+        r = VoiceResponse().dial("+1555", timeout=timeout, answer_on_bridge=bridge)
+        assert printed in str(r)
+
+
+def test_texts_of_a_repeated_call_are_checked_as_new_ones() -> None:
+    for _ in range(2):
+        for text, printed in [("Hi", "<Say>Hi</Say>"), ("", "<Say/>"), ("  ", "<Say>  </Say>")]:
+            assert printed in str(VoiceResponse().say(text).say("x"))
+        assert "<Say>Caf\u00e9</Say>" in str(VoiceResponse().say("Caf\u00e9").say("x"))
+        with pytest.raises(TwiMLError, match="not XML-compatible"):
+            VoiceResponse().say("tab\x0b").say("x")
+
+
 def test_attribute_order_follows_each_call() -> None:
     assert 'timeout="5" action="/a"' in str(VoiceResponse().dial(timeout=5, action="/a"))
     assert 'action="/a" timeout="5"' in str(VoiceResponse().dial(action="/a", timeout=5))
