@@ -219,7 +219,11 @@ def _values_like(
     values = list(call.values)
     for place in compress(count(), map(is_not, now, was)):  # not the very same objects
         value, old = now[place], was[place]
-        if type(value) is str and type(old) is str and _is_xml(value):
+        if (
+            type(value) is str
+            and type(old) is str
+            and ((value.isascii() and value.isprintable()) or _NOT_XML.search(value) is None)
+        ):  # _is_xml(value)
             values[place] = value
             if fresh is not None:
                 fresh.append(position | place << 32)
@@ -294,6 +298,7 @@ def _not_xml(spec: ElementSpec, error: ValueError) -> TwiMLError:
 # --- nodes ------------------------------------------------------------------------------------
 
 NODE_CLASSES: dict[str, type[TwiML]] = {}
+_new_node = object.__new__  # a node without __init__, to be given its place
 _NODE_CLASS_OF: dict[ElementSpec, type[TwiML]] = {}
 
 
@@ -436,8 +441,7 @@ class TwiML:
                     "as in `with r.gather(...) as g:`"
                 )
             kind = draft.shape()[child][1]
-        cls = _NODE_CLASS_OF[kind.spec]
-        node = cls.__new__(cls)
+        node = _new_node(_NODE_CLASS_OF[kind.spec])
         node._draft, node._index = draft, child
         return node
 
