@@ -640,7 +640,7 @@ class _Response(TwiML):
         cls._bare = _BARE[cls._spec][0]
 
     def __init__(self) -> None:
-        self._draft = Draft(self._bare, None, ())
+        self._draft = Draft.document(self._bare)
         self._index = 0
 
 

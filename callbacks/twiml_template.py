@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 _Element = etree.Element
+_new_draft = object.__new__
 _SubElement = etree.SubElement
 _tostring = etree.tostring
 
@@ -241,6 +242,16 @@ class Draft:
         self.tails: dict[int, str] | None = None
         self.recorded = True
         self.moved_to: Draft | None = None
+
+    @staticmethod
+    def document(root: Kind) -> Draft:
+        """A new draft of a document with only its root, ``root`` (no text, no attributes):
+        ``Draft(root, None, ())``, made without a class call."""
+        draft = _new_draft(Draft)
+        draft.step = _roots.get(root) or Step.root(root)
+        draft.data, draft.epoch, draft.fresh = [None, ()], epoch, []
+        draft.tails, draft.recorded, draft.moved_to = None, True, None
+        return draft
 
     def shape(self) -> list[tuple[int, Kind]]:
         """Every element's parent and kind, in order."""
