@@ -29,8 +29,6 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
-from itertools import compress, count
-from operator import is_not
 from typing import Any, ClassVar, Final, Literal, Self
 
 from lxml import etree
@@ -213,12 +211,14 @@ def _values_like(
     Each value changed is noted in ``fresh`` (if a list) as the draft's data ``position``
     plus the value's place shifted by 32 bits (see :func:`callbacks.twiml_template.serialise`).
     """
-    if call.keys != tuple(given) or len(call.values) != len(call.keys):
+    if call.keys != [*given] or len(call.values) != len(call.keys):
         return None
-    now, was = tuple(given.values()), call.raw
+    was = call.raw
     values = list(call.values)
-    for place in compress(count(), map(is_not, now, was)):  # not the very same objects
-        value, old = now[place], was[place]
+    for place, value in enumerate(given.values()):
+        old = was[place]
+        if value is old:
+            continue
         if (
             type(value) is str
             and type(old) is str
@@ -357,9 +357,7 @@ class TwiML:
             call = draft.step.last
             if call is not None and call.tag is tag and call.parent == self._index:
                 values: tuple[str, ...] | None
-                if call.given == attributes and (
-                    call.order is None or call.order == tuple(attributes)
-                ):
+                if call.given == attributes and (call.order is None or call.order == [*attributes]):
                     values = call.values
                     for key, kind in call.typed:  # equal values of other types print otherwise
                         if type(attributes[key]) is not kind:

@@ -87,7 +87,8 @@ class Call:
 
     The call added a ``tag`` element under element ``parent``, with text ``text`` and keywords
     ``given`` (lists copied: the caller may change its own), which made ``kind`` with attribute
-    ``values`` and led to ``step``. ``keys`` and ``raw`` are the keywords' names and values,
+    ``values`` and led to ``step``. ``keys`` and ``raw`` are the keywords' names (a list:
+    ``[*given] == keys`` is the quickest test of a call's keywords and their order) and values,
     ``order`` the names again when there are two or more (the attributes are written in that
     order), ``typed`` the keywords and types of the values when any is not a str or None
     (else equal values are the same values), and ``needs_text`` whether blank text is refused.
@@ -122,7 +123,7 @@ class Call:
     ) -> None:
         # lists copied: the caller may change its own later
         given = {k: v.copy() if type(v) is list else v for k, v in given.items()}  # type: ignore[attr-defined]
-        self.tag, self.parent, self.given, self.keys = tag, parent, given, tuple(given)
+        self.tag, self.parent, self.given, self.keys = tag, parent, given, [*given]
         self.order = self.keys if len(given) > 1 else None
         self.raw = tuple(given.values())
         self.kind, self.spec, self.values = kind, kind.spec, values
