@@ -386,7 +386,8 @@ def serialise(draft: Draft, encoding: str) -> str | bytes:
         if fresh is not None and known is not None and draft.epoch == tree.epoch == epoch:
             # the same calls' texts and values elsewhere: only fresh ones can differ
             old, elements, names = tree.data, tree.elements, tree.names
-            for entry in fresh if known == fresh else dict.fromkeys(fresh + known):
+            same = known == fresh  # (the usual case: the same calls changed the same data)
+            for entry in fresh if same else dict.fromkeys(fresh + known):
                 position = entry & _POSITION
                 if position & 1:  # one attribute value: its place above the position
                     place = entry >> 32
@@ -395,7 +396,9 @@ def serialise(draft: Draft, encoding: str) -> str | bytes:
                         elements[position >> 1].set(names[position >> 1][place], value)
                 elif data[position] != old[position]:
                     elements[position >> 1].text = data[position]  # type: ignore[assignment]
-            tree.data, tree.fresh = data.copy(), fresh.copy()
+            tree.data = data.copy()
+            if not same:
+                tree.fresh = fresh.copy()
         else:
             if data != tree.data:
                 for position in compress(count(), map(is_not, data, tree.data)):  # not the same
