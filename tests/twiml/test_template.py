@@ -219,6 +219,22 @@ def test_a_list_changed_by_its_caller_is_read_again() -> None:
     assert 'statusCallbackEvent="initiated answered"' in str(d)
 
 
+def test_new_str_values_beside_new_but_equal_values_are_taken() -> None:
+    """A repeated call with a new str value and other values that are equal but not the very
+    same objects (a list made afresh, a large int computed) is the document lxml builds."""
+
+    def program(action: str, events: list[str], timeout: int) -> list[Call]:
+        keywords = {"action": action, "input": events, "timeout": timeout, "method": "POST"}
+        return [("gather", None, keywords, [("say", "Hi", {}, [])])]
+
+    forget_everything()
+    for call, events in enumerate([["dtmf"], ["dtmf"], ["dtmf", "speech"], ["dtmf"], ["speech"]]):
+        values = (f"/menu?call={call}", list(events), int(str(10**6)))
+        assert str(run(program(*values), VoiceResponse())) == reference(
+            program(*values), VoiceResponse
+        )
+
+
 def test_values_changed_in_one_document_are_put_back_in_the_next() -> None:
     """A tree is only patched where its document or the next had other texts or values than
     the steps' last calls; each must come back when the next document has the usual one."""
