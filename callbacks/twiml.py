@@ -117,9 +117,11 @@ def _unknown_attribute(spec: ElementSpec, key: str) -> TwiMLError:
 
 
 def _scalar(spec: ElementSpec, key: str, value: object) -> str:
+    if isinstance(value, str):  # its characters, as for text: a (str, Enum) member is its value
+        return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str | numbers.Number):
+    if isinstance(value, numbers.Number):
         return str(value)
     raise TwiMLError(
         f"{_where(spec)} attribute {key!r}: cannot use a {type(value).__name__!r} value "

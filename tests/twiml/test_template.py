@@ -383,3 +383,20 @@ def test_appended_nodes_stay_recorded_and_keep_growing() -> None:
         f'{DECLARATION}<Response><Gather numDigits="1"><Say>Press 1</Say></Gather></Response>'
     )
     assert repr(other) == "<VoiceResponse <Response> with 1 children>"
+
+
+def test_a_str_subclass_is_written_as_its_characters() -> None:
+    """A (str, Enum) member is its value, on a cold call and on a repeated one alike."""
+    import enum
+
+    class Voice(str, enum.Enum):  # noqa: UP042 - its str() is "Voice.JOANNA", unlike StrEnum
+        JOANNA = "Polly.Joanna"
+
+    assert str(Voice.JOANNA) != "Polly.Joanna"  # its own __str__ is not what gets written
+    cold = VoiceResponse().say("hi", voice=Voice.JOANNA, language="en-US")
+    plain = VoiceResponse().say("hi", voice="Polly.Joanna", language="en-US")
+    repeated = VoiceResponse().say("hi", voice=Voice.JOANNA, language="en-US")
+    listed = VoiceResponse().gather(input=[Voice.JOANNA, "speech"])
+    assert str(cold) == str(plain) == str(repeated)
+    assert 'voice="Polly.Joanna"' in str(cold)
+    assert 'input="Polly.Joanna speech"' in str(listed)
