@@ -1,11 +1,13 @@
-"""One SQLite writer at a time, handed over at once rather than by polling.
+"""One SQLite writer at a time, handed over quickly rather than by SQLite's slow polling.
 
 SQLite's busy handler sleeps between attempts (up to 100 ms a time), so writers from several
 threads and processes queue badly: a few wait seconds while the lock sits free. Here threads
-of one process wait on a ``threading.Lock`` and processes on an ``flock`` of a small file
-beside the database (``<database>-writer``), both of which wake a waiter as soon as the
-holder is done. SQLite's own locking stays in place underneath; this only orders the queue.
-A process that dies holding the file lock loses it with its file descriptors.
+of one process wait on a ``threading.Lock``, which wakes a waiter as soon as the holder is
+done, and processes on an ``flock`` of a small file beside the database
+(``<database>-writer``), tried without blocking every 0.2 ms at first and every 2 ms at most
+(a blocking ``flock`` could not give up after the busy timeout). SQLite's own locking stays
+in place underneath; this only orders the queue. A process that dies holding the file lock
+loses it with its file descriptors.
 """
 
 from __future__ import annotations
