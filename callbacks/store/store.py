@@ -127,7 +127,7 @@ class Store:
         """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
 
         def once() -> T:
-            with shielded(), self.engine.connect() as conn:
+            with self.engine.connect() as conn:
                 if write:
                     conn.execution_options(**{IMMEDIATE: True})
                 with self._writer(write), conn.begin():
@@ -147,10 +147,6 @@ class Store:
         sqlite = self.dialect == "sqlite"
 
         def once() -> T:
-            with shielded():
-                return transaction()
-
-        def transaction() -> T:
             fairy = self.engine.raw_connection()
             cursor = None
             try:
@@ -205,7 +201,8 @@ class Store:
         give_up = time.monotonic() + self._retry_window
         for attempt in range(1, self._attempts + 1):
             try:
-                return once()
+                with shielded():  # a deadline passing in the transaction is raised after it
+                    return once()
             except HandlerTimeout:
                 raise  # the handler's deadline passed (a TimeoutError, so an OSError)
             except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from callbacks.deadline import Deadline, HandlerTimeout, abandoned, shielded
+from callbacks.store import Store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer here")
 
@@ -125,3 +127,18 @@ def test_use_alarm_false_always_uses_threads() -> None:
     assert Deadline(1, use_alarm=False).run(threading.current_thread) is not (
         threading.main_thread()
     )
+
+
+def test_a_store_transaction_finishes_before_the_timeout_is_raised(tmp_path: Path) -> None:
+
+    store = Store(f"sqlite:///{tmp_path / 'deadline.sqlite3'}")
+    try:
+        store.create_all()
+        started = time.monotonic()
+        with pytest.raises(HandlerTimeout):
+            Deadline(0.05).run(lambda: store._run_sql(lambda cursor: time.sleep(0.2)))
+        assert time.monotonic() - started >= 0.2  # the transaction ran to its end
+        store.record_call({"CallSid": "CA" + "1" * 32, "CallStatus": "ringing"})  # lock free
+        assert store.get_call("CA" + "1" * 32)["status"] == "ringing"
+    finally:
+        store.close()
