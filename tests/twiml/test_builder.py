@@ -10,6 +10,7 @@ from lxml import etree
 
 from callbacks.twiml import (
     DECLARATION,
+    NODE_CLASSES,
     Dial,
     Gather,
     Hangup,
@@ -21,6 +22,7 @@ from callbacks.twiml import (
     VoiceResponse,
     parse_twiml,
 )
+from callbacks.twiml_vocabulary import CHILD_METHODS, method_name
 
 
 def body(response: VoiceResponse | MessagingResponse) -> str:
@@ -292,6 +294,18 @@ def test_wrong_parent_is_still_an_attribute_error_for_hasattr() -> None:
     assert hasattr(g, "say")
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         g.nonsense  # noqa: B018
+    assert getattr(g, "dial", None) is None
+    with pytest.raises(TwiMLError, match=r"<Gather> cannot contain <Dial>; it takes <Say>"):
+        Gather.dial  # noqa: B018 - on the class as on a node
+
+
+def test_every_node_class_refuses_exactly_the_children_its_element_does_not_take() -> None:
+    for cls in NODE_CLASSES.values():
+        allowed = {method_name(tag) for tag in cls._spec.children}
+        for name in CHILD_METHODS:
+            assert hasattr(cls, name) == (name in allowed), (cls.__name__, name)
+        # refused through descriptors, not __getattr__: that would slow every attribute lookup
+        assert all("__getattr__" not in vars(k) for k in cls.__mro__ if k is not object)
 
 
 def test_ssml_nesting_follows_twilio_rules() -> None:
