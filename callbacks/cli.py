@@ -7,15 +7,22 @@
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup
+from flask import Flask
+from flask.cli import FlaskGroup, NoAppException
 
 from callbacks.commands import register_commands
+from config import ConfigError
 
 
-def _create_app():
+def _create_app() -> Flask:
+    """The app for Flask's commands; a settings error is one line (``Error: ...``), also in
+    ``--help``, not a traceback."""
     from callbacks import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise NoAppException(str(error)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False)
