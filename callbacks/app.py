@@ -11,6 +11,7 @@ from flask import Flask, Request, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callbacks.deadline import Deadline
+from callbacks.devlog import hide_query_strings
 from callbacks.errors import register_error_handlers
 from callbacks.security import RequestValidator, twilio_url
 from config import Settings, load_settings
@@ -116,6 +117,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
             "until it returns", type(error).__name__,
         )
     _warn_about_signatures(app, settings)
+    hide_query_strings()
 
     register_error_handlers(app)
     from callbacks.health import bp as health_bp
