@@ -7,13 +7,17 @@ PostgreSQL half skips with a reason, except in CI (``CI=true``) where it fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OPENAPI_PATH = SHARED / "twilio-openapi" / "twilio_api_v2010.json"
@@ -91,3 +95,16 @@ def _no_real_twilio(monkeypatch: pytest.MonkeyPatch) -> None:
         if ours and not name.startswith("SWITCHBOARD_TEST_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SWITCHBOARD_DOTENV", "0")
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on werkzeug's threaded development server on 127.0.0.1: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import flask
@@ -11,7 +10,6 @@ import pytest
 import requests
 from werkzeug.datastructures import MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import make_server
 
 from callbacks.security import (
     SIGNATURE_HEADER,
@@ -22,6 +20,7 @@ from callbacks.security import (
     verify_flask_request,
 )
 from config import Secret
+from tests.conftest import serving
 
 TOKEN = "flask-test-token-0123456789abcdef"
 PARAMS = {"CallSid": "CA" + "1" * 32, "From": "+14155550100", "To": "+14155550199"}
@@ -183,14 +182,8 @@ def test_twilio_url_keeps_the_escapes_twilio_signed() -> None:
 @pytest.fixture
 def live_server() -> Iterator[str]:
     """The tiny app on a real socket (werkzeug's server records the raw request line)."""
-    server = make_server("127.0.0.1", 0, make_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(make_app()) as url:
+        yield url
 
 
 def test_over_real_http(live_server: str) -> None:

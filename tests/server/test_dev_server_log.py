@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from callbacks.devlog import HideQueryStrings, _without_query
+from tests.conftest import serving
 from tests.server.conftest import make_app
 
 
@@ -41,14 +40,8 @@ def test_other_records_are_left_alone() -> None:
 @pytest.fixture
 def dev_server(sqlite_url: str) -> Iterator[str]:
     app: Flask = make_app(sqlite_url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 def test_the_dev_server_logs_no_query_string(
