@@ -472,6 +472,17 @@ class TwiML:
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         return None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """This node in a copy of its document; nodes of one document copied together (in one
+        ``deepcopy``) stay in one copy."""
+        draft = self._resolve()
+        twin = memo.get(id(draft))
+        if twin is None:
+            twin = memo[id(draft)] = draft.copy()
+        node = _new_node(type(self))
+        node._draft, node._index = twin, self._index
+        return node
+
     def _serialise(self, encoding: str) -> Any:
         """The element written by lxml, without the XML declaration."""
         draft = self._draft

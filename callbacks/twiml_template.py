@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from copy import deepcopy
 from itertools import compress, count
 from operator import is_not
 from typing import Final
@@ -253,6 +254,27 @@ class Draft:
         draft.data, draft.epoch, draft.fresh = [None, ()], epoch, []
         draft.tails, draft.recorded, draft.moved_to = None, True, None
         return draft
+
+    def copy(self) -> Draft:
+        """An independent draft of the same document (a live draft's lxml tree copied too).
+
+        Only a draft that was not moved is copied (follow ``moved_to`` first).
+        """
+        other = _new_draft(Draft)
+        other.step, other.data, other.epoch = self.step, self.data.copy(), self.epoch
+        other.fresh = None if self.fresh is None else self.fresh.copy()
+        other.tails = dict(self.tails) if self.tails else None
+        other.recorded, other.moved_to = self.recorded, None
+        if not self.recorded:
+            root = self.elements[0]
+            twin = deepcopy(root)
+            copied = dict(zip(root.iter(), twin.iter(), strict=True))
+            # (an element since moved into another document is copied on its own)
+            other.elements = [
+                copied[e] if e in copied else deepcopy(e) for e in self.elements
+            ]
+            other.parents, other.kinds = self.parents.copy(), self.kinds.copy()
+        return other
 
     def shape(self) -> list[tuple[int, Kind]]:
         """Every element's parent and kind, in order."""

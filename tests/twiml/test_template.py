@@ -6,6 +6,7 @@ first: from then on every call goes straight to lxml, with no draft, shape or tr
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -400,3 +401,53 @@ def test_a_str_subclass_is_written_as_its_characters() -> None:
     assert str(cold) == str(plain) == str(repeated)
     assert 'voice="Polly.Joanna"' in str(cold)
     assert 'input="Polly.Joanna speech"' in str(listed)
+
+
+# --- copies -------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), documents(), st.booleans())
+def test_a_deep_copy_is_the_same_document_and_grows_on_its_own(
+    document: tuple[type[TwiML], list[Call]],
+    more: tuple[type[TwiML], list[Call]],
+    live: bool,
+) -> None:
+    response, program = document
+    original = run(program, response())
+    if live:
+        original.element  # noqa: B018 - a plain lxml tree from here on
+    before = str(original)
+    twin = copy.deepcopy(original)
+    assert str(twin) == before
+    later = [call for call in more[1] if more[0] is response]  # calls the response takes
+    run(later, twin)
+    assert str(original) == before
+    expected = reference(program + later, response)
+    assert str(twin) == expected
+
+
+def test_nodes_copied_together_stay_in_one_document() -> None:
+    r = VoiceResponse()
+    with r.gather(action="/menu") as g:
+        g.say("Press 1")
+    r2, g2 = copy.deepcopy([r, g])
+    g2.play("https://example.com/beep.mp3")
+    r2.hangup()
+    assert str(r).endswith("<Gather action=\"/menu\"><Say>Press 1</Say></Gather></Response>")
+    assert str(r2).endswith(
+        '<Gather action="/menu"><Say>Press 1</Say>'
+        "<Play>https://example.com/beep.mp3</Play></Gather><Hangup/></Response>"
+    )
+
+
+def test_a_copy_of_a_node_built_alone_and_appended() -> None:
+    g = Gather(num_digits=1)
+    g.say("Press 1")
+    r = VoiceResponse().append(g)
+    r2 = copy.deepcopy(r)
+    r2.say("Bye")
+    assert str(r).endswith('<Gather numDigits="1"><Say>Press 1</Say></Gather></Response>')
+    assert str(r2).endswith(
+        '<Gather numDigits="1"><Say>Press 1</Say></Gather><Say>Bye</Say></Response>'
+    )
