@@ -14,13 +14,26 @@ from callbacks.commands import register_commands
 from config import ConfigError
 
 
+def _named_app(context: click.Context | None) -> str | None:
+    """The app named with ``--app`` on the command line, if any.
+
+    ``FLASK_APP`` in the environment is left to the ``flask`` command: ``switchboard`` serves
+    Switchboard unless told otherwise where it is typed.
+    """
+    if context is None:
+        return None
+    root = context.find_root()
+    if root.get_parameter_source("app") is not click.core.ParameterSource.COMMANDLINE:
+        return None
+    return root.ensure_object(ScriptInfo).app_import_path
+
+
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
     ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback."""
-    context = click.get_current_context(silent=True)
-    named = context.find_object(ScriptInfo) if context is not None else None
-    if named is not None and named.app_import_path:
-        return ScriptInfo(app_import_path=named.app_import_path, set_debug_flag=False).load_app()
+    named = _named_app(click.get_current_context(silent=True))
+    if named:
+        return ScriptInfo(app_import_path=named, set_debug_flag=False).load_app()
 
     from callbacks import create_app
 
@@ -32,11 +45,11 @@ def _create_app() -> Flask:
 
 class SwitchboardGroup(FlaskGroup):
     """Flask's command group; listing the commands (``switchboard --help``) loads an app only
-    when one is named (``--app``, ``FLASK_APP``): the Switchboard app adds no commands of its
-    own, and loading it opens the database and checks the settings, which help should not."""
+    when ``--app`` names one: the Switchboard app adds no commands of its own, and loading it
+    opens the database and checks the settings, which help should not."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        if ctx.ensure_object(ScriptInfo).app_import_path is None:
+        if not _named_app(ctx):
             self._load_plugin_commands()
             return sorted(super(FlaskGroup, self).list_commands(ctx))
         return super().list_commands(ctx)

@@ -74,3 +74,14 @@ def test_a_wrong_database_url_does_not_show_its_password(
     assert result.exit_code == 2
     assert "Error: SWITCHBOARD_DATABASE_URL: database 'mysql' is not supported" in result.output
     assert PASSWORD not in result.output
+
+
+def test_flask_app_in_the_environment_does_not_replace_switchboard(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "otherapp.py").write_text("raise SystemExit('otherapp was imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FLASK_APP", "otherapp")
+    result = CliRunner().invoke(cli, ["routes"], auto_envvar_prefix="FLASK")
+    assert result.exit_code == 0, result.output
+    assert "/voice/status" in result.output
