@@ -1,7 +1,8 @@
 """The ``switchboard`` command: Flask's CLI plus Switchboard's own commands.
 
-``switchboard run`` is ``flask run`` for the Switchboard app; ``api``, ``provision``, ``call``,
-``sms``, ``emulator`` and ``simulate`` are added from :mod:`callbacks.commands`.
+``switchboard run`` is ``flask run`` for the Switchboard app (or for the app named with
+``--app``); ``api``, ``provision``, ``call``, ``sms``, ``emulator`` and ``simulate`` are added
+from :mod:`callbacks.commands`.
 """
 
 from __future__ import annotations

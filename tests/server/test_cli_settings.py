@@ -1,4 +1,5 @@
-"""``switchboard`` with a wrong setting: one line saying which and why, never a traceback."""
+"""The ``switchboard`` command and the app it loads: a wrong setting is one line saying which
+and why, never a traceback; ``--help`` loads no app; ``--app`` names another one."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_help_lists_the_commands_without_loading_the_app(
 def test_help_of_a_named_app_lists_its_commands(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (tmp_path / "myapp.py").write_text(
+    (tmp_path / "sb_cli_named_app.py").write_text(
         "from flask import Flask\n"
         "app = Flask(__name__)\n"
         "@app.cli.command('greet')\n"
@@ -59,7 +60,7 @@ def test_help_of_a_named_app_lists_its_commands(
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    result = CliRunner().invoke(cli, ["--app", "myapp", "--help"])
+    result = CliRunner().invoke(cli, ["--app", "sb_cli_named_app", "--help"])
     assert result.exit_code == 0, result.output
     assert "  greet " in result.output
 
@@ -79,9 +80,9 @@ def test_a_wrong_database_url_does_not_show_its_password(
 def test_flask_app_in_the_environment_does_not_replace_switchboard(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (tmp_path / "otherapp.py").write_text("raise SystemExit('otherapp was imported')\n")
+    (tmp_path / "sb_cli_env_app.py").write_text("raise SystemExit('FLASK_APP was imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("FLASK_APP", "otherapp")
+    monkeypatch.setenv("FLASK_APP", "sb_cli_env_app")
     result = CliRunner().invoke(cli, ["routes"], auto_envvar_prefix="FLASK")
     assert result.exit_code == 0, result.output
     assert "/voice/status" in result.output
