@@ -103,6 +103,10 @@ def _allowed_children(spec: ElementSpec) -> str:
     return "it takes " + ", ".join(f"<{tag}>" for tag in spec.children)
 
 
+def _cannot_contain(spec: ElementSpec, tag: str) -> str:
+    return f"{_where(spec)} cannot contain <{tag}>; {_allowed_children(spec)}"
+
+
 def _display_attribute(name: str) -> str:
     return name.replace(f"{{{XML_NAMESPACE}}}", "xml:")
 
@@ -315,9 +319,7 @@ class _Refused:
 
     def __get__(self, node: object, owner: type[TwiML] | None = None) -> Any:
         spec = (owner or type(node))._spec
-        raise _NotAllowedHere(
-            f"{_where(spec)} cannot contain <{self.tag}>; {_allowed_children(spec)}"
-        )
+        raise _NotAllowedHere(_cannot_contain(spec, self.tag))
 
 
 NODE_CLASSES: dict[str, type[TwiML]] = {}
@@ -414,9 +416,7 @@ class TwiML:
         draft, index = self._resolve(), self._index
         spec = self._children.get(tag)
         if spec is None:
-            raise TwiMLError(
-                f"{_where(self._spec)} cannot contain <{tag}>; {_allowed_children(self._spec)}"
-            )
+            raise TwiMLError(_cannot_contain(self._spec, tag))
         kind, values = _checked_attributes(spec, attributes) if attributes else _BARE[spec]
         text = _element_text(spec, text)
         if not draft.recorded:
@@ -1108,9 +1108,7 @@ def _check(element: etree._Element, spec: ElementSpec) -> None:
             raise TwiMLError(f"{_where(spec)} contains an entity reference", code=12100)
         child_spec = children.get(tag)
         if child_spec is None:
-            raise TwiMLError(
-                f"{_where(spec)} cannot contain <{tag}>; {_allowed_children(spec)}", code=12200
-            )
+            raise TwiMLError(_cannot_contain(spec, tag), code=12200)
         if rule == "none" and not _blank(child.tail):
             raise TwiMLError(f"{_where(spec)} cannot contain text", code=12200)
         _check(child, child_spec)

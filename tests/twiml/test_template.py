@@ -420,7 +420,7 @@ def test_a_deep_copy_is_the_same_document_and_grows_on_its_own(
     before = str(original)
     twin = copy.deepcopy(original)
     assert str(twin) == before
-    later = [call for call in more[1] if more[0] is response]  # calls the response takes
+    later = more[1] if more[0] is response else []  # calls this kind of response takes
     run(later, twin)
     assert str(original) == before
     expected = reference(program + later, response)
