@@ -66,17 +66,21 @@ def _params_payload(params: Params | None) -> str:
             pass  # a list of values somewhere: the general way below
     if isinstance(params, Mapping):
         lists = getattr(params, "lists", None)  # werkzeug's MultiDict: every value, not the first
-        items: Iterable = lists() if callable(lists) else params.items()
+        if callable(lists):
+            pairs = [(name, value) for name, values in lists() for value in values]
+            pairs.sort()
+            return "".join([name + value for name, value in pairs])
+        items: Iterable = params.items()
     else:
         items = params
-    pairs: list[tuple[str, str]] = []
+    pairs = []
     for name, value in items:
         if isinstance(value, str):
             pairs.append((name, value))
         else:
-            pairs.extend((name, each) for each in value)
+            pairs.extend([(name, each) for each in value])
     pairs.sort()
-    return "".join([part for pair in pairs for part in pair])
+    return "".join([name + value for name, value in pairs])
 
 
 def compute_signature(auth_token: str | Secret, url: str, params: Params | None = None) -> str:
