@@ -128,11 +128,11 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
         finally:
             cursor.close()
         if path is not None:
-            record.info["inode"] = _inode(path)
+            record.info["inode"] = file_id(path)
 
     @event.listens_for(engine, "checkout")
     def same_file(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if path is not None and record.info.get("inode") != _inode(path):
+        if path is not None and record.info.get("inode") != file_id(path):
             raise exc.DisconnectionError(f"{path} was replaced or removed")
 
     @event.listens_for(engine, "begin")
@@ -144,7 +144,8 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
     return engine
 
 
-def _inode(path: str) -> tuple[int, int] | None:
+def file_id(path: str) -> tuple[int, int] | None:
+    """The device and inode of ``path`` (None if it is not there): a replaced file changes them."""
     try:
         stat = os.stat(path)
     except OSError:

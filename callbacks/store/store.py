@@ -27,6 +27,7 @@ from callbacks.store.engine import (
     sqlite_path,
 )
 from callbacks.store.errors import StoreUnavailable
+from callbacks.store.kept import KeptConnection
 from callbacks.store.params import (
     call_row,
     dumps,
@@ -103,6 +104,10 @@ class Store:
             if on_file and self._writer_lock is not None
             else None
         )
+        path = sqlite_path(self.url)
+        # One connection kept for the main thread, if the pool leaves others for the rest.
+        keep = on_file and path is not None and pool_size + max_overflow >= 2
+        self._kept = KeptConnection(self.engine, path) if keep and path else None
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
 
@@ -113,6 +118,8 @@ class Store:
         """Close every pooled connection (the store stays usable: it reconnects on demand)."""
         if self._checkpointer is not None:
             self._checkpointer.close()
+        if self._kept is not None:
+            self._kept.close()
         self.engine.dispose()
         if self._writer_lock is not None:
             self._writer_lock.close()
@@ -138,28 +145,35 @@ class Store:
 
         return self._retrying(once)
 
-    def _run_sql(self, work: Callable[[Any], T], *, write: bool = True) -> T:
+    def _run_sql(
+        self, work: Callable[[Any], T], *, write: bool = True, single: bool = False
+    ) -> T:
         """Like :meth:`_run`, with ``work`` given a DBAPI cursor for :meth:`_bind`'s statements.
 
-        The writer lock (SQLite) is held from ``BEGIN IMMEDIATE`` to ``COMMIT`` only. An SQLite
-        read is one statement in autocommit, which WAL serves from a consistent snapshot.
+        The writer lock (SQLite) is held from ``BEGIN IMMEDIATE`` to ``COMMIT`` only. ``single``:
+        ``work`` runs one statement, which SQLite runs as its own transaction (autocommit, no
+        BEGIN and COMMIT to send). An SQLite read is one statement in autocommit, which WAL
+        serves from a consistent snapshot.
         """
         sqlite = self.dialect == "sqlite"
+        begin = sqlite and write and not single
+        kept = self._kept
 
         def once() -> T:
-            fairy = self.engine.raw_connection()
+            fairy, keeping = kept.borrow() if kept is not None else (
+                self.engine.raw_connection(), False
+            )
             cursor = None
             try:
                 cursor = fairy.cursor()
                 with self._writer(write):
                     try:
-                        if sqlite and write:
+                        if begin:
                             cursor.execute("BEGIN IMMEDIATE")
                         result = work(cursor)
-                        if sqlite:
-                            if write:
-                                cursor.execute("COMMIT")
-                        else:
+                        if begin:
+                            cursor.execute("COMMIT")
+                        elif not sqlite:
                             fairy.commit()
                     except BaseException:
                         _rollback(fairy, sqlite)
@@ -172,6 +186,9 @@ class Store:
                 gone = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
                 if gone:
                     fairy.invalidate(error)
+                if keeping:
+                    kept.give_back()  # the next attempt checks out afresh
+                    keeping = False
                 raise exc.DBAPIError.instance(
                     None, None, error, type(error), hide_parameters=True,
                     connection_invalidated=gone, dialect=dialect,
@@ -180,7 +197,8 @@ class Store:
                 if cursor is not None:
                     with contextlib.suppress(Exception):
                         cursor.close()
-                fairy.close()
+                if not keeping:
+                    fairy.close()
 
         return self._retrying(once)
 
@@ -238,7 +256,7 @@ class Store:
         now = self._now()
         row.update(created_at=now, updated_at=now)
         bound = self._bind(self._sql.upsert[table.name], row)
-        self._run_sql(lambda cursor: cursor.execute(*bound))
+        self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
 
     def _record_status(
         self,
@@ -439,7 +457,7 @@ class Store:
         text = json.dumps(dict(data), separators=(",", ":"))  # TypeError here, not in the DB
         row = {**key, "data": text, "updated_at": self._now()}
         bound = self._bind(upsert, row)
-        self._run_sql(lambda cursor: cursor.execute(*bound))
+        self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
 
     # -- opt-outs ------------------------------------------------------------------------------
 
@@ -447,7 +465,7 @@ class Store:
         """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
         row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now()}
         bound = self._bind(self._sql.opt_out, row)
-        self._run_sql(lambda cursor: cursor.execute(*bound))
+        self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
 
     def opt_in(self, number: str, sender: str | None = None) -> None:
         """Undo opt-outs of ``number``: for ``sender`` and the global one; None: all of them.
