@@ -83,6 +83,26 @@ def _first(params: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+def _texts(params: Mapping[str, Any], fields: tuple[tuple[str, tuple[str, ...]], ...]) -> dict:
+    """``{column: clean_text(first value of its names)}``, in one pass (this runs for every
+    webhook; most values are short ASCII strings, taken as they are)."""
+    get = params.get
+    row: dict[str, Any] = {}
+    for column, names in fields:
+        value = None
+        for name in names:
+            value = get(name)
+            if value is not None and value != "":
+                break
+        else:
+            row[column] = None
+            continue
+        if value.__class__ is not str or not value.isascii() or "\x00" in value:
+            value = clean_text(value)
+        row[column] = value
+    return row
+
+
 def _extra(params: Mapping[str, Any], used: Iterable[str]) -> str | None:
     rest = {key: value for key, value in params.items() if key not in used}
     return dumps(rest) if rest else None
@@ -101,6 +121,7 @@ _CALL_FIELDS = {
     "caller_name": ("CallerName", "caller_name"),
     "parent_call_sid": ("ParentCallSid", "parent_call_sid"),
 }
+_CALL_TEXTS = tuple(_CALL_FIELDS.items())
 _CALL_DURATION = ("CallDuration", "duration")
 _CALLBACK_ONLY = ("SequenceNumber", "Timestamp", "CallbackSource")  # kept in status_callbacks
 _CALL_USED = frozenset(
@@ -110,7 +131,7 @@ _CALL_USED = frozenset(
 
 def call_row(params: Mapping[str, Any]) -> dict[str, Any]:
     """A ``calls`` row (without timestamps) from voice webhook fields or a REST call resource."""
-    row = {column: clean_text(_first(params, *names)) for column, names in _CALL_FIELDS.items()}
+    row = _texts(params, _CALL_TEXTS)
     row["sid"] = key_text(row["sid"])
     if row["sid"] is None:
         raise ValueError("the call has no CallSid")
@@ -134,6 +155,7 @@ _MESSAGE_FIELDS = {
     "status": ("MessageStatus", "SmsStatus", "status"),
     "error_code": ("ErrorCode", "error_code"),
 }
+_MESSAGE_TEXTS = tuple(_MESSAGE_FIELDS.items())
 _MESSAGE_INTS = {
     "num_media": ("NumMedia", "num_media"),
     "num_segments": ("NumSegments", "num_segments"),
@@ -161,7 +183,7 @@ def _media(params: Mapping[str, Any]) -> tuple[list[dict[str, str | None]], set[
 
 def message_row(params: Mapping[str, Any]) -> dict[str, Any]:
     """A ``messages`` row (without timestamps) from SMS webhook fields or a REST message."""
-    row = {column: clean_text(_first(params, *names)) for column, names in _MESSAGE_FIELDS.items()}
+    row = _texts(params, _MESSAGE_TEXTS)
     row["sid"] = key_text(row["sid"])
     if row["sid"] is None:
         raise ValueError("the message has no MessageSid")
@@ -186,6 +208,7 @@ _RECORDING_FIELDS = {
     "status": ("RecordingStatus", "status"),
     "error_code": ("ErrorCode", "error_code"),
 }
+_RECORDING_TEXTS = tuple(_RECORDING_FIELDS.items())
 _RECORDING_INTS = {
     "duration": ("RecordingDuration", "duration"),
     "channels": ("RecordingChannels", "channels"),
@@ -197,9 +220,7 @@ _RECORDING_USED = frozenset(
 
 def recording_row(params: Mapping[str, Any]) -> dict[str, Any]:
     """A ``recordings`` row (without timestamps) from Record action or recording callback fields."""
-    row = {
-        column: clean_text(_first(params, *names)) for column, names in _RECORDING_FIELDS.items()
-    }
+    row = _texts(params, _RECORDING_TEXTS)
     row["sid"] = key_text(row["sid"])
     if row["sid"] is None:
         raise ValueError("the recording has no RecordingSid")
