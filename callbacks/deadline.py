@@ -28,6 +28,7 @@ handler inline with no deadline (for debugging).
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import contextvars
 import os
@@ -68,6 +69,9 @@ class _Alarm:
 _alarm = _Alarm()
 _SETITIMER = getattr(signal, "setitimer", None)
 _SIGALRM = getattr(signal, "SIGALRM", None)
+#: The handler as installed: ``signal.getsignal`` converts it to an enum member by trying, and
+#: for a Python function that means raising and catching a ValueError (5 us, every request).
+_getsignal = getattr(_signal, "getsignal", signal.getsignal)
 
 
 def _on_alarm(signum: int, frame: object) -> None:
@@ -91,7 +95,7 @@ def _alarm_usable() -> bool:
     """True in the main thread when SIGALRM is ours to use (installs the handler once)."""
     if _SETITIMER is None or threading.current_thread() is not threading.main_thread():
         return False
-    current = signal.getsignal(_SIGALRM)  # type: ignore[arg-type]
+    current = _getsignal(_SIGALRM)  # type: ignore[arg-type]
     if current is _on_alarm:
         return True
     if current not in (signal.SIG_DFL, None):
@@ -208,7 +212,14 @@ class Deadline:
         self.use_alarm = use_alarm
         self._pool_: _Pool | None = None
         self._pid = 0
+        self._said: tuple[float | None, str] = (None, "")
         self._lock = threading.Lock()
+
+    def _message(self) -> str:
+        timeout = self.timeout
+        if self._said[0] != timeout:
+            self._said = (timeout, f"the handler took longer than {timeout:g} s")
+        return self._said[1]
 
     def _pool(self) -> _Pool:
         pid = os.getpid()
@@ -235,7 +246,7 @@ class Deadline:
 
     def _run_with_alarm(self, func: Callable[[], T]) -> T:
         alarm = _alarm
-        alarm.message = f"the handler took longer than {self.timeout:g} s"
+        alarm.message = self._message()
         alarm.expired = alarm.pending = False
         alarm.armed = True
         try:
@@ -258,7 +269,7 @@ class Deadline:
             raise
         if not job.done.acquire(timeout=self.timeout):
             job.abandoned = True
-            raise HandlerTimeout(f"the handler took longer than {self.timeout:g} s")
+            raise HandlerTimeout(self._message())
         if job.error is not None:
             error, job.error = job.error, None
             raise error
