@@ -43,6 +43,8 @@ class Switchboard:
         self.deadline = Deadline(settings.handler_timeout, max_workers=max_workers)
         token = settings.auth_token
         self.validator = RequestValidator(token) if token else None
+        #: URLs made by :func:`callbacks.handlers.external_url`, by endpoint and origin.
+        self.external_urls: dict[tuple[str | None, ...], str] = {}
 
     def ensure_schema(self) -> None:
         """Create the tables if start-up could not; raises StoreUnavailable while it still can't."""

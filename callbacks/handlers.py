@@ -127,9 +127,40 @@ def external_url(endpoint: str, **values: Any) -> str:
     plus the route's path below the app's root; else the URL werkzeug sees, with scheme, host
     and prefix as rewritten by ``ProxyFix`` for trusted proxies. The bundled flows use it for
     every URL they hand to Twilio, so actions resolve the same behind any proxy or tunnel.
+
+    A URL without ``values`` is built once per endpoint and request origin (scheme, host,
+    port, prefix), unless the app has URL defaults functions, which may change it per request.
     """
     switchboard = current_app.extensions.get("switchboard")
-    public_url = switchboard.settings.public_url if switchboard is not None else None
+    if switchboard is None:
+        return _external_url(endpoint, None, values)
+    public_url = switchboard.settings.public_url
+    if values or any(current_app.url_default_functions.values()):
+        return _external_url(endpoint, public_url, values)
+    environ = request.environ
+    key = (
+        endpoint,
+        request.blueprint if endpoint.startswith(".") else None,
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+        environ.get("SCRIPT_NAME"),
+    )
+    urls = switchboard.external_urls
+    url = urls.get(key)
+    if url is None:
+        url = _external_url(endpoint, public_url, values)
+        if len(urls) < _EXTERNAL_URLS_KEPT:
+            urls[key] = url
+    return url
+
+
+#: At most this many external URLs are kept per app (the key holds the Host header).
+_EXTERNAL_URLS_KEPT = 512
+
+
+def _external_url(endpoint: str, public_url: str | None, values: dict[str, Any]) -> str:
     if not public_url:
         return url_for(endpoint, _external=True, **values)
     path = url_for(endpoint, **values)
