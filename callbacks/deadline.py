@@ -35,7 +35,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -104,18 +104,25 @@ def _alarm_usable() -> bool:
     return True
 
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
+def shielded() -> contextlib.AbstractContextManager[None]:
     """A section that a deadline does not interrupt: one that falls inside it is raised as
     soon as the section ends. The store runs each transaction shielded."""
-    alarm = _alarm
-    if not alarm.armed or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    alarm.shield += 1
-    try:
-        yield
-    finally:
+    return _Shielded()
+
+
+class _Shielded:
+    __slots__ = ("counted",)
+
+    def __enter__(self) -> None:
+        alarm = _alarm
+        self.counted = alarm.armed and threading.current_thread() is threading.main_thread()
+        if self.counted:
+            alarm.shield += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.counted:
+            return
+        alarm = _alarm
         alarm.shield -= 1
         if not alarm.shield and alarm.pending and alarm.armed:
             _expire(alarm)

@@ -236,7 +236,7 @@ class Store:
 
     def _writer(self, write: bool) -> contextlib.AbstractContextManager[None]:
         if not write or self._writer_lock is None:
-            return contextlib.nullcontext()
+            return _NO_LOCK
         return self._writer_lock.hold()
 
     def _dbapi_error(self) -> type[Exception]:
@@ -493,6 +493,9 @@ class Store:
         return self._run_sql(
             lambda cursor: cursor.execute(*bound).fetchone() is not None, write=False
         )
+
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:

@@ -17,7 +17,6 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 
 try:
     import fcntl
@@ -36,11 +35,15 @@ class WriterLock:
         self._path = database_path + "-writer" if database_path and fcntl else None
         self._fd: int | None = None
         self._pid = 0
+        self._held: int | None = None
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self) -> WriterLock:
+        """``with lock.hold():`` the database's writer, for this thread and process."""
+        return self
+
+    def __enter__(self) -> None:
         deadline = time.monotonic() + self.timeout
         if not self._thread_lock.acquire(timeout=self.timeout):
             raise WriterBusy("database is locked (this process's writers queue)")
@@ -48,12 +51,17 @@ class WriterLock:
             fd = self._file()
             if fd is not None:
                 _flock(fd, deadline)
-            try:
-                yield
-            finally:
-                if fd is not None:
-                    with contextlib.suppress(OSError):  # closed meanwhile: the lock went with it
-                        fcntl.flock(fd, fcntl.LOCK_UN)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._held = fd  # only the thread holding _thread_lock writes it
+
+    def __exit__(self, *exc_info: object) -> None:
+        fd = self._held
+        try:
+            if fd is not None:
+                with contextlib.suppress(OSError):  # closed meanwhile: the lock went with it
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
 
