@@ -28,7 +28,6 @@ handler inline with no deadline (for debugging).
 
 from __future__ import annotations
 
-import _signal
 import contextlib
 import contextvars
 import os
@@ -69,9 +68,12 @@ class _Alarm:
 _alarm = _Alarm()
 _SETITIMER = getattr(signal, "setitimer", None)
 _SIGALRM = getattr(signal, "SIGALRM", None)
-#: The handler as installed: ``signal.getsignal`` converts it to an enum member by trying, and
-#: for a Python function that means raising and catching a ValueError (5 us, every request).
-_getsignal = getattr(_signal, "getsignal", signal.getsignal)
+# The handler as installed: ``signal.getsignal`` converts it to an enum member by trying, and
+# for a Python function that means raising and catching a ValueError (5 us, every request).
+try:
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover - not CPython
+    _getsignal = signal.getsignal
 
 
 def _on_alarm(signum: int, frame: object) -> None:

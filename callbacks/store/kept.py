@@ -57,12 +57,13 @@ class KeptConnection:
         self._fairy, self._pid = fairy, os.getpid()
         return fairy, True
 
-    def give_back(self) -> None:
-        """Return the kept connection to the pool (after an error: the next transaction checks
-        one out afresh, through the pool's own checks)."""
+    def forget(self) -> None:
+        """Stop keeping the connection (after an error); the caller closes it, which returns it
+        to the pool, so the next transaction checks one out through the pool's own checks."""
+        self._fairy = None
+
+    def close(self) -> None:
+        """Return the kept connection to the pool (``Store.close``)."""
         fairy, self._fairy = self._fairy, None
         if fairy is not None and self._pid == os.getpid() and fairy.is_valid:
             fairy.close()
-
-    def close(self) -> None:
-        self.give_back()

@@ -83,7 +83,9 @@ def _first(params: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-def _texts(params: Mapping[str, Any], fields: tuple[tuple[str, tuple[str, ...]], ...]) -> dict:
+def _texts(
+    params: Mapping[str, Any], fields: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Any]:
     """``{column: clean_text(first value of its names)}``, in one pass (this runs for every
     webhook; most values are short ASCII strings, taken as they are)."""
     get = params.get

@@ -187,7 +187,7 @@ class Store:
                 if gone:
                     fairy.invalidate(error)
                 if keeping:
-                    kept.give_back()  # the next attempt checks out afresh
+                    kept.forget()  # closed below: the next attempt checks one out afresh
                     keeping = False
                 raise exc.DBAPIError.instance(
                     None, None, error, type(error), hide_parameters=True,

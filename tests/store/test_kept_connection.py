@@ -89,6 +89,7 @@ def test_an_error_gives_the_connection_back(store: Store, tmp_path: Path) -> Non
     with pytest.raises(StoreUnavailable):
         store.record_call(call(2))
     assert kept_connection(store) is None
+    assert store.engine.pool.checkedout() == 0
 
     (tmp_path / "kept.sqlite3").rmdir()
     for name in names:
@@ -96,6 +97,17 @@ def test_an_error_gives_the_connection_back(store: Store, tmp_path: Path) -> Non
     store.record_call(call(3))
     assert kept_connection(store) is not None
     assert store.get_call(f"CA{3:032d}") is not None
+
+
+def test_a_failed_statement_returns_the_connection_to_the_pool(store: Store) -> None:
+    store.record_call(call(1))
+    with pytest.raises(StoreUnavailable, match="no such table"):
+        store._run_sql(lambda cursor: cursor.execute("INSERT INTO missing VALUES (1)"))
+    assert kept_connection(store) is None
+    assert store.engine.pool.checkedout() == 0
+    store.record_call(call(2))
+    assert kept_connection(store) is not None
+    assert store.engine.pool.checkedout() == 1
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
