@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
 
     @event.listens_for(engine, "checkout")
     def same_file(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if path is not None and record.info.get("inode") != file_id(path):
+        if path is not None and replaced(record.info, path):
             raise exc.DisconnectionError(f"{path} was replaced or removed")
 
     @event.listens_for(engine, "begin")
@@ -142,6 +143,12 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
 
     _dispose_after_fork(engine)
     return engine
+
+
+def replaced(info: Mapping[str, Any], path: str) -> bool:
+    """Whether the file a connection opened (as its pool record's ``info`` says) is no longer
+    the one at ``path``: replaced, moved away or removed."""
+    return info.get("inode") != file_id(path)
 
 
 def file_id(path: str) -> tuple[int, int] | None:

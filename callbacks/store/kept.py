@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from callbacks.store.engine import file_id
+from callbacks.store.engine import replaced
 
 #: Connections a forked child inherited from its parent's main thread: referenced here for
 #: the rest of the child's life, so that garbage collection never closes (or rolls back) a
@@ -48,9 +48,9 @@ class KeptConnection:
                 _INHERITED.append(fairy)
             elif not fairy.is_valid:
                 pass  # invalidated after an error, which checked it in
-            elif fairy.info.get("inode") == file_id(self._path):
+            elif not replaced(fairy.info, self._path):
                 return fairy, True
-            else:  # the file was replaced or removed: this connection reads the old one
+            else:  # this connection still reads the old file
                 fairy.invalidate()
             self._fairy = None
         fairy = self._engine.raw_connection()
