@@ -91,6 +91,12 @@ class Store:
         )
         self.dialect = self.url.get_backend_name()
         self._sql = Statements.for_dialect(self.dialect)
+        # A time as the driver returns it -> an aware UTC datetime (rows read off a cursor).
+        dialect = self.engine.dialect
+        times = schema.UTCDateTime().dialect_impl(dialect)
+        self._time_from_db: Callable[[Any], Any] = (
+            times.result_processor(dialect, None) or _as_is
+        )
         self._prepared: dict[tuple[sa.ClauseElement, tuple[str, ...]], Prepared] = {}
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
@@ -443,10 +449,14 @@ class Store:
     def _load_session(
         self, query: sa.Select, key: dict[str, str | None], since: datetime | None = None
     ) -> dict[str, Any]:
-        row = self._run(lambda conn: conn.execute(query, key).first(), write=False)
-        if row is None or (since is not None and row.updated_at < since):
+        bound = self._bind(query, key)
+        row = self._run_sql(lambda cursor: cursor.execute(*bound).fetchone(), write=False)
+        if row is None:
             return {}
-        data = json.loads(row.data)
+        text, updated_at = row  # the statement selects (data, updated_at)
+        if since is not None and self._time_from_db(updated_at) < since:
+            return {}
+        data = json.loads(text)
         return data if isinstance(data, dict) else {}
 
     def _save_session(
@@ -496,6 +506,10 @@ class Store:
 
 
 _NO_LOCK = contextlib.nullcontext()
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:
