@@ -221,14 +221,10 @@ class Deadline:
         self.use_alarm = use_alarm
         self._pool_: _Pool | None = None
         self._pid = 0
-        self._said: tuple[float | None, str] = (None, "")
         self._lock = threading.Lock()
 
     def _message(self) -> str:
-        timeout = self.timeout
-        if self._said[0] != timeout:
-            self._said = (timeout, f"the handler took longer than {timeout:g} s")
-        return self._said[1]
+        return f"the handler took longer than {self.timeout:g} s"
 
     def _pool(self) -> _Pool:
         pid = os.getpid()

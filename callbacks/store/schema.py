@@ -32,12 +32,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        to_naive_utc = self.process_bind_param
+
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC).replace(tzinfo=None)
-            return value.isoformat(" ", "microseconds")
+            value = to_naive_utc(value, dialect)
+            return None if value is None else value.isoformat(" ", "microseconds")
 
         return process
 

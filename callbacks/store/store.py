@@ -93,27 +93,28 @@ class Store:
         self._sql = Statements.for_dialect(self.dialect)
         # A time as the driver returns it -> an aware UTC datetime (rows read off a cursor).
         dialect = self.engine.dialect
-        times = schema.UTCDateTime().dialect_impl(dialect)
-        self._time_from_db: Callable[[Any], Any] = (
-            times.result_processor(dialect, None) or _as_is
+        self._time_from_db = schema.UTCDateTime().dialect_impl(dialect).result_processor(
+            dialect, None
         )
         self._prepared: dict[tuple[sa.ClauseElement, tuple[str, ...]], Prepared] = {}
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         self._retry_window = busy_timeout  # a lock still held after this is not passing
+        file = sqlite_path(self.url) if self.dialect == "sqlite" else None
         self._writer_lock = (
-            WriterLock(sqlite_path(self.url), busy_timeout) if self.dialect == "sqlite" else None
+            WriterLock(file, busy_timeout) if self.dialect == "sqlite" else None
         )
-        on_file = self.dialect == "sqlite" and sqlite_path(self.url) is not None
         self._checkpointer = (
             Checkpointer(self.engine, self._writer_lock)
-            if on_file and self._writer_lock is not None
+            if file is not None and self._writer_lock is not None
             else None
         )
-        path = sqlite_path(self.url)
         # One connection kept for the main thread, if the pool leaves others for the rest.
-        keep = on_file and path is not None and pool_size + max_overflow >= 2
-        self._kept = KeptConnection(self.engine, path) if keep and path else None
+        self._kept = (
+            KeptConnection(self.engine, file)
+            if file is not None and pool_size + max_overflow >= 2
+            else None
+        )
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
 
@@ -506,10 +507,6 @@ class Store:
 
 
 _NO_LOCK = contextlib.nullcontext()
-
-
-def _as_is(value: Any) -> Any:
-    return value
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:
