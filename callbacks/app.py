@@ -139,7 +139,7 @@ def _open_store(app: Flask, settings: Settings) -> Store:
     if not url:
         os.makedirs(app.instance_path, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "switchboard.sqlite3")
-    return Store(url)
+    return Store(url, record_delay=settings.record_delay)
 
 
 def _warn_about_signatures(app: Flask, settings: Settings) -> None:

@@ -30,6 +30,7 @@ class Settings:
     trusted_proxies: int = 0
     validate_signatures: bool = True
     handler_timeout: float = 10.0
+    record_delay: float = 0.02
     business_name: str = "Switchboard"
     business_hours: str = "Monday to Friday, 9 AM to 5 PM"
     business_address: str = "1 Main Street, Springfield"

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 
 from callbacks.store import schema
 
-_RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at")
+_RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at", "updated_at")
 
 
 def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Insert:
@@ -25,7 +25,9 @@ def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.In
 
     Columns keep their value when the new row has none; ``extra`` keeps the first one stored;
     ``status`` moves only forward, decided by the database within the one statement, so two
-    workers racing on the same resource cannot move it back.
+    workers racing on the same resource cannot move it back. ``created_at`` keeps the earliest
+    time and ``updated_at`` the latest, since a webhook's row may be written after a later
+    status callback's (:mod:`callbacks.store.behind`).
     """
     stmt = insert(table)
     new, old = stmt.excluded, table.c
@@ -38,7 +40,12 @@ def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.In
     changes["extra"] = sa.func.coalesce(old.extra, new.extra)
     changes["status"] = sa.case((later, new.status), else_=old.status)
     changes["status_rank"] = sa.case((later, new.status_rank), else_=old.status_rank)
-    changes["updated_at"] = new.updated_at
+    changes["created_at"] = sa.case(
+        (new.created_at < old.created_at, new.created_at), else_=old.created_at
+    )
+    changes["updated_at"] = sa.case(
+        (new.updated_at > old.updated_at, new.updated_at), else_=old.updated_at
+    )
     return stmt.on_conflict_do_update(index_elements=[old.sid], set_=changes)
 
 

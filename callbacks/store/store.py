@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,6 +19,7 @@ from sqlalchemy.engine import URL
 
 from callbacks.deadline import HandlerTimeout, shielded
 from callbacks.store import schema
+from callbacks.store.behind import Row, WriteBehind
 from callbacks.store.checkpoint import Checkpointer
 from callbacks.store.engine import (
     IMMEDIATE,
@@ -42,6 +46,7 @@ from callbacks.store.statements import Prepared, Statements
 from callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
+log = logging.getLogger("callbacks.store")
 Clock = Callable[[], datetime]
 
 _PG_CREATE_LOCK = 0x5377_6264  # advisory lock serialising create_all across processes
@@ -63,6 +68,11 @@ class Store:
     when the database comes back. Writes that fail on a lock (SQLite), a serialization
     failure or a dropped connection are retried a few times first; all writes are idempotent,
     so a retry never stores anything twice.
+
+    ``record_delay`` (seconds, 0 by default): when above 0, the rows of ``record_call`` and
+    ``record_message`` are written by a thread of the process, several in one transaction,
+    at most that long after the call (see :mod:`callbacks.store.behind`); reads of calls and
+    messages in this process write them first.
     """
 
     sms_session_idle = timedelta(hours=4)
@@ -79,6 +89,7 @@ class Store:
         pool_timeout: float = 10.0,
         attempts: int = 4,
         sms_session_idle: timedelta | None = None,
+        record_delay: float = 0.0,
     ) -> None:
         self.url = parse_url(url)
         self.engine = make_engine(
@@ -117,12 +128,22 @@ class Store:
         )
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
+        self._behind = (
+            WriteBehind(self._write_rows, self.create_all, delay=record_delay)
+            if record_delay > 0
+            else None
+        )
+        if self._behind is not None:
+            atexit.register(_close_behind, weakref.ref(self._behind))
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
 
     def close(self) -> None:
-        """Close every pooled connection (the store stays usable: it reconnects on demand)."""
+        """Write the rows waiting to be written, then close every pooled connection (the store
+        stays usable: it reconnects on demand)."""
+        if self._behind is not None:
+            self._behind.close()
         if self._checkpointer is not None:
             self._checkpointer.close()
         if self._kept is not None:
@@ -252,6 +273,8 @@ class Store:
 
     def _get(self, table: sa.Table, sid: str) -> dict[str, Any] | None:
         query = self._sql.get[table.name]
+        if self._behind is not None:
+            self._behind.flush()
 
         def work(conn: sa.Connection) -> dict[str, Any] | None:
             row = conn.execute(query, {"sid": key_text(sid)}).mappings().first()
@@ -264,6 +287,43 @@ class Store:
         row.update(created_at=now, updated_at=now)
         bound = self._bind(self._sql.upsert[table.name], row)
         self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
+
+    def _record_behind(self, table: sa.Table, sid: str, params: Mapping[str, Any]) -> bool:
+        """Hand a webhook's fields to the write-behind; False when there is none."""
+        if self._behind is None:
+            return False
+        self._behind.submit(table.name, sid, (params, self._now()))
+        return True
+
+    def _write_rows(self, rows: Sequence[Row]) -> None:
+        """Upsert the write-behind's rows in one transaction, in the order they came.
+
+        The rows are made here, in the write-behind's thread, several in a row, not in the
+        request that handed them over."""
+        groups: list[tuple[str, list[Any]]] = []
+        for table, sid, (params, now) in rows:
+            try:
+                row = _ROW_MAKERS[table](plain(params))
+            except ValueError as error:
+                log.warning("%s row %s not recorded: %s", table, sid, error)
+                continue
+            row["created_at"] = row["updated_at"] = now
+            sql, args = self._bind(self._sql.upsert[table], row)
+            if groups and groups[-1][0] == sql:
+                groups[-1][1].append(args)
+            else:
+                groups.append((sql, [args]))
+        if not groups:
+            return
+
+        def work(cursor: Any) -> None:
+            for sql, many in groups:
+                if len(many) == 1:
+                    cursor.execute(sql, many[0])
+                else:
+                    cursor.executemany(sql, many)
+
+        self._run_sql(work, single=len(groups) == 1 and len(groups[0][1]) == 1)
 
     def _record_status(
         self,
@@ -323,7 +383,13 @@ class Store:
     # -- calls ---------------------------------------------------------------------------------
 
     def record_call(self, params: Mapping[str, Any]) -> None:
-        """Insert or update a call from a voice webhook's fields (CallSid, From, CallStatus...)."""
+        """Insert or update a call from a voice webhook's fields (CallSid, From, CallStatus...).
+
+        With a ``record_delay``, the row is written just after (``params`` must not change).
+        """
+        sid = params.get("CallSid")
+        if sid and self._record_behind(schema.calls, sid, params):
+            return
         self._record(schema.calls, call_row(plain(params)))
 
     def record_call_status(
@@ -355,10 +421,14 @@ class Store:
     # -- messages ------------------------------------------------------------------------------
 
     def record_message(self, params: Mapping[str, Any]) -> None:
-        """Insert or update a message from an SMS webhook's fields (inbound unless told)."""
-        row = message_row(plain(params))
-        row["direction"] = row["direction"] or "inbound"
-        self._record(schema.messages, row)
+        """Insert or update a message from an SMS webhook's fields (inbound unless told).
+
+        With a ``record_delay``, the row is written just after (``params`` must not change).
+        """
+        sid = params.get("MessageSid") or params.get("SmsSid") or params.get("SmsMessageSid")
+        if sid and self._record_behind(schema.messages, sid, params):
+            return
+        self._record(schema.messages, _inbound_message_row(plain(params)))
 
     def record_message_status(
         self, params: Mapping[str, Any], idempotency_token: str | None = None
@@ -507,6 +577,25 @@ class Store:
 
 
 _NO_LOCK = contextlib.nullcontext()
+
+
+def _inbound_message_row(params: dict[str, Any]) -> dict[str, Any]:
+    row = message_row(params)
+    row["direction"] = row["direction"] or "inbound"
+    return row
+
+
+_ROW_MAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    schema.calls.name: call_row,
+    schema.messages.name: _inbound_message_row,
+}
+
+
+def _close_behind(ref: weakref.ref[WriteBehind]) -> None:
+    """At interpreter exit (a worker's graceful stop): write the rows still waiting."""
+    behind = ref()
+    if behind is not None:
+        behind.close()
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:

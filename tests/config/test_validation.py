@@ -42,6 +42,9 @@ def _load(**env: str):
         ("SWITCHBOARD_HANDLER_TIMEOUT", "0", "is below the minimum"),
         ("SWITCHBOARD_HANDLER_TIMEOUT", "nan", "is not a finite number"),
         ("SWITCHBOARD_HANDLER_TIMEOUT", "soon", "is not a number"),
+        ("SWITCHBOARD_RECORD_DELAY", "-0.1", "-0.1 is below the minimum of 0"),
+        ("SWITCHBOARD_RECORD_DELAY", "10", "must be below 10 (seconds a call or message row"),
+        ("SWITCHBOARD_RECORD_DELAY", "later", "is not a number"),
         ("SWITCHBOARD_FORWARD_NUMBER", "4155550100", "is not an E.164 phone number"),
         ("SWITCHBOARD_FORWARD_NUMBER", "+0155550100", "is not an E.164 phone number"),
         ("SWITCHBOARD_DIAL_TIMEOUT", "2", "is below the minimum of 5"),
@@ -130,6 +133,11 @@ def test_handler_timeouts_below_fifteen(seconds: float) -> None:
     assert _load(SWITCHBOARD_HANDLER_TIMEOUT=repr(seconds)).handler_timeout == seconds
 
 
+def test_record_delay_defaults_to_twenty_milliseconds_and_zero_is_allowed() -> None:
+    assert _load().record_delay == 0.02
+    assert _load(SWITCHBOARD_RECORD_DELAY="0").record_delay == 0
+
+
 @NO_DEADLINE
 @given(st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True))
 def test_e164_numbers(number: str) -> None:
@@ -141,6 +149,7 @@ def test_e164_numbers(number: str) -> None:
 def test_any_text_either_parses_or_fails_with_one_line(value: str) -> None:
     for variable in ("SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_DATABASE_URL",
                      "SWITCHBOARD_TRUSTED_PROXIES", "SWITCHBOARD_HANDLER_TIMEOUT",
+                     "SWITCHBOARD_RECORD_DELAY",
                      "SWITCHBOARD_FORWARD_NUMBER", "SWITCHBOARD_VALIDATE_SIGNATURES"):
         message = ""
         try:

@@ -107,15 +107,32 @@ def test_the_database_goes_away_and_comes_back(outage: Outage, tmp_path: Path) -
             doubled = [s for s in statuses if stored_once(store, s) != 1]
         finally:
             store.close()
-        text = server.stop()
+        text = server.stop()  # a graceful stop: the workers write the rows they still hold
+
+    # The call or message row of every voice and SMS webhook, those answered during the
+    # outage included, is in the database: they waited in the workers for it to come back.
+    webhooks = [s for s in sent if not s.kind.endswith("-status")]
+    store = Store(outage.url)
+    try:
+        unrecorded = [
+            s for s in webhooks
+            if (store.get_message(s.params["MessageSid"]) if s.kind == "sms"
+                else store.get_call(s.params["CallSid"])) is None
+        ]
+    finally:
+        store.close()
+    during = sum(1 for s in webhooks if not s.database_up)
 
     report(
         f"database outage, {outage.backend}",
         f"{len(sent)} webhooks; outage {up_at - down_at:.1f} s; healthy again "
         f"{recovered_in:.2f} s after the database returned; answers "
         + ", ".join(f"{k} {v}: {n}" for (k, v), n in sorted(answers.items(), key=str))
-        + f"; {len(retried)} callbacks refused then retried ({stored_anyway} already stored)",
+        + f"; {len(retried)} callbacks refused then retried ({stored_anyway} already stored)"
+        + f"; {len(webhooks) - len(unrecorded)} of {len(webhooks)} call and message rows "
+        f"stored ({during} of those webhooks answered during the outage)",
     )
+    assert not unrecorded, f"{len(unrecorded)} call or message rows never written"
     assert health_down == 503
     assert not [s for s in sent if s.answer.status is None], "a request got no answer"
     for s in sent:

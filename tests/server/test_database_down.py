@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,41 @@ def test_the_server_recovers_when_the_database_returns(tmp_path: Path) -> None:
         assert app.extensions["switchboard"].store.get_call(params["CallSid"]) is not None
     finally:
         app.extensions["switchboard"].store.close()
+
+
+def test_calls_and_messages_answered_in_an_outage_are_recorded_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the database folder should be")
+    url = f"sqlite:///{blocker / 'switchboard.sqlite3'}"
+    app = make_app(url)
+    store = app.extensions["switchboard"].store
+    twilio = Twilio(app.test_client())
+    calls = [call_params() for _ in range(3)]
+    try:
+        for params in calls:
+            assert twiml(twilio.post("/voice", params)).find("Gather") is not None
+        message = message_params("HELP")
+        twiml(twilio.post("/sms", message))
+        blocker.unlink()  # the database can be created again
+        deadline = time.monotonic() + 10
+        while store._behind is not None and len(store._behind):
+            assert time.monotonic() < deadline, "the rows waiting were never written"
+            time.sleep(0.05)
+        assert all(store.get_call(params["CallSid"]) for params in calls)
+        assert store.get_message(message["MessageSid"])["body"] == "HELP"
+    finally:
+        store.close()
+
+
+def test_with_no_record_delay_rows_are_written_before_the_answer(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, SWITCHBOARD_RECORD_DELAY="0")
+    store = app.extensions["switchboard"].store
+    assert store._behind is None
+    params = call_params()
+    twiml(Twilio(app.test_client()).post("/voice", params))
+    with store.engine.connect() as conn:  # read without the store's own flush
+        sids = conn.exec_driver_sql("SELECT sid FROM calls").scalars().all()
+    assert sids == [params["CallSid"]]
+    store.close()

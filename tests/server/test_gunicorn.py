@@ -237,3 +237,45 @@ def test_gunicorn_refuses_to_start_without_an_auth_token(tmp_path: Path) -> None
     finally:
         stop(process)
     assert "TWILIO_AUTH_TOKEN is not set" in log.read_text()
+
+
+def test_call_and_message_rows_are_written_after_the_answer(
+    server: Server, tmp_path: Path
+) -> None:
+    """The webhook's row follows its answer within SWITCHBOARD_RECORD_DELAY (0.02 s); a
+    worker stopped gracefully writes what it still holds (here, a delay of 5 s)."""
+    call, message = call_params(), message_params("HELP")
+    twiml(server.request("/voice", call))
+    twiml(server.request("/sms", message))
+    store = Store(server.database_url)
+    try:
+        deadline = time.monotonic() + 5
+        while store.get_call(call["CallSid"]) is None or store.get_message(
+            message["MessageSid"]
+        ) is None:
+            assert time.monotonic() < deadline, "the rows were not written"
+            time.sleep(0.02)
+    finally:
+        store.close()
+
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    url = f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"
+    env = server_env(TWILIO_AUTH_TOKEN=TOKEN, SWITCHBOARD_DATABASE_URL=url,
+                     SWITCHBOARD_RECORD_DELAY="5", GUNICORN_BIND=f"127.0.0.1:{port}")
+    process = gunicorn("tests.server.gunicorn_app:app", env=env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    calls = [call_params() for _ in range(6)]
+    try:
+        wait_healthy(base, process, log)
+        with requests.Session() as session:
+            held = Server(base, log, url, session)
+            for params in calls:
+                twiml(held.request("/voice", params))
+    finally:
+        stop(process)
+    assert process.returncode == 0, log.read_text()
+    store = Store(url)
+    try:
+        assert all(store.get_call(params["CallSid"]) for params in calls)
+    finally:
+        store.close()

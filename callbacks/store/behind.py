@@ -1,0 +1,201 @@
+"""Rows written just after the answer: the call or message row a webhook leaves behind.
+
+A voice or SMS webhook records its call or message (``Store.record_call``,
+``Store.record_message``), but nothing in the answer depends on that row, and before this
+module a row that failed to be written was only logged and lost. Written one by one, each
+row is a commit of its own: on SQLite from several gunicorn workers that is file locks, a
+log write and the other worker's pages read again, several times the CPU of the upsert.
+
+:class:`WriteBehind` keeps such rows in memory for at most ``delay`` seconds and writes all
+that gathered in that time in one transaction, from a thread of the process, after the
+answer has gone. Rows are written in the order they came; a row's content (its time
+included) is fixed when it is handed over. What changes for the rows it holds:
+
+- The database down: the rows wait and are written when it is back, in order (up to
+  ``hold`` rows; the oldest beyond that are dropped, with an error in the log saying how
+  many), where they used to be lost at once.
+- The process killed (SIGKILL, a crash): the rows of the last ``delay`` seconds are lost. A
+  process that ends normally (gunicorn's graceful stop, a worker recycled after
+  ``max_requests``, ``Store.close``) writes them first.
+- Readers in the same process see every row handed over (the store flushes before it reads
+  those tables); another process sees a row ``delay`` seconds later at most, in normal
+  operation.
+
+A row the database refuses (it is up, but not for that row) is logged and dropped, as before,
+without holding back the rest of its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from callbacks.store.errors import StoreUnavailable
+
+log = logging.getLogger("callbacks.store")
+
+#: A row as handed over: (table name, its SID for the log, what the store makes the row from).
+Row = tuple[str, str, Any]
+
+
+class WriteBehind:
+    """A queue of rows with a thread that writes them in batches (see the module docstring).
+
+    ``write(rows)`` writes a batch in one transaction (raising :class:`StoreUnavailable`);
+    ``ready()`` raises it unless the database answers with its tables in place (the store's
+    ``create_all``), to tell an outage from a bad row.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[Row]], None],
+        ready: Callable[[], None],
+        *,
+        delay: float,
+        hold: int = 20_000,
+        batch: int = 500,
+        retry: float = 0.5,
+    ) -> None:
+        self._write = write
+        self._ready = ready
+        self.delay = delay
+        self.hold = hold
+        self.batch = batch
+        self.retry = retry
+        self._reset()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
+
+    def _reset(self) -> None:
+        """Fresh state: at start and in a forked child (the parent writes its own rows)."""
+        self._pending: list[Row] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._writing = threading.Lock()  # held while a batch is written, to keep rows in order
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._failing = False
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def submit(self, table: str, sid: str, data: Any) -> None:
+        """Hand a row over; it is written within ``delay`` seconds while the database is up."""
+        with self._cond:
+            pending = self._pending
+            pending.append((table, sid, data))
+            if self._thread is None:
+                self._start()
+            if len(pending) == 1 or len(pending) >= self.batch:
+                self._cond.notify()
+
+    def flush(self) -> None:
+        """Write every row handed over so far, in this thread; raises
+        :class:`StoreUnavailable` (the rows stay queued) when the database is down."""
+        while self._pending:
+            self._write_some()
+
+    def close(self) -> None:
+        """Write what is queued (logging what cannot be) and stop the thread."""
+        self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(1.0, self.delay * 10))
+        try:
+            self.flush()
+        except StoreUnavailable as error:
+            lost, self._pending = len(self._pending), []
+            log.error("%d call and message rows lost: %s", lost, error)
+        with self._cond:
+            self._thread = None
+            self._closed = threading.Event()
+
+    # -- the thread ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name="switchboard-write-behind", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def _run(self) -> None:
+        closed = self._closed
+        while not closed.is_set():
+            with self._cond:
+                while not self._pending and not closed.is_set():
+                    self._cond.wait()
+                full = len(self._pending) >= self.batch
+            if closed.is_set():
+                return
+            if not full and closed.wait(self.delay):
+                return  # closing: close() writes what is left
+            try:
+                self._write_some()
+            except StoreUnavailable as error:
+                if not self._failing:
+                    log.warning("%d call and message rows wait for the database: %s",
+                                len(self._pending), error)
+                self._failing = True
+                closed.wait(self.retry)
+            except Exception:  # never let the thread die with rows queued
+                log.exception("writing call and message rows failed")
+                closed.wait(self.retry)
+
+    def _write_some(self) -> None:
+        """Write the oldest rows (up to ``batch``) in one transaction."""
+        with self._writing:
+            with self._cond:
+                rows = self._pending[: self.batch]
+                del self._pending[: len(rows)]
+            if not rows:
+                return
+            try:
+                self._write(rows)
+            except StoreUnavailable:
+                if self._database_up():
+                    self._one_by_one(rows)  # one bad row: the others still go in
+                    return
+                self._requeue(rows)
+                raise
+            except BaseException:
+                self._requeue(rows)
+                raise
+            if self._failing:
+                self._failing = False
+                log.warning("the database is back: call and message rows are written again")
+
+    def _database_up(self) -> bool:
+        try:
+            self._ready()
+        except StoreUnavailable:
+            return False
+        return True
+
+    def _one_by_one(self, rows: list[Row]) -> None:
+        for index, row in enumerate(rows):
+            try:
+                self._write([row])
+            except StoreUnavailable as error:
+                if not self._database_up():
+                    self._requeue(rows[index:])
+                    raise
+                log.warning("%s row %s not recorded: %s", row[0], row[1], error)
+
+    def _requeue(self, rows: list[Row]) -> None:
+        with self._cond:
+            self._pending[:0] = rows
+            extra = len(self._pending) - self.hold
+            if extra > 0:
+                del self._pending[:extra]
+                log.error("%d call and message rows dropped: more than %d waited for the "
+                          "database", extra, self.hold)
+
+
+def _reset_in_child(ref: weakref.ref[WriteBehind]) -> None:
+    behind = ref()
+    if behind is not None:
+        behind._reset()
