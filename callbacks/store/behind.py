@@ -146,24 +146,26 @@ class WriteBehind:
                 closed.wait(self.retry)
 
     def _write_some(self) -> None:
-        """Write the oldest rows (up to ``batch``) in one transaction."""
+        """Write the oldest rows (up to ``batch``) in one transaction; whatever is not written
+        (an outage, or any exception, a handler's deadline included) goes back in front."""
         with self._writing:
             with self._cond:
                 rows = self._pending[: self.batch]
                 del self._pending[: len(rows)]
             if not rows:
                 return
+            written = False
             try:
-                self._write(rows)
-            except StoreUnavailable:
-                if self._database_up():
+                try:
+                    self._write(rows)
+                except StoreUnavailable:
+                    if not self._database_up():
+                        raise
                     self._one_by_one(rows)  # one bad row: the others still go in
-                    return
-                self._requeue(rows)
-                raise
-            except BaseException:
-                self._requeue(rows)
-                raise
+                written = True
+            finally:
+                if not written:
+                    self._requeue(rows)
             if self._failing:
                 self._failing = False
                 log.warning("the database is back: call and message rows are written again")
@@ -176,14 +178,16 @@ class WriteBehind:
         return True
 
     def _one_by_one(self, rows: list[Row]) -> None:
-        for index, row in enumerate(rows):
+        """Write ``rows`` one at a time, dropping (and logging) those the database refuses while
+        it is up; ``rows`` is left holding those not written when it goes down."""
+        while rows:
             try:
-                self._write([row])
+                self._write(rows[:1])
             except StoreUnavailable as error:
                 if not self._database_up():
-                    self._requeue(rows[index:])
                     raise
-                log.warning("%s row %s not recorded: %s", row[0], row[1], error)
+                log.warning("%s row %s not recorded: %s", rows[0][0], rows[0][1], error)
+            del rows[0]
 
     def _requeue(self, rows: list[Row]) -> None:
         with self._cond:

@@ -292,3 +292,44 @@ def test_a_program_that_exits_writes_its_rows_first(sqlite_url: str) -> None:
     store = Store(sqlite_url)
     assert store.get_call(CALL)["status"] == "ringing"
     store.close()
+
+
+def test_rows_go_back_in_front_whatever_interrupts_the_write(db: FakeDatabase) -> None:
+    behind = make(db, delay=30)
+    behind.submit("calls", "CA1", 1)
+    behind.submit("calls", "CA2", 2)
+
+    def interrupted(rows: Sequence[Row]) -> None:
+        raise TimeoutError("the handler's deadline passed")
+
+    behind._write = interrupted  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        behind.flush()
+    assert len(behind) == 2
+    behind._write = db.write  # type: ignore[method-assign]
+    behind.flush()
+    assert db.sids == ["CA1", "CA2"]
+    behind.close()
+
+
+def test_an_outage_in_the_middle_of_one_by_one_keeps_the_rest(db: FakeDatabase) -> None:
+    behind = make(db, delay=30)
+    for n, data in enumerate([1, "bad", 3, 4]):
+        behind.submit("calls", f"CA{n}", data)
+    calls = []
+
+    def write(rows: Sequence[Row]) -> None:
+        calls.append([sid for _, sid, _ in rows])
+        if len(calls) == 3:  # the batch, CA0 alone, then the database goes away
+            db.down = True
+        db.write(rows)
+
+    behind._write = write  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        behind.flush()
+    assert db.sids == ["CA0"]
+    assert len(behind) == 3  # CA1 (not known to be bad: the database was down), CA2, CA3
+    db.down = False
+    behind.flush()
+    assert db.sids == ["CA0", "CA2", "CA3"]  # CA1 refused alone, once the database was up
+    behind.close()
