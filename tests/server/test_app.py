@@ -125,6 +125,24 @@ def test_a_custom_handler_without_the_bundled_flows(sqlite_url: str) -> None:
     app.extensions["switchboard"].store.close()
 
 
+def test_a_handler_finds_its_own_call_in_the_store(sqlite_url: str) -> None:
+    """The call's row is written after the answer, but the handler's process reads it at once."""
+    bp = TwilioBlueprint("mine", __name__)
+
+    @bp.voice("/voice")
+    def whoami(call):  # type: ignore[no-untyped-def]
+        row = get_store().get_call(call.call_sid)
+        return VoiceResponse().say(f"You are calling from {row['from']}")
+
+    app = make_app(sqlite_url, BUNDLED_FLOWS=False)
+    assert app.extensions["switchboard"].store._behind is not None
+    app.register_blueprint(bp)
+    params = call_params(From="+15551239876")
+    spoken = "".join(twiml(Twilio(app.test_client()).post("/voice", params)).itertext())
+    assert spoken == "You are calling from +15551239876"
+    app.extensions["switchboard"].store.close()
+
+
 def test_handlers_stay_plain_functions() -> None:
     """The decorators return the function itself: it can be called, and tested, directly."""
     from callbacks.flows import ivr
