@@ -27,9 +27,11 @@ without holding back the rest of its batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -87,10 +89,12 @@ class WriteBehind:
         with self._cond:
             pending = self._pending
             pending.append((table, sid, data))
-            if self._thread is None:
-                self._start()
-            if len(pending) == 1 or len(pending) >= self.batch:
+            threaded = self._thread is not None or self._start()
+            if threaded and (len(pending) == 1 or len(pending) >= self.batch):
                 self._cond.notify()
+        if not threaded:  # no thread to spare: written now, in this one (or with the next)
+            with contextlib.suppress(StoreUnavailable):
+                self.flush()
 
     def flush(self) -> None:
         """Write every row handed over so far, in this thread; raises
@@ -117,22 +121,31 @@ class WriteBehind:
 
     # -- the thread ------------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _start(self) -> bool:
         thread = threading.Thread(target=self._run, name="switchboard-write-behind", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as error:  # the interpreter is ending, or out of threads
+            log.warning("no write-behind thread (%s): rows are written as they come", error)
+            return False
         self._thread = thread
-        thread.start()
+        return True
 
     def _run(self) -> None:
-        closed = self._closed
-        while not closed.is_set():
-            with self._cond:
+        closed, cond = self._closed, self._cond
+        while True:
+            with cond:
                 while not self._pending and not closed.is_set():
-                    self._cond.wait()
-                full = len(self._pending) >= self.batch
-            if closed.is_set():
-                return
-            if not full and closed.wait(self.delay):
-                return  # closing: close() writes what is left
+                    cond.wait()
+                # Gather rows for ``delay`` seconds from the first, unless a batch fills first.
+                deadline = time.monotonic() + self.delay
+                while len(self._pending) < self.batch and not closed.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    cond.wait(remaining)
+                if closed.is_set():
+                    return  # close() writes what is left
             try:
                 self._write_some()
             except StoreUnavailable as error:

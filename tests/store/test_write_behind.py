@@ -66,7 +66,7 @@ def make(db: FakeDatabase, **options: float) -> WriteBehind:
 
 
 def test_rows_handed_over_together_are_written_in_one_batch_in_order(db: FakeDatabase) -> None:
-    behind = make(db)
+    behind = make(db, delay=0.5)
     for n in range(10):
         behind.submit("calls", f"CA{n}", n)
     assert db.batches == []  # nothing yet: the rows wait for the others of their delay
@@ -332,4 +332,20 @@ def test_an_outage_in_the_middle_of_one_by_one_keeps_the_rest(db: FakeDatabase) 
     db.down = False
     behind.flush()
     assert db.sids == ["CA0", "CA2", "CA3"]  # CA1 refused alone, once the database was up
+    behind.close()
+
+
+def test_without_a_thread_to_spare_rows_are_written_as_they_come(
+    db: FakeDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    behind = make(db, delay=30)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with caplog.at_level(logging.WARNING, "callbacks.store"):
+        behind.submit("calls", "CA1", 1)
+    assert db.sids == ["CA1"]
+    assert "no write-behind thread" in caplog.text
+    monkeypatch.undo()
     behind.close()
