@@ -80,6 +80,7 @@ class WriteBehind:
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._failing = False
+        self._unthreaded = False  # said once that no thread could be started
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -126,7 +127,9 @@ class WriteBehind:
         try:
             thread.start()
         except RuntimeError as error:  # the interpreter is ending, or out of threads
-            log.warning("no write-behind thread (%s): rows are written as they come", error)
+            if not self._unthreaded:
+                log.warning("no write-behind thread (%s): rows are written as they come", error)
+            self._unthreaded = True
             return False
         self._thread = thread
         return True
