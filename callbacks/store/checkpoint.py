@@ -6,9 +6,12 @@ the writer lock, so every other writer waits too, and the slowest 1 % of request
 checkpoints. The store switches that off (``PRAGMA wal_autocheckpoint = 0``) and counts its
 commits instead; every ``every`` of them (or within ``IDLE`` seconds of a commit, when traffic
 is light) a daemon thread of the process runs a ``PASSIVE`` checkpoint, which blocks neither
-readers nor writers, then a second one holding the writer lock to copy the few pages
-committed meanwhile: without it, under steady writes the log is
-never complete when a writer begins, so it never starts over and grows without bound.
+readers nor writers. Once the log holds ``RESTART_FRAMES`` pages, a second one follows holding
+the writer lock, to copy the few pages committed meanwhile: without it, under steady writes
+the log is never complete when a writer begins, so it never starts over and grows without
+bound. That second checkpoint syncs the log and the database file while every writer waits
+(4-16 ms under load on the development machine), so it runs only when the log is that large,
+not at every round: the log grows to about 16 MB and starts over.
 Whatever a process leaves in the log is checkpointed by the next one, or by SQLite when the
 last connection closes.
 """
@@ -34,14 +37,21 @@ EVERY = 200
 IDLE = 30.0
 """Seconds after which a process checkpoints what it committed even if that was fewer."""
 
+RESTART_FRAMES = 4096
+"""Pages in the log (16 MB of 4 KiB pages) from which a checkpoint makes it start over."""
+
 CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 
 class Checkpointer:
     """Counts one store's commits and checkpoints from a thread of the committing process."""
 
-    def __init__(self, engine: Engine, writer_lock: WriterLock, every: int = EVERY) -> None:
+    def __init__(
+        self, engine: Engine, writer_lock: WriterLock, every: int = EVERY,
+        restart: int = RESTART_FRAMES,
+    ) -> None:
         self.every = every
+        self.restart = restart
         self._engine = weakref.ref(engine)
         self._writer_lock = writer_lock
         self._commits = 0
@@ -70,7 +80,7 @@ class Checkpointer:
         """The thread is per process: a forked worker starts its own."""
         with self._lock:
             if self._pid != os.getpid() or self._job is None:
-                job = _Job(self._engine, self._writer_lock)
+                job = _Job(self._engine, self._writer_lock, self.restart)
                 thread = threading.Thread(
                     target=job.run, name="switchboard-checkpoint", daemon=True
                 )
@@ -84,9 +94,12 @@ class Checkpointer:
 
 
 class _Job:
-    def __init__(self, engine: weakref.ref[Engine], writer_lock: WriterLock) -> None:
+    def __init__(
+        self, engine: weakref.ref[Engine], writer_lock: WriterLock, restart: int = RESTART_FRAMES
+    ) -> None:
         self.engine = engine
         self.writer_lock = writer_lock
+        self.restart = restart
         self.wake = threading.Event()
         self.commits = 0
         self.stop = False
@@ -113,8 +126,9 @@ class _Job:
         connection = engine.raw_connection()  # autocommit (see engine.py): no BEGIN
         try:
             sqlite = connection.dbapi_connection
-            sqlite.execute(CHECKPOINT).fetchall()
-            with self.writer_lock.hold():
-                sqlite.execute(CHECKPOINT).fetchall()
+            ((_busy, frames, _copied),) = sqlite.execute(CHECKPOINT).fetchall()
+            if frames >= self.restart:
+                with self.writer_lock.hold():
+                    sqlite.execute(CHECKPOINT).fetchall()
         finally:
             connection.close()
