@@ -1,10 +1,10 @@
 """Rows written just after the answer: the call or message row a webhook leaves behind.
 
 A voice or SMS webhook records its call or message (``Store.record_call``,
-``Store.record_message``), but nothing in the answer depends on that row, and before this
-module a row that failed to be written was only logged and lost. Written one by one, each
-row is a commit of its own: on SQLite from several gunicorn workers that is file locks, a
-log write and the other worker's pages read again, several times the CPU of the upsert.
+``Store.record_message``), but nothing in the answer depends on that row. Written before the
+answer, a row that fails is only logged and lost, and each row is a commit of its own: on
+SQLite from several gunicorn workers that is file locks, a log write and the other worker's
+pages read again, several times the CPU of the upsert.
 
 :class:`WriteBehind` keeps such rows in memory for at most ``delay`` seconds and writes all
 that gathered in that time in one transaction, from a thread of the process, after the

@@ -47,7 +47,10 @@ class Checkpointer:
     """Counts one store's commits and checkpoints from a thread of the committing process."""
 
     def __init__(
-        self, engine: Engine, writer_lock: WriterLock, every: int = EVERY,
+        self,
+        engine: Engine,
+        writer_lock: WriterLock,
+        every: int = EVERY,
         restart: int = RESTART_FRAMES,
     ) -> None:
         self.every = every

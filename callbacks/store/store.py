@@ -289,10 +289,10 @@ class Store:
         self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
 
     def _record_behind(self, table: sa.Table, sid: str, params: Mapping[str, Any]) -> bool:
-        """Hand a webhook's fields to the write-behind; False when there is none."""
+        """Hand a copy of a webhook's fields to the write-behind; False when there is none."""
         if self._behind is None:
             return False
-        self._behind.submit(table.name, sid, (params, self._now()))
+        self._behind.submit(table.name, sid, (plain(params), self._now()))
         return True
 
     def _write_rows(self, rows: Sequence[Row]) -> None:
@@ -303,7 +303,7 @@ class Store:
         groups: list[tuple[str, list[Any]]] = []
         for table, sid, (params, now) in rows:
             try:
-                row = _ROW_MAKERS[table](plain(params))
+                row = _ROW_MAKERS[table](params)
             except ValueError as error:
                 log.warning("%s row %s not recorded: %s", table, sid, error)
                 continue
@@ -385,7 +385,7 @@ class Store:
     def record_call(self, params: Mapping[str, Any]) -> None:
         """Insert or update a call from a voice webhook's fields (CallSid, From, CallStatus...).
 
-        With a ``record_delay``, the row is written just after (``params`` must not change).
+        With a ``record_delay``, the row is written just after (see :class:`Store`).
         """
         sid = params.get("CallSid")
         if sid and self._record_behind(schema.calls, sid, params):
@@ -423,7 +423,7 @@ class Store:
     def record_message(self, params: Mapping[str, Any]) -> None:
         """Insert or update a message from an SMS webhook's fields (inbound unless told).
 
-        With a ``record_delay``, the row is written just after (``params`` must not change).
+        With a ``record_delay``, the row is written just after (see :class:`Store`).
         """
         sid = params.get("MessageSid") or params.get("SmsSid") or params.get("SmsMessageSid")
         if sid and self._record_behind(schema.messages, sid, params):

@@ -350,3 +350,13 @@ def test_without_a_thread_to_spare_rows_are_written_as_they_come(
     assert caplog.text.count("no write-behind thread") == 1
     monkeypatch.undo()
     behind.close()
+
+
+def test_the_row_is_what_the_fields_were_when_handed_over(sqlite_url: str) -> None:
+    store = Store(sqlite_url, record_delay=30)
+    store.create_all()
+    fields = {"CallSid": CALL, "CallStatus": "ringing", "CallerName": "Ann"}
+    store.record_call(fields)
+    fields["CallerName"] = "changed by a handler afterwards"
+    assert store.get_call(CALL)["caller_name"] == "Ann"
+    store.close()
