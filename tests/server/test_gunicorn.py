@@ -279,3 +279,9 @@ def test_call_and_message_rows_are_written_after_the_answer(
         assert all(store.get_call(params["CallSid"]) for params in calls)
     finally:
         store.close()
+
+
+def test_workers_freeze_what_they_made_at_start_up(server: Server) -> None:
+    """A full garbage collection does not walk the app's start-up objects in a request."""
+    frozen = server.session.get(server.base + "/test-gc", timeout=10).json()["frozen"]
+    assert frozen > 10_000
