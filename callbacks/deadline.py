@@ -55,14 +55,14 @@ class HandlerTimeout(TimeoutError):
 class _Alarm:
     """The state of this process's deadline timer, which only the main thread arms."""
 
-    __slots__ = ("armed", "expired", "message", "pending", "shield")
+    __slots__ = ("armed", "expired", "pending", "shield", "timeout")
 
     def __init__(self) -> None:
         self.armed = False  # a deadline is running
         self.expired = False  # it passed (the handler was told)
         self.pending = False  # it passed inside a shielded section, to be raised on leaving it
         self.shield = 0  # depth of shielded sections
-        self.message = ""
+        self.timeout = 0.0  # of the running deadline, for the message (made only if it passes)
 
 
 _alarm = _Alarm()
@@ -90,7 +90,11 @@ def _expire(alarm: _Alarm) -> None:
     alarm.expired = True
     alarm.pending = False
     _SETITIMER(signal.ITIMER_REAL, REPEAT_AFTER)  # type: ignore[misc]
-    raise HandlerTimeout(alarm.message)
+    raise HandlerTimeout(_message(alarm.timeout))
+
+
+def _message(timeout: float) -> str:
+    return f"the handler took longer than {timeout:g} s"
 
 
 def _alarm_usable() -> bool:
@@ -223,9 +227,6 @@ class Deadline:
         self._pid = 0
         self._lock = threading.Lock()
 
-    def _message(self) -> str:
-        return f"the handler took longer than {self.timeout:g} s"
-
     def _pool(self) -> _Pool:
         pid = os.getpid()
         if self._pool_ is None or self._pid != pid:
@@ -251,7 +252,7 @@ class Deadline:
 
     def _run_with_alarm(self, func: Callable[[], T]) -> T:
         alarm = _alarm
-        alarm.message = self._message()
+        alarm.timeout = self.timeout
         alarm.expired = alarm.pending = False
         alarm.armed = True
         try:
@@ -274,7 +275,7 @@ class Deadline:
             raise
         if not job.done.acquire(timeout=self.timeout):
             job.abandoned = True
-            raise HandlerTimeout(self._message())
+            raise HandlerTimeout(_message(self.timeout))
         if job.error is not None:
             error, job.error = job.error, None
             raise error
