@@ -98,10 +98,11 @@ class WriteBehind:
                 self.flush()
 
     def flush(self) -> None:
-        """Write every row handed over so far, in this thread; raises
-        :class:`StoreUnavailable` (the rows stay queued) when the database is down."""
-        while self._pending:
-            self._write_some()
+        """Write every row handed over so far, in this thread, or wait for the batch the
+        thread is writing; raises :class:`StoreUnavailable` (the rows stay queued) when the
+        database is down."""
+        while self._write_some():
+            pass
 
     def close(self) -> None:
         """Write what is queued (logging what cannot be) and stop the thread."""
@@ -161,15 +162,16 @@ class WriteBehind:
                 log.exception("writing call and message rows failed")
                 closed.wait(self.retry)
 
-    def _write_some(self) -> None:
+    def _write_some(self) -> bool:
         """Write the oldest rows (up to ``batch``) in one transaction; whatever is not written
-        (an outage, or any exception, a handler's deadline included) goes back in front."""
-        with self._writing:
+        (an outage, or any exception, a handler's deadline included) goes back in front.
+        False when there was nothing to write: no row waits, and none is being written."""
+        with self._writing:  # held by a batch in flight: once it is ours, that one is committed
             with self._cond:
                 rows = self._pending[: self.batch]
                 del self._pending[: len(rows)]
             if not rows:
-                return
+                return False
             written = False
             try:
                 try:
@@ -185,6 +187,7 @@ class WriteBehind:
             if self._failing:
                 self._failing = False
                 log.warning("the database is back: call and message rows are written again")
+            return True
 
     def _database_up(self) -> bool:
         try:

@@ -360,3 +360,23 @@ def test_the_row_is_what_the_fields_were_when_handed_over(sqlite_url: str) -> No
     fields["CallerName"] = "changed by a handler afterwards"
     assert store.get_call(CALL)["caller_name"] == "Ann"
     store.close()
+
+
+def test_flush_waits_for_the_batch_the_thread_is_writing(db: FakeDatabase) -> None:
+    """A reader's flush finds nothing left to take while the thread writes the last batch: it
+    must still return only once that batch is committed."""
+    writing, proceed = threading.Event(), threading.Event()
+
+    def slow_write(rows: Sequence[Row]) -> None:
+        writing.set()
+        proceed.wait(5)
+        db.write(rows)
+
+    behind = WriteBehind(slow_write, db.ready, delay=0.001)
+    behind.submit("messages", "SM1", 1)
+    assert writing.wait(5)  # the thread has taken SM1 and is writing it
+    assert len(behind) == 0
+    threading.Timer(0.2, proceed.set).start()
+    behind.flush()
+    assert db.sids == ["SM1"]
+    behind.close()
