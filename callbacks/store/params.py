@@ -131,6 +131,11 @@ _CALL_USED = frozenset(
 )
 
 
+def call_sid(params: Mapping[str, Any]) -> Any:
+    """The call's SID as the fields give it (None if they give none)."""
+    return _first(params, *_CALL_FIELDS["sid"])
+
+
 def call_row(params: Mapping[str, Any]) -> dict[str, Any]:
     """A ``calls`` row (without timestamps) from voice webhook fields or a REST call resource."""
     row = _texts(params, _CALL_TEXTS)
@@ -181,6 +186,11 @@ def _media(params: Mapping[str, Any]) -> tuple[list[dict[str, str | None]], set[
         )
         used.update((key, kind_key))
     return media, used
+
+
+def message_sid(params: Mapping[str, Any]) -> Any:
+    """The message's SID as the fields give it (None if they give none)."""
+    return _first(params, *_MESSAGE_FIELDS["sid"])
 
 
 def message_row(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,9 +34,11 @@ from callbacks.store.errors import StoreUnavailable
 from callbacks.store.kept import KeptConnection
 from callbacks.store.params import (
     call_row,
+    call_sid,
     dumps,
     key_text,
     message_row,
+    message_sid,
     plain,
     recording_row,
     sequence_number,
@@ -273,7 +275,7 @@ class Store:
 
     def _get(self, table: sa.Table, sid: str) -> dict[str, Any] | None:
         query = self._sql.get[table.name]
-        if self._behind is not None:
+        if self._behind is not None and table.name in _ROW_MAKERS:  # rows it may hold
             self._behind.flush()
 
         def work(conn: sa.Connection) -> dict[str, Any] | None:
@@ -387,7 +389,7 @@ class Store:
 
         With a ``record_delay``, the row is written just after (see :class:`Store`).
         """
-        sid = params.get("CallSid")
+        sid = call_sid(params)
         if sid and self._record_behind(schema.calls, sid, params):
             return
         self._record(schema.calls, call_row(plain(params)))
@@ -425,7 +427,7 @@ class Store:
 
         With a ``record_delay``, the row is written just after (see :class:`Store`).
         """
-        sid = params.get("MessageSid") or params.get("SmsSid") or params.get("SmsMessageSid")
+        sid = message_sid(params)
         if sid and self._record_behind(schema.messages, sid, params):
             return
         self._record(schema.messages, _inbound_message_row(plain(params)))
