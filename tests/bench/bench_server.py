@@ -20,6 +20,7 @@ path (signature, parsing, deadline, TwiML) without what the store costs.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import shutil
@@ -44,7 +45,9 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 16))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 SLICE = float(os.environ.get("BENCH_SLICE", 1.0))
 WARMUP = 0.3
-REQUESTS_PER_TARGET = 8000
+#: Requests made for each second of a run: more than any target here answers in a second
+#: (about 2,300 at most), so that no request is sent twice.
+REQUESTS_PER_SECOND = 4000
 #: wrk (Debian's package) when installed, unless BENCH_LOADGEN=python: it leaves more of the
 #: machine to gunicorn than the Python generator does.
 WRK = None if os.environ.get("BENCH_LOADGEN") == "python" else shutil.which("wrk")
@@ -134,9 +137,10 @@ def message(sid: str) -> dict[str, str]:
     }
 
 
-def requests_for(name: str, port: int) -> list[bytes]:
+def requests_for(name: str, port: int, count: int) -> list[bytes]:
+    """``count`` pre-signed requests to ``name``, each for a new call or message."""
     made = []
-    for _ in range(REQUESTS_PER_TARGET):
+    for _ in range(count):
         sid = uuid.uuid4().hex
         if name == "/sms":
             made.append(post(port, "/sms", message("SM" + sid)))
@@ -153,43 +157,38 @@ def requests_for(name: str, port: int) -> list[bytes]:
 class Target:
     """One thing measured: its label, port, pre-signed requests, goal, and the figures so far."""
 
-    def __init__(self, label: str, port: int, batch: list[bytes], goal: float | None) -> None:
-        self.label, self.port, self.batch, self.goal = label, port, batch, goal
-        self.counter = itertools.count()  # requests are not reused across rounds
+    def __init__(self, label: str, port: int, path: str, goal: float | None) -> None:
+        self.label, self.port, self.path, self.goal = label, port, path, goal
         self.done = 0
         self.seconds = 0.0
         self.latencies: list[float] = []
         self.bad = 0
         self.round_rates: list[float] = []
         self.wrk_latencies: list[tuple[float, float]] = []
-        self.warm = 0
         self.folder = Path(tempfile.gettempdir())
         self.master: int | None = None
         self.cpu = 0.0
 
     def run(self, seconds: float, *, record: bool = True) -> None:
-        """``CONNECTIONS`` connections for ``seconds``: wrk when installed, else Python."""
+        """``CONNECTIONS`` connections for ``seconds``: wrk when installed, else Python. Every
+        run sends requests made for it (new calls and messages, not those of earlier runs: a
+        repeated status callback is a duplicate, which the store does not write)."""
+        if WRK:
+            seconds = max(1, round(seconds))  # wrk takes whole seconds
+        batch = requests_for(self.path, self.port, math.ceil(seconds * REQUESTS_PER_SECOND))
         before = worker_cpu(self.master)
-        self._run(seconds, record)
+        if WRK:
+            self._run_wrk(seconds, batch, record)
+        else:
+            self._run_python(seconds, batch, record)
         if record:
             self.cpu += worker_cpu(self.master) - before
 
-    def _run(self, seconds: float, record: bool) -> None:
-        if WRK:
-            self._run_wrk(seconds, record)
-        else:
-            self._run_python(seconds, record)
-
-    def _run_wrk(self, seconds: float, record: bool) -> None:
-        """wrk (C, epoll) sends the next pre-signed requests; it reconnects as gunicorn's sync
+    def _run_wrk(self, seconds: float, batch: list[bytes], record: bool) -> None:
+        """wrk (C, epoll) sends the pre-signed requests; it reconnects as gunicorn's sync
         workers close each connection."""
-        seconds = max(1, round(seconds))  # wrk takes whole seconds
-        size = seconds * 8000
-        offset = self.done + self.warm
-        chunk = [self.batch[(offset + k) % len(self.batch)] for k in range(size)]
-        self.warm += 0 if record else size
-        data = b"".join(b"%d\n%s" % (len(r), r) for r in chunk)
-        path = self.folder / f"requests-{self.port}-{offset}.bin"
+        data = b"".join(b"%d\n%s" % (len(r), r) for r in batch)
+        path = self.folder / f"requests-{self.port}.bin"
         path.write_bytes(data)
         output = subprocess.run(
             [WRK, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
@@ -211,12 +210,12 @@ class Target:
             self.bad += sum(int(n) for n in errors.groups())
         self.wrk_latencies.append((_wrk_ms(output, "50%"), _wrk_ms(output, "99%")))
 
-    def _run_python(self, seconds: float, record: bool) -> None:
+    def _run_python(self, seconds: float, batch: list[bytes], record: bool) -> None:
         """``CONNECTIONS`` threads, each on a new connection per request."""
         latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
         bad = [0] * CONNECTIONS
         stop_at = time.perf_counter() + seconds
-        batch, size, counter, port = self.batch, len(self.batch), self.counter, self.port
+        size, counter, port = len(batch), itertools.count(), self.port
 
         def worker(slot: int) -> None:
             mine = latencies[slot]
@@ -300,13 +299,11 @@ def main() -> None:
             for port, process in zip(ports, processes, strict=True):
                 wait_ready(port, process)
             masters = {port: process.pid for port, process in zip(ports, processes, strict=True)}
-            ceiling = Target("ceiling (constant XML)", ceiling_port,
-                             requests_for("/voice", ceiling_port), None)
+            ceiling = Target("ceiling (constant XML)", ceiling_port, "/voice", None)
             targets = [ceiling]
-            targets += [Target(name, server_port, requests_for(name, server_port), goal)
-                        for name, goal in goals.items()]
-            targets += [Target(f"{name} (no database)", nostore_port,
-                               requests_for(name, nostore_port), None) for name in goals]
+            targets += [Target(name, server_port, name, goal) for name, goal in goals.items()]
+            targets += [Target(f"{name} (no database)", nostore_port, name, None)
+                        for name in goals]
             for target in targets:
                 target.folder = folder
                 target.master = masters[target.port]
