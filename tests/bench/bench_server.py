@@ -33,16 +33,24 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
+
 from callbacks.security import signed_headers
+from callbacks.store import Store, schema
+from callbacks.store.schema import UTCDateTime
+from callbacks.store.statuses import status_rank
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 TOKEN = "bench-auth-token"
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 16))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+#: Calls and messages put in the database before the run (0: it starts empty).
+PREFILL = int(os.environ.get("BENCH_PREFILL", 0))
 SLICE = float(os.environ.get("BENCH_SLICE", 1.0))
 WARMUP = 0.3
 #: Requests made for each second of a run: more than any target here answers in a second
@@ -61,14 +69,59 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def database_url(folder: Path) -> str:
+    """``BENCH_DATABASE_URL``, else an SQLite file in ``folder``."""
+    return os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{folder / 'switchboard.sqlite3'}")
+
+
+def prefill(url: str, rows: int) -> None:
+    """Put ``rows`` calls and as many messages in the database, as a server that has run for a
+    while has: an empty database flatters every write, its indexes fitting in a few pages."""
+    store = Store(url)
+    try:
+        store.create_all()
+        if store.dialect == "sqlite":
+            n = sa.select(sa.literal(1).label("i")).cte("n", recursive=True)
+            source = n.union_all(sa.select(n.c.i + 1).where(n.c.i < rows))
+            sid = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+        else:
+            source = sa.func.generate_series(1, rows).table_valued("i").render_derived("n")
+            sid = sa.func.md5(sa.cast(sa.func.random(), sa.Text) + sa.cast(source.c.i, sa.Text))
+        at = sa.literal(datetime(2026, 11, 1, tzinfo=UTC), UTCDateTime)
+        common = {
+            "account_sid": sa.literal("AC" + "b" * 32), "from": sa.literal("+15551230001"),
+            "to": sa.literal("+15559870002"), "direction": sa.literal("inbound"),
+            "created_at": at, "updated_at": at,
+        }
+        calls = {
+            "sid": sa.literal("CA") + sid, **common, "status": sa.literal("completed"),
+            "status_rank": sa.literal(status_rank("call", "completed")),
+            "duration": sa.literal(31),
+        }
+        messages = {
+            "sid": sa.literal("SM") + sid, **common, "body": sa.literal("hello there"),
+            "status": sa.literal("received"),
+            "status_rank": sa.literal(status_rank("message", "received")),
+            "num_media": sa.literal(0), "num_segments": sa.literal(1),
+        }
+        with store.engine.begin() as conn:
+            for table, columns in ((schema.calls, calls), (schema.messages, messages)):
+                select = sa.select(*columns.values()).select_from(source)
+                conn.execute(sa.insert(table).from_select(list(columns), select))
+        if store.dialect == "sqlite":  # all in the database file and on disk, so that the
+            with store.engine.connect() as conn:  # run's first checkpoint is not the pre-fill's
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            os.sync()
+    finally:
+        store.close()
+
+
 def start_gunicorn(app: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SWITCHBOARD_"))}
     env.update(
         TWILIO_AUTH_TOKEN=TOKEN,
         SWITCHBOARD_DOTENV="0",
-        SWITCHBOARD_DATABASE_URL=os.environ.get(
-            "BENCH_DATABASE_URL", f"sqlite:///{folder / 'switchboard.sqlite3'}"
-        ),
+        SWITCHBOARD_DATABASE_URL=database_url(folder),
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="2",
         GUNICORN_ACCESSLOG=str(folder / f"access-{port}.log"),
@@ -289,6 +342,8 @@ def main() -> None:
     goals = {"/voice": 0.75, "/sms": 0.75, "/voice/status": 0.6}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         folder = Path(tmp)
+        if PREFILL:
+            prefill(database_url(folder), PREFILL)
         ports = [free_port(), free_port(), free_port()]
         apps = ["tests.bench.ceiling_app:app", "callbacks.wsgi:app", "tests.bench.nostore_app:app"]
         processes = [
@@ -310,7 +365,9 @@ def main() -> None:
             generator = "wrk" if WRK else "a Python load generator"
             print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections from {generator}, "
                   f"{ROUNDS} rounds of {SLICE:g} s per target, interleaved; {os.cpu_count()} "
-                  "cores shared with the load generator")
+                  "cores shared with the load generator; the database "
+                  + (f"holding {PREFILL:,} calls and {PREFILL:,} messages at the start"
+                     if PREFILL else "empty at the start"))
             for target in targets:
                 target.run(WARMUP, record=False)
             for _ in range(ROUNDS):
