@@ -27,9 +27,11 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 1000))
 
-# Trust X-Forwarded-* from the local proxy only; the app applies ProxyFix itself
-# (SWITCHBOARD_TRUSTED_PROXIES).
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn itself takes no forwarded header from anyone (X-Forwarded-Proto, a SCRIPT_NAME
+# header...): the app rebuilds the URL Twilio signed from SWITCHBOARD_PUBLIC_URL, or from the
+# X-Forwarded-* headers of SWITCHBOARD_TRUSTED_PROXIES proxies (werkzeug's ProxyFix). gunicorn's
+# own default trusts 127.0.0.1, where a tunnel's agent or any local process connects from.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "")
 
 # The access log carries the path without its query string and no headers: nothing that could
 # hold a secret (signatures, basic-auth credentials, tokens in query strings).

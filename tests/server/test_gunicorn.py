@@ -227,6 +227,19 @@ def test_the_access_log_carries_no_query_string_or_secret(server: Server) -> Non
     assert signature["X-Twilio-Signature"] not in text
 
 
+def test_gunicorn_applies_no_forwarded_headers(server: Server) -> None:
+    """Only the app decides which proxies' headers count (SWITCHBOARD_TRUSTED_PROXIES, 0
+    here): gunicorn's own default would take them from any process on 127.0.0.1."""
+    params = call_params()
+    https = signed_headers(TOKEN, server.base.replace("http:", "https:") + "/voice", params)
+    for header in ({"X-Forwarded-Proto": "https"}, {"X-Forwarded-Ssl": "on"}):
+        response = server.session.post(server.base + "/voice", data=params,
+                                        headers={**https, **header}, timeout=10)
+        assert response.status_code == 403, header
+    script_name = server.request("/voice", params, headers={"SCRIPT_NAME": "/elsewhere"})
+    assert twiml(script_name).find("Gather").get("action") == server.base + "/voice/menu"
+
+
 def test_gunicorn_refuses_to_start_without_an_auth_token(tmp_path: Path) -> None:
     log = tmp_path / "gunicorn.log"
     env = server_env(GUNICORN_BIND=f"127.0.0.1:{free_port()}",
