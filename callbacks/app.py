@@ -99,6 +99,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     settings = load_settings(overrides=overrides or None)
 
     app = Flask("callbacks", instance_relative_config=True, static_folder=None)
+    # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
+    # default, a 308 before any signature check, to the host the request named).
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["BUNDLED_FLOWS"] = True
     app.config.update({k: v for k, v in config.items() if k not in overrides})

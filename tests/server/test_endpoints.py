@@ -91,6 +91,18 @@ def test_put_is_not_a_twilio_method(shared_twilio: Twilio) -> None:
     assert shared_twilio.client.put("/voice").status_code == 405
 
 
+@pytest.mark.parametrize("path", ["/voice//menu", "/sms//", "//voice", "/voice/status//"])
+def test_doubled_slashes_are_not_redirected(shared_twilio: Twilio, path: str) -> None:
+    """werkzeug would answer 308 to the merged path, before any signature check, at the host
+    the request named; no route has such a path: safe TwiML under /voice and /sms, else 404."""
+    response = shared_twilio.client.post(path, headers={"Host": "evil.example"})
+    assert "Location" not in response.headers
+    if path.startswith(("/voice/status", "//")):
+        assert response.status_code == 404
+    else:
+        twiml(response)
+
+
 def test_every_endpoint_on_each_database(twilio: Twilio) -> None:
     for path in VOICE_ROUTES:
         assert len(twiml(twilio.post(path, call_params())))
