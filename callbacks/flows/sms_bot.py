@@ -11,11 +11,14 @@ builder, escaped.
 
 from __future__ import annotations
 
+import logging
+
 from callbacks import get_store
 from callbacks.handlers import TwilioBlueprint
 from callbacks.twilio_request import MessageRequest
 from callbacks.twiml import MessagingResponse
 
+log = logging.getLogger("callbacks")
 bp = TwilioBlueprint("sms_bot", __name__)
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -45,21 +48,25 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
     word = keyword(message.body)
     sender, number = message.from_ or "", message.to
     store = get_store()
+    if (word in OPT_OUT or word in OPT_IN) and not (sender and number):
+        # Twilio always sends both; without them there is no one to confirm to, and an
+        # opt-out of an unknown number of ours would have to be one from all of them.
+        log.warning("%s from %s to %s not recorded: the message lacks From or To",
+                    word, sender or "-", number or "-")
+        return None
     if word in OPT_OUT:
-        if sender:
-            everywhere = word == "STOPALL"  # every number of ours, not only this one
-            if store.is_opted_out(sender, sender=number):
-                if everywhere:
-                    store.opt_out(sender)
-                return None  # confirmed once already: nothing more goes to this number
-            store.opt_out(sender, sender=None if everywhere else number)
+        everywhere = word == "STOPALL"  # every number of ours, not only this one
+        if store.is_opted_out(sender, sender=number):
+            if everywhere:
+                store.opt_out(sender)
+            return None  # confirmed once already: nothing more goes to this number
+        store.opt_out(sender, sender=None if everywhere else number)
         return _reply(
             f"{name}: you are unsubscribed and will receive no more messages. "
             "Reply START to subscribe again."
         )
     if word in OPT_IN:
-        if sender:
-            store.opt_in(sender, sender=number)
+        store.opt_in(sender, sender=number)
         return _reply(f"{name}: you are subscribed again. Reply HELP for help, STOP to stop.")
     if word in HELP:
         return _reply(

@@ -108,3 +108,22 @@ def test_stopall_opts_out_of_every_number(twilio: Twilio, store: Any, caller: st
     assert store.is_opted_out(caller, sender=OTHER_NUMBER)
     send(twilio, "START", caller)
     assert not store.is_opted_out(caller, sender=OTHER_NUMBER)
+
+
+@pytest.mark.parametrize("word", ["STOP", "STOPALL", "START"])
+@pytest.mark.parametrize("missing", ["From", "To"])
+def test_opt_out_and_in_need_both_numbers(
+    twilio: Twilio, store: Any, caller: str, word: str, missing: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without To, a STOP could only be recorded as one from every number of ours (and a
+    START would lift them all); without From there is no one to confirm to. Twilio always
+    sends both: such a message is logged and answered with nothing."""
+    send(twilio, "STOP", caller, To=OTHER_NUMBER)
+    params = message_params(word, From=caller)
+    del params[missing]
+    assert texts(twiml(twilio.post("/sms", params))) == []
+    assert store.is_opted_out(caller, sender=OTHER_NUMBER)  # START did not lift it
+    assert not store.is_opted_out(caller, sender=NUMBER)  # STOP(ALL) did not add one
+    assert f"{word} from " in caplog.text
+    assert "lacks From or To" in caplog.text
