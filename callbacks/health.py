@@ -6,6 +6,8 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from callbacks.store import StoreUnavailable
+
 log = logging.getLogger("callbacks")
 
 bp = Blueprint("health", __name__)
@@ -13,18 +15,22 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """200 ``{"status": "ok"}`` when the database answers, else 503 ``{"status": "unavailable"}``.
+    """200 ``{"status": "ok"}`` when the database answers with every table and takes writes
+    (:meth:`Store.check <callbacks.store.Store.check>`), else 503 ``{"status": "unavailable"}``.
 
-    No signature check: it tells nothing but whether the database is reachable.
+    No signature check: it tells nothing but whether the database can be used.
     """
     switchboard = current_app.extensions["switchboard"]
 
     def check() -> None:
-        switchboard.ensure_schema()
-        switchboard.store.ping()
+        switchboard.store.check()
+        switchboard.schema_ready = True
 
     try:
         switchboard.deadline.run(check)
+    except StoreUnavailable as error:
+        log.warning("health check failed: %s", error)
+        return jsonify(status="unavailable"), 503
     except Exception as error:
         log.warning("health check failed: %s", type(error).__name__)
         return jsonify(status="unavailable"), 503

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -108,3 +109,25 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def read_only(store: Any) -> Iterator[None]:
+    """Every connection refuses writes, as a read-only file or a standby server does."""
+
+    def refuse_writes(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if store.dialect == "sqlite":
+            cursor.execute("PRAGMA query_only = 1")
+        else:  # committed, or the pool's reset on return would roll the SET back
+            cursor.execute("SET default_transaction_read_only = on")
+            dbapi_connection.commit()
+        cursor.close()
+
+    store.close()  # the connections made so far write: new ones are made read-only
+    event.listen(store.engine, "connect", refuse_writes)
+    try:
+        yield
+    finally:
+        event.remove(store.engine, "connect", refuse_writes)
+        store.close()

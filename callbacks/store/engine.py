@@ -208,6 +208,16 @@ def is_transient(error: BaseException) -> bool:
     return any(text in message for text in _SQLITE_BUSY)
 
 
+def is_missing_table(error: BaseException) -> bool:
+    """A statement failed because one of the store's tables is not there (dropped, or the
+    database file replaced by an empty one while the server runs)."""
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    if getattr(error, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return str(error).startswith("no such table")
+
+
 def describe(error: BaseException, url: URL) -> str:
     """One line: which database, and the driver's reason (no SQL, no parameters, no password)."""
     cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error

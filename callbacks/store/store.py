@@ -24,6 +24,7 @@ from callbacks.store.checkpoint import Checkpointer
 from callbacks.store.engine import (
     IMMEDIATE,
     describe,
+    is_missing_table,
     is_transient,
     make_engine,
     parse_url,
@@ -131,7 +132,7 @@ class Store:
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
         self._behind = (
-            WriteBehind(self._write_rows, self.create_all, delay=record_delay)
+            WriteBehind(self._write_rows, self.check, delay=record_delay)
             if record_delay > 0
             else None
         )
@@ -245,6 +246,18 @@ class Store:
         return prepared.sql, prepared.args(params)
 
     def _retrying(self, once: Callable[[], T]) -> T:
+        """``once()``, retried as :meth:`_attempt` says; a table found missing is created
+        again (and ``once`` run again) rather than failing every write until someone does."""
+        try:
+            return self._attempt(once)
+        except StoreUnavailable as error:
+            if error.__cause__ is None or not is_missing_table(error.__cause__):
+                raise
+            log.warning("%s: creating the missing tables", error)
+            self.create_all()
+            return self._attempt(once)
+
+    def _attempt(self, once: Callable[[], T]) -> T:
         delay = 0.02
         give_up = time.monotonic() + self._retry_window
         for attempt in range(1, self._attempts + 1):
@@ -381,6 +394,23 @@ class Store:
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""
         self._run(lambda conn: conn.execute(sa.select(1)).scalar_one(), write=False)
+
+    def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers, holds every table (the
+        missing ones are created) and takes writes.
+
+        What ``/healthz`` reports, and how the write-behind tells an outage from a bad row: a
+        read-only file or server answers reads and fails every write. The write is a delete
+        of no row from each table, so nothing changes.
+        """
+        self.create_all()
+        probes = [sa.delete(table).where(sa.false()) for table in schema.metadata.sorted_tables]
+
+        def work(conn: sa.Connection) -> None:
+            for probe in probes:
+                conn.execute(probe)
+
+        self._run(work)
 
     # -- calls ---------------------------------------------------------------------------------
 

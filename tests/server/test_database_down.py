@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from callbacks.errors import VOICE_APOLOGY
-from tests.conftest import free_port
+from callbacks.store import schema
+from tests.conftest import free_port, read_only
 from tests.server.conftest import Twilio, call_params, make_app, message_params, spoken, twiml
 
 
@@ -117,3 +119,55 @@ def test_with_no_record_delay_rows_are_written_before_the_answer(sqlite_url: str
         sids = conn.exec_driver_sql("SELECT sid FROM calls").scalars().all()
     assert sids == [params["CallSid"]]
     store.close()
+
+
+@pytest.fixture
+def db_app(database_url: str) -> Iterator[Flask]:
+    app = make_app(database_url)
+    yield app
+    app.extensions["switchboard"].store.close()
+
+
+def test_healthz_says_unavailable_while_the_database_refuses_writes(db_app: Flask) -> None:
+    """A read-only file or a standby server answers ``SELECT 1``, and fails every write."""
+    client, store = db_app.test_client(), db_app.extensions["switchboard"].store
+    assert client.get("/healthz").status_code == 200
+    with read_only(store):
+        assert client.get("/healthz").status_code == 503
+        assert Twilio(client).post("/voice/status", call_params(
+            CallStatus="completed")).status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_rows_wait_while_the_database_refuses_writes(db_app: Flask) -> None:
+    """Not dropped as rows the database refused one by one: it refuses them all."""
+    store = db_app.extensions["switchboard"].store
+    twilio = Twilio(db_app.test_client())
+    calls = [call_params() for _ in range(3)]
+    with read_only(store):
+        for params in calls:
+            twiml(twilio.post("/voice", params))
+        time.sleep(0.3)  # the write-behind tried, and found the database refusing writes
+        assert len(store._behind) == len(calls)
+    deadline = time.monotonic() + 10
+    while len(store._behind):
+        assert time.monotonic() < deadline, "the rows waiting were never written"
+        time.sleep(0.05)
+    assert all(store.get_call(params["CallSid"]) for params in calls)
+
+
+def test_tables_dropped_under_the_server_are_created_again(db_app: Flask) -> None:
+    """By the status callback that misses its table, and by /healthz."""
+    store = db_app.extensions["switchboard"].store
+    twilio = Twilio(db_app.test_client())
+    store.close()
+    with store.engine.begin() as conn:
+        schema.metadata.drop_all(conn)
+    params = call_params(CallStatus="completed", SequenceNumber="0")
+    assert twilio.post("/voice/status", params).status_code == 204
+    assert store.get_call(params["CallSid"])["status"] == "completed"
+    with store.engine.begin() as conn:
+        schema.metadata.drop_all(conn)
+    assert db_app.test_client().get("/healthz").status_code == 200
+    with store.engine.connect() as conn:
+        assert "voice_sessions" in sa.inspect(conn).get_table_names()
