@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callbacks.deadline import Deadline
 from callbacks.devlog import hide_query_strings
 from callbacks.errors import register_error_handlers
+from callbacks.logs import one_line_logs
 from callbacks.security import RequestValidator, twilio_url
 from config import Settings, load_settings
 
@@ -102,6 +103,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
     # default, a 308 before any signature check, to the host the request named).
     app.url_map.merge_slashes = False
+    one_line_logs(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["BUNDLED_FLOWS"] = True
     app.config.update({k: v for k, v in config.items() if k not in overrides})

@@ -7,14 +7,20 @@ accept anyone's).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from flask import Flask
+from gunicorn import glogging
+from gunicorn.config import Config
 
 from callbacks.app import create_app
+from callbacks.logs import NoQueryStrings, OneLine, add_filter
 from config import load_settings
 
-__all__ = ["MissingAuthToken", "prepare", "production_app", "require_auth_token"]
+__all__ = [
+    "GunicornLogger", "MissingAuthToken", "prepare", "production_app", "require_auth_token",
+]
 
 
 class MissingAuthToken(RuntimeError):
@@ -42,3 +48,22 @@ def prepare(config: Mapping[str, object] | None = None) -> None:
     app_ = production_app(config)
     app_.extensions["switchboard"].store.close()
 
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger (``logger_class`` in ``deploy/gunicorn.conf.py``): every line of the
+    error and access logs one line (:class:`~callbacks.logs.OneLine`), no query string in the
+    request targets gunicorn quotes in its error log (an unparsable request line, a request
+    that failed), and the app's ``callbacks`` logger writing to the error log, so that its
+    lines carry the time, the worker's pid and the level as gunicorn's do."""
+
+    def setup(self, cfg: Config) -> None:
+        super().setup(cfg)
+        add_filter(self.error_log, NoQueryStrings)
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            add_filter(handler, OneLine)
+        app_log = logging.getLogger("callbacks")
+        if all(getattr(handler, "_gunicorn", False) for handler in app_log.handlers):
+            # none of its own (from logconfig_dict, say): gunicorn's, made again on a reload
+            app_log.handlers[:] = self.error_log.handlers
+            app_log.setLevel(self.error_log.level)
+            app_log.propagate = False

@@ -39,6 +39,10 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Every line one line (control characters in a path or a value escaped), no query string in
+# the request targets gunicorn quotes in its error log, and the app's own lines in the error
+# log with the time, pid and level (callbacks.production.GunicornLogger).
+logger_class = "callbacks.production.GunicornLogger"
 
 proc_name = "switchboard"
 

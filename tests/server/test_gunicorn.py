@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -238,6 +240,44 @@ def test_gunicorn_applies_no_forwarded_headers(server: Server) -> None:
         assert response.status_code == 403, header
     script_name = server.request("/voice", params, headers={"SCRIPT_NAME": "/elsewhere"})
     assert twiml(script_name).find("Gather").get("action") == server.base + "/voice/menu"
+
+
+def wait_for_log(server: Server, text: str) -> str:
+    deadline = time.monotonic() + 5
+    while text not in server.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{text!r} never reached the log"
+        time.sleep(0.05)
+    return server.log.read_text(errors="replace")
+
+
+def test_log_lines_stay_one_line_each(server: Server) -> None:
+    """A newline sent percent-encoded in a path cannot start a log line of its own."""
+    server.session.post(server.base + "/voice/x%0Aforged%20line%0D%00", timeout=10)
+    server.session.get(server.base + "/nothing%0Aforged%20line", timeout=10)
+    text = wait_for_log(server, "/nothing")
+    assert not [line for line in text.splitlines() if line.startswith("forged")]
+    assert '"POST /voice/x\\nforged line\\r\\x00 HTTP/1.1" 200' in text  # access log
+    assert "POST /voice/x\\nforged line\\r\\x00 answered with safe TwiML" in text  # the app's
+
+
+def test_the_apps_lines_carry_the_time_the_worker_and_the_level(server: Server) -> None:
+    assert server.request("/voice", call_params(), signed=False).status_code == 403
+    text = wait_for_log(server, "refused POST /voice with 403")
+    lines = [line for line in text.splitlines() if "refused POST /voice with 403" in line]
+    pattern = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[WARNING\] refused "
+    assert all(re.match(pattern, line) for line in lines), lines
+
+
+def test_an_unparsable_request_line_leaves_its_query_string_out_of_the_log(
+    server: Server,
+) -> None:
+    host, port = server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /voice?token=hunter2-query\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+    text = wait_for_log(server, "Invalid request from")
+    assert "hunter2-query" not in text
+    assert "/voice?…" in text
 
 
 def test_gunicorn_refuses_to_start_without_an_auth_token(tmp_path: Path) -> None:
