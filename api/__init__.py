@@ -16,6 +16,7 @@ from api.errors import (
     TwilioHTTPError,
     TwilioInvalidResponse,
     TwilioTimeout,
+    TwilioUnexpectedAnswer,
     ValidationError,
 )
 from api.retry import TwilioRetry, retry_policy
@@ -28,6 +29,7 @@ __all__ = [
     "TwilioInvalidResponse",
     "TwilioRetry",
     "TwilioTimeout",
+    "TwilioUnexpectedAnswer",
     "ValidationError",
     "retry_policy",
 ]

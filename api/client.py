@@ -201,6 +201,14 @@ def _read_timeout(exc: BaseException) -> bool:
     return isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError)
 
 
+def _attempts(exc: BaseException) -> int:
+    """How many times the request that failed with ``exc`` was tried: what
+    :class:`~api.retry.TwilioRetry` counted when the retries ran out, else 1."""
+    inner = exc.args[0] if exc.args else None
+    attempts = getattr(inner, "attempts", 1) if isinstance(inner, MaxRetryError) else 1
+    return attempts if isinstance(attempts, int) and attempts > 0 else 1
+
+
 class TwilioClient(ResourceGroups):
     """A client for Twilio's REST API 2010-04-01.
 
@@ -351,7 +359,7 @@ class TwilioClient(ResourceGroups):
                 method, url, params=query, data=body, timeout=self.timeout, stream=stream
             )
         except requests.RequestException as exc:
-            error = self._transport_error(method, url, exc)
+            error = self._transport_error(method, url, exc, time.perf_counter() - started)
         if log.isEnabledFor(logging.DEBUG):
             outcome = f"failed: {error}" if error else f"-> {response.status_code}"
             log.debug(
@@ -382,16 +390,20 @@ class TwilioClient(ResourceGroups):
         )
 
     def _transport_error(
-        self, method: str, url: str, exc: requests.RequestException
+        self, method: str, url: str, exc: requests.RequestException, elapsed: float | None = None
     ) -> TwilioError:
         if isinstance(exc, requests.ConnectTimeout):
-            return TwilioTimeout(method, url, phase="connect", seconds=self.timeout[0])
-        if isinstance(exc, requests.ReadTimeout) or (
+            phase, seconds = "connect", self.timeout[0]
+        elif isinstance(exc, requests.ReadTimeout) or (
             isinstance(exc, requests.ConnectionError) and _read_timeout(exc)
         ):
-            return TwilioTimeout(method, url, phase="read", seconds=self.timeout[1])
-        may_retry = self.retries.total not in (0, False)
-        return TwilioConnectionError(method, url, reason=_reason(exc, may_retry=may_retry))
+            phase, seconds = "read", self.timeout[1]
+        else:
+            may_retry = self.retries.total not in (0, False)
+            return TwilioConnectionError(method, url, reason=_reason(exc, may_retry=may_retry))
+        return TwilioTimeout(
+            method, url, phase=phase, seconds=seconds, attempts=_attempts(exc), elapsed=elapsed
+        )
 
     def _decode(self, method: str, url: str, response: requests.Response, stream: bool) -> Any:
         status = response.status_code

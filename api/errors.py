@@ -3,7 +3,9 @@
 Everything the client raises is a :class:`TwilioError`. An answer from Twilio with an error
 status is a :class:`TwilioHTTPError` carrying Twilio's own ``code``, ``message`` and
 ``more_info`` link; a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that
-got no answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. Arguments
+got no answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A JSON answer
+that is not the resource asked for (an array where a call was expected, a message with no
+SID) is a :class:`TwilioUnexpectedAnswer`. Arguments
 rejected before any request is sent raise :class:`ValidationError`, which is also a
 ``ValueError``.
 
@@ -21,6 +23,7 @@ __all__ = [
     "TwilioHTTPError",
     "TwilioInvalidResponse",
     "TwilioTimeout",
+    "TwilioUnexpectedAnswer",
     "ValidationError",
 ]
 
@@ -164,11 +167,27 @@ class TwilioInvalidResponse(TwilioHTTPError):
 
 
 class TwilioTimeout(_RequestError):
-    """No answer within the timeout: ``phase`` is ``"connect"`` or ``"read"``."""
+    """No answer within the timeout: ``phase`` is ``"connect"`` or ``"read"``.
 
-    def __init__(self, method: str, url: str, *, phase: str, seconds: float | None) -> None:
+    ``seconds`` is the timeout of one attempt. When the request was tried more than once
+    (the retry policy allowed it), ``attempts`` says how many times and ``elapsed`` how many
+    seconds all of them took, waits included.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        phase: str,
+        seconds: float | None,
+        attempts: int = 1,
+        elapsed: float | None = None,
+    ) -> None:
         self.phase = phase
         self.seconds = seconds
+        self.attempts = attempts
+        self.elapsed = elapsed
         super().__init__(method, url)
 
     def __str__(self) -> str:
@@ -177,7 +196,18 @@ class TwilioTimeout(_RequestError):
             what = f"connecting to {self.host} for {self.method} {self.path}"
         else:
             what = f"waiting for the answer to {self.method} {self.path} from {self.host}"
+        if self.attempts > 1:
+            spent = f", {_duration(self.elapsed)} in all" if self.elapsed is not None else ""
+            what += f" ({self.attempts} attempts{spent})"
         return f"timed out{after} {what}; check the network or raise the client's timeout"
+
+
+def _duration(seconds: float) -> str:
+    """``4.2 s``, ``2 min 05 s``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 class TwilioConnectionError(_RequestError):
@@ -190,3 +220,16 @@ class TwilioConnectionError(_RequestError):
 
     def __str__(self) -> str:
         return f"could not reach {self.host} for {self.method} {self.path}: {self.reason}"
+
+
+class TwilioUnexpectedAnswer(TwilioError):
+    """Twilio answered with success, but its JSON is not the resource asked for: ``what``
+    names the resource expected (``"a call"``), ``problem`` what was wrong with the answer.
+
+    ``str()`` reads like ``Twilio's answer is not a call: it is a JSON array``.
+    """
+
+    def __init__(self, what: str, problem: str) -> None:
+        self.what = what
+        self.problem = problem
+        super().__init__(f"Twilio's answer is not {what}: {problem}")

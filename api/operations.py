@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from api import validation
 from api.errors import ValidationError
 from api.resources.calls import CALL_STATUSES, IF_MACHINE, STATUS_CALLBACK_EVENTS
 from api.resources.conferences import CONFERENCE_STATUSES
@@ -1449,6 +1450,7 @@ def send_sms_message(
     client: TwilioClient, *, to: str, from_: str | None, media_url: Any, **arguments: Any
 ) -> Any:
     media = list(media_url) if media_url else None
+    validation.message_content("body", arguments.get("body"), media=bool(media))
     return client.messages.create(to, from_=from_, media_url=media, **arguments)
 
 

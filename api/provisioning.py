@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from api import validation
 from api.errors import ValidationError
-from api.resources.base import ResourceNotFound
-from config.validation import redact_url
+from config.errors import ConfigError
+from config.validation import base_url, redact_url
 
 if TYPE_CHECKING:
     from api.client import TwilioClient
@@ -32,44 +33,62 @@ __all__ = [
     "Target",
     "apply",
     "check_public_url",
+    "check_target",
     "plan",
     "resolve_target",
     "webhook_settings",
 ]
 
-TUNNEL_HELP = (
-    "Twilio must reach this server from the internet over HTTPS: start a tunnel to it "
-    "(for example `ngrok http 5000` or `cloudflared tunnel --url http://localhost:5000`) "
-    "and set SWITCHBOARD_PUBLIC_URL to the https:// address it prints; "
-    "use --allow-insecure only with the local emulator"
-)
+PUBLIC_URL_SETTING = "SWITCHBOARD_PUBLIC_URL"
+
+
+def tunnel_help(name: str = PUBLIC_URL_SETTING) -> str:
+    """What to do about a public URL Twilio cannot reach, given as ``name``."""
+    give = f"set {name} to" if name == PUBLIC_URL_SETTING else f"give {name}"
+    return (
+        "Twilio must reach this server from the internet over HTTPS: start a tunnel to it "
+        "(for example `ngrok http 5000` or `cloudflared tunnel --url http://localhost:5000`) "
+        f"and {give} the https:// address it prints; "
+        "use --allow-insecure only with the local emulator"
+    )
+
+
+TUNNEL_HELP = tunnel_help()
 
 
 class ProvisioningError(Exception):
     """Provisioning cannot go ahead, or Twilio did not keep what was written (one line)."""
 
 
-def check_public_url(public_url: str | None, *, allow_insecure: bool = False) -> str:
+def check_public_url(
+    public_url: str | None, *, allow_insecure: bool = False, name: str = PUBLIC_URL_SETTING
+) -> str:
     """``public_url`` without a trailing slash, if Twilio can reach it.
 
-    A missing URL is refused; so is a plain-http one or one on this machine or a private
-    network, unless ``allow_insecure`` (for the emulator, which runs on 127.0.0.1).
+    The URL is checked as ``SWITCHBOARD_PUBLIC_URL`` is when settings are loaded (http or
+    https, a host, no ``?query``, no ``#fragment``); a missing URL is refused; so is a
+    plain-http one or one on this machine or a private network, unless ``allow_insecure``
+    (for the emulator, which runs on 127.0.0.1). Messages call the URL ``name`` (the
+    setting, or the option that gave it) and never show a password in it.
     """
     if not public_url:
-        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL is not set. {TUNNEL_HELP}")
+        missing = "is not set" if public_url is None else "is empty"
+        raise ProvisioningError(f"{name} {missing}. {tunnel_help(name)}")
+    try:
+        public_url = base_url(name, public_url)
+    except ConfigError as error:
+        raise ProvisioningError(str(error)) from None
     parts = urlsplit(public_url)
     shown = redact_url(public_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {shown!r} is not an http(s) URL")
-    if not allow_insecure:
+    if not allow_insecure and parts.hostname:
         if _is_local(parts.hostname):
             raise ProvisioningError(
-                f"SWITCHBOARD_PUBLIC_URL {shown} is on this machine or a private network, "
-                f"where Twilio cannot reach it. {TUNNEL_HELP}"
+                f"{name} {shown} is on this machine or a private network, "
+                f"where Twilio cannot reach it. {tunnel_help(name)}"
             )
         if parts.scheme != "https":
-            raise ProvisioningError(f"SWITCHBOARD_PUBLIC_URL {shown} is not https. {TUNNEL_HELP}")
-    return public_url.rstrip("/")
+            raise ProvisioningError(f"{name} {shown} is not https. {tunnel_help(name)}")
+    return public_url
 
 
 def _is_local(host: str) -> bool:
@@ -89,6 +108,9 @@ def _is_local(host: str) -> bool:
     )
 
 
+_WHAT = {"number": "a phone number", "application": "an application", "sandbox": "the sandbox"}
+
+
 @dataclass(frozen=True)
 class Target:
     """What to provision: ``kind`` is ``number``, ``application`` or ``sandbox``."""
@@ -99,6 +121,34 @@ class Target:
     current: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+def check_target(
+    number: str | None = None, application: str | None = None, sandbox: bool = False
+) -> None:
+    """Check, before any request, that exactly one target is named and that it is well
+    formed: raises :class:`~api.errors.ValidationError` naming the argument."""
+    given = [name for name, v in (("number", number), ("application", application)) if v]
+    if sandbox:
+        given.append("sandbox")
+    if len(given) != 1:
+        raise ValidationError(
+            given[1] if len(given) > 1 else "number",
+            "name exactly one of a number, an application, the sandbox",
+        )
+    if number and number.startswith("PN"):
+        validation.sid("number", number, "PN")
+    elif number:
+        try:
+            validation.e164("number", number)
+        except ValidationError:
+            raise ValidationError(
+                "number",
+                f"{number!r} is neither an E.164 number (like +14155550100) nor a phone "
+                "number SID (PN followed by 32 hex digits)",
+            ) from None
+    if application:
+        validation.sid("application", application, "AP")
+
+
 def resolve_target(
     client: TwilioClient,
     *,
@@ -107,30 +157,39 @@ def resolve_target(
     sandbox: bool = False,
 ) -> Target:
     """The one target named: a number by PN SID or E.164 (looked up among the account's
-    numbers), an application by AP SID, or the sandbox. Reads its current settings."""
-    given = [name for name, v in (("number", number), ("application", application)) if v]
-    if sandbox:
-        given.append("sandbox")
-    if len(given) != 1:
-        raise ValidationError("number", "name exactly one of a number, an application, the sandbox")
+    numbers), an application by AP SID, or the sandbox. Reads its current settings.
+
+    Raises :class:`~api.errors.ValidationError` (see :func:`check_target`) before any
+    request, and :class:`~api.errors.TwilioUnexpectedAnswer` when Twilio's answer is not the
+    resource asked for.
+    """
+    check_target(number, application, sandbox)
     if number:
         if number.startswith("PN"):
-            current = client.incoming_phone_numbers.get(number)
+            found = client.incoming_phone_numbers.get(number)
         else:
-            try:
-                current = client.incoming_phone_numbers.find(number)
-            except ResourceNotFound as error:
-                raise ProvisioningError(str(error)) from None
-        label = f"number {current.get('phone_number', number)} ({current.get('sid', number)})"
-        return Target("number", current.get("sid", number), label, current)
+            found = _find_number(client, number)
+        current = validation.resource("a phone number", found, "PN")
+        label = f"number {current.get('phone_number', number)} ({current['sid']})"
+        return Target("number", current["sid"], label, current)
     if application:
-        current = client.applications.get(application)
+        current = validation.resource(
+            "an application", client.applications.get(application), "AP"
+        )
         name = current.get("friendly_name")
         label = f"application {name!r} ({application})" if name else f"application {application}"
         return Target("application", application, label, current)
-    current = client.sandbox.get()
+    current = validation.resource("the sandbox", client.sandbox.get())
     label = f"sandbox {current.get('phone_number', '')}".rstrip()
     return Target("sandbox", None, label, current)
+
+
+def _find_number(client: TwilioClient, number: str) -> dict[str, Any]:
+    """The account's number ``number`` (E.164), each listed item checked to be a number."""
+    for item in client.incoming_phone_numbers.list(phone_number=number):
+        if validation.resource("a phone number", item, "PN").get("phone_number") == number:
+            return item
+    raise ProvisioningError(f"{number} is not one of this account's numbers")
 
 
 def webhook_settings(public_url: str, kind: str) -> dict[str, str]:
@@ -229,6 +288,7 @@ def apply(client: TwilioClient, plan: Plan) -> dict[str, Any]:
         if changes:
             client.sandbox.update(**changes)
         after = client.sandbox.get()
+    after = validation.resource(_WHAT[target.kind], after)
     wrong = [
         f"{name} is {_show(after.get(name))}, not {_show(value)}"
         for name, value in plan.desired.items()

@@ -12,7 +12,9 @@ safe to send again.
 Waits grow exponentially (``backoff_factor * 2 ** (n - 1)``, plus up to ``backoff_jitter``
 seconds at random, at most ``backoff_max``); a ``Retry-After`` header, when present, sets the
 wait instead (capped by ``retry_after_max``). When retries run out the last answer is returned
-as is, so the client raises a :class:`~api.errors.TwilioHTTPError` with Twilio's error body.
+as is, so the client raises a :class:`~api.errors.TwilioHTTPError` with Twilio's error body;
+when they run out on a failure with no answer, the :class:`~urllib3.exceptions.MaxRetryError`
+says in ``attempts`` how many times the request was tried.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "TwilioRetry", "retry_policy"]
@@ -42,6 +45,13 @@ class TwilioRetry(Retry):
     def new(self, **kw: Any) -> TwilioRetry:
         kw.setdefault("retry_after_max", self.retry_after_max)
         return super().new(**kw)
+
+    def increment(self, *args: Any, **kwargs: Any) -> TwilioRetry:
+        try:
+            return super().increment(*args, **kwargs)
+        except MaxRetryError as error:
+            error.attempts = len(self.history) + 1  # type: ignore[attr-defined]
+            raise
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code in self.ANY_METHOD_STATUSES and status_code in self.status_forcelist:

@@ -1,11 +1,16 @@
-"""Checks on arguments, run before any request is sent.
+"""Checks on arguments, run before any request is sent, and on the resources Twilio answers.
 
-Each checker takes the argument's name and value, returns the value to send, and raises
-:class:`~api.errors.ValidationError` naming the argument when the value is wrong::
+Each argument checker takes the argument's name and value, returns the value to send, and
+raises :class:`~api.errors.ValidationError` naming the argument when the value is wrong::
 
     to = e164("to", to)
     call_sid = sid("call_sid", call_sid, "CA")
     status = enum("status", status, {"canceled", "completed"})
+
+:func:`resource` checks an answer before it is used (a call before it is stored, say), and
+raises :class:`~api.errors.TwilioUnexpectedAnswer` when it is not what was asked for::
+
+    call = resource("a call", client.calls.create(...), "CA")
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection
+from typing import Any
 from urllib.parse import urlsplit
 
-from api.errors import ValidationError
+from api.errors import TwilioUnexpectedAnswer, ValidationError
 
 __all__ = [
     "HTTP_METHODS",
@@ -23,7 +29,9 @@ __all__ = [
     "e164",
     "enum",
     "http_method",
+    "message_content",
     "positive_int",
+    "resource",
     "sid",
     "url",
 ]
@@ -123,3 +131,43 @@ def positive_int(name: str, value: object, *, maximum: int | None = None) -> int
     if maximum is not None and value > maximum:
         raise ValidationError(name, f"{_show(value)} is more than {maximum}")
     return value
+
+
+def message_content(name: str, body: object, *, media: bool = False) -> None:
+    """Refuse a message with nothing to send: Twilio answers an empty ``body`` with error
+    21602, "Message body is required", unless ``media`` (media URLs or a content template)
+    are sent. A body of spaces is not refused: Twilio (and the emulator) send it."""
+    if body == "" and not media:
+        raise ValidationError(
+            name, "must not be empty when no media is sent (Twilio refuses it: error 21602)"
+        )
+
+
+_JSON_TYPES = {
+    list: "a JSON array",
+    str: "a JSON string",
+    int: "a JSON number",
+    float: "a JSON number",
+    bool: "a JSON boolean",
+    type(None): "empty (null or no body)",
+}
+
+
+def resource(what: str, answer: object, *prefixes: str) -> dict[str, Any]:
+    """``answer`` (Twilio's decoded JSON) if it is ``what`` (``"a call"``): a JSON object and,
+    when ``prefixes`` are given, one whose ``sid`` is a SID starting with one of them.
+
+    Raises :class:`~api.errors.TwilioUnexpectedAnswer` saying what was wrong otherwise.
+    """
+    if not isinstance(answer, dict):
+        shown = _JSON_TYPES.get(type(answer), type(answer).__name__)
+        raise TwilioUnexpectedAnswer(what, f"it is {shown}, not an object")
+    if prefixes:
+        found = answer.get("sid")
+        if found in (None, ""):
+            raise TwilioUnexpectedAnswer(what, "it has no sid")
+        try:
+            sid("sid", found, *prefixes)
+        except ValidationError as error:
+            raise TwilioUnexpectedAnswer(what, f"its sid {error.problem}") from None
+    return answer

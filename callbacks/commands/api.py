@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import IO, Any
 import click
 
 from api.operations import OPERATIONS, Attribute, Operation
+from config.validation import redact_url
 
 
 class OneLineError(click.ClickException):
@@ -78,6 +81,36 @@ class OperationsGroup(click.Group):
             raise OneLineError(error.format_message()) from None
 
 
+class OutputFile(click.Path):
+    """``--output FILE``: a file that can be written, checked before any request is sent.
+
+    Its folder must exist and take new files (when the file does not exist yet); a file that
+    exists must open for writing and, if it is a regular file, not be read-only (``chmod
+    a-w``, ``/proc/version``: even for root); a folder is refused.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        folder = path.parent
+        if not folder.is_dir():
+            self.fail(f"{str(folder)!r} is not an existing folder.", param, ctx)
+        if path.is_file() and not path.stat().st_mode & 0o222:
+            self.fail(f"{str(path)!r} is read-only.", param, ctx)
+        try:
+            if path.exists():  # opened neither truncated nor changed; a pipe does not block
+                os.close(os.open(path, os.O_RDWR if path.is_fifo() else os.O_WRONLY))
+            else:
+                tempfile.TemporaryFile(dir=folder).close()
+        except OSError as error:
+            where = path if path.exists() else folder
+            reason = str(error.strerror or error).rstrip(".")
+            self.fail(f"{str(where)!r} cannot be written: {reason}.", param, ctx)
+        return path
+
+
 def _option(attribute: Attribute) -> click.Option:
     kind = attribute.kind
     if kind == "int":
@@ -128,7 +161,7 @@ def operation_command(operation: Operation, name: str | None = None) -> click.Co
     params.append(
         click.Option(
             ["--output", "-o"],
-            type=click.Path(dir_okay=False, writable=True, path_type=Path),
+            type=OutputFile(),
             help="Write the result (JSON, text or media) to this file instead of stdout.",
         )
     )
@@ -200,24 +233,56 @@ def _emit(result: Any, output: Path | None) -> None:
 
     if isinstance(result, MediaStream):
         with result:
-            if output is not None:
-                written = result.save(output)
-                click.echo(f"Saved {written} bytes to {output}", err=True)
-            else:
+            if output is None:
                 stdout = sys.stdout.buffer
                 for chunk in result:
                     stdout.write(chunk)
                 stdout.flush()
+                return
+            try:
+                written = _save(result, output)
+            except OSError as error:
+                raise _not_written(output, error, "the recording is still at Twilio") from None
+        click.echo(f"Saved {written} bytes to {output}", err=True)
         return
     if result is None:
         click.echo("Done: Twilio answered 204 No Content.", err=True)
         return
-    if output is not None:
-        with output.open("w", encoding="utf-8") as out:
-            _write(result, out)
-        click.echo(f"Wrote {output}", err=True)
-    else:
+    if output is None:
         _write(result, sys.stdout)
+        return
+    if isinstance(result, Iterable) and not isinstance(result, dict | str):
+        try:
+            with output.open("w", encoding="utf-8") as out:
+                _write_array(result, out)
+        except OSError as error:
+            raise _not_written(output, error, "the list is still at Twilio") from None
+    else:
+        text = _text(result)
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            click.echo(text, nl=False)  # the answer of a create is not to be lost
+            raise _not_written(output, error, "the answer is printed on stdout instead") from None
+    click.echo(f"Wrote {output}", err=True)
+
+
+def _save(media: Any, output: Path) -> int:
+    """Save ``media`` to ``output``: a new or regular file through a temporary file beside it
+    (:meth:`MediaStream.save`); anything else (``/dev/null``, a pipe, a symbolic link such as
+    ``/dev/stdout``) written in place, since the rename would replace it."""
+    if not output.exists() or (output.is_file() and not output.is_symlink()):
+        return media.save(output)
+    written = 0
+    with output.open("wb") as out:
+        for chunk in media:
+            out.write(chunk)
+            written += len(chunk)
+    return written
+
+
+def _not_written(output: Path, error: OSError, after: str) -> click.ClickException:
+    return click.ClickException(f"could not write {output}: {error.strerror or error}; {after}")
 
 
 #: Fields of Twilio's answers that hold a credential; the CLI prints them masked.
@@ -225,7 +290,9 @@ SECRET_FIELDS = frozenset({"auth_token", "secret"})
 
 
 def _masked(item: Any) -> Any:
-    """``item`` with every credential field (an account's ``auth_token``...) masked."""
+    """``item`` with every credential field (an account's ``auth_token``...) masked, and the
+    password of every ``user:password@`` URL (a ``voice_url``...) shown as ``***``, as
+    ``switchboard provision`` shows them."""
     if isinstance(item, dict):
         return {
             key: "********" if key in SECRET_FIELDS and value else _masked(value)
@@ -233,16 +300,23 @@ def _masked(item: Any) -> Any:
         }
     if isinstance(item, list):
         return [_masked(value) for value in item]
+    if isinstance(item, str) and "@" in item and item.startswith(("http://", "https://")):
+        return redact_url(item)
     return item
 
 
-def _write(result: Any, out: IO[str]) -> None:
+def _text(result: Any) -> str:
+    """A text result as it is, anything else as indented JSON; ends with a newline."""
     if isinstance(result, str):
-        out.write(result if result.endswith("\n") else result + "\n")
-    elif isinstance(result, Iterable) and not isinstance(result, dict):
+        return result if result.endswith("\n") else result + "\n"
+    return json.dumps(_masked(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(result: Any, out: IO[str]) -> None:
+    if isinstance(result, Iterable) and not isinstance(result, dict | str):
         _write_array(result, out)
     else:
-        out.write(json.dumps(_masked(result), indent=2, ensure_ascii=False) + "\n")
+        out.write(_text(result))
 
 
 def _write_array(items: Iterable[Any], out: IO[str]) -> None:

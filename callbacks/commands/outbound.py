@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from flask.cli import with_appcontext
 
-from callbacks.commands.api import OneLineCommand
+from callbacks.commands.api import OneLineCommand, OneLineError
 
 if TYPE_CHECKING:
-    from api import TwilioClient
+    from api import TwilioClient, ValidationError
     from config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +33,11 @@ FLOWS = {"ivr": "/voice"}
 """The bundled flows a call can run, by name: the path of the TwiML URL on this server."""
 
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+TARGET_OPTIONS = {"number": "--number", "application": "--application", "sandbox": "--sandbox"}
+#: The CLI option behind each argument of ``calls.create`` / ``messages.create``.
+CALL_OPTIONS = {"to": "--to", "from_": "--from", "url": "--url", "status_callback": "--public-url"}
+SMS_OPTIONS = {**CALL_OPTIONS, "body": "--body", "media_url": "--media-url"}
 
 
 def _common(command: F) -> F:
@@ -65,18 +70,34 @@ def _connect(config_ref: str | None) -> tuple[Settings, TwilioClient]:
 
 
 def _public_url(settings: Settings, public_url: str | None, allow_insecure: bool) -> str:
-    from api.provisioning import ProvisioningError, check_public_url
+    """The checked public URL: ``--public-url`` when given, else the setting."""
+    from api.provisioning import PUBLIC_URL_SETTING, ProvisioningError, check_public_url
 
+    given = public_url is not None
     try:
-        return check_public_url(public_url or settings.public_url, allow_insecure=allow_insecure)
+        return check_public_url(
+            public_url if given else settings.public_url,
+            allow_insecure=allow_insecure,
+            name="--public-url" if given else PUBLIC_URL_SETTING,
+        )
     except ProvisioningError as error:
-        raise click.ClickException(str(error)) from None
+        raise _one_line(error, 2 if given else 1) from None
 
 
 def _one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
     exception = click.ClickException(str(error))
     exception.exit_code = exit_code
     return exception
+
+
+def _usage_error(error: ValidationError, options: dict[str, str]) -> OneLineError:
+    """A rejected argument, named by its CLI option (``--media-url``, not ``media_url``)."""
+    return OneLineError(f"{options.get(error.argument, error.argument)}: {error.problem}")
+
+
+def _flat(error: Exception) -> str:
+    """``str(error)`` on one line (the store's messages already hide the database password)."""
+    return " ".join(str(error).split())
 
 
 @click.command("provision", cls=OneLineCommand)
@@ -101,8 +122,15 @@ def provision_command(
     application's SMS status callback to /sms/status), all with POST; then reads them back.
     """
     from api import TwilioError, ValidationError
-    from api.provisioning import ProvisioningError, apply, plan, resolve_target
+    from api.provisioning import ProvisioningError, apply, check_target, plan, resolve_target
+    from config.validation import redact_url
 
+    if [bool(number), bool(application), sandbox].count(True) != 1:
+        raise OneLineError("give exactly one of --number, --application, --sandbox")
+    try:
+        check_target(number, application, sandbox)
+    except ValidationError as error:
+        raise _usage_error(error, TARGET_OPTIONS) from None
     settings, client = _connect(config_ref)
     base = _public_url(settings, public_url, allow_insecure)
     with client:
@@ -116,16 +144,23 @@ def provision_command(
                 return
             apply(client, changes)
         except ValidationError as error:
-            raise _one_line(error, 2) from None
+            raise _usage_error(error, TARGET_OPTIONS) from None
         except (TwilioError, ProvisioningError) as error:
             raise _one_line(error) from None
-    click.echo(f"Verified: {target.label} points at {base}.")
+    click.echo(f"Verified: {target.label} points at {redact_url(base)}.")
 
 
 def _refuse_opted_out(to: str, from_: str, doing: str) -> None:
     from callbacks import get_store
+    from callbacks.store import StoreUnavailable
 
-    if get_store().is_opted_out(to, sender=from_):
+    try:
+        opted_out = get_store().is_opted_out(to, sender=from_)
+    except StoreUnavailable as error:
+        raise click.ClickException(
+            f"cannot check whether {to} opted out, so not {doing}: {_flat(error)}"
+        ) from None
+    if opted_out:
         raise click.ClickException(
             f"{to} has opted out (replied STOP to {from_}): not {doing}. "
             "They can reply START to opt back in."
@@ -141,6 +176,39 @@ def _check_numbers(to: str, from_: str) -> None:
         e164("--from", from_)
     except ValidationError as error:
         raise _one_line(error, 2) from None
+
+
+def _created(what: str, answer: Any, prefixes: tuple[str, ...], search: str) -> dict[str, Any]:
+    """Twilio's answer to a create, checked to be ``what`` (a JSON object with a SID starting
+    with one of ``prefixes``) before it is stored; else one line saying that it may have been
+    created all the same, and the ``search`` that tells."""
+    from api import TwilioUnexpectedAnswer
+    from api.validation import resource
+
+    try:
+        return resource(what, answer, *prefixes)
+    except TwilioUnexpectedAnswer as error:
+        raise click.ClickException(
+            f"{error}. Twilio may have acted on the request all the same: check with "
+            f"`{search}` before trying again"
+        ) from None
+
+
+def _record(record: Callable[[dict[str, Any]], None], resource: dict[str, Any], done: str) -> None:
+    """Store ``resource`` and print it; if the store is down, print it all the same and say
+    that ``done`` happened but could not be recorded."""
+    from callbacks.store import StoreUnavailable
+
+    text = json.dumps(resource, indent=2, ensure_ascii=False)
+    try:
+        record(resource)
+    except StoreUnavailable as error:
+        click.echo(text)
+        raise click.ClickException(
+            f"{done} (its JSON is printed), but it could not be recorded in the server's store: "
+            f"{_flat(error)}"
+        ) from None
+    click.echo(text)
 
 
 @click.command("call", cls=OneLineCommand)
@@ -175,14 +243,14 @@ def call_command(
     from callbacks import get_store
 
     if flow and url:
-        raise _one_line(click.ClickException("give --flow or --url, not both"), 2)
+        raise OneLineError("give --flow or --url, not both")
     _check_numbers(to, from_)
-    _refuse_opted_out(to, from_, "calling")
     settings, client = _connect(config_ref)
     base = _public_url(settings, public_url, allow_insecure)
+    _refuse_opted_out(to, from_, "calling")
     with client:
         try:
-            call = client.calls.create(
+            answer = client.calls.create(
                 to,
                 from_,
                 url=url or f"{base}{FLOWS[flow or 'ivr']}",
@@ -193,11 +261,11 @@ def call_command(
                 record=True if record else None,
             )
         except ValidationError as error:
-            raise _one_line(error, 2) from None
+            raise _usage_error(error, CALL_OPTIONS) from None
         except TwilioError as error:
             raise _one_line(error) from None
-    get_store().record_outbound_call(call)
-    click.echo(json.dumps(call, indent=2, ensure_ascii=False))
+    call = _created("a call", answer, ("CA",), f"switchboard api get-calls --to {to}")
+    _record(get_store().record_outbound_call, call, f"call {call['sid']} was placed")
 
 
 @click.command("sms", cls=OneLineCommand)
@@ -224,15 +292,20 @@ def sms_command(
     that opted out (STOP) is not texted.
     """
     from api import TwilioError, ValidationError
+    from api.validation import message_content
     from callbacks import get_store
 
     _check_numbers(to, from_)
-    _refuse_opted_out(to, from_, "sending")
+    try:
+        message_content("body", body, media=bool(media_url))
+    except ValidationError as error:
+        raise _usage_error(error, SMS_OPTIONS) from None
     settings, client = _connect(config_ref)
     base = _public_url(settings, public_url, allow_insecure)
+    _refuse_opted_out(to, from_, "sending")
     with client:
         try:
-            message = client.messages.create(
+            answer = client.messages.create(
                 to,
                 from_=from_,
                 body=body,
@@ -240,8 +313,10 @@ def sms_command(
                 status_callback=f"{base}/sms/status",
             )
         except ValidationError as error:
-            raise _one_line(error, 2) from None
+            raise _usage_error(error, SMS_OPTIONS) from None
         except TwilioError as error:
             raise _one_line(error) from None
-    get_store().record_outbound_message(message)
-    click.echo(json.dumps(message, indent=2, ensure_ascii=False))
+    message = _created(
+        "a message", answer, ("SM", "MM"), f"switchboard api get-all-sms-messages --to {to}"
+    )
+    _record(get_store().record_outbound_message, message, f"message {message['sid']} was sent")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -241,3 +244,175 @@ def test_account_tokens_are_printed_masked(twilio_env: TwilioStub) -> None:
     assert code == 0, output
     assert secret not in output
     assert json.loads(output)[0]["auth_token"] == "********"
+
+
+def test_an_empty_sms_body_is_refused_before_any_request(twilio_env: TwilioStub) -> None:
+    code, output = invoke("send-sms-message", "--to", "+14155550100", "--from", "+14155550199",
+                          "--body", "")  # fmt: skip
+    assert code == 2
+    assert output == ("Error: send-sms-message: --body: must not be empty when no media is sent "
+                      "(Twilio refuses it: error 21602)\n")  # fmt: skip
+    assert twilio_env.requests == []
+    code, output = invoke("send-sms-message", "--to", "+14155550100", "--from", "+14155550199",
+                          "--body", "", "--media-url", "https://example.com/a.png")  # fmt: skip
+    assert code == 0, output
+    assert twilio_env.last.form["MediaUrl"] == ["https://example.com/a.png"]
+
+
+def _unwritable(tmp_path: Path, kind: str) -> Path:
+    if kind == "missing folder":
+        return tmp_path / "nonexistent" / "x.json"
+    if kind == "folder":
+        return tmp_path
+    if kind == "read-only file":
+        target = tmp_path / "kept.json"
+        target.write_text("kept\n")
+        target.chmod(0o444)
+        return target
+    if kind == "read-only folder":
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+        try:
+            (folder / "x").touch()  # root writes anyway
+        except OSError:
+            return folder / "x.json"
+        (folder / "x").unlink()
+        pytest.skip("this user may write in a read-only folder (root)")
+    assert kind == "/proc/version"
+    target = Path("/proc/version")
+    if not target.exists():
+        pytest.skip("no /proc/version here")
+    return target
+
+
+@pytest.mark.parametrize(
+    "kind", ["missing folder", "folder", "read-only file", "read-only folder", "/proc/version"]
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-sub-account", "--friendly-name", "lost1"],
+        ["get-recording", "--recording-sid", sid("RE"), "--recording-type", "mp3"],
+    ],
+    ids=["json", "media"],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_request(
+    twilio_env: TwilioStub, tmp_path: Path, kind: str, args: list[str]
+) -> None:
+    target = _unwritable(tmp_path, kind)
+    code, output = invoke(*args, "--output", str(target))
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert output.startswith(f"Error: {args[0]}: Invalid value for '--output' / '-o': ")
+    assert twilio_env.requests == []
+    if kind == "read-only file":
+        assert target.read_text() == "kept\n"
+
+
+def _disk_full(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_an_output_that_fails_after_the_request_keeps_the_answer(
+    twilio_env: TwilioStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = {"sid": sid("AC", 9), "friendly_name": "lost1", "auth_token": "f" * 32}
+    twilio_env.answer("POST", "/2010-04-01/Accounts.json", account)
+    target = tmp_path / "x.json"
+    monkeypatch.setattr(Path, "write_text", _disk_full)  # the disk fills after the check
+    result = CliRunner().invoke(
+        cli, ["api", "create-sub-account", "--friendly-name", "lost1", "-o", str(target)]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {**account, "auth_token": "********"}
+    assert result.stderr == (
+        f"Error: could not write {target}: No space left on device; the answer is printed on "
+        "stdout instead\n"
+    )
+    assert len(twilio_env.requests) == 1
+
+
+def test_media_that_fails_after_the_request_is_one_line(
+    twilio_env: TwilioStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.resources import MediaStream
+
+    target = tmp_path / "vm.mp3"
+    monkeypatch.setattr(MediaStream, "save", _disk_full)
+    code, output = invoke("get-recording", "--recording-sid", sid("RE"), "--recording-type",
+                          "mp3", "-o", str(target))  # fmt: skip
+    assert code == 1
+    assert output == (
+        f"Error: could not write {target}: No space left on device; the recording is still at "
+        "Twilio\n"
+    )
+    assert not target.exists()
+
+
+def test_media_to_a_pipe_is_written_in_place(twilio_env: TwilioStub, tmp_path: Path) -> None:
+    """Not through a temporary file renamed over it, which would replace the pipe (or, for
+    root, ``/dev/null``) with a regular file."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = bytearray()
+
+    def read() -> None:  # the check before the request opens and closes the pipe once
+        while len(received) < len(MEDIA):
+            with pipe.open("rb") as source:
+                received.extend(source.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    result: list[tuple[int, str]] = []
+    writer = threading.Thread(target=lambda: result.append(invoke(
+        "get-recording", "--recording-sid", sid("RE"), "--recording-type", "mp3", "-o", str(pipe),
+    )), daemon=True)  # fmt: skip
+    writer.start()
+    writer.join(20)  # a pipe opened with no reader blocks: fail, never hang the suite
+    reader.join(10)
+    assert result, "the command was still blocked on the pipe after 20 s"
+    code, output = result[0]
+    assert code == 0, output
+    assert output == f"Saved {len(MEDIA)} bytes to {pipe}\n"
+    assert bytes(received) == MEDIA
+    assert pipe.is_fifo()
+
+
+def test_passwords_in_urls_are_printed_masked(twilio_env: TwilioStub) -> None:
+    number = {
+        "sid": sid("PN"),
+        "voice_url": "http://bob:hunter2@127.0.0.1:5000/voice",
+        "sms_url": "https://bob:hunter2@example.com/sms?x=1",
+        "status_callback": "https://alice@example.com/voice/status",
+        "friendly_name": "mail bob@example.com: http://x",
+    }
+    twilio_env.answer("GET", f"{A}/IncomingPhoneNumbers.json",
+                      {"incoming_phone_numbers": [number], "next_page_uri": None})  # fmt: skip
+    code, output = invoke("get-incoming-phone-numbers")
+    assert code == 0, output
+    assert "hunter2" not in output
+    assert json.loads(output) == [{
+        **number,
+        "voice_url": "http://bob:***@127.0.0.1:5000/voice",
+        "sms_url": "https://bob:***@example.com/sms?x=1",
+    }]  # fmt: skip
+    twilio_env.answer("GET", f"{A}/IncomingPhoneNumbers/{sid('PN')}.json", number)
+    code, output = invoke("get-incoming-phone-numbers-by-incoming-phone-number-sid",
+                          "--incoming-phone-number-sid", sid("PN"))
+    assert code == 0, output
+    assert json.loads(output)["voice_url"] == "http://bob:***@127.0.0.1:5000/voice"
+
+
+def test_media_through_a_symbolic_link_keeps_the_link(
+    twilio_env: TwilioStub, tmp_path: Path
+) -> None:
+    real = tmp_path / "real.mp3"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.mp3"
+    link.symlink_to(real)
+    code, output = invoke("get-recording", "--recording-sid", sid("RE"), "--recording-type",
+                          "mp3", "-o", str(link))  # fmt: skip
+    assert code == 0, output
+    assert link.is_symlink()
+    assert real.read_bytes() == MEDIA

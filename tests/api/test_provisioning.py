@@ -11,6 +11,7 @@ from api.provisioning import (
     ProvisioningError,
     apply,
     check_public_url,
+    check_target,
     plan,
     resolve_target,
     webhook_settings,
@@ -230,3 +231,147 @@ def test_cli_needs_exactly_one_target(public_env: TwilioStub) -> None:
     assert code == 2
     assert output.count("\n") == 1
     assert public_env.requests == []
+
+
+def test_cli_verified_line_hides_the_public_url_password(
+    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public = "https://bob:hunter2@switchboard.example.com"
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", public)
+    twilio_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    twilio_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", provisioned_number(public))
+    code, output = provision("--number", PN)
+    assert code == 0, output
+    assert "hunter2" not in output
+    assert output.endswith(
+        f"Verified: number {NUMBER} ({PN}) points at https://bob:***@switchboard.example.com.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--number", "42"], "--number: '42' is neither an E.164 number"),
+        (["--number", "PN123"], "--number: 'PN123' is not a SID (PN followed by 32 hex digits)"),
+        (["--number", sid("AP")], "--number: "),
+        (["--application", "AP123"], "--application: 'AP123' is not a SID (AP followed by"),
+        (["--application", PN], f"--application: '{PN}' is a PN SID"),
+        ([], "give exactly one of --number, --application, --sandbox"),
+        (["--number", PN, "--application", AP], "give exactly one of --number, --application"),
+    ],
+)
+def test_cli_bad_targets_name_the_options_before_any_request(
+    public_env: TwilioStub, args: list[str], expected: str
+) -> None:
+    code, output = provision(*args)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert output.startswith(f"Error: {expected}"), output
+    for internal in ("phone_number:", "sid:", "number:", "application:"):
+        assert f"Error: {internal}" not in output
+    assert public_env.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://switchboard.example.com/?q=1", "must not have a ?query string"),
+        ("https://switchboard.example.com/#frag", "must not have a #fragment"),
+        ("notaurl", "'notaurl' must start with http:// or https://"),
+        ("https://bob:hunter2@switchboard.example.com/?q=1", "bob:***@switchboard"),
+        ("", "--public-url is empty"),
+        ("http://127.0.0.1:5000", "--public-url http://127.0.0.1:5000 is on this machine"),
+    ],
+)
+def test_cli_public_url_option_is_checked_like_the_setting(
+    public_env: TwilioStub, url: str, expected: str
+) -> None:
+    code, output = provision("--number", PN, "--public-url", url)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert output.startswith("Error: --public-url")
+    assert expected in output
+    assert "SWITCHBOARD_PUBLIC_URL" not in output
+    assert "hunter2" not in output
+    assert public_env.requests == []
+
+
+def test_public_url_setting_and_option_get_the_same_checks() -> None:
+    for name in ("SWITCHBOARD_PUBLIC_URL", "--public-url"):
+        with pytest.raises(ProvisioningError, match=rf"^{name}: .* must not have a \?query"):
+            check_public_url("https://example.com/?q=1", name=name)
+        with pytest.raises(ProvisioningError, match=rf"^{name}: .* must not have a #fragment"):
+            check_public_url("https://example.com/#x", allow_insecure=True, name=name)
+    assert check_public_url("https://example.com/", name="--public-url") == "https://example.com"
+
+
+@pytest.mark.parametrize(
+    ("args", "path", "answer", "expected"),
+    [
+        (["--number", PN], f"{A}/IncomingPhoneNumbers/{PN}.json", [1, 2],
+         "Twilio's answer is not a phone number: it is a JSON array, not an object"),
+        (["--number", PN], f"{A}/IncomingPhoneNumbers/{PN}.json", {"phone_number": NUMBER},
+         "Twilio's answer is not a phone number: it has no sid"),
+        (["--application", AP], f"{A}/Applications/{AP}.json", "ivr",
+         "Twilio's answer is not an application: it is a JSON string, not an object"),
+        (["--sandbox"], f"{A}/Sandbox.json", None,
+         "Twilio's answer is not the sandbox: it is empty"),
+    ],
+)  # fmt: skip
+def test_cli_wrong_shaped_answers_are_one_line(
+    public_env: TwilioStub, args: list[str], path: str, answer: object, expected: str
+) -> None:
+    public_env.answer("GET", path, answer)
+    code, output = provision(*args)
+    assert code == 1
+    assert output.count("\n") == 1, output
+    assert output.startswith(f"Error: {expected}")
+    assert [r.method for r in public_env.requests] == ["GET"]
+
+
+def test_cli_wrong_shaped_read_back_is_one_line(public_env: TwilioStub) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", [1, 2])
+    code, output = provision("--number", PN)
+    assert code == 1
+    assert output.splitlines()[-1] == (
+        "Error: Twilio's answer is not a phone number: it is a JSON array, not an object"
+    )
+    assert [r.method for r in public_env.requests] == ["GET", "POST", "GET"]
+
+
+def test_cli_wrong_shaped_number_lookup_is_one_line(public_env: TwilioStub) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers.json", [1, 2])
+    code, output = provision("--number", NUMBER)
+    assert code == 1
+    assert output.count("\n") == 1, output
+    assert "the page has no list under 'incoming_phone_numbers'" in output
+
+
+def test_cli_wrong_shaped_items_in_the_number_lookup_are_one_line(
+    public_env: TwilioStub,
+) -> None:
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers.json",
+                      {"incoming_phone_numbers": [1, 2], "next_page_uri": None})  # fmt: skip
+    code, output = provision("--number", NUMBER)
+    assert code == 1
+    assert output == (
+        "Error: Twilio's answer is not a phone number: it is a JSON number, not an object\n"
+    )
+
+
+def test_check_target_names_the_library_arguments() -> None:
+    from api import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        check_target(number="42")
+    assert raised.value.argument == "number"
+    with pytest.raises(ValidationError) as raised:
+        check_target(application="AP1")
+    assert raised.value.argument == "application"
+    with pytest.raises(ValidationError, match="exactly one"):
+        check_target()
+    check_target(number=NUMBER)
+    check_target(number=PN)
+    check_target(application=AP)
+    check_target(sandbox=True)

@@ -156,3 +156,45 @@ def test_try_it_without_an_account(running: tuple[Shell, str, str], database_url
         assert store.is_opted_out(CALLER, sender=number)
     finally:
         store.close()
+
+
+def test_bad_arguments_and_secrets_against_the_emulator(
+    running: tuple[Shell, str, str], tmp_path: Path
+) -> None:
+    """The QA pass's reproductions, as subprocesses against ``switchboard emulator``: a bad
+    argument is one line and sends nothing; a public URL's password is never printed."""
+    shell, _, server_url = running
+    number = json.loads(shell("api", "add-incoming-phone-number-by-area-code",
+                              "--area-code", "415").stdout)["phone_number"]
+    with_password = server_url.replace("http://", "http://bob:hunter2@")
+    shown = server_url.replace("http://", "http://bob:***@")
+
+    provisioned = shell("provision", "--allow-insecure", "--number", number,
+                        "--public-url", with_password)
+    assert "hunter2" not in provisioned.stdout + provisioned.stderr
+    assert provisioned.stdout.splitlines()[-1].endswith(f"points at {shown}.")
+    listed = shell("api", "get-incoming-phone-numbers").stdout
+    assert "hunter2" not in listed
+    assert json.loads(listed)[0]["voice_url"] == f"{shown}/voice"
+
+    def refused(*args: str, says: str) -> None:
+        done = shell(*args, code=2)
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("Error: "), done.stderr
+        assert says in done.stderr, done.stderr
+
+    accounts = len(json.loads(shell("api", "get-all-accounts-details").stdout))
+    refused("api", "create-sub-account", "--friendly-name", "lost1",
+            "-o", str(tmp_path / "nonexistent" / "x.json"), says="is not an existing folder")
+    assert len(json.loads(shell("api", "get-all-accounts-details").stdout)) == accounts
+
+    refused("provision", "--allow-insecure", "--number", "42", says="--number: '42'")
+    refused("sms", "--to", CALLER, "--from", number, "--body", "", "--allow-insecure",
+            says="--body: must not be empty")
+    refused("api", "send-sms-message", "--to", CALLER, "--from", number, "--body", "",
+            says="--body: must not be empty")
+    refused("call", "--to", CALLER, "--from", number, "--allow-insecure",
+            "--public-url", f"{server_url}/?q=1", says="--public-url: ")
+    assert json.loads(shell("api", "get-all-sms-messages").stdout) == []
+    assert json.loads(shell("api", "get-calls").stdout) == []
