@@ -7,11 +7,17 @@ from :mod:`callbacks.commands`.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, NoAppException, ScriptInfo
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo, load_dotenv
 
 from callbacks.commands import register_commands
+from callbacks.commands.api import OneLineError
 from config import ConfigError
 
 
@@ -44,10 +50,70 @@ def _create_app() -> Flask:
         raise NoAppException(str(error)) from None
 
 
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """Turn click's usage errors (a bad or missing argument, an unknown command) into one line,
+    ``Error: COMMAND: what is wrong``, with the usage exit status 2 and no usage block; an app
+    that cannot be loaded (a wrong setting) is ``Error: what is wrong``. A group called with no
+    arguments still shows its help."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as error:
+        context = error.ctx
+        where = ""
+        if (context is not None and context.parent is not None
+                and not isinstance(error, NoAppException)):
+            where = context.command_path.partition(" ")[2] + ": "
+        raise OneLineError(where + error.format_message()) from None
+
+
+def _env_file_callback(context: click.Context, param: click.Parameter, value: str | None
+                       ) -> str | None:
+    """Flask's ``--env-file``, refusing a file python-dotenv cannot parse (Flask only warns,
+    then runs without the lines it skipped)."""
+    from config.loader import check_dotenv
+
+    if value is not None:
+        try:
+            check_dotenv(value)
+        except ConfigError as error:
+            raise click.BadParameter(str(error), ctx=context, param=param) from None
+    if value is not None or context.ensure_object(ScriptInfo).load_dotenv_defaults:
+        load_dotenv(value, load_defaults=context.ensure_object(ScriptInfo).load_dotenv_defaults)
+    return value
+
+
+def _strict(env_file: click.Parameter) -> click.Parameter:
+    """A copy of Flask's ``--env-file`` option (shared with the ``flask`` command) that
+    refuses a file it cannot parse."""
+    option = copy.copy(env_file)
+    option.callback = _env_file_callback
+    return option
+
+
 class SwitchboardGroup(FlaskGroup):
-    """Flask's command group; listing the commands (``switchboard --help``) loads an app only
-    when ``--app`` names one: the Switchboard app adds no commands of its own, and loading it
-    opens the database and checks the settings, which help should not."""
+    """Flask's command group, where every command's argument errors take one line
+    (:func:`one_line_usage_errors`) and ``--env-file`` refuses a file it cannot parse.
+
+    Listing the commands (``switchboard --help``) loads an app only when ``--app`` names one:
+    the Switchboard app adds no commands of its own, and loading it opens the database and
+    checks the settings, which help should not."""
+
+    def __init__(self, **extra: Any) -> None:
+        super().__init__(**extra)
+        self.params = [_strict(param) if param.name == "env_file" else param
+                       for param in self.params]
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         if not _named_app(ctx):

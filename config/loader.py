@@ -84,9 +84,25 @@ def _environment(environ: Mapping[str, str] | None) -> tuple[dict[str, str], set
     dotenv_path = find_dotenv(".env", usecwd=True)
     if not dotenv_path:
         return env, set()
+    check_dotenv(dotenv_path)
     from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
     added = set(from_file) - set(env)
     return {**from_file, **env}, added
+
+
+def check_dotenv(path: str | Path) -> None:
+    """Raise :class:`ConfigError` naming ``path`` and the first line python-dotenv cannot
+    parse (which it would otherwise skip with a warning). The line itself is not repeated: it
+    may hold a secret."""
+    from dotenv.parser import parse_stream
+
+    with open(path, encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            if binding.error:
+                raise ConfigError(
+                    f"{path}, line {binding.original.line}: not a KEY=VALUE line (or a quote "
+                    "is left open); fix or remove it"
+                )
 
 
 def _dotenv_enabled(value: str | None) -> bool:

@@ -452,8 +452,12 @@ def script_from_form(form: Any) -> CallScript:
     """A :class:`CallScript` from the simulator endpoint's fields (``Digits`` "1,2#",
     ``Speech`` and ``DialOutcome`` "[NUMBER=]OUTCOME[:SECONDS]" repeatable, ``RecordSeconds``);
     ValueError naming the field when one is wrong."""
-    from emulator.script import RecordingTake, parse_dial_outcome
+    from emulator.script import RecordingTake, check_digits, parse_dial_outcome
 
+    try:
+        check_digits(form.get("Digits"))
+    except ValueError as error:
+        raise ValueError(f"Digits: {error}") from None
     dial: dict[str, DialOutcome] = {}
     for spec in form.getlist("DialOutcome"):
         number, _, outcome = spec.rpartition("=")

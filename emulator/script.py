@@ -21,6 +21,10 @@ QUEUE_OUTCOMES = ("bridged", "wait", "hangup", "leave", "queue-full", "error")
 #: Typed or scripted inputs that mean "the caller pressed nothing".
 NO_INPUT = frozenset({"", "-", "none", "timeout"})
 
+#: The keys a caller presses, as in Twilio's ``sendDigits``: 0-9, * and #; ``w`` and ``W``
+#: pause (half a second, one second).
+DTMF_KEYS = frozenset("0123456789*#wW")
+
 
 @dataclass(frozen=True)
 class GatherInput:
@@ -59,6 +63,18 @@ def parse_digits(text: str | None) -> list[str]:
     if not text:
         return []
     return [part.strip() for part in text.split(",")]
+
+
+def check_digits(text: str | None) -> str | None:
+    """``text`` when each of its entries (see :func:`parse_digits`) is keys of
+    :data:`DTMF_KEYS` or no input; ValueError saying which entry is not."""
+    for entry in parse_digits(text):
+        if entry.lower() not in NO_INPUT and not set(entry) <= DTMF_KEYS:
+            raise ValueError(
+                f"{entry!r} is not keys of a phone (0-9, * and #; w or W to pause; entries "
+                "comma-separated, an empty one for no input)"
+            )
+    return text
 
 
 def parse_dial_outcome(text: str) -> DialOutcome:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 
@@ -51,10 +53,9 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     try:
         emu.start()
     except OSError as error:
+        reason = (error.strerror or str(error)).split(" (while attempting")[0]
         raise click.ClickException(
-            f"cannot listen on {host}:{port} ({error.strerror or error}): "
-            "pick another port with --port"
-        ) from None
+            f"cannot listen on {host}:{port} ({reason}): {_advice(error)}") from None
 
     click.echo(f"Twilio emulator listening on {emu.url}  (API {emu.url}/2010-04-01)")
     click.echo(f"Account SID: {emu.account_sid}")
@@ -76,3 +77,16 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
         pass
     finally:
         emu.stop()
+
+
+def _advice(error: OSError) -> str:
+    """The option that fixes ``error``, raised by listening on ``--host``:``--port``."""
+    if error.errno is not None and error.errno < 0:  # getaddrinfo's EAI_*: the host
+        return "--host must be a name or address of this machine, like 127.0.0.1"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "--host must be an address of this machine, like 127.0.0.1"
+    if error.errno == errno.EACCES:
+        return "ports below 1024 need privileges; pick another port with --port"
+    if error.errno == errno.EADDRINUSE:
+        return "pick another port with --port (0: any free port)"
+    return "check --host and --port"

@@ -1,40 +1,121 @@
 """``switchboard simulate call|sms``: a simulated inbound call or text through your server.
 
-Where the server is, in order of precedence:
+Where the server is, one of:
 
 - ``--in-process``: the app from ``callbacks.create_app`` (your settings), answered through
   Flask's test client: no server to start, no tunnel.
-- ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN.
+- ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN
+  (``--fallback-url`` and ``--status-callback`` go with it).
 - ``--emulator URL`` (default: TWILIO_API_BASE_URL when it is not Twilio's): a running
   ``switchboard emulator`` places the call itself through its simulator endpoints
   (:func:`emulator.caller.simulator_blueprint`), so the call and its recordings are its own;
   when it has none, or with ``--interactive``, the number's voice / SMS / fallback / status
   URLs are read from it and the call is placed from this process.
 
-The transcript (what the caller hears, what was sent) is printed as it happens; ``--verbose``
-adds every HTTP exchange.
+Every argument is checked, with the checkers of ``switchboard call`` and ``sms``, before
+anything is sent. The transcript (what the caller hears, what was sent) is printed as it
+happens; ``--verbose`` adds every HTTP exchange.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
+from api.errors import ValidationError
+from api.validation import e164, url
+from config.validation import redact_url
+
 if TYPE_CHECKING:
+    import requests
+
     from emulator.caller import Phone
     from emulator.transcript import Event, Transcript
 
 DEFAULT_FROM = "+15555550100"
 TWILIO_API = "https://api.twilio.com"
 
+PROBE_TIMEOUT = (3.05, 10.0)
+"""(connect, read) seconds to wait for the emulator's quick answers (the account, a number)."""
+
+SIMULATION_TIMEOUT = (3.05, 300.0)
+"""(connect, read) seconds to wait for a call or text the emulator runs whole (it waits up to
+15 s for each of the server's answers)."""
+
+BUNDLED_ROUTES = {
+    "voice_url": "/voice",
+    "voice_fallback_url": "/voice/fallback",
+    "status_callback": "/voice/status",
+    "sms_url": "/sms",
+    "sms_fallback_url": "/sms/fallback",
+}
+"""The number's URLs with ``--in-process``: the bundled flows' routes."""
+
+
+class Checked(click.ParamType):
+    """A value checked by one of :mod:`api.validation`'s checkers (those of ``switchboard
+    call`` and ``sms``); the password of a URL is never repeated in the error."""
+
+    def __init__(self, name: str, check: Callable[[str, Any], object]) -> None:
+        self.name = name
+        self.check = check
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            self.check(self.name, redact_url(value))
+        except ValidationError as error:
+            self.fail(error.problem, param, ctx)
+        return value
+
+
+def emulator_url(name: str, value: object) -> str:
+    """The root URL of a running emulator: absolute http(s), without credentials (the
+    account's SID and token authenticate, as with the REST client's ``base_url``)."""
+    if isinstance(value, str) and "@" in urlsplit(value).netloc:
+        raise ValidationError(
+            name, "must not hold credentials; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    return url(name, value).rstrip("/")
+
+
+def _digits(name: str, value: object) -> object:
+    from emulator.script import check_digits
+
+    try:
+        return check_digits(str(value))
+    except ValueError as error:
+        raise ValidationError(name, str(error)) from None
+
+
+NUMBER = Checked("number", e164)
+URL = Checked("url", url)
+EMULATOR_URL = Checked("url", emulator_url)
+DIGITS = Checked("keys", _digits)
+
 
 @dataclass
 class Target:
     phone: Phone
     description: str
+
+
+def _check_where(url: str | None, emulator: str | None, in_process: bool,
+                 url_only: Mapping[str, object]) -> None:
+    """One place for the server; the options that only mean something with ``--url``."""
+    given = [name for name, value in (("--url", url), ("--emulator", emulator),
+                                      ("--in-process", in_process)) if value]
+    if len(given) > 1:
+        raise click.UsageError(
+            f"give only one of --url, --emulator and --in-process (not {' and '.join(given)})")
+    for option, value in url_only.items():
+        if value and not url:
+            raise click.UsageError(
+                f"{option} needs --url (otherwise the number's own configuration is used)")
 
 
 def _settings(profile: str | None) -> Any:
@@ -51,8 +132,9 @@ def _credentials(settings: Any) -> tuple[str | None, str | None]:
     return settings.account_sid, token
 
 
-def _in_process(settings: Any, profile: str | None, to: str, url: str | None) -> Target:
+def _in_process(settings: Any, profile: str | None, to: str) -> Target:
     from callbacks import create_app
+    from config import ConfigError
     from emulator.caller import Phone
     from emulator.state import EmulatorState
     from emulator.webhooks import wsgi_session
@@ -65,30 +147,15 @@ def _in_process(settings: Any, profile: str | None, to: str, url: str | None) ->
     if token is None:  # sign with a made-up account the app is told about
         config["TWILIO_ACCOUNT_SID"] = state.main_account_sid
         config["TWILIO_AUTH_TOKEN"] = state.auth_token_for(state.main_account_sid)
-    from config import ConfigError
-
     try:
         app = create_app(config)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     base = (settings.public_url or "http://localhost").rstrip("/")
-    _number(state, to, base, url)
+    state.buy_number(state.main_account_sid, to,
+                     **{field: base + path for field, path in BUNDLED_ROUTES.items()})
     phone = Phone(state, api_base_url=TWILIO_API, session_factory=lambda: wsgi_session(app))
-    return Target(phone, f"the app in process ({base})")
-
-
-def _number(state: Any, to: str, base: str, url: str | None, *, kind: str = "both") -> None:
-    """Give ``to`` the bundled routes under ``base``, or ``url`` for the call or the SMS."""
-    fields = {
-        "voice_url": base + "/voice",
-        "voice_fallback_url": base + "/voice/fallback",
-        "status_callback": base + "/voice/status",
-        "sms_url": base + "/sms",
-        "sms_fallback_url": base + "/sms/fallback",
-    }
-    if url:
-        fields = {"voice_url": url} if kind == "call" else {"sms_url": url}
-    state.buy_number(state.main_account_sid, to, **fields)
+    return Target(phone, f"the app in process ({redact_url(base)})")
 
 
 def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | None,
@@ -102,16 +169,112 @@ def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | Non
         click.echo("note: TWILIO_AUTH_TOKEN is not set; requests are signed with a made-up "
                    "token, which a server that checks signatures refuses", err=True)
     state = EmulatorState(account_sid, token)
-    _number(state, to, "", url, kind=kind)
-    number = state.find_number(to)
-    extra: dict[str, Any] = {}
+    prefix = "voice" if kind == "call" else "sms"
+    fields = {f"{prefix}_url": url}
     if fallback_url:
-        extra["voice_fallback_url" if kind == "call" else "sms_fallback_url"] = fallback_url
+        fields[f"{prefix}_fallback_url"] = fallback_url
     if status_callback:
-        extra["status_callback"] = status_callback
-    if extra and number is not None:
-        state.update("incoming_phone_numbers", number["sid"], **extra)
+        fields["status_callback"] = status_callback
+    state.buy_number(state.main_account_sid, to, **fields)
     return Target(Phone(state, api_base_url=TWILIO_API), split_url(url)[0])
+
+
+class EmulatorAPI:
+    """The REST API of a running ``switchboard emulator``, as the configured account; every
+    way it can fail (not running, not answering, not an emulator, refusing the account) is a
+    one-line :class:`click.ClickException`."""
+
+    def __init__(self, base: str, account_sid: str, token: str) -> None:
+        import requests
+
+        self.base = base.rstrip("/")
+        self.account_sid = account_sid
+        self.token = token
+        self.root = f"{self.base}/2010-04-01/Accounts/{account_sid}"
+        self.session = requests.Session()
+        self.session.auth = (account_sid, token)
+
+    def call(self, method: str, path: str, *,
+             timeout: tuple[float, float] | None = None,
+             **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """``(status, JSON body)`` of ``method`` on the account's ``path``, waiting
+        :data:`PROBE_TIMEOUT` unless told otherwise."""
+        import requests
+
+        timeout = timeout or PROBE_TIMEOUT
+        try:
+            answer = self.session.request(method, self.root + path, timeout=timeout, **kwargs)
+        except requests.ReadTimeout:
+            raise click.ClickException(
+                f"the emulator at {self.base} did not answer within {timeout[1]:g} s: is "
+                "`switchboard emulator` running there?") from None
+        except requests.RequestException as error:
+            raise click.ClickException(
+                f"cannot reach the emulator at {self.base} ({type(error).__name__}): start it "
+                "with `switchboard emulator` or pass --emulator URL") from None
+        body = _json(answer)
+        if body is None:
+            raise self.not_an_emulator(method, path, answer)
+        if answer.status_code == 401:
+            raise click.ClickException(
+                f"the emulator at {self.base} refused TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: "
+                "start it with the same settings")
+        return answer.status_code, body
+
+    def not_an_emulator(self, method: str, path: str,
+                        answer: requests.Response) -> click.ClickException:
+        content_type = answer.headers.get("Content-Type", "no content type").split(";")[0]
+        return click.ClickException(
+            f"{self.base} is not a Twilio emulator: {method} {urlsplit(self.root).path}{path} "
+            f"answered {answer.status_code} ({content_type}), not Twilio's JSON; give the URL "
+            "`switchboard emulator` prints (--emulator URL or TWILIO_API_BASE_URL)")
+
+    def failed(self, status: int, body: Mapping[str, Any]) -> click.ClickException:
+        message = " ".join(str(body.get("message") or "no message").split())
+        return click.ClickException(f"the emulator at {self.base} answered {status}: {message}")
+
+    def check(self) -> None:
+        """Fetch the account: a quick answer that it is there and is an emulator."""
+        status, body = self.call("GET", ".json")
+        if status != 200:
+            raise self.failed(status, body)
+        if body.get("sid") != self.account_sid:
+            raise click.ClickException(
+                f"{self.base} is not a Twilio emulator: it did not answer with the account "
+                f"{self.account_sid}")
+
+
+def _json(answer: requests.Response) -> dict[str, Any] | None:
+    """The JSON object of ``answer``; None when it holds none (not a Twilio API answer)."""
+    if "json" not in answer.headers.get("Content-Type", ""):
+        return None
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _default_emulator(settings: Any) -> str | None:
+    """TWILIO_API_BASE_URL when it is not Twilio's."""
+    base = settings.api_base_url.rstrip("/")
+    if base == TWILIO_API:
+        return None
+    try:
+        return emulator_url("TWILIO_API_BASE_URL", base)
+    except ValidationError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _emulator(settings: Any, base: str) -> EmulatorAPI:
+    account_sid, token = _credentials(settings)
+    if not account_sid or not token:
+        raise click.ClickException(
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be the emulator's account to read "
+            "its numbers (or use --url URL or --in-process)")
+    api = EmulatorAPI(base, account_sid, token)
+    api.check()
+    return api
 
 
 NUMBER_FIELDS = (
@@ -122,55 +285,34 @@ NUMBER_FIELDS = (
 APPLICATION_FIELDS = (*NUMBER_FIELDS, "sms_status_callback", "message_status_callback")
 
 
-def _from_emulator(settings: Any, emulator_url: str, to: str) -> Target:
+def _from_emulator(api: EmulatorAPI, to: str) -> Target:
     """Mirror the number's configuration from a running emulator, and call it from here."""
-    import requests
-
     from emulator.caller import Phone
     from emulator.state import EmulatorState
 
-    account_sid, token = _credentials(settings)
-    if not account_sid or not token:
-        raise click.ClickException(
-            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be the emulator's account to read "
-            "its numbers (or use --url URL or --in-process)")
-    base = emulator_url.rstrip("/")
-    session = requests.Session()
-    session.auth = (account_sid, token)
-    root = f"{base}/2010-04-01/Accounts/{account_sid}"
-    try:
-        answer = session.get(f"{root}/IncomingPhoneNumbers.json", params={"PhoneNumber": to},
-                             timeout=(3, 10))
-    except requests.RequestException as error:
-        raise click.ClickException(
-            f"cannot reach the emulator at {base} ({type(error).__name__}): start it with "
-            "`switchboard emulator` or pass --emulator URL") from None
-    if answer.status_code == 401:
-        raise click.ClickException(
-            f"the emulator at {base} refused TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: start it "
-            "with the same settings")
-    if answer.status_code != 200:
-        raise click.ClickException(f"the emulator at {base} answered {answer.status_code}")
-    numbers = [n for n in answer.json().get("incoming_phone_numbers", [])
+    status, body = api.call("GET", "/IncomingPhoneNumbers.json", params={"PhoneNumber": to})
+    if status != 200:
+        raise api.failed(status, body)
+    numbers = [n for n in body.get("incoming_phone_numbers", [])
                if n.get("phone_number") == to]
     if not numbers:
         raise click.ClickException(
             f"{to} is not a number of the emulator's account: buy it and point it at your "
             "server (`switchboard provision`), or use --url URL")
     remote = numbers[0]
-    state = EmulatorState(account_sid, token, base_url=base)
+    state = EmulatorState(api.account_sid, api.token, base_url=api.base)
     fields = {k: remote.get(k) for k in NUMBER_FIELDS if remote.get(k)}
     for key in ("voice_application_sid", "sms_application_sid"):
         if remote.get(key):
-            app = session.get(f"{root}/Applications/{remote[key]}.json", timeout=(3, 10))
-            if app.status_code == 200:
-                data = app.json()
+            status, data = api.call("GET", f"/Applications/{remote[key]}.json")
+            if status == 200:
                 local = state.create_application(
-                    account_sid, **{k: data.get(k) for k in APPLICATION_FIELDS if data.get(k)}
+                    api.account_sid,
+                    **{k: data.get(k) for k in APPLICATION_FIELDS if data.get(k)},
                 )
                 fields[key] = local["sid"]
-    state.buy_number(account_sid, to, **fields)
-    return Target(Phone(state, api_base_url=base), f"{to} as configured in {base}")
+    state.buy_number(api.account_sid, to, **fields)
+    return Target(Phone(state, api_base_url=api.base), f"{to} as configured in {api.base}")
 
 
 def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in_process: bool,
@@ -180,68 +322,46 @@ def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in
     """Where the simulation runs; None when a running emulator ran it (``remote`` fields)."""
     settings = _settings(profile)
     if in_process:
-        return _in_process(settings, profile, to, url)
+        return _in_process(settings, profile, to)
     if url:
         return _direct(settings, to, url, kind, fallback_url, status_callback)
-    emulator_url = emulator_url or (
-        settings.api_base_url if settings.api_base_url.rstrip("/") != TWILIO_API else None)
-    if emulator_url:
-        if remote is not None and _in_emulator(settings, emulator_url, kind, remote, verbose):
-            return None
-        return _from_emulator(settings, emulator_url, to)
-    raise click.UsageError(
-        "say where your server is: --url URL (a running server), --emulator URL (a running "
-        "`switchboard emulator`, or set TWILIO_API_BASE_URL), or --in-process")
+    base = emulator_url or _default_emulator(settings)
+    if not base:
+        raise click.UsageError(
+            "say where your server is: --url URL (a running server), --emulator URL (a running "
+            "`switchboard emulator`, or set TWILIO_API_BASE_URL), or --in-process")
+    api = _emulator(settings, base)
+    if remote is not None and _in_emulator(api, kind, remote, verbose):
+        return None
+    return _from_emulator(api, to)
 
 
-def _in_emulator(settings: Any, emulator_url: str, kind: str, fields: list[tuple[str, str]],
+def _in_emulator(api: EmulatorAPI, kind: str, fields: list[tuple[str, str]],
                  verbose: bool) -> bool:
     """Have the running emulator place the call (or send the text) itself, so the call, its
     recordings and messages are its own resources; False when it has no simulator endpoint
     (the number's configuration is then copied and the call placed from here)."""
-    import requests
-
-    account_sid, token = _credentials(settings)
-    if not account_sid or not token:
-        return False
-    base = emulator_url.rstrip("/")
     resource = "Calls" if kind == "call" else "Messages"
-    endpoint = f"{base}/2010-04-01/Accounts/{account_sid}/Simulator/{resource}.json"
+    path = f"/Simulator/{resource}.json"
     to, from_ = dict(fields)["To"], dict(fields)["From"]
-    try:
-        answer = requests.post(endpoint, data=[*fields, ("Verbose", str(verbose).lower())],
-                               auth=(account_sid, token), timeout=(3, 600))
-    except requests.RequestException as error:
-        raise click.ClickException(
-            f"cannot reach the emulator at {base} ({type(error).__name__}): start it with "
-            "`switchboard emulator` or pass --emulator URL") from None
-    body = _json(answer)
-    if answer.status_code == 404 and body.get("code") == 20404:
+    status, body = api.call("POST", path, data=[*fields, ("Verbose", str(verbose).lower())],
+                            timeout=SIMULATION_TIMEOUT)
+    if status == 404 and body.get("code") == 20404:
         return False
-    if answer.status_code == 401:
+    if status != 200:
+        raise api.failed(status, body)
+    if not isinstance(body.get("lines"), list):
         raise click.ClickException(
-            f"the emulator at {base} refused TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: start it "
-            "with the same settings")
-    if answer.status_code != 200:
-        raise click.ClickException(
-            f"the emulator at {base} answered {answer.status_code}: "
-            f"{body.get('message') or answer.text[:200]}")
+            f"{api.base} is not a Twilio emulator: POST {urlsplit(api.root).path}{path} "
+            "answered without the lines of a simulation")
     verb = "Calling" if kind == "call" else "Texting"
-    click.echo(f"{verb} {to} from {from_} ({to} as configured in {base})")
-    for line in body.get("lines", []):
+    click.echo(f"{verb} {to} from {from_} ({to} as configured in {api.base})")
+    for line in body["lines"]:
         if verbose or not line.get("request"):
             click.echo(line.get("text", ""))
     for line in body.get("report", []):
         click.echo(line)
     return True
-
-
-def _json(answer: Any) -> dict[str, Any]:
-    try:
-        body = answer.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _printer(verbose: bool) -> Any:
@@ -263,17 +383,18 @@ def _epilogue(target: Target, transcript: Transcript, verbose: bool) -> None:
 
 def _common(function: Any) -> Any:
     for option in reversed([
-        click.option("--to", required=True, metavar="NUMBER",
+        click.option("--to", required=True, type=NUMBER, metavar="NUMBER",
                      help="The number called or texted (E.164)."),
-        click.option("--from", "from_", default=DEFAULT_FROM, show_default=True,
-                     metavar="NUMBER", help="The caller's number."),
-        click.option("--url", default=None, metavar="URL",
+        click.option("--from", "from_", default=DEFAULT_FROM, show_default=True, type=NUMBER,
+                     metavar="NUMBER", help="The caller's number (E.164)."),
+        click.option("--url", default=None, type=URL, metavar="URL",
                      help="Call this webhook URL of a running server directly."),
-        click.option("--emulator", "emulator_url", default=None, metavar="URL",
+        click.option("--emulator", "emulator_url", default=None, type=EMULATOR_URL,
+                     metavar="URL",
                      help="A running `switchboard emulator` (default: TWILIO_API_BASE_URL)."),
         click.option("--in-process", is_flag=True,
                      help="Run the app from create_app in this process (no server needed)."),
-        click.option("--fallback-url", default=None, metavar="URL",
+        click.option("--fallback-url", default=None, type=URL, metavar="URL",
                      help="With --url: the fallback URL to try when the URL fails."),
         click.option("--verbose", "-v", is_flag=True, help="Show every HTTP exchange."),
         click.option("--config-ref", "profile", default=None, metavar="NAME",
@@ -290,8 +411,9 @@ def simulate_group() -> None:
 
 @simulate_group.command("call")
 @_common
-@click.option("--digits", default=None, metavar="KEYS,KEYS,...",
-              help="Keys pressed at each Gather, comma-separated ('1,2#'; empty: no input).")
+@click.option("--digits", default=None, type=DIGITS, metavar="KEYS,KEYS,...",
+              help="Keys pressed at each Gather, comma-separated ('1,2#'; empty: no input; "
+                   "keys 0-9, * and #, w or W to pause).")
 @click.option("--speech", multiple=True, metavar="TEXT",
               help="What the caller says at Gathers listening for speech (repeatable).")
 @click.option("--dial-outcome", "dial_outcomes", multiple=True,
@@ -300,7 +422,7 @@ def simulate_group() -> None:
                    "e.g. busy or +15557770000=no-answer or answered:60).")
 @click.option("--record-seconds", default=5, show_default=True, type=click.IntRange(0, 3600),
               help="How long the caller speaks at each Record (0: silence).")
-@click.option("--status-callback", default=None, metavar="URL",
+@click.option("--status-callback", default=None, type=URL, metavar="URL",
               help="With --url: where to send the call's status callbacks.")
 @click.option("--interactive", "-i", is_flag=True,
               help="Type the keys yourself at each Gather (from the terminal).")
@@ -317,6 +439,10 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
     """
     from emulator.script import CallScript, RecordingTake, parse_dial_outcome
 
+    _check_where(url, emulator_url, in_process,
+                 {"--fallback-url": fallback_url, "--status-callback": status_callback})
+    if interactive and (digits or speech):
+        raise click.UsageError("give --digits / --speech or --interactive, not both")
     dial: dict[str, Any] = {}
     try:
         for spec in dial_outcomes:
@@ -347,7 +473,8 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 @simulate_group.command("sms")
 @_common
 @click.option("--body", required=True, metavar="TEXT", help="The text of the message.")
-@click.option("--media", multiple=True, metavar="URL", help="A media URL (repeatable).")
+@click.option("--media", multiple=True, type=URL, metavar="URL",
+              help="A media URL (repeatable).")
 def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
                  in_process: bool, fallback_url: str | None, verbose: bool,
                  profile: str | None, body: str, media: tuple[str, ...]) -> None:
@@ -356,6 +483,7 @@ def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
     \b
     switchboard simulate sms --to +15551230000 --body HELP --in-process
     """
+    _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url})
     remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]
     target = _target("sms", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
                      fallback_url=fallback_url, status_callback=None, profile=profile,

@@ -1,0 +1,323 @@
+"""The ``switchboard`` command's errors: a bad argument is one line (``Error: ...``, exit 2),
+before anything is sent; a wrong server, a silent one, a bad env file and an address that
+cannot be used are one line too; no password is ever printed.
+
+"Nothing sent" is proven with a server on 127.0.0.1 that records every request it gets.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+from werkzeug.wrappers import Request, Response
+
+from callbacks.cli import cli
+from callbacks.commands import simulate
+from config import ConfigError, load_settings
+from tests.conftest import serving
+from tests.e2e.conftest import Pair
+
+ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+TOKEN = "SECRETTOKEN_s3cr3t_xyz"
+NUMBER = "+14155550100"
+PASSWORD = "hunter2"
+
+
+@dataclass
+class Recorder:
+    """A server on 127.0.0.1 answering every request with ``status`` and ``body``."""
+
+    status: int = 200
+    body: str = "<!doctype html>\n<html>\n<body>not the emulator</body>\n</html>\n"
+    content_type: str = "text/html"
+    received: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def reset(self) -> None:
+        fresh = Recorder(url=self.url)
+        self.status, self.body, self.content_type = fresh.status, fresh.body, fresh.content_type
+        self.received.clear()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        self.received.append(f"{request.method} {request.path}")
+        response = Response(self.body, self.status, content_type=self.content_type)
+        return response(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def recording_server() -> Iterator[Recorder]:
+    app = Recorder()
+    with serving(app) as url:
+        app.url = url
+        yield app
+
+
+@pytest.fixture
+def recorder(recording_server: Recorder, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """The recording server, answering HTML 200 and having received nothing; the settings
+    name it as the REST API (the emulator, for ``simulate``)."""
+    recording_server.reset()
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", recording_server.url)
+    return recording_server
+
+
+def switchboard(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
+    """The single line printed, which starts with ``Error:``."""
+    assert result.exit_code == exit_code, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: "), result.output
+    for unwanted in ("Usage:", "Traceback", TOKEN, PASSWORD):
+        assert unwanted not in result.output
+    return result.output.strip()
+
+
+# -- one line for every command's argument errors, before anything is sent ----------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["simulate", "call", "--to", "42"], "'--to': '42' is not an E.164 number"),
+        (["simulate", "call", "--to", NUMBER, "--from", "abc"], "'--from': 'abc' is not"),
+        (["simulate", "sms", "--to", NUMBER, "--from", "notanumber", "--body", "hi"],
+         "'--from': 'notanumber' is not an E.164 number"),
+        (["simulate", "call", "--to", NUMBER, "--url", "notaurl"],
+         "'--url': 'notaurl' is not an absolute http(s) URL"),
+        (["simulate", "call", "--to", NUMBER, "--url", f"ftp://bob:{PASSWORD}@x/y"],
+         "'ftp://bob:***@x/y' is not an absolute http(s) URL"),
+        (["simulate", "call", "--to", NUMBER, "--digits", "zz"], "'zz' is not keys of a phone"),
+        (["simulate", "call", "--to", NUMBER, "--digits", "1,2x#"], "'2x#' is not keys"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--media", "notaurl"],
+         "'--media': 'notaurl' is not an absolute"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--fallback-url", "notaurl"],
+         "'--fallback-url': 'notaurl' is not an absolute"),
+        (["simulate", "call", "--to", NUMBER, "--dial-outcome", "sometimes"],
+         "simulate call: Invalid value for --dial-outcome: dial outcome 'sometimes'"),
+        (["simulate", "call"], "simulate call: Missing option '--to'."),
+        (["simulate", "sms", "--to", NUMBER], "simulate sms: Missing option '--body'."),
+        (["simulate", "call", "--to", NUMBER, "--record-seconds", "-1"],
+         "'--record-seconds': -1 is not in the range"),
+        (["simulate", "nope"], "simulate: No such command 'nope'."),
+        (["simulate", "call", "--to", NUMBER, "--in-process", "--url", "http://127.0.0.1:5/v"],
+         "give only one of --url, --emulator and --in-process (not --url and --in-process)"),
+        (["simulate", "call", "--to", NUMBER, "--url", "http://127.0.0.1:5/v", "--emulator",
+          "http://127.0.0.1:5"], "give only one of --url, --emulator and --in-process"),
+        (["simulate", "call", "--to", NUMBER, "--fallback-url", "http://127.0.0.1:5/f"],
+         "--fallback-url needs --url"),
+        (["simulate", "call", "--to", NUMBER, "--status-callback", "http://127.0.0.1:5/s",
+          "--in-process"], "--status-callback needs --url"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "x", "--fallback-url",
+          "http://127.0.0.1:5/f"], "--fallback-url needs --url"),
+        (["simulate", "call", "--to", NUMBER, "--digits", "1", "-i"],
+         "give --digits / --speech or --interactive, not both"),
+        (["simulate", "call", "--to", NUMBER, "--emulator", f"http://bob:{PASSWORD}@127.0.0.1:9"],
+         "'--emulator': must not hold credentials"),
+        (["emulator", "--fault", "bogus"], "emulator: Invalid value for --fault: fault kind"),
+        (["emulator", "--fault", "503:rate=abc"], "Invalid value for --fault"),
+        (["emulator", "--port", "abc"], "emulator: Invalid value for '--port'"),
+        (["emulator", "--port", "70000"], "70000 is not in the range"),
+        (["emulator", "--seed", "abc"], "emulator: Invalid value for '--seed'"),
+        (["nope"], "No such command 'nope'."),
+        (["-e", "/nonexistent.env", "api", "get-account-details"],
+         "'/nonexistent.env' does not exist"),
+        (["run", "--port", "abc"], "run: Invalid value for '--port'"),
+    ],
+)
+def test_a_bad_argument_is_one_line_and_nothing_is_sent(
+    recorder: Recorder, args: list[str], expected: str
+) -> None:
+    line = assert_one_line_error(switchboard(*args))
+    assert expected in line
+    assert recorder.received == []
+
+
+def test_a_url_that_does_not_answer_is_not_called_with_bad_arguments(recorder: Recorder) -> None:
+    """The checks come before the call: the server at --url gets nothing."""
+    result = switchboard("simulate", "call", "--to", "42", "--url", recorder.url + "/voice")
+    assert_one_line_error(result)
+    result = switchboard("simulate", "sms", "--to", NUMBER, "--from", "x", "--url",
+                         recorder.url + "/sms", "--body", "hi")
+    assert_one_line_error(result)
+    assert recorder.received == []
+
+
+def test_help_is_intact() -> None:
+    for args in (["--help"], ["simulate", "call", "--help"], ["emulator", "--help"]):
+        result = switchboard(*args)
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Usage: ")
+    result = switchboard("simulate")  # a group with no command: its help, as click does
+    assert "Commands:" in result.output
+
+
+def test_in_process_texts_the_sms_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    result = CliRunner().invoke(cli, ["simulate", "sms", "--to", NUMBER, "--in-process",
+                                      "--body", "HELP"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Message sent: to +15555550100: Switchboard: reply HOURS" in result.output
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def test_credentials_in_the_api_base_url_are_refused_as_api_does(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIO_API_BASE_URL",
+                       recorder.url.replace("http://", f"http://u:{PASSWORD}@"))
+    line = assert_one_line_error(
+        switchboard("simulate", "sms", "--to", NUMBER, "--body", "hours"), exit_code=1)
+    assert line == ("Error: TWILIO_API_BASE_URL: must not hold credentials; set "
+                    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    assert recorder.received == []
+
+
+# -- the server at --emulator is not the emulator, or does not answer ----------------------
+
+
+@pytest.mark.parametrize("status", [404, 200])
+def test_a_server_that_is_not_the_emulator(recorder: Recorder, status: int) -> None:
+    recorder.status = status
+    line = assert_one_line_error(
+        switchboard("simulate", "sms", "--to", NUMBER, "--body", "hours", "--emulator",
+                    recorder.url), exit_code=1)
+    assert line == (
+        f"Error: {recorder.url} is not a Twilio emulator: GET /2010-04-01/Accounts/"
+        f"{ACCOUNT_SID}.json answered {status} (text/html), not Twilio's JSON; give the URL "
+        "`switchboard emulator` prints (--emulator URL or TWILIO_API_BASE_URL)")
+    assert recorder.received == [f"GET /2010-04-01/Accounts/{ACCOUNT_SID}.json"]
+
+
+def test_an_emulator_error_is_one_line(recorder: Recorder) -> None:
+    recorder.status, recorder.content_type = 500, "application/json"
+    recorder.body = '{"code": 20500, "message": "boom\\nand more", "status": 500}'
+    line = assert_one_line_error(
+        switchboard("simulate", "call", "--to", NUMBER, "--emulator", recorder.url),
+        exit_code=1)
+    assert line == f"Error: the emulator at {recorder.url} answered 500: boom and more"
+
+
+def test_a_server_that_never_answers(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulate, "PROBE_TIMEOUT", (2.0, 0.5))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # connections are accepted by the kernel, never answered
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = switchboard("simulate", "sms", "--to", NUMBER, "--body", "x",
+                             "--emulator", url)
+    assert time.monotonic() - started < 10
+    line = assert_one_line_error(result, exit_code=1)
+    assert line == (f"Error: the emulator at {url} did not answer within 0.5 s: is "
+                    "`switchboard emulator` running there?")
+
+
+def test_the_switchboard_server_is_not_the_emulator(pair: Pair) -> None:
+    """``--emulator`` pointed at the Switchboard server (a real one, on its socket)."""
+    number = pair.client.incoming_phone_numbers.create(area_code="415")["phone_number"]
+    done = pair.run("simulate", "sms", "--to", number, "--body", "hours",
+                    "--emulator", pair.url)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"Error: {pair.url} is not a Twilio emulator: GET ")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert pair.emulator.state.list("messages") == []
+
+
+def test_the_emulator_refuses_keys_a_phone_does_not_have(pair: Pair) -> None:
+    number = pair.client.incoming_phone_numbers.create(area_code="415")["phone_number"]
+    answer = requests.post(
+        f"{pair.emulator.url}/2010-04-01/Accounts/{pair.emulator.account_sid}/Simulator/"
+        "Calls.json", data={"To": number, "Digits": "1,zz"}, timeout=10,
+        auth=(pair.emulator.account_sid, pair.emulator.auth_token))
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("Digits: 'zz' is not keys of a phone")
+    assert pair.emulator.state.list("calls") == []
+
+
+# -- env files ----------------------------------------------------------------------------------
+
+
+BAD_ENV = f"TWILIO_AUTH_TOKEN {PASSWORD}\nX=\"unterminated\n"
+
+
+def test_a_bad_env_file_is_one_line_naming_the_file_and_line(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_text(BAD_ENV)
+    line = assert_one_line_error(switchboard("-e", str(bad), "api", "get-account-details"))
+    assert line == (f"Error: Invalid value for '-e' / '--env-file': {bad}, line 1: not a "
+                    "KEY=VALUE line (or a quote is left open); fix or remove it")
+    assert recorder.received == []
+
+
+def test_a_good_env_file_is_loaded(recorder: Recorder, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    good = tmp_path / "good.env"
+    good.write_text("# a comment\nexport SB_TEST_FROM_ENV_FILE='yes'\n")
+    monkeypatch.delenv("SB_TEST_FROM_ENV_FILE", raising=False)
+    result = switchboard("-e", str(good), "simulate", "call", "--to", "42")
+    assert_one_line_error(result)
+    assert os.environ.pop("SB_TEST_FROM_ENV_FILE") == "yes"
+
+
+def test_the_projects_own_dotenv_is_as_strict(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWITCHBOARD_DOTENV")
+    (tmp_path / ".env").write_text("GOOD=1\n" + BAD_ENV)
+    with pytest.raises(ConfigError, match=r"\.env, line 2: not a KEY=VALUE line") as raised:
+        load_settings()
+    assert PASSWORD not in str(raised.value)
+
+
+# -- switchboard emulator: an address that cannot be used --------------------------------------
+
+
+def test_a_host_that_is_not_this_machine() -> None:
+    line = assert_one_line_error(
+        switchboard("emulator", "--host", "192.0.2.1", "--port", "0"), exit_code=1)
+    assert line.startswith("Error: cannot listen on 192.0.2.1:0 (")
+    assert line.endswith("): --host must be an address of this machine, like 127.0.0.1")
+
+
+def test_a_host_name_that_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(address: tuple[str, int], **kwargs: Any) -> socket.socket:
+        raise OSError(socket.EAI_NONAME, "Name or service not known (while attempting to bind"
+                                         f" on address {address!r})")
+
+    monkeypatch.setattr(socket, "create_server", unknown)
+    line = assert_one_line_error(
+        switchboard("emulator", "--host", "nosuch.invalid", "--port", "18090"), exit_code=1)
+    assert line == ("Error: cannot listen on nosuch.invalid:18090 (Name or service not known): "
+                    "--host must be a name or address of this machine, like 127.0.0.1")
+
+
+def test_a_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = assert_one_line_error(switchboard("emulator", "--port", str(port)), exit_code=1)
+    assert line == (f"Error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+                    "pick another port with --port (0: any free port)")
