@@ -41,10 +41,8 @@ class OneLine(logging.Filter):
     """Escapes control characters in a record's message (see the module docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        escaped = escape_controls(message)
-        if escaped is not message:
-            record.msg, record.args = escaped, None
+        # formatted once here: the formatter then takes the message as it is
+        record.msg, record.args = escape_controls(record.getMessage()), None
         return True
 
 
