@@ -92,8 +92,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     ``config`` holds settings by their environment variable names (``TWILIO_AUTH_TOKEN``,
     ``SWITCHBOARD_DATABASE_URL``, ...), which win over the environment and ``.env``, and
-    Flask config keys (``TESTING``, ``BUNDLED_FLOWS``...). With nothing configured the app
-    serves the bundled flows on an SQLite file in the instance folder.
+    Flask config keys (``TESTING``, ``BUNDLED_FLOWS``, ``QUIET_START``: no start-up warnings
+    about the database or signature checks, for a command that uses only the store). With
+    nothing configured the app serves the bundled flows on an SQLite file in the instance
+    folder.
     """
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
@@ -116,14 +118,17 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     switchboard = Switchboard(settings, _open_store(app, settings))
     app.extensions["switchboard"] = switchboard
+    quiet = bool(app.config.get("QUIET_START"))
     try:
         switchboard.ensure_schema()
     except Exception as error:
-        app.logger.error(
-            "the database is unavailable at start-up (%s); webhooks get the safe answers "
-            "until it returns", type(error).__name__,
-        )
-    _warn_about_signatures(app, settings)
+        if not quiet:
+            app.logger.error(
+                "the database is unavailable at start-up (%s); webhooks get the safe answers "
+                "until it returns", type(error).__name__,
+            )
+    if not quiet:
+        _warn_about_signatures(app, settings)
     hide_query_strings()
 
     register_error_handlers(app)

@@ -35,17 +35,25 @@ def _named_app(context: click.Context | None) -> str | None:
     return root.ensure_object(ScriptInfo).app_import_path
 
 
+#: Commands that load the app for its store, not to serve webhooks: what a server logs at
+#: start-up (the database down, signatures unchecked) is not theirs to say; they say what
+#: concerns them in their own one line.
+CLIENT_COMMANDS = frozenset({"call", "sms"})
+
+
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
     ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback."""
-    named = _named_app(click.get_current_context(silent=True))
+    context = click.get_current_context(silent=True)
+    named = _named_app(context)
     if named:
         return ScriptInfo(app_import_path=named, set_debug_flag=False).load_app()
 
     from callbacks import create_app
 
+    client = context is not None and context.info_name in CLIENT_COMMANDS
     try:
-        return create_app()
+        return create_app({"QUIET_START": True} if client else None)
     except ConfigError as error:
         raise NoAppException(str(error)) from None
 

@@ -198,3 +198,24 @@ def test_bad_arguments_and_secrets_against_the_emulator(
             "--public-url", f"{server_url}/?q=1", says="--public-url: ")
     assert json.loads(shell("api", "get-all-sms-messages").stdout) == []
     assert json.loads(shell("api", "get-calls").stdout) == []
+
+
+@pytest.mark.parametrize("command", ["call", "sms"])
+def test_call_and_sms_say_one_line_when_the_database_is_down(
+    running: tuple[Shell, str, str], command: str
+) -> None:
+    """Not the server's start-up warning first (the database down, signatures unchecked):
+    the command's own line says what concerns it, and nothing is sent."""
+    shell, _, _ = running
+    env = {**shell.env, "SWITCHBOARD_DATABASE_URL": "postgresql://u:dbpass_zz@127.0.0.1:1/x"}
+    env.pop("TWILIO_AUTH_TOKEN")
+    env.update(TWILIO_API_KEY_SID="SK" + "1" * 32, TWILIO_API_KEY_SECRET="key-secret-not-shown")
+    extra = ["--body", "hello"] if command == "sms" else []
+    done = Shell(env)(command, "--to", CALLER, "--from", "+14155550100", "--allow-insecure",
+                      *extra, code=1)
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("Error: cannot check whether"), done.stderr
+    assert "dbpass_zz" not in done.stderr
+    assert json.loads(shell("api", "get-calls").stdout) == []
+    assert json.loads(shell("api", "get-all-sms-messages").stdout) == []
