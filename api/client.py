@@ -16,6 +16,7 @@ import datetime as dt
 import http.cookiejar
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -64,6 +65,15 @@ DEFAULT_BASE_URL = "https://api.twilio.com"
 DEFAULT_TIMEOUT = (3.05, 30.0)
 #: How much of an error body is read from a streamed answer before giving up on it.
 _ERROR_BODY_LIMIT = 64 * 1024
+#: The longest timeout accepted, in seconds: a day.
+MAX_TIMEOUT = 86400.0
+#: The methods :meth:`TwilioClient.request` sends.
+REQUEST_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT", "PATCH"})
+#: How long Twilio's own error message may be in an exception's text.
+MESSAGE_LIMIT = 500
+#: How many redirects a media download follows (Twilio sends recordings and MMS media
+#: from a storage host).
+MAX_MEDIA_REDIRECTS = 5
 
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
@@ -103,11 +113,18 @@ def encode_params(data: Params | None) -> list[tuple[str, str]]:
     ``False`` become ``"true"`` and ``"false"``; ``None`` drops the name; numbers and dates
     become text.
     """
-    if not data:
+    if data is None:
         return []
+    if isinstance(data, str | bytes | bytearray) or not isinstance(data, Mapping | Iterable):
+        raise ValidationError(
+            "data", f"a {type(data).__name__} is not a mapping or (name, value) pairs"
+        )
     items = data.items() if isinstance(data, Mapping) else data
     pairs: list[tuple[str, str]] = []
-    for name, value in items:
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2 or not isinstance(item[0], str):
+            raise ValidationError("data", f"{item!r:.60} is not a (name, value) pair")
+        name, value = item
         if value is None:
             continue
         if isinstance(value, list | tuple | set | frozenset):
@@ -151,23 +168,71 @@ def _check_timeout(value: object) -> tuple[float, float]:
     if (
         isinstance(pair, tuple | list)
         and len(pair) == 2
-        and all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in pair)
+        and all(
+            isinstance(t, int | float)
+            and not isinstance(t, bool)
+            and math.isfinite(t)
+            and 0 < t <= MAX_TIMEOUT
+            for t in pair
+        )
     ):
         return (float(pair[0]), float(pair[1]))
-    raise ValidationError("timeout", f"{value!r} is not (connect, read) seconds, both above 0")
+    raise ValidationError(
+        "timeout",
+        f"{value!r:.60} is not (connect, read) seconds, both above 0 and at most "
+        f"{MAX_TIMEOUT:g}",
+    )
+
+
+def _check_pool_maxsize(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            "pool_maxsize", f"{value!r:.60} is not a whole number of connections of at least 1"
+        )
+    return value
 
 
 def _check_base_url(value: object) -> str:
     if isinstance(value, str):
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            if "@" in parts.netloc:
-                raise ValidationError(
-                    "base_url", "must not hold credentials; give account_sid and auth_token"
-                )
-            if not parts.query and not parts.fragment:
-                return value.rstrip("/")
-    raise ValidationError("base_url", f"{value!r} is not an http(s) URL like {DEFAULT_BASE_URL}")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is not None and "@" in parts.netloc:
+            raise ValidationError(
+                "base_url", "must not hold credentials; give account_sid and auth_token"
+            )
+        if (
+            parts is not None
+            and parts.scheme in ("http", "https")
+            and parts.hostname
+            and not parts.query
+            and not parts.fragment
+            and not any(ch.isspace() for ch in value)
+        ):
+            return value.rstrip("/")
+    raise ValidationError(
+        "base_url", f"{_shown_url(value)} is not an http(s) URL like {DEFAULT_BASE_URL}"
+    )
+
+
+def _shown_url(value: object) -> str:
+    """``value`` for an error message: a URL without what may be a password."""
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    if "@" in value:
+        value = "..." + value.rpartition("@")[2]
+    return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+
+
+def _check_method(value: object) -> str:
+    method = value.upper() if isinstance(value, str) else None
+    if method not in REQUEST_METHODS:
+        raise ValidationError(
+            "method", f"{value!r:.40} is not one of {', '.join(sorted(REQUEST_METHODS))}"
+        )
+    return method
 
 
 def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
@@ -232,7 +297,15 @@ class TwilioClient(ResourceGroups):
         user_agent: str | None = None,
         pool_maxsize: int = 10,
     ) -> None:
-        self.account_sid = check_sid("account_sid", account_sid, "AC")
+        try:
+            self.account_sid = check_sid("account_sid", account_sid, "AC")
+        except ValidationError:
+            # Not shown: given the arguments the wrong way round, it is the auth token.
+            raise ValidationError(
+                "account_sid",
+                "is not an account SID (AC followed by 32 hex digits); the value is not "
+                "shown in case it is the auth token",
+            ) from None
         if api_key_sid is not None:
             check_sid("api_key_sid", api_key_sid, "SK")
         self.api_key_sid = api_key_sid
@@ -253,6 +326,7 @@ class TwilioClient(ResourceGroups):
                 "user_agent", f"{user_agent!r} is not a product token like app/1.0"
             )
         self.user_agent = default_user_agent(user_agent)
+        pool_maxsize = _check_pool_maxsize(pool_maxsize)
 
         session = requests.Session()
         # The environment (proxies, NO_PROXY, a CA bundle) is read once here rather than on
@@ -266,6 +340,7 @@ class TwilioClient(ResourceGroups):
         session.headers["User-Agent"] = self.user_agent
         session.headers["Accept"] = "application/json"
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        session.max_redirects = MAX_MEDIA_REDIRECTS
         adapter = HTTPAdapter(
             pool_connections=2, pool_maxsize=pool_maxsize, max_retries=self.retries
         )
@@ -346,17 +421,27 @@ class TwilioClient(ResourceGroups):
         ``params`` go in the query string, ``data`` in a form-encoded body (see
         :func:`encode_params`). With ``stream=True`` the open :class:`requests.Response` is
         returned instead, once its status is known to be good; the caller closes it.
-        Raises :class:`~api.errors.TwilioError` subclasses.
+        A redirect is followed only by a streamed ``GET`` (a recording or a media file,
+        which Twilio serves from a storage host, to which the credentials are not sent);
+        any other request answered with a redirect raises
+        :class:`~api.errors.TwilioInvalidResponse`, so that a request and its body never go
+        anywhere but ``base_url``. Raises :class:`~api.errors.TwilioError` subclasses.
         """
-        method = method.upper()
+        method = _check_method(method)
         url = self.url_for(path)
-        query = encode_params(params) or None
+        query = _query(params)
         body = encode_params(data) if data is not None else None
         started = time.perf_counter()
         error: TwilioError | None = None
         try:
             response = self._session.request(
-                method, url, params=query, data=body, timeout=self.timeout, stream=stream
+                method,
+                url,
+                params=query,
+                data=body,
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=stream and method == "GET",
             )
         except requests.RequestException as exc:
             error = self._transport_error(method, url, exc, time.perf_counter() - started)
@@ -385,8 +470,10 @@ class TwilioClient(ResourceGroups):
         page_size: int | None = None,
     ) -> Iterator[dict]:
         """Lazily iterate the items under ``key`` on every page (:func:`api.paging.paginate`)."""
+        if not isinstance(key, str) or not key:
+            raise ValidationError("key", f"{key!r:.40} is not the name of a list in the page")
         return paging.paginate(
-            self, path, params=encode_params(params), key=key, limit=limit, page_size=page_size
+            self, path, params=_query(params), key=key, limit=limit, page_size=page_size
         )
 
     def _transport_error(
@@ -408,6 +495,16 @@ class TwilioClient(ResourceGroups):
     def _decode(self, method: str, url: str, response: requests.Response, stream: bool) -> Any:
         status = response.status_code
         request_id = response.headers.get("Twilio-Request-Id")
+        if 300 <= status < 400:
+            response.close()
+            raise TwilioInvalidResponse(
+                status,
+                method,
+                url,
+                content_type=response.headers.get("Content-Type"),
+                request_id=request_id,
+                problem=_redirect_problem(response),
+            )
         if status >= 400:
             try:
                 if stream:
@@ -466,14 +563,48 @@ def _http_error(
             request_id=request_id,
         )
     code = doc.get("code")
-    message = doc.get("message") or doc.get("detail") or response.reason or "error"
+    if isinstance(code, str) and code.isdecimal() and len(code) < 10:
+        code = int(code)
+    more_info = doc.get("more_info")
     return TwilioHTTPError(
         status,
-        code if isinstance(code, int) else None,
-        str(message),
-        doc.get("more_info"),
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        _one_line(doc.get("message") or doc.get("detail") or response.reason or "error"),
+        more_info if isinstance(more_info, str) and more_info.isprintable() else None,
         method,
         url,
         request_id=request_id,
         details=doc.get("details"),
+    )
+
+
+def _query(params: Params | None) -> list[tuple[str, str]]:
+    """:func:`encode_params` for a query string: errors about its shape name ``params``."""
+    try:
+        return encode_params(params)
+    except ValidationError as error:
+        if error.argument != "data":
+            raise
+        raise ValidationError("params", error.problem) from None
+
+
+def _one_line(message: object) -> str:
+    """Twilio's message as one line of at most :data:`MESSAGE_LIMIT` characters."""
+    text = message if isinstance(message, str) else json.dumps(message, default=str)
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+
+
+def _redirect_problem(response: requests.Response) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        return "the answer is a redirect with no Location; JSON was expected"
+    try:
+        target = urlsplit(requests.compat.urljoin(response.url, location))
+        where = f"{target.hostname}{target.path}" if target.hostname else "?"
+    except ValueError:
+        where = "an address that is not a URL"
+    return (
+        f"the answer redirects to {_one_line(where)[:120]}; the client does not follow "
+        "redirects of API requests, so that they go nowhere but its base_url"
     )

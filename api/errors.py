@@ -122,7 +122,7 @@ class TwilioHTTPError(_RequestError):
         if self.code is not None:
             extra.append(f"Twilio error {self.code}")
         if self.more_info:
-            extra.append(self.more_info)
+            extra.append(str(self.more_info))
         if extra:
             text += f" ({', '.join(extra)})"
         return text

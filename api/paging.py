@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
-from api.errors import TwilioInvalidResponse
+from api.errors import TwilioInvalidResponse, ValidationError
 from api.validation import positive_int
 
 if TYPE_CHECKING:
@@ -66,19 +67,15 @@ def _iterate(
     limit: int | None,
 ) -> Iterator[dict]:
     remaining = limit
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     next_path: str | None = path
     page_params: list[tuple[str, str]] | None = params
     while next_path:
+        url = client.url_for(next_path)
+        seen.add(_page_key(url, page_params))
         page = client.request("GET", next_path, params=page_params)
         if not isinstance(page, dict) or not isinstance(page.get(key), list):
-            raise TwilioInvalidResponse(
-                200,
-                "GET",
-                client.url_for(next_path),
-                content_type="application/json",
-                problem=f"the page has no list under {key!r}",
-            )
+            raise _bad_page(url, f"the page has no list under {key!r}")
         items: list[dict] = page[key]
         if remaining is not None and len(items) >= remaining:
             yield from items[:remaining]
@@ -86,17 +83,38 @@ def _iterate(
         yield from items
         if remaining is not None:
             remaining -= len(items)
-        seen.add(next_path)
-        next_path = _next_page(page)
+        next_path = _next_page(client, url, page)
         page_params = None
         del page, items
-        if next_path in seen:
+        if next_path and _page_key(client.url_for(next_path), None) in seen:
             return
 
 
-def _next_page(page: Mapping[str, Any]) -> str | None:
-    """``next_page_uri`` (2010-04-01), or ``meta.next_page_url`` (the newer APIs)."""
+def _page_key(url: str, params: Iterable[tuple[str, str]] | None) -> tuple:
+    """What identifies a page: its path and its query's pairs, in any order."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params or ())
+    return (parts.path, tuple(sorted(query)))
+
+
+def _bad_page(url: str, problem: str) -> TwilioInvalidResponse:
+    return TwilioInvalidResponse(
+        200, "GET", url, content_type="application/json", problem=problem
+    )
+
+
+def _next_page(client: TwilioClient, url: str, page: Mapping[str, Any]) -> str | None:
+    """``next_page_uri`` (2010-04-01), or ``meta.next_page_url`` (the newer APIs), checked:
+    a path, or a URL under the client's ``base_url`` (the credentials go nowhere else)."""
     nxt = page.get("next_page_uri")
     if not nxt and isinstance(page.get("meta"), Mapping):
         nxt = page["meta"].get("next_page_url")
-    return nxt or None
+    if not nxt:
+        return None
+    if not isinstance(nxt, str):
+        raise _bad_page(url, f"its next page is a {type(nxt).__name__}, not a path")
+    try:
+        client.url_for(nxt)
+    except ValidationError as error:
+        raise _bad_page(url, f"its next page {error.problem}") from None
+    return nxt

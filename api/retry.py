@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util import Retry
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "TwilioRetry", "retry_policy"]
@@ -57,6 +57,15 @@ class TwilioRetry(Retry):
         if status_code in self.ANY_METHOD_STATUSES and status_code in self.status_forcelist:
             return True
         return super().is_retry(method, status_code, has_retry_after)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """The wait a ``Retry-After`` header asks for; ``None`` (so the backoff applies)
+        when it is missing or unreadable: a bad header must not turn Twilio's answer into
+        a connection error."""
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None
 
     def parse_retry_after(self, retry_after: str) -> float:
         """Seconds to wait: whole or decimal seconds, or an HTTP date; never above the cap."""

@@ -89,12 +89,24 @@ def enum(name: str, value: object, allowed: Collection[str]) -> str:
 
 
 def url(name: str, value: object) -> str:
-    """An absolute ``http`` or ``https`` URL with a host."""
+    """An absolute ``http`` or ``https`` URL with a host (and, if any, a numeric port)."""
     if isinstance(value, str) and not any(ch.isspace() for ch in value):
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.hostname:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is not None and parts.scheme in ("http", "https") and parts.hostname:
             return value
-    raise ValidationError(name, f"{_show(value)} is not an absolute http(s) URL")
+    raise ValidationError(name, f"{_show_url(value)} is not an absolute http(s) URL")
+
+
+def _show_url(value: object) -> str:
+    """:func:`_show` for a URL, without what may be a password before an ``@``."""
+    if isinstance(value, str) and "@" in value:
+        scheme, sep, _rest = value.partition("://")
+        value = f"{scheme}{sep if sep else ''}...@{value.rpartition('@')[2]}"
+    return _show(value)
 
 
 def http_method(name: str, value: object) -> str:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.resources.base import Field, Resource, ResourceNotFound, choice, form, nonempty, sid
+from api.resources.base import (
+    Field,
+    Resource,
+    ResourceNotFound,
+    changes,
+    choice,
+    form,
+    nonempty,
+    sid,
+)
 
 ACCOUNT_STATUSES = ("active", "suspended", "closed")
 
@@ -57,7 +66,7 @@ class Accounts(Resource):
     ) -> dict[str, Any]:
         """Rename, suspend, reactivate or close (irreversibly) an account."""
         path = self._account(account_sid)
-        data = form(_FIELDS, {"status": status, "friendly_name": friendly_name})
+        data = changes(_FIELDS, {"status": status, "friendly_name": friendly_name})
         return self._post(path, data)
 
     def find_by_friendly_name(self, friendly_name: str) -> dict[str, Any]:
@@ -65,7 +74,7 @@ class Accounts(Resource):
 
         Raises :class:`ResourceNotFound` when there is none.
         """
-        params = form(_FIELDS, {"friendly_name": friendly_name})
+        params = form(_FIELDS, {"friendly_name": friendly_name}, required=("friendly_name",))
         pages = self._list("/2010-04-01/Accounts.json", "accounts", params, 1, None)
         for account in pages:
             return account

@@ -10,6 +10,7 @@ from api.resources.base import (
     Field,
     ItemResource,
     boolean,
+    changes,
     form,
     nonempty,
     url_or_empty,
@@ -39,7 +40,7 @@ class Applications(ItemResource):
         self, sid: str, *, account_sid: str | None = None, **settings: Any
     ) -> dict[str, Any]:
         path = self._one(sid, account_sid)
-        return self._post(path, form(APPLICATION_FIELDS, settings))
+        return self._post(path, changes(APPLICATION_FIELDS, settings))
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         """Delete the application; numbers using it lose their application SID."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -53,7 +53,7 @@ def integer(low: int | None = None, high: int | None = None) -> Check:
             raise ValidationError(name, f"{value!r} is not a whole number")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(name, f"{value!r} is not a whole number") from None
         if isinstance(value, float) and value != number:
             raise ValidationError(name, f"{value!r} is not a whole number")
@@ -107,8 +107,12 @@ def phone_number(name: str, value: Any) -> str:
 def endpoint(name: str, value: Any) -> str:
     """A call's To or From: an E.164 number, or a ``client:`` / ``sip:`` address."""
     value = text(name, value)
-    if not value.startswith(("client:", "sip:")):
-        validation.e164(name, value)
+    for prefix in ("client:", "sip:"):
+        if value.startswith(prefix):
+            if not value.removeprefix(prefix).strip():
+                raise ValidationError(name, f"{value!r} names no {prefix[:-1]} address after it")
+            return value
+    validation.e164(name, value)
     return value
 
 
@@ -167,6 +171,12 @@ def date_or_time(name: str, value: Any) -> str:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.replace(microsecond=0).isoformat() + "Z"
     if isinstance(value, str) and _DATETIME.match(value):
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                name, f"{value!r} is not a date and time (like 2024-05-01T09:30:00Z)"
+            ) from None
         return value
     return date(name, value)
 
@@ -179,14 +189,18 @@ def dtmf(name: str, value: Any) -> str:
 
 
 def many(check: Check) -> Check:
-    """A list of values, each checked by ``check``; sent as repeated keys."""
+    """One value or a list of them (at least one), each checked by ``check``; sent as
+    repeated keys."""
 
     def check_all(name: str, value: Any) -> list[Any]:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, Iterable):
+        if isinstance(value, Mapping | bytes | bytearray) or not isinstance(value, Iterable):
             raise ValidationError(name, f"expected a list, got {type(value).__name__}")
-        return [check(name, item) for item in value]
+        values = [check(name, item) for item in value]
+        if not values:
+            raise ValidationError(name, "is an empty list; leave it out instead")
+        return values
 
     return check_all
 
@@ -199,12 +213,18 @@ class Field:
     check: Check = text
 
 
-def form(fields: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str, Any]:
+def form(
+    fields: Mapping[str, Field], values: Mapping[str, Any], *, required: Collection[str] = ()
+) -> dict[str, Any]:
     """Check ``values`` (argument name -> value) against ``fields``; return wire name -> value.
 
-    ``None`` means "not given" and is left out. An argument ``fields`` does not know is a
-    programming error, so it raises ``TypeError`` as a bad keyword argument would.
+    ``None`` means "not given" and is left out, except for the names in ``required``, which
+    must be given. An argument ``fields`` does not know is a programming error, so it raises
+    ``TypeError`` as a bad keyword argument would.
     """
+    for name in required:
+        if values.get(name) is None:
+            raise ValidationError(name, "is required")
     data: dict[str, Any] = {}
     for name, value in values.items():
         field = fields.get(name)
@@ -213,6 +233,16 @@ def form(fields: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str, An
             raise TypeError(f"unexpected keyword argument {name!r} (known: {known})")
         if value is not None:
             data[field.wire] = field.check(name, value)
+    return data
+
+
+def changes(fields: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`form` for an update: at least one of ``values`` must be given, since Twilio
+    answers an update that changes nothing as if it had worked."""
+    data = form(fields, values)
+    if not data:
+        known = ", ".join(name for name in fields if name in values) or ", ".join(sorted(fields))
+        raise ValidationError("update", f"nothing to change; give one of: {known}")
     return data
 
 

@@ -37,7 +37,8 @@ class OutgoingCallerIds(ItemResource):
         self, sid: str, *, friendly_name: str, account_sid: str | None = None
     ) -> dict[str, Any]:
         path = self._one(sid, account_sid)
-        return self._post(path, form(_FIELDS, {"friendly_name": friendly_name}))
+        data = form(_FIELDS, {"friendly_name": friendly_name}, required=("friendly_name",))
+        return self._post(path, data)
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         self._delete(self._one(sid, account_sid))
@@ -78,5 +79,6 @@ class OutgoingCallerIds(ItemResource):
                 "status_callback": status_callback,
                 "status_callback_method": status_callback_method,
             },
+            required=("phone_number",),
         )
         return self._post(self._path("/OutgoingCallerIds.json", account_sid), data)

@@ -10,6 +10,7 @@ from api.resources.base import (
     Field,
     ItemResource,
     boolean,
+    changes,
     choice,
     date_filter,
     date_or_time,
@@ -213,6 +214,7 @@ class Calls(ItemResource):
                 "caller_id": caller_id,
                 "trim": trim,
             },
+            required=("to", "from_"),
         )
         return self._post(self._path("/Calls.json", account_sid), data)
 
@@ -236,7 +238,7 @@ class Calls(ItemResource):
         if url is not None and twiml is not None:
             raise ValidationError("url", "give url or twiml, not both")
         path = self._one(sid, account_sid)
-        data = form(
+        data = changes(
             _UPDATE_FIELDS,
             {
                 "url": url,

@@ -11,6 +11,7 @@ from api.resources.base import (
     ItemResource,
     Resource,
     boolean,
+    changes,
     choice,
     date,
     date_filter,
@@ -73,14 +74,14 @@ class Participants(Resource):
         call_sid: str,
         *,
         account_sid: str | None = None,
-        **changes: Any,
+        **settings: Any,
     ) -> dict[str, Any]:
         """Mute or unmute (``muted=``), hold (``hold=``, ``hold_url=``), announce to...
 
         Takes the keyword arguments of ``_PARTICIPANT_FIELDS``.
         """
         path = self._one(conference_sid, call_sid, account_sid)
-        return self._post(path, form(_PARTICIPANT_FIELDS, changes))
+        return self._post(path, changes(_PARTICIPANT_FIELDS, settings))
 
     def delete(self, conference_sid: str, call_sid: str, *, account_sid: str | None = None) -> None:
         """Remove the participant from the conference (its call ends)."""
@@ -123,7 +124,7 @@ class Conferences(ItemResource):
     ) -> dict[str, Any]:
         """End the conference (``status="completed"``) or play an announcement to it."""
         path = self._one(sid, account_sid)
-        data = form(
+        data = changes(
             _UPDATE_FIELDS,
             {"status": status, "announce_url": announce_url, "announce_method": announce_method},
         )

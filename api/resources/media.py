@@ -9,7 +9,21 @@ from types import TracebackType
 
 import requests
 
+from api.errors import TwilioConnectionError, ValidationError
+
 CHUNK_SIZE = 64 * 1024
+
+
+def target_path(name: str, value: object) -> Path:
+    """A file to write: a non-empty path whose folder exists."""
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ValidationError(name, f"{value!r} is not a file path")
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise ValidationError(name, f"the folder of {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ValidationError(name, f"{str(path)!r} is a folder; give a file name")
+    return path
 
 
 class MediaStream:
@@ -36,12 +50,32 @@ class MediaStream:
         return int(length) if length and length.isdigit() else None
 
     def __iter__(self) -> Iterator[bytes]:
+        chunks = self._response.iter_content(self.chunk_size)
         try:
-            for chunk in self._response.iter_content(self.chunk_size):
+            while True:
+                error = None
+                try:
+                    chunk = next(chunks, None)
+                except requests.RequestException as exc:
+                    error = self._cut_short(exc)
+                if error is not None:
+                    # Raised outside the except block, so the requests exception (which holds
+                    # the request's headers) is not chained.
+                    raise error
+                if chunk is None:
+                    return
                 if chunk:
                     yield chunk
         finally:
             self.close()
+
+    def _cut_short(self, exc: requests.RequestException) -> TwilioConnectionError:
+        request = self._response.request
+        return TwilioConnectionError(
+            request.method or "GET",
+            self._response.url,
+            reason=f"the answer was cut short ({type(exc).__name__})",
+        )
 
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the body to ``path`` (through a temporary file beside it, renamed when
@@ -62,10 +96,14 @@ class MediaStream:
 
     def text(self) -> str:
         """The whole body as text: for small bodies only (a transcription)."""
+        error = None
         try:
             return self._response.text
+        except requests.RequestException as exc:
+            error = self._cut_short(exc)
         finally:
             self.close()
+        raise error
 
     def close(self) -> None:
         self._response.close()

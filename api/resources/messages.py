@@ -11,6 +11,7 @@ from api.resources.base import (
     Field,
     ItemResource,
     boolean,
+    changes,
     choice,
     date_filter,
     date_or_time,
@@ -31,8 +32,11 @@ def address(name: str, value: Any) -> str:
     value = text(name, value)
     for prefix in CHANNELS:
         if value.startswith(prefix):
+            rest = value.removeprefix(prefix)
             if prefix == "whatsapp:":
-                validation.e164(name, value.removeprefix(prefix))
+                validation.e164(name, rest)
+            elif not rest.strip():
+                raise ValidationError(name, f"{value!r} names no {prefix[:-1]} address after it")
             return value
     validation.e164(name, value)
     return value
@@ -142,9 +146,11 @@ class Messages(ItemResource):
                 "application_sid": application_sid,
                 **options,
             },
+            required=("to",),
         )
         if len(data.get("MediaUrl", ())) > 10:
             raise ValidationError("media_url", "Twilio takes at most 10 media URLs")
+        validation.message_content("body", body, media="MediaUrl" in data or "ContentSid" in data)
         return self._post(self._path("/Messages.json", account_sid), data)
 
     def update(
@@ -157,7 +163,7 @@ class Messages(ItemResource):
     ) -> dict[str, Any]:
         """Redact a message's body (``body=""``) or cancel a scheduled one."""
         path = self._one(sid, account_sid)
-        return self._post(path, form(_UPDATE_FIELDS, {"body": body, "status": status}))
+        return self._post(path, changes(_UPDATE_FIELDS, {"body": body, "status": status}))
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         self._delete(self._one(sid, account_sid))

@@ -14,6 +14,7 @@ from api.resources.base import (
     ItemResource,
     ResourceNotFound,
     boolean,
+    changes,
     choice,
     form,
     sid,
@@ -124,7 +125,7 @@ class IncomingPhoneNumbers(ItemResource):
     ) -> dict[str, Any]:
         """Change a number's settings; ``destination_account_sid`` moves it to that account."""
         path = self._one(sid, account_sid)
-        data = form(
+        data = changes(
             _UPDATE_FIELDS, {**settings, "destination_account_sid": destination_account_sid}
         )
         return self._post(path, data)

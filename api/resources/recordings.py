@@ -17,7 +17,7 @@ from api.resources.base import (
     form,
     sid,
 )
-from api.resources.media import MediaStream
+from api.resources.media import MediaStream, target_path
 
 MEDIA_FORMATS = ("mp3", "wav")
 
@@ -57,8 +57,9 @@ class Recordings(ItemResource):
         account_sid: str | None = None,
     ) -> Path:
         """Save the audio to ``path``, a chunk at a time; return the path."""
-        self.media(sid, format, account_sid=account_sid).save(path)
-        return Path(path)
+        target = target_path("path", path)
+        self.media(sid, format, account_sid=account_sid).save(target)
+        return target
 
     def delete(self, sid: str, *, account_sid: str | None = None) -> None:
         self._delete(self._one(sid, account_sid))

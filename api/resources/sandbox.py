@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from api.errors import TwilioHTTPError
-from api.resources.base import Field, Resource, form, http_method, retired, url_or_empty
+from api.resources.base import (
+    Field,
+    Resource,
+    changes,
+    http_method,
+    retired,
+    url_or_empty,
+)
 
 SANDBOX_FIELDS = {
     "voice_url": Field("VoiceUrl", url_or_empty),
@@ -39,7 +46,7 @@ class Sandbox(Resource):
         sms_method: str | None = None,
         account_sid: str | None = None,
     ) -> dict[str, Any]:
-        data = form(
+        data = changes(
             SANDBOX_FIELDS,
             {
                 "voice_url": voice_url,

@@ -221,6 +221,9 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 def _name_option(operation: Operation, error: Any) -> str:
     """``sid: 'x' is not a SID`` -> ``--call-sid: 'x' is not a SID``."""
+    if error.argument == "update":
+        options = [a.option for a in operation.attributes if not a.required and a.wire]
+        return f"{operation.name}: nothing to change; give one of: {', '.join(options)}"
     attribute = operation.attribute(error.argument)
     if attribute is None and error.argument == "sid":
         attribute = next((a for a in operation.attributes if a.arg == "sid"), None)

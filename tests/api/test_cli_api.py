@@ -416,3 +416,21 @@ def test_media_through_a_symbolic_link_keeps_the_link(
     assert code == 0, output
     assert link.is_symlink()
     assert real.read_bytes() == MEDIA
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        (["update-account"], "--account-status, --friendly-name"),
+        (["update-sandbox"], "--voice-url"),
+    ],
+)
+def test_an_update_with_nothing_to_change_names_the_options(
+    twilio_env: TwilioStub, args: list[str], options: str
+) -> None:
+    code, output = invoke(*args)
+    assert code == 2, output
+    assert output.startswith(f"Error: {args[0]}: nothing to change; give one of: ")
+    assert options in output
+    assert len(output.strip().splitlines()) == 1
+    assert twilio_env.requests == []
