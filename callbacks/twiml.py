@@ -11,8 +11,8 @@ on, so calls chain, and ``with`` opens the element just added so that you can ne
 
 Keyword attributes are snake_case and become Twilio's names (``num_digits`` -> ``numDigits``,
 ``from_`` -> ``from``, ``xml_lang`` -> ``xml:lang``); Twilio's own spelling works too. Values:
-``True``/``False`` -> ``true``/``false``, numbers -> ``str()``, lists -> space-joined, ``None``
--> left out. An attribute or a child that TwiML does not allow raises :class:`TwiMLError`
+``True``/``False`` -> ``true``/``false``, finite numbers -> ``str()``, lists -> space-joined,
+``None`` -> left out. An attribute or a child that TwiML does not allow raises :class:`TwiMLError`
 at once. Text always goes through lxml, so caller text is escaped and never becomes markup.
 The calls are recorded as they are checked; lxml makes and writes the tree when the document
 is serialised (:mod:`callbacks.twiml_template`).
@@ -24,10 +24,12 @@ is serialised (:mod:`callbacks.twiml_template`).
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any, ClassVar, Final, Literal, Self
 
@@ -46,6 +48,7 @@ from callbacks.twiml_vocabulary import (
 
 __all__ = [
     "DECLARATION",
+    "MAX_DOCUMENT_BYTES",
     "MessagingResponse",
     "TwiML",
     "TwiMLError",
@@ -55,6 +58,10 @@ __all__ = [
 
 DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 _DECLARATION_BYTES: Final = DECLARATION.encode("ascii")
+
+#: The most Twilio reads of a TwiML answer; a longer one is its error 11750.
+MAX_DOCUMENT_BYTES: Final = 64 * 1024
+_MAX_BODY_BYTES: Final = MAX_DOCUMENT_BYTES - len(_DECLARATION_BYTES)
 
 #: What a keyword attribute may be given as.
 AttributeValue = str | int | float | bool | Sequence[str | int | float | bool] | None
@@ -120,13 +127,47 @@ def _unknown_attribute(spec: ElementSpec, key: str) -> TwiMLError:
     return TwiMLError(f"{_where(spec)} has no attribute {key!r}{hint}")
 
 
+def _number(value: numbers.Number) -> str | None:
+    """``str(value)`` for an int, or a finite float or Decimal; ``None`` for any other number
+    (complex, a fraction, NaN, an infinity, an int too long to print), which Twilio cannot
+    read, or one whose ``str()`` XML cannot carry."""
+    if isinstance(value, numbers.Integral):
+        pass
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+    elif not (isinstance(value, Decimal) and value.is_finite()):
+        return None
+    try:
+        text = str(value)
+    except ValueError:  # an int of more digits than sys.get_int_max_str_digits()
+        return None
+    return text if type(text) is str and _is_xml(text) else None
+
+
+def _not_a_number(where: str, value: numbers.Number) -> TwiMLError:
+    try:
+        shown = f"{value!r:.40}"
+    except Exception:  # an int too long to print, say
+        shown = "given"
+    if not shown.isprintable():
+        shown = ascii(shown)
+    return TwiMLError(
+        f"{where}: cannot use the {type(value).__name__} {shown} "
+        "(give a finite int, float or Decimal)"
+    )
+
+
 def _scalar(spec: ElementSpec, key: str, value: object) -> str:
     if isinstance(value, str):  # its characters, as for text: a (str, Enum) member is its value
         return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, numbers.Number):
-        return str(value)
+        text = _number(value)
+        if text is not None:
+            return text
+        raise _not_a_number(f"{_where(spec)} attribute {key!r}", value)
     raise TwiMLError(
         f"{_where(spec)} attribute {key!r}: cannot use a {type(value).__name__!r} value "
         "(give a str, number, bool or a list of those)"
@@ -149,6 +190,11 @@ def _attributes(spec: ElementSpec, given: Mapping[str, object]) -> dict[str, str
         name = keywords.get(key)
         if name is None:
             raise _unknown_attribute(spec, key)
+        if name in attributes:
+            raise TwiMLError(
+                f"{_where(spec)} attribute {_display_attribute(name)!r} is given twice "
+                f"(as {key!r} and in another spelling)"
+            )
         attributes[name] = value if type(value) is str else _attribute_value(spec, key, value)
     return attributes
 
@@ -196,10 +242,7 @@ def _checked_attributes(
     attributes = _attributes(spec, given)
     values = tuple(attributes.values())
     if not _is_xml(" ".join(values)):
-        try:
-            etree.Element(spec.tag, attributes)  # for lxml's own words
-        except ValueError as error:
-            raise _not_xml(spec, error) from None
+        raise _attribute_not_xml(spec, given)
     checked = (kind_of(spec, tuple(attributes)), values) if attributes else _BARE[spec]
     if key is not None:
         if len(_checked) >= _MAX_CHECKED:
@@ -250,7 +293,10 @@ def _is_xml(text: str) -> bool:
 def _text(spec: ElementSpec, value: object) -> str:
     """Text for a value lxml refused: numbers become str, anything else is a TwiMLError."""
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
-        return str(value)
+        text = _number(value)
+        if text is not None:
+            return text
+        raise _not_a_number(f"{_where(spec)} text", value)
     raise _text_error(spec, value)
 
 
@@ -282,23 +328,35 @@ def _element_text(spec: ElementSpec, text: object, *, blanks: bool = False) -> s
         return None
     if not (type(text) is str and text.isascii() and text.isprintable()):
         text = _checked_text(spec, text)
+        if not text:  # empty bytes, say: no text, as for ""
+            return _element_text(spec, None)
     if spec.text == "required" and not blanks and text.isspace():  # type: ignore[union-attr]
         raise TwiMLError(f"{_where(spec)} needs text, not only blanks")
     return text  # type: ignore[return-value]
 
 
+_XML_CANNOT = "NUL, control characters, lone surrogates, U+FFFE, U+FFFF"
+
+
 def _text_error(spec: ElementSpec, value: object) -> TwiMLError:
     if isinstance(value, str | bytes):
         return TwiMLError(
-            f"{_where(spec)} text is not XML-compatible (NUL or control characters): {value!r:.60}"
+            f"{_where(spec)} text is not XML-compatible ({_XML_CANNOT}): {value!r:.60}"
         )
     return TwiMLError(
         f"{_where(spec)} text: cannot use a {type(value).__name__!r} value (give a str)"
     )
 
 
-def _not_xml(spec: ElementSpec, error: ValueError) -> TwiMLError:
-    return TwiMLError(f"{_where(spec)}: {error}")
+def _attribute_not_xml(spec: ElementSpec, given: Mapping[str, object]) -> TwiMLError:
+    """The error for keywords ``given`` of which a value, as text, XML cannot carry."""
+    for key, value in given.items():
+        if value is not None and not _is_xml(_attribute_value(spec, key, value)):
+            return TwiMLError(
+                f"{_where(spec)} attribute {key!r}: the value is not XML compatible "
+                f"({_XML_CANNOT}): {value!r:.60}"
+            )
+    return TwiMLError(f"{_where(spec)}: an attribute value is not XML compatible")
 
 
 # --- nodes ------------------------------------------------------------------------------------
@@ -437,6 +495,11 @@ class TwiML:
 
     def append(self, node: TwiML) -> Self:
         """Add a node built on its own (moving it if it already had a parent)."""
+        if not isinstance(node, TwiML):
+            raise TypeError(
+                f"{_where(self._spec)}: append() takes a node of the builder "
+                f"(Gather(...), Say(...), ...), not a {type(node).__name__}"
+            )
         spec = self._spec.children.get(node._spec.tag)
         if spec is not node._spec:
             raise TwiMLError(
@@ -447,8 +510,10 @@ class TwiML:
         if draft.recorded and other.recorded and other is not draft and not node._index:
             other.move_to(draft, self._index)  # the whole of a node built on its own
             return self
-        element = node.element
-        self.element.append(element)
+        element, target = node.element, self.element
+        if target is element or any(above is element for above in target.iterancestors()):
+            raise TwiMLError(f"cannot append {_where(node._spec)} inside itself")
+        target.append(element)
         self._draft.adopt(self._index, element, node._draft.shape()[node._index][1])
         return self
 
@@ -552,7 +617,7 @@ class _Ssml(TwiML):
     def add_text(self, text: str) -> Self:
         """Append text after whatever the element holds so far (for text between SSML tags)."""
         if not isinstance(text, str):
-            text = _text(self._spec, text)
+            text = _checked_text(self._spec, text)  # bytes and numbers, as for any text
         if not _is_xml(text):
             raise _text_error(self._spec, text)
         draft, index = self._resolve(), self._index
@@ -653,14 +718,30 @@ class _Response(TwiML):
 
     def __str__(self) -> str:
         draft = self._draft
-        body = serialise(draft, "unicode") if draft.recorded else self._serialise("unicode")
+        body = serialise(draft, "unicode") if draft.recorded else self._live("unicode")
         return DECLARATION + body  # type: ignore[operator]
 
     def to_bytes(self) -> bytes:
-        """The document as UTF-8 bytes, with the XML declaration."""
+        """The document as UTF-8 bytes, with the XML declaration: what is sent to Twilio, so
+        a document over :data:`MAX_DOCUMENT_BYTES` (Twilio's error 11750) is a TwiMLError."""
         draft = self._draft
-        body = serialise(draft, "UTF-8") if draft.recorded else self._serialise("UTF-8")
+        body = serialise(draft, "UTF-8") if draft.recorded else self._live("UTF-8")
+        if len(body) > _MAX_BODY_BYTES:
+            raise TwiMLError(
+                f"the document is {len(body) + len(_DECLARATION_BYTES)} bytes: Twilio reads at "
+                f"most {MAX_DOCUMENT_BYTES} (error 11750); say less, or <Redirect> to the rest"
+            )
         return _DECLARATION_BYTES + body  # type: ignore[operator]
+
+    def _live(self, encoding: str) -> Any:
+        """The document's lxml tree written out, once checked against the vocabulary: it may
+        have been changed through ``.element`` into something Twilio would not run."""
+        root = self._resolve().elements[0]
+        try:
+            _check(root, self._spec)
+        except TwiMLError as error:
+            raise TwiMLError(f"the document, changed through .element: {error}") from None
+        return _tostring(root, encoding=encoding, with_tail=False)
 
     def __init_subclass__(cls, key: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(key, **kwargs)
@@ -884,7 +965,10 @@ class Enqueue(TwiML, key="Enqueue"):
     def task(self, body: str | Mapping[str, Any], **attributes: AttributeValue) -> Self:
         """``<Task>``: TaskRouter task attributes, as JSON text or a mapping (priority, timeout)."""
         if isinstance(body, Mapping):
-            body = json.dumps(body, separators=(",", ":"))
+            try:
+                body = json.dumps(body, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as error:  # not JSON: an object, NaN, ...
+                raise TwiMLError(f"<Task> text: the mapping is not JSON: {error}") from None
         return self._add("Task", body, attributes)
 
 
@@ -1105,6 +1189,10 @@ def _check(element: etree._Element, spec: ElementSpec) -> None:
     for child in element:
         tag = child.tag
         if not isinstance(tag, str):
+            if tag is etree.Comment or tag is etree.PI:  # (only in a tree made with lxml)
+                if rule == "none" and not _blank(child.tail):
+                    raise TwiMLError(f"{_where(spec)} cannot contain text", code=12200)
+                continue
             raise TwiMLError(f"{_where(spec)} contains an entity reference", code=12100)
         child_spec = children.get(tag)
         if child_spec is None:
@@ -1139,7 +1227,14 @@ def parse_twiml(
     allow where it stands.
     """
     if isinstance(data, str):
-        raw, parser = data.lstrip().encode("utf-8"), _parser(for_text=True)
+        try:
+            raw, parser = data.lstrip().encode("utf-8"), _parser(for_text=True)
+        except UnicodeEncodeError as error:  # a lone surrogate: no XML can carry it
+            raise TwiMLError(
+                f"not well-formed XML: {error.object[error.start]!a} at position {error.start} "
+                "is a lone surrogate",
+                code=12100,
+            ) from None
     elif isinstance(data, bytes | bytearray | memoryview):
         raw, parser = bytes(data).lstrip(), _parser(for_text=False)
     else:

@@ -142,8 +142,11 @@ _roots: dict[Kind, Step] = {}
 #: Changes whenever a step's last call is replaced. While it stays the same, the texts and
 #: values a builder takes from the steps' last calls are the very same objects in every draft
 #: of a shape, so a draft and a tree can differ only where either had anything else (``fresh``).
+#: It is odd while a last call is being replaced (see :meth:`Step.remember`): a draft begun
+#: then may hold values of either call, and is compared whole.
 epoch = 0
 _epochs = count(1)
+_remembering = threading.Lock()
 
 
 def _count_step() -> None:
@@ -178,10 +181,17 @@ class Step:
         return step
 
     def remember(self, call: Call) -> None:
-        """Make ``call`` the last call made from here (see :data:`epoch`)."""
+        """Make ``call`` the last call made from here (see :data:`epoch`).
+
+        The epoch changes before and after: a draft begun before the change is serialised
+        under a new epoch, and one begun while the call is being replaced (another thread
+        may run between the two) under an odd one, which never takes the short way.
+        """
         global epoch
-        self.last = call
-        epoch = next(_epochs)  # after the change: a draft begun before it sees a new epoch
+        with _remembering:  # one at a time, so that an odd epoch means "being replaced"
+            epoch = next(_epochs)
+            self.last = call
+            epoch = next(_epochs)
 
     def then(self, parent: int, kind: Kind) -> Step:
         """The shape of this one with an element of ``kind`` added under element ``parent``."""
@@ -405,7 +415,12 @@ def serialise(draft: Draft, encoding: str) -> str | bytes:
         tree = trees[draft.step] = _Tree(draft)
     else:
         data, fresh, known = draft.data, draft.fresh, tree.fresh
-        if fresh is not None and known is not None and draft.epoch == tree.epoch == epoch:
+        if (
+            fresh is not None
+            and known is not None
+            and draft.epoch == tree.epoch == epoch
+            and not draft.epoch & 1
+        ):
             # the same calls' texts and values elsewhere: only fresh ones can differ
             old, elements, names = tree.data, tree.elements, tree.names
             same = known == fresh  # (the usual case: the same calls changed the same data)

@@ -1,0 +1,277 @@
+"""Adversarial checks of the builder: values Twilio cannot read, hostile or broken input, a
+thread switch at the worst moment, and documents broken through ``.element``."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+import callbacks.twiml_template as template
+from callbacks.errors import VOICE_APOLOGY
+from callbacks.handlers import TwilioBlueprint
+from callbacks.twilio_request import CallRequest, MessageRequest
+from callbacks.twiml import (
+    DECLARATION,
+    MAX_DOCUMENT_BYTES,
+    MessagingResponse,
+    SsmlEmphasis,
+    SsmlProsody,
+    TwiMLError,
+    VoiceResponse,
+    parse_twiml,
+)
+from tests.server.conftest import Twilio, call_params, clean_app, message_params
+
+# --- a thread switch while a step's last call is replaced ------------------------------------
+
+
+def test_a_call_replaced_while_another_thread_builds_is_not_written_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may run between a step's last call being replaced and the epoch moving
+    on: what it builds then must still be its own document, and so must every later one."""
+
+    def document(loop: int) -> str:
+        return str(VoiceResponse().say("qa race", voice="qa-race", loop=loop))
+
+    document(7)
+    document(7)  # this thread's tree now holds loop="7", taken from the step's last call
+    root = VoiceResponse()._draft.step
+    real = template._epochs
+    in_between: list[str] = []
+
+    class SwitchThreads:
+        """Runs "another thread" once the new call is in place but before the epoch moves."""
+
+        def __next__(self) -> int:
+            last = root.last
+            if not in_between and last is not None and last.values == ("qa-race", "8"):
+                in_between.append(document(8))
+            return next(real)
+
+    monkeypatch.setattr(template, "_epochs", SwitchThreads())
+    first = document(8)
+    monkeypatch.setattr(template, "_epochs", real)
+    expected = f'{DECLARATION}<Response><Say voice="qa-race" loop="8">qa race</Say></Response>'
+    assert in_between == [expected]
+    assert first == expected
+    assert document(8) == expected  # the thread's tree was not left out of step
+    assert document(7) == expected.replace('"8"', '"7"')
+
+
+# --- values and texts Twilio cannot read --------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\ud800b", "a\ufffeb", "bell\x07"])
+def test_an_attribute_value_xml_cannot_carry_names_the_verb_and_attribute(value: str) -> None:
+    with pytest.raises(TwiMLError, match=r"^<Say> attribute 'voice': the value is not XML"):
+        VoiceResponse().say("hi", voice=value)
+    with pytest.raises(TwiMLError, match=r"^<Gather> attribute 'input': the value is not XML"):
+        VoiceResponse().gather(action="/ok", input=["dtmf", value])
+
+
+@pytest.mark.parametrize(
+    "number",
+    [math.nan, math.inf, -math.inf, 1j, Fraction(1, 3), Decimal("NaN"), Decimal("-Infinity")],
+)
+def test_numbers_twilio_cannot_read_are_refused(number: Any) -> None:
+    with pytest.raises(TwiMLError, match=r"^<Pause> attribute 'length': cannot use the"):
+        VoiceResponse().pause(length=number)
+    with pytest.raises(TwiMLError, match=r"^<Say> text: cannot use the"):
+        VoiceResponse().say(number)
+
+
+def test_an_int_too_long_to_print_is_a_twiml_error_not_lxml_or_python_s() -> None:
+    huge = 10**5000
+    with pytest.raises(TwiMLError, match=r"^<Pause> attribute 'length': cannot use the int"):
+        VoiceResponse().pause(length=huge)
+    with pytest.raises(TwiMLError, match=r"^<Number> text: cannot use the int"):
+        VoiceResponse().dial().__enter__().number(huge)
+
+
+def test_a_number_whose_text_xml_cannot_carry_is_refused_at_the_call() -> None:
+    class Odd(float):
+        def __str__(self) -> str:
+            return "1\x00"
+
+    r = VoiceResponse().say("kept")
+    with pytest.raises(TwiMLError, match=r"^<Say> text: cannot use the Odd"):
+        r.say(Odd(1))
+    with pytest.raises(TwiMLError, match=r"^<Pause> attribute 'length': cannot use the Odd"):
+        r.pause(length=Odd(1))
+    assert str(r) == f"{DECLARATION}<Response><Say>kept</Say></Response>"
+
+
+def test_finite_numbers_are_still_written_as_before() -> None:
+    r = VoiceResponse().pause(length=2).pause(length=1.5).pause(length=Decimal("3.0"))
+    r.say(42).say(Decimal("0.50"))
+    assert str(r) == (
+        f'{DECLARATION}<Response><Pause length="2"/><Pause length="1.5"/><Pause length="3.0"/>'
+        "<Say>42</Say><Say>0.50</Say></Response>"
+    )
+
+
+def test_one_attribute_in_two_spellings_is_refused() -> None:
+    for keywords in ({"num_digits": 1, "numDigits": 2}, {"numDigits": 2, "num_digits": 1}):
+        with pytest.raises(TwiMLError, match=r"^<Gather> attribute 'numDigits' is given twice"):
+            VoiceResponse().gather(**keywords)
+    with VoiceResponse().say() as say, pytest.raises(TwiMLError, match="'xml:lang' is given"):
+        say.lang("hola", xml_lang="es-ES", **{"xml:lang": "es-MX"})
+    # a None still means "left out", in either spelling
+    assert 'numDigits="2"' in str(VoiceResponse().gather(num_digits=None, numDigits=2))
+
+
+def test_a_task_mapping_that_is_not_json_is_a_twiml_error() -> None:
+    r = VoiceResponse()
+    with r.enqueue(workflow_sid="WW1") as enqueue:
+        with pytest.raises(TwiMLError, match=r"^<Task> text: the mapping is not JSON"):
+            enqueue.task({"when": object()})
+        with pytest.raises(TwiMLError, match=r"^<Task> text: the mapping is not JSON"):
+            enqueue.task({"priority": math.nan})  # NaN is not JSON: Twilio would refuse it
+        enqueue.task({"language": "</Task>&"})
+    task = parse_twiml(r.to_bytes())[0][0]
+    assert json.loads(task.text) == {"language": "</Task>&"}
+
+
+# --- append -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("thing", ["<Say>hi</Say>", None, etree.Element("Say")])
+def test_append_refuses_what_is_not_a_node_in_one_clear_line(thing: Any) -> None:
+    with pytest.raises(TypeError, match=r"^<Response> \(voice\): append\(\) takes a node"):
+        VoiceResponse().append(thing)
+
+
+def test_append_of_a_node_into_itself_is_a_twiml_error() -> None:
+    emphasis = SsmlEmphasis("x")
+    with pytest.raises(TwiMLError, match=r"^cannot append <emphasis> inside itself"):
+        emphasis.append(emphasis)
+    outer = SsmlProsody("a", rate="slow")
+    with outer.prosody("b") as inner, pytest.raises(TwiMLError, match="<prosody> inside itself"):
+        inner.append(outer)
+    assert str(outer) == '<prosody rate="slow">a<prosody>b</prosody></prosody>'
+
+
+# --- a document broken through .element ---------------------------------------------------------
+
+
+def _broken_documents() -> list[VoiceResponse]:
+    unknown = VoiceResponse().say("hi")
+    unknown.element.append(etree.Element("Dance"))
+    text = VoiceResponse().say("hi")
+    text.element.text = "spoken? no: refused by Twilio"
+    nested = VoiceResponse()
+    with nested.gather(action="/menu") as gather:
+        gather.say("Press 1")
+    gather.element.append(etree.Element("Dial"))
+    attribute = VoiceResponse().say("hi")
+    attribute.element[0].set("colour", "blue")
+    after_comment = VoiceResponse().say("hi")
+    note = etree.Comment("note")
+    note.tail = "text after a comment is still text in <Response>"
+    after_comment.element.insert(0, note)
+    return [unknown, text, nested, attribute, after_comment]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_a_document_changed_through_element_is_checked_when_written(index: int) -> None:
+    response = _broken_documents()[index]
+    with pytest.raises(TwiMLError, match=r"^the document, changed through \.element: <"):
+        response.to_bytes()
+    with pytest.raises(TwiMLError, match=r"changed through \.element"):
+        str(response)
+
+
+def test_a_valid_change_through_element_is_still_written() -> None:
+    r = VoiceResponse().say("one", voice="alice")
+    r.element[0].set("voice", "bob")
+    r.element.append(etree.Comment(" a note "))
+    r.hangup()
+    assert r.to_bytes() == (
+        DECLARATION.encode()
+        + b'<Response><Say voice="bob">one</Say><!-- a note --><Hangup/></Response>'
+    )
+
+
+def test_the_caller_gets_the_safe_twiml_when_a_handler_breaks_its_document(
+    tmp_path: Path,
+) -> None:
+    bp = TwilioBlueprint("qa_broken", __name__, url_prefix="/qa-broken")
+
+    @bp.voice("/voice")
+    def voice(call: CallRequest) -> VoiceResponse:
+        return _broken_documents()[int(call.params["Index"])]
+
+    @bp.sms("/sms")
+    def sms(message: MessageRequest) -> MessagingResponse:
+        reply = MessagingResponse().message(message.body)
+        reply.element[0].append(etree.Element("Say"))
+        return reply
+
+    app = clean_app(f"sqlite:///{tmp_path / 'switchboard.sqlite3'}")
+    app.register_blueprint(bp)
+    twilio = Twilio(app.test_client())
+    try:
+        for index in range(5):
+            response = twilio.post("/qa-broken/voice", call_params(Index=str(index)))
+            assert response.status_code == 200
+            root = parse_twiml(response.data, kind="voice")
+            assert [child.tag for child in root] == ["Say", "Hangup"]
+            assert root[0].text == VOICE_APOLOGY
+        response = twilio.post("/qa-broken/sms", message_params("<b>hi</b>"))
+        assert response.status_code == 200
+        assert len(parse_twiml(response.data, kind="messaging")) == 0  # no reply sent
+    finally:
+        app.extensions["switchboard"].store.close()
+
+
+# --- what is sent to Twilio ------------------------------------------------------------------
+
+
+def test_a_document_over_64_kb_is_refused_when_written_for_twilio() -> None:
+    """Twilio reads at most 64 kB of an answer (error 11750): the server's error policy must
+    answer in its place, so ``to_bytes()`` refuses a longer document."""
+    empty = len(VoiceResponse().say("x").to_bytes()) - 1
+    fits = VoiceResponse().say("x" * (MAX_DOCUMENT_BYTES - empty))
+    assert len(fits.to_bytes()) == MAX_DOCUMENT_BYTES == 64 * 1024
+    too_long = VoiceResponse().say("é" * 40_000)  # 80,000 bytes of UTF-8
+    with pytest.raises(TwiMLError, match=r"^the document is 80\d\d\d bytes: Twilio reads at"):
+        too_long.to_bytes()
+    with pytest.raises(TwiMLError, match="error 11750"):
+        MessagingResponse().message("a" * 70_000).to_bytes()
+
+
+def test_a_str_with_a_lone_surrogate_is_not_twiml() -> None:
+    lone = r"^not well-formed XML: '\\ud800' at position 15 is a lone surrogate"
+    with pytest.raises(TwiMLError, match=lone) as caught:
+        parse_twiml("<Response><Say>\ud800</Say></Response>")
+    assert caught.value.code == 12100
+
+
+@pytest.mark.parametrize("empty", [b"", bytearray()])
+def test_empty_bytes_are_no_text_where_text_is_required(empty: bytes) -> None:
+    """Else ``<Redirect></Redirect>``: a document the builder's own parser (and Twilio)
+    refuses."""
+    with pytest.raises(TwiMLError, match=r"^<Redirect> needs text$"):
+        VoiceResponse().redirect(empty)  # type: ignore[arg-type]
+    with VoiceResponse().dial() as dial, pytest.raises(TwiMLError, match=r"^<Number> needs"):
+        dial.number(empty)  # type: ignore[arg-type]
+    assert str(VoiceResponse().say(empty)) == f"{DECLARATION}<Response><Say/></Response>"
+
+
+def test_add_text_takes_what_any_text_takes() -> None:
+    """``say(b"...")`` works; ``add_text(b"...")`` said the bytes were not XML-compatible."""
+    with VoiceResponse().say(b"Hi ") as say:  # type: ignore[arg-type]
+        say.add_text(b"there, ").add_text(3)  # type: ignore[arg-type]
+        with pytest.raises(TwiMLError, match=r"^<Say> text is not XML-compatible"):
+            say.add_text(b"\x00")  # type: ignore[arg-type]
+        with pytest.raises(TwiMLError, match=r"^<Say> text: cannot use a 'bool' value"):
+            say.add_text(True)  # type: ignore[arg-type]
+    assert str(say) == "<Say>Hi there, 3</Say>"
