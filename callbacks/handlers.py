@@ -32,16 +32,23 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Request, Response, current_app, request, url_for
+from lxml import etree
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from callbacks.deadline import HandlerTimeout, abandoned
 from callbacks.errors import BadHandlerResult, empty_messaging, safe_answer, twiml_response
 from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
-from callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse, parse_twiml
+from callbacks.twiml import (
+    MAX_DOCUMENT_BYTES,
+    MessagingResponse,
+    TwiMLError,
+    VoiceResponse,
+    parse_twiml,
+)
 
 if TYPE_CHECKING:
     from callbacks.app import Switchboard
@@ -318,12 +325,33 @@ def _save_session(sid: str | None, save: Callable[[dict[str, Any]], None],
                   exc_info=None if _is_store_error(error) else error)
 
 
+def _written(result: str | bytes, kind: Literal["voice", "messaging"]) -> bytes:
+    """A handler's own TwiML text, checked, as the bytes to send.
+
+    A ``str`` is sent as UTF-8, so one whose XML declaration names another encoding is
+    written out again with a UTF-8 one. A document over :data:`MAX_DOCUMENT_BYTES` is a
+    :class:`TwiMLError`, as Twilio would refuse it (error 11750).
+    """
+    root = parse_twiml(result, kind=kind)
+    if isinstance(result, bytes):
+        body = result
+    elif result.lstrip().startswith("<?xml"):
+        body = etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
+    else:
+        body = result.encode()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise TwiMLError(
+            f"the document is {len(body)} bytes: Twilio reads at most {MAX_DOCUMENT_BYTES} "
+            "(error 11750)"
+        )
+    return body
+
+
 def _voice_body(result: Any) -> bytes:
     if isinstance(result, VoiceResponse):
         return result.to_bytes()
     if isinstance(result, str | bytes):
-        parse_twiml(result, kind="voice")
-        return result.encode() if isinstance(result, str) else result
+        return _written(result, "voice")
     raise BadHandlerResult(f"returned {type(result).__name__}, not a VoiceResponse")
 
 
@@ -333,8 +361,7 @@ def _sms_body(result: Any) -> bytes:
     if isinstance(result, MessagingResponse):
         return result.to_bytes()
     if isinstance(result, str | bytes):
-        parse_twiml(result, kind="messaging")
-        return result.encode() if isinstance(result, str) else result
+        return _written(result, "messaging")
     raise BadHandlerResult(f"returned {type(result).__name__}, not a MessagingResponse")
 
 

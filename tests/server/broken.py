@@ -44,6 +44,18 @@ def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
     def voice_raw_xml(call: CallRequest) -> str:
         return '<?xml version="1.0"?><Response><Say>raw</Say></Response>'
 
+    @bp.voice("/utf16-declared")
+    def voice_utf16_declared(call: CallRequest) -> str:
+        return '<?xml version="1.0" encoding="UTF-16"?><Response><Say>Zoë</Say></Response>'
+
+    @bp.voice("/too-long")
+    def voice_too_long(call: CallRequest) -> str:
+        return "<Response>" + "<Say>a long story</Say>" * 4000 + "</Response>"
+
+    @bp.sms("/sms-too-long")
+    def sms_too_long(message: MessageRequest) -> str:
+        return "<Response>" + "<Message>spam</Message>" * 4000 + "</Response>"
+
     @bp.voice("/messaging")
     def voice_returns_messaging(call: CallRequest) -> MessagingResponse:
         return MessagingResponse()

@@ -62,7 +62,7 @@ def assert_no_reply(response: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["raise", "garbage", "bad-xml", "messaging", "messaging-xml"]
+    "path", ["raise", "garbage", "bad-xml", "messaging", "messaging-xml", "too-long"]
 )
 def test_a_failing_voice_handler_gets_the_apology(
     broken: Twilio, path: str, caplog: pytest.LogCaptureFixture
@@ -82,6 +82,19 @@ def test_a_hanging_voice_handler_is_cut_off_at_the_deadline(broken: Twilio) -> N
 
 def test_raw_twiml_strings_are_accepted_when_valid(broken: Twilio) -> None:
     assert spoken(twiml(broken.post("/broken/raw-xml", call_params()))) == "raw"
+
+
+def test_a_string_declaring_another_encoding_is_sent_as_the_utf8_it_is(broken: Twilio) -> None:
+    response = broken.post("/broken/utf16-declared", call_params())
+    assert response.data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert spoken(twiml(response)) == "Zo\u00eb"
+    assert "Zo\u00eb".encode() in response.data
+
+
+def test_an_sms_answer_twilio_would_refuse_for_its_length_sends_no_reply(
+    broken: Twilio,
+) -> None:
+    assert_no_reply(broken.post("/broken/sms-too-long", message_params()))
 
 
 def test_error_redirect_sends_the_caller_on(broken: Twilio) -> None:
