@@ -365,8 +365,23 @@ class TwilioClient(ResourceGroups):
                 "TWILIO_ACCOUNT_SID is not set: the client needs the account SID (AC...)"
             )
         api_key_sid = username if username != settings.account_sid else None
-        kwargs.setdefault("base_url", settings.api_base_url)
-        return cls(settings.account_sid, secret, api_key_sid=api_key_sid, **kwargs)
+        if "base_url" in kwargs:
+            return cls(settings.account_sid, secret, api_key_sid=api_key_sid, **kwargs)
+        try:
+            return cls(
+                settings.account_sid,
+                secret,
+                api_key_sid=api_key_sid,
+                base_url=settings.api_base_url,
+                **kwargs,
+            )
+        except ValidationError as error:
+            if error.argument != "base_url":
+                raise
+            problem = error.problem
+            if problem.startswith("must not hold credentials"):
+                problem = "must not hold credentials; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+            raise ConfigError(f"TWILIO_API_BASE_URL: {problem}") from None
 
     def __repr__(self) -> str:
         user = f" key {self.api_key_sid}" if self.api_key_sid else ""

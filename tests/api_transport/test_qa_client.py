@@ -396,3 +396,20 @@ def test_a_page_that_leads_back_to_the_first_ends_the_list(
     )
     assert [call["n"] for call in calls] == [0, 1, 2]
     assert len(stub.received) == 2
+
+
+def test_credentials_in_the_api_base_url_setting_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, stub: StubServer
+) -> None:
+    from config import ConfigError
+
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", stub.url.replace("http://", "http://u:hunter2@"))
+    with pytest.raises(ConfigError) as caught:
+        TwilioClient.from_settings()
+    assert str(caught.value) == (
+        "TWILIO_API_BASE_URL: must not hold credentials; set TWILIO_ACCOUNT_SID and "
+        "TWILIO_AUTH_TOKEN"
+    )
+    assert stub.received == []
