@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import string
 from base64 import b64encode
 from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,11 @@ Params = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str | Iterable[
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
 # What werkzeug leaves unescaped when it rebuilds a URL: a URL Twilio signed survives as is.
 _PATH_SAFE = "!$&'()*+,/:;=@%~"
-_QUERY_SAFE = "!$&'()*+,/:;=?@%~"
+# The query string arrives as the client sent it: every printable ASCII character is kept
+# (Twilio sends ``[`` ``]`` ``|`` ``{`` ``}`` unescaped when the configured URL has them, and
+# signs them so); only spaces, control characters and raw non-ASCII bytes are escaped.
+_QUERY_SAFE = string.punctuation
+_FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _key(auth_token: str | Secret) -> bytes:
@@ -246,12 +251,15 @@ def verify_flask_request(
 ) -> bool:
     """Whether ``request`` carries Twilio's valid signature.
 
-    Form POSTs are checked with every value of every field; a URL with ``bodySHA256`` against
-    the raw body; anything else (GET) by the URL alone. ``auth_token`` may be a
-    :class:`RequestValidator` made once, to key the HMAC once per app.
+    Form bodies (``application/x-www-form-urlencoded``, whatever the method) are checked with
+    every value of every field; a URL with ``bodySHA256`` against the raw body; a request
+    without a body (GET) by the URL alone. Any other body (multipart, JSON without
+    ``bodySHA256``) is refused: no signature covers it. ``auth_token`` may be a
+    :class:`RequestValidator` made once, to key the HMAC once per app; without a token
+    (``None`` or empty) every request is refused.
     """
     signature = request.headers.get(SIGNATURE_HEADER)
-    if not signature:
+    if not signature or not auth_token:
         return False
     validator = (
         auth_token if isinstance(auth_token, RequestValidator) else RequestValidator(auth_token)
@@ -259,7 +267,8 @@ def verify_flask_request(
     url = twilio_url(request, public_url)
     if BODY_SHA256 in request.args:
         return validator.validate(url, None, signature, body=request.get_data(cache=True))
-    params = None
-    if request.mimetype == "application/x-www-form-urlencoded":
-        params = list(request.form.lists())
-    return validator.validate(url, params, signature)
+    if request.mimetype != _FORM_TYPE and request.get_data(cache=True):
+        return False  # a body no signature covers: Twilio signs other bodies with bodySHA256
+    # Every field of the body, whatever the method: a field the signature does not cover
+    # must not reach the view.
+    return validator.validate(url, list(request.form.lists()), signature)

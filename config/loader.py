@@ -86,8 +86,9 @@ def _environment(environ: Mapping[str, str] | None) -> tuple[dict[str, str], set
         return env, set()
     check_dotenv(dotenv_path)
     from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-    added = set(from_file) - set(env)
-    return {**from_file, **env}, added
+    # An empty variable counts as unset: the value in .env applies.
+    added = {k for k in from_file if not env.get(k, "").strip()}
+    return {**env, **{k: from_file[k] for k in added}}, added
 
 
 def check_dotenv(path: str | Path) -> None:
@@ -96,13 +97,19 @@ def check_dotenv(path: str | Path) -> None:
     may hold a secret."""
     from dotenv.parser import parse_stream
 
-    with open(path, encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            if binding.error:
-                raise ConfigError(
-                    f"{path}, line {binding.original.line}: not a KEY=VALUE line (or a quote "
-                    "is left open); fix or remove it"
-                )
+    try:
+        with open(path, encoding="utf-8") as stream:
+            bindings = list(parse_stream(stream))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    for binding in bindings:
+        if binding.error:
+            raise ConfigError(
+                f"{path}, line {binding.original.line}: not a KEY=VALUE line (or a quote "
+                "is left open); fix or remove it"
+            )
 
 
 def _dotenv_enabled(value: str | None) -> bool:

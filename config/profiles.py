@@ -10,6 +10,7 @@ public_url = "https://acme.example.com"
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +24,10 @@ DEFAULT_PROFILES_FILE = "switchboard.toml"
 def profiles_file(explicit: str | Path | None) -> tuple[Path, bool]:
     """The profiles file to read and whether it was asked for (so must exist)."""
     if explicit:
-        return Path(explicit).expanduser(), True
+        path = Path(explicit)
+        with contextlib.suppress(RuntimeError):  # ~user of no known user: the name as it is
+            path = path.expanduser()
+        return path, True
     return Path.cwd() / DEFAULT_PROFILES_FILE, False
 
 
@@ -40,6 +44,10 @@ def read_profiles(path: Path, *, required: bool) -> dict[str, dict[str, object]]
         raise ConfigError(f"{path}: cannot read the profiles file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text)") from None
+    except ValueError:  # a NUL in the file name
+        raise ConfigError(f"{str(path)!r}: not a usable file name") from None
     profiles = document.get("profiles", {})
     if not isinstance(profiles, Mapping):
         raise ConfigError(f"{path}: 'profiles' must be a table of [profiles.NAME] tables")

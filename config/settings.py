@@ -96,6 +96,15 @@ def _redact_database_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        hidden = {k: "***" for k in parsed.query if k.lower() in _PASSWORD_QUERY_KEYS}
+        if hidden:  # libpq also takes the password as ?password=...
+            parsed = parsed.update_query_dict(hidden)
+        if parsed.host and "@" in parsed.host:  # an unescaped '@' in the password
+            parsed = parsed.set(host="***@" + parsed.host.rpartition("@")[2])
+        return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
     except Exception:  # never let a repr fail, never show the raw URL
         return "<database URL>"
+
+
+_PASSWORD_QUERY_KEYS = frozenset({"password", "sslpassword"})

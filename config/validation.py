@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from config.errors import ConfigError
 from config.secret import Secret
 
 _SID_RE = re.compile(r"[0-9a-fA-F]{32}")
 _E164_RE = re.compile(r"\+[1-9][0-9]{1,14}")
+# Characters TwiML (XML 1.0) cannot carry; tab, newline and carriage return it can.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_NUMBER_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 DATABASE_BACKENDS = ("sqlite", "postgresql")
@@ -32,10 +37,30 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<unparsable URL>"
     userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
+    if not at:
+        return url if "@" not in url or _port_parses(parts) else _redact_unsplit(url)
+    if ":" not in userinfo:
         return url
     user = userinfo.split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def _port_parses(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return True
+
+
+def _redact_unsplit(url: str) -> str:
+    """A broken URL whose password holds ``/``, ``?`` or ``#`` (``https://user:pa/ss@host``),
+    which ``urlsplit`` cuts short: everything from the first ``:`` after the scheme to the last
+    ``@`` is hidden."""
+    start = url.find("://") + 3
+    at = url.rfind("@")
+    colon = url.find(":", start, at)
+    return url if colon < 0 else f"{url[: colon + 1]}***{url[at:]}"
 
 
 def text(name: str, value: object) -> str:
@@ -45,6 +70,32 @@ def text(name: str, value: object) -> str:
     value = value.strip()
     if not value:
         raise ConfigError(f"{name}: must not be empty")
+    _check_utf8(name, value)
+    return value
+
+
+def _check_utf8(name: str, value: str) -> None:
+    """Refuse what the environment could not decode (``os.environ`` keeps such bytes as lone
+    surrogates, which nothing can encode later). The value is not shown: it may be a secret."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{name}: is not UTF-8 text (a byte the system could not decode); fix the value"
+            ) from None
+
+
+def twiml_text(name: str, value: object) -> str:
+    """:func:`text` that TwiML can carry: no control characters other than tab and newline
+    (the bundled flows would fail on every call)."""
+    value = text(name, value)
+    bad = _CONTROL_RE.search(value)
+    if bad:
+        raise ConfigError(
+            f"{name}: holds the control character U+{ord(bad.group()):04X} at position "
+            f"{bad.start() + 1}; remove it"
+        )
     return value
 
 
@@ -57,6 +108,7 @@ def secret(name: str, value: object) -> Secret:
     value = value.strip()
     if not value:
         raise ConfigError(f"{name}: must not be empty")
+    _check_utf8(name, value)
     return Secret(value)
 
 
@@ -84,16 +136,18 @@ def http_url(name: str, value: object) -> str:
     value = text(name, value)
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port
     except ValueError:
-        raise ConfigError(f"{name}: {show(redact_url(value))} is not a valid URL") from None
+        parts, port = None, None
+    if parts is None or port == 0 or _URL_UNSAFE_RE.search(value):
+        raise ConfigError(f"{name}: {show(redact_url(value))} is not a valid URL")
     if parts.scheme.lower() not in ("http", "https"):
         raise ConfigError(
             f"{name}: {show(redact_url(value))} must start with http:// or https://"
         )
     if not parts.hostname:
         raise ConfigError(f"{name}: {show(redact_url(value))} has no host name")
-    if parts.fragment:
+    if "#" in value:
         raise ConfigError(f"{name}: {show(redact_url(value))} must not have a #fragment")
     return value.rstrip("/")
 
@@ -101,7 +155,7 @@ def http_url(name: str, value: object) -> str:
 def base_url(name: str, value: object) -> str:
     """A base URL other paths are appended to: :func:`http_url` with no query string."""
     value = http_url(name, value)
-    if urlsplit(value).query:
+    if "?" in value:
         raise ConfigError(f"{name}: {show(redact_url(value))} must not have a ?query string")
     return value
 
@@ -124,6 +178,11 @@ def database_url(name: str, value: object) -> str:
             f"{name}: not a database URL (expected sqlite:///path or "
             "postgresql://user:password@host/dbname)"
         ) from None
+    if url.host and "@" in url.host:
+        raise ConfigError(
+            f"{name}: the host name holds '@' (write an '@' in the user name or password "
+            "as %40)"
+        )
     backend, _, driver = url.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
@@ -135,6 +194,15 @@ def database_url(name: str, value: object) -> str:
         if not url.database:
             raise ConfigError(f"{name}: the PostgreSQL URL names no database")
         url = url.set(drivername=f"postgresql+{driver or 'psycopg'}")
+        if "password" in url.query:
+            # libpq's ?password=: moved where every URL shown hides it (the store's messages).
+            if url.password is not None:
+                raise ConfigError(f"{name}: gives the password twice (before the @ and as "
+                                  "?password=); keep one")
+            password = url.query["password"]
+            if not isinstance(password, str):
+                raise ConfigError(f"{name}: gives ?password= more than once; keep one")
+            url = url.difference_update_query(["password"]).set(password=password)
         return url.render_as_string(hide_password=False)
     return value
 
@@ -159,6 +227,8 @@ def integer(name: str, value: object, *, minimum: int | None = None,
     """A whole number, optionally within ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigError(f"{name}: {show(value)} is not a whole number")
+    if isinstance(value, str) and not _INTEGER_RE.fullmatch(value.strip()):
+        raise ConfigError(f"{name}: {show(value)} is not a whole number")
     try:
         number = int(value)
     except ValueError:
@@ -172,6 +242,10 @@ def number(name: str, value: object, *, minimum: float | None = None,
     """A finite number, at least ``minimum`` and strictly below ``below``."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(f"{name}: {show(value)} is not a number")
+    if isinstance(value, str) and not _NUMBER_RE.fullmatch(value.strip()):
+        word = value.strip().lower().lstrip("+-")
+        finite = word not in ("inf", "infinity", "nan")
+        raise ConfigError(f"{name}: {show(value)} is not a {'' if finite else 'finite '}number")
     try:
         result = float(value)
     except ValueError:
