@@ -2,8 +2,9 @@
 
 The server's URLs hang off ``SWITCHBOARD_PUBLIC_URL``: ``/voice``, ``/voice/fallback``,
 ``/voice/status``, ``/sms``, ``/sms/fallback`` (and ``/sms/status`` for an application's
-messages), all requested with POST. :func:`plan` reads what Twilio has now and lists the
-changes; :func:`apply` writes them, reads the resource back and checks every field::
+messages), all requested with POST. :func:`resolve_target` reads what Twilio has now,
+:func:`plan` lists the changes; :func:`apply` writes them (:func:`write`), reads the
+resource back and checks every field (:func:`verify`)::
 
     target = resolve_target(client, number="+14155550100")
     changes = plan(client, target, check_public_url(settings.public_url))
@@ -14,6 +15,7 @@ changes; :func:`apply` writes them, reads the resource back and checks every fie
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -36,7 +38,9 @@ __all__ = [
     "check_target",
     "plan",
     "resolve_target",
+    "verify",
     "webhook_settings",
+    "write",
 ]
 
 PUBLIC_URL_SETTING = "SWITCHBOARD_PUBLIC_URL"
@@ -53,9 +57,6 @@ def tunnel_help(name: str = PUBLIC_URL_SETTING) -> str:
     )
 
 
-TUNNEL_HELP = tunnel_help()
-
-
 class ProvisioningError(Exception):
     """Provisioning cannot go ahead, or Twilio did not keep what was written (one line)."""
 
@@ -66,10 +67,11 @@ def check_public_url(
     """``public_url`` without a trailing slash, if Twilio can reach it.
 
     The URL is checked as ``SWITCHBOARD_PUBLIC_URL`` is when settings are loaded (http or
-    https, a host, no ``?query``, no ``#fragment``); a missing URL is refused; so is a
-    plain-http one or one on this machine or a private network, unless ``allow_insecure``
-    (for the emulator, which runs on 127.0.0.1). Messages call the URL ``name`` (the
-    setting, or the option that gave it) and never show a password in it.
+    https, a host, no ``?query``, no ``#fragment``, no spaces: nothing that would break the
+    URLs made from it); a missing URL is refused; so is a plain-http one or one on this
+    machine or a private network, unless ``allow_insecure`` (for the emulator, which runs on
+    127.0.0.1). Messages call the URL ``name`` (the setting, or the option that gave it) and
+    never show a password in it.
     """
     if not public_url:
         missing = "is not set" if public_url is None else "is empty"
@@ -91,6 +93,11 @@ def check_public_url(
     return public_url
 
 
+#: Carrier-grade NAT (RFC 6598), where Tailscale and mobile networks put hosts; not
+#: ``is_private`` to :mod:`ipaddress`, and no more reachable from Twilio.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
 def _is_local(host: str) -> bool:
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
@@ -98,13 +105,17 @@ def _is_local(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:  # the short forms the resolver reads as IPv4: 127.1, 2130706433, 0x7f.0.0.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
     return (
         address.is_loopback
         or address.is_private
         or address.is_link_local
         or address.is_unspecified
         or address.is_reserved
+        or address in _SHARED
     )
 
 
@@ -252,12 +263,13 @@ class Plan:
 def plan(client: TwilioClient, target: Target, public_url: str) -> Plan:
     """Compare what Twilio has for ``target`` with what points it at ``public_url``.
 
-    A number attached to an application ignores its own URLs, so provisioning a number also
-    detaches it (``voice_application_sid`` / ``sms_application_sid`` set to "").
+    A number attached to an application or to a SIP trunk ignores its own URLs, so
+    provisioning a number also detaches it (``voice_application_sid`` /
+    ``sms_application_sid`` / ``trunk_sid`` set to "").
     """
     desired = webhook_settings(public_url, target.kind)
     if target.kind == "number":
-        for name in ("voice_application_sid", "sms_application_sid"):
+        for name in ("voice_application_sid", "sms_application_sid", "trunk_sid"):
             if target.current.get(name):
                 desired[name] = ""
     changes = tuple(
@@ -269,24 +281,42 @@ def plan(client: TwilioClient, target: Target, public_url: str) -> Plan:
 
 
 def apply(client: TwilioClient, plan: Plan) -> dict[str, Any]:
-    """Write the plan's changes, read the target back and check every desired field.
+    """Write the plan's changes, read the target back and check every desired field:
+    :func:`write`, then :func:`verify`.
+
+    Returns the resource as read back; raises :class:`ProvisioningError` naming the fields
+    Twilio did not keep.
+    """
+    write(client, plan)
+    return verify(client, plan)
+
+
+def write(client: TwilioClient, plan: Plan) -> None:
+    """Send the plan's changes in one update request (none when there is nothing to change)."""
+    target = plan.target
+    changes = {change.field: change.new for change in plan.changes}
+    if not changes:
+        return
+    if target.kind == "number":
+        client.incoming_phone_numbers.update(target.sid, **changes)
+    elif target.kind == "application":
+        client.applications.update(target.sid, **changes)
+    else:
+        client.sandbox.update(**changes)
+
+
+def verify(client: TwilioClient, plan: Plan) -> dict[str, Any]:
+    """Read the plan's target back and check every desired field.
 
     Returns the resource as read back; raises :class:`ProvisioningError` naming the fields
     Twilio did not keep.
     """
     target = plan.target
-    changes = {change.field: change.new for change in plan.changes}
     if target.kind == "number":
-        if changes:
-            client.incoming_phone_numbers.update(target.sid, **changes)
         after = client.incoming_phone_numbers.get(target.sid)
     elif target.kind == "application":
-        if changes:
-            client.applications.update(target.sid, **changes)
         after = client.applications.get(target.sid)
     else:
-        if changes:
-            client.sandbox.update(**changes)
         after = client.sandbox.get()
     after = validation.resource(_WHAT[target.kind], after)
     wrong = [

@@ -37,7 +37,8 @@ def _named_app(context: click.Context | None) -> str | None:
 
 #: Commands that load the app for its store, not to serve webhooks: what a server logs at
 #: start-up (the database down, signatures unchecked) is not theirs to say; they say what
-#: concerns them in their own one line.
+#: concerns them in their own one line. Their ``--config-ref`` picks the app's profile too,
+#: so that its store (opt-outs, what they place) is that profile's database.
 CLIENT_COMMANDS = frozenset({"call", "sms"})
 
 
@@ -51,9 +52,13 @@ def _create_app() -> Flask:
 
     from callbacks import create_app
 
-    client = context is not None and context.info_name in CLIENT_COMMANDS
+    config: dict[str, object] | None = None
+    if context is not None and context.info_name in CLIENT_COMMANDS:
+        config = {"QUIET_START": True}
+        if context.params.get("config_ref"):
+            config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
     try:
-        return create_app({"QUIET_START": True} if client else None)
+        return create_app(config)
     except ConfigError as error:
         raise NoAppException(str(error)) from None
 
@@ -105,9 +110,9 @@ class SwitchboardGroup(FlaskGroup):
     """Flask's command group, where every command's argument errors take one line
     (:func:`one_line_usage_errors`) and ``--env-file`` refuses a file it cannot parse.
 
-    Listing the commands (``switchboard --help``) loads an app only when ``--app`` names one:
-    the Switchboard app adds no commands of its own, and loading it opens the database and
-    checks the settings, which help should not."""
+    Listing the commands (``switchboard --help``) or looking one up loads an app only when
+    ``--app`` names one: the Switchboard app adds no commands of its own, and loading it opens
+    the database and checks the settings, which help and "No such command" should not."""
 
     def __init__(self, **extra: Any) -> None:
         super().__init__(**extra)
@@ -128,6 +133,12 @@ class SwitchboardGroup(FlaskGroup):
             self._load_plugin_commands()
             return sorted(super(FlaskGroup, self).list_commands(ctx))
         return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if not _named_app(ctx):
+            self._load_plugin_commands()
+            return super(FlaskGroup, self).get_command(ctx, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=SwitchboardGroup, create_app=_create_app, load_dotenv=False)

@@ -24,7 +24,8 @@ from flask.cli import with_appcontext
 from callbacks.commands.api import OneLineCommand, OneLineError
 
 if TYPE_CHECKING:
-    from api import TwilioClient, ValidationError
+    from api import TwilioClient, TwilioError, ValidationError
+    from callbacks.store import Store
     from config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +37,13 @@ CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 TARGET_OPTIONS = {"number": "--number", "application": "--application", "sandbox": "--sandbox"}
 #: The CLI option behind each argument of ``calls.create`` / ``messages.create``.
-CALL_OPTIONS = {"to": "--to", "from_": "--from", "url": "--url", "status_callback": "--public-url"}
+CALL_OPTIONS = {
+    "to": "--to",
+    "from_": "--from",
+    "url": "--url",
+    "fallback_url": "--public-url",
+    "status_callback": "--public-url",
+}
 SMS_OPTIONS = {**CALL_OPTIONS, "body": "--body", "media_url": "--media-url"}
 
 
@@ -119,10 +126,19 @@ def provision_command(
 
     Sets the voice, voice fallback, SMS, SMS fallback and status callback URLs to
     PUBLIC_URL/voice, /voice/fallback, /sms, /sms/fallback and /voice/status (and an
-    application's SMS status callback to /sms/status), all with POST; then reads them back.
+    application's SMS status callback to /sms/status), all with POST; the sandbox gets the
+    voice and SMS URLs only. A number is detached from any application or SIP trunk, which
+    would override its URLs. Then reads them back and checks them.
     """
     from api import TwilioError, ValidationError
-    from api.provisioning import ProvisioningError, apply, check_target, plan, resolve_target
+    from api.provisioning import (
+        ProvisioningError,
+        check_target,
+        plan,
+        resolve_target,
+        verify,
+        write,
+    )
     from config.validation import redact_url
 
     if [bool(number), bool(application), sandbox].count(True) != 1:
@@ -142,20 +158,61 @@ def provision_command(
             if dry_run:
                 click.echo("Dry run: nothing was changed.", err=True)
                 return
-            apply(client, changes)
         except ValidationError as error:
             raise _usage_error(error, TARGET_OPTIONS) from None
         except (TwilioError, ProvisioningError) as error:
             raise _one_line(error) from None
+        again = "the same command with --dry-run shows what it has now"
+        try:
+            write(client, changes)
+        except ValidationError as error:
+            raise _usage_error(error, TARGET_OPTIONS) from None
+        except TwilioError as error:
+            if _refused(error):
+                raise _one_line(f"{error}; nothing was changed") from None
+            raise _one_line(
+                f"{error}; {target.label} may have been changed all the same: {again}"
+            ) from None
+        try:
+            verify(client, changes)
+        except ProvisioningError as error:
+            raise _one_line(error) from None
+        except TwilioError as error:
+            raise _one_line(
+                f"the changes to {target.label} were sent but could not be checked: {error}; "
+                f"{again}"
+            ) from None
     click.echo(f"Verified: {target.label} points at {redact_url(base)}.")
 
 
-def _refuse_opted_out(to: str, from_: str, doing: str) -> None:
+def _refused(error: TwilioError) -> bool:
+    """Whether Twilio answered ``error`` with a 4xx: it refused the request, so did nothing.
+    Otherwise (a timeout, a lost connection, a 5xx) it may have acted all the same."""
+    from api import TwilioHTTPError
+
+    return isinstance(error, TwilioHTTPError) and 400 <= error.status < 500
+
+
+def _store() -> Store:
+    """The store of the app the command runs in (one made by ``callbacks.create_app``)."""
+    from flask import current_app
+
     from callbacks import get_store
+
+    if "switchboard" not in current_app.extensions:
+        raise click.ClickException(
+            f"the app {current_app.import_name!r} was not made by callbacks.create_app(), so it "
+            "has no store to check opt-outs in and record what is placed; name one that was "
+            "with --app, or leave --app out"
+        )
+    return get_store()
+
+
+def _refuse_opted_out(store: Store, to: str, from_: str, doing: str) -> None:
     from callbacks.store import StoreUnavailable
 
     try:
-        opted_out = get_store().is_opted_out(to, sender=from_)
+        opted_out = store.is_opted_out(to, sender=from_)
     except StoreUnavailable as error:
         raise click.ClickException(
             f"cannot check whether {to} opted out, so not {doing}: {_flat(error)}"
@@ -188,10 +245,26 @@ def _created(what: str, answer: Any, prefixes: tuple[str, ...], search: str) -> 
     try:
         return resource(what, answer, *prefixes)
     except TwilioUnexpectedAnswer as error:
-        raise click.ClickException(
-            f"{error}. Twilio may have acted on the request all the same: check with "
-            f"`{search}` before trying again"
-        ) from None
+        raise _may_have_acted(error, search) from None
+
+
+def _may_have_acted(error: TwilioError, search: str) -> click.ClickException:
+    """``error``, about a create that Twilio may have carried out all the same, and the
+    ``search`` that tells."""
+    return click.ClickException(
+        f"{error}. Twilio may have acted on the request all the same: check with "
+        f"`{search}` before trying again"
+    )
+
+
+def _failed(error: TwilioError, search: str) -> click.ClickException:
+    """A create that failed: one line, saying it may have been carried out unless Twilio
+    refused it (a 4xx) or the connection was never made."""
+    from api import TwilioTimeout
+
+    if _refused(error) or (isinstance(error, TwilioTimeout) and error.phase == "connect"):
+        return _one_line(error)
+    return _may_have_acted(error, search)
 
 
 def _record(record: Callable[[dict[str, Any]], None], resource: dict[str, Any], done: str) -> None:
@@ -235,26 +308,30 @@ def call_command(
 ) -> None:
     """Place a call whose progress comes back to this server.
 
-    The call runs FLOW on this server (or the TwiML at --url); its status callbacks
-    (initiated, ringing, answered, completed) go to PUBLIC_URL/voice/status and land in the
-    server's store. A number that opted out (STOP) is not called.
+    The call runs FLOW on this server (or the TwiML at --url), with PUBLIC_URL/voice/fallback
+    as its fallback; its status callbacks (initiated, ringing, answered, completed) go to
+    PUBLIC_URL/voice/status and land in the server's store. A number that opted out (STOP) is
+    not called.
     """
     from api import TwilioError, ValidationError
-    from callbacks import get_store
 
-    if flow and url:
+    if flow and url is not None:
         raise OneLineError("give --flow or --url, not both")
     _check_numbers(to, from_)
+    store = _store()
     settings, client = _connect(config_ref)
     base = _public_url(settings, public_url, allow_insecure)
-    _refuse_opted_out(to, from_, "calling")
+    _refuse_opted_out(store, to, from_, "calling")
+    search = f"switchboard api get-calls --to {to}"
     with client:
         try:
             answer = client.calls.create(
                 to,
                 from_,
-                url=url or f"{base}{FLOWS[flow or 'ivr']}",
+                url=url if url is not None else f"{base}{FLOWS[flow or 'ivr']}",
                 method="POST",
+                fallback_url=f"{base}/voice/fallback",
+                fallback_method="POST",
                 status_callback=f"{base}/voice/status",
                 status_callback_method="POST",
                 status_callback_event=list(CALL_EVENTS),
@@ -263,9 +340,9 @@ def call_command(
         except ValidationError as error:
             raise _usage_error(error, CALL_OPTIONS) from None
         except TwilioError as error:
-            raise _one_line(error) from None
-    call = _created("a call", answer, ("CA",), f"switchboard api get-calls --to {to}")
-    _record(get_store().record_outbound_call, call, f"call {call['sid']} was placed")
+            raise _failed(error, search) from None
+    call = _created("a call", answer, ("CA",), search)
+    _record(store.record_outbound_call, call, f"call {call['sid']} was placed")
 
 
 @click.command("sms", cls=OneLineCommand)
@@ -293,16 +370,17 @@ def sms_command(
     """
     from api import TwilioError, ValidationError
     from api.validation import message_content
-    from callbacks import get_store
 
     _check_numbers(to, from_)
     try:
         message_content("body", body, media=bool(media_url))
     except ValidationError as error:
         raise _usage_error(error, SMS_OPTIONS) from None
+    store = _store()
     settings, client = _connect(config_ref)
     base = _public_url(settings, public_url, allow_insecure)
-    _refuse_opted_out(to, from_, "sending")
+    _refuse_opted_out(store, to, from_, "sending")
+    search = f"switchboard api get-all-sms-messages --to {to}"
     with client:
         try:
             answer = client.messages.create(
@@ -315,8 +393,6 @@ def sms_command(
         except ValidationError as error:
             raise _usage_error(error, SMS_OPTIONS) from None
         except TwilioError as error:
-            raise _one_line(error) from None
-    message = _created(
-        "a message", answer, ("SM", "MM"), f"switchboard api get-all-sms-messages --to {to}"
-    )
-    _record(get_store().record_outbound_message, message, f"message {message['sid']} was sent")
+            raise _failed(error, search) from None
+    message = _created("a message", answer, ("SM", "MM"), search)
+    _record(store.record_outbound_message, message, f"message {message['sid']} was sent")

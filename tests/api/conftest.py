@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from api import TwilioClient
+from callbacks.store import Store
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "stub-auth-token-0123456789abcdef"
@@ -197,3 +199,22 @@ def twilio_env(stub: TwilioStub, monkeypatch: pytest.MonkeyPatch) -> TwilioStub:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     monkeypatch.setenv("TWILIO_API_BASE_URL", stub.url)
     return stub
+
+
+PUBLIC = "https://switchboard.example.com"
+
+
+@pytest.fixture
+def server_env(
+    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Store]:
+    """The server's settings pointed at ``twilio_env``: a fresh SQLite store (returned) and
+    :data:`PUBLIC` as the public URL, for ``switchboard call`` / ``sms`` / ``provision``."""
+    url = f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", url)
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", PUBLIC)
+    monkeypatch.delenv("SWITCHBOARD_PROFILE", raising=False)
+    store = Store(url)
+    store.create_all()
+    yield store
+    store.close()

@@ -4,8 +4,6 @@ at the server, recorded in its store, refused for numbers that opted out."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,19 +15,6 @@ from tests.api.conftest import ACCOUNT_SID, TwilioStub, sid
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
 PUBLIC = "https://switchboard.example.com"
 TO, FROM = "+14155550123", "+14155550100"
-
-
-@pytest.fixture
-def server_env(
-    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"
-    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", url)
-    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", PUBLIC)
-    store = Store(url)
-    store.create_all()
-    yield store
-    store.close()
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -49,6 +34,8 @@ def test_call_runs_the_flow_and_reports_back(server_env: Store, twilio_env: Twil
         "From": [FROM],
         "Url": [f"{PUBLIC}/voice"],
         "Method": ["POST"],
+        "FallbackUrl": [f"{PUBLIC}/voice/fallback"],
+        "FallbackMethod": ["POST"],
         "StatusCallback": [f"{PUBLIC}/voice/status"],
         "StatusCallbackMethod": ["POST"],
         "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],

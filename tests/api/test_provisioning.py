@@ -335,7 +335,9 @@ def test_cli_wrong_shaped_read_back_is_one_line(public_env: TwilioStub) -> None:
     code, output = provision("--number", PN)
     assert code == 1
     assert output.splitlines()[-1] == (
-        "Error: Twilio's answer is not a phone number: it is a JSON array, not an object"
+        f"Error: the changes to number {NUMBER} ({PN}) were sent but could not be checked: "
+        "Twilio's answer is not a phone number: it is a JSON array, not an object; "
+        "the same command with --dry-run shows what it has now"
     )
     assert [r.method for r in public_env.requests] == ["GET", "POST", "GET"]
 
