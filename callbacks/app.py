@@ -14,7 +14,7 @@ from callbacks.deadline import Deadline
 from callbacks.devlog import hide_query_strings
 from callbacks.errors import register_error_handlers
 from callbacks.logs import one_line_logs
-from callbacks.security import RequestValidator, twilio_url
+from callbacks.security import FORM_TYPE, RequestValidator, twilio_url
 from config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -79,7 +79,14 @@ class Switchboard:
                 form = None
             elif form is None:
                 form = request.form
-            body = request.get_data(cache=True) if "bodySHA256" in request.args else None
+            data = request.get_data(cache=True)
+            body = data if "bodySHA256" in request.args else None
+            if body is None and data and not (form and request.mimetype == FORM_TYPE):
+                # A body no signature covers (not form fields, no bodySHA256: not UTF-8,
+                # multipart, JSON, or on a GET) must not reach a handler unchecked.
+                log.warning("refused %s %s with 403: a body the signature does not cover",
+                            request.method, request.path)
+                return False
             if self.validator.validate(url, form, signature, body):
                 return True
         log.warning("refused %s %s with 403: missing or invalid X-Twilio-Signature",

@@ -41,6 +41,7 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from callbacks.deadline import HandlerTimeout, abandoned
 from callbacks.errors import BadHandlerResult, empty_messaging, safe_answer, twiml_response
+from callbacks.security import FORM_TYPE
 from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from callbacks.twiml import (
     MAX_DOCUMENT_BYTES,
@@ -213,7 +214,6 @@ def make_view(
 
 
 _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
-_FORM = "application/x-www-form-urlencoded"
 
 
 def read_form(request: Request) -> MultiDict[str, str]:
@@ -225,7 +225,7 @@ def read_form(request: Request) -> MultiDict[str, str]:
     """
     if request.method != "POST":
         return _NO_FIELDS
-    if request.mimetype != _FORM:
+    if request.mimetype != FORM_TYPE:
         return request.form
     try:
         text = request.get_data(cache=True).decode()

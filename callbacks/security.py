@@ -40,7 +40,8 @@ _PATH_SAFE = "!$&'()*+,/:;=@%~"
 # (Twilio sends ``[`` ``]`` ``|`` ``{`` ``}`` unescaped when the configured URL has them, and
 # signs them so); only spaces, control characters and raw non-ASCII bytes are escaped.
 _QUERY_SAFE = string.punctuation
-_FORM_TYPE = "application/x-www-form-urlencoded"
+#: The content type of the bodies Twilio signs field by field.
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _key(auth_token: str | Secret) -> bytes:
@@ -267,7 +268,7 @@ def verify_flask_request(
     url = twilio_url(request, public_url)
     if BODY_SHA256 in request.args:
         return validator.validate(url, None, signature, body=request.get_data(cache=True))
-    if request.mimetype != _FORM_TYPE and request.get_data(cache=True):
+    if request.mimetype != FORM_TYPE and request.get_data(cache=True):
         return False  # a body no signature covers: Twilio signs other bodies with bodySHA256
     # Every field of the body, whatever the method: a field the signature does not cover
     # must not reach the view.

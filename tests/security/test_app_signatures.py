@@ -123,3 +123,37 @@ def test_the_token_never_reaches_the_logs(tmp_path: Path, caplog: pytest.LogCapt
     assert "refused" in caplog.text  # the refusals were logged...
     assert TOKEN not in caplog.text  # ...without the token
     assert TOKEN not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"CallSid=CA\xff&Digits=1"),  # not UTF-8
+        ("application/json", b'{"Digits": "1"}'),
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; '
+         b'name="Digits"\r\n\r\n1\r\n--x--\r\n'),
+        ("text/plain", b"Digits=1"),
+    ],
+)
+def test_a_body_the_signature_does_not_cover_is_refused(
+    plain_app: Flask, content_type: str, body: bytes
+) -> None:
+    """A URL-only signature (a GET webhook's: its query is what Twilio signed) replayed with
+    a body no signature covers: it was checked against the URL alone and accepted, so the
+    body reached the handler unchecked."""
+    url = "http://localhost/voice?CallSid=CA" + "1" * 32 + "&From=%2B15555550100"
+    client = plain_app.test_client()
+    assert client.get(url, headers=signed_headers(TOKEN, url)).status_code == 200
+    headers = {**signed_headers(TOKEN, url), "Content-Type": content_type}
+    assert client.post(url, data=body, headers=headers).status_code == 403
+    assert client.get(url, data=body, headers=headers).status_code == 403
+
+
+def test_an_empty_body_and_a_signed_form_are_still_accepted(plain_app: Flask) -> None:
+    url = "http://localhost/voice?CallSid=CA" + "1" * 32
+    client = plain_app.test_client()
+    headers = {**signed_headers(TOKEN, url), "Content-Type": "application/json"}
+    assert client.post(url, headers=headers).status_code == 200
+    form = {"CallSid": "CA" + "2" * 32, "From": "+15555550100"}
+    signed = signed_headers(TOKEN, "http://localhost/voice", form)
+    assert client.post("/voice", data=form, headers=signed).status_code == 200
