@@ -22,7 +22,9 @@ included) is fixed when it is handed over. What changes for the rows it holds:
   operation.
 
 A row the database refuses (it is up, but not for that row) is logged and dropped, as before,
-without holding back the rest of its batch.
+without holding back the rest of its batch. A failure of the database itself (a full disk, an
+I/O error, a lock: :func:`~callbacks.store.engine.is_outage`) is an outage even when the
+``ready`` check, which writes nothing, passes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from callbacks.store.engine import is_outage
 from callbacks.store.errors import StoreUnavailable
 
 log = logging.getLogger("callbacks.store")
@@ -176,8 +179,8 @@ class WriteBehind:
             try:
                 try:
                     self._write(rows)
-                except StoreUnavailable:
-                    if not self._database_up():
+                except StoreUnavailable as error:
+                    if not self._database_up(error):
                         raise
                     self._one_by_one(rows)  # one bad row: the others still go in
                 written = True
@@ -189,7 +192,12 @@ class WriteBehind:
                 log.warning("the database is back: call and message rows are written again")
             return True
 
-    def _database_up(self) -> bool:
+    def _database_up(self, error: StoreUnavailable) -> bool:
+        """False when ``error`` is the database's (a full disk, say, which the check's write of
+        nothing passes) or the database fails its check: the rows wait rather than being
+        dropped as refused."""
+        if is_outage(error.__cause__):
+            return False
         try:
             self._ready()
         except StoreUnavailable:
@@ -203,7 +211,7 @@ class WriteBehind:
             try:
                 self._write(rows[:1])
             except StoreUnavailable as error:
-                if not self._database_up():
+                if not self._database_up(error):
                     raise
                 log.warning("%s row %s not recorded: %s", rows[0][0], rows[0][1], error)
             del rows[0]

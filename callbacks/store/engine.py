@@ -208,6 +208,34 @@ def is_transient(error: BaseException) -> bool:
     return any(text in message for text in _SQLITE_BUSY)
 
 
+#: SQLite result codes (primary) of a database that fails every write, whatever the row:
+#: PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_SQLITE_OUTAGE = frozenset({3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
+#: PostgreSQL SQLSTATE classes and codes of the same: connection, read-only transaction,
+#: insufficient resources (disk full, out of memory or connections), object in use or locked,
+#: operator intervention (shutdown), system (I/O) and internal errors, no privilege.
+_PG_OUTAGE = ("08", "25", "53", "55", "57", "58", "XX", "42501")
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """A failure of the database rather than of the statement's data (a full disk, a read-only
+    file or server, an I/O error, a lock, a dropped connection): any other write would fail the
+    same way, so a write that meets it must wait for the database, not be dropped as refused."""
+    if error is None:
+        return False
+    if is_transient(error):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_OUTAGE
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str):
+        return state.startswith(_PG_OUTAGE)
+    return isinstance(error, OSError)
+
+
 def is_missing_table(error: BaseException) -> bool:
     """A statement failed because one of the store's tables is not there (dropped, or the
     database file replaced by an empty one while the server runs)."""

@@ -23,26 +23,29 @@ _RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at", "update
 def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Insert:
     """INSERT a resource row, or fill in what it adds and advance the status if it ranks later.
 
-    Columns keep their value when the new row has none; ``extra`` keeps the first one stored;
-    ``status`` moves only forward, decided by the database within the one statement, so two
-    workers racing on the same resource cannot move it back. ``created_at`` keeps the earliest
-    time and ``updated_at`` the latest, since a webhook's row may be written after a later
-    status callback's (:mod:`callbacks.store.behind`).
+    Columns keep their value when the new row has none; ``extra`` keeps that of the earliest
+    row (by ``created_at``, the time it was received, not written); ``status`` moves only
+    forward, decided by the database within the one statement, so two workers racing on the
+    same resource cannot move it back. ``created_at`` keeps the earliest time and
+    ``updated_at`` the latest, since a webhook's row may be written after a later status
+    callback's (:mod:`callbacks.store.behind`).
     """
     stmt = insert(table)
     new, old = stmt.excluded, table.c
     later = new.status_rank > old.status_rank
+    earlier = new.created_at < old.created_at
     changes: dict[str, Any] = {
         column.name: sa.func.coalesce(new[column.name], column)
         for column in table.columns
         if column.name not in _RESOURCE_KEEP
     }
-    changes["extra"] = sa.func.coalesce(old.extra, new.extra)
+    changes["extra"] = sa.case(
+        (earlier, sa.func.coalesce(new.extra, old.extra)),
+        else_=sa.func.coalesce(old.extra, new.extra),
+    )
     changes["status"] = sa.case((later, new.status), else_=old.status)
     changes["status_rank"] = sa.case((later, new.status_rank), else_=old.status_rank)
-    changes["created_at"] = sa.case(
-        (new.created_at < old.created_at, new.created_at), else_=old.created_at
-    )
+    changes["created_at"] = sa.case((earlier, new.created_at), else_=old.created_at)
     changes["updated_at"] = sa.case(
         (new.updated_at > old.updated_at, new.updated_at), else_=old.updated_at
     )
@@ -68,6 +71,7 @@ class Statements:
     sms_session_upsert: sa.Insert
     voice_session_get: sa.Select  # :call_sid
     sms_session_get: sa.Select  # :from_number, :to_number
+    sms_session_touch: sa.Update  # :from_number, :to_number, :now, :since
     opt_out: sa.Insert
     opted_out_anywhere: sa.Select  # :number
     opted_out_of: sa.Select  # :number, :sender
@@ -105,12 +109,31 @@ class Statements:
                 sms.c["from"] == sa.bindparam("from_number"),
                 sms.c.to == sa.bindparam("to_number"),
             ),
+            sms_session_touch=session_touch(sms),
             opt_out=insert(opt_outs).on_conflict_do_nothing(),
             opted_out_anywhere=opted_out,
             opted_out_of=opted_out.where(
                 opt_outs.c.sender.in_([sa.bindparam("sender"), schema.ALL_SENDERS])
             ),
         )
+
+
+def session_touch(sms: sa.Table) -> sa.Update:
+    """Move a live conversation's ``updated_at`` on to ``:now``, the time a message of its
+    (From, To) pair arrived: the 4-hour expiry counts from the last message, not from the
+    last change of the session. A conversation already idle since before ``:since`` (expired)
+    is left to expire; a later time is never moved back."""
+    now = sa.bindparam("now", type_=sms.c.updated_at.type)
+    return (
+        sa.update(sms)
+        .where(
+            sms.c["from"] == sa.bindparam("from_number"),
+            sms.c.to == sa.bindparam("to_number"),
+            sms.c.updated_at < now,
+            sms.c.updated_at >= sa.bindparam("since", type_=sms.c.updated_at.type),
+        )
+        .values(updated_at=now)
+    )
 
 
 class Prepared:

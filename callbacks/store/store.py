@@ -158,8 +158,12 @@ class Store:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _now(self) -> datetime:
+        """The clock's time in UTC (naive: taken as UTC), so that ``now - idle`` is elapsed time
+        even when the clock gives a zone with summer time."""
         now = self._clock()
-        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        if now.tzinfo is UTC:
+            return now
+        return now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
     def _run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
@@ -297,11 +301,40 @@ class Store:
 
         return self._run(work, write=False)
 
-    def _record(self, table: sa.Table, row: dict[str, Any]) -> None:
+    def _record(
+        self, table: sa.Table, row: dict[str, Any], params: Mapping[str, Any] | None = None
+    ) -> None:
+        """Upsert ``row``; for an inbound message (its webhook's ``params`` given), also keep
+        its conversation alive (:func:`~callbacks.store.statements.session_touch`)."""
         now = self._now()
         row.update(created_at=now, updated_at=now)
         bound = self._bind(self._sql.upsert[table.name], row)
-        self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
+        touch = self._touch(params, now) if params is not None else None
+        if touch is None:
+            self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
+            return
+
+        def work(cursor: Any) -> None:
+            cursor.execute(*bound)
+            cursor.execute(*touch)
+
+        self._run_sql(work)
+
+    def _touch(
+        self, params: Mapping[str, Any], now: datetime
+    ) -> tuple[str, tuple[Any, ...] | dict[str, Any]] | None:
+        """The statement that moves the conversation of an inbound message's (From, To) on to
+        ``now``, or None without both numbers."""
+        from_, to = params.get("From"), params.get("To")
+        if not from_ or not to or not isinstance(from_, str) or not isinstance(to, str):
+            return None
+        key = {
+            "from_number": key_text(from_),
+            "to_number": key_text(to),
+            "now": now,
+            "since": now - self.sms_session_idle,
+        }
+        return self._bind(self._sql.sms_session_touch, key)
 
     def _record_behind(self, table: sa.Table, sid: str, params: Mapping[str, Any]) -> bool:
         """Hand a copy of a webhook's fields to the write-behind; False when there is none."""
@@ -316,10 +349,11 @@ class Store:
         The rows are made here, in the write-behind's thread, several in a row, not in the
         request that handed them over."""
         groups: list[tuple[str, list[Any]]] = []
+        touches: list[Any] = []
         for table, sid, (params, now) in rows:
             try:
                 row = _ROW_MAKERS[table](params)
-            except ValueError as error:
+            except (TypeError, ValueError) as error:  # a row that cannot be made holds none back
                 log.warning("%s row %s not recorded: %s", table, sid, error)
                 continue
             row["created_at"] = row["updated_at"] = now
@@ -328,6 +362,12 @@ class Store:
                 groups[-1][1].append(args)
             else:
                 groups.append((sql, [args]))
+            if table == schema.messages.name:
+                touch = self._touch(params, now)
+                if touch is not None:
+                    touches.append(touch)
+        if touches:
+            groups.append((touches[0][0], [args for _sql, args in touches]))
         if not groups:
             return
 
@@ -460,7 +500,8 @@ class Store:
         sid = message_sid(params)
         if sid and self._record_behind(schema.messages, sid, params):
             return
-        self._record(schema.messages, _inbound_message_row(plain(params)))
+        fields = plain(params)
+        self._record(schema.messages, _inbound_message_row(fields), fields)
 
     def record_message_status(
         self, params: Mapping[str, Any], idempotency_token: str | None = None
