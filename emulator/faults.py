@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import secrets
 import socket
@@ -120,6 +121,12 @@ class FaultInjector:
             raise ValueError(f"fault kind {kind!r} is not one of {', '.join(KINDS)}")
         if rate is not None and not 0 <= rate <= 1:
             raise ValueError(f"rate {rate!r} must be between 0 and 1")
+        if count is not None and count < 0:
+            raise ValueError(f"count {count!r} must be 0 or more")
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ValueError(f"delay {delay!r} must be a number of seconds, 0 or more")
+        if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
+            raise ValueError(f"retry_after {retry_after!r} must be a number of seconds, 0 or more")
         if count is None and rate is None:
             count = 1
         fault = Fault(

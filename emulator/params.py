@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 from werkzeug.datastructures import MultiDict
 
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+E164 = re.compile(r"\+[1-9][0-9]{1,14}\Z")  # ASCII digits: \d takes any script's
 METHODS = ("GET", "POST")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+MAX_DIGITS = 18  # larger numbers are out of any range a parameter allows
 
 
 class APIError(Exception):
@@ -100,16 +102,18 @@ class Params:
         raise bad_request(20001, f"{name} must be true or false: {value!r} is not valid.")
 
     def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> int | None:
+        """A whole number in ASCII digits, within ``low``..``high`` (either may be None)."""
         value = self.values.get(name)
         if value is None or value == "":
             return None
-        try:
-            number = int(value)
-        except ValueError:
-            raise bad_request(20001, f"{name} must be a whole number: {value!r} is not valid."
-                              ) from None
-        if (low is not None and number < low) or (high is not None and number > high):
-            raise bad_request(20001, f"{name} must be between {low} and {high}: {number}.")
+        if not WHOLE_NUMBER.fullmatch(value.strip()):
+            raise bad_request(20001, f"{name} must be a whole number: {value!r} is not valid.")
+        digits = value.strip().lstrip("+-")
+        number = int(value) if len(digits) <= MAX_DIGITS else None
+        if (number is None or (low is not None and number < low)
+                or (high is not None and number > high)):
+            shown = number if number is not None else f"{digits[:MAX_DIGITS]}..."
+            raise bad_request(20001, f"{name} must be {_bounds(low, high)}: {shown}.")
         return number
 
     def url(self, name: str, code: int = 21502) -> str | None:
@@ -165,6 +169,16 @@ class Params:
             return when is not None and all(test(when.date()) for test in tests)
 
         return check
+
+
+def _bounds(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f"{low} or more"
+    if high is not None:
+        return f"{high} or less"
+    return f"at most {MAX_DIGITS} digits"
 
 
 def parse_date(name: str, value: str) -> date:

@@ -21,6 +21,7 @@ from emulator.restkit import (
     owned,
     page,
     params,
+    require_active,
     show,
     state,
 )
@@ -30,11 +31,15 @@ bp.before_request(authenticate)
 
 ACCOUNT = "/Accounts/<account_sid>"
 BODY_LIMIT = 1600
-ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+MEDIA_LIMIT = 10
+#: Statuses in which the caller side is still moving the message on: not deletable yet.
+UNFINISHED_STATUSES = frozenset({"accepted", "queued", "sending", "sent"})
+ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 
 
 @bp.post(f"{ACCOUNT}/Messages.json")
 def create_message(account_sid: str) -> ResponseReturnValue:
+    require_active(account_sid)
     p = params()
     to = p.phone_number("To", 21211, prefixes=("whatsapp:",))
     if to is None:
@@ -42,13 +47,16 @@ def create_message(account_sid: str) -> ResponseReturnValue:
     sender = p.get("From")
     from_ = None
     if sender:
-        from_ = sender if ALPHANUMERIC_SENDER.match(sender) else p.phone_number(
+        from_ = sender if ALPHANUMERIC_SENDER.fullmatch(sender) else p.phone_number(
             "From", 21212, prefixes=("whatsapp:",))
     service_sid = p.sid("MessagingServiceSid", "MG", code=21701)
     if not from_ and not service_sid:
         raise bad_request(21603, "A 'From' phone number is required.")
     body = p.get("Body") or ""
     media_urls = p.getlist("MediaUrl")
+    if len(media_urls) > MEDIA_LIMIT:
+        raise bad_request(21623, f"MediaUrl is given {len(media_urls)} times: a message takes "
+                          f"at most {MEDIA_LIMIT} media files.")
     for url in media_urls:
         if not is_url(url):
             raise bad_request(21620, f"MediaUrl {url!r} is not a valid URL.")
@@ -63,7 +71,7 @@ def create_message(account_sid: str) -> ResponseReturnValue:
         if application is None or application["account_sid"] != account_sid:
             raise bad_request(21218, f"ApplicationSid {application_sid!r} is not an "
                               "application of this account.")
-    if (from_ and state().strict_senders and not ALPHANUMERIC_SENDER.match(from_)
+    if (from_ and state().strict_senders and not ALPHANUMERIC_SENDER.fullmatch(from_)
             and not state().sender_allowed(account_sid, from_.removeprefix("whatsapp:"),
                                            caller_ids=False)):
         raise bad_request(21606, f"The 'From' phone number provided ({from_}) is not a valid "
@@ -106,24 +114,32 @@ def get_message(account_sid: str, sid: str) -> ResponseReturnValue:
 @bp.post(f"{ACCOUNT}/Messages/<sid>.json")
 def update_message(account_sid: str, sid: str) -> ResponseReturnValue:
     """Redact a message (``Body`` empty) or cancel a scheduled one (``Status=canceled``)."""
-    message = owned("messages", sid, account_sid)
     p = params()
     fields = {}
     if "Body" in p:
         if p.get("Body"):
             raise bad_request(20001, "Body can only be set to an empty string (to redact it).")
         fields["body"] = ""
-    if p.enum("Status", ("canceled",)):
-        if message["status"] != "scheduled":
-            raise bad_request(30409, "Status: only a scheduled message can be canceled.")
-        fields["status"] = "canceled"
-    return show("messages", state().update_message(sid, **fields))
+    cancel = p.enum("Status", ("canceled",))
+    with state().lock:  # the message must not change or go between the check and the update
+        message = owned("messages", sid, account_sid)
+        if cancel:
+            if message["status"] != "scheduled":
+                raise bad_request(30409, "Status: only a scheduled message can be canceled.")
+            fields["status"] = "canceled"
+        return show("messages", state().update_message(sid, **fields))
 
 
 @bp.delete(f"{ACCOUNT}/Messages/<sid>.json")
 def delete_message(account_sid: str, sid: str) -> ResponseReturnValue:
-    owned("messages", sid, account_sid)
-    state().delete("messages", sid)
+    """Only a message whose delivery is final can be deleted (Twilio's 20009)."""
+    with state().lock:
+        message = owned("messages", sid, account_sid)
+        if message["status"] in UNFINISHED_STATUSES:
+            raise bad_request(20009, f"Cannot delete message {sid} before its delivery is "
+                              f"complete: it is {message['status']}. Try again once it is "
+                              "delivered, undelivered or failed.")
+        state().delete("messages", sid)
     return deleted()
 
 
@@ -173,7 +189,8 @@ def get_media(account_sid: str, message_sid: str, sid: str) -> ResponseReturnVal
 
 @bp.delete(f"{ACCOUNT}/Messages/<message_sid>/Media/<sid>.json")
 def delete_media(account_sid: str, message_sid: str, sid: str) -> ResponseReturnValue:
-    message, _ = _one_media(account_sid, message_sid, sid)
-    state().update("messages", message_sid,
-                   deleted_media=[*(message.get("deleted_media") or ()), sid])
+    with state().lock:  # two deletions at once must both be kept
+        message, _ = _one_media(account_sid, message_sid, sid)
+        state().update("messages", message_sid,
+                       deleted_media=[*(message.get("deleted_media") or ()), sid])
     return deleted()

@@ -20,6 +20,7 @@ from emulator.restkit import (
     set_fields,
     show,
     state,
+    update_owned,
 )
 
 bp = Blueprint("numbers", __name__)
@@ -98,19 +99,28 @@ def get_account(account_sid: str) -> ResponseReturnValue:
 
 @bp.post(f"{ACCOUNT}.json")
 def update_account(account_sid: str) -> ResponseReturnValue:
+    """Rename an account, or (parent's credentials only) suspend, reactivate or close a
+    subaccount; closing is final and releases its numbers."""
     p = params()
-    account = state().get("accounts", account_sid)
-    assert account is not None
     fields = set_fields(p, [("FriendlyName", "friendly_name", "str")])
     status = p.enum("Status", ("active", "suspended", "closed"))
-    if status is not None and status != account["status"]:
-        if account["owner_account_sid"] == account_sid:
-            raise bad_request(20001, "Status: the main account's status cannot be changed "
-                              "through the API.")
-        if account["status"] == "closed":
-            raise bad_request(20001, "Status: a closed account cannot be reopened.")
-        fields["status"] = status
-    return show("accounts", state().update("accounts", account_sid, **fields))
+    with state().lock:  # the status must not change between reading and writing it
+        account = state().get("accounts", account_sid)
+        assert account is not None
+        if status is not None and status != account["status"]:
+            if account["owner_account_sid"] == account_sid:
+                raise bad_request(20001, "Status: the main account's status cannot be changed "
+                                  "through the API.")
+            if g.credential_account != account["owner_account_sid"]:
+                raise APIError(403, 20403, "Status: only the parent account's credentials can "
+                               "suspend, reactivate or close a subaccount.")
+            if account["status"] == "closed":
+                raise bad_request(20001, "Status: a closed account cannot be reopened.")
+            fields["status"] = status
+        if fields.get("status") == "closed":
+            for number in state().list("incoming_phone_numbers", account_sid=account_sid):
+                state().delete("incoming_phone_numbers", number["sid"])
+        return show("accounts", state().update("accounts", account_sid, **fields))
 
 
 # -- available phone numbers -------------------------------------------------------------------
@@ -225,23 +235,27 @@ def buy_number(account_sid: str) -> ResponseReturnValue:
         if state().find_number(phone_number) is not None:
             raise bad_request(21422, f"PhoneNumber {phone_number} is not available.")
     elif area_code:
-        if not (area_code.isdigit() and len(area_code) == 3):
+        if not (area_code.isascii() and area_code.isdigit() and len(area_code) == 3):
             raise bad_request(21451, f"AreaCode {area_code!r} is not a valid area code.")
-        for country in ("US", "CA"):
-            phone_number = inventory.first_available(country, area_code, state().owned_numbers())
-            if phone_number:
-                break
-        if not phone_number:
-            raise bad_request(21452, f"AreaCode: no phone numbers found in area code {area_code}.")
     else:
         raise bad_request(21421, "A PhoneNumber or an AreaCode is required.")
-    if phone_number.startswith("+1") and phone_number[2:5] in ("800", "833", "844", "855",
-                                                                "866", "877", "888"):
-        fields.setdefault("type", "toll-free")
-    try:
-        number = state().buy_number(account_sid, phone_number, **fields)
-    except ValueError:
-        raise bad_request(21422, f"PhoneNumber {phone_number} is not available.") from None
+    with state().lock:  # two buyers in one area code must not be offered the same number
+        if not phone_number:
+            for country in ("US", "CA"):
+                phone_number = inventory.first_available(country, area_code,
+                                                         state().owned_numbers())
+                if phone_number:
+                    break
+            if not phone_number:
+                raise bad_request(21452, "AreaCode: no phone numbers found in area code "
+                                  f"{area_code}.")
+        if phone_number.startswith("+1") and phone_number[2:5] in ("800", "833", "844", "855",
+                                                                    "866", "877", "888"):
+            fields.setdefault("type", "toll-free")
+        try:
+            number = state().buy_number(account_sid, phone_number, **fields)
+        except ValueError:
+            raise bad_request(21422, f"PhoneNumber {phone_number} is not available.") from None
     return show("incoming_phone_numbers", number, 201)
 
 
@@ -264,10 +278,15 @@ def update_number(account_sid: str, sid: str) -> ResponseReturnValue:
         ):
             raise bad_request(20001, f"AccountSid {destination} is not an account these "
                               "credentials can move the number to.")
+        if target["status"] != "active":
+            raise bad_request(21472, f"AccountSid {destination} is not an active account: it "
+                              f"is {target['status']}, and a number can only move to an "
+                              "active one.")
     fields = _number_fields(target_account)
     if destination:
         fields["account_sid"] = destination
-    return show("incoming_phone_numbers", state().update("incoming_phone_numbers", sid, **fields))
+    return show("incoming_phone_numbers",
+                update_owned("incoming_phone_numbers", sid, account_sid, fields))
 
 
 @bp.delete(f"{ACCOUNT}/IncomingPhoneNumbers/<sid>.json")
@@ -306,15 +325,17 @@ def add_caller_id(account_sid: str) -> ResponseReturnValue:
         raise bad_request(20001, f"Extension {extension!r} must be digits, '#', '*' or 'w'.")
     p.url("StatusCallback")
     p.method("StatusCallbackMethod")
-    existing = state().list("outgoing_caller_ids", account_sid=account_sid,
-                            where=matching([("phone_number", phone_number)]))
-    if existing:
-        raise bad_request(21450, f"PhoneNumber {phone_number} is already verified for this "
-                          "account.")
     friendly_name = p.get("FriendlyName") or None
-    caller_id = state().create_caller_id(
-        account_sid, phone_number, **({"friendly_name": friendly_name} if friendly_name else {})
-    )
+    with state().lock:  # the same number added twice at once is verified once
+        existing = state().list("outgoing_caller_ids", account_sid=account_sid,
+                                where=matching([("phone_number", phone_number)]))
+        if existing:
+            raise bad_request(21450, f"PhoneNumber {phone_number} is already verified for this "
+                              "account.")
+        caller_id = state().create_caller_id(
+            account_sid, phone_number,
+            **({"friendly_name": friendly_name} if friendly_name else {}),
+        )
     code = f"{int(caller_id['sid'][2:10], 16) % 1_000_000:06d}"
     call_sid = new_sid("CA")
     return jsonify({
@@ -335,7 +356,8 @@ def get_caller_id(account_sid: str, sid: str) -> ResponseReturnValue:
 def update_caller_id(account_sid: str, sid: str) -> ResponseReturnValue:
     owned("outgoing_caller_ids", sid, account_sid)
     fields = set_fields(params(), [("FriendlyName", "friendly_name", "str")])
-    return show("outgoing_caller_ids", state().update("outgoing_caller_ids", sid, **fields))
+    return show("outgoing_caller_ids",
+                update_owned("outgoing_caller_ids", sid, account_sid, fields))
 
 
 @bp.delete(f"{ACCOUNT}/OutgoingCallerIds/<sid>.json")
@@ -380,7 +402,8 @@ def get_application(account_sid: str, sid: str) -> ResponseReturnValue:
 @bp.post(f"{ACCOUNT}/Applications/<sid>.json")
 def update_application(account_sid: str, sid: str) -> ResponseReturnValue:
     owned("applications", sid, account_sid)
-    return show("applications", state().update("applications", sid, **_application_fields()))
+    return show("applications",
+                update_owned("applications", sid, account_sid, _application_fields()))
 
 
 @bp.delete(f"{ACCOUNT}/Applications/<sid>.json")

@@ -20,6 +20,7 @@ from emulator.restkit import (
     owned,
     page,
     params,
+    require_active,
     set_fields,
     show,
     state,
@@ -59,9 +60,11 @@ def _machine_detection(p: Params) -> str | None:
 
 
 def _instructions(p: Params, account_sid: str, *, required: bool) -> dict[str, Any]:
+    """The call's ``Url`` / ``Twiml`` / ``ApplicationSid`` (creating: ``required``). Updating
+    takes no ``ApplicationSid``: Twilio ignores it there, so the call keeps its instructions."""
     url = p.url("Url", 21205) or None
     twiml = p.get("Twiml") or None
-    application_sid = p.get("ApplicationSid") or None
+    application_sid = (p.get("ApplicationSid") or None) if required else None
     given = [name for name, value in (("Url", url), ("ApplicationSid", application_sid),
                                       ("Twiml", twiml)) if value]
     if required and not given:
@@ -87,6 +90,7 @@ def _instructions(p: Params, account_sid: str, *, required: bool) -> dict[str, A
 
 @bp.post(f"{ACCOUNT}/Calls.json")
 def create_call(account_sid: str) -> ResponseReturnValue:
+    require_active(account_sid)
     p = params()
     to = p.phone_number("To", 21211, prefixes=("client:", "sip:"))
     if to is None:
@@ -194,8 +198,14 @@ def update_call(account_sid: str, sid: str) -> ResponseReturnValue:
 
 @bp.delete(f"{ACCOUNT}/Calls/<sid>.json")
 def delete_call(account_sid: str, sid: str) -> ResponseReturnValue:
-    owned("calls", sid, account_sid)
-    state().delete("calls", sid)
+    """Only a call that has ended can be deleted (Twilio's 20009): a live call's resource is
+    still being written, by Twilio and here by the caller side."""
+    with state().lock:
+        call = owned("calls", sid, account_sid)
+        if call["status"] not in TERMINAL_CALL_STATUSES:
+            raise bad_request(20009, f"Cannot delete call {sid} before it is complete: it is "
+                              f"{call['status']}. End it first (Status=completed).")
+        state().delete("calls", sid)
     return deleted()
 
 
@@ -270,7 +280,6 @@ def get_participant(account_sid: str, conference_sid: str, call_sid: str) -> Res
 @bp.post(f"{ACCOUNT}/Conferences/<conference_sid>/Participants/<call_sid>.json")
 def update_participant(account_sid: str, conference_sid: str, call_sid: str
                        ) -> ResponseReturnValue:
-    _participant(account_sid, conference_sid, call_sid)
     p = params()
     fields = set_fields(p, [
         ("Muted", "muted", "bool"),
@@ -286,7 +295,10 @@ def update_participant(account_sid: str, conference_sid: str, call_sid: str
         ("Coaching", "coaching", "bool"),
         ("CallSidToCoach", "call_sid_to_coach", "str"),
     ])
-    return show("participants", state().update_participant(conference_sid, call_sid, **fields))
+    with state().lock:  # the participant must not leave between the check and the update
+        _participant(account_sid, conference_sid, call_sid)
+        participant = state().update_participant(conference_sid, call_sid, **fields)
+    return show("participants", participant)
 
 
 @bp.delete(f"{ACCOUNT}/Conferences/<conference_sid>/Participants/<call_sid>.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,13 +14,14 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from emulator.faults import FaultInjector
-from emulator.params import APIError, Params, not_found
+from emulator.params import APIError, Params, bad_request, not_found
 from emulator.resources import parse_rfc2822, public
 from emulator.state import EmulatorState
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+PAGE_TOKEN = re.compile(r"PT[0-9]{1,18}")
 
 
 @dataclass
@@ -41,8 +43,20 @@ def state() -> EmulatorState:
 
 
 def params() -> Params:
-    """The request's parameters: the form of a POST, the query of anything else."""
-    values: MultiDict[str, str] = request.form if request.method == "POST" else request.args
+    """The request's parameters: the form of a POST, the query of anything else.
+
+    A form body that is not UTF-8 is a 400: werkzeug would drop the whole form silently, and the
+    answer would then blame a parameter the client did send.
+    """
+    if request.method != "POST":
+        return Params(request.args)
+    if request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            request.get_data(cache=True).decode()
+        except UnicodeDecodeError:
+            raise bad_request(20001, "The request body is not UTF-8: send form parameters "
+                              "percent-encoded as UTF-8.") from None
+    values: MultiDict[str, str] = request.form
     return Params(values)
 
 
@@ -75,6 +89,24 @@ def owned(kind: str, sid: str, account_sid: str) -> dict[str, Any]:
     return resource
 
 
+def update_owned(kind: str, sid: str, account_sid: str, fields: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Set ``fields`` on resource ``sid`` of ``account_sid`` (see :func:`owned`) in one step, so
+    that a resource a concurrent request deletes is a 404 rather than an error."""
+    with state().lock:
+        owned(kind, sid, account_sid)
+        return state().update(kind, sid, **fields)
+
+
+def require_active(account_sid: str) -> None:
+    """A 403 (Twilio's 20403) when ``account_sid`` is suspended or closed: such an account
+    cannot make calls or send messages until it is active again."""
+    account = state().get("accounts", account_sid)
+    if account is not None and account["status"] != "active":
+        raise APIError(403, 20403, f"Account {account_sid} is {account['status']}: a "
+                       f"{account['status']} account cannot make calls or send messages.")
+
+
 def show(kind: str, resource: dict[str, Any], status: int = 200) -> ResponseReturnValue:
     return jsonify(public(kind, resource)), status
 
@@ -99,7 +131,7 @@ def page(
     token = query.get("PageToken")
     offset = number * page_size
     if token:
-        if not (token.startswith("PT") and token[2:].isdigit()):
+        if not PAGE_TOKEN.fullmatch(token):
             raise APIError(400, 20001, f"PageToken {token!r} is not valid.")
         offset = int(token[2:])
     chunk = items[offset:offset + page_size]

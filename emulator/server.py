@@ -35,6 +35,16 @@ def listen(host: str, port: int, app: Any, handler: type[WSGIRequestHandler] = _
                            request_handler=handler, fd=sock.fileno())
 
 
+def base_url(host: str, port: int) -> str:
+    """The URL a client on this machine reaches a server listening on ``host``:``port`` at: a
+    wildcard address is reached on 127.0.0.1, and an IPv6 address is written in brackets."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _make_phone(state: EmulatorState) -> Any:
     try:
         from emulator.caller import Phone
@@ -100,8 +110,7 @@ class Emulator:
         """The base URL, e.g. ``http://127.0.0.1:54321`` (once started)."""
         if self._server is None:
             raise RuntimeError("the emulator is not started: call start() first")
-        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        return f"http://{host}:{self._server.port}"
+        return base_url(self.host, self._server.port)
 
     @property
     def running(self) -> bool:

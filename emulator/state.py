@@ -56,6 +56,12 @@ def _fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _same_secret(expected: str, given: str) -> bool:
+    """A constant-time comparison that also takes non-ASCII text (as UTF-8 bytes)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
+                               given.encode("utf-8", "surrogatepass"))
+
+
 class EmulatorState:
     """The emulated Twilio's resources, thread-safe.
 
@@ -222,11 +228,11 @@ class EmulatorState:
         with self._lock:
             if username in self._api_keys:
                 account_sid, secret = self._api_keys[username]
-                return account_sid if hmac.compare_digest(secret, password) else None
+                return account_sid if _same_secret(secret, password) else None
             account = self._resources["accounts"].get(username)
             if account is None or account["status"] == "closed":
                 return None
-            if hmac.compare_digest(account["auth_token"], password):
+            if _same_secret(account["auth_token"], password):
                 return account["sid"]
             return None
 

@@ -117,6 +117,7 @@ def test_cancel_a_queued_call(api: Api) -> None:
 
 def test_delete_call(api: Api) -> None:
     call = make_call(api)
+    api.emu.state.update_call(call["sid"], status="completed")  # only an ended call goes
     assert api.delete(f"/Calls/{call['sid']}.json").status_code == 204
     assert_error(api.get(f"/Calls/{call['sid']}.json"), 404, 20404)
 
@@ -204,6 +205,7 @@ def test_redact_and_delete_message(api: Api) -> None:
     assert redacted.json()["body"] == ""
     assert_error(api.post(f"/Messages/{message['sid']}.json", {"Body": "new"}), 400, 20001,
                  "Body")
+    api.emu.state.update_message(message["sid"], status="delivered")  # only a final one goes
     assert api.delete(f"/Messages/{message['sid']}.json").status_code == 204
     assert_error(api.get(f"/Messages/{message['sid']}.json"), 404, 20404)
 

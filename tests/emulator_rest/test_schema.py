@@ -187,6 +187,7 @@ def walk(api: Api) -> None:
     second = state.create_call(account, to="+14155550112", from_="+14155550100")
     state.add_participant(conference["sid"], second["sid"])
     api.delete(f"/Conferences/{conference['sid']}/Participants/{second['sid']}.json")
+    state.update_message(message["sid"], status="delivered")
     api.delete(f"/Messages/{message['sid']}.json")
     api.delete(f"/Calls/{call['sid']}.json")
     api.delete(f"/OutgoingCallerIds/{caller_id}.json")
