@@ -50,6 +50,8 @@ MAGIC_CALL_OUTCOMES: dict[str, str] = {
 
 #: The call progress events a status callback gets unless the call asks for others.
 DEFAULT_EVENTS = ("completed",)
+#: Twilio's error for a call to a number of a suspended or closed account.
+INACTIVE_ACCOUNT = 10003
 
 
 class CallProgress:
@@ -164,6 +166,11 @@ class Phone:
 
     # -- configuration of numbers ---------------------------------------------------------
 
+    def account_active(self, account_sid: str) -> bool:
+        """False for a suspended or closed account: Twilio answers none of its calls."""
+        account = self.state.get("accounts", account_sid)
+        return account is None or account.get("status", "active") == "active"
+
     def voice_config(self, number: dict[str, Any]) -> dict[str, Any]:
         """The voice URLs of a number, from its voice application when it has one."""
         source = number
@@ -214,6 +221,13 @@ class Phone:
             return transcript
         config = self.voice_config(number)
         account_sid = number["account_sid"]
+        if not self.account_active(account_sid):
+            transcript.add("error", f"{to} belongs to an account that is not active: the call is "
+                           "not answered (error 10003)", code=INACTIVE_ACCOUNT)
+            transcript.error_codes.append(INACTIVE_ACCOUNT)
+            transcript.status = "failed"
+            transcript.done.set()
+            return transcript
         call = self.state.create_call(
             account_sid, to=to, from_=from_, direction="inbound", status="ringing",
             phone_number_sid=number["sid"], url=config["url"], method=config["method"],
@@ -285,14 +299,15 @@ class Phone:
         runner.answer()
         progress.send("answered", "in-progress")
         if current.get("twiml"):
+            document = str(current["twiml"]).encode()
             try:
-                root = parse_document(str(current["twiml"]).encode())
+                parse_document(document)
             except TwiMLProblem as problem:
                 transcript.add("error", f"the call's TwiML is invalid: {problem}")
                 self._finish(runner, progress, "failed")
                 return transcript
-            follow = runner.execute(root, url or self.api_base_url or "http://localhost/")
-            status = runner.run(follow) if follow is not None else runner.final_status
+            status = runner.run(Fetch(url or self.api_base_url or "http://localhost/",
+                                      purpose="twiml", document=document))
         elif url:
             status = runner.run(Fetch(url, method, purpose="voice"))
         else:

@@ -24,12 +24,14 @@ from urllib.parse import urljoin
 from emulator.resources import API_VERSION
 from emulator.transcript import Event, Transcript
 from emulator.twiml_runner import (
+    INVALID_BODY,
     MESSAGING_VERBS,
     TwiMLProblem,
     create_outbound_message,
     geography,
     interpret,
     message_content,
+    message_problem,
 )
 from emulator.webhooks import WebhookClient, WebhookResponse
 
@@ -214,6 +216,11 @@ class Messaging:
                 transcript.add("redirect", target)
                 return target, verb.get("method", "POST"), {}
             body, media = message_content(verb)
+            problem = message_problem(body, media)
+            if problem:
+                transcript.add("error", f"<{verb.tag}> not sent: {problem}", code=INVALID_BODY)
+                transcript.error_codes.append(INVALID_BODY)
+                continue
             callback = verb.get("statusCallback")
             message = create_outbound_message(
                 self.phone.state, account_sid,

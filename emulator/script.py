@@ -176,7 +176,7 @@ class CallScript:
         answer = line.strip()
         if answer.lower() in NO_INPUT:
             return GatherInput()
-        if dtmf and all(ch in "0123456789*#w" for ch in answer):
+        if dtmf and set(answer) <= DTMF_KEYS:
             return GatherInput(digits=answer)
         if speech:
             return GatherInput(speech=answer)

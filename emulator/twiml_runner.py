@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +41,13 @@ if TYPE_CHECKING:
     from emulator.state import EmulatorState
 
 APPLICATION_ERROR = "An application error has occurred."
+#: Twilio's warning for a ``<Message>`` with no body and no media, or a body too long.
+INVALID_BODY = 14103
+MAX_MESSAGE_CHARS = 1600
 MAX_DOCUMENTS = 100
 MAX_CALL_SECONDS = 4 * 3600
+#: ``loop="0"`` on a Say or Play: until the call ends, or this many times.
+LOOP_FOREVER = 1000
 
 VOICE_VERBS = frozenset({
     "Say", "Play", "Pause", "Gather", "Record", "Dial", "Redirect", "Hangup", "Reject", "Sms",
@@ -51,6 +57,8 @@ MESSAGING_VERBS = frozenset({"Message", "Redirect", "Sms"})
 #: Voice verbs Twilio knows that the emulator does not act out: noted and skipped.
 UNSIMULATED = frozenset({"Connect", "Refer", "Pay", "Prompt", "Start", "Stop", "Echo"})
 
+#: Characters XML text cannot hold (a plain-text answer is spoken without them).
+_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
@@ -102,7 +110,7 @@ def interpret(response: WebhookResponse, verbs: frozenset[str] = VOICE_VERBS) ->
             return parse_document(response.body, verbs)
         except TwiMLProblem:
             root = etree.Element("Response")
-            etree.SubElement(root, "Say").text = response.text.strip()
+            etree.SubElement(root, "Say").text = _NOT_XML_TEXT.sub("", response.text).strip()
             return root
     if kind == "audio":
         root = etree.Element("Response")
@@ -119,10 +127,12 @@ def truthy(value: str | None) -> bool:
 
 
 def int_attr(element: etree._Element, name: str, default: int) -> int:
+    """An integer attribute, ``default`` when it is not one; no bigger than a call can last."""
     try:
-        return int(element.get(name, default))
+        value = int(element.get(name, default))
     except (TypeError, ValueError):
         return default
+    return max(-MAX_CALL_SECONDS, min(value, MAX_CALL_SECONDS))
 
 
 def country_of(number: str) -> str:
@@ -264,6 +274,7 @@ class CallRunner:
         self.ended = False
         self._recording_status_pending: list[Callable[[], None]] = []
         self._update: dict[str, Any] | None = None
+        self._prompting = False  # playing a Gather's prompt or a queue's hold music
 
     def interrupt(self, call: dict[str, Any]) -> None:
         """A REST update of the live call (``redirect`` or a final ``status``): acted on before
@@ -309,7 +320,8 @@ class CallRunner:
         return params
 
     def advance(self, seconds: float) -> None:
-        self.ctx.elapsed += max(seconds, 0)
+        """Move the call's clock on; a call never lasts longer than Twilio's 4 hours."""
+        self.ctx.elapsed = min(self.ctx.elapsed + max(seconds, 0), MAX_CALL_SECONDS)
 
     def answer(self) -> None:
         ctx = self.ctx
@@ -329,9 +341,9 @@ class CallRunner:
         documents = 0
         while pending is not None and (pending.ends_call or not self.ended):
             documents += 1
-            if documents > MAX_DOCUMENTS or self.ctx.elapsed > MAX_CALL_SECONDS:
+            if documents > MAX_DOCUMENTS or self.ctx.elapsed >= MAX_CALL_SECONDS:
                 self.ctx.transcript.add(
-                    "error", "The call went on too long (too many documents); hanging up."
+                    "error", "The call went on too long (100 documents or 4 hours); hanging up."
                 )
                 break
             if pending.document is not None:
@@ -419,9 +431,9 @@ class CallRunner:
             redirected = self._take_update()
             if redirected is not None or self.ended:
                 return redirected
-            if self.ctx.time_limit and self.ctx.elapsed >= self.ctx.time_limit:
-                self.ctx.transcript.add("hangup", f"the time limit ({self.ctx.time_limit} s) "
-                                        "was reached")
+            limit = min(self.ctx.time_limit or MAX_CALL_SECONDS, MAX_CALL_SECONDS)
+            if self.ctx.elapsed >= limit:
+                self.ctx.transcript.add("hangup", f"the time limit ({limit} s) was reached")
                 self.ended = True
                 return None
             if verb.tag == "Reject":
@@ -449,7 +461,7 @@ class CallRunner:
 
     def verb_say(self, verb: etree._Element, _doc_url: str) -> None:
         text = " ".join("".join(verb.itertext()).split())
-        loop = int_attr(verb, "loop", 1)
+        loop = self._loop(verb)
         times = f" (x{loop})" if loop > 1 else ""
         self.ctx.transcript.add("say", text + times, voice=verb.get("voice"),
                                 language=verb.get("language"))
@@ -462,9 +474,17 @@ class CallRunner:
             self.advance(1)
             return
         url = (verb.text or "").strip()
-        loop = int_attr(verb, "loop", 1)
+        loop = self._loop(verb)
         self.ctx.transcript.add("play", url + (f" (x{loop})" if loop > 1 else ""))
         self.advance(5 * max(loop, 1))
+
+    def _loop(self, verb: etree._Element) -> int:
+        """How many times a Say or Play is heard: ``loop="0"`` repeats it 1,000 times, unless
+        it prompts a Gather or plays to a queue's caller (who stops it by answering or leaving)."""
+        loop = int_attr(verb, "loop", 1)
+        if loop == 0:
+            return 1 if self._prompting else LOOP_FOREVER
+        return max(loop, 1)
 
     def verb_pause(self, verb: etree._Element, _doc_url: str) -> None:
         length = int_attr(verb, "length", 1)
@@ -497,7 +517,11 @@ class CallRunner:
                 continue
             handler = getattr(self, f"verb_{child.tag.lower()}", None)
             if child.tag in {"Say", "Play", "Pause"} and handler is not None:
-                handler(child, doc_url)
+                self._prompting = True
+                try:
+                    handler(child, doc_url)
+                finally:
+                    self._prompting = False
         modes = set((verb.get("input") or "dtmf").lower().split())
         dtmf, speech = "dtmf" in modes, "speech" in modes
         finish_on_key = verb.get("finishOnKey", "#")
@@ -556,7 +580,8 @@ class CallRunner:
         self.advance(duration)
         callback = verb.get("recordingStatusCallback")
         if callback:
-            events = set((verb.get("recordingStatusCallbackEvent") or "completed").split())
+            events = set((verb.get("recordingStatusCallbackEvent") or "completed")
+                         .replace(",", " ").split())
             method = verb.get("recordingStatusCallbackMethod", "POST")
             self._recording_status_pending.append(lambda: self.send_recording_status(
                 self.resolve(callback, doc_url), method, recording, recording_url, events,
@@ -593,7 +618,7 @@ class CallRunner:
         if "in-progress" in events:
             self.callback("recording-status", url, method,
                           {**base, "RecordingStatus": "in-progress", "RecordingDuration": "-1"})
-        if "completed" in events or "absent" in events:
+        if "completed" in events:
             self.callback("recording-status", url, method, {
                 **base, "RecordingStatus": "completed",
                 "RecordingDuration": str(recording.get("duration", "0")), "ErrorCode": "0",
@@ -838,7 +863,11 @@ class CallRunner:
             if verb.tag == "Hangup":
                 return "hangup"
             if verb.tag in {"Say", "Play", "Pause"}:
-                getattr(self, f"verb_{verb.tag.lower()}")(verb, doc_url)
+                self._prompting = True  # the hold music stops when the caller leaves the queue
+                try:
+                    getattr(self, f"verb_{verb.tag.lower()}")(verb, doc_url)
+                finally:
+                    self._prompting = False
         return None
 
     def conference(self, dial: etree._Element, noun: etree._Element, doc_url: str
@@ -909,6 +938,11 @@ class CallRunner:
         to = verb.get("to") or ctx.from_
         from_ = verb.get("from") or ctx.to
         body, media = message_content(verb)
+        problem = message_problem(body, media)
+        if problem:
+            ctx.transcript.add("error", f"<{verb.tag}> not sent: {problem}", code=INVALID_BODY)
+            ctx.transcript.error_codes.append(INVALID_BODY)
+            return None
         message = create_outbound_message(
             ctx.state, ctx.account_sid, to=to, from_=from_, body=body, media=media,
             direction="outbound-call",
@@ -960,6 +994,15 @@ def message_content(verb: etree._Element) -> tuple[str, list[str]]:
     media = [(c.text or "").strip() for c in verb if c.tag == "Media"]
     body = "\n".join(bodies) if bodies else (verb.text or "").strip()
     return body, [m for m in media if m]
+
+
+def message_problem(body: str, media: list[str]) -> str | None:
+    """Why Twilio would not send a ``<Message>`` (warning 14103), or None."""
+    if not body and not media:
+        return "error 14103, the message has no body and no media"
+    if len(body) > MAX_MESSAGE_CHARS:
+        return f"error 14103, the body is longer than {MAX_MESSAGE_CHARS} characters"
+    return None
 
 
 def create_outbound_message(state: EmulatorState, account_sid: str, *, to: str, from_: str,

@@ -12,11 +12,14 @@ classifies the outcome into the Twilio error code the debugger would show.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -33,6 +36,7 @@ HTTP_PROTOCOL_VIOLATION = 11206
 HTTP_BAD_HOST_NAME = 11210
 HTTP_TOO_MANY_REDIRECTS = 11215
 HTTP_ERROR_STATUS = 11217
+RESPONSE_TOO_LARGE = 11750
 DOCUMENT_PARSE_FAILURE = 12100
 SCHEMA_VALIDATION_WARNING = 12200
 INVALID_CONTENT_TYPE = 12300
@@ -44,12 +48,15 @@ ERROR_MESSAGES = {
     HTTP_BAD_HOST_NAME: "HTTP bad host name",
     HTTP_TOO_MANY_REDIRECTS: "HTTP too many redirects",
     HTTP_ERROR_STATUS: "HTTP error response",
+    RESPONSE_TOO_LARGE: "TwiML response body too large",
     DOCUMENT_PARSE_FAILURE: "Document parse failure",
     SCHEMA_VALIDATION_WARNING: "Schema validation warning",
     INVALID_CONTENT_TYPE: "Invalid Content-Type",
 }
 
 MAX_REDIRECTS = 10
+#: Twilio reads at most 64 kB of an answer (more is error 11750).
+MAX_BODY = 64 * 1024
 #: A voice request never waits longer than this, whatever the overrides say.
 MAX_TOTAL_SECONDS = 15.0
 USER_AGENT = "TwilioProxy/1.1 (Switchboard emulator)"
@@ -253,12 +260,13 @@ class WebhookClient:
         """One attempt with its redirects; fills ``result``; returns a retry reason or None."""
         result.error_code = None
         result.error_message = ""
+        query = pairs if method == "GET" else []  # a redirect's Location is followed as given
         for _hop in range(MAX_REDIRECTS + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 _fail(result, HTTP_CONNECTION_FAILURE, "total time limit exceeded")
                 return "rt"
-            request_url = with_query(url, pairs) if method == "GET" else url
+            request_url = with_query(url, query) if method == "GET" else url
             body_params = [] if method == "GET" else pairs
             headers = {
                 "X-Twilio-Signature": compute_signature(auth_token, request_url, body_params),
@@ -268,7 +276,10 @@ class WebhookClient:
             result.exchanges.append(exchange)
             started = time.monotonic()
             try:
-                response = self.session.request(
+                in_process = isinstance(self.session.get_adapter(request_url), WSGIAdapter)
+                response = _by_deadline(
+                    None if in_process else deadline,
+                    self.session.request,
                     method,
                     request_url,
                     data=body_params or None,
@@ -279,6 +290,7 @@ class WebhookClient:
                         min(overrides.read_timeout, remaining),
                     ),
                     allow_redirects=False,
+                    stream=True,
                 )
             except requests.exceptions.ConnectTimeout as exc:
                 return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "ct")
@@ -291,24 +303,36 @@ class WebhookClient:
                 return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
             except requests.exceptions.RequestException as exc:
                 return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            try:
+                if content_type.startswith("audio/"):  # played from its URL, never read
+                    body, too_large = b"", False
+                else:
+                    body, too_large = _read_body(response, deadline)
+            except requests.exceptions.RequestException as exc:
+                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
+            finally:
+                response.close()
             exchange.elapsed = time.monotonic() - started
             exchange.status_code = response.status_code
             exchange.response_headers = dict(response.headers)
-            exchange.body = response.content
             result.status_code = response.status_code
+            exchange.body = body
             result.final_url = url
             if response.is_redirect and response.headers.get("Location"):
                 url = urljoin(request_url, response.headers["Location"])
                 url, _fragment, auth = _redirect_target(url, auth)
+                query = []
                 if response.status_code in {301, 302, 303} and method == "POST":
-                    method, pairs = "GET", pairs
+                    method, query = "GET", pairs
                 continue
-            result.content_type = response.headers.get("Content-Type", "").split(";")[0]
-            result.content_type = result.content_type.strip().lower()
-            result.body = response.content
+            result.content_type = content_type
+            result.body = body
             if response.status_code >= 400:
                 _fail(result, HTTP_ERROR_STATUS, f"the server answered {response.status_code}")
                 return "4xx" if response.status_code < 500 else "5xx"
+            if too_large:
+                _fail(result, RESPONSE_TOO_LARGE, f"the answer is larger than {MAX_BODY} bytes")
             return None
         return _fail(result, HTTP_TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects")
 
@@ -326,6 +350,89 @@ class WebhookClient:
         result.status_code = None
         _fail(result, code, f"{ERROR_MESSAGES[code]} ({type(exc).__name__})")
         return reason
+
+
+def _by_deadline(deadline: float | None, send: Callable[..., requests.Response], *args: Any,
+                 **kwargs: Any) -> requests.Response:
+    """``send(*args, **kwargs)`` (a streamed request, up to the answer's headers), given up at
+    ``deadline`` (None: an app answering in process, called directly).
+
+    Timeouts bound each read, not the whole: a server trickling its status line and headers
+    would hold the call for ever. Past the deadline the request is left to finish on its own
+    thread (its answer is closed, unread) and :class:`requests.exceptions.ReadTimeout` raised.
+    """
+    if deadline is None:
+        return send(*args, **kwargs)
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            result: Any = send(*args, **kwargs)
+        except BaseException as exc:  # handed to the waiting thread
+            result = exc
+        with lock:
+            if outcome.get("abandoned") and isinstance(result, requests.Response):
+                result.close()
+            outcome["result"] = result
+            finished.set()
+
+    finished = threading.Event()
+    threading.Thread(target=run, name="webhook-request", daemon=True).start()
+    if not finished.wait(max(deadline - time.monotonic(), 0)):
+        with lock:
+            if not finished.is_set():
+                outcome["abandoned"] = True
+                raise requests.exceptions.ReadTimeout("no answer within the total time limit")
+    result = outcome["result"]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
+    """The body of a streamed ``response``, read by ``deadline``: its first :data:`MAX_BODY`
+    bytes, and whether there was more.
+
+    A server that trickles its answer cannot hold the call past the deadline: its connection
+    is shut then, and the read fails with :class:`requests.exceptions.ReadTimeout`.
+    """
+    cut = threading.Event()
+
+    def shut() -> None:
+        cut.set()
+        sock = _socket_of(response)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0), shut)
+    timer.daemon = True
+    timer.start()
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(8192):
+            body += chunk
+            if len(body) > MAX_BODY:
+                return bytes(body[:MAX_BODY]), True
+    except requests.exceptions.RequestException:
+        if not cut.is_set():
+            raise
+    finally:
+        timer.cancel()
+    if cut.is_set():
+        raise requests.exceptions.ReadTimeout("total time limit exceeded while reading")
+    return bytes(body), False
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket a streamed answer is read from (None for an in-process answer)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:  # the connection let go of it ("Connection: close"): the reader holds it
+        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(reader, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _redirect_target(
@@ -424,6 +531,7 @@ class WSGIAdapter(requests.adapters.BaseAdapter):
         response.reason = answer.status.partition(" ")[2]
         response.headers = requests.structures.CaseInsensitiveDict(answer.headers.items())
         response._content = answer.get_data()
+        response._content_consumed = True
         response.url = request.url or ""
         response.request = request
         response.encoding = requests.utils.get_encoding_from_headers(response.headers)
