@@ -39,8 +39,25 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
     return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string()
 
 
+#: Query parameters of a database URL that carry a secret (psycopg reads ``?password=``).
+_SECRET_QUERY = frozenset({"password", "sslpassword"})
+
+
 def safe_url(url: URL) -> str:
+    """``url`` for a message: its password as ``***``, one given in the query as ``hidden``."""
+    hidden = {k: "hidden" for k in url.query if k.lower() in _SECRET_QUERY}
+    if hidden:
+        url = url.update_query_dict(hidden)
     return url.render_as_string(hide_password=True)
+
+
+def _secrets(url: URL) -> list[str]:
+    """The password of ``url``, and those given in its query."""
+    found = [str(url.password)] if url.password else []
+    for key, value in url.query.items():
+        if key.lower() in _SECRET_QUERY:
+            found.extend(v for v in ([value] if isinstance(value, str) else value) if v)
+    return found
 
 
 def parse_url(url: str | URL) -> URL:
@@ -250,8 +267,8 @@ def describe(error: BaseException, url: URL) -> str:
     """One line: which database, and the driver's reason (no SQL, no parameters, no password)."""
     cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
     reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
+    for secret in _secrets(url):
+        reason = reason.replace(secret, "***")
     if len(reason) > 200:
         reason = reason[:197] + "..."
     return f"database {safe_url(url)} is unavailable ({type(cause).__name__}: {reason})"

@@ -103,6 +103,18 @@ def test_postgresql_on_a_closed_port_hides_the_password() -> None:
     store.close()
 
 
+def test_a_password_given_in_the_query_is_hidden_too() -> None:
+    """A Store made from a URL with ``?password=`` (config moves it before the ``@``; a Store
+    made directly does not) showed it in every 'unavailable' message and log line."""
+    url = f"postgresql+psycopg://switchboard@127.0.0.1:{free_port()}/nowhere?password=s3cret-pw"
+    store = Store(url, connect_timeout=2)
+    failure = assert_unavailable(store)
+    assert "s3cret-pw" not in str(failure)
+    assert "password=hidden" in str(failure)
+    assert "s3cret-pw" not in repr(store)
+    store.close()
+
+
 def test_postgresql_goes_away_and_comes_back(postgresql_url: str) -> None:
     target = sa.make_url(postgresql_url)
     proxy = TCPProxy((target.host or "127.0.0.1", target.port or 5432))
