@@ -44,11 +44,12 @@ _SECRET_QUERY = frozenset({"password", "sslpassword"})
 
 
 def safe_url(url: URL) -> str:
-    """``url`` for a message: its password as ``***``, one given in the query as ``hidden``."""
-    hidden = {k: "hidden" for k in url.query if k.lower() in _SECRET_QUERY}
+    """``url`` for a message: its password, also one given in the query, as ``***`` (as
+    ``config`` shows a database URL)."""
+    hidden = {k: "***" for k in url.query if k.lower() in _SECRET_QUERY}
     if hidden:
         url = url.update_query_dict(hidden)
-    return url.render_as_string(hide_password=True)
+    return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def _secrets(url: URL) -> list[str]:
