@@ -42,6 +42,7 @@ from api.errors import (
 )
 from api.resources import ResourceGroups
 from api.retry import retry_policy
+from api.validation import show_url
 from api.validation import sid as check_sid
 
 if TYPE_CHECKING:
@@ -213,17 +214,8 @@ def _check_base_url(value: object) -> str:
         ):
             return value.rstrip("/")
     raise ValidationError(
-        "base_url", f"{_shown_url(value)} is not an http(s) URL like {DEFAULT_BASE_URL}"
+        "base_url", f"{show_url(value)} is not an http(s) URL like {DEFAULT_BASE_URL}"
     )
-
-
-def _shown_url(value: object) -> str:
-    """``value`` for an error message: a URL without what may be a password."""
-    if not isinstance(value, str):
-        return f"a {type(value).__name__}"
-    if "@" in value:
-        value = "..." + value.rpartition("@")[2]
-    return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
 
 
 def _check_method(value: object) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "message_content",
     "positive_int",
     "resource",
+    "show_url",
     "sid",
     "url",
 ]
@@ -98,11 +99,12 @@ def url(name: str, value: object) -> str:
             parts = None
         if parts is not None and parts.scheme in ("http", "https") and parts.hostname:
             return value
-    raise ValidationError(name, f"{_show_url(value)} is not an absolute http(s) URL")
+    raise ValidationError(name, f"{show_url(value)} is not an absolute http(s) URL")
 
 
-def _show_url(value: object) -> str:
-    """:func:`_show` for a URL, without what may be a password before an ``@``."""
+def show_url(value: object) -> str:
+    """A URL for an error message (quoted, shortened), without what may be a password
+    before an ``@``."""
     if isinstance(value, str) and "@" in value:
         scheme, sep, _rest = value.partition("://")
         value = f"{scheme}{sep if sep else ''}...@{value.rpartition('@')[2]}"
