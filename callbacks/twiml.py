@@ -12,8 +12,10 @@ on, so calls chain, and ``with`` opens the element just added so that you can ne
 Keyword attributes are snake_case and become Twilio's names (``num_digits`` -> ``numDigits``,
 ``from_`` -> ``from``, ``xml_lang`` -> ``xml:lang``); Twilio's own spelling works too. Values:
 ``True``/``False`` -> ``true``/``false``, finite numbers -> ``str()``, lists -> space-joined,
-``None`` -> left out. An attribute or a child that TwiML does not allow raises :class:`TwiMLError`
-at once. Text always goes through lxml, so caller text is escaped and never becomes markup.
+``None`` -> left out. An attribute or a child that TwiML does not allow, a value outside those
+Twilio documents for the attribute, or a verb after one that ends the document (``<Hangup>``,
+``<Reject>``, ``<Redirect>``) raises :class:`TwiMLError` at once. Text always goes through
+lxml, so caller text is escaped and never becomes markup.
 The calls are recorded as they are checked; lxml makes and writes the tree when the document
 is serialised (:mod:`callbacks.twiml_template`).
 
@@ -39,7 +41,9 @@ from callbacks.twiml_template import Call, Draft, Kind, build, kind_of, serialis
 from callbacks.twiml_vocabulary import (
     CHILD_METHODS,
     ELEMENTS,
+    ENDING_VERBS,
     MESSAGING_RESPONSE,
+    SECRET_ATTRIBUTES,
     VOICE_RESPONSE,
     XML_NAMESPACE,
     ElementSpec,
@@ -182,7 +186,7 @@ def _attribute_value(spec: ElementSpec, key: str, value: object) -> str:
 
 def _attributes(spec: ElementSpec, given: Mapping[str, object]) -> dict[str, str]:
     """Keyword attributes -> lxml's attribute dict, checked against the element's vocabulary."""
-    keywords = spec.keywords
+    keywords, rules = spec.keywords, spec.values
     attributes = {}
     for key, value in given.items():
         if value is None:
@@ -195,8 +199,26 @@ def _attributes(spec: ElementSpec, given: Mapping[str, object]) -> dict[str, str
                 f"{_where(spec)} attribute {_display_attribute(name)!r} is given twice "
                 f"(as {key!r} and in another spelling)"
             )
-        attributes[name] = value if type(value) is str else _attribute_value(spec, key, value)
+        text = value if type(value) is str else _attribute_value(spec, key, value)
+        rule = rules.get(name)
+        if rule is not None and not rule.accepts(text):
+            raise _not_allowed(spec, name, text, key, value)
+        attributes[name] = text
     return attributes
+
+
+def _not_allowed(
+    spec: ElementSpec, name: str, text: str, key: str, value: object
+) -> TwiMLError:
+    """The error for a value Twilio does not take for attribute ``name`` of ``spec`` (given
+    as keyword ``key``: ``value``, ``text`` as text)."""
+    if not _is_xml(text):
+        return _attribute_not_xml(spec, {key: value})
+    shown = f"{text!r:.60}" if text.isascii() else f"{text!a:.60}"  # so look-alikes show
+    return TwiMLError(
+        f"{_where(spec)} attribute {_display_attribute(name)!r}: {shown} is not a value "
+        f"Twilio takes; give {spec.values[name].allowed}"
+    )
 
 
 #: Calls already checked: element, keywords, values and value types -> the element's kind and
@@ -262,7 +284,7 @@ def _values_like(
     """
     if call.keys != [*given] or len(call.values) != len(call.keys):
         return None
-    was = call.raw
+    was, names, rules = call.raw, call.kind.names, call.spec.values
     values = list(call.values)
     for place, value in enumerate(given.values()):
         old = was[place]
@@ -273,6 +295,9 @@ def _values_like(
             and type(old) is str
             and ((value.isascii() and value.isprintable()) or _NOT_XML.search(value) is None)
         ):  # _is_xml(value)
+            rule = rules.get(names[place])
+            if rule is not None and not rule.accepts(value):
+                return None  # checked in full, which says what is wrong
             values[place] = value
             if fresh is not None:
                 fresh.append(position | place << 32)
@@ -301,13 +326,21 @@ def _text(spec: ElementSpec, value: object) -> str:
 
 
 def _checked_text(spec: ElementSpec, value: object) -> str:
-    """The text lxml would store for ``value`` (a str, bytes or a number), or a TwiMLError."""
+    """The text lxml would store for ``value`` (a str, UTF-8 bytes or a number), or a
+    TwiMLError."""
     if type(value) is str:
         if not _is_xml(value):
             raise _text_error(spec, value)
         return value
     if isinstance(value, str):
         return _checked_text(spec, str.__str__(value))
+    if isinstance(value, bytes | bytearray):  # (lxml itself takes ASCII bytes only)
+        try:
+            return _checked_text(spec, bytes(value).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise TwiMLError(
+                f"{_where(spec)} text: the bytes are not UTF-8 (give a str): {value!r:.60}"
+            ) from None
     probe = etree.Element("probe")
     try:
         probe.text = value  # type: ignore[assignment]
@@ -352,9 +385,10 @@ def _attribute_not_xml(spec: ElementSpec, given: Mapping[str, object]) -> TwiMLE
     """The error for keywords ``given`` of which a value, as text, XML cannot carry."""
     for key, value in given.items():
         if value is not None and not _is_xml(_attribute_value(spec, key, value)):
+            shown = "not shown" if spec.keywords.get(key) in SECRET_ATTRIBUTES else f"{value!r:.60}"
             return TwiMLError(
                 f"{_where(spec)} attribute {key!r}: the value is not XML compatible "
-                f"({_XML_CANNOT}): {value!r:.60}"
+                f"({_XML_CANNOT}): {shown}"
             )
     return TwiMLError(f"{_where(spec)}: an attribute value is not XML compatible")
 
@@ -475,6 +509,8 @@ class TwiML:
         spec = self._children.get(tag)
         if spec is None:
             raise TwiMLError(_cannot_contain(self._spec, tag))
+        if self._spec in ENDING_VERBS:
+            _check_reachable(self._spec, draft, tag)
         kind, values = _checked_attributes(spec, attributes) if attributes else _BARE[spec]
         text = _element_text(spec, text)
         if not draft.recorded:
@@ -507,6 +543,8 @@ class TwiML:
                 f"<{node._spec.tag}>; {_allowed_children(self._spec)}"
             )
         draft, other = self._resolve(), node._resolve()
+        if self._spec in ENDING_VERBS:
+            _check_reachable(self._spec, draft, node._spec.tag)
         if draft.recorded and other.recorded and other is not draft and not node._index:
             other.move_to(draft, self._index)  # the whole of a node built on its own
             return self
@@ -571,6 +609,30 @@ class TwiML:
         else:
             count = len(draft.elements[self._index])
         return f"<{type(self).__name__} <{self._spec.tag}> with {count} children>"
+
+
+def _last_verb(draft: Draft) -> str | None:
+    """The tag of the verb added last to the document of ``draft`` (a response), or None."""
+    if draft.recorded:
+        step = draft.step
+        while step.parent > 0:  # (an element nested in a verb, or in one of its children)
+            step = step.previous  # type: ignore[assignment]
+        return step.kind.tag if step.parent == 0 else None
+    for child in reversed(draft.elements[0]):  # a live tree, which may hold comments
+        if isinstance(child.tag, str):
+            return child.tag
+    return None
+
+
+def _check_reachable(spec: ElementSpec, draft: Draft, tag: str) -> None:
+    """Refuse a verb ``tag`` added to response ``spec`` after a verb that ends the document."""
+    last = _last_verb(draft)
+    if last in ENDING_VERBS[spec]:
+        then = "fetches other TwiML" if last == "Redirect" else "ends the call"
+        raise TwiMLError(
+            f"{_where(spec)}: <{tag}> after <{last}> would never run (Twilio {then} at "
+            f"<{last}>); put it before the <{last}>"
+        )
 
 
 class _Speech(TwiML):

@@ -1,8 +1,14 @@
-"""The TwiML vocabulary: every element, its attributes (Twilio's own names) and what it may contain.
+"""The TwiML vocabulary: every element, its attributes (Twilio's own names), the values Twilio
+documents for them, and what each element may contain.
 
 One table serves both directions: :mod:`callbacks.twiml` builds documents from it and
 :func:`callbacks.twiml.parse_twiml` checks documents against it. To follow a new Twilio
 attribute or noun, add it here; the builder, the parser and the tests pick it up.
+
+Where Twilio documents a closed set or a numeric range for an attribute, the element's
+``values`` holds it as a :class:`Values` rule; the builder refuses any other value (Twilio
+would answer it with a 12200 warning, or ignore the attribute). Attributes without a rule
+(URLs, SIDs, names, provider settings) take any text.
 
 Elements are keyed by a name that is unique even where two tags share a spelling with
 different rules: ``<Sip>`` inside ``<Dial>`` (``"Sip"``) takes attributes, ``<Sip>`` inside
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
@@ -25,7 +32,8 @@ TextRule = Literal["none", "optional", "required"]
 
 @dataclass(frozen=True, eq=False)
 class ElementSpec:
-    """One TwiML element: its tag, attributes, allowed children and text rule."""
+    """One TwiML element: its tag, attributes, allowed children, text rule and the values
+    Twilio documents for its attributes."""
 
     key: str
     tag: str
@@ -36,9 +44,82 @@ class ElementSpec:
     keywords: MappingProxyType[str, str]
     #: child tag -> child element; filled in once every element is defined.
     children: dict[str, ElementSpec] = field(default_factory=dict)
+    #: XML attribute name -> the values Twilio documents for it (attributes with no rule
+    #: take any text).
+    values: dict[str, Values] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<ElementSpec {self.key} <{self.tag}>>"
+
+
+class Values:
+    """The values Twilio documents for an attribute: ``accepts(text)`` says whether ``text``
+    is one, ``allowed`` says which they are, for error messages."""
+
+    __slots__ = ("_test", "allowed")
+
+    def __init__(self, allowed: str, test: Callable[[str], bool]) -> None:
+        self.allowed = allowed
+        self._test = test
+
+    def accepts(self, text: str) -> bool:
+        return self._test(text)
+
+    def __or__(self, other: Values) -> Values:
+        """Either rule: ``_integer(1) | _one_of("auto")``."""
+        return Values(
+            f"{self.allowed}, or {other.allowed}",
+            lambda text: self._test(text) or other._test(text),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Values {self.allowed}>"
+
+
+def _one_of(choices: str) -> Values:
+    """One of the space-separated ``choices`` (in any ASCII case, as Twilio reads them)."""
+    lowered = frozenset(choice.lower() for choice in choices.split())
+    return Values(
+        ", ".join(choices.split()), lambda text: text.isascii() and text.lower() in lowered
+    )
+
+
+def _some_of(choices: str) -> Values:
+    """One or more of the space-separated ``choices``, separated by spaces (not tabs or
+    newlines, which an attribute value keeps when written as character references)."""
+    lowered = frozenset(choice.lower() for choice in choices.split())
+    return Values(
+        "one or more of " + ", ".join(choices.split()) + " (separated by spaces)",
+        lambda text: text.isascii()
+        and bool(text.strip(" "))
+        and lowered.issuperset(word for word in text.lower().split(" ") if word),
+    )
+
+
+_DIGITS: Final = re.compile("[0-9]{1,9}")
+
+
+def _integer(low: int, high: int | None = None) -> Values:
+    """A whole number from ``low`` to ``high`` (or no upper bound), in decimal digits."""
+    allowed = (
+        f"a whole number from {low} to {high}" if high is not None
+        else f"a whole number of {low} or more"
+    )
+    return Values(
+        allowed,
+        lambda text: _DIGITS.fullmatch(text) is not None
+        and low <= int(text) <= (high if high is not None else int(text)),
+    )
+
+
+def _matching(pattern: str, allowed: str, *, letters: bool = False) -> Values:
+    """Text that ``pattern`` matches whole, in any case; ASCII only unless ``letters``, which
+    lets ``[^\\W\\d_]`` match any letter (with ASCII only, ``[a-z]`` in any case cannot match
+    look-alikes such as U+017F, the long s, or U+212A, the Kelvin sign)."""
+    compiled = re.compile(pattern, re.IGNORECASE if letters else re.IGNORECASE | re.ASCII)
+    if letters:
+        return Values(allowed, lambda text: compiled.fullmatch(text) is not None)
+    return Values(allowed, lambda text: text.isascii() and compiled.fullmatch(text) is not None)
 
 
 def keyword_name(attribute: str) -> str:
@@ -83,8 +164,48 @@ def _define(
         text=text,
         attributes=frozenset(xml_attribute(name) for name in names),
         keywords=MappingProxyType(keywords),
+        values={name: _METHOD for name in names if _is_http_method(name)},
     )
     _CHILD_KEYS[key] = tuple(children.split())
+
+
+def _is_http_method(attribute: str) -> bool:
+    """Whether ``attribute`` is the HTTP method of a URL (``method``, ``statusCallbackMethod``,
+    ``waitUrlMethod``, ...; not ``<Pay paymentMethod>``), which is GET or POST."""
+    return attribute == "method" or (attribute.endswith("Method") and attribute != "paymentMethod")
+
+
+def _rules(keys: str, **values: Values) -> None:
+    """The values Twilio documents for attributes of the elements ``keys`` (by Twilio's name)."""
+    for key in keys.split():
+        spec = ELEMENTS[key]
+        for name, rule in values.items():
+            # for_ -> for, interpret__as -> interpret-as, xml_lang -> xml:lang
+            name = xml_attribute(name.replace("__", "-").replace("xml_", "xml:").rstrip("_"))
+            if name not in spec.attributes:
+                raise AssertionError(f"<{spec.tag}> has no attribute {name!r} to give values")
+            spec.values[name] = rule
+
+
+# --- attribute values shared by several elements ----------------------------------------------
+_METHOD: Final = _one_of("GET POST")
+_BOOLEAN: Final = _one_of("true false")
+_POSITIVE: Final = _integer(1)
+#: A BCP-47 tag's shape (``en-US``, ``cmn-Hans-CN``, ``arb``); which tags a voice or speech
+#: model takes is Twilio's to say.
+_LANGUAGE: Final = _matching(
+    "[a-z]{2,3}(-[a-z0-9]{1,8})*", "a BCP-47 language tag such as en-US or fr-FR"
+)
+_KEYS: Final = _matching("[0-9#*]+", "one or more of the keys 0-9, # and *")
+#: DTMF tones to play: digits, # and *, and w (or W) for a pause.
+_TONES: Final = _matching("[0-9#*w]+", "the keys 0-9, # and *, and w for a half-second pause")
+_TRIM: Final = _one_of("trim-silence do-not-trim")
+_RECORDING_EVENTS: Final = _some_of("in-progress completed absent")
+_CALL_EVENTS: Final = _some_of("initiated ringing answered completed")
+_TRACK: Final = _one_of("inbound_track outbound_track both_tracks")
+_CARD_TYPES: Final = _some_of(
+    "visa mastercard amex maestro discover optima jcb diners-club enroute"
+)
 
 
 # --- attribute groups shared by several elements ------------------------------------------
@@ -244,6 +365,161 @@ _define("Message", f"to from {_ACTION} statusCallback", "Body Media", text="opti
 _define("Body", text="required")
 _define("Media", text="required")
 
+# --- the values Twilio documents ------------------------------------------------------------------
+# (every method and ...Method attribute takes GET or POST: see _define)
+#: Amazon Polly voices have names in their own languages (Polly.Céline, Polly.Vitória): any
+#: letters there; the rest of a voice is ASCII.
+_rules("Say", voice=_matching(
+    r"man|woman|alice|polly\.[^\W\d_]+(-(?a:[a-z]+))?"
+    r"|(?a:google\.[a-z]{2,3}-[a-z0-9]{2,4}(-[a-z0-9]+)+)",
+    "man, woman, alice, Polly.<name> (Polly.Joanna, Polly.Joanna-Neural) or "
+    "Google.<language>-<model>-<name> (Google.en-US-Neural2-A)",
+    letters=True,
+), loop=_integer(0), language=_LANGUAGE)
+_rules("Play", loop=_integer(0), digits=_TONES)
+_rules("Pause", length=_POSITIVE)
+_rules(
+    "Gather",
+    input=_some_of("dtmf speech"),
+    timeout=_POSITIVE,
+    speechTimeout=_POSITIVE | _one_of("auto"),
+    maxSpeechTime=_POSITIVE,
+    profanityFilter=_BOOLEAN,
+    finishOnKey=_matching("[0-9#*]?", "one of the keys 0-9, # and *, or '' for none"),
+    numDigits=_POSITIVE,
+    language=_LANGUAGE,
+    bargeIn=_BOOLEAN,
+    debug=_BOOLEAN,
+    actionOnEmptyResult=_BOOLEAN,
+    enhanced=_BOOLEAN,
+)
+_rules(
+    "Record",
+    timeout=_integer(0),
+    finishOnKey=_KEYS,
+    maxLength=_integer(2, 86400),
+    playBeep=_BOOLEAN,
+    trim=_TRIM,
+    recordingStatusCallbackEvent=_RECORDING_EVENTS,
+    transcribe=_BOOLEAN,
+)
+_rules(
+    "Dial",
+    timeout=_POSITIVE,
+    hangupOnStar=_BOOLEAN,
+    timeLimit=_POSITIVE,
+    record=_one_of(
+        "do-not-record record-from-answer record-from-ringing record-from-answer-dual "
+        "record-from-ringing-dual true false"
+    ),
+    trim=_TRIM,
+    recordingStatusCallbackEvent=_RECORDING_EVENTS,
+    answerOnBridge=_BOOLEAN,
+    ringTone=_one_of(
+        "at au bg br be ch cl cn cz de dk ee es fi fr gr hu il in it lt jp mx my nl no nz ph "
+        "pl pt ru se sg th uk us us-old tw ve za"
+    ),
+    recordingTrack=_one_of("both inbound outbound"),
+    sequential=_BOOLEAN,
+)
+_rules("Number Client Sip Application", statusCallbackEvent=_CALL_EVENTS)
+_rules(
+    "Number Sip",
+    machineDetection=_one_of("Enable DetectMessageEnd"),
+    machineDetectionTimeout=_integer(3, 60),
+    machineDetectionSpeechThreshold=_integer(1000, 6000),
+    machineDetectionSpeechEndThreshold=_integer(500, 5000),
+    machineDetectionSilenceTimeout=_integer(2000, 10000),
+)
+_rules("Number", sendDigits=_TONES)
+_rules(
+    "Conference",
+    muted=_BOOLEAN,
+    beep=_one_of("true false onEnter onExit"),
+    startConferenceOnEnter=_BOOLEAN,
+    endConferenceOnExit=_BOOLEAN,
+    maxParticipants=_integer(2, 250),
+    record=_one_of("do-not-record record-from-start"),
+    region=_one_of("us1 us2 ie1 de1 sg1 br1 au1 jp1 in1"),
+    trim=_TRIM,
+    statusCallbackEvent=_some_of("start end join leave mute hold modify speaker announcement"),
+    recordingStatusCallbackEvent=_RECORDING_EVENTS,
+    jitterBufferSize=_one_of("large medium small off"),
+)
+_rules("Reject", reason=_one_of("rejected busy"))
+_rules("Task", priority=_integer(0), timeout=_POSITIVE)
+_rules("Stream Siprec Transcription", track=_TRACK)
+_rules(
+    "Transcription",
+    partialResults=_BOOLEAN,
+    profanityFilter=_BOOLEAN,
+    enableAutomaticPunctuation=_BOOLEAN,
+    languageCode=_LANGUAGE,
+)
+_rules(
+    "Recording",
+    trim=_TRIM,
+    recordingStatusCallbackEvent=_RECORDING_EVENTS,
+    channels=_one_of("mono dual"),
+    track=_one_of("inbound outbound both"),
+)
+_rules(
+    "Pay",
+    input=_one_of("dtmf"),
+    bankAccountType=_one_of(
+        "consumer-checking consumer-savings commercial-checking commercial-savings"
+    ),
+    timeout=_POSITIVE,
+    maxAttempts=_integer(1, 3),
+    securityCode=_BOOLEAN,
+    minPostalCodeLength=_integer(0),
+    paymentMethod=_one_of("credit-card ach-debit"),
+    tokenType=_one_of("one-time reusable payment-method"),
+    validCardTypes=_CARD_TYPES,
+    language=_LANGUAGE,
+)
+_rules(
+    "Prompt",
+    for_=_one_of(
+        "payment-card-number expiration-date security-code postal-code payment-processing "
+        "bank-account-number bank-routing-number"
+    ),
+    errorType=_some_of(
+        "timeout invalid-card-number invalid-card-type invalid-date invalid-security-code "
+        "invalid-postal-code invalid-bank-routing-number invalid-bank-account-number "
+        "input-matching-failed internal-error"
+    ),
+    cardType=_CARD_TYPES,
+    attempt=_matching("[0-9]+( +[0-9]+)*", "attempt numbers separated by spaces (1 2 3)"),
+    requireMatchingInputs=_BOOLEAN,
+)
+_rules("break", strength=_one_of("none x-weak weak medium strong x-strong"), time=_matching(
+    "[0-9]+(\\.[0-9]+)?(ms|s)", "a duration in s or ms (2s, 500ms)"
+))
+_rules("emphasis", level=_one_of("strong moderate reduced"))
+_rules("lang", xml_lang=_LANGUAGE)
+_rules(
+    "phoneme",
+    alphabet=_one_of(
+        "ipa x-sampa x-amazon-jyutping x-amazon-pinyin x-amazon-pron-kana x-amazon-yomigana"
+    ),
+)
+_rules(
+    "prosody",
+    volume=_one_of("silent x-soft soft medium loud x-loud")
+    | _matching("[+-][0-9]+(\\.[0-9]+)?dB", "+ndB or -ndB (+6dB)"),
+    rate=_one_of("x-slow slow medium fast x-fast") | _matching("[0-9]+%", "n% (80%)"),
+    pitch=_one_of("x-low low medium high x-high")
+    | _matching("[+-]?[0-9]+(\\.[0-9]+)?%", "+n% or -n% (+10%)"),
+)
+_rules(
+    "say-as",
+    interpret__as=_one_of(
+        "character characters spell-out cardinal number ordinal digits fraction unit date "
+        "time address expletive interjection telephone"
+    ),
+)
+
 for _key, _child_keys in _CHILD_KEYS.items():
     _children = ELEMENTS[_key].children
     for _child_key in _child_keys:
@@ -253,6 +529,17 @@ del _key, _child_keys, _children, _child_key, _child
 
 VOICE_RESPONSE: Final = ELEMENTS["VoiceResponse"]
 MESSAGING_RESPONSE: Final = ELEMENTS["MessagingResponse"]
+
+#: Attributes that carry a secret (``<Sip password>``): errors never show their values.
+SECRET_ATTRIBUTES: Final = frozenset({"password"})
+
+#: The verbs after which Twilio runs nothing more of a document: it ends the call
+#: (``<Hangup>``, ``<Reject>``) or fetches other TwiML in its place (``<Redirect>``), so a
+#: verb after one is never run, and the builder refuses to add it.
+ENDING_VERBS: Final = MappingProxyType({
+    VOICE_RESPONSE: frozenset({"Hangup", "Reject", "Redirect"}),
+    MESSAGING_RESPONSE: frozenset({"Redirect"}),
+})
 
 
 def method_name(tag: str) -> str:

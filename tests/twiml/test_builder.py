@@ -62,7 +62,7 @@ def test_an_empty_messaging_response_sends_no_reply() -> None:
         ({"numDigits": 3}, 'numDigits="3"'),  # Twilio's own spelling works too
         ({"barge_in": True}, 'bargeIn="true"'),
         ({"barge_in": False}, 'bargeIn="false"'),
-        ({"timeout": 2.5}, 'timeout="2.5"'),
+        ({"hints": 2.5}, 'hints="2.5"'),
         ({"timeout": Decimal("7")}, 'timeout="7"'),
         ({"input": ["dtmf", "speech"]}, 'input="dtmf speech"'),
         ({"input": ("speech",)}, 'input="speech"'),
@@ -99,11 +99,11 @@ def test_xml_lang_becomes_the_xml_namespace_attribute() -> None:
 
 
 def test_true_and_one_are_not_confused_by_the_prototype_cache() -> None:
-    first = body(VoiceResponse().say("x", loop=1))
-    second = body(VoiceResponse().say("x", loop=True))
-    third = body(VoiceResponse().say("x", loop=1))
-    assert first == third == '<Response><Say loop="1">x</Say></Response>'
-    assert second == '<Response><Say loop="true">x</Say></Response>'
+    first = body(VoiceResponse().gather(hints=1))
+    second = body(VoiceResponse().gather(hints=True))
+    third = body(VoiceResponse().gather(hints=1))
+    assert first == third == '<Response><Gather hints="1"/></Response>'
+    assert second == '<Response><Gather hints="true"/></Response>'
 
 
 def test_equal_decimals_keep_their_own_digits() -> None:
@@ -151,9 +151,10 @@ def test_threads_build_the_same_documents() -> None:
 def test_every_verb_method_returns_the_node_it_was_called_on() -> None:
     r = VoiceResponse()
     assert r.say("a") is r
-    assert r.pause(length=1).play("x.mp3").hangup() is r
+    assert r.pause(length=1).play("x.mp3") is r
     with r.dial() as d:
         assert d.number("+1555").client("bob") is d
+    assert r.hangup() is r
 
 
 def test_with_opens_the_element_just_added() -> None:
@@ -248,9 +249,9 @@ def test_attribute_values_are_escaped() -> None:
     assert body(r) == (
         '<Response><Redirect method="POST">/next?a=1&amp;b="2"</Redirect></Response>'
     )
-    r = VoiceResponse().play("x.mp3", digits='1"/><Hangup foo="')
-    assert '<Play digits="1&quot;/&gt;&lt;Hangup foo=&quot;">' in body(r)
-    assert [child.tag for child in parse_twiml(str(r))] == ["Play"]
+    r = VoiceResponse().gather(hints='1"/><Hangup foo="')
+    assert '<Gather hints="1&quot;/&gt;&lt;Hangup foo=&quot;"/>' in body(r)
+    assert [child.tag for child in parse_twiml(str(r))] == ["Gather"]
 
 
 def test_an_echoed_sms_body_is_escaped() -> None:

@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from callbacks.twiml import MessagingResponse, TwiML, TwiMLError, VoiceResponse, parse_twiml
-from callbacks.twiml_vocabulary import ElementSpec, keyword_name, method_name
+from callbacks.twiml_vocabulary import (
+    ENDING_VERBS,
+    ElementSpec,
+    Values,
+    keyword_name,
+    method_name,
+)
 
 # --- every document the builder makes -----------------------------------------------------------
 
@@ -39,6 +45,28 @@ NO_KEYWORDS = {
 }
 
 
+def allowed_examples(rule: Values) -> list[str]:
+    """The values named in a rule's description that the rule accepts (``GET``, ``en-US``,
+    ``500ms``, ...): valid values to build with."""
+    words = {word.strip("(),'") for word in rule.allowed.split()}
+    return sorted(word for word in words if rule.accepts(word))
+
+
+def _value(draw: st.DrawFn, spec: ElementSpec, key: str) -> object:
+    """Any value for an attribute Twilio takes any text in; one it documents for the others."""
+    rule = spec.values.get(spec.keywords[key])
+    return draw(values if rule is None else st.sampled_from(allowed_examples(rule)))
+
+
+def reachable(spec: ElementSpec, tags: list[str]) -> list[str]:
+    """``tags`` up to the first that ends a document of ``spec`` (nothing runs after it)."""
+    ending = ENDING_VERBS.get(spec, frozenset())
+    for place, tag in enumerate(tags):
+        if tag in ending:
+            return tags[: place + 1]
+    return tags
+
+
 def _attribute_keywords(spec: ElementSpec) -> list[str]:
     names = []
     for xml_name in sorted(spec.attributes):
@@ -50,7 +78,7 @@ def _attribute_keywords(spec: ElementSpec) -> list[str]:
 def _grow(draw: st.DrawFn, node: TwiML, spec: ElementSpec, depth: int) -> None:
     if not spec.children or depth > 3:
         return
-    for tag in draw(st.lists(st.sampled_from(sorted(spec.children)), max_size=3)):
+    for tag in reachable(spec, draw(st.lists(st.sampled_from(sorted(spec.children)), max_size=3))):
         child = spec.children[tag]
         name = method_name(tag)
         method = getattr(node, name)
@@ -61,7 +89,7 @@ def _grow(draw: st.DrawFn, node: TwiML, spec: ElementSpec, depth: int) -> None:
                 if child.attributes
                 else []
             )
-            keywords = {key: draw(values) for key in chosen}
+            keywords = {key: _value(draw, child, key) for key in chosen}
         if child.text == "required":
             text = draw(xml_text.filter(lambda t: t.strip()))
             method(text, **keywords)

@@ -39,7 +39,7 @@ def test_a_call_replaced_while_another_thread_builds_is_not_written_stale(
     on: what it builds then must still be its own document, and so must every later one."""
 
     def document(loop: int) -> str:
-        return str(VoiceResponse().say("qa race", voice="qa-race", loop=loop))
+        return str(VoiceResponse().say("qa race", voice="Polly.QaRace", loop=loop))
 
     document(7)
     document(7)  # this thread's tree now holds loop="7", taken from the step's last call
@@ -52,14 +52,14 @@ def test_a_call_replaced_while_another_thread_builds_is_not_written_stale(
 
         def __next__(self) -> int:
             last = root.last
-            if not in_between and last is not None and last.values == ("qa-race", "8"):
+            if not in_between and last is not None and last.values == ("Polly.QaRace", "8"):
                 in_between.append(document(8))
             return next(real)
 
     monkeypatch.setattr(template, "_epochs", SwitchThreads())
     first = document(8)
     monkeypatch.setattr(template, "_epochs", real)
-    expected = f'{DECLARATION}<Response><Say voice="qa-race" loop="8">qa race</Say></Response>'
+    expected = f'{DECLARATION}<Response><Say voice="Polly.QaRace" loop="8">qa race</Say></Response>'
     assert in_between == [expected]
     assert first == expected
     assert document(8) == expected  # the thread's tree was not left out of step
@@ -110,10 +110,11 @@ def test_a_number_whose_text_xml_cannot_carry_is_refused_at_the_call() -> None:
 
 
 def test_finite_numbers_are_still_written_as_before() -> None:
-    r = VoiceResponse().pause(length=2).pause(length=1.5).pause(length=Decimal("3.0"))
-    r.say(42).say(Decimal("0.50"))
+    r = VoiceResponse().pause(length=2).pay(charge_amount=1.5)
+    r.pay(charge_amount=Decimal("3.0")).say(42).say(Decimal("0.50"))
     assert str(r) == (
-        f'{DECLARATION}<Response><Pause length="2"/><Pause length="1.5"/><Pause length="3.0"/>'
+        f'{DECLARATION}<Response><Pause length="2"/><Pay chargeAmount="1.5"/>'
+        '<Pay chargeAmount="3.0"/>'
         "<Say>42</Say><Say>0.50</Say></Response>"
     )
 
@@ -275,3 +276,56 @@ def test_add_text_takes_what_any_text_takes() -> None:
         with pytest.raises(TwiMLError, match=r"^<Say> text: cannot use a 'bool' value"):
             say.add_text(True)  # type: ignore[arg-type]
     assert str(say) == "<Say>Hi there, 3</Say>"
+
+
+# --- documented values: separators, look-alikes, secrets, bytes ----------------------------------
+
+
+def test_a_list_value_separated_by_tabs_or_newlines_is_refused() -> None:
+    """lxml writes a tab or newline in an attribute as a character reference, which XML keeps
+    (it does not become a space), so Twilio would read one word "dtmf<TAB>speech"."""
+    with pytest.raises(TwiMLError, match=r"^<Gather> attribute 'input': 'dtmf\\tspeech'"):
+        VoiceResponse().gather(input="dtmf\tspeech")
+    with VoiceResponse().dial() as dial, pytest.raises(TwiMLError, match="statusCallbackEvent"):
+        dial.number("+15551234567", status_callback_event="initiated\ncompleted")
+    assert 'input="dtmf speech"' in str(VoiceResponse().gather(input="dtmf speech"))
+
+
+@pytest.mark.parametrize(
+    ("build", "shown"),
+    [
+        (lambda: VoiceResponse().gather(method="po\u017ft"), r"'po\\u017ft'"),  # long s
+        (lambda: VoiceResponse().dial("+1555", ring_tone="u\u212a"), r"'u\\u212a'"),  # Kelvin
+        (lambda: VoiceResponse().say("hi", language="\u212aa-GE"), r"'\\u212aa-GE'"),
+        (
+            lambda: VoiceResponse().say("hi", voice="Google.en-US-Standard-\u212a"),
+            r"'Google\.en-US-Standard-\\u212a'",
+        ),
+    ],
+)
+def test_look_alike_letters_do_not_pass_for_documented_values(build: Any, shown: str) -> None:
+    """Case-insensitive matching of Unicode text lets U+017F match "s" and U+212A "k";
+    Twilio's values are ASCII, and the error shows the look-alike as an escape."""
+    with pytest.raises(TwiMLError, match=rf"attribute '\w+': {shown} is not a value"):
+        build()
+
+
+def test_polly_voice_names_keep_their_letters() -> None:
+    r = VoiceResponse().say("Olá", voice="Polly.Vitória-Neural")
+    assert 'voice="Polly.Vitória-Neural"' in str(r)
+
+
+def test_a_sip_password_is_never_shown_in_an_error() -> None:
+    with VoiceResponse().dial() as dial:
+        with pytest.raises(TwiMLError, match=r"^<Sip> attribute 'password'.*: not shown$") as e:
+            dial.sip("sip:desk@example.com", username="desk", password="hunter2\x00")
+        assert "hunter2" not in str(e.value)
+
+
+def test_utf8_bytes_are_text_and_other_bytes_are_named_for_what_they_are() -> None:
+    r = VoiceResponse().say(b"caf\xc3\xa9")
+    with r as say:
+        say.add_text(bytearray(" crème".encode()))  # type: ignore[arg-type]
+    assert str(r) == f"{DECLARATION}<Response><Say>café crème</Say></Response>"
+    with pytest.raises(TwiMLError, match=r"^<Say> text: the bytes are not UTF-8 \(give a str\)"):
+        VoiceResponse().say(b"caf\xe9")  # Latin-1: not "NUL or control characters"
