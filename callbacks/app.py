@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -15,7 +18,8 @@ from callbacks.devlog import hide_query_strings
 from callbacks.errors import register_error_handlers
 from callbacks.logs import one_line_logs
 from callbacks.security import FORM_TYPE, RequestValidator, twilio_url
-from config import Settings, load_settings
+from callbacks.twiml_vocabulary import ELEMENTS
+from config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from callbacks.store import Store
@@ -107,6 +111,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
     settings = load_settings(overrides=overrides or None)
+    _check_speech(settings)
 
     app = Flask("callbacks", instance_relative_config=True, static_folder=None)
     # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
@@ -125,6 +130,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     switchboard = Switchboard(settings, _open_store(app, settings))
     app.extensions["switchboard"] = switchboard
+    _stop_dev_server_cleanly_on_sigterm()
     quiet = bool(app.config.get("QUIET_START"))
     try:
         switchboard.ensure_schema()
@@ -156,7 +162,51 @@ def _open_store(app: Flask, settings: Settings) -> Store:
     if not url:
         os.makedirs(app.instance_path, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "switchboard.sqlite3")
-    return Store(url, record_delay=settings.record_delay)
+    return Store(
+        url,
+        record_delay=settings.record_delay,
+        voice_session_idle=timedelta(hours=settings.voice_session_idle),
+    )
+
+
+def _check_speech(settings: Settings) -> None:
+    """Refuse a voice or language that Twilio does not take for ``<Say>``: every ``<Say>`` of
+    the bundled flows, the apology of the error policy included, would be refused by the
+    TwiML builder, so the server stops at start-up with the setting named instead."""
+    rules = ELEMENTS["Say"].values
+    for env, attribute, value in (
+        ("SWITCHBOARD_VOICE", "voice", settings.voice),
+        ("SWITCHBOARD_LANGUAGE", "language", settings.language),
+    ):
+        rule = rules[attribute]
+        if value and not rule.accepts(value):
+            shown = f"{value!r:.60}" if value.isascii() else f"{value!a:.60}"
+            raise ConfigError(f"{env}: {shown} is not a <Say> {attribute} Twilio takes; "
+                              f"give {rule.allowed}")
+
+
+def _stop_dev_server_cleanly_on_sigterm() -> None:
+    """Under ``flask run`` / ``switchboard run``, SIGTERM stops the server as Ctrl-C (SIGINT)
+    does: ``KeyboardInterrupt`` in the main thread, where werkzeug stops serving, lets the
+    requests in progress finish and returns, so the interpreter ends normally and its exit
+    hooks run, the store's among them, which writes the call and message rows still waiting
+    (:mod:`callbacks.store.behind`). SIGTERM's default action ends the process at once and
+    they were lost. Nothing changes elsewhere: gunicorn's processes and any program that
+    handles SIGTERM itself keep their handlers."""
+    import click
+    from flask.cli import run_command
+
+    context = click.get_current_context(silent=True)
+    if context is None or context.command is not run_command:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _warn_about_signatures(app: Flask, settings: Settings) -> None:

@@ -55,6 +55,9 @@ FIELDS: dict[str, Field] = {
               partial(v.integer, minimum=1, maximum=10)),
         Field("voicemail_max_length", "SWITCHBOARD_VOICEMAIL_MAX_LENGTH",
               partial(v.integer, minimum=1, maximum=14400)),
+        Field("voice_session_idle", "SWITCHBOARD_VOICE_SESSION_IDLE",
+              partial(v.number, minimum=4, below=24 * 366,
+                      reason=" (hours a voice session is kept after its last change)")),
     )
 }
 

@@ -40,6 +40,7 @@ class Settings:
     language: str = "en-US"
     max_attempts: int = 3
     voicemail_max_length: int = 120
+    voice_session_idle: float = 24.0
 
     def __post_init__(self) -> None:
         for name in ("auth_token", "api_key_secret"):

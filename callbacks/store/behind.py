@@ -11,9 +11,11 @@ that gathered in that time in one transaction, from a thread of the process, aft
 answer has gone. Rows are written in the order they came; a row's content (its time
 included) is fixed when it is handed over. What changes for the rows it holds:
 
-- The database down: the rows wait and are written when it is back, in order (up to
-  ``hold`` rows; the oldest beyond that are dropped, with an error in the log saying how
-  many), where they used to be lost at once.
+- The database down: the rows wait and are written when it is back, in order, where they
+  used to be lost at once.
+- At most ``hold`` rows wait, whatever the reason (the database down, or so slow that rows
+  come faster than they go in, a write stuck on a lock): beyond that the oldest are dropped,
+  with an error in the log saying how many (one line every few seconds at most).
 - The process killed (SIGKILL, a crash): the rows of the last ``delay`` seconds are lost. A
   process that ends normally (gunicorn's graceful stop, a worker recycled after
   ``max_requests``, ``Store.close``) writes them first.
@@ -24,7 +26,8 @@ included) is fixed when it is handed over. What changes for the rows it holds:
 A row the database refuses (it is up, but not for that row) is logged and dropped, as before,
 without holding back the rest of its batch. A failure of the database itself (a full disk, an
 I/O error, a lock: :func:`~callbacks.store.engine.is_outage`) is an outage even when the
-``ready`` check, which writes nothing, passes.
+``ready`` check passes. :attr:`WriteBehind.failure` is the outage that keeps rows waiting,
+which ``/healthz`` reports.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ log = logging.getLogger("callbacks.store")
 
 #: A row as handed over: (table name, its SID for the log, what the store makes the row from).
 Row = tuple[str, str, Any]
+
+#: Seconds between two lines saying how many rows were dropped.
+DROPPED_EVERY = 5.0
 
 
 class WriteBehind:
@@ -82,20 +88,41 @@ class WriteBehind:
         self._writing = threading.Lock()  # held while a batch is written, to keep rows in order
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        self._failing = False
+        self._failure: StoreUnavailable | None = None
         self._unthreaded = False  # said once that no thread could be started
+        # Rows handed over, and rows done with (written, or dropped) since the start: the
+        # rows done are always the oldest, so ``flush`` knows when its own rows are.
+        self._handed = 0
+        self._settled = 0
+        self._dropped = 0  # not said yet
+        self._say_dropped_at = 0.0
 
     def __len__(self) -> int:
         return len(self._pending)
 
+    @property
+    def failure(self) -> StoreUnavailable | None:
+        """The outage that failed the last write, while rows wait for the database (None once
+        a write went in, or when no row waits any more)."""
+        failure = self._failure
+        return failure if failure is not None and self._pending else None
+
     def submit(self, table: str, sid: str, data: Any) -> None:
-        """Hand a row over; it is written within ``delay`` seconds while the database is up."""
+        """Hand a row over; it is written within ``delay`` seconds while the database is up.
+
+        With ``hold`` rows waiting already, the oldest is dropped to make room."""
         with self._cond:
             pending = self._pending
             pending.append((table, sid, data))
+            self._handed += 1
+            if len(pending) > self.hold:
+                self._drop_oldest()
             threaded = self._thread is not None or self._start()
             if threaded and (len(pending) == 1 or len(pending) >= self.batch):
                 self._cond.notify()
+            dropped = self._dropped
+        if dropped:
+            self._say_dropped()
         if not threaded:  # no thread to spare: written now, in this one (or with the next)
             with contextlib.suppress(StoreUnavailable):
                 self.flush()
@@ -103,8 +130,10 @@ class WriteBehind:
     def flush(self) -> None:
         """Write every row handed over so far, in this thread, or wait for the batch the
         thread is writing; raises :class:`StoreUnavailable` (the rows stay queued) when the
-        database is down."""
-        while self._write_some():
+        database is down. Rows handed over meanwhile by other threads are left to the
+        thread, so that a flush under load ends."""
+        target = self._handed
+        while self._settled < target and self._write_some():
             pass
 
     def close(self) -> None:
@@ -116,10 +145,15 @@ class WriteBehind:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=max(1.0, self.delay * 10))
         try:
-            self.flush()
+            while self._write_some():  # every row, those handed over meanwhile too
+                pass
         except StoreUnavailable as error:
-            lost, self._pending = len(self._pending), []
+            with self._cond:
+                lost, self._pending = len(self._pending), []
+                self._settled += lost
+                self._failure = None
             log.error("%d call and message rows lost: %s", lost, error)
+        self._say_dropped(now=True)
         with self._cond:
             self._thread = None
             self._closed = threading.Event()
@@ -155,11 +189,7 @@ class WriteBehind:
                     return  # close() writes what is left
             try:
                 self._write_some()
-            except StoreUnavailable as error:
-                if not self._failing:
-                    log.warning("%d call and message rows wait for the database: %s",
-                                len(self._pending), error)
-                self._failing = True
+            except StoreUnavailable:
                 closed.wait(self.retry)
             except Exception:  # never let the thread die with rows queued
                 log.exception("writing call and message rows failed")
@@ -169,28 +199,43 @@ class WriteBehind:
         """Write the oldest rows (up to ``batch``) in one transaction; whatever is not written
         (an outage, or any exception, a handler's deadline included) goes back in front.
         False when there was nothing to write: no row waits, and none is being written."""
-        with self._writing:  # held by a batch in flight: once it is ours, that one is committed
-            with self._cond:
-                rows = self._pending[: self.batch]
-                del self._pending[: len(rows)]
-            if not rows:
-                return False
-            written = False
-            try:
+        try:
+            with self._writing:  # held by a batch in flight: once ours, that one is committed
+                with self._cond:
+                    rows = self._pending[: self.batch]
+                    del self._pending[: len(rows)]
+                if not rows:
+                    return False
+                taken = len(rows)
                 try:
-                    self._write(rows)
+                    try:
+                        self._write(rows)
+                        rows.clear()
+                    except StoreUnavailable as error:
+                        if not self._database_up(error):
+                            raise
+                        self._one_by_one(rows)  # one bad row: the others still go in
                 except StoreUnavailable as error:
-                    if not self._database_up(error):
-                        raise
-                    self._one_by_one(rows)  # one bad row: the others still go in
-                written = True
-            finally:
-                if not written:
-                    self._requeue(rows)
-            if self._failing:
-                self._failing = False
-                log.warning("the database is back: call and message rows are written again")
-            return True
+                    self._down(error, len(self._pending) + len(rows))
+                    raise
+                finally:
+                    self._requeue(rows, taken - len(rows))  # rows: those not written
+                self._up()
+                return True
+        finally:
+            if self._dropped:  # said at once when the queue is empty again
+                self._say_dropped(now=not self._pending)
+
+    def _down(self, error: StoreUnavailable, waiting: int) -> None:
+        if self._failure is None:
+            log.warning("%d call and message rows wait for the database: %s", waiting, error)
+        self._failure = error
+
+    def _up(self) -> None:
+        if self._failure is not None:
+            self._failure = None
+            log.warning("the database is back: call and message rows are written again")
+            self._say_dropped(now=True)
 
     def _database_up(self, error: StoreUnavailable) -> bool:
         """False when ``error`` is the database's (a full disk, say, which the check's write of
@@ -216,14 +261,33 @@ class WriteBehind:
                 log.warning("%s row %s not recorded: %s", rows[0][0], rows[0][1], error)
             del rows[0]
 
-    def _requeue(self, rows: list[Row]) -> None:
+    def _requeue(self, rows: list[Row], settled: int) -> None:
+        """Put ``rows`` back in front; ``settled`` rows of the batch were done with."""
         with self._cond:
-            self._pending[:0] = rows
-            extra = len(self._pending) - self.hold
-            if extra > 0:
-                del self._pending[:extra]
-                log.error("%d call and message rows dropped: more than %d waited for the "
-                          "database", extra, self.hold)
+            self._settled += settled
+            if rows:
+                self._pending[:0] = rows
+                if len(self._pending) > self.hold:
+                    self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """Drop the rows beyond ``hold``, oldest first (with ``_cond`` held)."""
+        extra = len(self._pending) - self.hold
+        del self._pending[:extra]
+        self._settled += extra
+        self._dropped += extra
+
+    def _say_dropped(self, *, now: bool = False) -> None:
+        """Log how many rows were dropped since the last line, at most every few seconds."""
+        moment = time.monotonic()
+        with self._cond:
+            dropped = self._dropped
+            if not dropped or (moment < self._say_dropped_at and not now):
+                return
+            self._dropped = 0
+            self._say_dropped_at = moment + DROPPED_EVERY
+        log.error("%d call and message rows dropped: more than %d waited to be written",
+                  dropped, self.hold)
 
 
 def _reset_in_child(ref: weakref.ref[WriteBehind]) -> None:

@@ -266,10 +266,22 @@ def is_missing_table(error: BaseException) -> bool:
 
 def describe(error: BaseException, url: URL) -> str:
     """One line: which database, and the driver's reason (no SQL, no parameters, no password)."""
+    return f"database {safe_url(url)} is unavailable ({reason(error, url)})"
+
+
+def reason(error: BaseException, url: URL) -> str:
+    """The driver's reason for ``error`` in one line, ``OperationalError: database or disk is
+    full``: the first line of its message, the passwords of ``url`` masked, 200 characters at
+    most."""
     cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
-    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     for secret in _secrets(url):
-        reason = reason.replace(secret, "***")
-    if len(reason) > 200:
-        reason = reason[:197] + "..."
-    return f"database {safe_url(url)} is unavailable ({type(cause).__name__}: {reason})"
+        text = text.replace(secret, "***")
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(cause).__name__}: {text}"
+
+
+def unavailable(error: BaseException, url: URL) -> StoreUnavailable:
+    """The :class:`StoreUnavailable` of ``error`` (chain it: ``raise ... from error``)."""
+    return StoreUnavailable(describe(error, url), reason=reason(error, url))

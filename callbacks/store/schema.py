@@ -141,7 +141,7 @@ voice_sessions = sa.Table(
     metadata,
     sa.Column("call_sid", sa.String, primary_key=True),
     sa.Column("data", sa.Text, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
 sms_sessions = sa.Table(
@@ -163,5 +163,14 @@ opt_outs = sa.Table(
     sa.Column("sender", sa.String, primary_key=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+write_probe = sa.Table(
+    "write_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", UTCDateTime, nullable=False),
+)
+"""One row that ``Store.check()`` rewrites: a write that needs room in the database's log, as
+every real write does (a delete of nothing does not: a full disk passes it)."""
 
 JSON_COLUMNS = frozenset({"extra", "media", "params", "data"})

@@ -19,6 +19,9 @@ from callbacks.store import schema
 
 _RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at", "updated_at")
 
+PURGE_LIMIT = 500
+"""Sessions one purge statement deletes at most."""
+
 
 def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Insert:
     """INSERT a resource row, or fill in what it adds and advance the status if it ranks later.
@@ -61,6 +64,19 @@ def session_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.Ins
     )
 
 
+def idle_purge(table: sa.Table, limit: int) -> sa.Delete:
+    """DELETE at most ``limit`` rows of a session table idle since before ``:cutoff``.
+
+    Bounded, so that a purge holds the writer (SQLite) for milliseconds whatever the backlog;
+    the outer test of ``updated_at`` keeps a session saved again meanwhile (PostgreSQL
+    re-checks it on the row it waited for)."""
+    cutoff = sa.bindparam("cutoff", type_=table.c.updated_at.type)
+    keys = list(table.primary_key.columns)
+    oldest = sa.select(*keys).where(table.c.updated_at < cutoff).limit(limit)
+    key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
+    return sa.delete(table).where(table.c.updated_at < cutoff, key.in_(oldest))
+
+
 @dataclass(frozen=True)
 class Statements:
     upsert: dict[str, sa.Insert]  # table name -> resource upsert
@@ -75,6 +91,8 @@ class Statements:
     opt_out: sa.Insert
     opted_out_anywhere: sa.Select  # :number
     opted_out_of: sa.Select  # :number, :sender
+    purge: dict[str, sa.Delete]  # session table name -> bounded delete of the idle, :cutoff
+    probe: sa.Insert  # rewrite the write probe's row: :id, :checked_at
 
     @classmethod
     @functools.cache
@@ -115,7 +133,17 @@ class Statements:
             opted_out_of=opted_out.where(
                 opt_outs.c.sender.in_([sa.bindparam("sender"), schema.ALL_SENDERS])
             ),
+            purge={table.name: idle_purge(table, PURGE_LIMIT) for table in (voice, sms)},
+            probe=probe_write(insert),
         )
+
+
+def probe_write(insert: Callable[[sa.Table], Any]) -> sa.Insert:
+    probe = schema.write_probe
+    stmt = insert(probe)
+    return stmt.on_conflict_do_update(
+        index_elements=[probe.c.id], set_={"checked_at": stmt.excluded.checked_at}
+    )
 
 
 def session_touch(sms: sa.Table) -> sa.Update:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import random
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -23,13 +24,13 @@ from callbacks.store.behind import Row, WriteBehind
 from callbacks.store.checkpoint import Checkpointer
 from callbacks.store.engine import (
     IMMEDIATE,
-    describe,
     is_missing_table,
     is_transient,
     make_engine,
     parse_url,
     safe_url,
     sqlite_path,
+    unavailable,
 )
 from callbacks.store.errors import StoreUnavailable
 from callbacks.store.kept import KeptConnection
@@ -45,7 +46,7 @@ from callbacks.store.params import (
     sequence_number,
 )
 from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
-from callbacks.store.statements import Prepared, Statements
+from callbacks.store.statements import PURGE_LIMIT, Prepared, Statements
 from callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
@@ -53,6 +54,13 @@ log = logging.getLogger("callbacks.store")
 Clock = Callable[[], datetime]
 
 _PG_CREATE_LOCK = 0x5377_6264  # advisory lock serialising create_all across processes
+
+VOICE_SESSION_IDLE = timedelta(days=1)
+"""A voice session not saved for this long is gone: its call has ended (Twilio ends a call
+after 24 hours at most, 4 by default)."""
+
+SESSION_PURGE_EVERY = 600.0
+"""Seconds between two purges of idle sessions in a process (sooner while a backlog remains)."""
 
 
 def _utcnow() -> datetime:
@@ -79,6 +87,9 @@ class Store:
     """
 
     sms_session_idle = timedelta(hours=4)
+    voice_session_idle = VOICE_SESSION_IDLE
+    #: Seconds between purges of idle sessions (:meth:`purge_idle_sessions`), per process.
+    session_purge_every = SESSION_PURGE_EVERY
 
     def __init__(
         self,
@@ -92,6 +103,7 @@ class Store:
         pool_timeout: float = 10.0,
         attempts: int = 4,
         sms_session_idle: timedelta | None = None,
+        voice_session_idle: timedelta | None = None,
         record_delay: float = 0.0,
     ) -> None:
         self.url = parse_url(url)
@@ -131,8 +143,14 @@ class Store:
         )
         if sms_session_idle is not None:
             self.sms_session_idle = sms_session_idle
+        if voice_session_idle is not None:
+            self.voice_session_idle = voice_session_idle
+        self._purged_at: float | None = None  # time.monotonic() of the last purge
+        self._backlog = False  # the last purge left idle sessions: the next comes sooner
+        self._purging = threading.Lock()
+        self._indexes_ready = False
         self._behind = (
-            WriteBehind(self._write_rows, self.check, delay=record_delay)
+            WriteBehind(self._write_rows, self._check_database, delay=record_delay)
             if record_delay > 0
             else None
         )
@@ -278,7 +296,7 @@ class Store:
                     continue
                 if not is_transient(error):
                     self.engine.dispose()
-                raise StoreUnavailable(describe(error, self.url)) from error
+                raise unavailable(error, self.url) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _writer(self, write: bool) -> contextlib.AbstractContextManager[None]:
@@ -417,12 +435,15 @@ class Store:
     # -- schema and health ---------------------------------------------------------------------
 
     def create_all(self) -> None:
-        """Create the tables that do not exist yet; safe when several processes start at once."""
+        """Create the tables that do not exist yet, and the indexes that a table made by an
+        older version lacks; safe when several processes start at once."""
 
         def work(conn: sa.Connection) -> None:
             if self.dialect == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CREATE_LOCK)))
             schema.metadata.create_all(conn, checkfirst=True)
+            if not self._indexes_ready:  # once per store: the tables made above have theirs
+                _create_missing_indexes(conn)
 
         try:
             self._run(work)
@@ -430,6 +451,7 @@ class Store:
             if "already exists" not in str(error.__cause__):
                 raise
             self._run(work)
+        self._indexes_ready = True
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""
@@ -437,18 +459,37 @@ class Store:
 
     def check(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers, holds every table (the
-        missing ones are created) and takes writes.
+        missing ones are created) and takes writes, and no call or message row waits for it.
 
-        What ``/healthz`` reports, and how the write-behind tells an outage from a bad row: a
-        read-only file or server answers reads and fails every write. The write is a delete
-        of no row from each table, so nothing changes.
+        What ``/healthz`` reports. A read-only file or server answers reads and fails every
+        write; a full disk also passes a write of nothing. So the check writes: it rewrites
+        the one row of ``write_probe`` (in one transaction with a delete of no row from each
+        table), which needs room in the database's log as every write does. And a write of
+        one row may still pass where the rows of webhooks cannot go in (a PostgreSQL table
+        that must grow on a full disk): while the write-behind's last write failed for the
+        database (:func:`~callbacks.store.engine.is_outage`) and its rows wait, the check
+        fails too, until they are written.
         """
+        self._check_database()
+        behind = self._behind
+        failure = behind.failure if behind is not None else None
+        if failure is not None and behind is not None:
+            waiting = f"{len(behind)} call and message rows wait to be written"
+            raise StoreUnavailable(
+                f"{waiting}: {failure}", reason=f"{waiting}: {failure.reason}"
+            ) from failure.__cause__
+
+    def _check_database(self) -> None:
+        """:meth:`check` without the write-behind: how the write-behind itself tells a database
+        that fails every write from one that refuses a row."""
         self.create_all()
         probes = [sa.delete(table).where(sa.false()) for table in schema.metadata.sorted_tables]
+        probe, row = self._sql.probe, {"id": 1, "checked_at": self._now()}
 
         def work(conn: sa.Connection) -> None:
-            for probe in probes:
-                conn.execute(probe)
+            for nothing in probes:
+                conn.execute(nothing)
+            conn.execute(probe, row)
 
         self._run(work)
 
@@ -567,8 +608,13 @@ class Store:
     # -- sessions ------------------------------------------------------------------------------
 
     def load_voice_session(self, call_sid: str) -> dict[str, Any]:
-        """The session saved for this call, ``{}`` if none."""
-        return self._load_session(self._sql.voice_session_get, {"call_sid": key_text(call_sid)})
+        """The session saved for this call, ``{}`` if none or not saved for a day (the call
+        ended long ago: :meth:`purge_idle_sessions` deletes it)."""
+        return self._load_session(
+            self._sql.voice_session_get,
+            {"call_sid": key_text(call_sid)},
+            since=self._now() - self.voice_session_idle,
+        )
 
     def save_voice_session(self, call_sid: str, data: Mapping[str, Any]) -> None:
         self._save_session(self._sql.voice_session_upsert, {"call_sid": key_text(call_sid)}, data)
@@ -586,9 +632,56 @@ class Store:
 
     def purge_sms_sessions(self) -> int:
         """Delete the conversations idle for longer than the expiry; return how many."""
-        table = schema.sms_sessions
-        stmt = sa.delete(table).where(table.c.updated_at < self._now() - self.sms_session_idle)
-        return self._run(lambda conn: conn.execute(stmt).rowcount)
+        return self._purge(schema.sms_sessions, self.sms_session_idle)
+
+    def purge_voice_sessions(self) -> int:
+        """Delete the voice sessions not saved for ``voice_session_idle`` (a day); return how
+        many."""
+        return self._purge(schema.voice_sessions, self.voice_session_idle)
+
+    def purge_idle_sessions(self) -> int:
+        """Delete the idle voice sessions and SMS conversations; return how many.
+
+        Saving a session runs a bounded part of it now and then (every
+        ``session_purge_every`` seconds in a process), so that neither table grows forever;
+        this runs it all, in transactions of a few hundred rows."""
+        return self.purge_voice_sessions() + self.purge_sms_sessions()
+
+    def _purge(self, table: sa.Table, idle: timedelta, *, once: bool = False) -> int:
+        """Delete the sessions of ``table`` idle for longer than ``idle``, at most
+        :data:`~callbacks.store.statements.PURGE_LIMIT` per transaction (so that the writer
+        is never held long); ``once``: one transaction only. Returns how many."""
+        stmt, cutoff = self._sql.purge[table.name], {"cutoff": self._now() - idle}
+        deleted = 0
+        while True:
+            count = self._run(lambda conn: conn.execute(stmt, cutoff).rowcount)
+            deleted += count
+            if once or count < PURGE_LIMIT:
+                return deleted
+
+    def _purge_now_and_then(self) -> None:
+        """After a session is saved: every ``session_purge_every`` seconds, in one thread of
+        the process, delete a bounded batch of idle sessions of each kind (again a second
+        later while batches come back full). The save has succeeded: a failure here is
+        logged, and tried again at the next round."""
+        now, last = time.monotonic(), self._purged_at
+        every = min(1.0, self.session_purge_every) if self._backlog else self.session_purge_every
+        if last is not None and now - last < every:
+            return
+        if not self._purging.acquire(blocking=False):
+            return  # another thread is at it
+        try:
+            self._purged_at, self._backlog = now, False
+            for table, idle in (
+                (schema.voice_sessions, self.voice_session_idle),
+                (schema.sms_sessions, self.sms_session_idle),
+            ):
+                if self._purge(table, idle, once=True) >= PURGE_LIMIT:
+                    self._backlog = True
+        except StoreUnavailable as error:
+            log.warning("idle sessions not purged: %s", error)
+        finally:
+            self._purging.release()
 
     def _load_session(
         self, query: sa.Select, key: dict[str, str | None], since: datetime | None = None
@@ -612,6 +705,7 @@ class Store:
         row = {**key, "data": text, "updated_at": self._now()}
         bound = self._bind(upsert, row)
         self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
+        self._purge_now_and_then()
 
     # -- opt-outs ------------------------------------------------------------------------------
 
@@ -662,6 +756,17 @@ _ROW_MAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     schema.calls.name: call_row,
     schema.messages.name: _inbound_message_row,
 }
+
+
+def _create_missing_indexes(conn: sa.Connection) -> None:
+    """The indexes of the schema that the database lacks: ``create_all`` makes a table's
+    indexes with the table only, not those added to a table that exists already."""
+    inspector = sa.inspect(conn)
+    for table in schema.metadata.sorted_tables:
+        have = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(conn)
 
 
 def _close_behind(ref: weakref.ref[WriteBehind]) -> None:
