@@ -24,6 +24,7 @@ from emulator.resources import now, rfc2822
 from emulator.script import CallScript, DialOutcome
 from emulator.transcript import Event, Transcript, event_line, render_request
 from emulator.twiml_runner import (
+    SIP_RESPONSE_CODES,
     CallContext,
     CallRunner,
     Fetch,
@@ -301,7 +302,7 @@ class Phone:
         if current.get("twiml"):
             document = str(current["twiml"]).encode()
             try:
-                parse_document(document)
+                parse_document(document, warnings=[])  # warnings are logged as it runs
             except TwiMLProblem as problem:
                 transcript.add("error", f"the call's TwiML is invalid: {problem}")
                 self._finish(runner, progress, "failed")
@@ -378,7 +379,8 @@ class Phone:
         else:
             fields["start_time"] = None
         self.state.update_call(ctx.call_sid, **fields)
-        extra = {"CallDuration": str(seconds), "Duration": str(math.ceil(seconds / 60))}
+        extra = {"CallDuration": str(seconds), "Duration": str(math.ceil(seconds / 60)),
+                 "SipResponseCode": SIP_RESPONSE_CODES.get(status, "487")}
         call = self.state.get("calls", ctx.call_sid) or {}
         if call.get("record") and answered:
             extra.update(self._record_call(runner, call, seconds))

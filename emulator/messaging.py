@@ -24,8 +24,10 @@ from urllib.parse import urljoin
 from emulator.resources import API_VERSION
 from emulator.transcript import Event, Transcript
 from emulator.twiml_runner import (
+    ERROR_LOG,
     INVALID_BODY,
     MESSAGING_VERBS,
+    WARNING_LOG,
     TwiMLProblem,
     create_outbound_message,
     geography,
@@ -37,6 +39,9 @@ from emulator.webhooks import WebhookClient, WebhookResponse
 
 if TYPE_CHECKING:
     from emulator.caller import Phone
+
+#: Twilio's error for an account that is not active (suspended or closed).
+INACTIVE_ACCOUNT = 10001
 
 MAGIC_MESSAGE_OUTCOMES: dict[str, tuple[str, int]] = {
     "+15005550010": ("undelivered", 30003),
@@ -109,6 +114,13 @@ class Messaging:
             transcript.done.set()
             return transcript
         account_sid = number["account_sid"]
+        if not self.phone.account_active(account_sid):
+            transcript.add("error", f"{to} belongs to an account that is not active: the text "
+                           f"is not delivered (error {INACTIVE_ACCOUNT})", code=INACTIVE_ACCOUNT)
+            transcript.error_codes.append(INACTIVE_ACCOUNT)
+            transcript.status = "failed"
+            transcript.done.set()
+            return transcript
         config = self.phone.sms_config(number)
         media = list(media_urls)
         message = state.create_message(
@@ -190,19 +202,31 @@ class Messaging:
         if not response.ok:
             problem = TwiMLProblem(response.error_code or 11200, response.error_message)
         else:
+            warnings: list[TwiMLProblem] = []
             try:
-                return interpret(response, MESSAGING_VERBS)
+                root = interpret(response, MESSAGING_VERBS, warnings)
             except TwiMLProblem as exc:
                 problem = exc
                 response.error_code = exc.code
                 response.error_message = str(exc)
                 transcript.error_codes.append(exc.code)
+            else:
+                for warning in warnings:  # logged, and the reply is sent all the same
+                    transcript.error_codes.append(warning.code)
+                    transcript.add("warning", f"warning {warning.code}: {warning}",
+                                   code=warning.code)
+                    self._notify(warning, response, account_sid, message_sid, WARNING_LOG)
+                return root
+        self._notify(problem, response, account_sid, message_sid, ERROR_LOG)
+        return None
+
+    def _notify(self, problem: TwiMLProblem, response: WebhookResponse, account_sid: str,
+                message_sid: str, log: str) -> None:
         self.phone.state.create_notification(
-            account_sid, None, error_code=str(problem.code), log="0",
+            account_sid, None, error_code=str(problem.code), log=log,
             message_text=f"{problem} (message {message_sid})", request_url=response.url,
             request_method=response.method,
         )
-        return None
 
     def _run_reply(self, root: Any, doc_url: str, account_sid: str, to: str, from_: str,
                    config: dict[str, Any], transcript: Transcript

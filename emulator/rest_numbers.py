@@ -17,6 +17,7 @@ from emulator.restkit import (
     owned,
     page,
     params,
+    require_account_credentials,
     set_fields,
     show,
     state,
@@ -67,6 +68,7 @@ API_VERSIONS = ("2010-04-01", "2008-08-01")
 
 @bp.get("/Accounts.json")
 def list_accounts() -> ResponseReturnValue:
+    require_account_credentials()
     p = params()
     status = p.enum("Status", ("active", "suspended", "closed"))
     accounts = state().list(
@@ -79,6 +81,7 @@ def list_accounts() -> ResponseReturnValue:
 
 @bp.post("/Accounts.json")
 def create_account() -> ResponseReturnValue:
+    require_account_credentials()
     p = params()
     parent = state().get("accounts", g.credential_account)
     assert parent is not None
@@ -92,6 +95,7 @@ def create_account() -> ResponseReturnValue:
 
 @bp.get(f"{ACCOUNT}.json")
 def get_account(account_sid: str) -> ResponseReturnValue:
+    require_account_credentials()
     account = state().get("accounts", account_sid)
     assert account is not None  # authenticate() answered 404 otherwise
     return show("accounts", account)
@@ -101,6 +105,7 @@ def get_account(account_sid: str) -> ResponseReturnValue:
 def update_account(account_sid: str) -> ResponseReturnValue:
     """Rename an account, or (parent's credentials only) suspend, reactivate or close a
     subaccount; closing is final and releases its numbers."""
+    require_account_credentials()
     p = params()
     fields = set_fields(p, [("FriendlyName", "friendly_name", "str")])
     status = p.enum("Status", ("active", "suspended", "closed"))

@@ -81,6 +81,16 @@ def authenticate() -> None:
         raise APIError(401, 20003, "Authenticate", AUTHENTICATE)
 
 
+def require_account_credentials() -> None:
+    """A 401 for a standard API key: Twilio keeps the Accounts endpoints (and the auth tokens
+    they show) to the account's own credentials and main API keys."""
+    auth = request.authorization
+    if auth is not None and auth.username and state().is_standard_key(auth.username):
+        raise APIError(401, 20003, "Authenticate: a standard API key cannot use the Accounts "
+                       "endpoints; use the account SID and auth token, or a main API key.",
+                       AUTHENTICATE)
+
+
 def owned(kind: str, sid: str, account_sid: str) -> dict[str, Any]:
     """Resource ``sid`` of ``kind`` in ``account_sid``, or a 404 in Twilio's shape."""
     resource = state().get(kind, sid)

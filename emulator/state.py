@@ -82,6 +82,7 @@ class EmulatorState:
         self._participants: dict[str, dict[str, Resource]] = {}
         self._sandboxes: dict[str, Resource] = {}
         self._api_keys: dict[str, tuple[str, str]] = {}
+        self._main_keys: set[str] = set()
         self._created: Counter[str] = Counter()
         self._opted_out: set[tuple[str, str]] = set()
         self.base_url = base_url
@@ -210,14 +211,24 @@ class EmulatorState:
             return self._resources["accounts"][account_sid]["auth_token"]
 
     def add_api_key(self, account_sid: str | None = None, *, key_sid: str | None = None,
-                    secret: str | None = None) -> tuple[str, str]:
+                    secret: str | None = None, main: bool = False) -> tuple[str, str]:
         """An API key (SID, secret) for ``account_sid`` (default: the main account); made up
-        unless ``key_sid`` / ``secret`` are given."""
+        unless ``key_sid`` / ``secret`` are given. A standard key (the default) cannot use the
+        Accounts endpoints, as in Twilio; a ``main`` key can."""
         key_sid = key_sid or new_sid(SID_PREFIXES["keys"])
         secret = secret or new_token()
         with self._lock:
             self._api_keys[key_sid] = (account_sid or self.main_account_sid, secret)
+            if main:
+                self._main_keys.add(key_sid)
+            else:
+                self._main_keys.discard(key_sid)
         return key_sid, secret
+
+    def is_standard_key(self, username: str) -> bool:
+        """True when ``username`` is a standard API key's SID (not an account, not a main key)."""
+        with self._lock:
+            return username in self._api_keys and username not in self._main_keys
 
     def authenticate(self, username: str, password: str) -> str | None:
         """The account SID that HTTP Basic credentials stand for, or None when they are wrong.
@@ -228,6 +239,9 @@ class EmulatorState:
         with self._lock:
             if username in self._api_keys:
                 account_sid, secret = self._api_keys[username]
+                owner = self._resources["accounts"].get(account_sid)
+                if owner is None or owner["status"] == "closed":  # its keys went with it
+                    return None
                 return account_sid if _same_secret(secret, password) else None
             account = self._resources["accounts"].get(username)
             if account is None or account["status"] == "closed":

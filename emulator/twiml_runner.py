@@ -41,6 +41,13 @@ if TYPE_CHECKING:
     from emulator.state import EmulatorState
 
 APPLICATION_ERROR = "An application error has occurred."
+#: A call's final SIP response, by its final status (``SipResponseCode`` on completion):
+#: 200 answered, 486 busy, 487 not answered or canceled, 404 failed (the number not found).
+SIP_RESPONSE_CODES = {
+    "completed": "200", "busy": "486", "no-answer": "487", "canceled": "487", "failed": "404",
+}
+#: A notification's ``log``: Twilio's levels for an error and a warning.
+ERROR_LOG, WARNING_LOG = "0", "1"
 #: Twilio's warning for a ``<Message>`` with no body and no media, or a body too long.
 INVALID_BODY = 14103
 MAX_MESSAGE_CHARS = 1600
@@ -63,18 +70,23 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_commen
 
 
 class TwiMLProblem(Exception):
-    """A document that cannot be run: ``code`` is 12100 (parse) or 12200 (schema)."""
+    """A document that cannot be run (12100, an unknown verb, 12300...), or, in a list of
+    warnings, one Twilio runs anyway (12200)."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
 
 
-def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS) -> etree._Element:
+def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS,
+                   warnings: list[TwiMLProblem] | None = None) -> etree._Element:
     """The ``<Response>`` root of ``body``; :class:`TwiMLProblem` when it is not runnable TwiML.
 
-    Not well-formed or not a ``<Response>`` is 12100; a verb Twilio does not know is 12200.
-    :func:`callbacks.twiml.parse_twiml` then checks every verb, noun and attribute.
+    Not well-formed or not a ``<Response>`` is 12100, and so is an unknown verb (code 12200):
+    Twilio cannot run either. :func:`callbacks.twiml.parse_twiml` then checks every verb, noun
+    and attribute: what it finds there (an unknown attribute, an unexpected nested element,
+    12200) is only a warning, as in Twilio, which logs it and runs the document: it is added
+    to ``warnings`` (raised when ``warnings`` is None).
     """
     if not body.strip():
         raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, "the document is empty")
@@ -92,22 +104,27 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS) -> etree._E
     try:
         parse_twiml(body)
     except TwiMLError as exc:
-        raise TwiMLProblem(exc.code or SCHEMA_VALIDATION_WARNING, str(exc)) from None
+        problem = TwiMLProblem(exc.code or SCHEMA_VALIDATION_WARNING, str(exc))
+        if problem.code != SCHEMA_VALIDATION_WARNING or warnings is None:
+            raise problem from None
+        warnings.append(problem)
     return root
 
 
-def interpret(response: WebhookResponse, verbs: frozenset[str] = VOICE_VERBS) -> etree._Element:
+def interpret(response: WebhookResponse, verbs: frozenset[str] = VOICE_VERBS,
+              warnings: list[TwiMLProblem] | None = None) -> etree._Element:
     """A successful answer as a runnable document, by its content type (see webhooks.md).
 
     TwiML types are parsed; ``text/plain`` is parsed, or spoken when it is not TwiML; audio is
-    played and the call ends. Raises :class:`TwiMLProblem` for 12100/12200/12300.
+    played and the call ends. Raises :class:`TwiMLProblem` for 12100/12200/12300, or adds a
+    12200 Twilio runs anyway to ``warnings`` (see :func:`parse_document`).
     """
     kind = error_document_kind(response.content_type)
     if kind == "twiml":
-        return parse_document(response.body, verbs)
+        return parse_document(response.body, verbs, warnings)
     if kind == "maybe-twiml":
         try:
-            return parse_document(response.body, verbs)
+            return parse_document(response.body, verbs, warnings)
         except TwiMLProblem:
             root = etree.Element("Response")
             etree.SubElement(root, "Say").text = _NOT_XML_TEXT.sub("", response.text).strip()
@@ -347,11 +364,14 @@ class CallRunner:
                 )
                 break
             if pending.document is not None:
+                warnings: list[TwiMLProblem] = []
                 try:
-                    fetched = parse_document(pending.document), pending.url
+                    fetched = parse_document(pending.document, warnings=warnings), pending.url
                 except TwiMLProblem as problem:
                     self.ctx.transcript.add("error", f"invalid TwiML: {problem}")
                     fetched = None
+                for warning in warnings:
+                    self._warn(None, warning)
             else:
                 fetched = self.fetch_document(pending)
             self._flush_recording_callbacks()
@@ -398,26 +418,39 @@ class CallRunner:
         """The document of a good answer, or the problem (its code noted on ``response``)."""
         if not response.ok:
             return None, TwiMLProblem(response.error_code or 11200, response.error_message)
+        warnings: list[TwiMLProblem] = []
         try:
-            return interpret(response), None
+            root = interpret(response, warnings=warnings)
         except TwiMLProblem as problem:
             response.error_code = problem.code
             response.error_message = str(problem)
             self.ctx.transcript.error_codes.append(problem.code)
             return None, problem
+        for warning in warnings:
+            self._warn(response, warning)
+        return root, None
 
-    def _notify(self, response: WebhookResponse, problem: TwiMLProblem) -> None:
+    def _warn(self, response: WebhookResponse | None, warning: TwiMLProblem) -> None:
+        """A warning Twilio logs and runs the document anyway (12200)."""
+        self.ctx.transcript.error_codes.append(warning.code)
+        self.ctx.transcript.add("warning", f"warning {warning.code}: {warning}", code=warning.code)
+        self._notify(response, warning, log=WARNING_LOG)
+
+    def _notify(self, response: WebhookResponse | None, problem: TwiMLProblem,
+                log: str = ERROR_LOG) -> None:
         """Record the error as Twilio's debugger would (a notification resource)."""
+        request = {} if response is None else {
+            "request_url": response.url, "request_method": response.method,
+            "response_body": response.text[:2000],
+        }
         with contextlib.suppress(AttributeError, KeyError):
             self.ctx.state.create_notification(
                 self.ctx.account_sid,
                 self.ctx.call_sid,
                 error_code=str(problem.code),
-                log="0",
+                log=log,
                 message_text=str(problem),
-                request_url=response.url,
-                request_method=response.method,
-                response_body=response.text[:2000],
+                **request,
             )
 
     # -- verbs ---------------------------------------------------------------------------------
@@ -770,6 +803,7 @@ class CallRunner:
                       "Timestamp": rfc2822()}
             if event == "completed":
                 params.update(CallDuration=str(talk), Duration=str(math.ceil(talk / 60)))
+                params["SipResponseCode"] = SIP_RESPONSE_CODES.get(status, "487")
             self.callback("dial-status", url, method, params)
             sequence += 1
 

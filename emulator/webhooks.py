@@ -3,8 +3,10 @@
 One :class:`WebhookClient` per call (or per SMS conversation) keeps the cookies the server sets,
 as Twilio does for the length of a call. :meth:`WebhookClient.fetch` sends Twilio's parameters
 with the URL's method (a POST form body, or the query string for GET), signs the request with
-``X-Twilio-Signature`` over the URL without its fragment, honours the connection-override
-fragment (``#ct=..&rt=..&tt=..&rc=..&rp=..``), retries with the same
+``X-Twilio-Signature`` over the URL without its fragment (the URL it requests, with ``|`` and
+the like as configured: see :func:`wire_url`), honours the connection-override fragment
+(``#ct=..&rt=..&tt=..&rc=..&rp=..``) and the 15 s total limit (one watchdog thread cuts a
+request still running then, see :class:`_Watchdog`), retries with the same
 ``I-Twilio-Idempotency-Token`` header, follows up to 10 redirects (re-signing each hop), and
 classifies the outcome into the Twilio error code the debugger would show.
 """
@@ -14,20 +16,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import heapq
 import hmac
+import itertools
 import socket
+import string
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
 import requests.structures
 import requests.utils
+import urllib3
+import urllib3.connection
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
 HTTP_RETRIEVAL_FAILURE = 11200
@@ -63,6 +70,8 @@ USER_AGENT = "TwilioProxy/1.1 (Switchboard emulator)"
 
 TWIML_CONTENT_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
 RETRY_POLICIES = frozenset({"4xx", "5xx", "ct", "rt", "all"})
+#: What a URL keeps as is on the wire: every printable ASCII character but the space.
+_WIRE_SAFE = string.punctuation
 
 
 def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
@@ -185,6 +194,23 @@ def split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
     return clean, parts.fragment, auth
 
 
+def wire_url(url: str) -> str:
+    """``url`` as Twilio requests and signs it: printable ASCII as configured (``|``, ``{``,
+    ``'``, ``^``... are not percent-encoded, as requests and urllib3 would), only spaces, control
+    characters and non-ASCII text escaped (UTF-8) in its path and query."""
+    scheme, separator, rest = url.partition("://")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    return scheme + separator + rest[:cut] + quote(rest[cut:], safe=_WIRE_SAFE)
+
+
+def _target_of(url: str) -> str:
+    """The request target (path and query) of a :func:`wire_url`."""
+    rest = url.partition("://")[2]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    target = rest[cut:]
+    return target if target.startswith("/") else "/" + target
+
+
 def with_query(url: str, params: Iterable[tuple[str, str]]) -> str:
     """``url`` with ``params`` appended to its query string (how Twilio GETs a webhook)."""
     params = list(params)
@@ -196,7 +222,12 @@ def with_query(url: str, params: Iterable[tuple[str, str]]) -> str:
 
 
 class WebhookClient:
-    """Fetches webhooks with one ``requests.Session`` (so cookies last for the call)."""
+    """Fetches webhooks with one ``requests.Session`` (so cookies last for the call).
+
+    The session's own http(s) adapters (requests' defaults) are replaced by
+    :class:`DeadlineAdapter`; adapters a caller mounted (an in-process :class:`WSGIAdapter`)
+    are kept.
+    """
 
     def __init__(
         self,
@@ -206,6 +237,9 @@ class WebhookClient:
     ) -> None:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        for prefix in ("http://", "https://"):  # requests' own adapters: watched ones instead
+            if type(self.session.adapters.get(prefix)) is requests.adapters.HTTPAdapter:
+                self.session.mount(prefix, DeadlineAdapter())
         self.max_total = max_total
 
     def close(self) -> None:
@@ -266,7 +300,7 @@ class WebhookClient:
             if remaining <= 0:
                 _fail(result, HTTP_CONNECTION_FAILURE, "total time limit exceeded")
                 return "rt"
-            request_url = with_query(url, query) if method == "GET" else url
+            request_url = wire_url(with_query(url, query) if method == "GET" else url)
             body_params = [] if method == "GET" else pairs
             headers = {
                 "X-Twilio-Signature": compute_signature(auth_token, request_url, body_params),
@@ -275,11 +309,11 @@ class WebhookClient:
             exchange = Exchange(method, request_url, headers, list(pairs))
             result.exchanges.append(exchange)
             started = time.monotonic()
+            in_process = isinstance(self.session.get_adapter(request_url), WSGIAdapter)
+            watch = None if in_process else _WATCHDOG.watch(deadline)
+            _current.watch, _current.target = watch, _target_of(request_url)
             try:
-                in_process = isinstance(self.session.get_adapter(request_url), WSGIAdapter)
-                response = _by_deadline(
-                    None if in_process else deadline,
-                    self.session.request,
+                response = self.session.request(
                     method,
                     request_url,
                     data=body_params or None,
@@ -292,26 +326,27 @@ class WebhookClient:
                     allow_redirects=False,
                     stream=True,
                 )
-            except requests.exceptions.ConnectTimeout as exc:
-                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "ct")
-            except requests.exceptions.ReadTimeout as exc:
-                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
-            except requests.exceptions.ConnectionError as exc:
-                if _is_name_error(exc):
-                    return self._error(result, exchange, started, HTTP_BAD_HOST_NAME, exc, None)
-                reason = "ct" if _is_connect_error(exc) else "rt"
-                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
             except requests.exceptions.RequestException as exc:
-                return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
+                _WATCHDOG.release(watch)
+                failure = exc
+                if watch is not None and watch.cut:
+                    failure = requests.exceptions.ReadTimeout("no answer within the total time")
+                return self._request_error(result, exchange, started, failure)
+            except BaseException:
+                _WATCHDOG.release(watch)
+                raise
+            finally:
+                _current.watch = _current.target = None
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             try:
                 if content_type.startswith("audio/"):  # played from its URL, never read
                     body, too_large = b"", False
                 else:
-                    body, too_large = _read_body(response, deadline)
+                    body, too_large = _read_body(response, watch)
             except requests.exceptions.RequestException as exc:
                 return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
             finally:
+                _WATCHDOG.release(watch)
                 response.close()
             exchange.elapsed = time.monotonic() - started
             exchange.status_code = response.status_code
@@ -336,6 +371,22 @@ class WebhookClient:
             return None
         return _fail(result, HTTP_TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects")
 
+    def _request_error(
+        self, result: WebhookResponse, exchange: Exchange, started: float,
+        exc: requests.exceptions.RequestException,
+    ) -> str | None:
+        """Classify a request that got no answer; returns a retry reason or None."""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "ct")
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if _is_name_error(exc):
+                return self._error(result, exchange, started, HTTP_BAD_HOST_NAME, exc, None)
+            reason = "ct" if _is_connect_error(exc) else "rt"
+            return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
+        return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
+
     @staticmethod
     def _error(
         result: WebhookResponse,
@@ -352,63 +403,145 @@ class WebhookClient:
         return reason
 
 
-def _by_deadline(deadline: float | None, send: Callable[..., requests.Response], *args: Any,
-                 **kwargs: Any) -> requests.Response:
-    """``send(*args, **kwargs)`` (a streamed request, up to the answer's headers), given up at
-    ``deadline`` (None: an app answering in process, called directly).
+class _Watch:
+    """One request's deadline: the socket its answer is read from is shut then."""
 
-    Timeouts bound each read, not the whole: a server trickling its status line and headers
-    would hold the call for ever. Past the deadline the request is left to finish on its own
-    thread (its answer is closed, unread) and :class:`requests.exceptions.ReadTimeout` raised.
+    __slots__ = ("cut", "deadline", "done", "sock")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.sock: socket.socket | None = None
+        self.cut = False  # the deadline passed before the answer was read
+        self.done = False
+
+
+class _Watchdog:
+    """One thread for every webhook request: shuts the connection of a request that is still
+    waiting or reading at its deadline.
+
+    Timeouts bound each read, not the whole: a server trickling its status line, headers or
+    body would hold a call for ever. Watching costs a request a lock and a heap push, never a
+    thread of its own nor a wake-up of this one (deadlines come in order; finished requests are
+    dropped when they reach the top of the heap).
     """
-    if deadline is None:
-        return send(*args, **kwargs)
-    outcome: dict[str, Any] = {}
-    lock = threading.Lock()
 
-    def run() -> None:
-        try:
-            result: Any = send(*args, **kwargs)
-        except BaseException as exc:  # handed to the waiting thread
-            result = exc
-        with lock:
-            if outcome.get("abandoned") and isinstance(result, requests.Response):
-                result.close()
-            outcome["result"] = result
-            finished.set()
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
 
-    finished = threading.Event()
-    threading.Thread(target=run, name="webhook-request", daemon=True).start()
-    if not finished.wait(max(deadline - time.monotonic(), 0)):
-        with lock:
-            if not finished.is_set():
-                outcome["abandoned"] = True
-                raise requests.exceptions.ReadTimeout("no answer within the total time limit")
-    result = outcome["result"]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    def watch(self, deadline: float) -> _Watch:
+        watch = _Watch(deadline)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():  # (not after a fork)
+                self._thread = threading.Thread(
+                    target=self._run, name="webhook-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._cond.notify()
+        return watch
+
+    def attach(self, watch: _Watch, sock: socket.socket) -> None:
+        """``sock`` is what ``watch``'s request reads from (shut at once if already late)."""
+        with self._cond:
+            if watch.done:
+                return
+            watch.sock = sock
+            late = watch.cut
+        if late:
+            _shut(sock)
+
+    def release(self, watch: _Watch | None) -> None:
+        if watch is not None:
+            with self._cond:
+                watch.done = True
+                watch.sock = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+                watch.cut = True
+                sock = watch.sock
+            if sock is not None:
+                _shut(sock)
 
 
-def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
-    """The body of a streamed ``response``, read by ``deadline``: its first :data:`MAX_BODY`
-    bytes, and whether there was more.
+_WATCHDOG = _Watchdog()
+#: The watch of the request this thread is making, for the connection to attach its socket.
+_current = threading.local()
 
-    A server that trickles its answer cannot hold the call past the deadline: its connection
-    is shut then, and the read fails with :class:`requests.exceptions.ReadTimeout`.
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """What the webhook client's connections add: they request the target exactly as Twilio
+    would (urllib3 percent-encodes ``|`` and the like; Twilio does not), and hand their socket
+    to the watchdog before waiting for the answer."""
+
+    sock: socket.socket | None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        target = getattr(_current, "target", None)
+        super().request(method, target or url, *args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_current, "watch", None)
+        if watch is not None and self.sock is not None:
+            _WATCHDOG.attach(watch, self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections are watched: a webhook's answer is cut at its
+    total-time deadline (15 s at most), however slowly the server sends it."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedPool, "https": _WatchedHTTPSPool,
+        }
+
+
+def _read_body(response: requests.Response, watch: _Watch | None) -> tuple[bytes, bool]:
+    """The body of a streamed ``response``: its first :data:`MAX_BODY` bytes, and whether
+    there was more.
+
+    A server that trickles its answer cannot hold the call past the deadline: the watchdog
+    shuts its connection then, and the read fails with
+    :class:`requests.exceptions.ReadTimeout`.
     """
-    cut = threading.Event()
-
-    def shut() -> None:
-        cut.set()
-        sock = _socket_of(response)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(max(deadline - time.monotonic(), 0), shut)
-    timer.daemon = True
-    timer.start()
     body = bytearray()
     try:
         for chunk in response.iter_content(8192):
@@ -416,23 +549,11 @@ def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, boo
             if len(body) > MAX_BODY:
                 return bytes(body[:MAX_BODY]), True
     except requests.exceptions.RequestException:
-        if not cut.is_set():
+        if watch is None or not watch.cut:
             raise
-    finally:
-        timer.cancel()
-    if cut.is_set():
+    if watch is not None and watch.cut:
         raise requests.exceptions.ReadTimeout("total time limit exceeded while reading")
     return bytes(body), False
-
-
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """The socket a streamed answer is read from (None for an in-process answer)."""
-    raw = response.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if sock is None:  # the connection let go of it ("Connection: close"): the reader holds it
-        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
-        sock = getattr(reader, "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 def _redirect_target(
@@ -517,6 +638,9 @@ class WSGIAdapter(requests.adapters.BaseAdapter):
              timeout: Any = None, verify: Any = True, cert: Any = None,
              proxies: Any = None) -> requests.Response:
         parts = urlsplit(request.url or "")
+        target = getattr(_current, "target", None)
+        if target:  # as Twilio sends it, not as requests re-escaped it
+            parts = parts._replace(path=target.partition("?")[0], query=target.partition("?")[2])
         body = request.body.encode() if isinstance(request.body, str) else request.body
         answer = self.client.open(
             parts.path or "/",

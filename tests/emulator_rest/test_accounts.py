@@ -110,5 +110,48 @@ def test_subaccount_cannot_create_subaccounts(api: Api) -> None:
 def test_api_key_credentials(api: Api) -> None:
     key_sid, secret = api.emu.state.add_api_key()
     keyed = api.as_account(api.emu.account_sid, (key_sid, secret))
-    assert keyed.get(".json").status_code == 200
-    assert_error(api.as_account(api.emu.account_sid, (key_sid, "wrong")).get(".json"), 401, 20003)
+    assert keyed.get("/IncomingPhoneNumbers.json").status_code == 200
+    wrong = api.as_account(api.emu.account_sid, (key_sid, "wrong"))
+    assert_error(wrong.get("/IncomingPhoneNumbers.json"), 401, 20003)
+
+
+def test_a_standard_api_key_cannot_use_the_accounts_endpoints(api: Api) -> None:
+    """The account resource shows the auth token: Twilio keeps /Accounts to the account's own
+    credentials and main API keys (standard keys get a 401)."""
+    sub = api.post("/2010-04-01/Accounts.json", {}).json()
+    key_sid, secret = api.emu.state.add_api_key()
+    keyed = api.as_account(api.emu.account_sid, (key_sid, secret))
+    for response in (
+        keyed.get(".json"),
+        keyed.get("/2010-04-01/Accounts.json"),
+        keyed.as_account(sub["sid"]).get(".json"),
+        keyed.post("/2010-04-01/Accounts.json", {}),
+        keyed.post(".json", {"FriendlyName": "renamed"}),
+        keyed.as_account(sub["sid"]).post(".json", {"Status": "suspended"}),
+    ):
+        assert_error(response, 401, 20003)
+        assert api.emu.auth_token not in response.text
+        assert sub["auth_token"] not in response.text
+        assert "standard API key" in response.json()["message"]
+    assert len(api.get("/2010-04-01/Accounts.json").json()["accounts"]) == 2  # nothing created
+    assert api.get(".json").json()["friendly_name"] != "renamed"
+    assert api.as_account(sub["sid"]).get(".json").json()["status"] == "active"
+    assert keyed.get("/Calls.json").status_code == 200  # the account's other resources: allowed
+
+    main_sid, main_secret = api.emu.state.add_api_key(main=True)
+    main = api.as_account(api.emu.account_sid, (main_sid, main_secret))
+    assert main.get(".json").json()["auth_token"] == api.emu.auth_token
+
+
+def test_a_closed_accounts_api_keys_stop_working(api: Api) -> None:
+    """Closing an account ended its auth token but not its API keys, which still read and
+    wrote its resources."""
+    sub = api.post("/2010-04-01/Accounts.json", {}).json()
+    key = api.emu.state.add_api_key(sub["sid"])
+    keyed = api.as_account(sub["sid"], key)
+    assert keyed.get("/Calls.json").status_code == 200
+    api.post(f"/2010-04-01/Accounts/{sub['sid']}.json", {"Status": "suspended"})
+    assert keyed.get("/Calls.json").status_code == 200  # suspended: still readable
+    api.post(f"/2010-04-01/Accounts/{sub['sid']}.json", {"Status": "closed"})
+    assert_error(keyed.get("/Calls.json"), 401, 20003)
+    assert_error(keyed.post("/Applications.json", {"FriendlyName": "x"}), 401, 20003)

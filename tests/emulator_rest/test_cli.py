@@ -102,9 +102,14 @@ def test_configured_api_key_is_accepted(run) -> None:
                 TWILIO_API_KEY_SID=key, TWILIO_API_KEY_SECRET=secret).until("CTRL+C")
     assert secret not in "\n".join(lines)
     url = value(lines, "listening on ")
+    response = requests.get(f"{url}/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers.json",
+                            auth=(key, secret), timeout=TIMEOUT)
+    assert response.status_code == 200
+    # a standard key, as Twilio's are by default: not the Accounts endpoints (the auth token)
     response = requests.get(f"{url}/2010-04-01/Accounts/{SID}.json", auth=(key, secret),
                             timeout=TIMEOUT)
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert TOKEN not in response.text
 
 
 def test_faults_from_the_command_line(run) -> None:
