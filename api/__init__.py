@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from api.client import TwilioClient
 from api.errors import (
+    TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
     TwilioHTTPError,
@@ -23,6 +24,7 @@ from api.retry import TwilioRetry, retry_policy
 
 __all__ = [
     "TwilioClient",
+    "TwilioClientClosed",
     "TwilioConnectionError",
     "TwilioError",
     "TwilioHTTPError",

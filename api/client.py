@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util import Retry
 
 from api import paging
+from api.connections import PoolAdapter
 from api.errors import (
+    TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
     TwilioHTTPError,
@@ -258,6 +259,14 @@ def _read_timeout(exc: BaseException) -> bool:
     return isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError)
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """Whether a requests ConnectionError is a connection that was never made (refused, name
+    not resolved), so that nothing was sent."""
+    inner = exc.args[0] if exc.args else None
+    reason = inner.reason if isinstance(inner, MaxRetryError) else inner
+    return isinstance(reason, NewConnectionError)
+
+
 def _attempts(exc: BaseException) -> int:
     """How many times the request that failed with ``exc`` was tried: what
     :class:`~api.retry.TwilioRetry` counted when the retries ran out, else 1."""
@@ -333,12 +342,13 @@ class TwilioClient(ResourceGroups):
         session.headers["Accept"] = "application/json"
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         session.max_redirects = MAX_MEDIA_REDIRECTS
-        adapter = HTTPAdapter(
+        adapter = PoolAdapter(
             pool_connections=2, pool_maxsize=pool_maxsize, max_retries=self.retries
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self._session = session
+        self._closed = False
         super().__init__()
 
     @classmethod
@@ -380,10 +390,20 @@ class TwilioClient(ResourceGroups):
         return f"<{type(self).__name__} {self.account_sid}{user} at {self.base_url}>"
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections; every later request raises
+        :class:`~api.errors.TwilioClientClosed`. A media stream already open is still read
+        to its end. Closing twice is harmless."""
+        self._closed = True
         self._session.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     def __enter__(self) -> TwilioClient:
+        if self._closed:
+            raise TwilioClientClosed()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -435,6 +455,8 @@ class TwilioClient(ResourceGroups):
         anywhere but ``base_url``. Raises :class:`~api.errors.TwilioError` subclasses.
         """
         method = _check_method(method)
+        if self._closed:
+            raise TwilioClientClosed(method)
         url = self.url_for(path)
         query = _query(params)
         body = encode_params(data) if data is not None else None
@@ -479,6 +501,8 @@ class TwilioClient(ResourceGroups):
         """Lazily iterate the items under ``key`` on every page (:func:`api.paging.paginate`)."""
         if not isinstance(key, str) or not key:
             raise ValidationError("key", f"{key!r:.40} is not the name of a list in the page")
+        if self._closed:
+            raise TwilioClientClosed("GET")
         return paging.paginate(
             self, path, params=_query(params), key=key, limit=limit, page_size=page_size
         )
@@ -494,7 +518,12 @@ class TwilioClient(ResourceGroups):
             phase, seconds = "read", self.timeout[1]
         else:
             may_retry = self.retries.total not in (0, False)
-            return TwilioConnectionError(method, url, reason=_reason(exc, may_retry=may_retry))
+            return TwilioConnectionError(
+                method,
+                url,
+                reason=_reason(exc, may_retry=may_retry),
+                connected=not _never_connected(exc),
+            )
         return TwilioTimeout(
             method, url, phase=phase, seconds=seconds, attempts=_attempts(exc), elapsed=elapsed
         )

@@ -7,7 +7,7 @@ got no answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A
 that is not the resource asked for (an array where a call was expected, a message with no
 SID) is a :class:`TwilioUnexpectedAnswer`. Arguments
 rejected before any request is sent raise :class:`ValidationError`, which is also a
-``ValueError``.
+``ValueError``; a request on a closed client raises :class:`TwilioClientClosed`.
 
 No exception carries credentials: URLs are stored without user info, and no request headers
 are kept.
@@ -18,6 +18,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "TwilioClientClosed",
     "TwilioConnectionError",
     "TwilioError",
     "TwilioHTTPError",
@@ -68,6 +69,19 @@ class ValidationError(TwilioError, ValueError):
         self.argument = argument
         self.problem = problem
         super().__init__(f"{argument}: {problem}")
+
+
+class TwilioClientClosed(TwilioError, ValueError):
+    """A request on a client after its :meth:`~api.TwilioClient.close` (or after the end of
+    its ``with`` block). Also a ``ValueError``, as I/O on a closed file is."""
+
+    def __init__(self, method: str | None = None) -> None:
+        self.method = method
+        what = f"cannot send {method}: " if method else ""
+        super().__init__(
+            f"{what}the Twilio client is closed (close() or the end of its with block); "
+            "make a new TwilioClient"
+        )
 
 
 class _RequestError(TwilioError):
@@ -212,10 +226,15 @@ def _duration(seconds: float) -> str:
 
 class TwilioConnectionError(_RequestError):
     """The request could not be sent or its answer could not be read (refused, reset,
-    name not resolved...), after any retries the policy allowed."""
+    name not resolved...), after any retries the policy allowed.
 
-    def __init__(self, method: str, url: str, *, reason: str) -> None:
+    ``connected`` is False when no connection was ever made (refused, name not resolved):
+    nothing was sent, so Twilio did nothing.
+    """
+
+    def __init__(self, method: str, url: str, *, reason: str, connected: bool = True) -> None:
         self.reason = reason
+        self.connected = connected
         super().__init__(method, url)
 
     def __str__(self) -> str:

@@ -1450,6 +1450,8 @@ def send_sms_message(
     client: TwilioClient, *, to: str, from_: str | None, media_url: Any, **arguments: Any
 ) -> Any:
     media = list(media_url) if media_url else None
+    if arguments.get("body") is None and not media:
+        raise ValidationError("body", "a message needs a body, media URLs or both")
     validation.message_content("body", arguments.get("body"), media=bool(media))
     return client.messages.create(to, from_=from_, media_url=media, **arguments)
 

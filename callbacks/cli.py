@@ -17,7 +17,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, load_dotenv
 
 from callbacks.commands import register_commands
-from callbacks.commands.api import OneLineError
+from callbacks.commands.api import MissingCommand, OneLineError, require_command
 from config import ConfigError
 
 
@@ -63,15 +63,20 @@ def _create_app() -> Flask:
         raise NoAppException(str(error)) from None
 
 
+#: click's own "a group called with no arguments" error (click 8.2 and later; none in 8.1).
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    error for error in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if error)
+
+
 @contextmanager
 def one_line_usage_errors() -> Iterator[None]:
     """Turn click's usage errors (a bad or missing argument, an unknown command) into one line,
     ``Error: COMMAND: what is wrong``, with the usage exit status 2 and no usage block; an app
     that cannot be loaded (a wrong setting) is ``Error: what is wrong``. A group called with no
-    arguments still shows its help."""
+    command still shows its help, on stderr, with exit status 2."""
     try:
         yield
-    except click.exceptions.NoArgsIsHelpError:
+    except (MissingCommand, *_NO_ARGS_IS_HELP):
         raise
     except click.UsageError as error:
         context = error.ctx
@@ -123,6 +128,10 @@ class SwitchboardGroup(FlaskGroup):
                      parent: click.Context | None = None, **extra: Any) -> click.Context:
         with one_line_usage_errors():
             return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        require_command(ctx, args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         with one_line_usage_errors():

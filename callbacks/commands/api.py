@@ -49,6 +49,44 @@ class OneLineCommand(click.Command):
             raise OneLineError(f"{info_name}: {error.format_message()}") from None
 
 
+def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--config-ref NAME``: a profile's name; an empty one is refused rather than taken for
+    the environment's settings."""
+    if value is not None and (not value.strip() or value != value.strip()):
+        raise click.BadParameter(
+            f"{value!r} is not a profile name (a [profiles.NAME] table); leave the option out "
+            "for the environment's settings")
+    return value
+
+
+class MissingCommand(click.UsageError):
+    """A group called without a command: its help on stderr and the usage exit status 2, as
+    click 8.2 and later answer (click 8.1, which Flask 3 accepts too, printed the help and
+    exited 0, as if something had been done)."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        super().__init__(ctx.get_help(), ctx=ctx)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.format_message(), file=file, err=True,
+                   color=self.ctx.color if self.ctx else None)
+
+
+def require_command(ctx: click.Context, args: list[str]) -> None:
+    """Raise :class:`MissingCommand` when a group that needs a command got no arguments."""
+    if not args and getattr(ctx.command, "no_args_is_help", False) and not ctx.resilient_parsing:
+        raise MissingCommand(ctx)
+
+
+class CommandGroup(click.Group):
+    """A group that needs a command: without one, its help and exit status 2
+    (:class:`MissingCommand`), whatever the version of click."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        require_command(ctx, args)
+        return super().parse_args(ctx, args)
+
+
 class OperationsGroup(click.Group):
     """The operations as subcommands, built on demand from :data:`api.operations.OPERATIONS`."""
 
@@ -77,6 +115,8 @@ class OperationsGroup(click.Group):
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
+        except MissingCommand:
+            raise
         except click.UsageError as error:
             raise OneLineError(error.format_message()) from None
 
@@ -148,6 +188,7 @@ def operation_command(operation: Operation, name: str | None = None) -> click.Co
         click.Option(
             ["--config-ref", "config_ref"],
             metavar="NAME",
+            callback=profile_name,
             help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
         )
     )
@@ -357,7 +398,6 @@ def api_command(ctx: click.Context, list_: bool) -> None:
     operation's attributes.
     """
     if ctx.invoked_subcommand is None:
-        if list_:
-            _print_list()
-        else:
-            click.echo(ctx.get_help())
+        if not list_:
+            raise MissingCommand(ctx)
+        _print_list()

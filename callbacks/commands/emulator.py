@@ -6,9 +6,21 @@ import errno
 
 import click
 
+from callbacks.commands.api import profile_name
+
+
+def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--host``: a name or address, never empty (which would listen on every address)."""
+    if not value.strip() or any(ch.isspace() for ch in value):
+        raise click.BadParameter(
+            f"{value!r} is not a name or address of this machine, like 127.0.0.1 (an empty "
+            "one would listen on every address)")
+    return value
+
 
 @click.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_host,
+              help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")
 @click.option("--fault", "faults", multiple=True, metavar="KIND[:OPTION=VALUE,...]",
@@ -18,7 +30,7 @@ import click
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the fault injection's random choices.")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
-@click.option("--config-ref", "profile", default=None, metavar="NAME",
+@click.option("--config-ref", "profile", default=None, metavar="NAME", callback=profile_name,
               help="Take the main account from this settings profile.")
 def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, quiet: bool,
                      profile: str | None) -> None:

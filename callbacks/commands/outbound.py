@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from flask.cli import with_appcontext
 
-from callbacks.commands.api import OneLineCommand, OneLineError
+from callbacks.commands.api import OneLineCommand, OneLineError, profile_name
 
 if TYPE_CHECKING:
     from api import TwilioClient, TwilioError, ValidationError
@@ -61,6 +61,7 @@ def _common(command: F) -> F:
     return click.option(
         "--config-ref",
         metavar="NAME",
+        callback=profile_name,
         help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
     )(command)
 
@@ -168,7 +169,7 @@ def provision_command(
         except ValidationError as error:
             raise _usage_error(error, TARGET_OPTIONS) from None
         except TwilioError as error:
-            if _refused(error):
+            if _refused(error) or _not_sent(error):
                 raise _one_line(f"{error}; nothing was changed") from None
             raise _one_line(
                 f"{error}; {target.label} may have been changed all the same: {again}"
@@ -257,12 +258,20 @@ def _may_have_acted(error: TwilioError, search: str) -> click.ClickException:
     )
 
 
+def _not_sent(error: TwilioError) -> bool:
+    """Whether ``error`` is a connection never made (refused, timed out or name not resolved
+    while connecting): nothing reached Twilio."""
+    from api import TwilioConnectionError, TwilioTimeout
+
+    if isinstance(error, TwilioTimeout):
+        return error.phase == "connect"
+    return isinstance(error, TwilioConnectionError) and not error.connected
+
+
 def _failed(error: TwilioError, search: str) -> click.ClickException:
     """A create that failed: one line, saying it may have been carried out unless Twilio
     refused it (a 4xx) or the connection was never made."""
-    from api import TwilioTimeout
-
-    if _refused(error) or (isinstance(error, TwilioTimeout) and error.phase == "connect"):
+    if _refused(error) or _not_sent(error):
         return _one_line(error)
     return _may_have_acted(error, search)
 
@@ -348,7 +357,7 @@ def call_command(
 @click.command("sms", cls=OneLineCommand)
 @click.option("--to", required=True, metavar="E164", help="The number to text.")
 @click.option("--from", "from_", required=True, metavar="E164", help="Your Twilio number.")
-@click.option("--body", required=True, help="The text of the message.")
+@click.option("--body", help="The text of the message (may be left out with --media-url).")
 @click.option(
     "--media-url", multiple=True, metavar="URL", help="An image or file to send (repeatable)."
 )
@@ -357,7 +366,7 @@ def call_command(
 def sms_command(
     to: str,
     from_: str,
-    body: str,
+    body: str | None,
     media_url: tuple[str, ...],
     config_ref: str | None,
     public_url: str | None,
@@ -366,11 +375,14 @@ def sms_command(
     """Send a message whose delivery reports come back to this server.
 
     Its status callbacks go to PUBLIC_URL/sms/status and land in the server's store. A number
-    that opted out (STOP) is not texted.
+    that opted out (STOP) is not texted. A message holds text (--body), media (--media-url),
+    or both.
     """
     from api import TwilioError, ValidationError
     from api.validation import message_content
 
+    if body is None and not media_url:
+        raise OneLineError("give --body, --media-url or both: a message needs text or media")
     _check_numbers(to, from_)
     try:
         message_content("body", body, media=bool(media_url))

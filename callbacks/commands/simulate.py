@@ -29,6 +29,7 @@ import click
 
 from api.errors import ValidationError
 from api.validation import e164, url
+from callbacks.commands.api import CommandGroup, profile_name
 from config.validation import redact_url
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from emulator.transcript import Event, Transcript
 
 DEFAULT_FROM = "+15555550100"
+MAX_DIAL_SECONDS = 3600
+"""The longest talk time ``--dial-outcome answered:SECONDS`` takes."""
 TWILIO_API = "https://api.twilio.com"
 
 PROBE_TIMEOUT = (3.05, 10.0)
@@ -398,13 +401,14 @@ def _common(function: Any) -> Any:
                      help="With --url: the fallback URL to try when the URL fails."),
         click.option("--verbose", "-v", is_flag=True, help="Show every HTTP exchange."),
         click.option("--config-ref", "profile", default=None, metavar="NAME",
+                     callback=profile_name,
                      help="Use this settings profile."),
     ]):
         function = option(function)
     return function
 
 
-@click.group("simulate")
+@click.group("simulate", cls=CommandGroup)
 def simulate_group() -> None:
     """Drive a simulated inbound call or text message through your server."""
 
@@ -447,8 +451,14 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
     try:
         for spec in dial_outcomes:
             number, _, outcome = spec.rpartition("=")
+            if number:
+                e164("number", number)
+            seconds = outcome.partition(":")[2].strip()
+            if seconds and not (seconds.isdigit() and int(seconds) <= MAX_DIAL_SECONDS):
+                raise ValueError(f"{seconds!r} is not a whole number of seconds from 0 to "
+                                 f"{MAX_DIAL_SECONDS}")
             dial[number or "*"] = parse_dial_outcome(outcome)
-    except ValueError as error:
+    except ValueError as error:  # ValidationError too
         raise click.BadParameter(str(error), param_hint="--dial-outcome") from None
     script = CallScript(
         digits, speech=list(speech), dial=dial,
@@ -472,17 +482,21 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 
 @simulate_group.command("sms")
 @_common
-@click.option("--body", required=True, metavar="TEXT", help="The text of the message.")
+@click.option("--body", metavar="TEXT",
+              help="The text of the message (may be left out with --media).")
 @click.option("--media", multiple=True, type=URL, metavar="URL",
               help="A media URL (repeatable).")
 def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
                  in_process: bool, fallback_url: str | None, verbose: bool,
-                 profile: str | None, body: str, media: tuple[str, ...]) -> None:
+                 profile: str | None, body: str | None, media: tuple[str, ...]) -> None:
     """Text NUMBER and print the replies.
 
     \b
     switchboard simulate sms --to +15551230000 --body HELP --in-process
     """
+    if body is None and not media:
+        raise click.UsageError("give --body, --media or both: a message has text or media")
+    body = body or ""
     _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url})
     remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]
     target = _target("sms", to=to, url=url, emulator_url=emulator_url, in_process=in_process,

@@ -1,12 +1,24 @@
 """The bundled SMS bot, written with the public handler API only.
 
 Keywords (the whole message, any case): HELP / INFO, HOURS, the opt-out words STOP, STOPALL,
-UNSUBSCRIBE, CANCEL, END, QUIT (kept in the store per sender and number, and honoured by the
-REST client's outbound sending) and the opt-in words START, YES, UNSTOP. After an opt-out the
-bot answers once with a confirmation (a repeated STOP gets none), then stays silent to that
-number until it opts back in (HELP is still answered, as US messaging practice expects).
-Anything else gets a short help text; the caller's words are echoed only through the TwiML
-builder, escaped.
+UNSUBSCRIBE, CANCEL, END, QUIT (kept in the store per sender and number, STOPALL for every
+number of ours, and honoured by the REST client's outbound sending) and the opt-in words
+START, YES, UNSTOP.
+
+The bot leaves to Twilio what Twilio does by default on a long code or toll-free number, and
+never sends what Twilio would block:
+
+- An opt-out keyword, exactly (``stop``, `` Stop ``): Twilio blocks the number pair, sends
+  its own confirmation, then passes the message on; any reply to it would be refused (error
+  21610). The bot records the opt-out and answers nothing. A variant Twilio does not act on
+  (``Stop!``) is honoured too, and confirmed once by the bot, since Twilio sends nothing.
+- An opt-in keyword, exactly: Twilio lifts its block and confirms; the bot records the opt-in
+  and answers nothing. Variants are not opt-ins (Twilio's block would stay).
+- HELP / INFO: the bot's help text, unless the sender opted out of this number: Twilio would
+  refuse that reply, as it refuses everything to them until they opt back in.
+
+Anything else gets a short help text (nothing once opted out); the caller's words are echoed
+only through the TwiML builder, escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import logging
 
 from callbacks import get_store
 from callbacks.handlers import TwilioBlueprint
+from callbacks.store import Store, StoreUnavailable
 from callbacks.twilio_request import MessageRequest
 from callbacks.twiml import MessagingResponse
 
@@ -34,10 +47,30 @@ def keyword(body: str | None) -> str:
     return (body or "").strip().rstrip(".!?").strip().upper()
 
 
+def twilio_keyword(body: str | None) -> str:
+    """The message as Twilio's opt-out filtering reads it: trimmed, upper case, nothing more
+    (``STOP PLEASE`` and ``Stop!`` are not keywords to Twilio)."""
+    return (body or "").strip().upper()
+
+
 def _reply(text: str) -> MessagingResponse:
     response = MessagingResponse()
     response.message(text)
     return response
+
+
+def _opted_out(store: Store, sender: str, number: str | None, *, answerable: bool) -> bool:
+    """Whether ``sender`` opted out of ``number``. For HELP (``answerable``) a database that
+    cannot say counts as "no": Twilio still refuses the reply if they did, and the help text
+    is what a caller should get while the database is down."""
+    try:
+        return store.is_opted_out(sender, sender=number)
+    except StoreUnavailable:
+        if not answerable:
+            raise
+        log.warning("HELP from %s answered without its opt-out checked: the database is "
+                    "unavailable", sender)
+        return False
 
 
 @bp.sms("/sms")
@@ -48,6 +81,11 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
     word = keyword(message.body)
     sender, number = message.from_ or "", message.to
     store = get_store()
+    exact = twilio_keyword(message.body)
+    if exact in OPT_IN:
+        word = exact
+    elif word in OPT_IN:
+        word = ""  # "start!": Twilio keeps its block, so neither is it an opt-in here
     if (word in OPT_OUT or word in OPT_IN) and not (sender and number):
         # Twilio always sends both; without them there is no one to confirm to, and an
         # opt-out of an unknown number of ours would have to be one from all of them.
@@ -56,25 +94,26 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
         return None
     if word in OPT_OUT:
         everywhere = word == "STOPALL"  # every number of ours, not only this one
-        if store.is_opted_out(sender, sender=number):
-            if everywhere:
-                store.opt_out(sender)
-            return None  # confirmed once already: nothing more goes to this number
-        store.opt_out(sender, sender=None if everywhere else number)
+        already = store.is_opted_out(sender, sender=number)
+        if not already or everywhere:
+            store.opt_out(sender, sender=None if everywhere else number)
+        if already or exact in OPT_OUT:
+            return None  # Twilio confirmed (and would refuse ours), or the bot did already
+        whence = "any of our numbers" if everywhere else "this number"
         return _reply(
-            f"{name}: you are unsubscribed and will receive no more messages. "
+            f"{name}: you are unsubscribed and will receive no more messages from {whence}. "
             "Reply START to subscribe again."
         )
     if word in OPT_IN:
         store.opt_in(sender, sender=number)
-        return _reply(f"{name}: you are subscribed again. Reply HELP for help, STOP to stop.")
+        return None  # Twilio has lifted its block and confirmed
+    if sender and _opted_out(store, sender, number, answerable=word in HELP):
+        return None  # Twilio refuses every message to them, HELP's answer too
     if word in HELP:
         return _reply(
             f"{name}: reply HOURS for our opening hours and address. "
             "Reply STOP to unsubscribe."
         )
-    if sender and store.is_opted_out(sender, sender=number):
-        return None
     if word in HOURS:
         return _reply(
             f"{name} is open {settings.business_hours}. "

@@ -260,6 +260,20 @@ def test_an_empty_sms_body_is_refused_before_any_request(twilio_env: TwilioStub)
     assert twilio_env.last.form["MediaUrl"] == ["https://example.com/a.png"]
 
 
+def test_an_sms_of_neither_body_nor_media_names_no_python_argument(
+    twilio_env: TwilioStub,
+) -> None:
+    code, output = invoke("send-sms-message", "--to", "+14155550100", "--from", "+14155550199")
+    assert code == 2
+    assert output == ("Error: send-sms-message: --body: a message needs a body, media URLs or "
+                      "both\n")  # fmt: skip
+    assert twilio_env.requests == []
+    code, output = invoke("send-sms-message", "--to", "+14155550100", "--from", "+14155550199",
+                          "--media-url", "https://example.com/a.png")  # fmt: skip
+    assert code == 0, output
+    assert "Body" not in twilio_env.last.form
+
+
 def _unwritable(tmp_path: Path, kind: str) -> Path:
     if kind == "missing folder":
         return tmp_path / "nonexistent" / "x.json"

@@ -93,7 +93,8 @@ def test_opted_out_numbers_are_refused_before_any_request(
     ("args", "expected"),
     [
         (["sms", "--to", "555-0123", "--from", FROM, "--body", "x"], "--to: "),
-        (["sms", "--to", TO, "--from", FROM], "Missing option '--body'"),
+        (["sms", "--to", TO, "--from", FROM], "give --body, --media-url or both"),
+        (["sms", "--to", "555-0123", "--from", FROM], "give --body, --media-url or both"),
         (
             ["call", "--to", TO, "--from", FROM, "--flow", "ivr", "--url", "https://e.com"],
             "not both",
@@ -176,6 +177,30 @@ def test_an_empty_body_with_media_is_sent(server_env: Store, twilio_env: TwilioS
                           "--media-url", "https://example.com/menu.png")  # fmt: skip
     assert code == 0, output
     assert twilio_env.last.form["MediaUrl"] == ["https://example.com/menu.png"]
+
+
+def test_media_alone_is_sent_without_a_body(server_env: Store, twilio_env: TwilioStub) -> None:
+    """Twilio takes Body, MediaUrl or both: --media-url alone needs no --body."""
+    twilio_env.answer("POST", f"{A}/Messages.json", {"sid": sid("MM", 5), "status": "queued"})
+    code, output = invoke("sms", "--to", TO, "--from", FROM,
+                          "--media-url", "https://example.com/menu.png")  # fmt: skip
+    assert code == 0, output
+    assert twilio_env.last.form == {
+        "To": [TO],
+        "From": [FROM],
+        "MediaUrl": ["https://example.com/menu.png"],
+        "StatusCallback": [f"{PUBLIC}/sms/status"],
+    }
+    assert server_env.get_message(sid("MM", 5)) is not None
+
+
+def test_neither_body_nor_media_is_one_line_before_anything(
+    server_env: Store, twilio_env: TwilioStub
+) -> None:
+    code, output = invoke("sms", "--to", TO, "--from", FROM)
+    assert code == 2
+    assert output == "Error: give --body, --media-url or both: a message needs text or media\n"
+    assert twilio_env.requests == []
 
 
 @pytest.mark.parametrize(

@@ -377,3 +377,22 @@ def test_check_target_names_the_library_arguments() -> None:
     check_target(number=PN)
     check_target(application=AP)
     check_target(sandbox=True)
+
+
+def test_cli_write_never_sent_says_nothing_was_changed(
+    public_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection never made (refused) sent nothing: not "may have been changed"."""
+    from api import TwilioConnectionError, provisioning
+
+    def refused(client: TwilioClient, changes: object) -> None:
+        raise TwilioConnectionError(
+            "POST", f"{public_env.url}{A}/IncomingPhoneNumbers/{PN}.json",
+            reason="Connection refused", connected=False)
+
+    monkeypatch.setattr(provisioning, "write", refused)
+    public_env.answer("GET", f"{A}/IncomingPhoneNumbers/{PN}.json", current_number())
+    code, output = provision("--number", PN)
+    assert code == 1
+    assert output.endswith(": Connection refused; nothing was changed\n"), output
+    assert "may have been changed" not in output

@@ -15,6 +15,7 @@ from callbacks.cli import cli
 from callbacks.store import Store
 from emulator import Emulator
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN, TwilioStub, sid
+from tests.conftest import free_port
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
 PUBLIC = "https://switchboard.example.com"
@@ -208,3 +209,17 @@ def test_a_bad_public_url_setting_is_named_as_the_setting(
     )
     assert "--public-url" not in output
     assert twilio_env.requests == []
+
+
+@pytest.mark.parametrize("command", ["sms", "call"])
+def test_a_connection_refused_does_not_say_it_may_have_been_placed(
+    server_env: Store, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Nothing reached Twilio: the error alone, not "Twilio may have acted"."""
+    monkeypatch.setenv("TWILIO_API_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    code, output = invoke(command, "--to", TO, "--from", FROM, *_extra(command))
+    assert code == 1
+    assert output.startswith("Error: could not reach 127.0.0.1:")
+    assert output.endswith(": Connection refused (retries exhausted)\n"), output
+    assert "may have acted" not in output
+

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from api import TwilioClient, ValidationError
+from api import TwilioClient, TwilioClientClosed, TwilioError, ValidationError
 from api.client import DEFAULT_TIMEOUT, encode_params
 from tests.api_transport.conftest import ACCOUNT_SID, API_KEY_SID, AUTH_TOKEN, StubServer
 
@@ -279,3 +279,74 @@ def test_from_settings_with_a_named_profile(
     with TwilioClient.from_settings("staging") as c:
         c.request("GET", c.account_path(".json"))
     assert stub.received[0].headers["Authorization"] == basic(ACCOUNT_SID, AUTH_TOKEN)
+
+
+# -- a closed client ------------------------------------------------------------------------
+
+RECORDING = "RE" + "0123456789abcdef" * 2
+
+
+def _closed_client(stub: StubServer) -> TwilioClient:
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0)
+    client.request("GET", client.account_path(".json"))  # a pooled connection to close
+    client.close()
+    return client
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda c: c.request("GET", c.account_path(".json")),
+        lambda c: c.request("POST", c.account_path("/Messages.json"), data={"Body": "hi"}),
+        lambda c: c.request("GET", c.account_path(f"/Recordings/{RECORDING}.mp3"), stream=True),
+        lambda c: c.accounts.get(),
+        lambda c: c.messages.create("+14155550100", from_="+14155550101", body="hi"),
+        lambda c: c.calls.list(),
+        lambda c: c.paginate(c.account_path("/Calls.json"), key="calls"),
+        lambda c: c.recordings.media(RECORDING, "mp3"),
+        lambda c: c.transcriptions.text("TR" + "0123456789abcdef" * 2),
+    ],
+    ids=["get", "post", "stream", "resource", "create", "list", "paginate", "media", "text"],
+)
+def test_a_closed_client_refuses_every_request(stub: StubServer, use: object) -> None:
+    client = _closed_client(stub)
+    assert client.closed
+    with pytest.raises(TwilioClientClosed, match="the Twilio client is closed") as caught:
+        use(client)  # type: ignore[operator]
+    assert isinstance(caught.value, TwilioError)
+    assert isinstance(caught.value, ValueError)
+    assert AUTH_TOKEN not in str(caught.value)
+    assert len(stub.received) == 1  # only the request made before close()
+
+
+def test_a_list_started_before_close_stops_at_the_next_page(stub: StubServer) -> None:
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0)
+    nxt = client.account_path("/Calls.json?Page=1")
+    stub.reply(200, {"calls": [{"sid": "CA1"}], "next_page_uri": nxt})
+    calls = client.calls.list()
+    assert next(calls) == {"sid": "CA1"}
+    client.close()
+    with pytest.raises(TwilioClientClosed):
+        next(calls)
+    assert len(stub.received) == 1
+
+
+def test_with_closes_the_client(stub: StubServer) -> None:
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url) as client:
+        client.accounts.get()
+    assert client.closed
+    with pytest.raises(TwilioClientClosed):
+        client.accounts.get()
+    with pytest.raises(TwilioClientClosed), client:
+        pass
+    client.close()  # twice: harmless
+    assert len(stub.received) == 1
+
+
+def test_a_stream_open_before_close_is_read_to_its_end(stub: StubServer) -> None:
+    audio = bytes(range(256)) * 1024
+    stub.reply(200, body=audio, headers={"Content-Type": "audio/mpeg"})
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url)
+    media = client.recordings.media(RECORDING, "mp3")
+    client.close()
+    assert b"".join(media) == audio

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from api import TwilioClient, TwilioConnectionError, TwilioHTTPError, TwilioRetry, retry_policy
+from api import (
+    TwilioClient,
+    TwilioConnectionError,
+    TwilioHTTPError,
+    TwilioRetry,
+    connections,
+    retry_policy,
+)
 from tests.api_transport.conftest import ACCOUNT_SID, AUTH_TOKEN, StubServer, fast_retries
 from tests.conftest import free_port
 
@@ -207,3 +218,127 @@ def test_connect_timeout_is_retried_for_post(
     assert str(info.value).startswith("timed out after 0.1 s connecting to 127.0.0.1:")
     retried = [r for r in caplog.records if r.getMessage().startswith("Retrying")]
     assert len(retried) == 2
+
+
+# -- a keep-alive connection the server closed as the request went out ----------------------
+
+
+class KeepAliveServer:
+    """A keep-alive server on 127.0.0.1 whose connections expire after ``idle`` seconds
+    without a request. It notices the expiry only when the next request arrives, as a client
+    does when the server's FIN is still on the way: that request is then never read (the
+    socket is closed with it unread, and the kernel answers with a reset)."""
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.connections = 0
+        self.requests: list[str] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            last = None
+            while data := conn.recv(65536):
+                if last is not None and time.monotonic() - last > self.idle:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # expired: the request is not read
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(head.split(b" ")[0].decode())
+                answer = b'{"sid": "SM' + b"0" * 32 + b'"}'
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer))
+                last = time.monotonic()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def keep_alive(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeepAliveServer]:
+    """A server with a 0.3 s keep-alive timeout; the client's limit scaled down to 0.15 s."""
+    monkeypatch.setattr(connections, "WRITE_IDLE_LIMIT", 0.15)
+    server = KeepAliveServer(idle=0.3)
+    yield server
+    server.close()
+
+
+def _send(client: TwilioClient) -> dict:
+    return client.messages.create("+14155550100", from_="+14155550101", body="hi")
+
+
+def test_a_post_after_the_keep_alive_timeout_goes_on_a_new_connection(
+    keep_alive: KeepAliveServer,
+) -> None:
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url) as client:
+        client.accounts.get()
+        time.sleep(0.5)  # the server's keep-alive timer has fired; its close is not seen yet
+        assert _send(client)["sid"].startswith("SM")
+    assert keep_alive.requests == ["GET", "POST"]
+    assert keep_alive.connections == 2
+
+
+def test_requests_in_quick_succession_share_a_connection(keep_alive: KeepAliveServer) -> None:
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url) as client:
+        for _ in range(5):
+            _send(client)
+        client.accounts.get()
+    assert keep_alive.requests == ["POST"] * 5 + ["GET"]
+    assert keep_alive.connections == 1
+
+
+def test_a_get_on_an_expired_connection_is_sent_again(keep_alive: KeepAliveServer) -> None:
+    """A GET keeps its connection, and is retried when the server had closed it."""
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url,
+                      retries=fast_retries()) as client:
+        client.accounts.get()
+        time.sleep(0.5)
+        client.accounts.get()
+    assert keep_alive.requests == ["GET", "GET"]
+    assert keep_alive.connections == 2
+
+
+def test_a_post_whose_connection_resets_is_still_not_repeated(
+    keep_alive: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limit above the server's timeout, the POST meets the expired connection: it
+    fails, and is not sent again (the client cannot tell that it was never read)."""
+    monkeypatch.setattr(connections, "WRITE_IDLE_LIMIT", 60.0)
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url) as client:
+        client.accounts.get()
+        time.sleep(0.5)
+        with pytest.raises(TwilioConnectionError):
+            _send(client)
+    assert keep_alive.requests == ["GET"]
+
+
+def test_a_connection_error_says_whether_a_connection_was_made(stub: StubServer) -> None:
+    """``connected`` is False only when nothing could have been sent (refused)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=url, retries=0) as client,
+        pytest.raises(TwilioConnectionError) as refused,
+    ):
+        client.request("POST", CALLS, data={"To": "+14155550100"})
+    assert refused.value.connected is False
+    stub.reply(drop=True)
+    with (
+        TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0) as client,
+        pytest.raises(TwilioConnectionError) as dropped,
+    ):
+        client.request("POST", CALLS, data={"To": "+14155550100"})
+    assert dropped.value.connected is True

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import requests
 from click.testing import CliRunner, Result
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from callbacks.cli import cli
 from callbacks.commands import simulate
 from config import ConfigError, load_settings
+from emulator import Emulator
 from tests.conftest import serving
 from tests.e2e.conftest import Pair
 
@@ -110,7 +112,23 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
         (["simulate", "call", "--to", NUMBER, "--dial-outcome", "sometimes"],
          "simulate call: Invalid value for --dial-outcome: dial outcome 'sometimes'"),
         (["simulate", "call"], "simulate call: Missing option '--to'."),
-        (["simulate", "sms", "--to", NUMBER], "simulate sms: Missing option '--body'."),
+        (["simulate", "sms", "--to", NUMBER],
+         "simulate sms: give --body, --media or both: a message has text or media"),
+        (["simulate", "call", "--to", NUMBER, "--dial-outcome", "answered:abc"],
+         "--dial-outcome: 'abc' is not a whole number of seconds from 0 to 3600"),
+        (["simulate", "call", "--to", NUMBER, "--dial-outcome", "answered:-5"],
+         "--dial-outcome: '-5' is not a whole number of seconds"),
+        (["simulate", "call", "--to", NUMBER, "--dial-outcome", "555=busy"],
+         "--dial-outcome: number: '555' is not an E.164 number"),
+        (["emulator", "--host", ""], "emulator: Invalid value for '--host': '' is not a name"),
+        (["emulator", "--host", " "], "an empty one would listen on every address"),
+        (["emulator", "--config-ref", ""], "emulator: Invalid value for '--config-ref': '' is "
+         "not a profile name"),
+        (["api", "get-calls", "--config-ref", " "], "get-calls: Invalid value for '--config-ref'"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "x", "--config-ref", ""],
+         "simulate sms: Invalid value for '--config-ref': '' is not a profile name"),
+        (["sms", "--to", NUMBER, "--from", NUMBER, "--body", "x", "--config-ref", ""],
+         "sms: Invalid value for '--config-ref': '' is not a profile name"),
         (["simulate", "call", "--to", NUMBER, "--record-seconds", "-1"],
          "'--record-seconds': -1 is not in the range"),
         (["simulate", "nope"], "simulate: No such command 'nope'."),
@@ -140,8 +158,12 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
     ],
 )
 def test_a_bad_argument_is_one_line_and_nothing_is_sent(
-    recorder: Recorder, args: list[str], expected: str
+    recorder: Recorder, args: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def no_start(self: Emulator) -> None:
+        raise AssertionError("the emulator was started")
+
+    monkeypatch.setattr(Emulator, "start", no_start)
     line = assert_one_line_error(switchboard(*args))
     assert expected in line
     assert recorder.received == []
@@ -166,12 +188,75 @@ def test_help_is_intact() -> None:
     assert "Commands:" in result.output
 
 
+GROUPS = [[], ["simulate"], ["api"]]
+"""Every command group of ``switchboard``, called without its command."""
+
+
+@pytest.mark.parametrize("args", GROUPS, ids=["switchboard", "simulate", "api"])
+def test_a_group_without_a_command_shows_its_help_and_exits_2(
+    recorder: Recorder, args: list[str]
+) -> None:
+    """As click and Flask answer a missing command: the help, on stderr, exit status 2."""
+    result = switchboard(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    usage = result.stderr.splitlines()[0]
+    assert usage.startswith("Usage: ")
+    assert " ".join(["", *args, "[OPTIONS]"]) in usage
+    assert "Commands:" in result.stderr
+    assert recorder.received == []
+
+
+def _click_8_1_parse_args(original: Any) -> Any:
+    """``Group.parse_args`` as click 8.1 had it: a group with no arguments printed its help
+    and exited 0 (click 8.2 made it a usage error, ``NoArgsIsHelpError``, exit status 2)."""
+
+    def parse_args(self: Any, ctx: Any, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
+        return original(self, ctx, args)
+
+    return parse_args
+
+
+@pytest.mark.parametrize("args", GROUPS, ids=["switchboard", "simulate", "api"])
+def test_groups_exit_2_with_click_8_1_too(
+    recorder: Recorder, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask 3 accepts click 8.1, which has no ``NoArgsIsHelpError`` and exited 0 for a group
+    without a command: the CLI neither depends on the name nor on that answer."""
+    monkeypatch.delattr(click.exceptions, "NoArgsIsHelpError")
+    monkeypatch.setattr(click.Group, "parse_args", _click_8_1_parse_args(click.Group.parse_args))
+    result = switchboard(*args)
+    assert result.exit_code == 2, result.output
+    assert "Commands:" in result.stderr
+    assert_one_line_error(switchboard("simulate", "call", "--to", "42"))
+
+
+def test_api_list_is_not_a_missing_command() -> None:
+    result = switchboard("api", "--list")
+    assert result.exit_code == 0, result.output
+    assert "get-call " in result.stdout
+
+
 def test_in_process_texts_the_sms_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
     result = CliRunner().invoke(cli, ["simulate", "sms", "--to", NUMBER, "--in-process",
                                       "--body", "HELP"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Message sent: to +15555550100: Switchboard: reply HOURS" in result.output
+
+
+def test_in_process_texts_media_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Twilio delivers a picture with no text: Body empty, the media attached."""
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    result = CliRunner().invoke(cli, ["simulate", "sms", "--to", NUMBER, "--in-process",
+                                      "--media", "https://example.com/a.png"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Message received: from +15555550100: " in result.output
+    assert "Message sent: to +15555550100: Switchboard: Reply HOURS" in result.output
 
 
 # -- secrets ----------------------------------------------------------------------------------

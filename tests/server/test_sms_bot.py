@@ -34,29 +34,61 @@ def test_anything_else_gets_a_short_help_text(twilio: Twilio) -> None:
     assert len(reply) <= 160
 
 
-@pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "CANCEL", "end", "QUIT."])
-def test_opt_out_confirms_once_then_silence_until_start(
+TWILIO_OPT_OUT = ["STOP", "stopall", "Unsubscribe", "CANCEL", "end", " Quit "]
+"""Twilio's opt-out keywords, as its filtering reads them (whole message, trimmed, any case)."""
+
+
+@pytest.mark.parametrize("word", TWILIO_OPT_OUT)
+def test_an_opt_out_keyword_is_recorded_and_left_to_twilio_to_confirm(
     twilio: Twilio, store: Any, word: str, caller: str
 ) -> None:
-    (confirmation,) = send(twilio, word, caller)
-    assert "unsubscribed" in confirmation
-    assert "START" in confirmation
+    """Twilio blocks the pair, confirms, then passes the message on: a reply from the bot
+    would be refused (error 21610), so it sends none, then nothing until START."""
+    assert send(twilio, word, caller) == []
     assert store.is_opted_out(caller, sender=NUMBER)
     assert send(twilio, "hello?", caller) == []
-    assert send(twilio, "STOP", caller) == []  # one confirmation only
+    assert send(twilio, "STOP", caller) == []
     assert send(twilio, "HOURS", caller) == []
-    assert len(send(twilio, "HELP", caller)) == 1  # HELP is still answered
-    (back,) = send(twilio, "start", caller)
-    assert "subscribed again" in back
+    assert send(twilio, "HELP", caller) == []  # Twilio would refuse this answer too
+    assert send(twilio, "info", caller) == []
+    assert send(twilio, "start", caller) == []  # Twilio confirms the opt-in itself
     assert not store.is_opted_out(caller, sender=NUMBER)
     assert len(send(twilio, "hello?", caller)) == 1
+    assert len(send(twilio, "HELP", caller)) == 1
 
 
-@pytest.mark.parametrize("word", ["YES", "UNSTOP"])
+@pytest.mark.parametrize(("word", "whence"), [
+    ("STOP.", "from this number"), ("Quit!", "from this number"),
+    ("stopall?", "from any of our numbers"),
+])
+def test_a_variant_twilio_does_not_act_on_is_honoured_and_confirmed_once(
+    twilio: Twilio, store: Any, word: str, whence: str, caller: str
+) -> None:
+    """Twilio neither blocks nor confirms ``STOP.``: the bot's confirmation gets through."""
+    (confirmation,) = send(twilio, word, caller)
+    assert "you are unsubscribed" in confirmation
+    assert whence in confirmation
+    assert "Reply START" in confirmation
+    assert store.is_opted_out(caller, sender=NUMBER)
+    assert send(twilio, word, caller) == []  # once
+    assert send(twilio, "hello?", caller) == []
+
+
+@pytest.mark.parametrize("word", ["YES", "UNSTOP", " start "])
 def test_other_opt_in_words(twilio: Twilio, store: Any, word: str, caller: str) -> None:
     send(twilio, "STOP", caller)
-    send(twilio, word, caller)
+    assert send(twilio, word, caller) == []
     assert not store.is_opted_out(caller, sender=NUMBER)
+
+
+@pytest.mark.parametrize("word", ["START!", "yes."])
+def test_an_opt_in_variant_is_not_an_opt_in(
+    twilio: Twilio, store: Any, word: str, caller: str
+) -> None:
+    """Twilio keeps its block after ``START!``: the store keeps the opt-out with it."""
+    send(twilio, "STOP", caller)
+    assert send(twilio, word, caller) == []
+    assert store.is_opted_out(caller, sender=NUMBER)
 
 
 def test_opt_out_is_per_sender_and_number(twilio: Twilio, caller: str) -> None:
@@ -98,15 +130,15 @@ def test_stop_opts_out_of_this_number_only_and_stopall_of_every_number(
     send(twilio, "STOP", caller)
     assert store.is_opted_out(caller, sender=NUMBER)
     assert not store.is_opted_out(caller, sender=OTHER_NUMBER)
-    assert send(twilio, "STOPALL", caller) == []  # already confirmed: no second message
+    assert send(twilio, "STOPALL", caller) == []
     assert store.is_opted_out(caller, sender=OTHER_NUMBER)
 
 
 def test_stopall_opts_out_of_every_number(twilio: Twilio, store: Any, caller: str) -> None:
-    (confirmation,) = send(twilio, "STOPALL", caller)
-    assert "unsubscribed" in confirmation
+    assert send(twilio, "STOPALL", caller) == []  # Twilio's confirmation only
     assert store.is_opted_out(caller, sender=OTHER_NUMBER)
-    send(twilio, "START", caller)
+    assert send(twilio, "HELP", caller, To=OTHER_NUMBER) == []
+    assert send(twilio, "START", caller) == []
     assert not store.is_opted_out(caller, sender=OTHER_NUMBER)
 
 
