@@ -2,10 +2,42 @@
 
 Every value can be overridden from the environment (``GUNICORN_BIND``, ``GUNICORN_WORKERS``,
 ``GUNICORN_TIMEOUT``...) or on the command line. The app is ``callbacks.wsgi:app``, which
-refuses to start without ``TWILIO_AUTH_TOKEN``.
+refuses to start without ``TWILIO_AUTH_TOKEN``. A setting that cannot start the server (no
+auth token, a bad value) exits with status 78 (``EX_CONFIG``) and one line saying what is
+wrong; the systemd unit does not restart on it.
 """
 
 import os
+import sys
+
+#: sysexits.h's EX_CONFIG: restarting will not help (RestartPreventExitStatus in the unit).
+EX_CONFIG = 78
+
+
+def _number(name, default, *, minimum):
+    """The whole number in environment variable ``name`` (``default`` when unset or empty);
+    anything else stops gunicorn with one line."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        print(f"{name}: {raw!r} is not a whole number of at least {minimum}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG)
+    return value
+
+
+def _cores():
+    """The cores this process may run on (a cpuset, taskset or systemd's CPUAffinity), not
+    all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
 
 wsgi_app = "callbacks.wsgi:app"
 
@@ -13,19 +45,23 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
 # Sync workers: one request at a time each; 2 x cores + 1, capped so that a large machine does
 # not open more database connections than it needs.
-workers = int(os.environ.get("GUNICORN_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 12)))
+workers = _number("GUNICORN_WORKERS", min(2 * _cores() + 1, 12), minimum=1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = int(os.environ.get("GUNICORN_THREADS", 1))
+threads = _number("GUNICORN_THREADS", 1, minimum=1)
 
 # Twilio gives up on a webhook after 15 seconds; a worker stuck for 12 is killed and replaced
 # (handlers themselves get SWITCHBOARD_HANDLER_TIMEOUT, 10 s by default, then the safe answer).
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", 12))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 20))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+# on_starting warns when an override breaks that order.
+timeout = _number("GUNICORN_TIMEOUT", 12, minimum=1)
+graceful_timeout = _number("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)
+# Idle keep-alive connections (gthread workers; sync workers close each one). nginx's upstream
+# keepalive_timeout (4 s in deploy/nginx-switchboard.conf) stays below it, so that nginx never
+# sends a request on a connection gunicorn is closing (a 502 for a POST, which it won't retry).
+keepalive = _number("GUNICORN_KEEPALIVE", 5, minimum=0)
 
 # Recycle workers now and then (with jitter so they do not all restart together).
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 1000))
+max_requests = _number("GUNICORN_MAX_REQUESTS", 10000, minimum=0)
+max_requests_jitter = _number("GUNICORN_MAX_REQUESTS_JITTER", 1000, minimum=0)
 
 # gunicorn itself takes no forwarded header from anyone (X-Forwarded-Proto, a SCRIPT_NAME
 # header...): the app rebuilds the URL Twilio signed from SWITCHBOARD_PUBLIC_URL, or from the
@@ -34,9 +70,10 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 1000))
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "")
 
 # The access log carries the path without its query string and no headers: nothing that could
-# hold a secret (signatures, basic-auth credentials, tokens in query strings).
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
-errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")
+# hold a secret (signatures, basic-auth credentials, tokens in query strings). An empty
+# GUNICORN_ACCESSLOG turns it off (nginx, say, logs the requests already).
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+errorlog = os.environ.get("GUNICORN_ERRORLOG", "") or "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Every line one line (control characters in a path or a value escaped), no query string in
@@ -48,16 +85,33 @@ proc_name = "switchboard"
 
 
 def on_starting(server):
-    """Refuse to start without an auth token; create the database tables once, in the master,
-    before the workers start."""
+    """Refuse to start without an auth token or with bad settings (status 78); create the
+    database tables once, in the master, before the workers start; warn about a worker
+    timeout that would let Twilio or gunicorn give up before the handler deadline does."""
     from callbacks.production import MissingAuthToken, prepare
-    from config import ConfigError
+    from config import ConfigError, load_settings
+    from config.fields import TWILIO_WEBHOOK_DEADLINE
 
     try:
         prepare()
     except (MissingAuthToken, ConfigError) as error:
         server.log.error("%s", error)
-        raise SystemExit(1) from None
+        raise SystemExit(EX_CONFIG) from None
+    if server.cfg.worker_class_str != "sync":
+        return  # threaded workers: the timeout is not a limit on a request
+    worker_timeout, deadline = server.cfg.timeout, load_settings().handler_timeout
+    if worker_timeout >= TWILIO_WEBHOOK_DEADLINE:
+        server.log.warning(
+            "the worker timeout (%s s) is not under Twilio's %g s: Twilio gives "
+            "up on a stuck request before gunicorn replaces its worker",
+            worker_timeout, TWILIO_WEBHOOK_DEADLINE,
+        )
+    if worker_timeout <= deadline:
+        server.log.warning(
+            "the worker timeout (%s s) is not above SWITCHBOARD_HANDLER_TIMEOUT "
+            "(%g s): a slow handler's worker is killed before it can answer Twilio",
+            worker_timeout, deadline,
+        )
 
 
 def post_worker_init(worker):

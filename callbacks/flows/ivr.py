@@ -4,15 +4,20 @@
 3 talk to a person. An invalid key or silence repeats the menu, up to ``max_attempts`` times,
 then a polite goodbye. Voicemail records with a recording status callback
 (``/voice/recording-status``, which stores the recording). "Talk to a person" dials the forward
-number; when nobody answers, the line is busy or the call fails, ``/voice/dial-result`` offers
-voicemail instead.
+number; when the call did not reach the person (busy, no answer, failed, canceled),
+``/voice/dial-result`` offers voicemail instead. A forward number that is the number called
+is not dialled (the call would come back to this menu): voicemail instead.
 """
 
 from __future__ import annotations
 
+import logging
+
 from callbacks.handlers import TwilioBlueprint, external_url
 from callbacks.twilio_request import CallRequest, StatusCallback
 from callbacks.twiml import VoiceResponse
+
+log = logging.getLogger("callbacks")
 
 bp = TwilioBlueprint("ivr", __name__)
 
@@ -22,7 +27,9 @@ MENU = (
 )
 #: Seconds the menu waits for a key before it counts as no input.
 MENU_TIMEOUT = 6
-DIAL_FAILED = frozenset({"busy", "no-answer", "failed"})
+#: The ``DialCallStatus`` of a call that reached the person. Any other (busy, no-answer,
+#: failed, canceled, or none at all) means the caller spoke to nobody: voicemail is offered.
+DIAL_CONNECTED = frozenset({"completed", "answered"})
 
 
 def _say(response: VoiceResponse, call: CallRequest, text: str) -> None:
@@ -107,6 +114,12 @@ def _connect(call: CallRequest) -> VoiceResponse:
     settings = call.settings
     if not settings.forward_number:
         return _voicemail(call, before="Sorry, nobody is available to take your call.")
+    if settings.forward_number == call.to:
+        log.warning(
+            "SWITCHBOARD_FORWARD_NUMBER %s is the number that was called: not dialling it "
+            "(the call would come back to this menu); offering voicemail", call.to,
+        )
+        return _voicemail(call, before="Sorry, nobody is available to take your call.")
     response = VoiceResponse()
     _say(response, call, "Please hold while we connect you.")
     response.dial(
@@ -138,6 +151,6 @@ def recording_status(status: StatusCallback) -> None:
 @bp.voice("/voice/dial-result")
 def dial_result(call: CallRequest) -> VoiceResponse:
     """The Dial action: after the conversation, or voicemail when nobody took the call."""
-    if call.dial_call_status in DIAL_FAILED:
+    if call.dial_call_status not in DIAL_CONNECTED:
         return _voicemail(call, before="Sorry, nobody could take your call.")
     return _goodbye(call, f"Thank you for calling {call.settings.business_name}. Goodbye.")
