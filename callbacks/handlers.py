@@ -50,6 +50,7 @@ from callbacks.twiml import (
     VoiceResponse,
     parse_twiml,
 )
+from config.validation import redact_url
 
 if TYPE_CHECKING:
     from callbacks.app import Switchboard
@@ -394,12 +395,23 @@ def _run_sms(switchboard: Switchboard, handler: Callable[..., Any],
     return twiml_response(body)
 
 
+def _shown_error_url(url: str | None) -> str:
+    """Twilio's ``ErrorUrl`` as the log may show it: without the password of a
+    ``user:password@`` part or the query string, which may carry what the URL's owner put
+    there (gunicorn's log filter drops queries too, but not under ``flask run``)."""
+    if not url:
+        return "-"
+    shown = redact_url(url)
+    base, query, _ = shown.partition("?")
+    return f"{base}?…" if query else base
+
+
 def _run_fallback(switchboard: Switchboard, handler: Callable[..., Any],
                   twilio_request: Any) -> Response:
     log.warning(
         "%s fallback for %s: Twilio reports ErrorCode %s at %s",
         twilio_request.kind, twilio_request.sid or "-", twilio_request.error_code or "-",
-        twilio_request.error_url or "-",
+        _shown_error_url(twilio_request.error_url),
     )
     result = handler(twilio_request)
     if twilio_request.kind == "voice":

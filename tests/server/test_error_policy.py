@@ -160,6 +160,20 @@ def test_fallback_logs_error_code_and_url(
     assert "12300" in caplog.text
 
 
+def test_fallback_logs_no_password_or_query_of_the_error_url(
+    broken: Twilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Twilio's ErrorUrl is the owner's URL as configured: its password and its query (which
+    may carry a token) stay out of the log, under ``flask run`` too."""
+    url = "https://bob:pw-secret@sb.example.com/voice?token=query-secret"
+    params = call_params(ErrorCode="11200", ErrorUrl=url)
+    with caplog.at_level(logging.WARNING, logger="callbacks"):
+        twiml(broken.post("/voice/fallback", params))
+    assert "https://bob:***@sb.example.com/voice?…" in caplog.text
+    assert "pw-secret" not in caplog.text
+    assert "query-secret" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("path", "kind"),
     [("/voice/nothing-here", "voice"), ("/sms/nothing-here", "sms"), ("/voice", "voice")],
