@@ -83,6 +83,15 @@ logger_class = "callbacks.production.GunicornLogger"
 
 proc_name = "switchboard"
 
+# gunicorn 25.1 and later open a control socket for gunicornc (resize, reload, stop) at one path
+# per user ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), which a second gunicorn
+# of the same user takes over. Off unless GUNICORN_CONTROL_SOCKET names a path of its own.
+# (Older gunicorns ignore both names.)
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
 
 def on_starting(server):
     """Refuse to start without an auth token or with bad settings (status 78); create the

@@ -67,6 +67,8 @@ names = ["bind", "workers", "threads", "timeout", "graceful_timeout", "keepalive
          "max_requests", "max_requests_jitter", "accesslog", "errorlog", "loglevel",
          "forwarded_allow_ips", "access_log_format", "wsgi_app"]
 values = {name: getattr(cfg, name) for name in names}
+values["control_socket"] = getattr(cfg, "control_socket", None)
+values["control_socket_disable"] = getattr(cfg, "control_socket_disable", None)
 values["worker_class"] = cfg.worker_class_str
 print(json.dumps(values))
 """
@@ -133,6 +135,17 @@ def test_the_docs_table_names_every_variable_the_config_reads() -> None:
     documented = set(re.findall(r"`(GUNICORN_[A-Z_]+)`", DOCS.read_text()))
     assert read, "no GUNICORN_ variable found in the config"
     assert read <= documented, sorted(read - documented)
+
+
+def test_no_shared_control_socket_unless_one_is_named(tmp_path: Path) -> None:
+    """gunicorn's default control socket is one path per user: a second gunicorn takes it."""
+    cfg = loaded(clean_env(), cwd=tmp_path)
+    if cfg["control_socket_disable"] is None:
+        pytest.skip("this gunicorn has no control socket (before 25.1)")
+    assert cfg["control_socket_disable"] is True
+    path = str(tmp_path / "switchboard.ctl")
+    named = loaded(clean_env(GUNICORN_CONTROL_SOCKET=path), cwd=tmp_path)
+    assert (named["control_socket_disable"], named["control_socket"]) == (False, path)
 
 
 def test_workers_follow_the_cores_this_process_may_use(tmp_path: Path) -> None:
