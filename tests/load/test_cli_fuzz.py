@@ -85,7 +85,8 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def environment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    key_sid, key_secret = emulator.state.add_api_key(emulator.account_sid)
+    # a main key: a standard one cannot use the Accounts endpoints, as at Twilio
+    key_sid, key_secret = emulator.state.add_api_key(emulator.account_sid, main=True)
     profiles = tmp_path_factory.mktemp("cli") / "switchboard.toml"
     profiles.write_text("[profiles.fuzz]\n")
     return {
