@@ -52,18 +52,35 @@ class ElementSpec:
         return f"<ElementSpec {self.key} <{self.tag}>>"
 
 
+#: How many accepted texts, of at most how many characters, each rule remembers.
+_REMEMBERED: Final = 64
+_REMEMBERED_LENGTH: Final = 80
+
+
 class Values:
     """The values Twilio documents for an attribute: ``accepts(text)`` says whether ``text``
     is one, ``allowed`` says which they are, for error messages."""
 
-    __slots__ = ("_test", "allowed")
+    __slots__ = ("_accepted", "_test", "allowed")
 
     def __init__(self, allowed: str, test: Callable[[str], bool]) -> None:
         self.allowed = allowed
         self._test = test
+        #: Texts accepted before (short ones, a bounded number): a handler gives the same few
+        #: values over and over, and a set lookup costs less than a regular expression. Adding
+        #: to and clearing a set are atomic, so threads share it safely.
+        self._accepted: set[str] = set()
 
     def accepts(self, text: str) -> bool:
-        return self._test(text)
+        if text in self._accepted:
+            return True
+        if not self._test(text):
+            return False
+        if len(text) <= _REMEMBERED_LENGTH and type(text) is str:
+            if len(self._accepted) >= _REMEMBERED:
+                self._accepted.clear()
+            self._accepted.add(text)
+        return True
 
     def __or__(self, other: Values) -> Values:
         """Either rule: ``_integer(1) | _one_of("auto")``."""
@@ -96,20 +113,25 @@ def _some_of(choices: str) -> Values:
     )
 
 
-_DIGITS: Final = re.compile("[0-9]{1,9}")
+#: A whole number in decimal digits, with a fraction of zeros allowed: ``5.0`` is what a float
+#: 5.0 (or ``Decimal("5.00")``) prints, and the builder sent such values before it checked them.
+_WHOLE: Final = re.compile("([0-9]{1,9})(?:\\.0+)?")
 
 
 def _integer(low: int, high: int | None = None) -> Values:
-    """A whole number from ``low`` to ``high`` (or no upper bound), in decimal digits."""
+    """A whole number from ``low`` to ``high`` (or no upper bound), in decimal digits (``5``,
+    or ``5.0`` as a float prints it)."""
     allowed = (
         f"a whole number from {low} to {high}" if high is not None
         else f"a whole number of {low} or more"
     )
-    return Values(
-        allowed,
-        lambda text: _DIGITS.fullmatch(text) is not None
-        and low <= int(text) <= (high if high is not None else int(text)),
-    )
+    top = high if high is not None else 10**9
+
+    def test(text: str) -> bool:
+        whole = _WHOLE.fullmatch(text)
+        return whole is not None and low <= int(whole[1]) <= top
+
+    return Values(allowed, test)
 
 
 def _matching(pattern: str, allowed: str, *, letters: bool = False) -> Values:
@@ -196,6 +218,10 @@ _POSITIVE: Final = _integer(1)
 _LANGUAGE: Final = _matching(
     "[a-z]{2,3}(-[a-z0-9]{1,8})*", "a BCP-47 language tag such as en-US or fr-FR"
 )
+#: A language for speech recognition: a tag, or ``multi`` (Deepgram's many-language model,
+#: which Twilio passes on; Twilio's reference does not say whether <Gather> and
+#: <Transcription> refuse it, so it is let through).
+_SPEECH_LANGUAGE: Final = _LANGUAGE | _one_of("multi")
 _KEYS: Final = _matching("[0-9#*]+", "one or more of the keys 0-9, # and *")
 #: DTMF tones to play: digits, # and *, and w (or W) for a pause.
 _TONES: Final = _matching("[0-9#*w]+", "the keys 0-9, # and *, and w for a half-second pause")
@@ -370,7 +396,7 @@ _define("Media", text="required")
 #: Amazon Polly voices have names in their own languages (Polly.Céline, Polly.Vitória): any
 #: letters there; the rest of a voice is ASCII.
 _rules("Say", voice=_matching(
-    r"man|woman|alice|polly\.[^\W\d_]+(-(?a:[a-z]+))?"
+    r"man|woman|alice|polly\.[^\W\d_]+(-(?a:[a-z]+))*"
     r"|(?a:google\.[a-z]{2,3}-[a-z0-9]{2,4}(-[a-z0-9]+)+)",
     "man, woman, alice, Polly.<name> (Polly.Joanna, Polly.Joanna-Neural) or "
     "Google.<language>-<model>-<name> (Google.en-US-Neural2-A)",
@@ -387,7 +413,7 @@ _rules(
     profanityFilter=_BOOLEAN,
     finishOnKey=_matching("[0-9#*]?", "one of the keys 0-9, # and *, or '' for none"),
     numDigits=_POSITIVE,
-    language=_LANGUAGE,
+    language=_SPEECH_LANGUAGE,
     bargeIn=_BOOLEAN,
     debug=_BOOLEAN,
     actionOnEmptyResult=_BOOLEAN,
@@ -438,7 +464,7 @@ _rules(
     beep=_one_of("true false onEnter onExit"),
     startConferenceOnEnter=_BOOLEAN,
     endConferenceOnExit=_BOOLEAN,
-    maxParticipants=_integer(2, 250),
+    maxParticipants=_integer(1, 250),  # "positive integer <= 250"
     record=_one_of("do-not-record record-from-start"),
     region=_one_of("us1 us2 ie1 de1 sg1 br1 au1 jp1 in1"),
     trim=_TRIM,
@@ -454,7 +480,7 @@ _rules(
     partialResults=_BOOLEAN,
     profanityFilter=_BOOLEAN,
     enableAutomaticPunctuation=_BOOLEAN,
-    languageCode=_LANGUAGE,
+    languageCode=_SPEECH_LANGUAGE,
 )
 _rules(
     "Recording",
@@ -475,7 +501,14 @@ _rules(
     minPostalCodeLength=_integer(0),
     paymentMethod=_one_of("credit-card ach-debit"),
     tokenType=_one_of("one-time reusable payment-method"),
-    validCardTypes=_CARD_TYPES,
+    # space-separated in Twilio's <Pay> reference, "comma separated" in its helper
+    # libraries' description: either is taken
+    validCardTypes=_matching(
+        "(visa|mastercard|amex|maestro|discover|optima|jcb|diners-club|enroute)"
+        "([ ,]+(visa|mastercard|amex|maestro|discover|optima|jcb|diners-club|enroute))*[ ,]*",
+        "one or more of visa, mastercard, amex, maestro, discover, optima, jcb, diners-club, "
+        "enroute (separated by spaces or commas)",
+    ),
     language=_LANGUAGE,
 )
 _rules(
@@ -496,7 +529,8 @@ _rules(
 _rules("break", strength=_one_of("none x-weak weak medium strong x-strong"), time=_matching(
     "[0-9]+(\\.[0-9]+)?(ms|s)", "a duration in s or ms (2s, 500ms)"
 ))
-_rules("emphasis", level=_one_of("strong moderate reduced"))
+# Polly's values, and Google's (none; currency, verbatim, bleep) for the Google.* voices
+_rules("emphasis", level=_one_of("strong moderate reduced none"))
 _rules("lang", xml_lang=_LANGUAGE)
 _rules(
     "phoneme",
@@ -506,17 +540,18 @@ _rules(
 )
 _rules(
     "prosody",
-    volume=_one_of("silent x-soft soft medium loud x-loud")
+    volume=_one_of("default silent x-soft soft medium loud x-loud")
     | _matching("[+-][0-9]+(\\.[0-9]+)?dB", "+ndB or -ndB (+6dB)"),
-    rate=_one_of("x-slow slow medium fast x-fast") | _matching("[0-9]+%", "n% (80%)"),
-    pitch=_one_of("x-low low medium high x-high")
-    | _matching("[+-]?[0-9]+(\\.[0-9]+)?%", "+n% or -n% (+10%)"),
+    rate=_one_of("default x-slow slow medium fast x-fast") | _matching("[0-9]+%", "n% (80%)"),
+    # semitones (-2st) are Google's, for the Google.* voices
+    pitch=_one_of("default x-low low medium high x-high")
+    | _matching("[+-]?[0-9]+(\\.[0-9]+)?(%|st)", "+n% or -n% (+10%), +nst or -nst (-2st)"),
 )
 _rules(
     "say-as",
     interpret__as=_one_of(
         "character characters spell-out cardinal number ordinal digits fraction unit date "
-        "time address expletive interjection telephone"
+        "time address expletive interjection telephone currency verbatim bleep"
     ),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -49,6 +50,34 @@ def _conference(r: VoiceResponse, **keywords: Any) -> None:
         dial.conference("room", **keywords)
 
 
+def _pause(r: VoiceResponse, **keywords: Any) -> None:
+    r.pause(**keywords)
+
+
+def _pay(r: VoiceResponse, **keywords: Any) -> None:
+    r.pay(**keywords)
+
+
+def _transcription(r: VoiceResponse, **keywords: Any) -> None:
+    with r.start() as start:
+        start.transcription(**keywords)
+
+
+def _prosody(r: VoiceResponse, **keywords: Any) -> None:
+    with r.say() as say:
+        say.prosody("words", **keywords)
+
+
+def _emphasis(r: VoiceResponse, **keywords: Any) -> None:
+    with r.say() as say:
+        say.emphasis("words", **keywords)
+
+
+def _say_as(r: VoiceResponse, **keywords: Any) -> None:
+    with r.say() as say:
+        say.say_as("12.50", **keywords)
+
+
 @pytest.mark.parametrize(
     ("build", "keywords", "message"),
     [
@@ -81,7 +110,8 @@ def _conference(r: VoiceResponse, **keywords: Any) -> None:
         (_number, {"machine_detection_timeout": 61}, r"^<Number> .*from 3 to 60$"),
         (_number, {"send_digits": "12x"}, r"^<Number> attribute 'sendDigits'"),
         (_conference, {"beep": "loud"}, r"^<Conference> attribute 'beep'.*onEnter, onExit$"),
-        (_conference, {"max_participants": 1}, r"^<Conference> .*from 2 to 250$"),
+        (_conference, {"max_participants": 251}, r"^<Conference> .*from 1 to 250$"),
+        (_conference, {"max_participants": 0}, r"^<Conference> .*from 1 to 250$"),
         (_conference, {"status_callback_event": "start finish"}, r"^<Conference> attribute"),
     ],
 )
@@ -139,6 +169,53 @@ def test_other_verbs_check_their_values_too() -> None:
         (_number, {"status_callback_event": "initiated ringing answered completed"}, "answered"),
         (_number, {"send_digits": "ww1234#"}, 'sendDigits="ww1234#"'),
         (_conference, {"beep": "onEnter", "region": "ie1"}, 'beep="onEnter" region="ie1"'),
+        # Twilio's <Conference> reference: maxParticipants is a "positive integer <= 250"
+        (_conference, {"max_participants": 1}, 'maxParticipants="1"'),
+        (_conference, {"max_participants": 250}, 'maxParticipants="250"'),
+        # Twilio's SSML <prosody> values (and Amazon Polly's) include "default"; Google's
+        # voices take pitch in semitones; rate "default" is SSML's
+        (_prosody, {"volume": "default"}, 'volume="default"'),
+        (_prosody, {"pitch": "default"}, 'pitch="default"'),
+        (_prosody, {"rate": "default"}, 'rate="default"'),
+        (_prosody, {"pitch": "-2st"}, 'pitch="-2st"'),
+        (_prosody, {"pitch": "+10%", "rate": "x-slow", "volume": "-6dB"}, 'volume="-6dB"'),
+        # Google's SSML, for the Google.* voices
+        (_emphasis, {"level": "none"}, 'level="none"'),
+        (_say_as, {"interpret_as": "currency"}, 'interpret-as="currency"'),
+        (_say_as, {"interpret_as": "verbatim"}, 'interpret-as="verbatim"'),
+        # Polly voices of any engine, with or without a suffix
+        (_say, {"voice": "Polly.Joanna-Generative"}, 'voice="Polly.Joanna-Generative"'),
+        (_say, {"voice": "Polly.Danielle-Long-Form"}, 'voice="Polly.Danielle-Long-Form"'),
+        (_say, {"voice": "Google.cmn-CN-Wavenet-A"}, 'voice="Google.cmn-CN-Wavenet-A"'),
+        # Deepgram's many-language model, which Twilio passes on
+        (_gather, {"language": "multi", "speech_model": "deepgram_nova-3"}, 'language="multi"'),
+        (_transcription, {"language_code": "multi"}, 'languageCode="multi"'),
+        (_transcription, {"language_code": "en-US", "track": "both_tracks"}, "both_tracks"),
+        (_gather, {"speech_model": "googlev2_telephony", "enhanced": True}, 'enhanced="true"'),
+        (_gather, {"speech_model": "experimental_conversations"}, "experimental_conversations"),
+        (_gather, {"speech_model": "numbers_and_commands", "speech_timeout": 3}, "Timeout"),
+        # <Pay validCardTypes>: space-separated in Twilio's reference, "comma separated" in
+        # the description its helper libraries carry
+        (_pay, {"valid_card_types": "visa mastercard amex"}, 'Types="visa mastercard amex"'),
+        (_pay, {"valid_card_types": "visa,amex"}, 'validCardTypes="visa,amex"'),
+        (_pay, {"valid_card_types": ["visa", "diners-club"]}, 'validCardTypes="visa diners-club"'),
+        # numbers as Python gives them print as before the values were checked: a float
+        # that is a whole number prints as 5.0
+        (_gather, {"timeout": 5.0}, 'timeout="5.0"'),
+        (_dial, {"timeout": 30.0, "time_limit": Decimal("600")}, 'timeout="30.0" timeLimit="600"'),
+        (_pause, {"length": 2.0}, 'length="2.0"'),
+        (_record, {"max_length": 3600.0, "play_beep": False}, 'maxLength="3600.0" playBeep'),
+        (_number, {"machine_detection": "DetectMessageEnd", "machine_detection_timeout": 59},
+         'machineDetection="DetectMessageEnd"'),
+        (_number, {"machine_detection": "enable", "machine_detection_silence_timeout": 10000},
+         'machineDetection="enable"'),
+        (_dial, {"record": "record-from-answer-dual", "trim": "do-not-trim"}, "answer-dual"),
+        (_dial, {"recording_track": "inbound", "ring_tone": "us-old"}, 'ringTone="us-old"'),
+        (_conference, {"record": "record-from-start", "jitter_buffer_size": "off"}, 'record="rec'),
+        (_conference, {"status_callback_event": "start end join leave mute hold modify speaker "
+                       "announcement"}, "announcement"),
+        (_conference, {"recording_status_callback_event": "in-progress completed absent"},
+         "absent"),
     ],
 )
 def test_values_twilio_documents_are_accepted(
@@ -279,3 +356,30 @@ def test_the_same_menu_is_refused_every_time() -> None:
         with pytest.raises(TwiMLError, match=r"<Say> after <Hangup>"):
             r.say("again")
         assert str(r) == f"{DECLARATION}<Response><Say>menu</Say><Hangup/></Response>"
+
+
+def test_a_rule_remembers_few_accepted_values_and_still_refuses_others() -> None:
+    """Each rule remembers short texts it accepted (a set lookup on the repeated-call path,
+    rather than a regular expression), a bounded number of them, and nothing it refused."""
+    rule = ELEMENTS["Say"].values["voice"]
+
+    def greet(voice: str) -> str:
+        r = VoiceResponse()
+        r.say("hi", voice=voice)
+        return str(r)
+
+    for _ in range(3):  # alternating voices: the short way for repeated calls
+        assert 'voice="Polly.Joanna"' in greet("Polly.Joanna")
+        assert 'voice="Google.en-US-Neural2-A"' in greet("Google.en-US-Neural2-A")
+        with pytest.raises(TwiMLError, match=r"^<Say> attribute 'voice': 'robot'"):
+            greet("robot")
+    assert rule.accepts("Polly.Joanna")
+    assert not rule.accepts("robot")
+    for number in range(500):
+        assert rule.accepts(f"Polly.Name-{'x' * (number % 7 + 1)}{chr(97 + number % 26)}")
+    long_name = "Polly." + "J" * 200
+    assert rule.accepts(long_name)
+    remembered = rule._accepted  # (the rule's memory, bounded)
+    assert len(remembered) <= 64
+    assert long_name not in remembered
+    assert "robot" not in remembered
