@@ -95,10 +95,18 @@ class WriteBehind:
         self._handed = 0
         self._settled = 0
         self._dropped = 0  # not said yet
+        self._dropped_total = 0  # never written, since the start (dropped, or lost at close)
         self._say_dropped_at = 0.0
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    @property
+    def dropped(self) -> int:
+        """The rows handed over in this process that were never written and never will be:
+        dropped beyond ``hold``, or still waiting when :meth:`close` could not write them
+        (rows the database refused are not counted: each is logged with its SID)."""
+        return self._dropped_total
 
     @property
     def failure(self) -> StoreUnavailable | None:
@@ -151,8 +159,11 @@ class WriteBehind:
             with self._cond:
                 lost, self._pending = len(self._pending), []
                 self._settled += lost
+                self._dropped_total += lost
+                total = self._dropped_total
                 self._failure = None
-            log.error("%d call and message rows lost: %s", lost, error)
+            log.error("%d call and message rows lost (%d in all since the start): %s",
+                      lost, total, error)
         self._say_dropped(now=True)
         with self._cond:
             self._thread = None
@@ -276,6 +287,7 @@ class WriteBehind:
         del self._pending[:extra]
         self._settled += extra
         self._dropped += extra
+        self._dropped_total += extra
 
     def _say_dropped(self, *, now: bool = False) -> None:
         """Log how many rows were dropped since the last line, at most every few seconds."""
@@ -286,8 +298,9 @@ class WriteBehind:
                 return
             self._dropped = 0
             self._say_dropped_at = moment + DROPPED_EVERY
-        log.error("%d call and message rows dropped: more than %d waited to be written",
-                  dropped, self.hold)
+            total = self._dropped_total
+        log.error("%d call and message rows dropped, never to be written (%d in all since the "
+                  "start): more than %d waited to be written", dropped, total, self.hold)
 
 
 def _reset_in_child(ref: weakref.ref[WriteBehind]) -> None:

@@ -68,11 +68,19 @@ def idle_purge(table: sa.Table, limit: int) -> sa.Delete:
     """DELETE at most ``limit`` rows of a session table idle since before ``:cutoff``.
 
     Bounded, so that a purge holds the writer (SQLite) for milliseconds whatever the backlog;
-    the outer test of ``updated_at`` keeps a session saved again meanwhile (PostgreSQL
-    re-checks it on the row it waited for)."""
+    the outer test of ``updated_at`` keeps a session saved again meanwhile. On PostgreSQL the
+    rows are locked as they are chosen, skipping those another transaction holds (a session
+    being saved, another process's purge): two purges at once take disjoint batches, never
+    wait for each other or a request, and cannot deadlock (SQLite's writer lock serialises
+    them; it has no row locks, and the clause is left out there)."""
     cutoff = sa.bindparam("cutoff", type_=table.c.updated_at.type)
     keys = list(table.primary_key.columns)
-    oldest = sa.select(*keys).where(table.c.updated_at < cutoff).limit(limit)
+    oldest = (
+        sa.select(*keys)
+        .where(table.c.updated_at < cutoff)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
     return sa.delete(table).where(table.c.updated_at < cutoff, key.in_(oldest))
 

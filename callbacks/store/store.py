@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -147,7 +148,10 @@ class Store:
             self.voice_session_idle = voice_session_idle
         self._purged_at: float | None = None  # time.monotonic() of the last purge
         self._backlog = False  # the last purge left idle sessions: the next comes sooner
-        self._purging = threading.Lock()
+        self._purging = threading.Lock()  # held by the thread of a purge while it runs
+        self._purger: threading.Thread | None = None
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_purge_in_child(ref))
         self._indexes_ready = False
         self._behind = (
             WriteBehind(self._write_rows, self._check_database, delay=record_delay)
@@ -165,6 +169,9 @@ class Store:
         stays usable: it reconnects on demand)."""
         if self._behind is not None:
             self._behind.close()
+        purger = self._purger
+        if purger is not None and purger is not threading.current_thread():
+            purger.join(timeout=self._retry_window)  # a batch of idle sessions: milliseconds
         if self._checkpointer is not None:
             self._checkpointer.close()
         if self._kept is not None:
@@ -481,8 +488,14 @@ class Store:
 
     def _check_database(self) -> None:
         """:meth:`check` without the write-behind: how the write-behind itself tells a database
-        that fails every write from one that refuses a row."""
-        self.create_all()
+        that fails every write from one that refuses a row.
+
+        ``create_all`` runs at the first check only: later, a table found missing by the
+        probes is created again as by any write (:meth:`_retrying`). So a check is one short
+        transaction, and never waits for another process's ``create_all`` (on PostgreSQL an
+        advisory lock, held while a process starting up builds an index)."""
+        if not self._indexes_ready:
+            self.create_all()
         probes = [sa.delete(table).where(sa.false()) for table in schema.metadata.sorted_tables]
         probe, row = self._sql.probe, {"id": 1, "checked_at": self._now()}
 
@@ -647,11 +660,16 @@ class Store:
         this runs it all, in transactions of a few hundred rows."""
         return self.purge_voice_sessions() + self.purge_sms_sessions()
 
-    def _purge(self, table: sa.Table, idle: timedelta, *, once: bool = False) -> int:
-        """Delete the sessions of ``table`` idle for longer than ``idle``, at most
-        :data:`~callbacks.store.statements.PURGE_LIMIT` per transaction (so that the writer
-        is never held long); ``once``: one transaction only. Returns how many."""
-        stmt, cutoff = self._sql.purge[table.name], {"cutoff": self._now() - idle}
+    def _purge(
+        self, table: sa.Table, idle: timedelta, *, once: bool = False,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete the sessions of ``table`` idle for longer than ``idle`` at ``now`` (the
+        clock's time), at most :data:`~callbacks.store.statements.PURGE_LIMIT` per transaction
+        (so that the writer is never held long); ``once``: one transaction only. Returns how
+        many."""
+        now = self._now() if now is None else now
+        stmt, cutoff = self._sql.purge[table.name], {"cutoff": now - idle}
         deleted = 0
         while True:
             count = self._run(lambda conn: conn.execute(stmt, cutoff).rowcount)
@@ -660,26 +678,48 @@ class Store:
                 return deleted
 
     def _purge_now_and_then(self) -> None:
-        """After a session is saved: every ``session_purge_every`` seconds, in one thread of
-        the process, delete a bounded batch of idle sessions of each kind (again a second
-        later while batches come back full). The save has succeeded: a failure here is
-        logged, and tried again at the next round."""
+        """After a session is saved: every ``session_purge_every`` seconds, start a thread that
+        deletes a bounded batch of idle sessions of each kind (again a second later while
+        batches come back full), one at a time in a process.
+
+        Not in the request's thread: the save has succeeded, and the answer must not wait
+        for the purge, nor fail with the handler's deadline passing in it (the caller would
+        hear the apology for a session that was saved)."""
         now, last = time.monotonic(), self._purged_at
         every = min(1.0, self.session_purge_every) if self._backlog else self.session_purge_every
         if last is not None and now - last < every:
             return
         if not self._purging.acquire(blocking=False):
-            return  # another thread is at it
+            return  # a purge is running
+        self._purged_at = now
+        thread = threading.Thread(  # idle as of the save (the clock's time, taken here)
+            target=self._purge_batches, args=(self._now(),), name="switchboard-session-purge",
+            daemon=True,
+        )
         try:
-            self._purged_at, self._backlog = now, False
+            thread.start()
+        except RuntimeError as error:  # the interpreter is ending, or out of threads
+            self._purging.release()
+            log.warning("idle sessions not purged: no thread (%s)", error)
+            return
+        self._purger = thread
+
+    def _purge_batches(self, now: datetime) -> None:
+        """One round of :meth:`_purge_now_and_then`, in its own thread, of the sessions idle
+        at ``now``: a failure is logged, and tried again at the next round."""
+        try:
+            backlog = False
             for table, idle in (
                 (schema.voice_sessions, self.voice_session_idle),
                 (schema.sms_sessions, self.sms_session_idle),
             ):
-                if self._purge(table, idle, once=True) >= PURGE_LIMIT:
-                    self._backlog = True
+                if self._purge(table, idle, once=True, now=now) >= PURGE_LIMIT:
+                    backlog = True
+            self._backlog = backlog
         except StoreUnavailable as error:
             log.warning("idle sessions not purged: %s", error)
+        except Exception:
+            log.exception("idle sessions not purged")
         finally:
             self._purging.release()
 
@@ -767,6 +807,14 @@ def _create_missing_indexes(conn: sa.Connection) -> None:
         for index in table.indexes:
             if index.name not in have:
                 index.create(conn)
+
+
+def _reset_purge_in_child(ref: weakref.ref[Store]) -> None:
+    """In a forked child: no purge runs there (a thread of the parent's held the lock)."""
+    store = ref()
+    if store is not None:
+        store._purging = threading.Lock()
+        store._purger = None
 
 
 def _close_behind(ref: weakref.ref[WriteBehind]) -> None:

@@ -19,8 +19,9 @@ def test_a_session_saved_while_the_purge_waits_for_it_is_kept(
     database_url: str, clock: FakeClock
 ) -> None:
     """The purge picks the idle sessions, then deletes them: one saved again in between (its
-    transaction still open when the purge starts) must survive. PostgreSQL re-checks only
-    the DELETE's own conditions on the row it waited for, so the idle test is there too."""
+    transaction still open when the purge starts) must survive. On SQLite the purge waits for
+    the writer lock; on PostgreSQL it skips the row the save holds (``SKIP LOCKED``), and
+    the outer idle test would still keep it if it waited."""
     store = Store(database_url, clock=clock)
     store.create_all()
     try:
@@ -42,7 +43,7 @@ def test_a_session_saved_while_the_purge_waits_for_it_is_kept(
         purged: list[int] = []
         purge = threading.Thread(target=lambda: purged.append(store.purge_voice_sessions()))
         purge.start()
-        time.sleep(0.3)  # the purge waits for the save's transaction
+        time.sleep(0.3)  # the purge waits for the save's transaction (SQLite) or skips it
         other.commit() if store.dialect != "sqlite" else other.execute("COMMIT")
         other.close()
         purge.join(15)

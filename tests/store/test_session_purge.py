@@ -1,7 +1,7 @@
 """Idle sessions are purged now and then: voice sessions a day after their last save (the call
 ended long ago), SMS conversations past their 4-hour expiry. Before, nothing deleted either
-and both tables grew forever. The purge runs from a session save, every few minutes per
-process, a few hundred rows at a time."""
+and both tables grew forever. A session save starts the purge, in a thread of its own, every
+few minutes per process, a few hundred rows at a time."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from callbacks.store import Store, schema
 from callbacks.store.statements import PURGE_LIMIT
 
 from .conftest import FakeClock
+from .test_purge_off_request import wait_for_purge
 
 
 def count(store: Store, table: sa.Table) -> int:
@@ -41,11 +42,13 @@ def deletes(store: Store) -> Iterator[list[str]]:
 def test_a_save_purges_the_sessions_idle_too_long(store: Store, clock: FakeClock) -> None:
     store.save_voice_session("CA-old", {"step": 1})
     store.save_sms_session("+1500", "+1600", {"step": 1})
+    wait_for_purge(store)  # the first save's, which finds nothing idle yet
     clock.advance(hours=5)
     store.save_voice_session("CA-recent", {"step": 1})  # the call goes on: kept
     clock.advance(hours=19, seconds=1)  # CA-old: a day and a second; the SMS: 24 h
     store.session_purge_every = 0  # it is time for the next purge
     store.save_voice_session("CA-new", {"step": 1})
+    wait_for_purge(store)
     with store.engine.connect() as conn:
         left = set(conn.execute(sa.select(schema.voice_sessions.c.call_sid)).scalars())
     assert left == {"CA-recent", "CA-new"}
@@ -67,6 +70,7 @@ def test_the_purge_runs_now_and_then_not_at_every_save(
     for n in range(30):
         store.save_voice_session(f"CA{n}", {"n": n})
         store.save_sms_session("+1500", f"+1{n}", {"n": n})
+        wait_for_purge(store)
         clock.advance(hours=2)
     # The first save of the process purged (voice, SMS); none of the 59 others.
     assert len(deletes) == 2, deletes
@@ -83,11 +87,14 @@ def test_a_backlog_goes_a_bounded_batch_at_a_time(
         ])
     clock.advance(days=2)
     store.save_voice_session("CA-live", {})  # one batch now...
+    wait_for_purge(store)
     assert count(store, schema.voice_sessions) == PURGE_LIMIT + 10 + 1
     store.save_voice_session("CA-live", {})
+    wait_for_purge(store)
     assert count(store, schema.voice_sessions) == PURGE_LIMIT + 10 + 1
     time.sleep(1.1)  # ...the next a second later, not minutes, while batches come back full
     store.save_voice_session("CA-live", {})
+    wait_for_purge(store)
     assert count(store, schema.voice_sessions) == 10 + 1
     assert store.purge_voice_sessions() == 10  # the rest on demand
     assert count(store, schema.voice_sessions) == 1
@@ -96,6 +103,7 @@ def test_a_backlog_goes_a_bounded_batch_at_a_time(
 def test_purge_idle_sessions_says_how_many(store: Store, clock: FakeClock) -> None:
     store.save_voice_session("CA1", {})
     store.save_sms_session("+1500", "+1600", {})
+    wait_for_purge(store)  # the first save's, which finds nothing idle yet
     clock.advance(hours=5)
     store.save_sms_session("+1500", "+1700", {})
     assert store.purge_idle_sessions() == 1  # the first conversation

@@ -148,3 +148,30 @@ def test_the_bound_holds_while_the_database_is_slow(
         assert dropped(caplog) == 250
     finally:
         store.close()
+
+
+def test_the_rows_never_written_are_counted_in_all(caplog: pytest.LogCaptureFixture) -> None:
+    """Each line says the rows dropped since the last one; the total since the start (each
+    one a call or message the database will never hold) is kept and said too, with the
+    rows that a close could not write."""
+    db = SlowDatabase()
+    behind = WriteBehind(db.write, db.ready, delay=0.01, hold=10, retry=0.01)
+    names = sids(62)
+    with caplog.at_level(logging.ERROR, "callbacks.store"):
+        behind.submit("calls", names[0], 0)
+        assert db.writing.wait(5)
+        for n, sid in enumerate(names[1:31], 1):
+            behind.submit("calls", sid, n)
+        db.go.set()
+        behind.flush()
+        db.go.clear()
+        db.writing.clear()
+        behind.submit("calls", names[31], 31)
+        assert db.writing.wait(5)
+        for n, sid in enumerate(names[32:], 32):
+            behind.submit("calls", sid, n)
+        db.go.set()
+        behind.close()
+    assert behind.dropped == 40  # 20 of each burst
+    assert dropped(caplog) == 40
+    assert "(40 in all since the start)" in caplog.text

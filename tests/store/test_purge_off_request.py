@@ -1,0 +1,217 @@
+"""The purge of idle sessions runs off the request's thread, and never waits on PostgreSQL.
+
+It used to run in the request, right after a session save, under the handler's deadline: a
+deadline passing inside it raised :class:`HandlerTimeout` out of ``save_voice_session``, so
+the caller heard the apology for a session that had been saved. And its ``DELETE ... IN
+(SELECT ... LIMIT 500)`` waited on PostgreSQL for any row another transaction held (another
+worker's purge, a session being saved), and two purges choosing rows in another order could
+deadlock."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from callbacks.deadline import Deadline
+from callbacks.store import Store, schema
+
+from .conftest import FakeClock
+
+
+def wait_for_purge(store: Store, timeout: float = 10.0) -> None:
+    """Until the purge thread a save started (if any) is done."""
+    purger = getattr(store, "_purger", None)  # None: the purge ran in the save
+    if purger is not None:
+        purger.join(timeout)
+        assert not purger.is_alive(), "the purge never ended"
+
+
+def count(store: Store, table: sa.Table) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+@pytest.fixture
+def slow_deletes(store: Store) -> Iterator[list[str]]:
+    """Each DELETE the store runs takes half a second more; the threads that ran one."""
+    threads: list[str] = []
+
+    def slow(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            threads.append(threading.current_thread().name)
+            time.sleep(0.5)
+
+    event.listen(store.engine, "before_cursor_execute", slow)
+    yield threads
+    event.remove(store.engine, "before_cursor_execute", slow)
+
+
+def test_a_deadline_passing_in_the_purge_does_not_fail_the_save(
+    store: Store, clock: FakeClock, slow_deletes: list[str]
+) -> None:
+    store.save_voice_session("CA-old", {"step": 1})
+    wait_for_purge(store)
+    slow_deletes.clear()
+    clock.advance(days=2)
+    store.session_purge_every = 0  # it is time for the next purge
+    deadline = Deadline(0.3)  # SIGALRM, as in a sync worker
+
+    started = time.monotonic()
+    deadline.run(lambda: store.save_voice_session("CA-new", {"step": 2}))  # no HandlerTimeout
+    assert time.monotonic() - started < 0.3, "the answer waited for the purge"
+    assert store.load_voice_session("CA-new") == {"step": 2}
+
+    wait_for_purge(store)
+    assert slow_deletes  # the purge ran...
+    assert threading.current_thread().name not in slow_deletes  # ...in another thread
+    assert count(store, schema.voice_sessions) == 1  # CA-old purged all the same
+    assert store._purging.acquire(blocking=False), "the purge lock stayed held"
+    store._purging.release()
+
+
+def test_a_failing_purge_is_logged_and_the_next_round_runs(
+    store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.save_voice_session("CA-old", {})
+    wait_for_purge(store)
+    clock.advance(days=2)
+    store.session_purge_every = 0
+
+    def fail(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            raise ValueError("no purge today")
+
+    event.listen(store.engine, "before_cursor_execute", fail)
+    try:
+        store.save_voice_session("CA-new", {})  # the save itself is not affected
+        wait_for_purge(store)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail)
+    assert "idle sessions not purged" in caplog.text
+    store.save_voice_session("CA-new", {})
+    wait_for_purge(store)
+    assert count(store, schema.voice_sessions) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_purge_skips_rows_another_transaction_holds(
+    store: Store, clock: FakeClock
+) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(schema.voice_sessions.insert(), [
+            {"call_sid": f"CA{n}", "data": "{}", "updated_at": clock.now} for n in range(20)
+        ])
+    clock.advance(days=2)
+    other = store.engine.connect()
+    holder = other.begin()
+    other.execute(  # another worker's purge, or a save, holds one of the idle rows
+        sa.select(schema.voice_sessions).where(schema.voice_sessions.c.call_sid == "CA7")
+        .with_for_update()
+    )
+    result: list[int] = []
+    purge = threading.Thread(target=lambda: result.append(store.purge_voice_sessions()))
+    try:
+        purge.start()
+        purge.join(5)
+        assert not purge.is_alive(), "the purge waited for a row another transaction holds"
+        assert result == [19]
+    finally:
+        holder.rollback()
+        other.close()
+        purge.join(10)
+    assert store.purge_voice_sessions() == 1  # the row held is purged next time
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_purges_of_several_processes_at_once_share_the_work(
+    database_url: str, clock: FakeClock
+) -> None:
+    stores = [Store(database_url, clock=clock) for _ in range(4)]
+    try:
+        stores[0].create_all()
+        with stores[0].engine.begin() as conn:
+            conn.execute(schema.sms_sessions.insert(), [
+                {"from": f"+1{n}", "to": "+1999", "data": "{}", "updated_at": clock.now}
+                for n in range(3000)
+            ])
+        clock.advance(days=1)
+        counts: list[int] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(len(stores))
+
+        def purge(store: Store) -> None:
+            barrier.wait()
+            try:
+                counts.append(store.purge_sms_sessions())
+            except BaseException as error:  # a deadlock, a lock timeout
+                errors.append(error)
+
+        threads = [threading.Thread(target=purge, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors
+        assert sum(counts) == 3000
+        assert count(stores[0], schema.sms_sessions) == 0
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_child_forked_while_a_purge_runs_purges_too(store: Store) -> None:
+    """The purge's lock, held by a thread of the parent at the fork, is free in the child
+    (no thread there would ever release it: the child would never purge)."""
+    assert store._purging.acquire(blocking=False)  # a purge running in the parent
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit at once, whatever happens
+            free = store._purging.acquire(blocking=False)
+            os._exit(0 if free and store._purger is None else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        store._purging.release()
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_caller_hears_the_handler_not_the_apology_when_the_purge_is_slow(
+    database_url: str,
+) -> None:
+    """Through the app, under a SIGALRM deadline (as in gunicorn's sync workers)."""
+    from callbacks.handlers import TwilioBlueprint
+    from callbacks.twiml import VoiceResponse
+    from tests.server.conftest import Twilio, call_params, make_app
+
+    bp = TwilioBlueprint("mine", __name__)
+
+    @bp.voice("/voice")
+    def hello(call):  # type: ignore[no-untyped-def]
+        call.session["visits"] = call.session.get("visits", 0) + 1
+        return VoiceResponse().say("Hello from the handler")
+
+    app = make_app(database_url, BUNDLED_FLOWS=False, SWITCHBOARD_HANDLER_TIMEOUT="0.4")
+    app.register_blueprint(bp)
+    store: Store = app.extensions["switchboard"].store
+
+    def slow(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            time.sleep(0.8)
+
+    event.listen(store.engine, "before_cursor_execute", slow)
+    try:
+        params = call_params()
+        response = Twilio(app.test_client()).post("/voice", params)  # the process's first purge
+        assert response.status_code == 200
+        assert b"Hello from the handler" in response.data
+        assert store.load_voice_session(params["CallSid"]) == {"visits": 1}
+        wait_for_purge(store)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", slow)
+        store.close()
