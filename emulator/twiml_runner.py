@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from callbacks.twiml import TwiMLError, parse_twiml
+from callbacks.twiml_vocabulary import MESSAGING_RESPONSE, VOICE_RESPONSE
 from emulator.resources import API_VERSION, new_sid, now, rfc2822
 from emulator.script import CallScript, DialOutcome
 from emulator.transcript import Transcript
@@ -84,9 +85,10 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS,
 
     Not well-formed or not a ``<Response>`` is 12100, and so is an unknown verb (code 12200):
     Twilio cannot run either. :func:`callbacks.twiml.parse_twiml` then checks every verb, noun
-    and attribute: what it finds there (an unknown attribute, an unexpected nested element,
-    12200) is only a warning, as in Twilio, which logs it and runs the document: it is added
-    to ``warnings`` (raised when ``warnings`` is None).
+    and attribute, and each attribute value is checked against the values Twilio documents:
+    what is found there (an unknown attribute, a value such as ``timeout="abc"``, an
+    unexpected nested element, 12200) is only a warning, as in Twilio, which logs it and runs
+    the document: it is added to ``warnings`` (raised when ``warnings`` is None).
     """
     if not body.strip():
         raise TwiMLProblem(DOCUMENT_PARSE_FAILURE, "the document is empty")
@@ -108,7 +110,36 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS,
         if problem.code != SCHEMA_VALIDATION_WARNING or warnings is None:
             raise problem from None
         warnings.append(problem)
+    for problem in _value_warnings(root, verbs):
+        if warnings is None:
+            raise problem
+        warnings.append(problem)
     return root
+
+
+def _value_warnings(root: etree._Element, verbs: frozenset[str]) -> list[TwiMLProblem]:
+    """12200 for each attribute whose value is not one Twilio documents (``<Gather
+    timeout="abc">``): Twilio's schema check warns of it, and the verb runs with its default."""
+    spec = MESSAGING_RESPONSE if verbs == MESSAGING_VERBS else VOICE_RESPONSE
+    problems = []
+    pending = [(root, spec)]
+    while pending:
+        element, element_spec = pending.pop()
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            child_spec = element_spec.children.get(child.tag)
+            if child_spec is None:
+                continue
+            for name, value in child.attrib.items():
+                rule = child_spec.values.get(name)
+                if rule is not None and not rule.accepts(value):
+                    problems.append(TwiMLProblem(
+                        SCHEMA_VALIDATION_WARNING,
+                        f"<{child.tag} {name}={value!r}>: Twilio takes {rule.allowed}",
+                    ))
+            pending.append((child, child_spec))
+    return problems
 
 
 def interpret(response: WebhookResponse, verbs: frozenset[str] = VOICE_VERBS,

@@ -35,6 +35,8 @@ import requests.structures
 import requests.utils
 import urllib3
 import urllib3.connection
+import urllib3.exceptions
+import urllib3.util
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
 HTTP_RETRIEVAL_FAILURE = 11200
@@ -197,10 +199,32 @@ def split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
 def wire_url(url: str) -> str:
     """``url`` as Twilio requests and signs it: printable ASCII as configured (``|``, ``{``,
     ``'``, ``^``... are not percent-encoded, as requests and urllib3 would), only spaces, control
-    characters and non-ASCII text escaped (UTF-8) in its path and query."""
+    characters and non-ASCII text escaped (UTF-8) in its path and query.
+
+    The host is the one the ``Host`` header carries (lower case, an international name in its
+    IDNA ``xn--`` form) and an empty path is ``/``, as in the request line: what the server
+    rebuilds from the request is what was signed.
+    """
     scheme, separator, rest = url.partition("://")
     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    return scheme + separator + rest[:cut] + quote(rest[cut:], safe=_WIRE_SAFE)
+    target = rest[cut:]
+    if separator and not target.startswith("/"):
+        target = "/" + target
+    return scheme.lower() + separator + _wire_authority(rest[:cut]) + quote(target,
+                                                                            safe=_WIRE_SAFE)
+
+
+def _wire_authority(authority: str) -> str:
+    """``host[:port]`` as urllib3 connects to it and names it in the ``Host`` header."""
+    userinfo, at, hostport = authority.rpartition("@")
+    try:
+        parsed = urllib3.util.parse_url("http://" + hostport)
+    except (urllib3.exceptions.LocationParseError, ValueError):
+        return authority
+    if not parsed.host:
+        return authority
+    port = "" if parsed.port is None else f":{parsed.port}"
+    return userinfo + at + parsed.host + port
 
 
 def _target_of(url: str) -> str:
@@ -450,9 +474,18 @@ class _Watchdog:
             if watch.done:
                 return
             watch.sock = sock
-            late = watch.cut
-        if late:
-            _shut(sock)
+            if watch.cut:
+                _shut(sock)
+
+    def detach(self, watch: _Watch | None, sock: socket.socket | None) -> bool:
+        """``sock`` goes back to the pool for another request: never shut for ``watch`` from
+        now on. True when it was shut already (the connection must not be reused)."""
+        if watch is None or sock is None:
+            return False
+        with self._cond:
+            if watch.sock is sock:
+                watch.sock = None
+            return watch.cut
 
     def release(self, watch: _Watch | None) -> None:
         if watch is not None:
@@ -474,9 +507,8 @@ class _Watchdog:
                     continue
                 watch = heapq.heappop(self._heap)[2]
                 watch.cut = True
-                sock = watch.sock
-            if sock is not None:
-                _shut(sock)
+                if watch.sock is not None:  # under the lock: not once the pool has it back
+                    _shut(watch.sock)
 
 
 _WATCHDOG = _Watchdog()
@@ -495,6 +527,7 @@ class _Watched:
     to the watchdog before waiting for the answer."""
 
     sock: socket.socket | None
+    watch: _Watch | None = None  # the request now reading from this connection
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
         target = getattr(_current, "target", None)
@@ -502,6 +535,7 @@ class _Watched:
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_current, "watch", None)
+        self.watch = watch
         if watch is not None and self.sock is not None:
             _WATCHDOG.attach(watch, self.sock)
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
@@ -515,11 +549,25 @@ class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
     pass
 
 
-class _WatchedPool(urllib3.HTTPConnectionPool):
+class _Pooled:
+    """What the webhook client's pools add: a connection coming back (its answer read in
+    full) is taken from its request's watch first, so a deadline firing now cannot shut it
+    under the next request to reuse it; one the watchdog already shut is closed instead."""
+
+    def _put_conn(self, conn: Any) -> None:
+        watch = getattr(conn, "watch", None)
+        if watch is not None:
+            conn.watch = None
+            if _WATCHDOG.detach(watch, conn.sock):
+                conn.close()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _WatchedPool(_Pooled, urllib3.HTTPConnectionPool):
     ConnectionCls = _WatchedConnection
 
 
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+class _WatchedHTTPSPool(_Pooled, urllib3.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 

@@ -193,3 +193,44 @@ def test_a_text_to_an_inactive_account_is_not_delivered(hooks, phone, state, sta
     assert transcript.messages == []
     assert transcript.error_codes == [10001]
     assert state.list("messages") == []
+
+
+# -- an attribute value Twilio does not take is a 12200 warning --------------------------------
+
+
+@pytest.mark.parametrize(("verb", "attribute"), [
+    ("<Gather timeout='abc' numDigits='1'><Say>Hello</Say></Gather>", "timeout"),
+    ("<Say loop='abc'>Hello</Say>", "loop"),
+    ("<Gather method='FETCH' numDigits='1'><Say>Hello</Say></Gather>", "method"),
+])
+def test_an_invalid_attribute_value_is_a_warning_and_the_call_goes_on(
+    hooks, phone, number, state, verb, attribute
+) -> None:
+    """Such a value was taken silently; Twilio's schema check logs 12200 and the verb runs
+    with its default."""
+    hooks.on("/voice", twiml(verb, "<Say>After</Say>"))
+    transcript = phone.inbound_call(NUMBER, CALLER, script=CallScript(""))
+    assert transcript.said[0] == "Hello"
+    assert transcript.said[-1] == "After"
+    assert transcript.status == "completed"
+    assert transcript.error_codes == [12200]
+    [note] = state.list("notifications")
+    assert (note["error_code"], note["log"]) == ("12200", "1")
+    assert attribute in note["message_text"]
+
+
+def test_an_invalid_value_in_a_reply_is_a_warning_and_the_reply_is_sent(hooks, phone, number,
+                                                                         state) -> None:
+    hooks.on("/sms", twiml("<Message method='FETCH'>Thanks</Message>"))
+    transcript = phone.inbound_sms(NUMBER, CALLER, "Hi")
+    assert [m["body"] for m in transcript.messages] == ["Thanks"]
+    assert transcript.error_codes == [12200]
+    assert state.list("notifications")[0]["log"] == "1"
+
+
+def test_valid_values_raise_no_warning(hooks, phone, number, state) -> None:
+    hooks.on("/voice", twiml("<Gather timeout='3' numDigits='1' method='GET' action='/g'>"
+                             "<Say loop='2' voice='alice'>Hello</Say></Gather>"))
+    transcript = phone.inbound_call(NUMBER, CALLER, script=CallScript(""))
+    assert transcript.error_codes == []
+    assert state.list("notifications") == []
