@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ClosedPoolError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util import Retry
 
 from api import paging
@@ -265,6 +270,12 @@ def _never_connected(exc: BaseException) -> bool:
     inner = exc.args[0] if exc.args else None
     reason = inner.reason if isinstance(inner, MaxRetryError) else inner
     return isinstance(reason, NewConnectionError)
+
+
+def _pool_closed(exc: BaseException) -> bool:
+    """Whether a requests ConnectionError is a request refused by a closed connection pool,
+    before anything was sent (the client was closed while the request waited to go out)."""
+    return bool(exc.args) and isinstance(exc.args[0], ClosedPoolError)
 
 
 def _attempts(exc: BaseException) -> int:
@@ -510,6 +521,8 @@ class TwilioClient(ResourceGroups):
     def _transport_error(
         self, method: str, url: str, exc: requests.RequestException, elapsed: float | None = None
     ) -> TwilioError:
+        if self._closed and _pool_closed(exc):
+            return TwilioClientClosed(method)  # closed by another thread: nothing was sent
         if isinstance(exc, requests.ConnectTimeout):
             phase, seconds = "connect", self.timeout[0]
         elif isinstance(exc, requests.ReadTimeout) or (

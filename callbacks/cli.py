@@ -8,8 +8,10 @@ from :mod:`callbacks.commands`.
 from __future__ import annotations
 
 import copy
+import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from typing import Any
 
 import click
@@ -111,6 +113,36 @@ def _strict(env_file: click.Parameter) -> click.Parameter:
     return option
 
 
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _show_version(context: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: Switchboard's version, then Python's, Flask's and Werkzeug's (Flask's
+    own option shows only the last three)."""
+    if not value or context.resilient_parsing:
+        return
+    click.echo(
+        f"Switchboard {_version('switchboard')}\n"
+        f"Python {platform.python_version()}\n"
+        f"Flask {_version('flask')}\n"
+        f"Werkzeug {_version('werkzeug')}",
+        color=context.color,
+    )
+    context.exit()
+
+
+def _own_version(version: click.Parameter) -> click.Parameter:
+    """A copy of Flask's ``--version`` option that shows Switchboard's version first."""
+    option = copy.copy(version)
+    option.callback = _show_version
+    option.help = "Show the versions of Switchboard, Python, Flask and Werkzeug."
+    return option
+
+
 class SwitchboardGroup(FlaskGroup):
     """Flask's command group, where every command's argument errors take one line
     (:func:`one_line_usage_errors`) and ``--env-file`` refuses a file it cannot parse.
@@ -121,7 +153,8 @@ class SwitchboardGroup(FlaskGroup):
 
     def __init__(self, **extra: Any) -> None:
         super().__init__(**extra)
-        self.params = [_strict(param) if param.name == "env_file" else param
+        own = {"env_file": _strict, "version": _own_version}
+        self.params = [own[param.name](param) if param.name in own else param
                        for param in self.params]
 
     def make_context(self, info_name: str | None, args: list[str],

@@ -118,7 +118,7 @@ class OperationsGroup(click.Group):
         except MissingCommand:
             raise
         except click.UsageError as error:
-            raise OneLineError(error.format_message()) from None
+            raise OneLineError(f"{info_name}: {error.format_message()}") from None
 
 
 class OutputFile(click.Path):

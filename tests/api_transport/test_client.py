@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,35 @@ def test_a_stream_open_before_close_is_read_to_its_end(stub: StubServer) -> None
     media = client.recordings.media(RECORDING, "mp3")
     client.close()
     assert b"".join(media) == audio
+
+
+def test_a_retry_waiting_when_another_thread_closes_is_not_sent(stub: StubServer) -> None:
+    """A POST answered 429 waits to be sent again; the client is closed meanwhile: the retry
+    is refused with TwilioClientClosed (nothing was sent), not a connection error saying
+    Twilio may have acted."""
+    stub.reply(429, {"code": 20429, "message": "Too Many Requests"}, headers={"Retry-After": "1"})
+    stub.reply(201, {"sid": "CA" + "3" * 32})
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url)
+    closer = threading.Timer(0.3, client.close)
+    closer.start()
+    with pytest.raises(TwilioClientClosed, match="cannot send POST"):
+        client.request("POST", client.account_path("/Calls.json"), data={"To": "+14155550100"})
+    closer.join()
+    assert len(stub.received) == 1
+
+
+def test_a_request_past_the_closed_check_opens_no_new_pool(stub: StubServer) -> None:
+    """close() in another thread just after a request checked ``closed``: requests' adapter
+    would open a new pool and send it all the same."""
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=stub.url, retries=0)
+    client.accounts.get()
+    session_request = client._session.request
+
+    def close_first(*args: object, **kwargs: object) -> object:
+        client.close()  # as if another thread did, just now
+        return session_request(*args, **kwargs)
+
+    client._session.request = close_first  # type: ignore[method-assign]
+    with pytest.raises(TwilioClientClosed, match="cannot send POST"):
+        client.request("POST", client.account_path("/Calls.json"), data={"To": "+14155550100"})
+    assert len(stub.received) == 1

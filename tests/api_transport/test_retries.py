@@ -10,6 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests.adapters
+from urllib3 import PoolManager
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import Retry
 
 from api import (
     TwilioClient,
@@ -342,3 +346,102 @@ def test_a_connection_error_says_whether_a_connection_was_made(stub: StubServer)
     ):
         client.request("POST", CALLS, data={"To": "+14155550100"})
     assert dropped.value.connected is True
+
+
+class _SocksPool(HTTPConnectionPool):
+    """Stands for urllib3's SOCKS pool, whose connections go through the SOCKS proxy."""
+
+
+class _SocksManager(PoolManager):
+    """Stands for urllib3's SOCKSProxyManager (PySocks is not installed here)."""
+
+    def __init__(self, proxy_url: str, username: str | None = None,
+                 password: str | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.proxy_url = proxy_url
+        self.pool_classes_by_scheme = {"http": _SocksPool, "https": _SocksPool}
+
+
+def test_a_socks_proxy_keeps_its_own_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a SOCKS proxy the pools are still the SOCKS ones (which connect through the
+    proxy), with the idle limit on top: plain pools would connect around the proxy."""
+    monkeypatch.setattr(requests.adapters, "SOCKSProxyManager", _SocksManager)
+    adapter = connections.PoolAdapter()
+    manager = adapter.proxy_manager_for("socks5h://127.0.0.1:1080")
+    for scheme in ("http", "https"):
+        pool_class = manager.pool_classes_by_scheme[scheme]
+        assert issubclass(pool_class, _SocksPool)
+        assert issubclass(pool_class, connections.fresh_pool_class(_SocksPool))
+    pool = manager.connection_from_url("http://127.0.0.1:9/")
+    assert isinstance(pool, _SocksPool)
+    adapter.close()
+
+
+def test_direct_and_http_proxy_pools_limit_idle_writes() -> None:
+    adapter = connections.PoolAdapter()
+    assert adapter.poolmanager.pool_classes_by_scheme == connections.POOL_CLASSES
+    proxy = adapter.proxy_manager_for("http://127.0.0.1:3128")
+    assert proxy.pool_classes_by_scheme == connections.POOL_CLASSES
+    assert issubclass(connections.POOL_CLASSES["https"], HTTPSConnectionPool)
+    adapter.close()
+
+
+def test_a_get_without_retries_does_not_meet_an_expired_connection(
+    keep_alive: KeepAliveServer,
+) -> None:
+    """With retries off, a GET would not be sent again either: it gets a new connection."""
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url, retries=0) as client:
+        client.accounts.get()
+        time.sleep(0.5)
+        client.accounts.get()
+    assert keep_alive.requests == ["GET", "GET"]
+    assert keep_alive.connections == 2
+
+
+def test_a_retried_get_does_not_meet_a_second_expired_connection(
+    keep_alive: KeepAliveServer,
+) -> None:
+    """Two idle connections, one read retry: the first try meets one expired connection and
+    is sent again, on a new connection (urllib3 puts the broken one back as an empty slot on
+    top of its LIFO queue), not on the other expired one."""
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=keep_alive.url,
+                      retries=fast_retries(1)) as client:
+        with client.request("GET", CALLS, stream=True):  # holds its connection
+            client.accounts.get()  # on a second one
+        assert keep_alive.connections == 2
+        time.sleep(0.5)
+        client.accounts.get()
+    assert keep_alive.requests == ["GET"] * 3
+    assert keep_alive.connections == 3
+
+
+def test_a_post_a_plain_retry_sends_again_keeps_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A urllib3 Retry that sends a POST again lets it use an idle connection."""
+    monkeypatch.setattr(connections, "WRITE_IDLE_LIMIT", 0.15)
+    server = KeepAliveServer(idle=60)
+    retry = Retry(total=2, allowed_methods=None, backoff_factor=0)
+    with TwilioClient(ACCOUNT_SID, AUTH_TOKEN, base_url=server.url, retries=retry) as client:
+        _send(client)
+        time.sleep(0.3)
+        _send(client)
+    server.close()
+    assert server.requests == ["POST", "POST"]
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("retry", "method", "resends"),
+    [
+        (retry_policy(), "GET", True),
+        (retry_policy(), "post", False),
+        (retry_policy(0), "GET", False),
+        (Retry(False), "GET", False),
+        (Retry(total=3, read=0), "GET", False),
+        (Retry(total=None, read=None, allowed_methods=None), "POST", True),
+        (Retry(total=0, read=5), "GET", False),
+    ],
+)
+def test_which_requests_are_sent_again(retry: Retry, method: str, resends: bool) -> None:
+    assert connections.resends_lost_requests(retry, method) is resends

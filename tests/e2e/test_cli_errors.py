@@ -152,6 +152,7 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
         (["emulator", "--port", "70000"], "70000 is not in the range"),
         (["emulator", "--seed", "abc"], "emulator: Invalid value for '--seed'"),
         (["nope"], "No such command 'nope'."),
+        (["api", "--bogus"], "Error: api: No such option '--bogus'."),
         (["-e", "/nonexistent.env", "api", "get-account-details"],
          "'/nonexistent.env' does not exist"),
         (["run", "--port", "abc"], "run: Invalid value for '--port'"),
@@ -232,6 +233,16 @@ def test_groups_exit_2_with_click_8_1_too(
     assert result.exit_code == 2, result.output
     assert "Commands:" in result.stderr
     assert_one_line_error(switchboard("simulate", "call", "--to", "42"))
+
+
+def test_version_names_switchboard() -> None:
+    """``--version`` is Switchboard's, not only Flask's (Python, Flask, Werkzeug)."""
+    result = switchboard("--version")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Switchboard "), result.stdout
+    assert [line.split()[0] for line in lines[1:]] == ["Python", "Flask", "Werkzeug"]
+    assert result.stderr == ""
 
 
 def test_api_list_is_not_a_missing_command() -> None:
