@@ -233,7 +233,8 @@ def _run(
     try:
         client = TwilioClient.from_settings(settings=load_settings(config_ref))
     except (ConfigError, ValidationError) as error:
-        raise click.ClickException(str(error)) from None
+        # a setting or profile that cannot be used: status 2, as every command gives it
+        raise OneLineError(str(error)) from None
     with client:
         try:
             result = operation(client, **values)

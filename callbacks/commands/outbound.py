@@ -74,7 +74,8 @@ def _connect(config_ref: str | None) -> tuple[Settings, TwilioClient]:
         settings = load_settings(config_ref)
         return settings, TwilioClient.from_settings(settings=settings)
     except (ConfigError, ValidationError) as error:
-        raise click.ClickException(str(error)) from None
+        # a setting or profile that cannot be used: status 2, as every command gives it
+        raise OneLineError(str(error)) from None
 
 
 def _public_url(settings: Settings, public_url: str | None, allow_insecure: bool) -> str:

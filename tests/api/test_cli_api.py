@@ -195,14 +195,14 @@ def test_missing_credentials_and_unknown_profiles_are_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stub: TwilioStub
 ) -> None:
     code, output = invoke("get-account-details")
-    assert code == 1
+    assert code == 2  # as every command gives a setting or profile it cannot use
     assert output.count("\n") == 1
     assert "TWILIO_ACCOUNT_SID" in output
     profiles = tmp_path / "switchboard.toml"
     profiles.write_text('[profiles.other]\naccount_sid = "AC' + "0" * 32 + '"\n')
     monkeypatch.setenv("SWITCHBOARD_PROFILES_FILE", str(profiles))
     code, output = invoke("get-account-details", "--config-ref", "acme")
-    assert code == 1
+    assert code == 2
     assert output.count("\n") == 1
     assert "acme" in output
     assert stub.requests == []

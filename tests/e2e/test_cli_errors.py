@@ -170,6 +170,27 @@ def test_a_bad_argument_is_one_line_and_nothing_is_sent(
     assert recorder.received == []
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["api", "get-account-details"],
+        ["sms", "--to", NUMBER, "--from", "+15555550101", "--body", "hi"],
+        ["call", "--to", NUMBER, "--from", "+15555550101"],
+    ],
+)
+def test_a_profile_or_setting_that_cannot_be_used_is_status_2_for_every_command(
+    recorder: Recorder, command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``api`` said these with status 1 where ``sms`` and ``call`` said 2."""
+    monkeypatch.chdir(tmp_path)  # no switchboard.toml
+    line = assert_one_line_error(switchboard(*command, "--config-ref", "acne"))
+    assert "profile 'acne' is not defined" in line
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    line = assert_one_line_error(switchboard(*command))
+    assert "TWILIO_ACCOUNT_SID: 'AC123' is not an account SID" in line
+    assert recorder.received == []
+
+
 def test_a_url_that_does_not_answer_is_not_called_with_bad_arguments(recorder: Recorder) -> None:
     """The checks come before the call: the server at --url gets nothing."""
     result = switchboard("simulate", "call", "--to", "42", "--url", recorder.url + "/voice")
