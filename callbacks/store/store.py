@@ -243,7 +243,9 @@ class Store:
                 return result
             except self._dbapi_error() as error:
                 dialect = self.engine.dialect
-                gone = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+                gone = dialect.is_disconnect(error, fairy.dbapi_connection, cursor) or (
+                    not sqlite and _left_unusable(error, dialect.loaded_dbapi.OperationalError)
+                )
                 if gone:
                     fairy.invalidate(error)
                 if keeping:
@@ -822,6 +824,18 @@ def _close_behind(ref: weakref.ref[WriteBehind]) -> None:
     behind = ref()
     if behind is not None:
         behind.close()
+
+
+def _left_unusable(error: BaseException, operational: type[Exception]) -> bool:
+    """Whether a PostgreSQL driver error left its connection unusable although the dialect
+    does not call it a disconnect: one of psycopg's own (no SQLSTATE, such as ``cannot exit
+    pipeline mode while busy`` when the server ends the connection during an ``executemany``)
+    or of the server's connection and shutdown classes (08, 57). Put back in the pool, such a
+    connection fails its rollback and the pool logs a traceback; it is dropped instead."""
+    if not isinstance(error, operational):
+        return False
+    state = getattr(error, "sqlstate", None)
+    return state is None or state[:2] in ("08", "57")
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:

@@ -202,3 +202,36 @@ def test_sqlite_writers_of_other_processes_queue_on_the_writer_file(tmp_path: Pa
     assert store.get_call(CALL)["status"] == "queued"
     os.close(other)
     store.close()
+
+
+def test_a_postgresql_connection_left_unusable_is_dropped_not_reset(
+    postgresql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """psycopg's own failures, such as ``cannot exit pipeline mode while busy`` when the server
+    ends the connection in the middle of an ``executemany``, are not disconnects to the
+    dialect: the connection went back to the pool, its rollback failed, and the pool logged a
+    traceback (seen in a CI run of the database outage load test). It is dropped instead."""
+    import psycopg
+
+    store = Store(postgresql_url, attempts=1)
+    store.create_all()
+    invalidated: list[BaseException | None] = []
+    sa.event.listen(store.engine, "invalidate", lambda conn, rec, error: invalidated.append(error))
+
+    def broken_pipeline(cursor: object) -> None:
+        raise psycopg.OperationalError("cannot exit pipeline mode while busy")
+
+    with pytest.raises(StoreUnavailable), caplog.at_level("ERROR", logger="sqlalchemy.pool"):
+        store._run_sql(broken_pipeline)
+    assert len(invalidated) == 1
+    assert "Exception during reset" not in caplog.text
+
+    def serialization_failure(cursor: object) -> None:  # a statement's failure, not the link's
+        raise psycopg.errors.SerializationFailure("could not serialize access")
+
+    with pytest.raises(StoreUnavailable):
+        store._run_sql(serialization_failure)
+    assert len(invalidated) == 1  # the connection is kept
+    store.record_call({"CallSid": CALL, "CallStatus": "queued"})
+    assert store.get_call(CALL)["status"] == "queued"
+    store.close()
