@@ -47,16 +47,7 @@ class KeepAlive(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def keep_alive() -> Iterator[http.server.ThreadingHTTPServer]:
     handler = type("Handler", (KeepAlive,), {"arrived": threading.Event(), "ports": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler))
 
 
 def test_a_deadline_firing_as_an_answer_completes_spares_the_next_request(
