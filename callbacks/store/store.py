@@ -152,7 +152,7 @@ class Store:
         self._purger: threading.Thread | None = None
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_purge_in_child(ref))
-        self._indexes_ready = False
+        self._schema_ready = False
         self._behind = (
             WriteBehind(self._write_rows, self._check_database, delay=record_delay)
             if record_delay > 0
@@ -451,7 +451,7 @@ class Store:
             if self.dialect == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CREATE_LOCK)))
             schema.metadata.create_all(conn, checkfirst=True)
-            if not self._indexes_ready:  # once per store: the tables made above have theirs
+            if not self._schema_ready:  # once per store: the tables made above have theirs
                 _create_missing_indexes(conn)
 
         try:
@@ -460,7 +460,7 @@ class Store:
             if "already exists" not in str(error.__cause__):
                 raise
             self._run(work)
-        self._indexes_ready = True
+        self._schema_ready = True
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""
@@ -496,7 +496,7 @@ class Store:
         probes is created again as by any write (:meth:`_retrying`). So a check is one short
         transaction, and never waits for another process's ``create_all`` (on PostgreSQL an
         advisory lock, held while a process starting up builds an index)."""
-        if not self._indexes_ready:
+        if not self._schema_ready:
             self.create_all()
         probes = [sa.delete(table).where(sa.false()) for table in schema.metadata.sorted_tables]
         probe, row = self._sql.probe, {"id": 1, "checked_at": self._now()}
@@ -660,7 +660,14 @@ class Store:
         Saving a session runs a bounded part of it now and then (every
         ``session_purge_every`` seconds in a process), so that neither table grows forever;
         this runs it all, in transactions of a few hundred rows."""
-        return self.purge_voice_sessions() + self.purge_sms_sessions()
+        return sum(self._purge(table, idle) for table, idle in self._session_tables())
+
+    def _session_tables(self) -> tuple[tuple[sa.Table, timedelta], ...]:
+        """Each session table with the idle time after which its rows are deleted."""
+        return (
+            (schema.voice_sessions, self.voice_session_idle),
+            (schema.sms_sessions, self.sms_session_idle),
+        )
 
     def _purge(
         self, table: sa.Table, idle: timedelta, *, once: bool = False,
@@ -711,10 +718,7 @@ class Store:
         at ``now``: a failure is logged, and tried again at the next round."""
         try:
             backlog = False
-            for table, idle in (
-                (schema.voice_sessions, self.voice_session_idle),
-                (schema.sms_sessions, self.sms_session_idle),
-            ):
+            for table, idle in self._session_tables():
                 if self._purge(table, idle, once=True, now=now) >= PURGE_LIMIT:
                     backlog = True
             self._backlog = backlog
