@@ -77,7 +77,7 @@ def test_a_flush_under_load_returns_once_its_own_rows_are_written() -> None:
     stop = threading.Event()
 
     def flood() -> None:
-        n, end = 0, time.monotonic() + 4
+        n, end = 0, time.monotonic() + 30  # stopped by the test as soon as the flush returns
         while not stop.is_set() and time.monotonic() < end:
             behind.submit("calls", f"CA{n}", n)
             n += 1
@@ -93,8 +93,10 @@ def test_a_flush_under_load_returns_once_its_own_rows_are_written() -> None:
         behind.flush()
         took = time.monotonic() - started
         assert "mine" in db.sids
-        assert flooding.is_alive()
-        assert took < 2.0, f"the flush took {took:.1f} s, writing the others' rows too"
+        # The flood goes on until the test stops it: a flush that wrote the others' rows too
+        # would only end with the flood (30 s). The machine's speed does not matter here.
+        assert flooding.is_alive(), f"the flush took {took:.1f} s, writing the others' rows too"
+        assert took < 20, f"the flush took {took:.1f} s, writing the others' rows too"
     finally:
         stop.set()
         flooding.join(5)
