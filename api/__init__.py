@@ -2,15 +2,15 @@
 
 ::
 
-    from api import TwilioClient
+    from switchboard.api import TwilioClient
     client = TwilioClient.from_settings()          # TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN
     client.calls.create(to="+14155550100", from_="+14155550199", url="https://.../voice")
 """
 
 from __future__ import annotations
 
-from api.client import TwilioClient
-from api.errors import (
+from switchboard.api.client import TwilioClient
+from switchboard.api.errors import (
     TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
@@ -20,7 +20,7 @@ from api.errors import (
     TwilioUnexpectedAnswer,
     ValidationError,
 )
-from api.retry import TwilioRetry, retry_policy
+from switchboard.api.retry import TwilioRetry, retry_policy
 
 __all__ = [
     "TwilioClient",

@@ -1,5 +1,6 @@
 """The transport: one :class:`requests.Session` per client, Basic auth, timeouts, retries
-(urllib3's :class:`~urllib3.util.Retry` on the adapter, see :mod:`api.retry`), form encoding,
+(urllib3's :class:`~urllib3.util.Retry` on the adapter, see :mod:`switchboard.api.retry`), form
+encoding,
 JSON decoding and Twilio's errors.
 
 ::
@@ -35,9 +36,9 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
-from api import paging
-from api.connections import PoolAdapter
-from api.errors import (
+from switchboard.api import paging
+from switchboard.api.connections import PoolAdapter
+from switchboard.api.errors import (
     TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
@@ -46,13 +47,13 @@ from api.errors import (
     TwilioTimeout,
     ValidationError,
 )
-from api.resources import ResourceGroups
-from api.retry import retry_policy
-from api.validation import show_url
-from api.validation import sid as check_sid
+from switchboard.api.resources import ResourceGroups
+from switchboard.api.retry import retry_policy
+from switchboard.api.validation import show_url
+from switchboard.api.validation import sid as check_sid
 
 if TYPE_CHECKING:
-    from config import Settings
+    from switchboard.config import Settings
 
 __all__ = [
     "API_VERSION",
@@ -291,7 +292,7 @@ class TwilioClient(ResourceGroups):
 
     ``auth_token`` is the account's auth token, or with ``api_key_sid`` that API key's secret;
     either may be a ``str`` or a :class:`config.Secret`. ``timeout`` is (connect, read) seconds.
-    ``retries`` is a number of retries under :func:`api.retry.retry_policy` or a urllib3
+    ``retries`` is a number of retries under :func:`switchboard.api.retry.retry_policy` or a urllib3
     :class:`~urllib3.util.Retry` used as given (``raise_on_status`` is turned off so that the
     last answer's error body is reported). ``user_agent`` is put before Switchboard's own
     product token. One client may be shared by several threads.
@@ -366,9 +367,9 @@ class TwilioClient(ResourceGroups):
     def from_settings(
         cls, profile: str | None = None, settings: Settings | None = None, **kwargs: Any
     ) -> TwilioClient:
-        """A client for a settings profile (``config.load_settings(profile)``), or for
+        """A client for a settings profile (``switchboard.config.load_settings(profile)``), or for
         ``settings`` when given. ``kwargs`` go to the constructor (``timeout``, ``retries``...)."""
-        from config import ConfigError, load_settings
+        from switchboard.config import ConfigError, load_settings
 
         if settings is None:
             settings = load_settings(profile)
@@ -509,7 +510,8 @@ class TwilioClient(ResourceGroups):
         limit: int | None = None,
         page_size: int | None = None,
     ) -> Iterator[dict]:
-        """Lazily iterate the items under ``key`` on every page (:func:`api.paging.paginate`)."""
+        """Lazily iterate the items under ``key`` on every page
+        (:func:`switchboard.api.paging.paginate`)."""
         if not isinstance(key, str) or not key:
             raise ValidationError("key", f"{key!r:.40} is not the name of a list in the page")
         if self._closed:

@@ -8,7 +8,7 @@ is part of the path; ``AreaCode`` is a query parameter), the type, whether it is
 the connector's own description; and it runs on a :class:`~api.TwilioClient` through the
 resource groups::
 
-    from api.operations import OPERATIONS
+    from switchboard.api.operations import OPERATIONS
     OPERATIONS["get-available-phone-numbers"](client, iso_country_code="US", area_code="415")
 
 The mapping onto today's API (``../shared/connector-operations.md``): the retired SMS resource is
@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from api import validation
-from api.errors import ValidationError
-from api.resources.calls import CALL_STATUSES, IF_MACHINE, STATUS_CALLBACK_EVENTS
-from api.resources.conferences import CONFERENCE_STATUSES
+from switchboard.api import validation
+from switchboard.api.errors import ValidationError
+from switchboard.api.resources.calls import CALL_STATUSES, IF_MACHINE, STATUS_CALLBACK_EVENTS
+from switchboard.api.resources.conferences import CONFERENCE_STATUSES
 
 if TYPE_CHECKING:
-    from api.client import TwilioClient
+    from switchboard.api.client import TwilioClient
 
 __all__ = ["OPERATIONS", "Attribute", "Operation"]
 

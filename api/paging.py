@@ -16,11 +16,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from api.errors import TwilioInvalidResponse, ValidationError
-from api.validation import positive_int
+from switchboard.api.errors import TwilioInvalidResponse, ValidationError
+from switchboard.api.validation import positive_int
 
 if TYPE_CHECKING:
-    from api.client import TwilioClient
+    from switchboard.api.client import TwilioClient
 
 __all__ = ["MAX_PAGE_SIZE", "paginate"]
 
@@ -39,7 +39,8 @@ def paginate(
 ) -> Iterator[dict]:
     """Yield the items under ``key`` of every page of the list at ``path``.
 
-    ``params`` (the filters, already encoded: see :func:`api.client.encode_params`) go with
+    ``params`` (the filters, already encoded: see :func:`switchboard.api.client.encode_params`) go
+    with
     the first request only; ``next_page_uri`` carries them on.
     ``limit`` caps the number of items (no page beyond the one holding the last is fetched);
     ``page_size`` is sent as ``PageSize`` (at most 1000; by default ``limit`` when it is

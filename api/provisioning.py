@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from api import validation
-from api.errors import ValidationError
-from config.errors import ConfigError
-from config.validation import base_url, redact_url
+from switchboard.api import validation
+from switchboard.api.errors import ValidationError
+from switchboard.config.errors import ConfigError
+from switchboard.config.validation import base_url, redact_url
 
 if TYPE_CHECKING:
-    from api.client import TwilioClient
+    from switchboard.api.client import TwilioClient
 
 __all__ = [
     "Change",

@@ -21,7 +21,7 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
-from api.errors import TwilioUnexpectedAnswer, ValidationError
+from switchboard.api.errors import TwilioUnexpectedAnswer, ValidationError
 
 __all__ = [
     "HTTP_METHODS",

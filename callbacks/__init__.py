@@ -1,7 +1,8 @@
 """Switchboard callbacks: the Flask app Twilio calls.
 
-``flask --app callbacks run`` (or ``switchboard run``) serves :func:`create_app`'s app.
-The app is imported lazily, so ``import callbacks.twiml`` (the emulator, the CLI) stays light.
+``flask --app switchboard.callbacks run`` (or ``switchboard run``) serves :func:`create_app`'s
+app. The app is imported lazily, so ``import switchboard.callbacks.twiml`` (the emulator, the
+CLI) stays light.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from callbacks.app import Switchboard, create_app, get_settings, get_store
+    from switchboard.callbacks.app import Switchboard, create_app, get_settings, get_store
 
 __all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from callbacks import app
+        from switchboard.callbacks import app
 
         return getattr(app, name)
-    raise AttributeError(f"module 'callbacks' has no attribute {name!r}")
+    raise AttributeError(f"module 'switchboard.callbacks' has no attribute {name!r}")

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callbacks.deadline import Deadline
-from callbacks.devlog import hide_query_strings
-from callbacks.errors import register_error_handlers
-from callbacks.logs import one_line_logs
-from callbacks.security import FORM_TYPE, RequestValidator, twilio_url
-from callbacks.twiml_vocabulary import ELEMENTS
-from config import ConfigError, Settings, load_settings
+from switchboard.callbacks.deadline import Deadline
+from switchboard.callbacks.devlog import hide_query_strings
+from switchboard.callbacks.errors import register_error_handlers
+from switchboard.callbacks.logs import one_line_logs
+from switchboard.callbacks.security import FORM_TYPE, RequestValidator, twilio_url
+from switchboard.callbacks.twiml_vocabulary import ELEMENTS
+from switchboard.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from callbacks.store import Store
+    from switchboard.callbacks.store import Store
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 
 __all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
 
@@ -48,7 +48,7 @@ class Switchboard:
         self.deadline = Deadline(settings.handler_timeout, max_workers=max_workers)
         token = settings.auth_token
         self.validator = RequestValidator(token) if token else None
-        #: URLs made by :func:`callbacks.handlers.external_url`, by endpoint and origin.
+        #: URLs made by :func:`switchboard.callbacks.handlers.external_url`, by endpoint and origin.
         self.external_urls: dict[tuple[str | None, ...], str] = {}
 
     def ensure_schema(self) -> None:
@@ -145,18 +145,18 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     hide_query_strings()
 
     register_error_handlers(app)
-    from callbacks.health import bp as health_bp
+    from switchboard.callbacks.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     if app.config["BUNDLED_FLOWS"]:
-        from callbacks.flows import register_flows
+        from switchboard.callbacks.flows import register_flows
 
         register_flows(app)
     return app
 
 
 def _open_store(app: Flask, settings: Settings) -> Store:
-    from callbacks.store import Store
+    from switchboard.callbacks.store import Store
 
     url = settings.database_url
     if not url:
@@ -190,7 +190,8 @@ def _stop_dev_server_cleanly_on_sigterm() -> None:
     does: ``KeyboardInterrupt`` in the main thread, where werkzeug stops serving, lets the
     requests in progress finish and returns, so the interpreter ends normally and its exit
     hooks run, the store's among them, which writes the call and message rows still waiting
-    (:mod:`callbacks.store.behind`). SIGTERM's default action ends the process at once and
+    (:mod:`switchboard.callbacks.store.behind`). SIGTERM's default action ends the process at once
+    and
     they were lost. Nothing changes elsewhere: gunicorn's processes and any program that
     handles SIGTERM itself keep their handlers."""
     import click

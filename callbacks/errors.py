@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from callbacks.twiml import MessagingResponse, VoiceResponse
+from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
 if TYPE_CHECKING:
-    from config import Settings
+    from switchboard.config import Settings
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 
 __all__ = [
     "VOICE_APOLOGY",

@@ -1,10 +1,10 @@
 """Write your own Twilio handlers: a blueprint whose routes do the webhook chores.
 
 A handler is a plain function that takes the typed request and returns TwiML built with
-:mod:`callbacks.twiml`::
+:mod:`switchboard.callbacks.twiml`::
 
-    from callbacks.handlers import TwilioBlueprint
-    from callbacks.twiml import VoiceResponse
+    from switchboard.callbacks.handlers import TwilioBlueprint
+    from switchboard.callbacks.twiml import VoiceResponse
 
     bp = TwilioBlueprint("hello", __name__)
 
@@ -21,10 +21,11 @@ Every route made by the decorators, for each request (GET or POST, as Twilio may
    :class:`~callbacks.twilio_request.MessageRequest` or
    :class:`~callbacks.twilio_request.StatusCallback` (unknown parameters kept in ``.params``);
 3. records the call or message in the store, runs the handler with a deadline
-   (``settings.handler_timeout``, see :mod:`callbacks.deadline`), saves ``.session`` if the
+   (``settings.handler_timeout``, see :mod:`switchboard.callbacks.deadline`), saves ``.session`` if
+   the
    handler changed it;
 4. answers TwiML as ``text/xml`` (status callbacks: 204 once stored) or, when anything went
-   wrong, the safe answer of :mod:`callbacks.errors` -- never a 500.
+   wrong, the safe answer of :mod:`switchboard.callbacks.errors` -- never a 500.
 """
 
 from __future__ import annotations
@@ -39,23 +40,28 @@ from flask import Blueprint, Request, Response, current_app, request, url_for
 from lxml import etree
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-from callbacks.deadline import HandlerTimeout, abandoned
-from callbacks.errors import BadHandlerResult, empty_messaging, safe_answer, twiml_response
-from callbacks.security import FORM_TYPE
-from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
-from callbacks.twiml import (
+from switchboard.callbacks.deadline import HandlerTimeout, abandoned
+from switchboard.callbacks.errors import (
+    BadHandlerResult,
+    empty_messaging,
+    safe_answer,
+    twiml_response,
+)
+from switchboard.callbacks.security import FORM_TYPE
+from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from switchboard.callbacks.twiml import (
     MAX_DOCUMENT_BYTES,
     MessagingResponse,
     TwiMLError,
     VoiceResponse,
     parse_twiml,
 )
-from config.validation import redact_url
+from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
-    from callbacks.app import Switchboard
+    from switchboard.callbacks.app import Switchboard
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,7 +285,7 @@ def _failed(
 
 
 def _is_store_error(error: BaseException) -> bool:
-    from callbacks.store import StoreUnavailable
+    from switchboard.callbacks.store import StoreUnavailable
 
     return isinstance(error, StoreUnavailable)
 

@@ -6,10 +6,10 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from callbacks.deadline import HandlerTimeout
-from callbacks.store import StoreUnavailable
+from switchboard.callbacks.deadline import HandlerTimeout
+from switchboard.callbacks.store import StoreUnavailable
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 
 bp = Blueprint("health", __name__)
 

@@ -6,7 +6,8 @@ arrives percent-encoded in a path (``/voice/x%0Aanything``), would let an unsign
 log lines of its own. :class:`OneLine` escapes control characters in each record's message
 (``\\n``, ``\\x00``...), which leaves a traceback appended by the formatter as it is.
 
-Under gunicorn, :class:`callbacks.production.GunicornLogger` puts it on the error and access
+Under gunicorn, :class:`switchboard.callbacks.production.GunicornLogger` puts it on the error and
+access
 logs, and :class:`NoQueryStrings` on the error log; :func:`one_line_logs` puts it on the app
 logger's handlers otherwise (Flask's own, for the development server).
 """

@@ -1,4 +1,5 @@
-"""What the production entry point (:mod:`callbacks.wsgi`, under gunicorn) adds to ``create_app``.
+"""What the production entry point (:mod:`switchboard.callbacks.wsgi`, under gunicorn) adds to
+``create_app``.
 
 Unlike ``flask run``, it refuses to start without ``TWILIO_AUTH_TOKEN``: a production server
 that cannot verify Twilio's signatures would refuse every webhook (or, with the checks off,
@@ -14,9 +15,9 @@ from flask import Flask
 from gunicorn import glogging
 from gunicorn.config import Config
 
-from callbacks.app import create_app
-from callbacks.logs import NoQueryStrings, OneLine, add_filter
-from config import load_settings
+from switchboard.callbacks.app import create_app
+from switchboard.callbacks.logs import NoQueryStrings, OneLine, add_filter
+from switchboard.config import load_settings
 
 __all__ = [
     "GunicornLogger", "MissingAuthToken", "prepare", "production_app", "require_auth_token",
@@ -61,7 +62,7 @@ class GunicornLogger(glogging.Logger):
         add_filter(self.error_log, NoQueryStrings)
         for handler in (*self.error_log.handlers, *self.access_log.handlers):
             add_filter(handler, OneLine)
-        app_log = logging.getLogger("callbacks")
+        app_log = logging.getLogger("switchboard.callbacks")
         if all(getattr(handler, "_gunicorn", False) for handler in app_log.handlers):
             # none of its own (from logconfig_dict, say): gunicorn's, made again on a reload
             app_log.handlers[:] = self.error_log.handlers

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote
 
-from config import Secret
+from switchboard.config import Secret
 
 if TYPE_CHECKING:
     import flask

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from config import Settings
+    from switchboard.config import Settings
 
 __all__ = ["CallRequest", "Media", "MessageRequest", "StatusCallback", "TwilioRequest"]
 

@@ -17,10 +17,10 @@ Twilio documents for the attribute, or a verb after one that ends the document (
 ``<Reject>``, ``<Redirect>``) raises :class:`TwiMLError` at once. Text always goes through
 lxml, so caller text is escaped and never becomes markup.
 The calls are recorded as they are checked; lxml makes and writes the tree when the document
-is serialised (:mod:`callbacks.twiml_template`).
+is serialised (:mod:`switchboard.callbacks.twiml_template`).
 
 :func:`parse_twiml` reads a document back and checks it against the same vocabulary
-(:mod:`callbacks.twiml_vocabulary`).
+(:mod:`switchboard.callbacks.twiml_vocabulary`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from typing import Any, ClassVar, Final, Literal, Self
 
 from lxml import etree
 
-from callbacks.twiml_template import Call, Draft, Kind, build, kind_of, serialise
-from callbacks.twiml_vocabulary import (
+from switchboard.callbacks.twiml_template import Call, Draft, Kind, build, kind_of, serialise
+from switchboard.callbacks.twiml_vocabulary import (
     CHILD_METHODS,
     ELEMENTS,
     ENDING_VERBS,
@@ -280,7 +280,8 @@ def _values_like(
     in the text of str values (a per-call query string, a caller's number), else ``None``.
 
     Each value changed is noted in ``fresh`` (if a list) as the draft's data ``position``
-    plus the value's place shifted by 32 bits (see :func:`callbacks.twiml_template.serialise`).
+    plus the value's place shifted by 32 bits (see
+    :func:`switchboard.callbacks.twiml_template.serialise`).
     """
     if call.keys != [*given] or len(call.values) != len(call.keys):
         return None

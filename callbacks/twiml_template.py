@@ -1,6 +1,7 @@
 """Recorded TwiML documents, and the lxml trees that serialise them.
 
-The builder in :mod:`callbacks.twiml` checks every call at once but makes no lxml element as
+The builder in :mod:`switchboard.callbacks.twiml` checks every call at once but makes no lxml
+element as
 it goes: lxml creates a Python object for each element and checks and encodes each attribute
 it is given, which costs more than the rest of a builder call. A call is recorded in a
 :class:`Draft` instead: the element's parent and :class:`Kind` (tag and attribute names), its
@@ -31,7 +32,7 @@ from typing import Final
 
 from lxml import etree
 
-from callbacks.twiml_vocabulary import ElementSpec
+from switchboard.callbacks.twiml_vocabulary import ElementSpec
 
 __all__ = [
     "MAX_STEPS",

@@ -1,8 +1,8 @@
 """The TwiML vocabulary: every element, its attributes (Twilio's own names), the values Twilio
 documents for them, and what each element may contain.
 
-One table serves both directions: :mod:`callbacks.twiml` builds documents from it and
-:func:`callbacks.twiml.parse_twiml` checks documents against it. To follow a new Twilio
+One table serves both directions: :mod:`switchboard.callbacks.twiml` builds documents from it and
+:func:`switchboard.callbacks.twiml.parse_twiml` checks documents against it. To follow a new Twilio
 attribute or noun, add it here; the builder, the parser and the tests pick it up.
 
 Where Twilio documents a closed set or a numeric range for an attribute, the element's

@@ -1,8 +1,8 @@
 """The production entry point: ``gunicorn callbacks.wsgi:app`` (see ``deploy/gunicorn.conf.py``).
 
-It refuses to start without ``TWILIO_AUTH_TOKEN`` (see :mod:`callbacks.production`).
+It refuses to start without ``TWILIO_AUTH_TOKEN`` (see :mod:`switchboard.callbacks.production`).
 """
 
-from callbacks.production import production_app
+from switchboard.callbacks.production import production_app
 
 app = production_app()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from config import validation as v
+from switchboard.config import validation as v
 
 # Twilio gives a webhook 15 seconds in all; a handler must answer well inside that.
 TWILIO_WEBHOOK_DEADLINE = 15.0

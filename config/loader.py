@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.fields import FIELDS
-from config.profiles import profiles_file, read_profiles
-from config.settings import Settings
-from config.validation import boolean
+from switchboard.config.errors import ConfigError
+from switchboard.config.fields import FIELDS
+from switchboard.config.profiles import profiles_file, read_profiles
+from switchboard.config.settings import Settings
+from switchboard.config.validation import boolean
 
 DEFAULT_PROFILE = "default"
 

@@ -15,8 +15,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.fields import FIELDS
+from switchboard.config.errors import ConfigError
+from switchboard.config.fields import FIELDS
 
 DEFAULT_PROFILES_FILE = "switchboard.toml"
 

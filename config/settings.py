@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from config.errors import ConfigError
-from config.fields import FIELDS
-from config.secret import Secret
-from config.validation import redact_url
+from switchboard.config.errors import ConfigError
+from switchboard.config.fields import FIELDS
+from switchboard.config.secret import Secret
+from switchboard.config.validation import redact_url
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings for one profile. Build it with :func:`config.load_settings`.
+    """Validated settings for one profile. Build it with :func:`switchboard.config.load_settings`.
 
     Secrets are :class:`~config.Secret` objects: ``repr(settings)`` never shows them, nor the
     password of a database or basic-auth URL.

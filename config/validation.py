@@ -9,8 +9,8 @@ import math
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from config.errors import ConfigError
-from config.secret import Secret
+from switchboard.config.errors import ConfigError
+from switchboard.config.secret import Secret
 
 _SID_RE = re.compile(r"[0-9a-fA-F]{32}")
 _E164_RE = re.compile(r"\+[1-9][0-9]{1,14}")

@@ -1,7 +1,8 @@
 """gunicorn settings for Switchboard: ``gunicorn -c deploy/gunicorn.conf.py``.
 
 Every value can be overridden from the environment (``GUNICORN_BIND``, ``GUNICORN_WORKERS``,
-``GUNICORN_TIMEOUT``...) or on the command line. The app is ``callbacks.wsgi:app``, which
+``GUNICORN_TIMEOUT``...) or on the command line. The app is ``switchboard.callbacks.wsgi:app``,
+which
 refuses to start without ``TWILIO_AUTH_TOKEN``. A setting that cannot start the server (no
 auth token, a bad value) exits with status 78 (``EX_CONFIG``) and one line saying what is
 wrong; the systemd unit does not restart on it.
@@ -39,7 +40,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-wsgi_app = "callbacks.wsgi:app"
+wsgi_app = "switchboard.callbacks.wsgi:app"
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
@@ -79,7 +80,7 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Every line one line (control characters in a path or a value escaped), no query string in
 # the request targets gunicorn quotes in its error log, and the app's own lines in the error
 # log with the time, pid and level (callbacks.production.GunicornLogger).
-logger_class = "callbacks.production.GunicornLogger"
+logger_class = "switchboard.callbacks.production.GunicornLogger"
 
 proc_name = "switchboard"
 
@@ -97,9 +98,9 @@ def on_starting(server):
     """Refuse to start without an auth token or with bad settings (status 78); create the
     database tables once, in the master, before the workers start; warn about a worker
     timeout that would let Twilio or gunicorn give up before the handler deadline does."""
-    from callbacks.production import MissingAuthToken, prepare
-    from config import ConfigError, load_settings
-    from config.fields import TWILIO_WEBHOOK_DEADLINE
+    from switchboard.callbacks.production import MissingAuthToken, prepare
+    from switchboard.config import ConfigError, load_settings
+    from switchboard.config.fields import TWILIO_WEBHOOK_DEADLINE
 
     try:
         prepare()

@@ -1,6 +1,6 @@
 """A local stand-in for Twilio: the REST API 2010-04-01 and the caller side.
 
-``from emulator import Emulator`` starts both on a free port of 127.0.0.1::
+``from switchboard.emulator import Emulator`` starts both on a free port of 127.0.0.1::
 
     with Emulator() as emu:
         client = TwilioClient(emu.account_sid, emu.auth_token, base_url=emu.url)
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from switchboard.emulator.server import Emulator
 
 __all__ = ["Emulator"]
 
@@ -19,7 +19,7 @@ __all__ = ["Emulator"]
 def __getattr__(name: str) -> Any:
     # Imported on first use, so that the pytest plugin (which imports this package) stays light.
     if name == "Emulator":
-        from emulator.server import Emulator
+        from switchboard.emulator.server import Emulator
 
         return Emulator
     raise AttributeError(f"module 'emulator' has no attribute {name!r}")

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
-from emulator.resources import now, rfc2822
-from emulator.script import CallScript, DialOutcome
-from emulator.transcript import Event, Transcript, event_line, render_request
-from emulator.twiml_runner import (
+from switchboard.emulator.messaging import MAGIC_MESSAGE_OUTCOMES, Messaging
+from switchboard.emulator.resources import now, rfc2822
+from switchboard.emulator.script import CallScript, DialOutcome
+from switchboard.emulator.transcript import Event, Transcript, event_line, render_request
+from switchboard.emulator.twiml_runner import (
     SIP_RESPONSE_CODES,
     CallContext,
     CallRunner,
@@ -34,12 +34,12 @@ from emulator.twiml_runner import (
     absolute_media_url,
     parse_document,
 )
-from emulator.webhooks import WebhookClient
+from switchboard.emulator.webhooks import WebhookClient
 
 if TYPE_CHECKING:
-    from emulator.state import EmulatorState
+    from switchboard.emulator.state import EmulatorState
 
-log = logging.getLogger("emulator")
+log = logging.getLogger("switchboard.emulator")
 
 #: Outbound calls to these numbers do not answer (the REST side's callers can script more in
 #: ``Phone.call_outcomes``).
@@ -469,7 +469,7 @@ def script_from_form(form: Any) -> CallScript:
     """A :class:`CallScript` from the simulator endpoint's fields (``Digits`` "1,2#",
     ``Speech`` and ``DialOutcome`` "[NUMBER=]OUTCOME[:SECONDS]" repeatable, ``RecordSeconds``);
     ValueError naming the field when one is wrong."""
-    from emulator.script import RecordingTake, check_digits, parse_dial_outcome
+    from switchboard.emulator.script import RecordingTake, check_digits, parse_dial_outcome
 
     try:
         check_digits(form.get("Digits"))
@@ -508,8 +508,8 @@ def simulator_blueprint() -> Any:
     """
     from flask import Blueprint, g, jsonify, request
 
-    from emulator.params import APIError, not_found
-    from emulator.restkit import authenticate, context
+    from switchboard.emulator.params import APIError, not_found
+    from switchboard.emulator.restkit import authenticate, context
 
     bp = Blueprint("simulator", __name__)
     bp.before_request(authenticate)

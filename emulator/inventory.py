@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.resources import formatted_number
+from switchboard.emulator.resources import formatted_number
 
 NUMBERS_PER_AREA = 100
 

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from emulator.resources import API_VERSION
-from emulator.transcript import Event, Transcript
-from emulator.twiml_runner import (
+from switchboard.emulator.resources import API_VERSION
+from switchboard.emulator.transcript import Event, Transcript
+from switchboard.emulator.twiml_runner import (
     ERROR_LOG,
     INVALID_BODY,
     MESSAGING_VERBS,
@@ -35,10 +35,10 @@ from emulator.twiml_runner import (
     message_content,
     message_problem,
 )
-from emulator.webhooks import WebhookClient, WebhookResponse
+from switchboard.emulator.webhooks import WebhookClient, WebhookResponse
 
 if TYPE_CHECKING:
-    from emulator.caller import Phone
+    from switchboard.emulator.caller import Phone
 
 #: Twilio's error for an account that is not active (suspended or closed).
 INACTIVE_ACCOUNT = 10001

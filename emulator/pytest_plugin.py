@@ -5,7 +5,7 @@
   ``emu.url``, ``emu.account_sid``, ``emu.auth_token``, ``emu.state``, ``emu.faults``,
   ``emu.phone``.
 - ``switchboard_stack``: the emulator and the Switchboard server together
-  (:class:`emulator.stack.SwitchboardStack`), with an SQLite database in ``tmp_path``.
+  (:class:`switchboard.emulator.stack.SwitchboardStack`), with an SQLite database in ``tmp_path``.
 
 Imports stay inside the fixtures: loading this plugin costs nothing and never fails.
 """
@@ -22,7 +22,7 @@ import pytest
 @pytest.fixture
 def twilio_emulator() -> Iterator[Any]:
     """A running emulator, stopped (after its background work) when the test ends."""
-    from emulator import Emulator
+    from switchboard.emulator import Emulator
 
     emu = Emulator().start()
     try:
@@ -36,7 +36,7 @@ def twilio_emulator() -> Iterator[Any]:
 @pytest.fixture
 def switchboard_stack(tmp_path: Path) -> Iterator[Any]:
     """The emulator and the Switchboard app on real sockets, configured for each other."""
-    from emulator.stack import SwitchboardStack
+    from switchboard.emulator.stack import SwitchboardStack
 
     stack = SwitchboardStack(instance_path=tmp_path).start()
     try:

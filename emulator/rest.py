@@ -1,8 +1,9 @@
 """The emulator's REST API: a Flask app serving Twilio's API 2010-04-01.
 
-Blueprints hold the resources (:mod:`emulator.rest_numbers`, :mod:`emulator.rest_voice`,
-:mod:`emulator.rest_messaging`); every view but recording media needs HTTP Basic credentials
-(account SID and auth token, or API key SID and secret). Errors are answered in Twilio's shape.
+Blueprints hold the resources (:mod:`switchboard.emulator.rest_numbers`,
+:mod:`switchboard.emulator.rest_voice`, :mod:`switchboard.emulator.rest_messaging`); every view
+but recording media needs HTTP Basic credentials (account SID and auth token, or API key SID and
+secret). Errors are answered in Twilio's shape.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from emulator.faults import FaultInjector, FaultMiddleware
-from emulator.params import APIError, not_found
-from emulator.resources import API_ROOT, new_sid
-from emulator.restkit import EmulatorContext, context
-from emulator.state import EmulatorState
+from switchboard.emulator.faults import FaultInjector, FaultMiddleware
+from switchboard.emulator.params import APIError, not_found
+from switchboard.emulator.resources import API_ROOT, new_sid
+from switchboard.emulator.restkit import EmulatorContext, context
+from switchboard.emulator.state import EmulatorState
 
 
 class SidConverter(BaseConverter):
@@ -37,8 +38,8 @@ def create_app() -> Flask:
     :class:`EmulatorContext` in ``environ["switchboard.emulator"]`` (set by
     :class:`EmulatorApp`), so one app (its URL map is costly to build) serves every emulator of
     the process."""
-    from emulator import rest_messaging, rest_numbers, rest_voice
-    from emulator.caller import simulator_blueprint
+    from switchboard.emulator import rest_messaging, rest_numbers, rest_voice
+    from switchboard.emulator.caller import simulator_blueprint
 
     app = Flask("emulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]

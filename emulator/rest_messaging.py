@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from emulator.params import bad_request, is_url, not_found
-from emulator.restkit import (
+from switchboard.emulator.params import bad_request, is_url, not_found
+from switchboard.emulator.restkit import (
     all_of,
     authenticate,
     call_phone,

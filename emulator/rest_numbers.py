@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from emulator import inventory
-from emulator.params import E164, APIError, bad_request, not_found
-from emulator.resources import PUBLIC_FIELDS, new_sid, public
-from emulator.restkit import (
+from switchboard.emulator import inventory
+from switchboard.emulator.params import E164, APIError, bad_request, not_found
+from switchboard.emulator.resources import PUBLIC_FIELDS, new_sid, public
+from switchboard.emulator.restkit import (
     authenticate,
     deleted,
     matching,

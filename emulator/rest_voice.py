@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from emulator import media
-from emulator.params import APIError, Params, bad_request, not_found
-from emulator.resources import public
-from emulator.restkit import (
+from switchboard.emulator import media
+from switchboard.emulator.params import APIError, Params, bad_request, not_found
+from switchboard.emulator.resources import public
+from switchboard.emulator.restkit import (
     all_of,
     authenticate,
     call_phone,
@@ -25,7 +25,7 @@ from emulator.restkit import (
     show,
     state,
 )
-from emulator.state import TERMINAL_CALL_STATUSES
+from switchboard.emulator.state import TERMINAL_CALL_STATUSES
 
 bp = Blueprint("voice", __name__)
 bp.before_request(authenticate)

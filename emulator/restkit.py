@@ -13,10 +13,10 @@ from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from emulator.faults import FaultInjector
-from emulator.params import APIError, Params, bad_request, not_found
-from emulator.resources import parse_rfc2822, public
-from emulator.state import EmulatorState
+from switchboard.emulator.faults import FaultInjector
+from switchboard.emulator.params import APIError, Params, bad_request, not_found
+from switchboard.emulator.resources import parse_rfc2822, public
+from switchboard.emulator.state import EmulatorState
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -34,7 +34,7 @@ class EmulatorContext:
 
 
 def context() -> EmulatorContext:
-    """The emulator this request belongs to (see :class:`emulator.rest.EmulatorApp`)."""
+    """The emulator this request belongs to (see :class:`switchboard.emulator.rest.EmulatorApp`)."""
     return request.environ["switchboard.emulator"]
 
 

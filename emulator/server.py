@@ -9,9 +9,9 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from emulator.faults import FaultInjector
-from emulator.rest import EmulatorApp
-from emulator.state import EmulatorState
+from switchboard.emulator.faults import FaultInjector
+from switchboard.emulator.rest import EmulatorApp
+from switchboard.emulator.state import EmulatorState
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -47,7 +47,7 @@ def base_url(host: str, port: int) -> str:
 
 def _make_phone(state: EmulatorState) -> Any:
     try:
-        from emulator.caller import Phone
+        from switchboard.emulator.caller import Phone
     except ImportError:  # the caller side is optional for the REST side
         return None
     return Phone(state, api_base_url="")
@@ -88,7 +88,7 @@ class Emulator:
 
     @property
     def phone(self) -> Any:
-        """The caller side (``emulator.caller.Phone``), or None."""
+        """The caller side (``switchboard.emulator.caller.Phone``), or None."""
         return self.app.context.phone
 
     @phone.setter

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer
 
-from emulator.server import Emulator, listen
+from switchboard.emulator.server import Emulator, listen
 
 if TYPE_CHECKING:
     from flask import Flask
 
 
 class SwitchboardStack:
-    """An :class:`Emulator` and the Switchboard app (``callbacks.create_app``) served on
+    """An :class:`Emulator` and the Switchboard app (``switchboard.callbacks.create_app``) served on
     127.0.0.1, configured for each other: the app's ``TWILIO_*`` settings are the emulator's
     account and URL, its public URL is its own address, so the emulator's signed webhooks
     validate.
@@ -57,13 +57,13 @@ class SwitchboardStack:
 
     def client(self, **kwargs: Any) -> Any:
         """An ``api.TwilioClient`` for the emulator's main account."""
-        from api import TwilioClient
+        from switchboard.api import TwilioClient
 
         return TwilioClient(self.emulator.account_sid, self.emulator.auth_token,
                             base_url=self.emulator.url, **kwargs)
 
     def start(self) -> SwitchboardStack:
-        from callbacks import create_app
+        from switchboard.callbacks import create_app
 
         self.emulator.start()
         app_holder: dict[str, Any] = {}

@@ -2,7 +2,8 @@
 
 One :class:`EmulatorState` is shared by the REST side and the caller side. Resources are plain
 dicts in Twilio's JSON shape (snake_case keys: ``sid``, ``voice_url``, ``from``...), plus a few
-internal keys the emulator acts on (see :func:`emulator.resources.defaults`). Every method takes
+internal keys the emulator acts on (see :func:`switchboard.emulator.resources.defaults`). Every
+method takes
 the state's lock and hands out copies, so callers may read and keep what they get.
 """
 
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from emulator.resources import (
+from switchboard.emulator.resources import (
     API_VERSION,
     SID_PREFIXES,
     defaults,

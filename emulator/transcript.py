@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.webhooks import Exchange, WebhookResponse
+from switchboard.emulator.webhooks import Exchange, WebhookResponse
 
 #: Event kinds a caller (or texter) experiences, in the order they happen.
 HEARD = frozenset({"say", "play", "error"})

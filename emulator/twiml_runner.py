@@ -24,12 +24,12 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from callbacks.twiml import TwiMLError, parse_twiml
-from callbacks.twiml_vocabulary import MESSAGING_RESPONSE, VOICE_RESPONSE
-from emulator.resources import API_VERSION, new_sid, now, rfc2822
-from emulator.script import CallScript, DialOutcome
-from emulator.transcript import Transcript
-from emulator.webhooks import (
+from switchboard.callbacks.twiml import TwiMLError, parse_twiml
+from switchboard.callbacks.twiml_vocabulary import MESSAGING_RESPONSE, VOICE_RESPONSE
+from switchboard.emulator.resources import API_VERSION, new_sid, now, rfc2822
+from switchboard.emulator.script import CallScript, DialOutcome
+from switchboard.emulator.transcript import Transcript
+from switchboard.emulator.webhooks import (
     DOCUMENT_PARSE_FAILURE,
     INVALID_CONTENT_TYPE,
     SCHEMA_VALIDATION_WARNING,
@@ -39,7 +39,7 @@ from emulator.webhooks import (
 )
 
 if TYPE_CHECKING:
-    from emulator.state import EmulatorState
+    from switchboard.emulator.state import EmulatorState
 
 APPLICATION_ERROR = "An application error has occurred."
 #: A call's final SIP response, by its final status (``SipResponseCode`` on completion):
@@ -84,7 +84,8 @@ def parse_document(body: bytes, verbs: frozenset[str] = VOICE_VERBS,
     """The ``<Response>`` root of ``body``; :class:`TwiMLProblem` when it is not runnable TwiML.
 
     Not well-formed or not a ``<Response>`` is 12100, and so is an unknown verb (code 12200):
-    Twilio cannot run either. :func:`callbacks.twiml.parse_twiml` then checks every verb, noun
+    Twilio cannot run either. :func:`switchboard.callbacks.twiml.parse_twiml` then checks every
+    verb, noun
     and attribute, and each attribute value is checked against the values Twilio documents:
     what is found there (an unknown attribute, a value such as ``timeout="abc"``, an
     unexpected nested element, 12200) is only a warning, as in Twilio, which logs it and runs

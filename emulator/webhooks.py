@@ -79,12 +79,13 @@ _WIRE_SAFE = string.punctuation
 def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
     """``X-Twilio-Signature`` for ``url`` and the POST fields ``params``.
 
-    Uses :func:`callbacks.security.compute_signature` when that module is present, so the
+    Uses :func:`switchboard.callbacks.security.compute_signature` when that module is present, so
+    the
     emulator and the server share one implementation.
     """
     params = list(params)
     try:
-        from callbacks.security import compute_signature as shared
+        from switchboard.callbacks.security import compute_signature as shared
     except ImportError:
         shared = None
     if shared is not None:

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from api.resources.accounts import Accounts
-from api.resources.applications import Applications
-from api.resources.available_phone_numbers import AvailablePhoneNumbers
-from api.resources.base import Resource, ResourceNotFound, RetiredResource
-from api.resources.caller_ids import OutgoingCallerIds
-from api.resources.calls import Calls
-from api.resources.conferences import Conferences, Participants
-from api.resources.media import MediaStream
-from api.resources.messages import Messages
-from api.resources.notifications import Notifications
-from api.resources.phone_numbers import IncomingPhoneNumbers
-from api.resources.recordings import Recordings
-from api.resources.sandbox import Sandbox
-from api.resources.transcriptions import Transcriptions
+from switchboard.api.resources.accounts import Accounts
+from switchboard.api.resources.applications import Applications
+from switchboard.api.resources.available_phone_numbers import AvailablePhoneNumbers
+from switchboard.api.resources.base import Resource, ResourceNotFound, RetiredResource
+from switchboard.api.resources.caller_ids import OutgoingCallerIds
+from switchboard.api.resources.calls import Calls
+from switchboard.api.resources.conferences import Conferences, Participants
+from switchboard.api.resources.media import MediaStream
+from switchboard.api.resources.messages import Messages
+from switchboard.api.resources.notifications import Notifications
+from switchboard.api.resources.phone_numbers import IncomingPhoneNumbers
+from switchboard.api.resources.recordings import Recordings
+from switchboard.api.resources.sandbox import Sandbox
+from switchboard.api.resources.transcriptions import Transcriptions
 
 __all__ = [
     "Accounts",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.resources.base import (
+from switchboard.api.resources.base import (
     WEBHOOK_FIELDS,
     Field,
     ItemResource,

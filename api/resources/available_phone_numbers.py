@@ -6,8 +6,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from api.errors import ValidationError
-from api.resources.base import Field, Resource, boolean, form, integer, phone_number, text
+from switchboard.api.errors import ValidationError
+from switchboard.api.resources.base import (
+    Field,
+    Resource,
+    boolean,
+    form,
+    integer,
+    phone_number,
+    text,
+)
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PATTERN = re.compile(r"^[0-9A-Za-z*]+$")

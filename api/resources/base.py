@@ -13,11 +13,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from api import validation
-from api.errors import TwilioHTTPError, ValidationError
+from switchboard.api import validation
+from switchboard.api.errors import TwilioHTTPError, ValidationError
 
 if TYPE_CHECKING:
-    from api.client import TwilioClient
+    from switchboard.api.client import TwilioClient
 
 Check = Callable[[str, Any], Any]
 """A check takes (argument name, value) and returns the value to send, or raises ValidationError."""

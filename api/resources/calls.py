@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from api.errors import ValidationError
-from api.resources.base import (
+from switchboard.api.errors import ValidationError
+from switchboard.api.resources.base import (
     Field,
     ItemResource,
     boolean,

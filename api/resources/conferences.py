@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from api.resources.base import (
+from switchboard.api.resources.base import (
     Field,
     ItemResource,
     Resource,

@@ -9,7 +9,7 @@ from types import TracebackType
 
 import requests
 
-from api.errors import TwilioConnectionError, ValidationError
+from switchboard.api.errors import TwilioConnectionError, ValidationError
 
 CHUNK_SIZE = 64 * 1024
 

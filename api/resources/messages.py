@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from api import validation
-from api.errors import ValidationError
-from api.resources.base import (
+from switchboard.api import validation
+from switchboard.api.errors import ValidationError
+from switchboard.api.resources.base import (
     Field,
     ItemResource,
     boolean,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.errors import TwilioHTTPError
-from api.resources.base import (
+from switchboard.api.errors import TwilioHTTPError
+from switchboard.api.resources.base import (
     Field,
     ItemResource,
     date,

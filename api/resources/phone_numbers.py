@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from api.errors import ValidationError
-from api.resources.available_phone_numbers import area_code
-from api.resources.base import (
+from switchboard.api.errors import ValidationError
+from switchboard.api.resources.available_phone_numbers import area_code
+from switchboard.api.resources.base import (
     WEBHOOK_FIELDS,
     Field,
     ItemResource,
@@ -21,7 +21,7 @@ from api.resources.base import (
     sid_or_empty,
     text,
 )
-from api.resources.base import phone_number as e164_number
+from switchboard.api.resources.base import phone_number as e164_number
 
 _NUMBER_PATTERN = re.compile(r"^\+?[0-9*]+$")
 

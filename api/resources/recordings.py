@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from api.resources.base import (
+from switchboard.api.resources.base import (
     Field,
     ItemResource,
     boolean,
@@ -17,7 +17,7 @@ from api.resources.base import (
     form,
     sid,
 )
-from api.resources.media import MediaStream, target_path
+from switchboard.api.resources.media import MediaStream, target_path
 
 MEDIA_FORMATS = ("mp3", "wav")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.errors import TwilioHTTPError
-from api.resources.base import (
+from switchboard.api.errors import TwilioHTTPError
+from switchboard.api.resources.base import (
     Field,
     Resource,
     changes,

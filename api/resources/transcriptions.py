@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.resources.base import ItemResource, sid
-from api.resources.media import MediaStream
+from switchboard.api.resources.base import ItemResource, sid
+from switchboard.api.resources.media import MediaStream
 
 _recording_sid = sid("RE")
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 def register_flows(app: Flask) -> None:
     """Mount the bundled blueprints on ``app``."""
-    from callbacks.flows import ivr, sms_bot, status
+    from switchboard.callbacks.flows import ivr, sms_bot, status
 
     for module in (ivr, status, sms_bot):
         app.register_blueprint(module.bp)

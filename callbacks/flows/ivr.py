@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 
-from callbacks.handlers import TwilioBlueprint, external_url
-from callbacks.twilio_request import CallRequest, StatusCallback
-from callbacks.twiml import VoiceResponse
+from switchboard.callbacks.handlers import TwilioBlueprint, external_url
+from switchboard.callbacks.twilio_request import CallRequest, StatusCallback
+from switchboard.callbacks.twiml import VoiceResponse
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 
 bp = TwilioBlueprint("ivr", __name__)
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import logging
 
-from callbacks import get_store
-from callbacks.handlers import TwilioBlueprint
-from callbacks.store import Store, StoreUnavailable
-from callbacks.twilio_request import MessageRequest
-from callbacks.twiml import MessagingResponse
+from switchboard.callbacks import get_store
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.twilio_request import MessageRequest
+from switchboard.callbacks.twiml import MessagingResponse
 
-log = logging.getLogger("callbacks")
+log = logging.getLogger("switchboard.callbacks")
 bp = TwilioBlueprint("sms_bot", __name__)
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})

@@ -9,10 +9,10 @@ ErrorUrl, and the caller hears the short apology (a text gets no reply).
 
 from __future__ import annotations
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.handlers import TwilioBlueprint
-from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
-from callbacks.twiml import VoiceResponse
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from switchboard.callbacks.twiml import VoiceResponse
 
 bp = TwilioBlueprint("status", __name__)
 

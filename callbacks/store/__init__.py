@@ -2,16 +2,16 @@
 
 SQLAlchemy Core on SQLite (the default, WAL mode) or PostgreSQL, one schema::
 
-    from callbacks.store import Store, StoreUnavailable
+    from switchboard.callbacks.store import Store, StoreUnavailable
 
     store = Store("sqlite:////var/lib/switchboard/switchboard.sqlite3")
     store.create_all()
     store.record_call_status(request.form, request.headers.get("I-Twilio-Idempotency-Token"))
 """
 
-from callbacks.store.engine import sqlite_url
-from callbacks.store.errors import StoreUnavailable
-from callbacks.store.statuses import status_rank
-from callbacks.store.store import Store
+from switchboard.callbacks.store.engine import sqlite_url
+from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.statuses import status_rank
+from switchboard.callbacks.store.store import Store
 
 __all__ = ["Store", "StoreUnavailable", "sqlite_url", "status_rank"]

@@ -41,10 +41,10 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from callbacks.store.engine import is_outage
-from callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.engine import is_outage
+from switchboard.callbacks.store.errors import StoreUnavailable
 
-log = logging.getLogger("callbacks.store")
+log = logging.getLogger("switchboard.callbacks.store")
 
 #: A row as handed over: (table name, its SID for the log, what the store makes the row from).
 Row = tuple[str, str, Any]

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from callbacks.store.writelock import WriterLock
+    from switchboard.callbacks.store.writelock import WriterLock
 
-log = logging.getLogger("callbacks.store")
+log = logging.getLogger("switchboard.callbacks.store")
 
 EVERY = 200
 """Commits between checkpoints (a webhook's commit writes a handful of pages)."""

@@ -5,7 +5,8 @@ mode with a busy timeout, ``synchronous=NORMAL`` and foreign keys on; SQLAlchemy
 itself (the sqlite3 module's own transaction handling is off), ``BEGIN IMMEDIATE`` for writes,
 so a write transaction takes the write lock up front and waits its turn on the busy timeout
 instead of failing on a lock upgrade. The log is checkpointed off the request path
-(:mod:`callbacks.store.checkpoint`). A pooled connection whose file was replaced or removed
+(:mod:`switchboard.callbacks.store.checkpoint`). A pooled connection whose file was replaced or
+removed
 is discarded at checkout.
 
 PostgreSQL: ``postgresql://`` and ``postgres://`` use psycopg (3); pre-ping, a bounded pool
@@ -26,7 +27,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import StaticPool
 
-from callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.errors import StoreUnavailable
 
 IMMEDIATE = "switchboard_immediate"
 """Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""

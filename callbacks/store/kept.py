@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from callbacks.store.engine import replaced
+from switchboard.callbacks.store.engine import replaced
 
 #: Connections a forked child inherited from its parent's main thread: referenced here for
 #: the rest of the child's life, so that garbage collection never closes (or rolls back) a

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from callbacks.store.statuses import status_rank
+from switchboard.callbacks.store.statuses import status_rank
 
 MAX_KEY_LENGTH = 128
 """Longer SIDs, statuses and tokens are stored as their SHA-256 (indexes stay small)."""

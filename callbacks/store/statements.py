@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from callbacks.store import schema
+from switchboard.callbacks.store import schema
 
 _RESOURCE_KEEP = ("sid", "status", "status_rank", "extra", "created_at", "updated_at")
 
@@ -31,7 +31,7 @@ def resource_upsert(insert: Callable[[sa.Table], Any], table: sa.Table) -> sa.In
     forward, decided by the database within the one statement, so two workers racing on the
     same resource cannot move it back. ``created_at`` keeps the earliest time and
     ``updated_at`` the latest, since a webhook's row may be written after a later status
-    callback's (:mod:`callbacks.store.behind`).
+    callback's (:mod:`switchboard.callbacks.store.behind`).
     """
     stmt = insert(table)
     new, old = stmt.excluded, table.c

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
-from callbacks.deadline import HandlerTimeout, shielded
-from callbacks.store import schema
-from callbacks.store.behind import Row, WriteBehind
-from callbacks.store.checkpoint import Checkpointer
-from callbacks.store.engine import (
+from switchboard.callbacks.deadline import HandlerTimeout, shielded
+from switchboard.callbacks.store import schema
+from switchboard.callbacks.store.behind import Row, WriteBehind
+from switchboard.callbacks.store.checkpoint import Checkpointer
+from switchboard.callbacks.store.engine import (
     IMMEDIATE,
     is_missing_table,
     is_transient,
@@ -33,9 +33,9 @@ from callbacks.store.engine import (
     sqlite_path,
     unavailable,
 )
-from callbacks.store.errors import StoreUnavailable
-from callbacks.store.kept import KeptConnection
-from callbacks.store.params import (
+from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.kept import KeptConnection
+from switchboard.callbacks.store.params import (
     call_row,
     call_sid,
     dumps,
@@ -46,12 +46,12 @@ from callbacks.store.params import (
     recording_row,
     sequence_number,
 )
-from callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
-from callbacks.store.statements import PURGE_LIMIT, Prepared, Statements
-from callbacks.store.writelock import WriterBusy, WriterLock
+from switchboard.callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
+from switchboard.callbacks.store.statements import PURGE_LIMIT, Prepared, Statements
+from switchboard.callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
-log = logging.getLogger("callbacks.store")
+log = logging.getLogger("switchboard.callbacks.store")
 Clock = Callable[[], datetime]
 
 _PG_CREATE_LOCK = 0x5377_6264  # advisory lock serialising create_all across processes
@@ -83,7 +83,8 @@ class Store:
 
     ``record_delay`` (seconds, 0 by default): when above 0, the rows of ``record_call`` and
     ``record_message`` are written by a thread of the process, several in one transaction,
-    at most that long after the call (see :mod:`callbacks.store.behind`); reads of calls and
+    at most that long after the call (see :mod:`switchboard.callbacks.store.behind`); reads of
+    calls and
     messages in this process write them first.
     """
 

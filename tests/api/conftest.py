@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api import TwilioClient
-from callbacks.store import Store
+from switchboard.api import TwilioClient
+from switchboard.callbacks.store import Store
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "stub-auth-token-0123456789abcdef"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from callbacks.cli import cli
+from switchboard.cli import cli
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN, MEDIA, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
@@ -356,7 +356,7 @@ def test_an_output_that_fails_after_the_request_keeps_the_answer(
 def test_media_that_fails_after_the_request_is_one_line(
     twilio_env: TwilioStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.resources import MediaStream
+    from switchboard.api.resources import MediaStream
 
     target = tmp_path / "vm.mp3"
     monkeypatch.setattr(MediaStream, "save", _disk_full)

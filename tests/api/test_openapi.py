@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from api import TwilioClient
+from switchboard.api import TwilioClient
 from tests.api.conftest import Recorded, TwilioStub
 from tests.api.test_operations import CASES, run
 from tests.conftest import OPENAPI_PATH, require_shared

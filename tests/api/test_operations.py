@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from api import TwilioClient
-from api.operations import OPERATIONS
-from api.resources import MediaStream
+from switchboard.api import TwilioClient
+from switchboard.api.operations import OPERATIONS
+from switchboard.api.resources import MediaStream
 from tests.api.conftest import ACCOUNT_SID, OTHER_ACCOUNT, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
@@ -589,7 +589,7 @@ def test_get_sub_account_by_friendly_name_returns_the_first_match(
 def test_get_sub_account_by_friendly_name_says_when_none_matches(
     client: TwilioClient, stub: TwilioStub
 ) -> None:
-    from api.resources import ResourceNotFound
+    from switchboard.api.resources import ResourceNotFound
 
     with pytest.raises(ResourceNotFound, match="no account has the friendly name 'nobody'"):
         run(client, "get-sub-account-by-friendly-name", {"friendly_name": "nobody"})

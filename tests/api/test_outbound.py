@@ -8,8 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from callbacks.cli import cli
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
+from switchboard.cli import cli
 from tests.api.conftest import ACCOUNT_SID, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
@@ -250,7 +250,7 @@ def test_opt_out_check_with_the_database_down_refuses_before_sending(
 def test_placed_but_not_recorded_says_so_and_prints_the_answer(
     server_env: Store, twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    from callbacks.store import StoreUnavailable
+    from switchboard.callbacks.store import StoreUnavailable
 
     def down(self: Store, resource: object) -> None:
         raise StoreUnavailable("database sqlite:///x is unavailable (OperationalError: disk\n"

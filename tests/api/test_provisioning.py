@@ -1,4 +1,5 @@
-"""``api.provisioning`` and ``switchboard provision``: point a number, an application or the
+"""``switchboard.api.provisioning`` and ``switchboard provision``: point a number, an application
+or the
 sandbox at the server, with a dry-run diff and a read-back check."""
 
 from __future__ import annotations
@@ -6,8 +7,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from api import TwilioClient
-from api.provisioning import (
+from switchboard.api import TwilioClient
+from switchboard.api.provisioning import (
     ProvisioningError,
     apply,
     check_public_url,
@@ -16,7 +17,7 @@ from api.provisioning import (
     resolve_target,
     webhook_settings,
 )
-from callbacks.cli import cli
+from switchboard.cli import cli
 from tests.api.conftest import ACCOUNT_SID, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
@@ -58,7 +59,7 @@ def test_public_url_checks_pass_and_insecure_is_allowed_for_the_emulator() -> No
 
 
 def test_passwords_in_the_public_url_are_never_shown(client: TwilioClient) -> None:
-    from api.provisioning import Target
+    from switchboard.api.provisioning import Target
 
     with pytest.raises(ProvisioningError) as raised:
         check_public_url("http://twilio:hunter2@switchboard.example.com")
@@ -84,7 +85,7 @@ def provisioned_number(public: str = PUBLIC) -> dict[str, str]:
 
 
 def test_plan_lists_every_change_and_detaches_applications(client: TwilioClient) -> None:
-    from api.provisioning import Target
+    from switchboard.api.provisioning import Target
 
     target = Target("number", PN, f"number {NUMBER}", current_number(voice_application_sid=AP))
     changes = plan(client, target, PUBLIC)
@@ -363,7 +364,7 @@ def test_cli_wrong_shaped_items_in_the_number_lookup_are_one_line(
 
 
 def test_check_target_names_the_library_arguments() -> None:
-    from api import ValidationError
+    from switchboard.api import ValidationError
 
     with pytest.raises(ValidationError) as raised:
         check_target(number="42")
@@ -383,7 +384,7 @@ def test_cli_write_never_sent_says_nothing_was_changed(
     public_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connection never made (refused) sent nothing: not "may have been changed"."""
-    from api import TwilioConnectionError, provisioning
+    from switchboard.api import TwilioConnectionError, provisioning
 
     def refused(client: TwilioClient, changes: object) -> None:
         raise TwilioConnectionError(

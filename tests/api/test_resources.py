@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from api import TwilioClient, TwilioHTTPError, ValidationError
-from api.operations import OPERATIONS
-from api.resources import MediaStream, ResourceNotFound, RetiredResource
+from switchboard.api import TwilioClient, TwilioHTTPError, ValidationError
+from switchboard.api.operations import OPERATIONS
+from switchboard.api.resources import MediaStream, ResourceNotFound, RetiredResource
 from tests.api.conftest import ACCOUNT_SID, MEDIA, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"

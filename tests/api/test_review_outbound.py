@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from callbacks.cli import cli
-from callbacks.store import Store
-from emulator import Emulator
+from switchboard.callbacks.store import Store
+from switchboard.cli import cli
+from switchboard.emulator import Emulator
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN, TwilioStub, sid
 from tests.conftest import free_port
 
@@ -168,7 +168,7 @@ def test_a_call_falls_back_to_this_servers_fallback_route(
 
 
 def test_the_fallback_url_is_a_route_the_app_serves(server_env: Store) -> None:
-    from callbacks import create_app
+    from switchboard.callbacks import create_app
 
     app = create_app({"TESTING": True})
     rules = {rule.rule: rule.methods for rule in app.url_map.iter_rules()}

@@ -1,4 +1,5 @@
-"""Second review of ``api.provisioning`` and ``switchboard provision``: public URLs that would
+"""Second review of ``switchboard.api.provisioning`` and ``switchboard provision``: public URLs
+that would
 make broken webhook URLs, local addresses in their short forms, a number's SIP trunk, and a
 failed write or read-back that says what was (or may have been) changed."""
 
@@ -9,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from api import TwilioClient, provisioning
-from api.provisioning import (
+from switchboard.api import TwilioClient, provisioning
+from switchboard.api.provisioning import (
     ProvisioningError,
     Target,
     apply,
@@ -18,8 +19,8 @@ from api.provisioning import (
     plan,
     webhook_settings,
 )
-from callbacks.cli import cli
-from emulator import Emulator
+from switchboard.cli import cli
+from switchboard.emulator import Emulator
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN, TwilioStub, sid
 
 A = f"/2010-04-01/Accounts/{ACCOUNT_SID}"

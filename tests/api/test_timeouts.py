@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from api import TwilioClient, TwilioTimeout, retry_policy
-from callbacks.cli import cli
+from switchboard.api import TwilioClient, TwilioTimeout, retry_policy
+from switchboard.cli import cli
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN
 
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api import TwilioClient
-from api.retry import retry_policy
+from switchboard.api import TwilioClient
+from switchboard.api.retry import retry_policy
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tok3n-" + "s3cr3t" * 4

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from api import TwilioClient, TwilioClientClosed, TwilioError, ValidationError
-from api.client import DEFAULT_TIMEOUT, encode_params
+from switchboard.api import TwilioClient, TwilioClientClosed, TwilioError, ValidationError
+from switchboard.api.client import DEFAULT_TIMEOUT, encode_params
 from tests.api_transport.conftest import ACCOUNT_SID, API_KEY_SID, AUTH_TOKEN, StubServer
 
 
@@ -171,7 +171,7 @@ def test_timeouts_default_and_single_number() -> None:
 
 
 def test_from_settings_with_a_secret(stub: StubServer) -> None:
-    from config import Secret, load_settings
+    from switchboard.config import Secret, load_settings
 
     settings = load_settings(
         environ={
@@ -189,7 +189,7 @@ def test_from_settings_with_a_secret(stub: StubServer) -> None:
 
 
 def test_from_settings_with_an_api_key(stub: StubServer) -> None:
-    from config import load_settings
+    from switchboard.config import load_settings
 
     settings = load_settings(
         environ={
@@ -216,7 +216,7 @@ def test_from_settings_reads_the_environment(
 
 
 def test_from_settings_without_credentials() -> None:
-    from config import ConfigError
+    from switchboard.config import ConfigError
 
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         TwilioClient.from_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import (
+from switchboard.api import (
     TwilioClient,
     TwilioConnectionError,
     TwilioError,

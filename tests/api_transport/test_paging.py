@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from api import TwilioClient, TwilioInvalidResponse, ValidationError
+from switchboard.api import TwilioClient, TwilioInvalidResponse, ValidationError
 from tests.api_transport.conftest import ACCOUNT_SID, Received, Reply, StubServer
 
 CALLS = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"

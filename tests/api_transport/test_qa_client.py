@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from api import (
+from switchboard.api import (
     TwilioClient,
     TwilioConnectionError,
     TwilioHTTPError,
@@ -401,7 +401,7 @@ def test_a_page_that_leads_back_to_the_first_ends_the_list(
 def test_credentials_in_the_api_base_url_setting_name_the_setting(
     monkeypatch: pytest.MonkeyPatch, stub: StubServer
 ) -> None:
-    from config import ConfigError
+    from switchboard.config import ConfigError
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)

@@ -15,7 +15,7 @@ from urllib3 import PoolManager
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry
 
-from api import (
+from switchboard.api import (
     TwilioClient,
     TwilioConnectionError,
     TwilioHTTPError,
@@ -204,7 +204,7 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_connect_timeout_is_retried_for_post(
     unanswered_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from api import TwilioTimeout
+    from switchboard.api import TwilioTimeout
 
     caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
     with (

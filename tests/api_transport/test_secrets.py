@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from api import TwilioClient, TwilioError
+from switchboard.api import TwilioClient, TwilioError
 from tests.api_transport.conftest import ACCOUNT_SID, AUTH_TOKEN, StubServer, fast_retries
 from tests.conftest import free_port
 
@@ -81,7 +81,7 @@ def test_reprs_hold_no_secret(client: TwilioClient) -> None:
 
 
 def test_a_config_secret_is_accepted_and_stays_masked(stub: StubServer) -> None:
-    from config import Secret
+    from switchboard.config import Secret
 
     with TwilioClient(ACCOUNT_SID, Secret(AUTH_TOKEN), base_url=stub.url) as c:
         c.request("GET", "/2010-04-01/x.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from api import TwilioClient
+from switchboard.api import TwilioClient
 from tests.api_transport.conftest import Received, Reply, StubServer
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api import ValidationError
-from api.validation import date, e164, enum, http_method, positive_int, sid, url
+from switchboard.api import ValidationError
+from switchboard.api.validation import date, e164, enum, http_method, positive_int, sid, url
 
 
 @pytest.mark.parametrize("number", ["+14155550100", "+1", "+442071838750", "+" + "9" * 15])

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
-from api import TwilioClient
+from switchboard.api import TwilioClient
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "bench-token-" + "x" * 20

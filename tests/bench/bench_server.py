@@ -39,10 +39,10 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from callbacks.security import signed_headers
-from callbacks.store import Store, schema
-from callbacks.store.schema import UTCDateTime
-from callbacks.store.statuses import status_rank
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.store import Store, schema
+from switchboard.callbacks.store.schema import UTCDateTime
+from switchboard.callbacks.store.statuses import status_rank
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
@@ -345,7 +345,8 @@ def main() -> None:
         if PREFILL:
             prefill(database_url(folder), PREFILL)
         ports = [free_port(), free_port(), free_port()]
-        apps = ["tests.bench.ceiling_app:app", "callbacks.wsgi:app", "tests.bench.nostore_app:app"]
+        apps = ["tests.bench.ceiling_app:app", "switchboard.callbacks.wsgi:app",
+                "tests.bench.nostore_app:app"]
         processes = [
             start_gunicorn(app, port, folder) for app, port in zip(apps, ports, strict=True)
         ]

@@ -1,6 +1,6 @@
 """Signature checks per second for a 20-field voice request.
 
-Subject: ``callbacks.security.RequestValidator`` (HMAC keyed once and copied; the URL as
+Subject: ``switchboard.callbacks.security.RequestValidator`` (HMAC keyed once and copied; the URL as
 received first, the default-port variant only if that fails). Baseline, in this file: the
 straightforward check that parses the URL, builds both the with-port and without-port forms
 and computes a fresh HMAC for each, every time (as Twilio's reference validators do).
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from callbacks.security import RequestValidator, compute_signature
+from switchboard.callbacks.security import RequestValidator, compute_signature
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 URL = "https://abc123.ngrok.io/voice/menu?attempt=1&flow=ivr"

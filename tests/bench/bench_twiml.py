@@ -28,7 +28,7 @@ from typing import Any
 
 from lxml import etree
 
-from callbacks.twiml import DECLARATION, VoiceResponse
+from switchboard.callbacks.twiml import DECLARATION, VoiceResponse
 
 GOAL = 2.0
 MENU = "Press 1 for sales, 2 for support, or stay on the line."

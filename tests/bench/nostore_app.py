@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callbacks.production import production_app
+from switchboard.callbacks.production import production_app
 
 
 class NullStore:

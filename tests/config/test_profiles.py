@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_settings
+from switchboard.config import ConfigError, load_settings
 
 from .conftest import ACCOUNT_SID, AUTH_TOKEN
 

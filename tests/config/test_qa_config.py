@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from callbacks.cli import cli
-from config import ConfigError, Settings, load_settings
+from switchboard.cli import cli
+from switchboard.config import ConfigError, Settings, load_settings
 
 from .conftest import AUTH_TOKEN
 
@@ -129,7 +129,7 @@ def test_texts_may_hold_tabs_and_newlines(workdir: Path) -> None:
 def test_a_business_name_with_a_control_character_no_longer_reaches_a_call(
     tmp_path: Path,
 ) -> None:
-    from callbacks import create_app
+    from switchboard.callbacks import create_app
 
     with pytest.raises(ConfigError, match="SWITCHBOARD_BUSINESS_NAME"):
         create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -203,7 +203,7 @@ def test_an_unreadable_dotenv_is_a_config_error(
             raise PermissionError(13, "Permission denied")
         return builtins.open(file, *args, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr("config.loader.open", refuse, raising=False)
+    monkeypatch.setattr("switchboard.config.loader.open", refuse, raising=False)
     with pytest.raises(ConfigError, match=r"\.env: cannot read the file \(Permission denied\)"):
         load_settings()
 

@@ -4,8 +4,8 @@ import pickle
 
 import pytest
 
-from config import Secret
-from config.secret import MASK
+from switchboard.config import Secret
+from switchboard.config.secret import MASK
 
 
 def test_str_repr_and_format_mask_the_value() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, load_settings
+from switchboard.config import ConfigError, Settings, load_settings
 
 from .conftest import ACCOUNT_SID, API_KEY_SID, API_SECRET, AUTH_TOKEN
 

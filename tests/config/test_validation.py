@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config import ConfigError, load_settings
+from switchboard.config import ConfigError, load_settings
 
 HEX = "0123456789abcdefABCDEF"
 NO_DEADLINE = settings(deadline=None)  # a loaded CI machine must not make these flaky

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.transcript import Transcript
+from switchboard.emulator.transcript import Transcript
 
 CALLBACK_PURPOSES = ("status", "recording-status", "message-status")
 

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from api import TwilioClient
-from callbacks.cli import cli
-from emulator.script import CallScript
-from emulator.stack import SwitchboardStack
-from emulator.transcript import Transcript
+from switchboard.api import TwilioClient
+from switchboard.cli import cli
+from switchboard.emulator.script import CallScript
+from switchboard.emulator.stack import SwitchboardStack
+from switchboard.emulator.transcript import Transcript
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The installed console script (beside this Python, as in a virtualenv; else on PATH).

@@ -21,10 +21,9 @@ import requests
 from click.testing import CliRunner, Result
 from werkzeug.wrappers import Request, Response
 
-from callbacks.cli import cli
-from callbacks.commands import simulate
-from config import ConfigError, load_settings
-from emulator import Emulator
+from switchboard.cli import cli, simulate
+from switchboard.config import ConfigError, load_settings
+from switchboard.emulator import Emulator
 from tests.conftest import serving
 from tests.e2e.conftest import Pair
 

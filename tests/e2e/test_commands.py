@@ -16,8 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from callbacks.store import Store
-from callbacks.store.schema import calls
+from switchboard.callbacks.store import Store
+from switchboard.callbacks.store.schema import calls
 from tests.conftest import free_port
 from tests.e2e.conftest import ROOT, SWITCHBOARD, subprocess_env
 
@@ -92,7 +92,7 @@ def running(database_url: str, tmp_path: Path) -> Iterator[tuple[Shell, str, str
         "SWITCHBOARD_FORWARD_NUMBER": "+15557770000",
     })
     emulator = Background(["emulator", "--port", str(emulator_port)], env,
-                          tmp_path / "emulator.log")
+                          tmp_path / "switchboard.emulator.log")
     server = Background(["run", "--port", str(server_port)], env, tmp_path / "server.log")
     account = f"{emulator_url}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
     try:

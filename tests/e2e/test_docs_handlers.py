@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.cli import ScriptInfo
 
-from callbacks import get_store
+from switchboard.callbacks import get_store
 from tests.e2e.conftest import ROOT, SWITCHBOARD, subprocess_env
 from tests.server.conftest import (
     CALLER,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from config import Settings
-from config.fields import FIELDS
+from switchboard.config import Settings
+from switchboard.config.fields import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", "docs/configuration.md"]
@@ -86,7 +86,7 @@ def test_each_row_names_the_field_and_its_default(page: str) -> None:
 def test_the_documented_defaults_are_what_loading_nothing_gives(
     page: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from config import load_settings
+    from switchboard.config import load_settings
 
     for field in FIELDS.values():
         monkeypatch.delenv(field.env, raising=False)

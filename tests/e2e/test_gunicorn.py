@@ -1,5 +1,6 @@
 """The loop with the production server: gunicorn (``deploy/gunicorn.conf.py``, two workers,
-``callbacks.wsgi:app``) started as tests/server starts it, the emulator in this process. Calls
+``switchboard.callbacks.wsgi:app``) started as tests/server starts it, the emulator in this
+process. Calls
 arrive at once, so their webhooks and callbacks are answered by both workers, writing to one
 store."""
 
@@ -12,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from api import TwilioClient
-from callbacks.cli import cli
-from callbacks.store import Store
-from emulator import Emulator
-from emulator.script import CallScript, RecordingTake
+from switchboard.api import TwilioClient
+from switchboard.callbacks.store import Store
+from switchboard.cli import cli
+from switchboard.emulator import Emulator
+from switchboard.emulator.script import CallScript, RecordingTake
 from tests.conftest import free_port
 from tests.e2e.checks import assert_callbacks_stored_once, statuses
 from tests.e2e.conftest import BUSINESS, CALLER

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from emulator.script import CallScript
+from switchboard.emulator.script import CallScript
 from tests.e2e.checks import assert_callbacks_stored_once, statuses
 from tests.e2e.conftest import Pair
 

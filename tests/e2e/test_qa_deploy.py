@@ -27,8 +27,8 @@ import pytest
 import requests
 from lxml import etree
 
-from callbacks.security import signed_headers
-from callbacks.twiml import parse_twiml
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.twiml import parse_twiml
 from tests.conftest import free_port, stop_process
 from tests.server.conftest import TOKEN, call_params, sid, spoken
 
@@ -102,7 +102,7 @@ def test_the_defaults(tmp_path: Path) -> None:
     assert cfg["graceful_timeout"] == 20
     assert (cfg["accesslog"], cfg["errorlog"], cfg["loglevel"]) == ("-", "-", "info")
     assert cfg["forwarded_allow_ips"] == []
-    assert cfg["wsgi_app"] == "callbacks.wsgi:app"
+    assert cfg["wsgi_app"] == "switchboard.callbacks.wsgi:app"
     # no query string (%(q)s, %(r)s), header (%({...}i)s), user (%(u)s), referrer or agent
     fmt = cfg["access_log_format"]
     assert not re.search(r"%\((q|r|u|f|a|\{[^}]*\}[ie])\)s", fmt), fmt
@@ -588,7 +588,7 @@ def test_a_reload_or_a_ctrl_c_writes_the_rows_the_workers_hold(
     """``systemctl reload`` (SIGHUP) replaces the workers; Ctrl-C (SIGINT) is gunicorn's quick
     stop. Either way the rows an old worker holds (SWITCHBOARD_RECORD_DELAY, 5 s here) are
     written as it exits, not lost, and after a reload the new workers answer."""
-    from callbacks.store import Store
+    from switchboard.callbacks.store import Store
 
     port = free_port()
     base, log = f"http://127.0.0.1:{port}", tmp_path / "gunicorn.log"

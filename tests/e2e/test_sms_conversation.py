@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulator.transcript import Transcript
+from switchboard.emulator.transcript import Transcript
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import CALLER, Pair
 

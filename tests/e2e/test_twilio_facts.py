@@ -14,10 +14,10 @@ from email.utils import parsedate_to_datetime
 
 import flask
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.security import verify_flask_request
-from emulator.script import CallScript, RecordingTake
-from emulator.webhooks import WebhookClient, wsgi_session
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.security import verify_flask_request
+from switchboard.emulator.script import CallScript, RecordingTake
+from switchboard.emulator.webhooks import WebhookClient, wsgi_session
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import CALLER, OPERATOR, Pair
 

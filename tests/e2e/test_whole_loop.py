@@ -8,9 +8,9 @@ from typing import Any
 
 import requests
 
-from callbacks.security import signed_headers
-from emulator.script import CallScript, RecordingTake
-from emulator.transcript import Transcript
+from switchboard.callbacks.security import signed_headers
+from switchboard.emulator.script import CallScript, RecordingTake
+from switchboard.emulator.transcript import Transcript
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import AREA_CODE, CALLER, OPERATOR, Pair
 

@@ -11,9 +11,9 @@ import flask
 import pytest
 from werkzeug.serving import make_server
 
-from callbacks.security import RequestValidator
-from emulator.caller import Phone
-from emulator.state import EmulatorState
+from switchboard.callbacks.security import RequestValidator
+from switchboard.emulator.caller import Phone
+from switchboard.emulator.state import EmulatorState
 
 NUMBER = "+15551230000"
 CALLER = "+15555550100"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from emulator.script import CallScript, RecordingTake
-from emulator.stack import SwitchboardStack
+from switchboard.emulator.script import CallScript, RecordingTake
+from switchboard.emulator.stack import SwitchboardStack
 
 NUMBER = "+15551230000"
 CALLER = "+15555550100"

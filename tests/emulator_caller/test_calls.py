@@ -6,7 +6,7 @@ import threading
 
 import flask
 
-from emulator.script import CallScript, RecordingTake
+from switchboard.emulator.script import CallScript, RecordingTake
 from tests.emulator_caller.conftest import CALLER, NUMBER, twiml
 
 VOICE_FIELDS = {"CallSid", "AccountSid", "From", "To", "CallStatus", "ApiVersion", "Direction"}
@@ -291,7 +291,7 @@ def test_subaccount_numbers_are_signed_with_the_subaccount_token(hooks, phone, s
     phone.inbound_call(NUMBER, CALLER)
     [voice] = hooks.requests_to("/voice")
     assert not voice.signature_valid  # the hook server checks with the main account's token
-    from callbacks.security import RequestValidator
+    from switchboard.callbacks.security import RequestValidator
 
     assert RequestValidator(sub["auth_token"]).validate(
         voice.url, voice.form, voice.headers["X-Twilio-Signature"]
@@ -451,9 +451,9 @@ def test_caller_name_lookup_and_geography(hooks, phone, state) -> None:
 
 
 def test_the_auth_token_stays_out_of_reprs(state) -> None:
-    from emulator.transcript import Transcript
-    from emulator.twiml_runner import CallContext
-    from emulator.webhooks import WebhookClient
+    from switchboard.emulator.transcript import Transcript
+    from switchboard.emulator.twiml_runner import CallContext
+    from switchboard.emulator.webhooks import WebhookClient
 
     ctx = CallContext(state, "CA1", "AC1", "supersecret-token", CALLER, NUMBER, "inbound",
                       CallScript(), Transcript(), WebhookClient(), WebhookClient())

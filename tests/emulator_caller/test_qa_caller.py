@@ -9,8 +9,8 @@ import time
 
 import flask
 
-from emulator.script import CallScript
-from emulator.webhooks import HTTP_CONNECTION_FAILURE, WebhookClient
+from switchboard.emulator.script import CallScript
+from switchboard.emulator.webhooks import HTTP_CONNECTION_FAILURE, WebhookClient
 from tests.emulator_caller.conftest import CALLER, NUMBER, twiml
 
 PARAMS = {"CallSid": "CA1234567890ABCDE", "From": "+12349013030", "To": "+18005551212"}

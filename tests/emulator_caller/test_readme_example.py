@@ -1,6 +1,6 @@
 """The README's fixture example, as written there."""
 
-from emulator.script import CallScript, RecordingTake
+from switchboard.emulator.script import CallScript, RecordingTake
 
 
 def test_voicemail(switchboard_stack):

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from emulator.script import CallScript, DialOutcome, parse_dial_outcome, parse_digits
+from switchboard.emulator.script import CallScript, DialOutcome, parse_dial_outcome, parse_digits
 
 
 def test_parse_digits() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from callbacks.cli import cli
+from switchboard.cli import cli
 from tests.emulator_caller.conftest import HookServer, twiml
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -76,7 +76,7 @@ def test_sms_to_a_url(server: HookServer) -> None:
 
 
 def test_through_a_running_emulator(server: HookServer) -> None:
-    from emulator import Emulator
+    from switchboard.emulator import Emulator
 
     with Emulator(ACCOUNT_SID, TOKEN) as emu:
         emu.state.buy_number(emu.account_sid, "+15551230000", voice_url=server.url("/voice"),
@@ -126,11 +126,11 @@ def simulator(server: HookServer) -> Iterator[Any]:
     """The emulator's REST app (simulator endpoints included) on a real socket."""
     from werkzeug.serving import make_server
 
-    from emulator.caller import Phone
-    from emulator.faults import FaultInjector
-    from emulator.rest import CONTEXT_KEY, create_app
-    from emulator.restkit import EmulatorContext
-    from emulator.state import EmulatorState
+    from switchboard.emulator.caller import Phone
+    from switchboard.emulator.faults import FaultInjector
+    from switchboard.emulator.rest import CONTEXT_KEY, create_app
+    from switchboard.emulator.restkit import EmulatorContext
+    from switchboard.emulator.state import EmulatorState
 
     state = EmulatorState(ACCOUNT_SID, TOKEN)
     phone = Phone(state)

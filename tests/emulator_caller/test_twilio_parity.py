@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.script import CallScript
-from emulator.stack import SwitchboardStack
-from emulator.webhooks import WebhookClient
+from switchboard.emulator.script import CallScript
+from switchboard.emulator.stack import SwitchboardStack
+from switchboard.emulator.webhooks import WebhookClient
 from tests.emulator_caller.conftest import CALLER, NUMBER, twiml
 
 PARAMS = {"CallSid": "CA1234567890ABCDE", "From": "+12349013030", "To": "+18005551212"}

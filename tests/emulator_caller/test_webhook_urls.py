@@ -1,5 +1,5 @@
 """URLs as Twilio requests and signs them, checked end to end by the server's own signature
-check (:func:`callbacks.security.verify_flask_request`) on a real socket."""
+check (:func:`switchboard.callbacks.security.verify_flask_request`) on a real socket."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import flask
 import pytest
 from werkzeug.serving import make_server
 
-from callbacks.security import twilio_url, verify_flask_request
-from emulator.webhooks import WebhookClient, wire_url
+from switchboard.callbacks.security import twilio_url, verify_flask_request
+from switchboard.emulator.webhooks import WebhookClient, wire_url
 
 TOKEN = "12345"
 PARAMS = {"CallSid": "CA1234567890ABCDE", "Body": "a b|c é"}

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from emulator import webhooks
-from emulator.webhooks import HTTP_CONNECTION_FAILURE, WebhookClient
+from switchboard.emulator import webhooks
+from switchboard.emulator.webhooks import HTTP_CONNECTION_FAILURE, WebhookClient
 
 PARAMS = {"CallSid": "CA1234567890ABCDE", "From": "+12349013030", "To": "+18005551212"}
 

@@ -12,8 +12,8 @@ import flask
 import pytest
 import requests
 
-from callbacks.security import compute_signature as shared_signature
-from emulator.webhooks import (
+from switchboard.callbacks.security import compute_signature as shared_signature
+from switchboard.emulator.webhooks import (
     HTTP_BAD_HOST_NAME,
     HTTP_CONNECTION_FAILURE,
     HTTP_ERROR_STATUS,

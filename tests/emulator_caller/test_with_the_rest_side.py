@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator import Emulator
-from emulator.script import CallScript
+from switchboard.emulator import Emulator
+from switchboard.emulator.script import CallScript
 from tests.emulator_caller.conftest import CALLER, NUMBER, HookServer, twiml
 
 

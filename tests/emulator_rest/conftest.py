@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator import Emulator
+from switchboard.emulator import Emulator
 
 TIMEOUT = 5
 

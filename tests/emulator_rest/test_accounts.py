@@ -24,7 +24,7 @@ def test_main_account_is_reachable_with_its_credentials(api: Api) -> None:
 
 
 def test_configured_credentials_are_the_main_account() -> None:
-    from emulator import Emulator
+    from switchboard.emulator import Emulator
 
     sid, token = "AC" + "1" * 32, "f" * 32
     with Emulator(sid, token, caller=False) as emu:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from emulator.resources import rfc2822
+from switchboard.emulator.resources import rfc2822
 from tests.emulator_rest.conftest import Api, assert_error
 
 FROM = "+14155550100"

@@ -13,7 +13,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from callbacks.commands.emulator import emulator_command
+from switchboard.cli.emulator import emulator_command
 from tests.emulator_rest.conftest import TIMEOUT
 
 SID, TOKEN = "AC" + "ab" * 16, "cd" * 16
@@ -24,7 +24,7 @@ class Running:
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from callbacks.cli import main; main()", "emulator", *args],
+            [sys.executable, "-c", "from switchboard.cli import main; main()", "emulator", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
         )

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from emulator.faults import FaultInjector, parse_fault
+from switchboard.emulator.faults import FaultInjector, parse_fault
 from tests.emulator_rest.conftest import TIMEOUT, Api
 
 CALL = {"To": "+14155550111", "From": "+14155550100", "Url": "https://e.com/voice"}

@@ -29,15 +29,16 @@ def test_plugin_module_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, emulator.pytest_plugin; "
-            "print(any(m in sys.modules for m in ('flask', 'emulator.server', 'requests')))")
+    code = ("import sys, switchboard.emulator.pytest_plugin; "
+            "print(any(m in sys.modules for m in "
+            "('flask', 'switchboard.emulator.server', 'requests')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=30)
     assert out.stdout.strip() == "False"
 
 
 def test_switchboard_stack_places_a_call_and_stores_its_callbacks(switchboard_stack) -> None:
-    from emulator.script import CallScript
+    from switchboard.emulator.script import CallScript
 
     emu = switchboard_stack.emulator
     with switchboard_stack.client() as client:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from emulator import inventory
+from switchboard.emulator import inventory
 
 
 def test_same_numbers_every_time() -> None:

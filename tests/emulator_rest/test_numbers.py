@@ -14,7 +14,7 @@ def local(api: Api, country: str = "US", **params: str) -> list[dict]:
 
 
 def test_inventory_is_deterministic_across_emulators(api: Api) -> None:
-    from emulator import Emulator
+    from switchboard.emulator import Emulator
 
     first = [n["phone_number"] for n in local(api, AreaCode="212")]
     with Emulator(caller=False) as other:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from api import TwilioClient, TwilioError
-from api.operations import OPERATIONS
-from emulator import Emulator
+from switchboard.api import TwilioClient, TwilioError
+from switchboard.api.operations import OPERATIONS
+from switchboard.emulator import Emulator
 
 
 @pytest.fixture

@@ -206,7 +206,7 @@ def test_deleting_two_media_at_once_deletes_both(api: Api, monkeypatch: pytest.M
 
 def test_two_buyers_in_one_area_code_both_get_a_number(api: Api,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from emulator import rest_numbers
+    from switchboard.emulator import rest_numbers
 
     slow_first(monkeypatch, rest_numbers.inventory, "first_available", calls=2, seconds=0.2)
     first = in_background(lambda: api.post("/IncomingPhoneNumbers.json", {"AreaCode": "415"}))
@@ -284,7 +284,7 @@ def test_a_number_cannot_move_to_a_closed_or_suspended_account(api: Api) -> None
 @pytest.mark.parametrize("spec", ["slow:delay=-1", "slow:delay=nan", "429:retry_after=-2",
                                   "429:retry_after=inf", "503:count=-1"])
 def test_a_fault_rule_that_cannot_work_is_refused(api: Api, spec: str) -> None:
-    from emulator.faults import parse_fault
+    from switchboard.emulator.faults import parse_fault
 
     with pytest.raises(ValueError, match=spec.split(":")[1].split("=")[0]):
         api.emu.faults.add(**parse_fault(spec))
@@ -325,7 +325,7 @@ def test_a_subaccount_closed_meanwhile_is_not_reopened(api: Api,
 def test_the_url_of_an_emulator_on_an_ipv6_address_has_brackets(host: str, url: str) -> None:
     from types import SimpleNamespace
 
-    from emulator import Emulator
+    from switchboard.emulator import Emulator
 
     emu = Emulator(host=host, caller=False)
     emu._server = SimpleNamespace(port=8080)  # type: ignore[assignment]  # as if listening

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from emulator.state import EmulatorState
+from switchboard.emulator.state import EmulatorState
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from emulator import media
-from emulator.resources import rfc2822
+from switchboard.emulator import media
+from switchboard.emulator.resources import rfc2822
 from tests.emulator_rest.conftest import TIMEOUT, Api, assert_error
 
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from api import TwilioClient, TwilioConnectionError, TwilioHTTPError
-from api.operations import OPERATIONS
-from api.retry import retry_policy
-from emulator import Emulator
+from switchboard.api import TwilioClient, TwilioConnectionError, TwilioHTTPError
+from switchboard.api.operations import OPERATIONS
+from switchboard.api.retry import retry_policy
+from switchboard.emulator import Emulator
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 repeats what the caller said (``gunicorn -c deploy/gunicorn.conf.py tests.load.gunicorn_app:app``).
 """
 
-from callbacks.handlers import TwilioBlueprint
-from callbacks.production import production_app
-from callbacks.twilio_request import CallRequest
-from callbacks.twiml import VoiceResponse
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.production import production_app
+from switchboard.callbacks.twilio_request import CallRequest
+from switchboard.callbacks.twiml import VoiceResponse
 from tests.server.test_error_policy import broken_blueprint
 
 #: Longer than any SWITCHBOARD_HANDLER_TIMEOUT the tests set, shorter than a test run.

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from callbacks.security import signed_headers
+from switchboard.callbacks.security import signed_headers
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ class Gunicorn:
 
     database_url: str
     log: Path
-    app: str = "callbacks.wsgi:app"
+    app: str = "switchboard.callbacks.wsgi:app"
     workers: int = 4
     token: str = TOKEN
     env: dict[str, str] = field(default_factory=dict)

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.operations import OPERATIONS, Attribute
-from callbacks.cli import cli
-from emulator import Emulator
+from switchboard.api.operations import OPERATIONS, Attribute
+from switchboard.cli import cli
+from switchboard.emulator import Emulator
 from tests.load.figures import report
 
 NUMBER = "+15005550006"

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.store import Store
-from callbacks.twiml import parse_twiml
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.store import Store
+from switchboard.callbacks.twiml import parse_twiml
 from tests.load.conftest import PostgresServer, SQLiteOutage
 from tests.load.figures import report
 from tests.load.servers import TOKEN, Gunicorn, Sender, no_secrets

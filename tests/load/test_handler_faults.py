@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.twiml import parse_twiml
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.twiml import parse_twiml
 from tests.load.figures import report
 from tests.load.servers import TOKEN, Answer, Gunicorn, Sender, no_secrets, percentile
 from tests.load.twilio_traffic import webhook

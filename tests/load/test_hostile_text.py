@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from callbacks.flows.sms_bot import ECHO_LIMIT
-from emulator import Emulator
-from emulator.script import CallScript
+from switchboard.callbacks.flows.sms_bot import ECHO_LIMIT
+from switchboard.emulator import Emulator
+from switchboard.emulator.script import CallScript
 from tests.load.servers import ACCOUNT_SID, TOKEN, Gunicorn, no_secrets
 
 ECHO_NUMBER = "+15551230000"

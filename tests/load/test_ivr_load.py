@@ -10,10 +10,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from callbacks.store import Store
-from emulator import Emulator
-from emulator.script import CallScript, RecordingTake
-from emulator.transcript import Transcript
+from switchboard.callbacks.store import Store
+from switchboard.emulator import Emulator
+from switchboard.emulator.script import CallScript, RecordingTake
+from switchboard.emulator.transcript import Transcript
 from tests.load.figures import report
 from tests.load.servers import ACCOUNT_SID, TOKEN, Gunicorn, no_secrets, percentile
 

@@ -12,9 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api import TwilioClient, TwilioConnectionError, TwilioError, TwilioHTTPError, TwilioTimeout
-from api.retry import retry_policy
-from emulator import Emulator
+from switchboard.api import (
+    TwilioClient,
+    TwilioConnectionError,
+    TwilioError,
+    TwilioHTTPError,
+    TwilioTimeout,
+)
+from switchboard.api.retry import retry_policy
+from switchboard.emulator import Emulator
 from tests.load.figures import report
 
 NUMBER = "+15005550006"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 from tests.load.figures import report
 from tests.load.servers import TOKEN, Gunicorn, no_secrets, rate_figures, send_all
 from tests.load.workload import Workload, make_workload

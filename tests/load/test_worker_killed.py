@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 from tests.load.figures import report
 from tests.load.servers import TOKEN, Gunicorn, no_secrets, send_all
 from tests.load.test_status_load import verify_store

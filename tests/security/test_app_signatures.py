@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
-from callbacks import create_app
-from callbacks.security import signed_headers
+from switchboard.callbacks import create_app
+from switchboard.callbacks.security import signed_headers
 
 TOKEN = "app-signature-token-0123456789ab"
 PUBLIC = "https://hooks.example.com"

@@ -11,7 +11,7 @@ import requests
 from werkzeug.datastructures import MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callbacks.security import (
+from switchboard.callbacks.security import (
     SIGNATURE_HEADER,
     RequestValidator,
     signed_headers,
@@ -19,7 +19,7 @@ from callbacks.security import (
     url_with_body_sha256,
     verify_flask_request,
 )
-from config import Secret
+from switchboard.config import Secret
 from tests.conftest import serving
 
 TOKEN = "flask-test-token-0123456789abcdef"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callbacks.security import RequestValidator, compute_signature, url_with_body_sha256
+from switchboard.callbacks.security import RequestValidator, compute_signature, url_with_body_sha256
 
 TOKEN = "property-token"
 FEWER = settings(max_examples=50, deadline=None)

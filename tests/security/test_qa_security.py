@@ -12,15 +12,15 @@ from urllib.parse import urlencode, urlsplit
 import flask
 import pytest
 
-from callbacks import create_app
-from callbacks.security import (
+from switchboard.callbacks import create_app
+from switchboard.callbacks.security import (
     RequestValidator,
     compute_signature,
     signed_headers,
     url_with_body_sha256,
     verify_flask_request,
 )
-from config import Secret
+from switchboard.config import Secret
 from tests.conftest import serving
 
 TOKEN = "qa-security-token-0123456789abcdef"

@@ -15,7 +15,7 @@ import string
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from callbacks.security import RequestValidator, compute_signature, url_with_body_sha256
+from switchboard.callbacks.security import RequestValidator, compute_signature, url_with_body_sha256
 
 COUNT = 10_000
 SEED = 20_261_127

@@ -10,7 +10,7 @@ import json
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from callbacks.security import (
+from switchboard.callbacks.security import (
     SIGNATURE_HEADER,
     RequestValidator,
     body_sha256,
@@ -18,7 +18,7 @@ from callbacks.security import (
     signed_headers,
     url_with_body_sha256,
 )
-from config import Secret
+from switchboard.config import Secret
 
 # Twilio's published example.
 TOKEN = "12345"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from callbacks.handlers import TwilioBlueprint
-from callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
-from callbacks.twiml import MessagingResponse, VoiceResponse
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
 release = threading.Event()
 

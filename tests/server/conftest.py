@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
-from callbacks import create_app
-from callbacks.security import signed_headers
-from callbacks.twiml import parse_twiml
+from switchboard.callbacks import create_app
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.twiml import parse_twiml
 from tests.conftest import _fresh_postgres_url, _postgres_base_url
 
 TOKEN = "test-auth-token-0123456789abcdef"

@@ -5,7 +5,7 @@ import gc
 
 from flask import jsonify
 
-from callbacks.production import production_app
+from switchboard.callbacks.production import production_app
 from tests.server.broken import broken_blueprint
 
 app = production_app()

@@ -8,10 +8,10 @@ from pathlib import Path
 import flask
 import pytest
 
-from callbacks import create_app, get_settings, get_store
-from callbacks.handlers import TwilioBlueprint
-from callbacks.security import signed_headers
-from callbacks.twiml import VoiceResponse
+from switchboard.callbacks import create_app, get_settings, get_store
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.twiml import VoiceResponse
 from tests.server.conftest import TOKEN, Twilio, call_params, make_app, twiml
 
 
@@ -145,10 +145,10 @@ def test_a_handler_finds_its_own_call_in_the_store(sqlite_url: str) -> None:
 
 def test_handlers_stay_plain_functions() -> None:
     """The decorators return the function itself: it can be called, and tested, directly."""
-    from callbacks.flows import ivr
-    from callbacks.flows.ivr import welcome
-    from callbacks.twilio_request import CallRequest
-    from config import load_settings
+    from switchboard.callbacks.flows import ivr
+    from switchboard.callbacks.flows.ivr import welcome
+    from switchboard.callbacks.twilio_request import CallRequest
+    from switchboard.config import load_settings
 
     settings = load_settings(environ={})
     bare = flask.Flask("callbacks")

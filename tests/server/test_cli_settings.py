@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import callbacks
-from callbacks.cli import cli
+from switchboard import callbacks
+from switchboard.cli import cli
 
 PASSWORD = "hunter2-not-for-logs"
 

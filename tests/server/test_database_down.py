@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.store import schema
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.store import schema
 from tests.conftest import free_port, read_only
 from tests.server.conftest import Twilio, call_params, make_app, message_params, spoken, twiml
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.deadline import Deadline, HandlerTimeout, abandoned, shielded
-from callbacks.store import Store
+from switchboard.callbacks.deadline import Deadline, HandlerTimeout, abandoned, shielded
+from switchboard.callbacks.store import Store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no setitimer here")
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from flask import Flask
 
-from callbacks.devlog import HideQueryStrings, _without_query
+from switchboard.callbacks.devlog import HideQueryStrings, _without_query
 from tests.conftest import serving
 from tests.server.conftest import make_app
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks.security import signed_headers
+from switchboard.callbacks.security import signed_headers
 from tests.server.conftest import Twilio, call_params, message_params, sid, twiml
 
 VOICE_ROUTES = [

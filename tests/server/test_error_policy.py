@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.errors import VOICE_APOLOGY
 from tests.server.broken import broken_blueprint, release
 from tests.server.conftest import (
     TOKEN,
@@ -199,7 +199,7 @@ def test_an_unknown_status_path_keeps_its_404(broken: Twilio) -> None:
 
 def test_all_threads_busy_fails_fast() -> None:
     """With every worker thread hung, a request gets the safe answer at once."""
-    from callbacks.deadline import Deadline, HandlerTimeout
+    from switchboard.callbacks.deadline import Deadline, HandlerTimeout
 
     gate = threading.Event()
     hung = Deadline(0.05, max_workers=1, use_alarm=False)

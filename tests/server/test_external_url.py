@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, url_for
 
-from callbacks.handlers import external_url
+from switchboard.callbacks.handlers import external_url
 
 from .conftest import make_app
 

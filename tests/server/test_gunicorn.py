@@ -18,10 +18,10 @@ import pytest
 import requests
 from lxml import etree
 
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.security import signed_headers
-from callbacks.store import Store
-from callbacks.twiml import parse_twiml
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.store import Store
+from switchboard.callbacks.twiml import parse_twiml
 from tests.conftest import free_port, stop_process
 from tests.server.conftest import TOKEN, call_params, message_params, sid, spoken
 

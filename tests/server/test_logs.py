@@ -8,7 +8,7 @@ import sys
 import pytest
 from flask import Flask
 
-from callbacks.logs import NoQueryStrings, OneLine, escape_controls, one_line_logs
+from switchboard.callbacks.logs import NoQueryStrings, OneLine, escape_controls, one_line_logs
 
 
 def record(msg: str, *args: object) -> logging.LogRecord:

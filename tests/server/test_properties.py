@@ -8,7 +8,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callbacks.security import signed_headers, url_with_body_sha256
+from switchboard.callbacks.security import signed_headers, url_with_body_sha256
 from tests.server.conftest import TOKEN, Twilio, call_params, message_params, sid, twiml
 
 # Form fields survive the trip as UTF-8: anything but lone surrogates.

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from lxml import etree
 
-from callbacks.security import signed_headers
-from config import ConfigError
+from switchboard.callbacks.security import signed_headers
+from switchboard.config import ConfigError
 from tests.server.conftest import (
     TOKEN,
     Twilio,
@@ -382,8 +382,8 @@ def test_untrusted_forwarded_headers_change_no_url(shared_twilio: Twilio) -> Non
 
 def test_a_canceled_dial_through_the_emulator(tmp_path: Any) -> None:
     """The Dial action as the local Twilio sends it when the dialled leg is cancelled."""
-    from emulator.script import CallScript, RecordingTake
-    from emulator.stack import SwitchboardStack
+    from switchboard.emulator.script import CallScript, RecordingTake
+    from switchboard.emulator.stack import SwitchboardStack
 
     number, operator = "+15551230000", "+15557770000"
     config = {"SWITCHBOARD_FORWARD_NUMBER": operator}

@@ -10,9 +10,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import callbacks
-from callbacks.cli import _create_app, cli
-from callbacks.commands.outbound import call_command, sms_command
+from switchboard import callbacks
+from switchboard.cli.group import _create_app, cli
+from switchboard.cli.outbound import call_command, sms_command
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callbacks import create_app
-from config import ConfigError
+from switchboard.callbacks import create_app
+from switchboard.config import ConfigError
 from tests.server.conftest import Twilio, call_params, make_app, twiml
 
 

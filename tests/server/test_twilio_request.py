@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from callbacks.handlers import parse_form
-from callbacks.twilio_request import CallRequest, Media, MessageRequest, StatusCallback
+from switchboard.callbacks.handlers import parse_form
+from switchboard.callbacks.twilio_request import CallRequest, Media, MessageRequest, StatusCallback
 
 
 def test_call_request_fields() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 
 class FakeClock:

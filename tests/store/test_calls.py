@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 CALL = "CA" + "1" * 32
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from callbacks.store import Store, StoreUnavailable, schema
+from switchboard.callbacks.store import Store, StoreUnavailable, schema
 from tests.conftest import read_only
 
 CALL = "CA" + "7" * 32

@@ -7,9 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-from callbacks.store import Store
-from callbacks.store.checkpoint import _Job
-from callbacks.store.engine import sqlite_path
+from switchboard.callbacks.store import Store
+from switchboard.callbacks.store.checkpoint import _Job
+from switchboard.callbacks.store.engine import sqlite_path
 
 CALL = "CA" + "5" * 30
 

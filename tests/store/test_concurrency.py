@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 from .workload import (
     Workload,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from callbacks.store.schema import UTCDateTime
+from switchboard.callbacks.store.schema import UTCDateTime
 
 
 @given(

@@ -1,4 +1,5 @@
-"""The development server (``flask --app callbacks run``, ``switchboard run``) writes the call
+"""The development server (``flask --app switchboard.callbacks run``, ``switchboard run``) writes
+the call
 and message rows it answered but had not written yet when it is stopped with SIGTERM or
 SIGINT (Ctrl-C). SIGTERM's default action ended the process without its exit hooks, and the
 rows were lost. Real servers in subprocesses; ``SWITCHBOARD_RECORD_DELAY=5`` so that every
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from callbacks.security import signed_headers
-from callbacks.store import Store
+from switchboard.callbacks.security import signed_headers
+from switchboard.callbacks.store import Store
 from tests.conftest import free_port
 from tests.e2e.conftest import ROOT, SWITCHBOARD, subprocess_env
 
@@ -27,7 +28,7 @@ WEBHOOKS = 12
 
 def serve(command: str, database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     args = {
-        "flask": [sys.executable, "-m", "flask", "--app", "callbacks", "run"],
+        "flask": [sys.executable, "-m", "flask", "--app", "switchboard.callbacks", "run"],
         "switchboard": [str(SWITCHBOARD), "run"],
     }[command]
     env = subprocess_env({

@@ -11,8 +11,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from callbacks.store import Store, schema
-from callbacks.store.store import _PG_CREATE_LOCK
+from switchboard.callbacks.store import Store, schema
+from switchboard.callbacks.store.store import _PG_CREATE_LOCK
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store import Store, StoreUnavailable
 from tests.conftest import IN_CI
 from tests.server.conftest import Twilio, call_params, make_app
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store import Store, StoreUnavailable
 
 
 def call(n: int, status: str = "ringing") -> dict[str, str]:

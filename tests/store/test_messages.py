@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werkzeug.datastructures import ImmutableMultiDict
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 SID = "SM" + "2" * 32
 

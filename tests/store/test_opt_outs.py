@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 USER, A, B = "+15005550006", "+15005550001", "+15005550002"
 

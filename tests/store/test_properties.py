@@ -7,7 +7,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 any_text = st.text(max_size=300)
 fields = st.dictionaries(st.text(min_size=1, max_size=20), any_text, max_size=6)

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from callbacks.deadline import Deadline
-from callbacks.store import Store, schema
+from switchboard.callbacks.deadline import Deadline
+from switchboard.callbacks.store import Store, schema
 
 from .conftest import FakeClock
 
@@ -185,8 +185,8 @@ def test_the_caller_hears_the_handler_not_the_apology_when_the_purge_is_slow(
     database_url: str,
 ) -> None:
     """Through the app, under a SIGALRM deadline (as in gunicorn's sync workers)."""
-    from callbacks.handlers import TwilioBlueprint
-    from callbacks.twiml import VoiceResponse
+    from switchboard.callbacks.handlers import TwilioBlueprint
+    from switchboard.callbacks.twiml import VoiceResponse
     from tests.server.conftest import Twilio, call_params, make_app
 
     bp = TwilioBlueprint("mine", __name__)

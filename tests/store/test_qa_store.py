@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store import Store, StoreUnavailable
 
 from .conftest import FakeClock
 
@@ -75,7 +75,7 @@ def test_rows_wait_while_the_disk_is_full(
                 big = {"CallSid": sid, "CallStatus": "ringing", "FromCity": "x" * 50_000}
                 store.record_call(big)
             store.check()  # the database looks up...
-            with caplog.at_level(logging.WARNING, "callbacks.store"), pytest.raises(
+            with caplog.at_level(logging.WARNING, "switchboard.callbacks.store"), pytest.raises(
                 StoreUnavailable, match=r"full|space"
             ):
                 store.get_call(sids[0])  # ...but the rows cannot be written
@@ -143,7 +143,7 @@ def test_a_row_that_cannot_be_made_does_not_hold_back_the_others(
     try:
         store.record_call({"CallSid": CALL, "CallStatus": "ringing", "Odd": {(1, 2): 3}})
         store.record_message({"MessageSid": MESSAGE, "Body": "hello"})
-        with caplog.at_level(logging.WARNING, "callbacks.store"):
+        with caplog.at_level(logging.WARNING, "switchboard.callbacks.store"):
             assert store.get_message(MESSAGE)["body"] == "hello"
         assert f"calls row {CALL} not recorded" in caplog.text
         assert len(store._behind) == 0  # type: ignore[arg-type]

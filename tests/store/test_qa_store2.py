@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from callbacks.store import Store, schema
+from switchboard.callbacks.store import Store, schema
 
 from .conftest import FakeClock
 

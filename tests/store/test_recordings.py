@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 SID = "RE" + "3" * 32
 CALL = "CA" + "3" * 32

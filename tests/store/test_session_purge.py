@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from callbacks.store import Store, schema
-from callbacks.store.statements import PURGE_LIMIT
+from switchboard.callbacks.store import Store, schema
+from switchboard.callbacks.store.statements import PURGE_LIMIT
 
 from .conftest import FakeClock
 from .test_purge_off_request import wait_for_purge

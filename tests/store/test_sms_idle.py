@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 from .conftest import FakeClock
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store import Store, StoreUnavailable
 from tests.conftest import free_port
 
 from .conftest import TCPProxy

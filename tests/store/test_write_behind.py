@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from callbacks.store import Store, StoreUnavailable
-from callbacks.store.behind import Row, WriteBehind
+from switchboard.callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store.behind import Row, WriteBehind
 
 from .conftest import TCPProxy
 
@@ -106,7 +106,7 @@ def test_an_outage_keeps_the_rows_until_the_database_is_back(
 ) -> None:
     behind = make(db, delay=0.01)
     db.down = True
-    with caplog.at_level(logging.WARNING, "callbacks.store"):
+    with caplog.at_level(logging.WARNING, "switchboard.callbacks.store"):
         for n in range(5):
             behind.submit("calls", f"CA{n}", n)
         time.sleep(0.2)  # several retries
@@ -128,7 +128,7 @@ def test_rows_beyond_hold_are_dropped_oldest_first_and_said(
 ) -> None:
     behind = make(db, delay=30, hold=3)
     db.down = True
-    with caplog.at_level(logging.ERROR, "callbacks.store"):
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
         for n in range(5):
             behind.submit("calls", f"CA{n}", n)
         assert len(behind) == 3  # as they come, not only once a write has failed
@@ -147,7 +147,7 @@ def test_a_row_the_database_refuses_is_dropped_alone(
     behind = make(db, delay=30)
     for n, data in enumerate([1, "bad", 3]):
         behind.submit("calls", f"CA{n}", data)
-    with caplog.at_level(logging.WARNING, "callbacks.store"):
+    with caplog.at_level(logging.WARNING, "switchboard.callbacks.store"):
         behind.flush()
     assert db.sids == ["CA0", "CA2"]
     assert "calls row CA1 not recorded" in caplog.text
@@ -172,7 +172,7 @@ def test_close_with_the_database_down_says_how_many_rows_are_lost(
     db.down = True
     behind.submit("calls", "CA1", 1)
     behind.submit("calls", "CA2", 2)
-    with caplog.at_level(logging.ERROR, "callbacks.store"):
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
         behind.close()
     assert "2 call and message rows lost" in caplog.text
     assert len(behind) == 0
@@ -291,7 +291,7 @@ def test_rows_wait_out_a_postgresql_outage(postgresql_url: str) -> None:
 
 def test_a_program_that_exits_writes_its_rows_first(sqlite_url: str) -> None:
     program = (
-        "import sys; from callbacks.store import Store\n"
+        "import sys; from switchboard.callbacks.store import Store\n"
         "store = Store(sys.argv[1], record_delay=30); store.create_all()\n"
         f"store.record_call({{'CallSid': '{CALL}', 'CallStatus': 'ringing'}})\n"
     )
@@ -351,7 +351,7 @@ def test_without_a_thread_to_spare_rows_are_written_as_they_come(
 
     behind = make(db, delay=30)
     monkeypatch.setattr(threading.Thread, "start", refuse)
-    with caplog.at_level(logging.WARNING, "callbacks.store"):
+    with caplog.at_level(logging.WARNING, "switchboard.callbacks.store"):
         behind.submit("calls", "CA1", 1)
         behind.submit("calls", "CA2", 2)
     assert db.sids == ["CA1", "CA2"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from callbacks.store import Store
-from callbacks.store.behind import Row, WriteBehind
+from switchboard.callbacks.store import Store
+from switchboard.callbacks.store.behind import Row, WriteBehind
 
 from .test_write_behind import dropped
 
@@ -53,7 +53,7 @@ def test_rows_beyond_hold_are_dropped_while_a_write_is_stuck(
     db = SlowDatabase()
     behind = WriteBehind(db.write, db.ready, delay=0.01, hold=100, retry=0.01)
     names = sids(1001)
-    with caplog.at_level(logging.ERROR, "callbacks.store"):
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
         behind.submit("calls", names[0], 0)
         assert db.writing.wait(5)  # the thread is in its write, which does not end
         most = 0
@@ -131,7 +131,7 @@ def test_the_bound_holds_while_the_database_is_slow(
     store.get_call(names[0])  # written: the next write of it updates the locked row
     other = lock_out_writers(store, names[0])
     try:
-        with caplog.at_level(logging.ERROR, "callbacks.store"):
+        with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
             store.record_call({"CallSid": names[0], "CallStatus": "ringing"})
             time.sleep(0.3)  # the thread takes it, and waits on the lock
             for sid in names[1:]:
@@ -159,7 +159,7 @@ def test_the_rows_never_written_are_counted_in_all(caplog: pytest.LogCaptureFixt
     db = SlowDatabase()
     behind = WriteBehind(db.write, db.ready, delay=0.01, hold=10, retry=0.01)
     names = sids(62)
-    with caplog.at_level(logging.ERROR, "callbacks.store"):
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
         behind.submit("calls", names[0], 0)
         assert db.writing.wait(5)
         for n, sid in enumerate(names[1:31], 1):

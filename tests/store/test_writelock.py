@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.store.writelock import WriterBusy, WriterLock
+from switchboard.callbacks.store.writelock import WriterBusy, WriterLock
 
 
 def test_a_writer_elsewhere_makes_it_wait_then_give_up(tmp_path: Path) -> None:

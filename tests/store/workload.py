@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from callbacks.store import Store
+from switchboard.callbacks.store import Store
 
 CALL_PATHS = [
     ["initiated", "ringing", "in-progress", "completed"],

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from callbacks.twiml import (
+from switchboard.callbacks.twiml import (
     DECLARATION,
     NODE_CLASSES,
     Dial,
@@ -22,7 +22,7 @@ from callbacks.twiml import (
     VoiceResponse,
     parse_twiml,
 )
-from callbacks.twiml_vocabulary import CHILD_METHODS, method_name
+from switchboard.callbacks.twiml_vocabulary import CHILD_METHODS, method_name
 
 
 def body(response: VoiceResponse | MessagingResponse) -> str:

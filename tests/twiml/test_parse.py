@@ -7,8 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from callbacks.twiml import MessagingResponse, TwiML, TwiMLError, VoiceResponse, parse_twiml
-from callbacks.twiml_vocabulary import (
+from switchboard.callbacks.twiml import (
+    MessagingResponse,
+    TwiML,
+    TwiMLError,
+    VoiceResponse,
+    parse_twiml,
+)
+from switchboard.callbacks.twiml_vocabulary import (
     ENDING_VERBS,
     ElementSpec,
     Values,

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
-import callbacks.twiml_template as template
-from callbacks.errors import VOICE_APOLOGY
-from callbacks.handlers import TwilioBlueprint
-from callbacks.twilio_request import CallRequest, MessageRequest
-from callbacks.twiml import (
+import switchboard.callbacks.twiml_template as template
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.twilio_request import CallRequest, MessageRequest
+from switchboard.callbacks.twiml import (
     DECLARATION,
     MAX_DOCUMENT_BYTES,
     MessagingResponse,

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import callbacks.twiml as twiml
-import callbacks.twiml_template as template
-from callbacks.twiml import (
+import switchboard.callbacks.twiml as twiml
+import switchboard.callbacks.twiml_template as template
+from switchboard.callbacks.twiml import (
     DECLARATION,
     Gather,
     MessagingResponse,
@@ -26,7 +26,7 @@ from callbacks.twiml import (
     TwiMLError,
     VoiceResponse,
 )
-from callbacks.twiml_vocabulary import ELEMENTS, ElementSpec, keyword_name, method_name
+from switchboard.callbacks.twiml_vocabulary import ELEMENTS, ElementSpec, keyword_name, method_name
 from tests.twiml.test_parse import allowed_examples, reachable, words, xml_text
 
 # --- programs: the same calls, replayed on any response -----------------------------------------

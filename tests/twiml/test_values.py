@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from callbacks.twiml import (
+from switchboard.callbacks.twiml import (
     DECLARATION,
     Gather,
     Hangup,
@@ -19,7 +19,7 @@ from callbacks.twiml import (
     VoiceResponse,
     parse_twiml,
 )
-from callbacks.twiml_vocabulary import ELEMENTS
+from switchboard.callbacks.twiml_vocabulary import ELEMENTS
 
 # --- values Twilio does not take ---------------------------------------------------------------
 

@@ -6,8 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from callbacks.twiml import DECLARATION, MessagingResponse, TwiML, VoiceResponse, parse_twiml
-from callbacks.twiml_vocabulary import ELEMENTS
+from switchboard.callbacks.twiml import (
+    DECLARATION,
+    MessagingResponse,
+    TwiML,
+    VoiceResponse,
+    parse_twiml,
+)
+from switchboard.callbacks.twiml_vocabulary import ELEMENTS
 
 
 def voice(build: Callable[[VoiceResponse], object]) -> str:

@@ -6,7 +6,7 @@ import errno
 
 import click
 
-from callbacks.commands.api import profile_name
+from switchboard.cli.common import profile_name
 
 
 def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -41,9 +41,9 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     server work with it from the same settings; otherwise it makes one up and prints it. Point
     the client at it with TWILIO_API_BASE_URL.
     """
-    from config import ConfigError, load_settings
-    from emulator import Emulator
-    from emulator.faults import parse_fault
+    from switchboard.config import ConfigError, load_settings
+    from switchboard.emulator import Emulator
+    from switchboard.emulator.faults import parse_fault
 
     try:
         settings = load_settings(profile)

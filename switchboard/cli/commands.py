@@ -7,10 +7,11 @@ import click
 
 def register_commands(group: click.Group) -> None:
     """Add every Switchboard command to ``group`` (the ``switchboard`` FlaskGroup)."""
-    from callbacks.commands.api import api_command
-    from callbacks.commands.emulator import emulator_command
-    from callbacks.commands.outbound import call_command, provision_command, sms_command
-    from callbacks.commands.simulate import simulate_group
+    from switchboard.cli.api import api_command
+    from switchboard.cli.emulator import emulator_command
+    from switchboard.cli.outbound import call_command, sms_command
+    from switchboard.cli.provision import provision_command
+    from switchboard.cli.simulate import simulate_group
 
     for command in (
         api_command,

@@ -2,14 +2,15 @@
 
 Where the server is, one of:
 
-- ``--in-process``: the app from ``callbacks.create_app`` (your settings), answered through
+- ``--in-process``: the app from ``switchboard.callbacks.create_app`` (your settings), answered
+through
   Flask's test client: no server to start, no tunnel.
 - ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN
   (``--fallback-url`` and ``--status-callback`` go with it).
 - ``--emulator URL`` (default: TWILIO_API_BASE_URL when it is not Twilio's): a running
   ``switchboard emulator`` places the call itself through its simulator endpoints
-  (:func:`emulator.caller.simulator_blueprint`), so the call and its recordings are its own;
-  when it has none, or with ``--interactive``, the number's voice / SMS / fallback / status
+  (:func:`switchboard.emulator.caller.simulator_blueprint`), so the call and its recordings are
+  its own; when it has none, or with ``--interactive``, the number's voice / SMS / fallback / status
   URLs are read from it and the call is placed from this process.
 
 Every argument is checked, with the checkers of ``switchboard call`` and ``sms``, before
@@ -27,16 +28,16 @@ from urllib.parse import urlsplit
 
 import click
 
-from api.errors import ValidationError
-from api.validation import e164, url
-from callbacks.commands.api import CommandGroup, profile_name
-from config.validation import redact_url
+from switchboard.api.errors import ValidationError
+from switchboard.api.validation import e164, url
+from switchboard.cli.common import CommandGroup, profile_name
+from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
     import requests
 
-    from emulator.caller import Phone
-    from emulator.transcript import Event, Transcript
+    from switchboard.emulator.caller import Phone
+    from switchboard.emulator.transcript import Event, Transcript
 
 DEFAULT_FROM = "+15555550100"
 MAX_DIAL_SECONDS = 3600
@@ -60,9 +61,10 @@ BUNDLED_ROUTES = {
 """The number's URLs with ``--in-process``: the bundled flows' routes."""
 
 
+
 class Checked(click.ParamType):
-    """A value checked by one of :mod:`api.validation`'s checkers (those of ``switchboard
-    call`` and ``sms``); the password of a URL is never repeated in the error."""
+    """A value checked by one of :mod:`switchboard.api.validation`'s checkers (those of
+    ``switchboard call`` and ``sms``); the password of a URL is never repeated in the error."""
 
     def __init__(self, name: str, check: Callable[[str, Any], object]) -> None:
         self.name = name
@@ -87,7 +89,7 @@ def emulator_url(name: str, value: object) -> str:
 
 
 def _digits(name: str, value: object) -> object:
-    from emulator.script import check_digits
+    from switchboard.emulator.script import check_digits
 
     try:
         return check_digits(str(value))
@@ -122,7 +124,7 @@ def _check_where(url: str | None, emulator: str | None, in_process: bool,
 
 
 def _settings(profile: str | None) -> Any:
-    from config import ConfigError, load_settings
+    from switchboard.config import ConfigError, load_settings
 
     try:
         return load_settings(profile)
@@ -136,11 +138,11 @@ def _credentials(settings: Any) -> tuple[str | None, str | None]:
 
 
 def _in_process(settings: Any, profile: str | None, to: str) -> Target:
-    from callbacks import create_app
-    from config import ConfigError
-    from emulator.caller import Phone
-    from emulator.state import EmulatorState
-    from emulator.webhooks import wsgi_session
+    from switchboard.callbacks import create_app
+    from switchboard.config import ConfigError
+    from switchboard.emulator.caller import Phone
+    from switchboard.emulator.state import EmulatorState
+    from switchboard.emulator.webhooks import wsgi_session
 
     account_sid, token = _credentials(settings)
     state = EmulatorState(account_sid, token)
@@ -163,9 +165,9 @@ def _in_process(settings: Any, profile: str | None, to: str) -> Target:
 
 def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | None,
             status_callback: str | None) -> Target:
-    from emulator.caller import Phone
-    from emulator.state import EmulatorState
-    from emulator.webhooks import split_url
+    from switchboard.emulator.caller import Phone
+    from switchboard.emulator.state import EmulatorState
+    from switchboard.emulator.webhooks import split_url
 
     account_sid, token = _credentials(settings)
     if token is None:
@@ -290,8 +292,8 @@ APPLICATION_FIELDS = (*NUMBER_FIELDS, "sms_status_callback", "message_status_cal
 
 def _from_emulator(api: EmulatorAPI, to: str) -> Target:
     """Mirror the number's configuration from a running emulator, and call it from here."""
-    from emulator.caller import Phone
-    from emulator.state import EmulatorState
+    from switchboard.emulator.caller import Phone
+    from switchboard.emulator.state import EmulatorState
 
     status, body = api.call("GET", "/IncomingPhoneNumbers.json", params={"PhoneNumber": to})
     if status != 200:
@@ -368,7 +370,7 @@ def _in_emulator(api: EmulatorAPI, kind: str, fields: list[tuple[str, str]],
 
 
 def _printer(verbose: bool) -> Any:
-    from emulator.transcript import event_line
+    from switchboard.emulator.transcript import event_line
 
     def show(event: Event) -> None:
         is_request, line = event_line(event)
@@ -441,7 +443,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
     switchboard simulate call --to +15551230000 --in-process --digits 2
     switchboard simulate call --to +15551230000 --url http://127.0.0.1:5000/voice -i
     """
-    from emulator.script import CallScript, RecordingTake, parse_dial_outcome
+    from switchboard.emulator.script import CallScript, RecordingTake, parse_dial_outcome
 
     _check_where(url, emulator_url, in_process,
                  {"--fallback-url": fallback_url, "--status-callback": status_callback})

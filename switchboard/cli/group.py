@@ -2,7 +2,7 @@
 
 ``switchboard run`` is ``flask run`` for the Switchboard app (or for the app named with
 ``--app``); ``api``, ``provision``, ``call``, ``sms``, ``emulator`` and ``simulate`` are added
-from :mod:`callbacks.commands`.
+from :mod:`switchboard.cli.commands`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, load_dotenv
 
-from callbacks.commands import register_commands
-from callbacks.commands.api import MissingCommand, OneLineError, require_command
-from config import ConfigError
+from switchboard.cli.commands import register_commands
+from switchboard.cli.common import MissingCommand, OneLineError, require_command
+from switchboard.config import ConfigError
 
 
 def _named_app(context: click.Context | None) -> str | None:
@@ -52,7 +52,7 @@ def _create_app() -> Flask:
     if named:
         return ScriptInfo(app_import_path=named, set_debug_flag=False).load_app()
 
-    from callbacks import create_app
+    from switchboard.callbacks import create_app
 
     config: dict[str, object] | None = None
     if context is not None and context.info_name in CLIENT_COMMANDS:
@@ -93,7 +93,7 @@ def _env_file_callback(context: click.Context, param: click.Parameter, value: st
                        ) -> str | None:
     """Flask's ``--env-file``, refusing a file python-dotenv cannot parse (Flask only warns,
     then runs without the lines it skipped)."""
-    from config.loader import check_dotenv
+    from switchboard.config.loader import check_dotenv
 
     if value is not None:
         try:

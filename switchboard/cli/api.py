@@ -27,68 +27,14 @@ from typing import IO, Any
 
 import click
 
-from api.operations import OPERATIONS, Attribute, Operation
-from config.validation import redact_url
-
-
-class OneLineError(click.ClickException):
-    """A usage error shown as one line (``Error: ...``), with the usage exit status."""
-
-    exit_code = 2
-
-
-class OneLineCommand(click.Command):
-    """A command whose argument errors take one line, not click's usage block."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as error:
-            raise OneLineError(f"{info_name}: {error.format_message()}") from None
-
-
-def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--config-ref NAME``: a profile's name; an empty one is refused rather than taken for
-    the environment's settings."""
-    if value is not None and (not value.strip() or value != value.strip()):
-        raise click.BadParameter(
-            f"{value!r} is not a profile name (a [profiles.NAME] table); leave the option out "
-            "for the environment's settings")
-    return value
-
-
-class MissingCommand(click.UsageError):
-    """A group called without a command: its help on stderr and the usage exit status 2, as
-    click 8.2 and later answer (click 8.1, which Flask 3 accepts too, printed the help and
-    exited 0, as if something had been done)."""
-
-    def __init__(self, ctx: click.Context) -> None:
-        super().__init__(ctx.get_help(), ctx=ctx)
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(self.format_message(), file=file, err=True,
-                   color=self.ctx.color if self.ctx else None)
-
-
-def require_command(ctx: click.Context, args: list[str]) -> None:
-    """Raise :class:`MissingCommand` when a group that needs a command got no arguments."""
-    if not args and getattr(ctx.command, "no_args_is_help", False) and not ctx.resilient_parsing:
-        raise MissingCommand(ctx)
-
-
-class CommandGroup(click.Group):
-    """A group that needs a command: without one, its help and exit status 2
-    (:class:`MissingCommand`), whatever the version of click."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        require_command(ctx, args)
-        return super().parse_args(ctx, args)
+from switchboard.api.operations import OPERATIONS, Attribute, Operation
+from switchboard.cli.common import MissingCommand, OneLineCommand, OneLineError, profile_name
+from switchboard.config.validation import redact_url
 
 
 class OperationsGroup(click.Group):
-    """The operations as subcommands, built on demand from :data:`api.operations.OPERATIONS`."""
+    """The operations as subcommands, built on demand from
+    :data:`switchboard.api.operations.OPERATIONS`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(OPERATIONS)
@@ -222,9 +168,9 @@ def _run(
     output: Path | None,
     **values: Any,
 ) -> None:
-    from api import TwilioClient, TwilioError, ValidationError
-    from api.resources import ResourceNotFound
-    from config import ConfigError, load_settings
+    from switchboard.api import TwilioClient, TwilioError, ValidationError
+    from switchboard.api.resources import ResourceNotFound
+    from switchboard.config import ConfigError, load_settings
 
     values = {key: (list(v) if isinstance(v, tuple) else v) for key, v in values.items()}
     media = str(values.get("recording_type") or "").lower() in ("mp3", "wav")
@@ -274,7 +220,7 @@ def _name_option(operation: Operation, error: Any) -> str:
 
 
 def _emit(result: Any, output: Path | None) -> None:
-    from api.resources import MediaStream
+    from switchboard.api.resources import MediaStream
 
     if isinstance(result, MediaStream):
         with result:
