@@ -155,3 +155,30 @@ def test_the_container_image_copies_every_part_folder() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text("utf-8")
     for folder in set(PYPROJECT["tool"]["setuptools"]["package-dir"].values()):
         assert f"COPY {folder} ./{folder}\n" in dockerfile, folder
+
+
+HEAVY = ("flask", "werkzeug", "lxml", "requests", "sqlalchemy", "click")
+
+
+@pytest.mark.parametrize(("statement", "loads"), [
+    ("import switchboard", ()),
+    ("import switchboard.config", ()),
+    ("from switchboard import load_settings", ()),
+    ("from switchboard import TwilioClient", ("requests",)),
+    ("from switchboard import VoiceResponse", ("lxml",)),
+])
+def test_the_front_door_imports_only_what_a_name_needs(statement: str, loads: tuple[str]) -> None:
+    code = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.split() == list(loads)
+
+
+def test_every_front_door_name_resolves() -> None:
+    import switchboard
+
+    for name in switchboard.__all__:
+        assert getattr(switchboard, name) is not None, name
+    assert set(switchboard.__all__) <= set(dir(switchboard))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        switchboard.nothing  # noqa: B018
