@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
+import socket
 
 import click
 
-from switchboard.cli.common import profile_name
+from switchboard.cli.common import OneLineError, profile_name
+
+EXAMPLE_HOST = "like 127.0.0.1"
 
 
 def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """``--host``: a name or address, never empty (which would listen on every address)."""
+    """``--host``: a name or address, never empty (which would listen on every address), and
+    a name that resolves."""
     if not value.strip() or any(ch.isspace() for ch in value):
         raise click.BadParameter(
-            f"{value!r} is not a name or address of this machine, like 127.0.0.1 (an empty "
+            f"{value!r} is not a name or address of this machine, {EXAMPLE_HOST} (an empty "
             "one would listen on every address)")
+    if not ctx.resilient_parsing:
+        problem = _unresolved(value)
+        if problem:
+            raise click.BadParameter(
+                f"{value!r} {problem}; give a name or address of this machine, {EXAMPLE_HOST}")
     return value
+
+
+def _unresolved(host: str) -> str | None:
+    """Why the name ``host`` has no IPv4 address (the family the emulator listens on for a
+    name), or None. An address is not looked up; nor is a name under ``.invalid``, which never
+    resolves (RFC 6761), so that no resolver is asked about it."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    name = host.rstrip(".").lower()
+    if name == "invalid" or name.endswith(".invalid"):
+        return "does not resolve: names under .invalid never do"
+    try:
+        socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return f"does not resolve to an address ({error.strerror or error})"
+    except UnicodeError:  # a label too long for the IDNA codec
+        return "is not a host name"
+    return None
 
 
 @click.command("emulator")
@@ -43,12 +74,23 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     """
     from switchboard.config import ConfigError, load_settings
     from switchboard.emulator import Emulator
-    from switchboard.emulator.faults import parse_fault
+    from switchboard.emulator.faults import FaultInjector, parse_fault
 
+    fault_specs = []
+    for spec in faults:
+        try:
+            fault_specs.append(parse_fault(spec))
+            FaultInjector().add(**fault_specs[-1])  # checked here, added once it runs
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--fault") from None
+    try:
+        _probe(host, port)
+    except OSError as error:
+        raise _cannot_listen(error, host, port) from None
     try:
         settings = load_settings(profile)
     except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+        raise OneLineError(str(error)) from None  # a setting that cannot be used, as elsewhere
     account_sid = settings.account_sid
     token = settings.auth_token.reveal() if settings.auth_token else None
     made_up_token = token is None
@@ -57,17 +99,12 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     if settings.api_key_sid and settings.api_key_secret:
         emu.state.add_api_key(key_sid=settings.api_key_sid,
                               secret=settings.api_key_secret.reveal())
-    for spec in faults:
-        try:
-            emu.faults.add(**parse_fault(spec))
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--fault") from None
+    for fault in fault_specs:
+        emu.faults.add(**fault)
     try:
         emu.start()
-    except OSError as error:
-        reason = (error.strerror or str(error)).split(" (while attempting")[0]
-        raise click.ClickException(
-            f"cannot listen on {host}:{port} ({reason}): {_advice(error)}") from None
+    except OSError as error:  # taken since the probe
+        raise _cannot_listen(error, host, port) from None
 
     click.echo(f"Twilio emulator listening on {emu.url}  (API {emu.url}/2010-04-01)")
     click.echo(f"Account SID: {emu.account_sid}")
@@ -91,14 +128,34 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
         emu.stop()
 
 
-def _advice(error: OSError) -> str:
-    """The option that fixes ``error``, raised by listening on ``--host``:``--port``."""
-    if error.errno is not None and error.errno < 0:  # getaddrinfo's EAI_*: the host
-        return "--host must be a name or address of this machine, like 127.0.0.1"
-    if error.errno == errno.EADDRNOTAVAIL:
-        return "--host must be an address of this machine, like 127.0.0.1"
-    if error.errno == errno.EACCES:
-        return "ports below 1024 need privileges; pick another port with --port"
+def _probe(host: str, port: int) -> None:
+    """Listen on ``host``:``port`` as the emulator will, and stop at once: OSError when the
+    address cannot be used, before anything is started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family):
+        pass
+
+
+def _cannot_listen(error: OSError, host: str, port: int) -> click.ClickException:
+    """The one-line error for ``error``, raised by listening on ``--host``:``--port``: a
+    usage error naming the option to change (exit status 2) when one of them is the cause."""
+    reason = str(error.strerror or error).split(" (while attempting")[0]
+    where = f"{host}:{port}"
     if error.errno == errno.EADDRINUSE:
-        return "pick another port with --port (0: any free port)"
-    return "check --host and --port"
+        return _bad("port", f"{where} is already in use ({reason}); pick another port, or 0 "
+                            "for any free port")
+    if error.errno == errno.EACCES:
+        privileged = "ports below 1024 need privileges; " if port < 1024 else ""
+        return _bad("port", f"this user may not listen on {where} ({reason}); {privileged}pick "
+                            "another port, like 8080")
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return _bad("host", f"{host!r} is not an address of this machine ({reason}); give "
+                            f"one, {EXAMPLE_HOST}")
+    return click.ClickException(f"cannot listen on {where} ({reason}); check --host and --port")
+
+
+def _bad(name: str, message: str) -> click.BadParameter:
+    """A usage error about the option ``--NAME`` of the running command."""
+    ctx = click.get_current_context()
+    param = next(param for param in ctx.command.params if param.name == name)
+    return click.BadParameter(message, ctx=ctx, param=param)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +15,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from switchboard.cli import cli
 from switchboard.cli.emulator import emulator_command
+from switchboard.emulator import Emulator
 from tests.emulator_rest.conftest import TIMEOUT
 
 SID, TOKEN = "AC" + "ab" * 16, "cd" * 16
@@ -127,14 +131,140 @@ def test_bad_fault_spec_is_a_usage_error() -> None:
     assert "fault kind 'teapot'" in result.output
 
 
-def test_port_in_use_is_a_clear_error() -> None:
-    import socket
+# -- an address that cannot be used: one line, exit status 2, before anything is started ---
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        result = CliRunner().invoke(emulator_command, ["--port", str(port)])
+
+@pytest.fixture
+def nothing_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator may not be started, nor its settings read."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("started although an option is wrong")
+
+    monkeypatch.setattr(Emulator, "start", refused)
+    monkeypatch.setattr("switchboard.config.load_settings", refused)
+
+
+def emulator(*args: str, prefix: str = "Error: emulator: ") -> str:
+    """``switchboard emulator ARGS``, which must fail with a usage error: its one line."""
+    result = CliRunner().invoke(cli, ["emulator", *args])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "", result.stdout
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(prefix), result.stderr
+    return result.stderr.strip()
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_port_in_use_is_a_usage_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = emulator("--port", str(port))
+    assert line == (f"Error: emulator: Invalid value for '--port': 127.0.0.1:{port} is already "
+                    "in use (Address already in use); pick another port, or 0 for any free port")
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_a_name_under_invalid_is_refused_without_asking_a_resolver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a resolver was asked: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(socket.socket, "bind", lookup)
+    for host in ("nosuch.invalid", "NoSuch.Invalid."):
+        assert emulator("--host", host) == (
+            f"Error: emulator: Invalid value for '--host': '{host}' does not resolve: names "
+            "under .invalid never do; give a name or address of this machine, like 127.0.0.1")
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_a_name_the_resolver_does_not_know(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[object] = []
+
+    def unknown(host: str, *args: object, **kwargs: object) -> None:
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    assert emulator("--host", "nosuch.example", "--port", "0") == (
+        "Error: emulator: Invalid value for '--host': 'nosuch.example' does not resolve to an "
+        "address (Name or service not known); give a name or address of this machine, like "
+        "127.0.0.1")
+    assert asked == ["nosuch.example"]
+
+
+def test_an_address_is_not_looked_up_and_a_name_of_this_machine_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from switchboard.cli.emulator import _unresolved
+
+    def lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a resolver was asked: {args}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(socket, "getaddrinfo", lookup)
+        assert _unresolved("127.0.0.1") is None
+        assert _unresolved("::1") is None
+    assert _unresolved("localhost") is None  # /etc/hosts
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_an_address_of_another_machine() -> None:
+    line = emulator("--host", "192.0.2.1", "--port", "0")  # TEST-NET-1: never this machine's
+    assert line.startswith("Error: emulator: Invalid value for '--host': '192.0.2.1' is not an "
+                           "address of this machine (")
+    assert line.endswith("); give one, like 127.0.0.1")
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_a_port_that_needs_privileges(monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(socket, "create_server", denied)
+    assert emulator("--port", "80") == (
+        "Error: emulator: Invalid value for '--port': this user may not listen on "
+        "127.0.0.1:80 (Permission denied); ports below 1024 need privileges; pick another "
+        "port, like 8080")
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_another_listening_error_is_one_line_with_status_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(socket, "create_server", exhausted)
+    result = CliRunner().invoke(cli, ["emulator", "--port", "0"])
     assert result.exit_code == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in result.output
-    assert "--port" in result.output
+    assert result.output == ("Error: cannot listen on 127.0.0.1:0 (Too many open files); check "
+                             "--host and --port\n")
+
+
+def test_a_port_taken_after_the_check_is_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def taken(self: Emulator) -> None:
+        raise OSError(errno.EADDRINUSE, "Address already in use (while attempting to bind on "
+                                        "address ('127.0.0.1', 0))")
+
+    monkeypatch.setattr(Emulator, "start", taken)
+    assert emulator("--port", "0", "--quiet") == (
+        "Error: emulator: Invalid value for '--port': 127.0.0.1:0 is already in use (Address "
+        "already in use); pick another port, or 0 for any free port")
+
+
+@pytest.mark.usefixtures("nothing_started")
+def test_a_fault_its_injector_refuses_is_a_usage_error_before_start() -> None:
+    line = emulator("--port", "0", "--fault", "503:rate=2")
+    assert line == "Error: emulator: Invalid value for --fault: rate 2.0 must be between 0 and 1"
+
+
+def test_a_setting_that_cannot_be_used_is_status_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setattr(Emulator, "start", lambda self: pytest.fail("started"))
+    line = emulator("--port", "0", prefix="Error: TWILIO_ACCOUNT_SID: ")  # as every command
+    assert "'AC123' is not an account SID" in line
