@@ -1,4 +1,5 @@
-"""README's "Writing your own handlers" and "Try it without an account", as a reader follows them:
+"""README's "Writing your own handlers" and "Try it without an account", as a reader follows them
+(the same example in docs/server.md, the same walkthrough in full in docs/emulator.md):
 the example saved as ``myapp.py`` and loaded the way ``flask --app myapp run`` loads it, then
 driven with signed webhooks; the decorator table covering what the example uses; and the
 walkthrough's settings giving the "talk to a person" call it describes."""
@@ -31,6 +32,7 @@ from tests.server.conftest import (
 )
 
 README = ROOT / "README.md"
+WALKTHROUGH = "Try it without an account"
 
 
 def section(text: str, title: str) -> str:
@@ -118,9 +120,15 @@ def test_the_pizza_status(myapp: Flask, capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().out.splitlines() == [f"{call_sid} lasted 42 seconds"]
 
 
-def walkthrough_settings() -> dict[str, str]:
-    text = section(README.read_text("utf-8"), "Try it without an account")
+def walkthrough_settings(page: Path = README, title: str = WALKTHROUGH) -> dict[str, str]:
+    text = section(page.read_text("utf-8"), title)
     return dict(re.findall(r"^\$ export (\w+)=(\S+)", text, re.M))
+
+
+def test_the_walkthrough_settings_are_the_same_in_readme_and_emulator_md() -> None:
+    assert walkthrough_settings() == walkthrough_settings(
+        ROOT / "docs" / "emulator.md", "The walkthrough, step by step"
+    )
 
 
 @pytest.mark.slow

@@ -64,6 +64,11 @@ def test_the_pages_have_links_to_check() -> None:
     assert "docs/server.md" in relative_links(ROOT / "README.md")
 
 
+def test_the_readme_is_a_front_page() -> None:
+    """The details live in docs/; README.md stays short enough to read through."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 200
+
+
 def test_slugs_as_github_makes_them() -> None:
     assert slug("A webhook's call or message row written just after the answer") == (
         "a-webhooks-call-or-message-row-written-just-after-the-answer"

@@ -1,5 +1,6 @@
-"""The settings tables of README.md and docs/configuration.md against config.fields and the
-defaults of config.Settings: every setting documented, named and defaulted as the code has it."""
+"""The settings table of docs/configuration.md against switchboard.config.fields and the
+defaults of switchboard.config.Settings: every setting documented, named and defaulted as the
+code has it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from switchboard.config import Settings
 from switchboard.config.fields import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["README.md", "docs/configuration.md"]
+PAGES = ["docs/configuration.md"]
 HEADER = "| Variable | Profile key | Default | Meaning |"
 ROW = re.compile(r"^\| `(?P<env>[A-Z_]+)` \| `(?P<key>[a-z_]+)` \| (?P<default>[^|]+) \|")
 # How the tables write "no value": the field is optional and its default is None.

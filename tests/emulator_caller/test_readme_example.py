@@ -1,4 +1,4 @@
-"""The README's fixture example, as written there."""
+"""docs/emulator.md's fixture example (*In your own tests*), as written there."""
 
 from switchboard.emulator.script import CallScript, RecordingTake
 
