@@ -402,7 +402,7 @@ class _Refused:
     reading it raises :class:`_NotAllowedHere`, which says which children the element takes.
 
     (Not ``__getattr__`` on the nodes: a class with one has every attribute looked up the
-    slow way, which made the builder's calls 12 % dearer.)
+    slow way, which makes the builder's calls 12 % dearer.)
     """
 
     __slots__ = ("tag",)

@@ -1,6 +1,6 @@
-"""Settings under attack: values that broke the server at run time or showed a secret, files
-that raised a traceback instead of a one-line ConfigError, and the precedence of an empty
-variable over ``.env``."""
+"""Malformed settings: values that would break the server at run time or show a secret, files
+that cannot be read (a one-line ConfigError, never a traceback), and an empty variable, which
+leaves ``.env`` in force."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_a_public_url_password_cut_short_by_urlsplit_is_hidden_in_the_error(
     workdir: Path, separator: str
 ) -> None:
     """``https://user:pa/ss@host`` is not a URL urlsplit reads as user:password@host: the error
-    used to repeat it whole, password included."""
+    must not repeat it whole, password included."""
     secret = f"hunter2{separator}{PASSWORD}"
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"SWITCHBOARD_PUBLIC_URL": f"https://sb:{secret}@example.com"})
@@ -52,7 +52,7 @@ def test_the_cli_error_for_such_a_public_url_hides_the_password(
 
 
 def test_a_database_password_given_as_a_query_parameter_is_never_shown(workdir: Path) -> None:
-    """libpq takes ``?password=``; it went through to repr(settings) and to the store's log
+    """libpq takes ``?password=``; it must reach neither repr(settings) nor the store's log
     lines (``health check failed: database ...?password=... is unavailable``)."""
     url = f"postgresql://switchboard@db.example.com/sb?password={PASSWORD}&sslmode=require"
     settings = load_settings(environ={"SWITCHBOARD_DATABASE_URL": url})
@@ -83,7 +83,7 @@ def test_an_unescaped_at_in_a_database_password_is_refused_without_showing_it(
     workdir: Path,
 ) -> None:
     """``postgresql://u:p@ss@host/db``: SQLAlchemy reads the password as ``p`` and the host as
-    ``ss@host``, so repr showed part of the password and the server could never connect."""
+    ``ss@host``, so repr would show part of the password and the server could never connect."""
     url = "postgresql://sb:hunter2@topsecret@db.example.com/sb"
     with pytest.raises(ConfigError, match="%40") as caught:
         load_settings(environ={"SWITCHBOARD_DATABASE_URL": url})
@@ -91,7 +91,7 @@ def test_an_unescaped_at_in_a_database_password_is_refused_without_showing_it(
     assert "topsecret" not in repr(Settings(database_url=url))
 
 
-# --- values that broke the server at run time ----------------------------------------------
+# --- values that would break the server at run time ----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -103,8 +103,8 @@ def test_an_unescaped_at_in_a_database_password_is_refused_without_showing_it(
 def test_public_urls_that_would_break_every_signature_are_refused(
     workdir: Path, value: str
 ) -> None:
-    """``https://host/?`` passed (an empty query is no query) and the signed URL became
-    ``https://host/?/voice``: every webhook refused with 403."""
+    """``https://host/?`` looks harmless (an empty query is no query), but the signed URL would
+    become ``https://host/?/voice``: every webhook refused with 403."""
     with pytest.raises(ConfigError, match=r"^SWITCHBOARD_PUBLIC_URL: "):
         load_settings(environ={"SWITCHBOARD_PUBLIC_URL": value})
 
@@ -115,8 +115,8 @@ def test_public_urls_that_would_break_every_signature_are_refused(
      "SWITCHBOARD_VOICE", "SWITCHBOARD_LANGUAGE"],
 )
 def test_texts_with_characters_twiml_cannot_carry_are_refused(workdir: Path, name: str) -> None:
-    """A BEL in the business name (``"Acme\\a"`` in a .env) passed, and every call got the
-    apology: the TwiML builder refuses control characters."""
+    """A BEL in the business name (``"Acme\\a"`` in a .env) would give every call the apology:
+    the TwiML builder refuses control characters."""
     with pytest.raises(ConfigError, match=rf"^{name}: holds the control character U\+0007"):
         load_settings(environ={name: "Acme\x07"})
 
@@ -126,7 +126,7 @@ def test_texts_may_hold_tabs_and_newlines(workdir: Path) -> None:
     assert settings.business_address == "1 Main St\n\tSpringfield"
 
 
-def test_a_business_name_with_a_control_character_no_longer_reaches_a_call(
+def test_a_business_name_with_a_control_character_never_reaches_a_call(
     tmp_path: Path,
 ) -> None:
     from switchboard.callbacks import create_app
@@ -150,12 +150,12 @@ def test_numbers_are_written_with_ascii_digits(workdir: Path, name: str, value: 
 
 
 @pytest.mark.parametrize("value", ["inf", "-Infinity", "nan"])
-def test_infinite_numbers_are_still_named_as_such(workdir: Path, value: str) -> None:
+def test_infinite_numbers_are_named_as_such(workdir: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="is not a finite number"):
         load_settings(environ={"SWITCHBOARD_HANDLER_TIMEOUT": value})
 
 
-def test_plain_numbers_still_read(workdir: Path) -> None:
+def test_plain_numbers_are_read(workdir: Path) -> None:
     settings = load_settings(environ={"SWITCHBOARD_DIAL_TIMEOUT": " +30 ",
                                       "SWITCHBOARD_HANDLER_TIMEOUT": "2.5",
                                       "SWITCHBOARD_RECORD_DELAY": ".5e-1"})
@@ -180,7 +180,7 @@ def test_a_profiles_file_name_with_a_nul_is_a_config_error(workdir: Path) -> Non
 
 def test_a_profiles_file_in_an_unknown_users_home_is_a_config_error(workdir: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        load_settings(environ={"SWITCHBOARD_PROFILES_FILE": "~no-such-user-qa/sb.toml"})
+        load_settings(environ={"SWITCHBOARD_PROFILES_FILE": "~no-such-user-sb/sb.toml"})
 
 
 def test_a_binary_dotenv_is_a_config_error(
@@ -223,7 +223,7 @@ def test_an_empty_variable_counts_as_unset_so_dotenv_applies(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """README: "An empty variable counts as unset". An empty TWILIO_AUTH_TOKEN in the
-    environment hid the token in .env, and every webhook was refused with 403."""
+    environment must not hide the token in .env, or every webhook is refused with 403."""
     _dotenv_on(monkeypatch)
     (workdir / ".env").write_text(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}\nSWITCHBOARD_DIAL_TIMEOUT=x\n")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "")
@@ -243,8 +243,8 @@ def test_an_empty_variable_counts_as_unset_so_dotenv_applies(
 def test_a_byte_the_environment_could_not_decode_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch, workdir: Path, name: str
 ) -> None:
-    """``TWILIO_AUTH_TOKEN=$'tok\\xff'``: os.environ keeps the byte as a lone surrogate, and
-    create_app died with a UnicodeEncodeError traceback when it keyed the HMAC."""
+    """``TWILIO_AUTH_TOKEN=$'tok\\xff'``: os.environ keeps the byte as a lone surrogate, which
+    would end create_app with a UnicodeEncodeError traceback when it keys the HMAC."""
     monkeypatch.setenv("TWILIO_API_KEY_SID", "SK" + "0" * 32)
     monkeypatch.setenv("TWILIO_API_KEY_SECRET", "secret")
     monkeypatch.setenv(name, "https://tok\udcffen.example.com")

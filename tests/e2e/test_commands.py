@@ -160,8 +160,8 @@ def test_try_it_without_an_account(running: tuple[Shell, str, str], database_url
 def test_bad_arguments_and_secrets_against_the_emulator(
     running: tuple[Shell, str, str], tmp_path: Path
 ) -> None:
-    """The QA pass's reproductions, as subprocesses against ``switchboard emulator``: a bad
-    argument is one line and sends nothing; a public URL's password is never printed."""
+    """As subprocesses against ``switchboard emulator``: a bad argument is one line and sends
+    nothing; a public URL's password is never printed."""
     shell, _, server_url = running
     number = json.loads(shell("api", "add-incoming-phone-number-by-area-code",
                               "--area-code", "415").stdout)["phone_number"]

@@ -126,7 +126,7 @@ def test_every_documented_variable_is_applied(tmp_path: Path) -> None:
     assert (cfg["errorlog"], cfg["loglevel"]) == (str(tmp_path / "error.log"), "debug")
     assert cfg["forwarded_allow_ips"] == ["10.0.0.1"]
     off = loaded(clean_env(GUNICORN_ACCESSLOG="", GUNICORN_WORKER_CLASS="gthread"), cwd=tmp_path)
-    assert off["accesslog"] is None  # empty: no access log (it used to be a file named '')
+    assert off["accesslog"] is None  # empty: no access log (not a file named '')
     assert off["worker_class"] == "gthread"
 
 
@@ -212,7 +212,7 @@ def test_a_voice_twilio_does_not_take_is_status_78_in_one_line(tmp_path: Path) -
 class _Server:
     def __init__(self, timeout: int, worker_class: str = "sync") -> None:
         self.cfg = type("Cfg", (), {"timeout": timeout, "worker_class_str": worker_class})()
-        self.log = logging.getLogger("test-qa-deploy")
+        self.log = logging.getLogger("test-deploy")
 
 
 @pytest.mark.parametrize(
@@ -233,9 +233,9 @@ def test_a_worker_timeout_out_of_order_is_warned_about(
     monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     monkeypatch.setenv("SWITCHBOARD_HANDLER_TIMEOUT", handler)
     on_starting = runpy.run_path(str(CONFIG))["on_starting"]
-    with caplog.at_level(logging.WARNING, logger="test-qa-deploy"):
+    with caplog.at_level(logging.WARNING, logger="test-deploy"):
         on_starting(_Server(timeout, worker_class))
-    messages = [r.getMessage() for r in caplog.records if r.name == "test-qa-deploy"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "test-deploy"]
     assert len(messages) == len(warned), messages
     for part, message in zip(warned, messages, strict=True):
         assert part in message

@@ -1,4 +1,6 @@
-"""QA of the caller side: behaviours that differed from Twilio's, and answers that broke it."""
+"""The caller side at Twilio's limits and with answers few servers give: a trickled answer or
+header bounded by the total time, 64 kB of TwiML, huge numbers, empty or overlong messages,
+``loop="0"``, plain text with control characters, a suspended account, recording events."""
 
 from __future__ import annotations
 

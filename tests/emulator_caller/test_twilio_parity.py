@@ -1,4 +1,6 @@
-"""Where the caller side differed from Twilio (found in review); each test fails on the old code."""
+"""The caller side where it must do as Twilio does: URLs on the wire as configured and signed,
+12200 as a warning that lets the call go on, SipResponseCode on completion, no text to an
+inactive account; and one watchdog thread for every webhook request."""
 
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ def stack(tmp_path: Path) -> Iterator[SwitchboardStack]:
 
 
 def test_a_webhook_request_starts_no_thread_of_its_own(hooks, monkeypatch) -> None:
-    """Two threads per request (one bounding the request, one the read of its answer) made the
-    200-caller IVR load test a fifth slower; one watchdog thread now serves every request."""
+    """One watchdog thread serves every request: two threads per request (one bounding the
+    request, one the read of its answer) make the 200-caller IVR load test a fifth slower."""
     hooks.on("/voice", twiml("<Say>Hello</Say>"))
     client = WebhookClient()
     assert client.fetch(hooks.url("/voice"), PARAMS, auth_token="t").ok  # the watchdog starts
@@ -47,9 +49,9 @@ def test_a_webhook_request_starts_no_thread_of_its_own(hooks, monkeypatch) -> No
 
 
 def test_the_url_goes_on_the_wire_as_configured_and_signed() -> None:
-    """requests sent ``|`` as ``%7C`` (and ``{`` ``}`` ``^`` ...) but the signature was computed
-    over the raw text, so a server checking the URL it received refused it. Twilio requests
-    the URL as configured and signs that."""
+    """requests would send ``|`` as ``%7C`` (and ``{`` ``}`` ``^`` ...) while the signature
+    covers the raw text, so a server checking the URL it received would refuse it. Twilio
+    requests the URL as configured and signs that."""
     listener = socket.create_server(("127.0.0.1", 0))
     lines: list[bytes] = []
 
@@ -206,7 +208,7 @@ def test_a_text_to_an_inactive_account_is_not_delivered(hooks, phone, state, sta
 def test_an_invalid_attribute_value_is_a_warning_and_the_call_goes_on(
     hooks, phone, number, state, verb, attribute
 ) -> None:
-    """Such a value was taken silently; Twilio's schema check logs 12200 and the verb runs
+    """Such a value is not taken silently: Twilio's schema check logs 12200 and the verb runs
     with its default."""
     hooks.on("/voice", twiml(verb, "<Say>After</Say>"))
     transcript = phone.inbound_call(NUMBER, CALLER, script=CallScript(""))

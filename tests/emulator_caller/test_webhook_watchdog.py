@@ -53,9 +53,9 @@ def keep_alive() -> Iterator[http.server.ThreadingHTTPServer]:
 def test_a_deadline_firing_as_an_answer_completes_spares_the_next_request(
     keep_alive, monkeypatch
 ) -> None:
-    """The watchdog took a request's socket under its lock but shut it after letting go: by
-    then the answer was read, the connection back in the pool, and the next request was
-    using it, so that request (another webhook of the call) failed with 11205."""
+    """The watchdog takes a request's socket and shuts it under one hold of its lock: shut after
+    letting go, the socket may by then be back in the pool with its answer read, and the next
+    request using it (another webhook of the call) would fail with 11205."""
     handler = keep_alive.RequestHandlerClass
     base = f"http://127.0.0.1:{keep_alive.server_port}"
     shut, release = webhooks._shut, webhooks._WATCHDOG.release

@@ -144,8 +144,8 @@ def test_a_standard_api_key_cannot_use_the_accounts_endpoints(api: Api) -> None:
 
 
 def test_a_closed_accounts_api_keys_stop_working(api: Api) -> None:
-    """Closing an account ended its auth token but not its API keys, which still read and
-    wrote its resources."""
+    """Closing an account ends its API keys as well as its auth token: no key of it reads or
+    writes its resources any more."""
     sub = api.post("/2010-04-01/Accounts.json", {}).json()
     key = api.emu.state.add_api_key(sub["sid"])
     keyed = api.as_account(sub["sid"], key)

@@ -1,5 +1,6 @@
-"""The REST side under attack: malformed paging, non-UTF-8 bodies, account status, and requests
-that overlap. Each test here failed on the emulator before its fix."""
+"""Requests the REST side refuses as Twilio does (malformed paging, non-UTF-8 bodies, a
+suspended or closed account, a live call deleted, impossible fault rules, digits of another
+script), and requests that overlap: each answered as if it had come alone."""
 
 from __future__ import annotations
 

@@ -139,8 +139,8 @@ def test_a_body_the_signature_does_not_cover_is_refused(
     plain_app: Flask, content_type: str, body: bytes
 ) -> None:
     """A URL-only signature (a GET webhook's: its query is what Twilio signed) replayed with
-    a body no signature covers: it was checked against the URL alone and accepted, so the
-    body reached the handler unchecked."""
+    a body no signature covers: checked against the URL alone it would pass, and the body
+    would reach the handler unchecked."""
     url = "http://localhost/voice?CallSid=CA" + "1" * 32 + "&From=%2B15555550100"
     client = plain_app.test_client()
     assert client.get(url, headers=signed_headers(TOKEN, url)).status_code == 200

@@ -196,6 +196,6 @@ def test_over_real_http(live_server: str) -> None:
     assert requests.get(url, headers=get_headers, timeout=5).status_code == 200
     good = get_headers[SIGNATURE_HEADER]
     # Change the first character: the port differs per run, so any fixed suffix may be the
-    # signature's own (a 1-in-64 chance that failed CI once).
+    # signature's own (a 1-in-64 chance of a false failure).
     bad = {SIGNATURE_HEADER: ("B" if good[0] != "B" else "C") + good[1:]}
     assert requests.get(url, headers=bad, timeout=5).status_code == 403

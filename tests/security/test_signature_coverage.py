@@ -1,5 +1,7 @@
-"""The signature check under attack: requests Twilio signed that were refused, requests it did
-not sign that reached a view, and a missing token that raised instead of refusing."""
+"""What a signature covers: ``verify_flask_request`` accepts every request Twilio signs and
+refuses any part of a request no signature covers (multipart fields, a body on a GET, a body
+without ``bodySHA256``); with no token it refuses everything; a query Twilio sends unescaped
+is checked byte for byte as sent."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from switchboard.callbacks.security import (
 from switchboard.config import Secret
 from tests.conftest import serving
 
-TOKEN = "qa-security-token-0123456789abcdef"
+TOKEN = "signature-coverage-token-0123456789"
 PARAMS = {"CallSid": "CA" + "7" * 32, "From": "+14155550100", "To": "+14155550199"}
 
 
@@ -45,7 +47,7 @@ def _view_app(token: object = TOKEN) -> flask.Flask:
 
 @pytest.mark.parametrize("token", [None, "", Secret("")])
 def test_verify_flask_request_without_a_token_refuses(token: object) -> None:
-    """It raised ValueError, so a view built on it answered 500 instead of 403."""
+    """A refusal, not a ValueError: a view built on it answers 403, not 500."""
     app = _view_app(token)
     headers = signed_headers("any-token", "http://localhost/voice", PARAMS)
     response = app.test_client().post("/voice", data=PARAMS, headers=headers)
@@ -54,7 +56,8 @@ def test_verify_flask_request_without_a_token_refuses(token: object) -> None:
 
 def test_verify_flask_request_refuses_multipart_fields_no_signature_covers() -> None:
     """A URL-only signature (a GET webhook's, whose query Twilio signed) replayed as a
-    multipart POST: the fields were not checked, and the view read them from request.form."""
+    multipart POST: no signature covers the fields, which the view would read from
+    request.form."""
     url = "http://localhost/voice?" + urlencode(PARAMS)
     client = _view_app().test_client()
     assert client.get(url, headers=signed_headers(TOKEN, url)).status_code == 200
@@ -78,7 +81,7 @@ def test_verify_flask_request_refuses_a_body_without_body_sha256() -> None:
     assert response.status_code == 403
 
 
-def test_verify_flask_request_still_accepts_what_twilio_signs() -> None:
+def test_verify_flask_request_accepts_what_twilio_signs() -> None:
     client = _view_app(RequestValidator(TOKEN)).test_client()
     signed = client.post("/voice", data=PARAMS,
                          headers=signed_headers(TOKEN, "http://localhost/voice", PARAMS))
@@ -133,8 +136,8 @@ def _post_raw(base: str, target: str, signature: str) -> int:
 )
 def test_a_query_twilio_sent_unescaped_is_checked_as_sent(server: str, query: str) -> None:
     """``[`` ``]`` ``|`` ``{`` ``}`` in a configured URL's query travel unescaped (OkHttp,
-    requests keep ``[]``) and are signed so; the server re-escaped them (``%5B%5D``) and
-    refused every such webhook with 403."""
+    requests keep ``[]``) and are signed so; the server checks them as sent, not re-escaped
+    (``%5B%5D``), which would refuse every such webhook with 403."""
     target = f"/voice?{query}"
     signature = compute_signature(TOKEN, server + target, PARAMS)
     assert _post_raw(server, target, signature) == 200

@@ -64,7 +64,7 @@ class Caller:
 
 @pytest.fixture(scope="module")
 def forwarding_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    path = tmp_path_factory.mktemp("qa-ivr") / "switchboard.sqlite3"
+    path = tmp_path_factory.mktemp("forwarding-ivr") / "switchboard.sqlite3"
     application = make_app(f"sqlite:///{path}", SWITCHBOARD_FORWARD_NUMBER="+15550001111")
     yield application
     application.extensions["switchboard"].store.close()

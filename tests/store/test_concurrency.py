@@ -1,15 +1,19 @@
-"""Many writers at once, threads and processes: exact final statuses, each callback once.
+"""Many writers at once, threads and processes: exact final statuses, each callback once; and
+writers, readers, session saves and health checks all at once.
 
-The shape of issue 5's load test (gunicorn workers writing shuffled, duplicated callbacks),
-smaller, on an SQLite file and on PostgreSQL.
+The shape of the status-callback load test (``tests/load/test_status_load.py``: gunicorn
+workers writing shuffled, duplicated callbacks), smaller, on an SQLite file and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from switchboard.callbacks.store import Store
+import sqlalchemy as sa
+
+from switchboard.callbacks.store import Store, schema
 
 from .workload import (
     Workload,
@@ -69,3 +73,42 @@ def test_processes_creating_the_schema_at_once(database_url: str) -> None:
     for worker in workers:
         worker.join(10)
     assert outcomes == ["ok"] * 4
+
+
+def test_writers_readers_and_health_checks_at_once(database_url: str) -> None:
+    """Threads handing rows to the write-behind, reading their own back, saving sessions
+    (and so purging now and then) and running the health check: every row in, no error."""
+    store = Store(database_url, record_delay=0.005)
+    store.create_all()
+    store.session_purge_every = 0.01
+    errors: list[BaseException] = []
+    per_thread, threads = 60, 6
+
+    def work(n: int) -> None:
+        try:
+            for i in range(per_thread):
+                sid = f"CA{n:02d}{i:030d}"
+                store.record_call({"CallSid": sid, "CallStatus": "ringing"})
+                if i % 10 == 0:
+                    assert store.get_call(sid) is not None
+                    store.save_voice_session(sid, {"i": i})
+                if i % 20 == 0:
+                    store.check()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert errors == []
+        store.check()
+        assert store._behind is not None
+        store._behind.flush()  # the last rows handed over, still within their delay
+        with store.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(schema.calls))
+            assert total.scalar_one() == per_thread * threads
+    finally:
+        store.close()

@@ -1,9 +1,8 @@
-"""The development server (``flask --app switchboard.callbacks run``, ``switchboard run``) writes
-the call
-and message rows it answered but had not written yet when it is stopped with SIGTERM or
-SIGINT (Ctrl-C). SIGTERM's default action ended the process without its exit hooks, and the
-rows were lost. Real servers in subprocesses; ``SWITCHBOARD_RECORD_DELAY=5`` so that every
-row still waits when the signal arrives."""
+"""The development server (``flask --app switchboard.callbacks run``, ``switchboard run``)
+writes the call and message rows it answered but had not written yet when it is stopped with
+SIGTERM or SIGINT (Ctrl-C). SIGTERM's default action would end the process without its exit
+hooks, and the rows would be lost. Real servers in subprocesses; ``SWITCHBOARD_RECORD_DELAY=5``
+so that every row still waits when the signal arrives."""
 
 from __future__ import annotations
 

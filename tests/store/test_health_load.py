@@ -1,8 +1,9 @@
 """``Store.check()`` (``/healthz``) under load: a load balancer polls it every second in every
-worker. It used to run ``create_all`` at every check, a transaction of its own before the
-probe's: on SQLite a second hold of the writer lock, on PostgreSQL a wait on the advisory
-lock that serialises ``create_all`` across processes, which a process starting up holds while
-it builds an index on a large table, so every worker's check hung behind it."""
+worker. It runs ``create_all`` at the first check only: at every check it would be a
+transaction of its own before the probe's, on SQLite a second hold of the writer lock, on
+PostgreSQL a wait on the advisory lock that serialises ``create_all`` across processes, which
+a process starting up holds while it builds an index on a large table, so that every worker's
+check would hang behind it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``/healthz`` says 503 when the store cannot write: a full disk, or rows that wait for the
-database. A delete of no row (what ``Store.check()`` once was) needs no room, so a full disk
-passed it and a load balancer kept sending webhooks whose rows could not be written."""
+database. A delete of no row needs no room, so a full disk would pass such a check and a load
+balancer would keep sending webhooks whose rows cannot be written: the check writes a row."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from switchboard.callbacks.store import Store, StoreUnavailable
 from tests.conftest import IN_CI
 from tests.server.conftest import Twilio, call_params, make_app
 
-from .test_qa_store import disk_full
+from .test_waiting_rows import disk_full
 
 
 @pytest.fixture

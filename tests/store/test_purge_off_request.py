@@ -1,11 +1,11 @@
 """The purge of idle sessions runs off the request's thread, and never waits on PostgreSQL.
 
-It used to run in the request, right after a session save, under the handler's deadline: a
-deadline passing inside it raised :class:`HandlerTimeout` out of ``save_voice_session``, so
-the caller heard the apology for a session that had been saved. And its ``DELETE ... IN
-(SELECT ... LIMIT 500)`` waited on PostgreSQL for any row another transaction held (another
-worker's purge, a session being saved), and two purges choosing rows in another order could
-deadlock."""
+In the request, right after a session save, it would run under the handler's deadline: a
+deadline passing inside it would raise :class:`HandlerTimeout` out of ``save_voice_session``,
+and the caller would hear the apology for a session that was saved. On PostgreSQL it skips
+the rows another transaction holds (another worker's purge, a session being saved): a
+``DELETE ... IN (SELECT ... LIMIT 500)`` would wait for each of them, and two purges choosing
+rows in another order could deadlock."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """Idle sessions are purged now and then: voice sessions a day after their last save (the call
-ended long ago), SMS conversations past their 4-hour expiry. Before, nothing deleted either
-and both tables grew forever. A session save starts the purge, in a thread of its own, every
-few minutes per process, a few hundred rows at a time."""
+ended long ago), SMS conversations past their 4-hour expiry, so that neither table grows
+forever. A session save starts the purge, in a thread of its own, every few minutes per
+process, a few hundred rows at a time; a session saved again while the purge runs is kept."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -131,5 +133,43 @@ def test_the_index_the_purge_uses_is_added_to_an_older_database(database_url: st
         assert [index["column_names"] for index in indexes] == [["updated_at"]]
         store.save_voice_session("CA1", {"a": 1})
         assert store.load_voice_session("CA1") == {"a": 1}
+    finally:
+        store.close()
+
+
+def test_a_session_saved_while_the_purge_waits_for_it_is_kept(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The purge picks the idle sessions, then deletes them: one saved again in between (its
+    transaction still open when the purge starts) must survive. On SQLite the purge waits for
+    the writer lock; on PostgreSQL it skips the row the save holds (``SKIP LOCKED``), and
+    the outer idle test would still keep it if it waited."""
+    store = Store(database_url, clock=clock)
+    store.create_all()
+    try:
+        store.save_voice_session("CA1", {"step": 1})
+        clock.advance(days=2)
+        now = clock.now.replace(tzinfo=None)
+        if store.dialect == "sqlite":
+            other: Any = sqlite3.connect(store.url.database or "", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE voice_sessions SET data = ?, updated_at = ? "
+                          "WHERE call_sid = 'CA1'", ('{"step": 2}', now.isoformat(" ")))
+        else:
+            import psycopg
+
+            other = psycopg.connect(store.url.set(drivername="postgresql")
+                                    .render_as_string(False))
+            other.execute("UPDATE voice_sessions SET data = %s, updated_at = %s "
+                          "WHERE call_sid = 'CA1'", ('{"step": 2}', now))
+        purged: list[int] = []
+        purge = threading.Thread(target=lambda: purged.append(store.purge_voice_sessions()))
+        purge.start()
+        time.sleep(0.3)  # the purge waits for the save's transaction (SQLite) or skips it
+        other.commit() if store.dialect != "sqlite" else other.execute("COMMIT")
+        other.close()
+        purge.join(15)
+        assert purged == [0]
+        assert store.load_voice_session("CA1") == {"step": 2}
     finally:
         store.close()

@@ -1,11 +1,13 @@
 """An SMS conversation expires after 4 hours without a message, not 4 hours after its
 session last changed: a flow that only reads its session (or never touches it) keeps the
-conversation alive as long as messages keep coming."""
+conversation alive as long as messages keep coming. The 4 hours are elapsed time, whatever
+the clock's zone."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -74,3 +76,25 @@ def test_a_later_save_is_not_moved_back(sms_store: Store, clock: FakeClock) -> N
     receive(sms_store, 1)
     clock.now = saved + timedelta(hours=3, minutes=59)
     assert sms_store.load_sms_session(YOU, ME) == {"step": "saved later"}
+
+
+def test_sms_sessions_expire_after_four_hours_of_elapsed_time_with_a_zoned_clock(
+    database_url: str,
+) -> None:
+    """A clock in a zone with summer time: the 4 hours are elapsed time, not wall-clock
+    arithmetic, which across the change would take a conversation 3.5 hours idle as expired."""
+    zurich = ZoneInfo("Europe/Zurich")
+    clock = FakeClock()
+    clock.now = datetime(2026, 3, 28, 23, 30, tzinfo=UTC).astimezone(zurich)
+    store = Store(database_url, clock=clock)
+    store.create_all()
+    try:
+        store.save_sms_session("+15005550006", "+15005550001", {"step": 2})
+        clock.now = datetime(2026, 3, 29, 3, 0, tzinfo=UTC).astimezone(zurich)  # 3.5 h on
+        assert store.load_sms_session("+15005550006", "+15005550001") == {"step": 2}
+        assert store.purge_sms_sessions() == 0
+        clock.now += timedelta(hours=1)  # 4.5 h idle
+        assert store.load_sms_session("+15005550006", "+15005550001") == {}
+        assert store.purge_sms_sessions() == 1
+    finally:
+        store.close()

@@ -105,7 +105,7 @@ def test_postgresql_on_a_closed_port_hides_the_password() -> None:
 
 def test_a_password_given_in_the_query_is_hidden_too() -> None:
     """A Store made from a URL with ``?password=`` (config moves it before the ``@``; a Store
-    made directly does not) showed it in every 'unavailable' message and log line."""
+    made directly does not) hides it in every 'unavailable' message and log line too."""
     url = f"postgresql+psycopg://switchboard@127.0.0.1:{free_port()}/nowhere?password=s3cret-pw"
     store = Store(url, connect_timeout=2)
     failure = assert_unavailable(store)
@@ -209,8 +209,8 @@ def test_a_postgresql_connection_left_unusable_is_dropped_not_reset(
 ) -> None:
     """psycopg's own failures, such as ``cannot exit pipeline mode while busy`` when the server
     ends the connection in the middle of an ``executemany``, are not disconnects to the
-    dialect: the connection went back to the pool, its rollback failed, and the pool logged a
-    traceback (seen in a CI run of the database outage load test). It is dropped instead."""
+    dialect: back in the pool, the connection would fail its rollback and the pool would log a
+    traceback (as under the database outage load test). It is dropped instead."""
     import psycopg
 
     store = Store(postgresql_url, attempts=1)

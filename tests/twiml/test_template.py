@@ -365,6 +365,40 @@ def test_threads_build_their_own_documents() -> None:
     assert results == expected
 
 
+def test_a_call_replaced_while_another_thread_builds_is_not_written_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread may run between a step's last call being replaced and the epoch moving
+    on: what it builds then must still be its own document, and so must every later one."""
+
+    def document(loop: int) -> str:
+        return str(VoiceResponse().say("race", voice="Polly.Race", loop=loop))
+
+    document(7)
+    document(7)  # this thread's tree now holds loop="7", taken from the step's last call
+    root = VoiceResponse()._draft.step
+    real = template._epochs
+    in_between: list[str] = []
+
+    class SwitchThreads:
+        """Runs "another thread" once the new call is in place but before the epoch moves."""
+
+        def __next__(self) -> int:
+            last = root.last
+            if not in_between and last is not None and last.values == ("Polly.Race", "8"):
+                in_between.append(document(8))
+            return next(real)
+
+    monkeypatch.setattr(template, "_epochs", SwitchThreads())
+    first = document(8)
+    monkeypatch.setattr(template, "_epochs", real)
+    expected = f'{DECLARATION}<Response><Say voice="Polly.Race" loop="8">race</Say></Response>'
+    assert in_between == [expected]
+    assert first == expected
+    assert document(8) == expected  # the thread's tree was not left out of step
+    assert document(7) == expected.replace('"8"', '"7"')
+
+
 # --- the lxml element and nodes built on their own -------------------------------------------
 
 

@@ -199,8 +199,8 @@ def test_other_verbs_check_their_values_too() -> None:
         (_pay, {"valid_card_types": "visa mastercard amex"}, 'Types="visa mastercard amex"'),
         (_pay, {"valid_card_types": "visa,amex"}, 'validCardTypes="visa,amex"'),
         (_pay, {"valid_card_types": ["visa", "diners-club"]}, 'validCardTypes="visa diners-club"'),
-        # numbers as Python gives them print as before the values were checked: a float
-        # that is a whole number prints as 5.0
+        # numbers are written as Python prints them, checked or not: a float that is a
+        # whole number is written 5.0
         (_gather, {"timeout": 5.0}, 'timeout="5.0"'),
         (_dial, {"timeout": 30.0, "time_limit": Decimal("600")}, 'timeout="30.0" timeLimit="600"'),
         (_pause, {"length": 2.0}, 'length="2.0"'),
