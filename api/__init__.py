@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from switchboard.api.client import TwilioClient
 from switchboard.api.errors import (
+    ProvisioningError,
+    ResourceNotFound,
+    RetiredResource,
     TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
@@ -23,6 +26,9 @@ from switchboard.api.errors import (
 from switchboard.api.retry import TwilioRetry, retry_policy
 
 __all__ = [
+    "ProvisioningError",
+    "ResourceNotFound",
+    "RetiredResource",
     "TwilioClient",
     "TwilioClientClosed",
     "TwilioConnectionError",

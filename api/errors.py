@@ -2,12 +2,15 @@
 
 Everything the client raises is a :class:`TwilioError`. An answer from Twilio with an error
 status is a :class:`TwilioHTTPError` carrying Twilio's own ``code``, ``message`` and
-``more_info`` link; a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that
-got no answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A JSON answer
-that is not the resource asked for (an array where a call was expected, a message with no
-SID) is a :class:`TwilioUnexpectedAnswer`. Arguments
-rejected before any request is sent raise :class:`ValidationError`, which is also a
-``ValueError``; a request on a closed client raises :class:`TwilioClientClosed`.
+``more_info`` link (a :class:`RetiredResource` when what was asked for is a resource Twilio
+retired); a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that got no
+answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A JSON answer that is
+not the resource asked for (an array where a call was expected, a message with no SID) is a
+:class:`TwilioUnexpectedAnswer`. Arguments rejected before any request is sent raise
+:class:`ValidationError`, which is also a ``ValueError``; a request on a closed client raises
+:class:`TwilioClientClosed`. A lookup by something other than a SID that finds nothing raises
+:class:`ResourceNotFound` (also a ``LookupError``); provisioning that cannot go ahead, or that
+Twilio did not keep, raises :class:`ProvisioningError`.
 
 No exception carries credentials: URLs are stored without user info, and no request headers
 are kept.
@@ -15,9 +18,14 @@ are kept.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from switchboard.config.validation import redact_url
 
 __all__ = [
+    "ProvisioningError",
+    "ResourceNotFound",
+    "RetiredResource",
     "TwilioClientClosed",
     "TwilioConnectionError",
     "TwilioError",
@@ -27,15 +35,6 @@ __all__ = [
     "TwilioUnexpectedAnswer",
     "ValidationError",
 ]
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without any ``user:password@`` part."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
 
 
 def _path_of(url: str) -> str:
@@ -89,7 +88,7 @@ class _RequestError(TwilioError):
 
     def __init__(self, method: str, url: str) -> None:
         self.method = method.upper()
-        self.url = redact_url(url)
+        self.url = redact_url(url, keep_user=False)
         super().__init__(str(self))
 
     @property
@@ -180,6 +179,11 @@ class TwilioInvalidResponse(TwilioHTTPError):
         super().__init__(status, None, message, None, method, url, request_id=request_id)
 
 
+class RetiredResource(TwilioHTTPError):
+    """Twilio answered 404/405/410 for a resource it retired (the Sandbox, deleting a
+    Notification); the message says so."""
+
+
 class TwilioTimeout(_RequestError):
     """No answer within the timeout: ``phase`` is ``"connect"`` or ``"read"``.
 
@@ -252,3 +256,13 @@ class TwilioUnexpectedAnswer(TwilioError):
         self.what = what
         self.problem = problem
         super().__init__(f"Twilio's answer is not {what}: {problem}")
+
+
+class ResourceNotFound(TwilioError, LookupError):
+    """A lookup by something other than a SID (a friendly name, a phone number) found nothing.
+    Also a ``LookupError``."""
+
+
+class ProvisioningError(TwilioError):
+    """Provisioning cannot go ahead (no public URL Twilio can reach, a number the account does
+    not have), or Twilio did not keep what was written. The message is one line."""

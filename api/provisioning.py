@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from switchboard.api import validation
-from switchboard.api.errors import ValidationError
+from switchboard.api.errors import ProvisioningError, ValidationError
 from switchboard.config.errors import ConfigError
 from switchboard.config.validation import base_url, redact_url
 
@@ -55,10 +55,6 @@ def tunnel_help(name: str = PUBLIC_URL_SETTING) -> str:
         f"and {give} the https:// address it prints; "
         "use --allow-insecure only with the local emulator"
     )
-
-
-class ProvisioningError(Exception):
-    """Provisioning cannot go ahead, or Twilio did not keep what was written (one line)."""
 
 
 def check_public_url(

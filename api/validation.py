@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.api.errors import TwilioUnexpectedAnswer, ValidationError
+from switchboard.config.validation import is_e164, redact_url
 
 __all__ = [
     "HTTP_METHODS",
@@ -37,7 +38,6 @@ __all__ = [
     "url",
 ]
 
-_E164 = re.compile(r"\+[1-9][0-9]{0,14}")
 _SID = re.compile(r"([A-Z]{2})[0-9a-fA-F]{32}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -51,8 +51,9 @@ def _show(value: object, limit: int = 60) -> str:
 
 
 def e164(name: str, value: object) -> str:
-    """An E.164 phone number: ``+`` then 1 to 15 digits, the first not zero."""
-    if not isinstance(value, str) or not _E164.fullmatch(value):
+    """An E.164 phone number (:func:`switchboard.config.validation.is_e164`: ``+`` then 2 to
+    15 digits, the first not zero), as given: spaces are not stripped."""
+    if not is_e164(value):
         raise ValidationError(
             name,
             f"{_show(value)} is not an E.164 number (like +14155550100: '+', country code, number)",
@@ -103,12 +104,9 @@ def url(name: str, value: object) -> str:
 
 
 def show_url(value: object) -> str:
-    """A URL for an error message (quoted, shortened), without what may be a password
-    before an ``@``."""
-    if isinstance(value, str) and "@" in value:
-        scheme, sep, _rest = value.partition("://")
-        value = f"{scheme}{sep if sep else ''}...@{value.rpartition('@')[2]}"
-    return _show(value)
+    """A URL for an error message (quoted, shortened), the password of any
+    ``user:password@`` part shown as ``***``."""
+    return _show(redact_url(value) if isinstance(value, str) else value)
 
 
 def http_method(name: str, value: object) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
-from base64 import b64encode
 from binascii import b2a_base64
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -89,11 +88,29 @@ def _params_payload(params: Params | None) -> str:
     return "".join([name + value for name, value in pairs])
 
 
+def _keyed(auth_token: str | Secret) -> hmac.HMAC:
+    """HMAC-SHA1 keyed by the auth token, to be copied for each signature."""
+    return hmac.new(_key(auth_token), digestmod=hashlib.sha1)
+
+
+def _sign(keyed: hmac.HMAC, url: bytes, payload: bytes) -> bytes:
+    """The one computation of Twilio's signature: base64 of the HMAC-SHA1 (``keyed``, left
+    as it is) of the URL without its fragment, then the fields as :func:`_params_payload`
+    writes them."""
+    mac = keyed.copy()
+    mac.update(url)
+    mac.update(payload)
+    return b2a_base64(mac.digest(), newline=False)
+
+
 def compute_signature(auth_token: str | Secret, url: str, params: Params | None = None) -> str:
     """The ``X-Twilio-Signature`` Twilio sends for a request to ``url`` with POST ``params``
-    (a mapping of name to value or list of values, or an iterable of ``(name, value)``)."""
-    data = _strip_fragment(url) + _params_payload(params)
-    return b64encode(hmac.digest(_key(auth_token), _encode(data), "sha1")).decode("ascii")
+    (a mapping of name to value or list of values, or an iterable of ``(name, value)``).
+
+    The server checks signatures (:class:`RequestValidator`) and the emulator signs its
+    webhooks with this same computation."""
+    payload = _encode(_params_payload(params))
+    return _sign(_keyed(auth_token), _encode(_strip_fragment(url)), payload).decode("ascii")
 
 
 def body_sha256(body: bytes) -> str:
@@ -165,16 +182,13 @@ class RequestValidator:
     __slots__ = ("_mac",)
 
     def __init__(self, auth_token: str | Secret) -> None:
-        self._mac = hmac.new(_key(auth_token), digestmod=hashlib.sha1)
+        self._mac = _keyed(auth_token)
 
     def __repr__(self) -> str:
         return "<RequestValidator>"
 
     def _matches(self, url: bytes, payload: bytes, expected: bytes) -> bool:
-        mac = self._mac.copy()
-        mac.update(url)
-        mac.update(payload)
-        return hmac.compare_digest(b2a_base64(mac.digest(), newline=False), expected)
+        return hmac.compare_digest(_sign(self._mac, url, payload), expected)
 
     def validate(
         self,

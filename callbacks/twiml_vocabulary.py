@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
 
+from switchboard.config import speech
+
 XML_NAMESPACE: Final = "http://www.w3.org/XML/1998/namespace"
 
 #: How an element treats text content: ``"none"`` (elements only), ``"optional"``, ``"required"``.
@@ -134,13 +136,10 @@ def _integer(low: int, high: int | None = None) -> Values:
     return Values(allowed, test)
 
 
-def _matching(pattern: str, allowed: str, *, letters: bool = False) -> Values:
-    """Text that ``pattern`` matches whole, in any case; ASCII only unless ``letters``, which
-    lets ``[^\\W\\d_]`` match any letter (with ASCII only, ``[a-z]`` in any case cannot match
-    look-alikes such as U+017F, the long s, or U+212A, the Kelvin sign)."""
-    compiled = re.compile(pattern, re.IGNORECASE if letters else re.IGNORECASE | re.ASCII)
-    if letters:
-        return Values(allowed, lambda text: compiled.fullmatch(text) is not None)
+def _matching(pattern: str, allowed: str) -> Values:
+    """ASCII text that ``pattern`` matches whole, in any case (``[a-z]`` in any case cannot
+    match look-alikes such as U+017F, the long s, or U+212A, the Kelvin sign)."""
+    compiled = re.compile(pattern, re.IGNORECASE | re.ASCII)
     return Values(allowed, lambda text: text.isascii() and compiled.fullmatch(text) is not None)
 
 
@@ -213,11 +212,9 @@ def _rules(keys: str, **values: Values) -> None:
 _METHOD: Final = _one_of("GET POST")
 _BOOLEAN: Final = _one_of("true false")
 _POSITIVE: Final = _integer(1)
-#: A BCP-47 tag's shape (``en-US``, ``cmn-Hans-CN``, ``arb``); which tags a voice or speech
-#: model takes is Twilio's to say.
-_LANGUAGE: Final = _matching(
-    "[a-z]{2,3}(-[a-z0-9]{1,8})*", "a BCP-47 language tag such as en-US or fr-FR"
-)
+#: A BCP-47 tag's shape (``en-US``, ``cmn-Hans-CN``, ``arb``): the rule the
+#: ``SWITCHBOARD_LANGUAGE`` setting is checked against too.
+_LANGUAGE: Final = Values(speech.LANGUAGE_FORMS, speech.is_language)
 #: A language for speech recognition: a tag, or ``multi`` (Deepgram's many-language model,
 #: which Twilio passes on; Twilio's reference does not say whether <Gather> and
 #: <Transcription> refuse it, so it is let through).
@@ -393,15 +390,9 @@ _define("Media", text="required")
 
 # --- the values Twilio documents ------------------------------------------------------------------
 # (every method and ...Method attribute takes GET or POST: see _define)
-#: Amazon Polly voices have names in their own languages (Polly.Céline, Polly.Vitória): any
-#: letters there; the rest of a voice is ASCII.
-_rules("Say", voice=_matching(
-    r"man|woman|alice|polly\.[^\W\d_]+(-(?a:[a-z]+))*"
-    r"|(?a:google\.[a-z]{2,3}-[a-z0-9]{2,4}(-[a-z0-9]+)+)",
-    "man, woman, alice, Polly.<name> (Polly.Joanna, Polly.Joanna-Neural) or "
-    "Google.<language>-<model>-<name> (Google.en-US-Neural2-A)",
-    letters=True,
-), loop=_integer(0), language=_LANGUAGE)
+#: The voices, as the ``SWITCHBOARD_VOICE`` setting is checked (Polly's names in any letters).
+_rules("Say", voice=Values(speech.VOICE_FORMS, speech.is_voice), loop=_integer(0),
+       language=_LANGUAGE)
 _rules("Play", loop=_integer(0), digits=_TONES)
 _rules("Pause", length=_POSITIVE)
 _rules(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from switchboard.config.errors import ConfigError
 from switchboard.config.fields import FIELDS
 from switchboard.config.secret import Secret
-from switchboard.config.validation import redact_url
+from switchboard.config.validation import redact_database_url, redact_url
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Settings:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if field.name == "database_url" and value:
-                value = _redact_database_url(value)
+                value = redact_database_url(value)
             elif field.name in ("public_url", "api_base_url") and value:
                 value = redact_url(value)
             shown.append(f"{field.name}={value!r}")
@@ -92,20 +92,3 @@ class Settings:
 
     __str__ = __repr__
 
-
-def _redact_database_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-        hidden = {k: "***" for k in parsed.query if k.lower() in _PASSWORD_QUERY_KEYS}
-        if hidden:  # libpq also takes the password as ?password=...
-            parsed = parsed.update_query_dict(hidden)
-        if parsed.host and "@" in parsed.host:  # an unescaped '@' in the password
-            parsed = parsed.set(host="***@" + parsed.host.rpartition("@")[2])
-        return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
-    except Exception:  # never let a repr fail, never show the raw URL
-        return "<database URL>"
-
-
-_PASSWORD_QUERY_KEYS = frozenset({"password", "sslpassword"})

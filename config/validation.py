@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from switchboard.config import speech
 from switchboard.config.errors import ConfigError
 from switchboard.config.secret import Secret
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 _SID_RE = re.compile(r"[0-9a-fA-F]{32}")
+#: E.164 (Twilio's "What is E.164?"): ``+``, a country code, which never starts with 0, then
+#: the national number; 15 digits in all at most, and more than one (a bare ``+1`` is a country
+#: code, not a number). ``[0-9]``, not ``\d``, which takes any script's digits.
 _E164_RE = re.compile(r"\+[1-9][0-9]{1,14}")
 # Characters TwiML (XML 1.0) cannot carry; tab, newline and carriage return it can.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -30,15 +39,24 @@ def show(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the password of any ``user:password@`` part replaced by ``***``."""
+def redact_url(url: str, *, keep_user: bool = True) -> str:
+    """``url`` for a message or a log: the password of any ``user:password@`` part replaced
+    by ``***``, or, with ``keep_user=False``, the whole ``user:password@`` part removed.
+
+    The one place URLs are cleaned of credentials: settings, the REST client's errors, the
+    CLI and the server's logs all use it.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
     userinfo, at, hostport = parts.netloc.rpartition("@")
     if not at:
-        return url if "@" not in url or _port_parses(parts) else _redact_unsplit(url)
+        if "@" not in url or _port_parses(parts):
+            return url
+        return _redact_unsplit(url, keep_user)
+    if not keep_user:
+        return urlunsplit(parts._replace(netloc=hostport))
     if ":" not in userinfo:
         return url
     user = userinfo.split(":", 1)[0]
@@ -53,14 +71,39 @@ def _port_parses(parts: SplitResult) -> bool:
     return True
 
 
-def _redact_unsplit(url: str) -> str:
+def _redact_unsplit(url: str, keep_user: bool) -> str:
     """A broken URL whose password holds ``/``, ``?`` or ``#`` (``https://user:pa/ss@host``),
     which ``urlsplit`` cuts short: everything from the first ``:`` after the scheme to the last
-    ``@`` is hidden."""
+    ``@`` is hidden (from the scheme's ``//`` on, without ``keep_user``)."""
     start = url.find("://") + 3
     at = url.rfind("@")
+    if not keep_user:
+        return url[:start] + url[at + 1 :] if start >= 3 else url[at + 1 :]
     colon = url.find(":", start, at)
     return url if colon < 0 else f"{url[: colon + 1]}***{url[at:]}"
+
+
+#: Query parameters of a database URL that carry a secret (libpq and psycopg read
+#: ``?password=``).
+DATABASE_SECRET_QUERY = frozenset({"password", "sslpassword"})
+
+
+def redact_database_url(url: str | URL) -> str:
+    """A database URL (text or SQLAlchemy's ``URL``) for a message or a repr: its password,
+    also one given in the query, as ``***``; ``<database URL>`` when it does not parse (the
+    raw text is never shown)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        hidden = {k: "***" for k in parsed.query if k.lower() in DATABASE_SECRET_QUERY}
+        if hidden:
+            parsed = parsed.update_query_dict(hidden)
+        if parsed.host and "@" in parsed.host:  # an unescaped '@' in the password
+            parsed = parsed.set(host="***@" + parsed.host.rpartition("@")[2])
+        return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+    except Exception:  # never let a message or a repr fail, never show the raw URL
+        return "<database URL>"
 
 
 def text(name: str, value: object) -> str:
@@ -96,6 +139,29 @@ def twiml_text(name: str, value: object) -> str:
             f"{name}: holds the control character U+{ord(bad.group()):04X} at position "
             f"{bad.start() + 1}; remove it"
         )
+    return value
+
+
+def say_voice(name: str, value: object) -> str:
+    """A ``<Say>`` voice Twilio takes (:func:`switchboard.config.speech.is_voice`)."""
+    return _say(name, value, "voice", speech.is_voice, speech.VOICE_FORMS)
+
+
+def say_language(name: str, value: object) -> str:
+    """A ``<Say>`` language Twilio takes (:func:`switchboard.config.speech.is_language`)."""
+    return _say(name, value, "language", speech.is_language, speech.LANGUAGE_FORMS)
+
+
+def _say(name: str, value: object, attribute: str, accepts: Callable[[str], bool],
+         forms: str) -> str:
+    """:func:`twiml_text` that every ``<Say>`` of the bundled flows can carry as its
+    ``attribute``: the TwiML builder would refuse anything else on every call."""
+    value = twiml_text(name, value)
+    if not accepts(value):
+        # Non-ASCII text escaped: a look-alike letter (U+212A for K) shows as what it is.
+        shown = f"{value!r:.60}" if value.isascii() else f"{value!a:.60}"
+        raise ConfigError(f"{name}: {shown} is not a <Say> {attribute} Twilio takes; "
+                          f"give {forms}")
     return value
 
 
@@ -266,10 +332,18 @@ def _check_range(name: str, value: int, minimum: int | None, maximum: int | None
         raise ConfigError(f"{name}: {value} is above the maximum of {maximum}")
 
 
+def is_e164(value: object) -> bool:
+    """Whether ``value`` is a phone number in E.164 form: ``+`` then 2 to 15 digits, the
+    first not 0, nothing else (no spaces or dashes). The one rule for settings, the REST
+    client's arguments and the CLI."""
+    return isinstance(value, str) and _E164_RE.fullmatch(value) is not None
+
+
 def e164(name: str, value: object) -> str:
-    """A phone number in E.164 form: ``+`` then up to 15 digits."""
+    """A phone number in E.164 form (:func:`is_e164`), surrounding spaces stripped as for
+    every setting."""
     value = text(name, value)
-    if not _E164_RE.fullmatch(value):
+    if not is_e164(value):
         raise ConfigError(
             f"{name}: {show(value)} is not an E.164 phone number (like +14155550100)"
         )

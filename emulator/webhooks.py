@@ -4,8 +4,9 @@ One :class:`WebhookClient` per call (or per SMS conversation) keeps the cookies 
 as Twilio does for the length of a call. :meth:`WebhookClient.fetch` sends Twilio's parameters
 with the URL's method (a POST form body, or the query string for GET), signs the request with
 ``X-Twilio-Signature`` over the URL without its fragment (the URL it requests, with ``|`` and
-the like as configured: see :func:`wire_url`), honours the connection-override fragment
-(``#ct=..&rt=..&tt=..&rc=..&rp=..``) and the 15 s total limit (one watchdog thread cuts a
+the like as configured: see :func:`wire_url`) by the server's own computation
+(:func:`switchboard.callbacks.security.compute_signature`), honours the connection-override
+fragment (``#ct=..&rt=..&tt=..&rc=..&rp=..``) and the 15 s total limit (one watchdog thread cuts a
 request still running then, see :class:`_Watchdog`), retries with the same
 ``I-Twilio-Idempotency-Token`` header, follows up to 10 redirects (re-signing each hop), and
 classifies the outcome into the Twilio error code the debugger would show.
@@ -13,11 +14,8 @@ classifies the outcome into the Twilio error code the debugger would show.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import heapq
-import hmac
 import itertools
 import socket
 import string
@@ -37,6 +35,8 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 import urllib3.util
+
+from switchboard.callbacks.security import SIGNATURE_HEADER, compute_signature
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
 HTTP_RETRIEVAL_FAILURE = 11200
@@ -74,27 +74,6 @@ TWIML_CONTENT_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
 RETRY_POLICIES = frozenset({"4xx", "5xx", "ct", "rt", "all"})
 #: What a URL keeps as is on the wire: every printable ASCII character but the space.
 _WIRE_SAFE = string.punctuation
-
-
-def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
-    """``X-Twilio-Signature`` for ``url`` and the POST fields ``params``.
-
-    Uses :func:`switchboard.callbacks.security.compute_signature` when that module is present, so
-    the
-    emulator and the server share one implementation.
-    """
-    params = list(params)
-    try:
-        from switchboard.callbacks.security import compute_signature as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(auth_token, url, params)
-    data = url
-    for name, value in sorted(params):
-        data += name + value
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 @dataclass(frozen=True)
@@ -328,7 +307,7 @@ class WebhookClient:
             request_url = wire_url(with_query(url, query) if method == "GET" else url)
             body_params = [] if method == "GET" else pairs
             headers = {
-                "X-Twilio-Signature": compute_signature(auth_token, request_url, body_params),
+                SIGNATURE_HEADER: compute_signature(auth_token, request_url, body_params),
                 "I-Twilio-Idempotency-Token": token,
             }
             exchange = Exchange(method, request_url, headers, list(pairs))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from switchboard.api.errors import ResourceNotFound, RetiredResource
 from switchboard.api.resources.accounts import Accounts
 from switchboard.api.resources.applications import Applications
 from switchboard.api.resources.available_phone_numbers import AvailablePhoneNumbers
-from switchboard.api.resources.base import Resource, ResourceNotFound, RetiredResource
+from switchboard.api.resources.base import Resource
 from switchboard.api.resources.caller_ids import OutgoingCallerIds
 from switchboard.api.resources.calls import Calls
 from switchboard.api.resources.conferences import Conferences, Participants

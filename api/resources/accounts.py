@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from switchboard.api.errors import ResourceNotFound
 from switchboard.api.resources.base import (
     Field,
     Resource,
-    ResourceNotFound,
     changes,
     choice,
     form,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from switchboard.api import validation
-from switchboard.api.errors import TwilioHTTPError, ValidationError
+from switchboard.api.errors import ResourceNotFound as ResourceNotFound  # also from here
+from switchboard.api.errors import RetiredResource, TwilioHTTPError, ValidationError
 
 if TYPE_CHECKING:
     from switchboard.api.client import TwilioClient
@@ -26,10 +27,6 @@ HTTP_METHODS = ("GET", "POST")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 _DIGITS = re.compile(r"^[0-9#*wW]+$")
-
-
-class ResourceNotFound(LookupError):
-    """A lookup by something other than a SID (a friendly name, a phone number) found nothing."""
 
 
 def text(name: str, value: Any) -> str:
@@ -164,21 +161,27 @@ def date(name: str, value: Any) -> str:
     return value
 
 
-def date_or_time(name: str, value: Any) -> str:
-    """A day (YYYY-MM-DD) or an ISO 8601 date and time (a ``datetime`` is sent in UTC)."""
+def date_time(name: str, value: Any) -> str:
+    """A filter Twilio declares ``format: date-time``, sent as twilio-python sends it:
+    ``YYYY-MM-DDTHH:MM:SSZ`` in UTC. A day (``"2026-11-01"`` or a ``datetime.date``) is its
+    midnight, ``2026-11-01T00:00:00Z``; a datetime or ISO 8601 text with an offset is
+    converted to UTC, one without is taken as UTC; fractions of a second are dropped."""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.replace(microsecond=0).isoformat() + "Z"
-    if isinstance(value, str) and _DATETIME.match(value):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str) and _DATETIME.match(value):
         try:
-            dt.datetime.fromisoformat(value)
+            moment = dt.datetime.fromisoformat(value)
         except ValueError:
             raise ValidationError(
                 name, f"{value!r} is not a date and time (like 2024-05-01T09:30:00Z)"
             ) from None
-        return value
-    return date(name, value)
+    else:
+        moment = dt.datetime.fromisoformat(date(name, value))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
 
 
 def dtmf(name: str, value: Any) -> str:
@@ -247,9 +250,12 @@ def changes(fields: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str,
 
 
 def date_filter(wire: str, check: Check = date) -> dict[str, Field]:
-    """``X``, ``X_before`` and ``X_after`` filters: Twilio's ``X``, ``X<`` and ``X>``.
+    """``X``, ``X_before`` and ``X_after`` filters: Twilio's ``X``, ``X<`` and ``X>``, as
+    twilio-python names them.
 
-    ``X<`` is "on or before" and ``X>`` "on or after" the day given.
+    ``X<`` is "on or before" and ``X>`` "on or after" the value given. ``check`` is
+    :func:`date` for a filter Twilio's description declares ``format: date`` and
+    :func:`date_time` for one it declares ``format: date-time``.
     """
     snake = snake_case(wire)
     return {
@@ -358,8 +364,3 @@ def retired(error: TwilioHTTPError, what: str) -> TwilioHTTPError:
         error.url,
         request_id=error.request_id,
     )
-
-
-class RetiredResource(TwilioHTTPError):
-    """Twilio answered 404/405/410 for a resource it retired (the Sandbox, deleting a
-    Notification); the message says so."""

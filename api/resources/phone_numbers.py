@@ -6,13 +6,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from switchboard.api.errors import ValidationError
+from switchboard.api.errors import ResourceNotFound, ValidationError
 from switchboard.api.resources.available_phone_numbers import area_code
 from switchboard.api.resources.base import (
     WEBHOOK_FIELDS,
     Field,
     ItemResource,
-    ResourceNotFound,
     boolean,
     changes,
     choice,

@@ -169,7 +169,6 @@ def _run(
     **values: Any,
 ) -> None:
     from switchboard.api import TwilioClient, TwilioError, ValidationError
-    from switchboard.api.resources import ResourceNotFound
     from switchboard.config import ConfigError, load_settings
 
     values = {key: (list(v) if isinstance(v, tuple) else v) for key, v in values.items()}
@@ -189,7 +188,7 @@ def _run(
             _emit(result, output)
         except ValidationError as error:
             raise OneLineError(_name_option(operation, error)) from None
-        except (TwilioError, ResourceNotFound) as error:
+        except TwilioError as error:  # ResourceNotFound included
             raise click.ClickException(str(error)) from None
 
 

@@ -81,7 +81,7 @@ def provision_command(
                 return
         except ValidationError as error:
             raise usage_error(error, TARGET_OPTIONS) from None
-        except (TwilioError, ProvisioningError) as error:
+        except TwilioError as error:  # ProvisioningError included
             raise one_line(error) from None
         again = "the same command with --dry-run shows what it has now"
         try:

@@ -378,10 +378,11 @@ def test_a_refused_create_does_not_say_it_may_have_been_placed(
     emulator_env: tuple[Emulator, Store], command: str
 ) -> None:
     emu, _ = emulator_env
-    code, output = invoke(command, "--to", "+1", "--from", FROM, *_extra(command))
+    emu.state.strict_senders = True  # FROM is none of the account's numbers: refused
+    code, output = invoke(command, "--to", TO, "--from", FROM, *_extra(command))
     assert code == 1
     assert output.count("\n") == 1, output
-    assert "Twilio error 21211" in output, output
+    assert f"Twilio error {21606 if command == 'sms' else 21210}" in output, output
     assert "may have acted" not in output
     assert emu.state.created_count() == 0
 

@@ -47,6 +47,13 @@ def _load(**env: str):
         ("SWITCHBOARD_RECORD_DELAY", "later", "is not a number"),
         ("SWITCHBOARD_FORWARD_NUMBER", "4155550100", "is not an E.164 phone number"),
         ("SWITCHBOARD_FORWARD_NUMBER", "+0155550100", "is not an E.164 phone number"),
+        ("SWITCHBOARD_FORWARD_NUMBER", "+1", "is not an E.164 phone number"),
+        ("SWITCHBOARD_FORWARD_NUMBER", "+" + "1" * 16, "is not an E.164 phone number"),
+        ("SWITCHBOARD_FORWARD_NUMBER", "+1 415 555 0100", "is not an E.164 phone number"),
+        ("SWITCHBOARD_VOICE", "robot", "'robot' is not a <Say> voice Twilio takes; give man, "),
+        ("SWITCHBOARD_VOICE", "Polly.", "is not a <Say> voice Twilio takes"),
+        ("SWITCHBOARD_LANGUAGE", "english please", "is not a <Say> language Twilio takes; give "),
+        ("SWITCHBOARD_LANGUAGE", "e", "is not a <Say> language Twilio takes"),
         ("SWITCHBOARD_DIAL_TIMEOUT", "2", "is below the minimum of 5"),
         ("SWITCHBOARD_DIAL_TIMEOUT", "601", "is above the maximum of 600"),
         ("SWITCHBOARD_MAX_ATTEMPTS", "0", "is below the minimum of 1"),
@@ -150,10 +157,168 @@ def test_any_text_either_parses_or_fails_with_one_line(value: str) -> None:
     for variable in ("SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_DATABASE_URL",
                      "SWITCHBOARD_TRUSTED_PROXIES", "SWITCHBOARD_HANDLER_TIMEOUT",
                      "SWITCHBOARD_RECORD_DELAY",
-                     "SWITCHBOARD_FORWARD_NUMBER", "SWITCHBOARD_VALIDATE_SIGNATURES"):
+                     "SWITCHBOARD_FORWARD_NUMBER", "SWITCHBOARD_VALIDATE_SIGNATURES",
+                     "SWITCHBOARD_VOICE", "SWITCHBOARD_LANGUAGE"):
         message = ""
         try:
             _load(**{variable: value})
         except ConfigError as err:
             message = str(err)
         assert not message or (message.startswith(variable) and "\n" not in message)
+
+
+# -- one E.164 rule for settings and the REST client --------------------------------------------
+
+E164_CASES = [
+    ("+14155550100", True),
+    ("+442071838750", True),
+    ("+12", True),  # the shortest the rule takes: a country code and one more digit
+    ("+" + "9" * 15, True),  # 15 digits in all, the most E.164 allows
+    ("+1", False),  # a country code alone: the case the two checks once disagreed on
+    ("+", False),
+    ("+0155550100", False),  # no country code starts with 0
+    ("+" + "1" * 16, False),
+    ("14155550100", False),
+    ("+1 415 555 0100", False),
+    ("+1-415-555-0100", False),
+    ("+1\u0664\u0661\u0665", False),  # digits of another script
+    ("+14155550100\n", False),
+    ("", False),
+]
+
+
+@pytest.mark.parametrize(("number", "valid"), E164_CASES)
+def test_one_e164_rule_for_settings_and_the_rest_client(number: str, valid: bool) -> None:
+    from switchboard.api import ValidationError
+    from switchboard.api.validation import e164 as api_e164
+    from switchboard.config.validation import is_e164
+
+    assert is_e164(number) is valid
+    try:
+        api_e164("to", number)
+    except ValidationError:
+        api_valid = False
+    else:
+        api_valid = True
+    assert api_valid is valid
+    if number.strip() == number:  # a setting's surrounding spaces are stripped first
+        try:
+            _load(SWITCHBOARD_FORWARD_NUMBER=number)
+        except ConfigError:
+            config_valid = False
+        else:
+            config_valid = True
+        assert config_valid is (valid or not number)  # an empty setting is unset
+
+
+def test_a_setting_is_stripped_before_the_e164_rule_an_argument_is_not() -> None:
+    from switchboard.api import ValidationError
+    from switchboard.api.validation import e164 as api_e164
+
+    assert _load(SWITCHBOARD_FORWARD_NUMBER=" +14155550100 ").forward_number == "+14155550100"
+    with pytest.raises(ValidationError, match=r"^to: ' \+14155550100' is not an E\.164"):
+        api_e164("to", " +14155550100")
+
+
+@NO_DEADLINE
+@given(st.text(alphabet="+0123456789 -", max_size=18))
+def test_the_rule_is_the_regular_expression_of_twilios_docs(text: str) -> None:
+    import re
+
+    from switchboard.config.validation import is_e164
+
+    assert is_e164(text) is (re.fullmatch(r"\+[1-9][0-9]{1,14}", text) is not None)
+
+
+# -- one redact_url ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kept", "removed"),
+    [
+        ("https://bob:pw@h.example/x?q=1", "https://bob:***@h.example/x?q=1",
+         "https://h.example/x?q=1"),
+        ("https://bob@h.example/x", "https://bob@h.example/x", "https://h.example/x"),
+        ("https://h.example/x?to=a@b", "https://h.example/x?to=a@b",
+         "https://h.example/x?to=a@b"),
+        ("https://bob:p@ss@h.example:8443/", "https://bob:***@h.example:8443/",
+         "https://h.example:8443/"),
+        # a password with '/' that urlsplit cuts short: hidden all the same
+        ("https://bob:pa/ss@h.example/x", "https://bob:***@h.example/x", "https://h.example/x"),
+        ("http://[bob:pw@h", "<unparsable URL>", "<unparsable URL>"),
+    ],
+)
+def test_redact_url(url: str, kept: str, removed: str) -> None:
+    from switchboard.config.validation import redact_url
+
+    assert redact_url(url) == kept
+    assert redact_url(url, keep_user=False) == removed
+
+
+def test_every_part_shows_urls_through_the_one_redact_url() -> None:
+    from switchboard.api import TwilioConnectionError, errors, provisioning, validation
+    from switchboard.config import settings as config_settings
+    from switchboard.config.validation import redact_url
+
+    assert errors.redact_url is redact_url
+    assert provisioning.redact_url is redact_url
+    assert config_settings.redact_url is redact_url
+    error = TwilioConnectionError("GET", "https://AC1:tok@h.example/a.json", reason="refused")
+    assert error.url == "https://h.example/a.json"
+    assert validation.show_url("ftp://bob:hunter2@x/y") == "'ftp://bob:***@x/y'"
+    assert "hunter2" not in validation.show_url("https://bob:hunter2/x@h.example")
+
+
+def test_database_urls_are_shown_alike_by_settings_and_the_store() -> None:
+    from sqlalchemy.engine import make_url
+
+    from switchboard.callbacks.store.engine import safe_url
+    from switchboard.config.validation import redact_database_url
+
+    url = "postgresql+psycopg://u:pw@db.example/x?sslpassword=ssl"
+    expected = "postgresql+psycopg://u:***@db.example/x?sslpassword=***"
+    assert redact_database_url(url) == expected
+    assert safe_url(make_url(url)) == expected
+    assert "pw" not in repr(_load(SWITCHBOARD_DATABASE_URL=url))
+
+
+# -- the <Say> voice and language: checked where every other setting is ---------------------------
+
+
+def test_a_voice_twilio_does_not_take_fails_in_load_settings() -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(SWITCHBOARD_VOICE="robot")
+    assert str(err.value).startswith("SWITCHBOARD_VOICE: 'robot' is not a <Say> voice")
+    assert "Polly.<name>" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_the_voice_and_language_are_checked_in_a_profile_and_on_replace(workdir) -> None:
+    (workdir / "switchboard.toml").write_text('[profiles.acme]\nvoice = "robot"\n', "utf-8")
+    with pytest.raises(ConfigError, match=r"^voice in profile 'acme' \(switchboard\.toml\): "):
+        load_settings("acme", environ={})
+    with pytest.raises(ConfigError, match=r"^SWITCHBOARD_LANGUAGE: 'english' is not a <Say>"):
+        _load().replace(language="english")
+    assert _load().replace(voice="Polly.Céline").voice == "Polly.Céline"
+
+
+def test_a_look_alike_letter_is_shown_escaped() -> None:
+    with pytest.raises(ConfigError, match=r"^SWITCHBOARD_LANGUAGE: '\\u212aen' is not"):
+        _load(SWITCHBOARD_LANGUAGE="\u212aen")  # KELVIN SIGN, not K
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["man", "WOMAN", "alice", "Polly.Joanna", "Polly.Joanna-Neural", "Polly.Céline", "Polly.",
+     "Polly.Joanna-", "Google.en-US-Neural2-A", "Google.english", "robot", "en-US", "fr-FR",
+     "cmn-Hans-CN", "arb", "e", "english please", "\u212aen", "en_US", ""],
+)
+def test_the_twiml_builder_takes_what_the_settings_take(text: str) -> None:
+    from switchboard.callbacks.twiml_vocabulary import ELEMENTS
+    from switchboard.config import speech
+
+    say = ELEMENTS["Say"].values
+    assert say["voice"].accepts(text) is speech.is_voice(text)
+    assert say["language"].accepts(text) is speech.is_language(text)
+    assert say["voice"].allowed == speech.VOICE_FORMS
+    assert say["language"].allowed == speech.LANGUAGE_FORMS

@@ -101,7 +101,7 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
         (["simulate", "call", "--to", NUMBER, "--url", "notaurl"],
          "'--url': 'notaurl' is not an absolute http(s) URL"),
         (["simulate", "call", "--to", NUMBER, "--url", f"ftp://bob:{PASSWORD}@x/y"],
-         "'ftp://...@x/y' is not an absolute http(s) URL"),
+         "'ftp://bob:***@x/y' is not an absolute http(s) URL"),
         (["simulate", "call", "--to", NUMBER, "--digits", "zz"], "'zz' is not keys of a phone"),
         (["simulate", "call", "--to", NUMBER, "--digits", "1,2x#"], "'2x#' is not keys"),
         (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--media", "notaurl"],

@@ -198,3 +198,42 @@ def test_validator_never_shows_its_token() -> None:
     assert "super-secret-token" not in repr(validator)
     assert "super-secret-token" not in str(validator)
     assert not hasattr(validator, "__dict__")
+
+
+# -- one computation, for the server and the emulator ---------------------------------------------
+
+
+def test_the_emulator_signs_with_the_servers_computation() -> None:
+    from switchboard.emulator import webhooks
+
+    assert webhooks.compute_signature is compute_signature
+    assert webhooks.SIGNATURE_HEADER == SIGNATURE_HEADER
+
+
+def test_no_other_module_computes_hmac_sha1() -> None:
+    """Signing and checking live in ``callbacks/security.py`` alone: any other ``sha1`` in the
+    package would be a second copy of Twilio's signature."""
+    from pathlib import Path
+
+    import switchboard
+    from switchboard import api, callbacks, config, emulator
+
+    roots = [Path(package.__file__).parent for package in (switchboard, api, callbacks, config,
+                                                              emulator)]
+    found = sorted(
+        str(path.relative_to(path.parents[1]))
+        for root in roots
+        for path in root.rglob("*.py")
+        if "sha1" in path.read_text("utf-8").lower()
+    )
+    assert found == ["callbacks/security.py"]
+
+
+@pytest.mark.parametrize(
+    "params", [PARAMS, list(PARAMS.items()), MultiDict([("Media", "b"), ("Media", "a")]), None]
+)
+def test_signing_and_checking_agree(params: object) -> None:
+    signature = compute_signature(TOKEN, URL + "#ct=1000", params)  # type: ignore[arg-type]
+    assert RequestValidator(TOKEN).validate(URL, params, signature)  # type: ignore[arg-type]
+    assert RequestValidator(Secret(TOKEN)).validate(URL, params, signature)  # type: ignore[arg-type]
+    assert not RequestValidator("other").validate(URL, params, signature)  # type: ignore[arg-type]
