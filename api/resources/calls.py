@@ -13,7 +13,7 @@ from switchboard.api.resources.base import (
     changes,
     choice,
     date_filter,
-    date_or_time,
+    date_time,
     dtmf,
     endpoint,
     form,
@@ -87,8 +87,8 @@ _LIST_FIELDS = {
     "from_": Field("From", endpoint),
     "parent_call_sid": Field("ParentCallSid", sid("CA")),
     "status": Field("Status", choice(*CALL_STATUSES)),
-    **date_filter("StartTime", date_or_time),
-    **date_filter("EndTime", date_or_time),
+    **date_filter("StartTime", date_time),
+    **date_filter("EndTime", date_time),
 }
 
 
@@ -116,7 +116,8 @@ class Calls(ItemResource):
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Calls, most recent first. ``start_time_before`` / ``_after`` are Twilio's
-        ``StartTime<`` / ``StartTime>`` (on or before / on or after; a date or datetime)."""
+        ``StartTime<`` / ``StartTime>`` (on or before / on or after; a date or datetime, sent
+        as :func:`~api.resources.base.date_time` says: ``2026-11-01T00:00:00Z``)."""
         params = form(
             _LIST_FIELDS,
             {

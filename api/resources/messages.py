@@ -14,7 +14,7 @@ from switchboard.api.resources.base import (
     changes,
     choice,
     date_filter,
-    date_or_time,
+    date_time,
     form,
     integer,
     many,
@@ -69,7 +69,7 @@ _CREATE_FIELDS = {
 _LIST_FIELDS = {
     "to": Field("To", address),
     "from_": Field("From", address),
-    **date_filter("DateSent", date_or_time),
+    **date_filter("DateSent", date_time),
 }
 _UPDATE_FIELDS = {
     "body": Field("Body", body),

@@ -12,8 +12,8 @@ from switchboard.api.resources.base import (
     ItemResource,
     boolean,
     choice,
-    date,
     date_filter,
+    date_time,
     form,
     sid,
 )
@@ -25,7 +25,7 @@ _LIST_FIELDS = {
     "call_sid": Field("CallSid", sid("CA")),
     "conference_sid": Field("ConferenceSid", sid("CF")),
     "include_soft_deleted": Field("IncludeSoftDeleted", boolean),
-    **date_filter("DateCreated", date),
+    **date_filter("DateCreated", date_time),
 }
 _format = choice(*MEDIA_FORMATS)
 

@@ -94,7 +94,7 @@ def test_repeated_options_and_date_inequalities(twilio_env: TwilioStub) -> None:
     assert twilio_env.last.form["MachineDetection"] == ["Enable"]
     code, output = invoke("get-all-sms-messages", "--date-sent", ">=2024-05-01")
     assert code == 0, output
-    assert twilio_env.last.query == {"DateSent>": ["2024-05-01"]}
+    assert twilio_env.last.query == {"DateSent>": ["2024-05-01T00:00:00Z"]}
 
 
 def test_media_goes_to_the_output_file(twilio_env: TwilioStub, tmp_path: Path) -> None:

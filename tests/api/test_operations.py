@@ -280,7 +280,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
             "To": ["+14155550100"],
             "From": ["+14155550199"],
             "Status": ["no-answer"],
-            "StartTime>": ["2024-05-01"],
+            "StartTime>": ["2024-05-01T00:00:00Z"],
         },
     ),
     (
@@ -288,7 +288,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
         {"start_time": "<=2024-05-31"},
         "GET",
         f"{A}/Calls.json",
-        {"StartTime<": ["2024-05-31"]},
+        {"StartTime<": ["2024-05-31T00:00:00Z"]},
     ),
     (
         "make-call",
@@ -408,7 +408,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
         {"to": "+14155550100", "from_": "+14155550199", "date_sent": "2024-05-01"},
         "GET",
         f"{A}/Messages.json",
-        {"To": ["+14155550100"], "From": ["+14155550199"], "DateSent": ["2024-05-01"]},
+        {"To": ["+14155550100"], "From": ["+14155550199"], "DateSent": ["2024-05-01T00:00:00Z"]},
     ),
     (
         "send-sms-message",
@@ -472,7 +472,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, list[str]]]] = [
         {"call_sid": CA, "date_created": ">=2024-05-01"},
         "GET",
         f"{A}/Recordings.json",
-        {"CallSid": [CA], "DateCreated>": ["2024-05-01"]},
+        {"CallSid": [CA], "DateCreated>": ["2024-05-01T00:00:00Z"]},
     ),
     (
         "get-transcription-by-transcription-sid",

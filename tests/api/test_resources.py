@@ -132,16 +132,29 @@ def test_limit_stops_paging(client: TwilioClient, stub: TwilioStub) -> None:
 def test_dates_and_datetimes_are_sent_as_twilio_expects(
     client: TwilioClient, stub: TwilioStub
 ) -> None:
+    """Filters Twilio declares ``format: date-time`` are sent as twilio-python sends them (a
+    day is its midnight, UTC); those it declares ``format: date`` stay days."""
     list(
         client.calls.list(
             start_time_after=dt.date(2024, 5, 1),
             start_time_before=dt.datetime(2024, 5, 2, 12, 30, tzinfo=dt.UTC),
+            end_time="2024-05-03",
         )
     )
     assert stub.last.query == {
-        "StartTime>": ["2024-05-01"],
+        "StartTime>": ["2024-05-01T00:00:00Z"],
         "StartTime<": ["2024-05-02T12:30:00Z"],
+        "EndTime": ["2024-05-03T00:00:00Z"],
     }
+    eastern = dt.timezone(dt.timedelta(hours=-5))
+    list(client.messages.list(date_sent_after=dt.datetime(2024, 5, 1, 21, 0, tzinfo=eastern)))
+    assert stub.last.query == {"DateSent>": ["2024-05-02T02:00:00Z"]}
+    list(client.recordings.list(date_created="2024-05-01"))
+    assert stub.last.query == {"DateCreated": ["2024-05-01T00:00:00Z"]}
+    list(client.conferences.list(date_created_after="2024-05-01", date_updated=dt.date(2024, 5, 2)))
+    assert stub.last.query == {"DateCreated>": ["2024-05-01"], "DateUpdated": ["2024-05-02"]}
+    list(client.notifications.list(message_date_after="2024-05-01"))
+    assert stub.last.query == {"MessageDate>": ["2024-05-01"]}
 
 
 def test_recording_media_streams_to_a_file(
