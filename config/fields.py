@@ -58,6 +58,7 @@ FIELDS: dict[str, Field] = {
         Field("voice_session_idle", "SWITCHBOARD_VOICE_SESSION_IDLE",
               partial(v.number, minimum=4, below=24 * 366,
                       reason=" (hours a voice session is kept after its last change)")),
+        Field("flows_dir", "SWITCHBOARD_FLOWS_DIR", v.folder, optional=True),
     )
 }
 

@@ -41,6 +41,7 @@ class Settings:
     max_attempts: int = 3
     voicemail_max_length: int = 120
     voice_session_idle: float = 24.0
+    flows_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("auth_token", "api_key_secret"):

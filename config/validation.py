@@ -142,6 +142,16 @@ def twiml_text(name: str, value: object) -> str:
     return value
 
 
+def folder(name: str, value: object) -> str:
+    """An existing folder (``~`` expanded), such as the Studio flows folder."""
+    import os
+
+    path = os.path.expanduser(text(name, value))
+    if not os.path.isdir(path):
+        raise ConfigError(f"{name}: {show(path)} is not a folder; create it or fix the path")
+    return path
+
+
 def say_voice(name: str, value: object) -> str:
     """A ``<Say>`` voice Twilio takes (:func:`switchboard.config.speech.is_voice`)."""
     return _say(name, value, "voice", speech.is_voice, speech.VOICE_FORMS)

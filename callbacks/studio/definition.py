@@ -1,14 +1,59 @@
 """A Studio flow as loaded: the definition Studio exports (``description``, ``states``,
-``initial_state``, ``flags``), kept whole, with the look-ups the checks and the runtime share.
+``initial_state``, ``flags``), kept whole, with the look-ups the checks and the runtime share;
+and what is wrong with a definition (:class:`Problem`, :class:`FlowError`).
 
 Widget ``offset``s and properties Switchboard does not know are kept and ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class StudioError(Exception):
+    """Base class of the errors of Switchboard's Studio flows."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow definition, located: the file (or ``"flow FW..."``), the
+    state (its name, or its 1-based position when it has none) and the property.
+
+    ``str()`` is the one line a user reads, e.g.
+    ``flows/ivr.json: state 'menu': property 'next': no state named 'gone'``. A warning
+    (``warning=True``) does not stop the flow from loading."""
+
+    source: str
+    message: str
+    state: str | int | None = None
+    property: str | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        parts = [self.source]
+        if isinstance(self.state, int):
+            parts.append(f"state #{self.state}")
+        elif self.state is not None:
+            parts.append(f"state {self.state!r}")
+        if self.property is not None:
+            parts.append(f"property {self.property!r}")
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class FlowError(StudioError):
+    """Flow definitions that cannot be loaded: ``str()`` is one line per problem, every
+    problem of every file."""
+
+    def __init__(self, problems: Iterable[Problem | str]) -> None:
+        self.problems: list[Problem | str] = list(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+    @property
+    def lines(self) -> list[str]:
+        return [str(problem) for problem in self.problems]
 
 
 @dataclass(frozen=True)
@@ -52,6 +97,15 @@ class Flow:
             if transition.get("event") == event:
                 return transition.get("next") or None
         return None
+
+    @property
+    def trigger_events(self) -> list[str]:
+        """The events the initial state (the trigger) goes somewhere on: what starts an
+        execution (``incomingCall``, ``incomingMessage``, ``incomingRequest``, ...)."""
+        if self.definition.get("initial_state") not in self.states:
+            return []
+        return [transition["event"] for transition in self.transitions(self.initial_state)
+                if transition.get("next") and isinstance(transition.get("event"), str)]
 
     def transitions(self, name: str) -> list[Mapping[str, Any]]:
         """The widget's transitions as exported (``event``, ``next``, and for

@@ -1,0 +1,107 @@
+"""Liquid as Studio runs it: the one :data:`environment` the flow checks parse with and the
+runtime renders with.
+
+Studio's Liquid is standard Liquid: ``{{ output }}`` and ``{% tags %}``, the standard filters,
+plus ``to_json`` (Studio's filter that writes a value as JSON). A variable that is not there
+renders as nothing, as in Studio. A filter Liquid does not know passes its input through
+unchanged when rendering; :func:`unknown_filters` finds them beforehand, for a warning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from liquid import BoundTemplate, Environment, Mode, Undefined, is_undefined
+from liquid.exceptions import LiquidError
+
+from switchboard.callbacks.studio.definition import StudioError
+
+
+class TemplateError(StudioError):
+    """A Liquid template that cannot be parsed (``syntax=True``) or rendered. ``str()`` is one
+    line: what is wrong and, when known, where (line and column in the template)."""
+
+    def __init__(self, problem: str, *, line: int | None = None, column: int | None = None,
+                 syntax: bool = True) -> None:
+        self.problem = problem
+        self.line = line
+        self.column = column
+        self.syntax = syntax
+        where = f" at line {line}, column {column}" if line is not None else ""
+        kind = "Liquid syntax error" if syntax else "Liquid error"
+        super().__init__(f"{kind}{where}: {problem}")
+
+
+def _plain(value: Any) -> Any:
+    if is_undefined(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def to_json(value: object) -> str:
+    """Studio's ``to_json`` filter: the value as JSON (``null`` for a missing variable)."""
+    return json.dumps(_plain(value), ensure_ascii=False, default=str)
+
+
+def _environment() -> Environment:
+    env = Environment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
+                      autoescape=False)
+    env.filters["to_json"] = to_json
+    return env
+
+
+environment: Environment = _environment()
+"""The Liquid environment configured as Studio's."""
+
+
+def _location(error: LiquidError) -> tuple[int | None, int | None]:
+    token = error.token
+    if token is None or token.start_index < 0 or not token.source:
+        return None, None
+    index = token.start_index
+    line = token.source.count("\n", 0, index) + 1
+    column = index - (token.source.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def _error(error: LiquidError, *, syntax: bool) -> TemplateError:
+    line, column = _location(error)
+    problem = " ".join(str(error.message).split())
+    return TemplateError(problem, line=line, column=column, syntax=syntax)
+
+
+@lru_cache(maxsize=2048)
+def parse(template: str) -> BoundTemplate:
+    """The parsed template, or :class:`TemplateError` saying where its syntax is wrong.
+    Parsed templates are cached: a flow's texts are parsed once."""
+    try:
+        return environment.from_string(template)
+    except LiquidError as error:
+        raise _error(error, syntax=True) from None
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """``template`` rendered with ``context`` (Studio's ``flow``, ``trigger``, ``widgets``,
+    ``contact``): :class:`TemplateError` if it does not parse or a filter fails."""
+    bound = parse(template)
+    try:
+        return bound.render(**context)
+    except LiquidError as error:
+        raise _error(error, syntax=False) from None
+
+
+def unknown_filters(template: str) -> list[str]:
+    """The filters ``template`` uses that :data:`environment` does not have (they would output
+    their input unchanged), in the order they first appear."""
+    analysis = parse(template).analyze()
+    return [name for name in analysis.filters if name not in environment.filters]
+
+
+__all__ = ["TemplateError", "environment", "parse", "render", "to_json", "unknown_filters"]

@@ -1,0 +1,89 @@
+"""Liquid as Studio runs it: the environment the checks parse with and the runtime renders
+with."""
+
+from __future__ import annotations
+
+import pytest
+from liquid import Environment
+
+from switchboard.callbacks.studio.definition import StudioError
+from switchboard.callbacks.studio.templates import (
+    TemplateError,
+    environment,
+    parse,
+    render,
+    unknown_filters,
+)
+
+CONTEXT = {
+    "trigger": {"call": {"From": "+15555550123", "CallSid": "CA" + "0" * 32}},
+    "widgets": {"menu": {"Digits": "2"},
+                "lookup": {"parsed": {"status": "shipped", "items": [1, 2]}}},
+    "flow": {"variables": {"attempts": "2"}, "channel": {"address": "+15555550100"}},
+    "contact": {"channel": {"address": "+15555550123"}},
+}
+
+
+def test_the_environment_is_one_python_liquid_environment() -> None:
+    assert isinstance(environment, Environment)
+    assert "to_json" in environment.filters
+    assert {"append", "default", "downcase", "plus", "date", "url_encode"} <= set(
+        environment.filters)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("You pressed {{widgets.menu.Digits}}.", "You pressed 2."),
+    ("{{ trigger.call.From | slice: -4, 4 }}", "0123"),
+    ("{{ flow.variables.attempts | plus: 1 }}", "3"),
+    ("{% if widgets.menu.Digits == '2' %}billing{% else %}other{% endif %}", "billing"),
+    ("{{ widgets.nothing.here }}|{{ flow.variables.missing | default: 'none' }}", "|none"),
+    ("{{ widgets.lookup.parsed | to_json }}", '{"status": "shipped", "items": [1, 2]}'),
+    ("{{ widgets.nothing | to_json }}", "null"),
+    ("{{ 'é' | to_json }}", '"é"'),
+    ("Plain text, no markup: {not a tag} 100%", "Plain text, no markup: {not a tag} 100%"),
+])
+def test_render_as_studio(template: str, expected: str) -> None:
+    assert render(template, CONTEXT) == expected
+
+
+def test_a_filter_liquid_does_not_know_passes_its_input_through() -> None:
+    assert render("{{ widgets.menu.Digits | shout }}", CONTEXT) == "2"
+    assert unknown_filters("{{ a | shout | upcase | whisper: 1 }}{{ b | shout }}") == [
+        "shout", "whisper"]
+    assert unknown_filters("{{ a | to_json | upcase }}") == []
+
+
+@pytest.mark.parametrize(("template", "problem", "line", "column"), [
+    ("Hello {{ name", "expected '}}', found end of file", 1, 7),
+    ("one\ntwo {% endif %}", "unexpected tag 'endif'", 2, 8),
+    ("{% for x in %}{% endfor %}", None, None, None),
+    ("{% if a %}never closed", "expected tag endif", None, None),
+])
+def test_parse_says_what_and_where(template: str, problem: str | None, line: int | None,
+                                   column: int | None) -> None:
+    with pytest.raises(TemplateError) as raised:
+        parse(template)
+    error = raised.value
+    assert isinstance(error, StudioError)
+    assert error.syntax
+    assert str(error).startswith("Liquid syntax error")
+    assert "\n" not in str(error)
+    if problem is not None:
+        assert problem in error.problem
+    if line is not None:
+        assert (error.line, error.column) == (line, column)
+        assert f"at line {line}, column {column}: " in str(error)
+
+
+def test_render_refuses_a_template_that_does_not_parse_or_a_filter_that_fails() -> None:
+    with pytest.raises(TemplateError, match=r"^Liquid syntax error"):
+        render("{{ oops", CONTEXT)
+    with pytest.raises(TemplateError) as raised:
+        render("{{ 10 | divided_by: 0 }}", CONTEXT)
+    assert not raised.value.syntax
+    assert str(raised.value).startswith("Liquid error at line 1, column ")
+    assert "divided_by" in str(raised.value)
+
+
+def test_parsed_templates_are_cached() -> None:
+    assert parse("Hi {{ contact.channel.address }}") is parse("Hi {{ contact.channel.address }}")
