@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from switchboard.api.client import TwilioClient
+from typing import TYPE_CHECKING, Any
+
 from switchboard.api.errors import (
     ProvisioningError,
     ResourceNotFound,
@@ -23,7 +24,10 @@ from switchboard.api.errors import (
     TwilioUnexpectedAnswer,
     ValidationError,
 )
-from switchboard.api.retry import TwilioRetry, retry_policy
+
+if TYPE_CHECKING:
+    from switchboard.api.client import TwilioClient
+    from switchboard.api.retry import TwilioRetry, retry_policy
 
 __all__ = [
     "ProvisioningError",
@@ -41,3 +45,23 @@ __all__ = [
     "ValidationError",
     "retry_policy",
 ]
+
+
+#: Imported on first use, so that the errors and the argument checks (``switchboard.api.errors``,
+#: ``switchboard.api.validation``) load without requests and urllib3.
+_LAZY = {
+    "TwilioClient": "switchboard.api.client",
+    "TwilioRetry": "switchboard.api.retry",
+    "retry_policy": "switchboard.api.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'switchboard.api' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -23,13 +23,23 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from switchboard.api.operations import OPERATIONS, Attribute, Operation
 from switchboard.cli.common import MissingCommand, OneLineCommand, OneLineError, profile_name
 from switchboard.config.validation import redact_url
+
+if TYPE_CHECKING:
+    from switchboard.api.operations import Attribute, Operation
+
+
+def _operations() -> dict[str, Operation]:
+    """The operations table, imported when a command needs it: ``switchboard --help`` does
+    not load the REST client."""
+    from switchboard.api.operations import OPERATIONS
+
+    return OPERATIONS
 
 
 class OperationsGroup(click.Group):
@@ -37,10 +47,10 @@ class OperationsGroup(click.Group):
     :data:`switchboard.api.operations.OPERATIONS`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(OPERATIONS)
+        return sorted(_operations())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        operation = OPERATIONS.get(cmd_name)
+        operation = _operations().get(cmd_name)
         return operation_command(operation, cmd_name) if operation else None
 
     def resolve_command(
@@ -49,7 +59,7 @@ class OperationsGroup(click.Group):
         name = args[0]
         command = self.get_command(ctx, name)
         if command is None:
-            close = difflib.get_close_matches(name, OPERATIONS, n=1)
+            close = difflib.get_close_matches(name, _operations(), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise OneLineError(
                 f"no operation named {name!r}{hint}; `switchboard api --list` lists them"
@@ -320,9 +330,9 @@ def _write_array(items: Iterable[Any], out: IO[str]) -> None:
 
 
 def _print_list() -> None:
-    width = max(map(len, OPERATIONS))
-    for name in sorted(OPERATIONS):
-        operation = OPERATIONS[name]
+    width = max(map(len, _operations()))
+    for name in sorted(_operations()):
+        operation = _operations()[name]
         summary = operation.summary if name == operation.name else f"alias of {operation.name}"
         click.echo(f"{name.ljust(width)}  {summary}")
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from switchboard.callbacks.studio.definition import Flow, FlowError, Problem
-from switchboard.callbacks.studio.loader import (
-    FLOWS_DIR_VARIABLE,
-    check_files,
-    flows_dir,
-    load_flow,
-    load_flows,
-)
 from switchboard.cli.common import CommandGroup, OneLineError
+
+if TYPE_CHECKING:
+    from switchboard.callbacks.studio.definition import Flow, FlowError, Problem
+
+FLOWS_DIR_VARIABLE = "SWITCHBOARD_FLOWS_DIR"
 
 
 def _plural(count: int, word: str) -> str:
@@ -29,6 +26,7 @@ def _plural(count: int, word: str) -> str:
 
 
 def _folder() -> Path:
+    from switchboard.callbacks.studio.loader import flows_dir
     from switchboard.config import ConfigError, load_settings
 
     try:
@@ -70,6 +68,8 @@ def check_command(files: tuple[Path, ...]) -> None:
     """Check flow definitions (default: every NAME.json of the flows folder) as the server
     would at start-up: one line per problem on stderr, exit status 1 if there is any.
     Warnings (a widget Switchboard cannot run on its own, ...) are printed too, but pass."""
+    from switchboard.callbacks.studio.loader import check_files
+
     report = check_files(files or [_folder()])
     for problem in report.errors:
         click.echo(str(problem), err=True)
@@ -87,6 +87,9 @@ def check_command(files: tuple[Path, ...]) -> None:
 def list_command() -> None:
     """List the flows of the flows folder: name, states, the trigger events each one
     answers, its URL path and description."""
+    from switchboard.callbacks.studio.definition import FlowError
+    from switchboard.callbacks.studio.loader import load_flows
+
     folder = _folder()
     try:
         flows = load_flows(folder, warn=_echo_warning)
@@ -109,6 +112,8 @@ def list_command() -> None:
 def _find(name: str) -> Flow:
     """The flow ``name`` of the flows folder, or the flow in the file ``name`` (a path
     ending in ``.json``)."""
+    from switchboard.callbacks.studio.loader import load_flow
+
     if name.endswith(".json"):
         path = Path(name)
         if not path.is_file():
@@ -182,6 +187,8 @@ def mermaid(flow: Flow) -> list[str]:
 def show_command(name: str, as_mermaid: bool) -> None:
     """Show the flow NAME (of the flows folder, or a FILE.json): each widget, its type and
     where each event leads."""
+    from switchboard.callbacks.studio.definition import FlowError
+
     try:
         flow = _find(name)
     except FlowError as error:

@@ -177,6 +177,7 @@ def test_urls_in_errors_lose_any_user_info() -> None:
 #: Python itself would answer with, the settings layer's own error, and the transport's
 #: internal one. Anything else raised or defined must be a TwilioError.
 NOT_TWILIO_ERRORS = {
+    ("switchboard.api", "AttributeError"): "a name the package does not have (module __getattr__)",
     ("switchboard.api.client", "ConfigError"):
         "from_settings: a setting is missing or wrong, as load_settings itself says",
     ("switchboard.api.connections", "requests.ConnectionError"):
