@@ -109,6 +109,14 @@ def on_starting(server):
         raise SystemExit(EX_CONFIG) from None
     if server.cfg.worker_class_str != "sync":
         return  # threaded workers: the timeout is not a limit on a request
+    for address in getattr(server.cfg, "address", ()):
+        if _reachable_from_outside(address):
+            server.log.warning(
+                "gunicorn listens on %s:%s with sync workers: a client that sends its request "
+                "slowly holds a worker until the worker timeout, and a few hold them all; put "
+                "a proxy that reads whole requests in front (nginx, see docs/deploy.md) and "
+                "bind gunicorn to 127.0.0.1", *address[:2],
+            )
     worker_timeout, deadline = server.cfg.timeout, load_settings().handler_timeout
     if worker_timeout >= TWILIO_WEBHOOK_DEADLINE:
         server.log.warning(
@@ -122,6 +130,22 @@ def on_starting(server):
             "(%g s): a slow handler's worker is killed before it can answer Twilio",
             worker_timeout, deadline,
         )
+
+
+def _reachable_from_outside(address):
+    """Whether gunicorn's listening ``address`` (host, port) is more than the loopback (a unix
+    socket, a string, is not)."""
+    import ipaddress
+
+    if not isinstance(address, tuple):
+        return False
+    host = address[0]
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return True
 
 
 def post_worker_init(worker):

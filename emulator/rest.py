@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from switchboard.emulator.faults import FaultInjector, FaultMiddleware
-from switchboard.emulator.params import APIError, not_found
+from switchboard.emulator.params import MAX_REQUEST_BYTES, APIError, not_found
 from switchboard.emulator.resources import API_ROOT, new_sid
 from switchboard.emulator.restkit import EmulatorContext, context
 from switchboard.emulator.state import EmulatorState
@@ -42,6 +42,7 @@ def create_app() -> Flask:
     from switchboard.emulator.caller import simulator_blueprint
 
     app = Flask("emulator")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["sid"] = SidConverter
     app.url_map.strict_slashes = False
@@ -50,6 +51,13 @@ def create_app() -> Flask:
         app.register_blueprint(blueprint, url_prefix=API_ROOT)
     app.register_blueprint(rest_voice.media_bp, url_prefix=API_ROOT)
     app.register_blueprint(simulator_blueprint(), url_prefix=API_ROOT)
+
+    @app.before_request
+    def body_size() -> None:
+        """A body announced over the limit is refused before anything reads it (werkzeug
+        refuses one that turns out longer, chunked, as it reads)."""
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            raise RequestEntityTooLarge()
 
     @app.after_request
     def request_id(response: Response) -> Response:
@@ -68,6 +76,10 @@ def create_app() -> Flask:
             headers = dict(error.get_headers())
             allow = {"Allow": headers["Allow"]} if "Allow" in headers else {}
             return api_error(APIError(405, 20004, "Method not allowed", allow))
+        if error.code == 413:
+            return api_error(APIError(413, 20001, "The request body is larger than "
+                                      f"{MAX_REQUEST_BYTES:,} bytes: send fewer or shorter "
+                                      "parameters."))
         if error.code is None or error.code >= 500:
             return api_error(APIError(500, 20500, "Internal Server Error"))
         return api_error(APIError(error.code, 20001, error.description or error.name))

@@ -10,7 +10,14 @@ from typing import Any
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from switchboard.emulator.params import bad_request, is_url, not_found
+from switchboard.emulator.params import (
+    BODY_LIMIT,
+    MEDIA_LIMIT,
+    bad_request,
+    check_url,
+    not_found,
+    shown,
+)
 from switchboard.emulator.restkit import (
     all_of,
     authenticate,
@@ -30,8 +37,6 @@ bp = Blueprint("messaging", __name__)
 bp.before_request(authenticate)
 
 ACCOUNT = "/Accounts/<account_sid>"
-BODY_LIMIT = 1600
-MEDIA_LIMIT = 10
 #: Statuses in which the caller side is still moving the message on: not deletable yet.
 UNFINISHED_STATUSES = frozenset({"accepted", "queued", "sending", "sent"})
 ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
@@ -58,18 +63,18 @@ def create_message(account_sid: str) -> ResponseReturnValue:
         raise bad_request(21623, f"MediaUrl is given {len(media_urls)} times: a message takes "
                           f"at most {MEDIA_LIMIT} media files.")
     for url in media_urls:
-        if not is_url(url):
-            raise bad_request(21620, f"MediaUrl {url!r} is not a valid URL.")
+        check_url("MediaUrl", url, 21620)
     if not body and not media_urls and not p.get("ContentSid"):
         raise bad_request(21602, "Message body is required.")
     if len(body) > BODY_LIMIT:
-        raise bad_request(21617, f"Body is {len(body)} characters: the limit is {BODY_LIMIT}.")
+        raise bad_request(21617, f"Body is {len(body)} characters long: the limit is "
+                          f"{BODY_LIMIT}.")
     status_callback = p.url("StatusCallback", 21609) or None
-    application_sid = p.get("ApplicationSid") or None
+    application_sid = p.sid("ApplicationSid", "AP", code=21218) or None
     if application_sid:
         application = state().get("applications", application_sid)
         if application is None or application["account_sid"] != account_sid:
-            raise bad_request(21218, f"ApplicationSid {application_sid!r} is not an "
+            raise bad_request(21218, f"ApplicationSid {shown(application_sid)} is not an "
                               "application of this account.")
     if (from_ and state().strict_senders and not ALPHANUMERIC_SENDER.fullmatch(from_)
             and not state().sender_allowed(account_sid, from_.removeprefix("whatsapp:"),

@@ -8,7 +8,7 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from switchboard.emulator import inventory
-from switchboard.emulator.params import E164, APIError, bad_request, not_found
+from switchboard.emulator.params import E164, APIError, Params, bad_request, not_found, shown
 from switchboard.emulator.resources import PUBLIC_FIELDS, new_sid, public
 from switchboard.emulator.restkit import (
     authenticate,
@@ -31,7 +31,7 @@ ACCOUNT = "/Accounts/<account_sid>"
 
 URL_ATTRIBUTES = (
     ("ApiVersion", "api_version", "str"),
-    ("FriendlyName", "friendly_name", "str"),
+    ("FriendlyName", "friendly_name", "name"),
     ("VoiceUrl", "voice_url", "url"),
     ("VoiceMethod", "voice_method", "method"),
     ("VoiceFallbackUrl", "voice_fallback_url", "url"),
@@ -48,11 +48,12 @@ NUMBER_ATTRIBUTES = (
     *URL_ATTRIBUTES,
     ("VoiceApplicationSid", "voice_application_sid", "str"),
     ("SmsApplicationSid", "sms_application_sid", "str"),
-    ("TrunkSid", "trunk_sid", "str"),
-    ("IdentitySid", "identity_sid", "str"),
-    ("AddressSid", "address_sid", "str"),
-    ("BundleSid", "bundle_sid", "str"),
-    ("EmergencyAddressSid", "emergency_address_sid", "str"),
+    # the OpenAPI description's patterns (two letters and 32 hex digits: 34 characters)
+    ("TrunkSid", "trunk_sid", "sid:TK"),
+    ("IdentitySid", "identity_sid", "sid:RI"),
+    ("AddressSid", "address_sid", "sid:AD"),
+    ("BundleSid", "bundle_sid", "sid:BU"),
+    ("EmergencyAddressSid", "emergency_address_sid", "sid:AD"),
 )
 APPLICATION_ATTRIBUTES = (
     *URL_ATTRIBUTES,
@@ -88,7 +89,7 @@ def create_account() -> ResponseReturnValue:
     if parent["owner_account_sid"] != parent["sid"]:
         raise APIError(403, 20403, "A subaccount cannot create subaccounts.")
     account = state().create_account(
-        p.get("FriendlyName") or None, owner_account_sid=g.credential_account
+        p.friendly_name() or None, owner_account_sid=g.credential_account
     )
     return show("accounts", account, 201)
 
@@ -107,7 +108,7 @@ def update_account(account_sid: str) -> ResponseReturnValue:
     subaccount; closing is final and releases its numbers."""
     require_account_credentials()
     p = params()
-    fields = set_fields(p, [("FriendlyName", "friendly_name", "str")])
+    fields = set_fields(p, [("FriendlyName", "friendly_name", "name")])
     status = p.enum("Status", ("active", "suspended", "closed"))
     with state().lock:  # the status must not change between reading and writing it
         account = state().get("accounts", account_sid)
@@ -171,18 +172,18 @@ def available_numbers(account_sid: str, country: str, kind: str) -> ResponseRetu
 # -- incoming phone numbers ---------------------------------------------------------------------
 
 
-def _check_applications(account_sid: str, fields: dict[str, Any]) -> None:
+def _check_applications(p: Params, account_sid: str, fields: dict[str, Any]) -> None:
     for name, param in (("voice_application_sid", "VoiceApplicationSid"),
                         ("sms_application_sid", "SmsApplicationSid")):
         if name not in fields:
             continue
-        sid = fields[name]
+        sid = p.sid(param, "AP", code=21218)
         if not sid:
             fields[name] = None
             continue
         application = state().get("applications", sid)
         if application is None or application["account_sid"] != account_sid:
-            raise bad_request(21218, f"{param} {sid!r} is not an application of this account.")
+            raise bad_request(21218, f"{param} {shown(sid)} is not an application of this account.")
 
 
 def _number_fields(account_sid: str) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def _number_fields(account_sid: str) -> dict[str, Any]:
     receive_mode = p.enum("VoiceReceiveMode", ("voice", "fax"))
     if receive_mode:
         fields["voice_receive_mode"] = receive_mode
-    _check_applications(account_sid, fields)
+    _check_applications(p, account_sid, fields)
     return {k: v for k, v in fields.items() if k in PUBLIC_FIELDS["incoming_phone_numbers"]}
 
 
@@ -212,7 +213,8 @@ def list_numbers(account_sid: str) -> ResponseReturnValue:
         try:
             regex = inventory.contains_pattern(pattern, min_length=1)
         except ValueError:
-            raise bad_request(21421, f"PhoneNumber {pattern!r} is not a valid pattern.") from None
+            raise bad_request(21421, f"PhoneNumber {shown(pattern)} is not a valid "
+                              "pattern.") from None
 
     def keep(number: dict[str, Any]) -> bool:
         if regex is not None and not regex.search(number["phone_number"]):
@@ -236,12 +238,13 @@ def buy_number(account_sid: str) -> ResponseReturnValue:
     if phone_number:
         phone_number = phone_number.strip()
         if not E164.match(phone_number):
-            raise bad_request(21421, f"PhoneNumber {phone_number!r} is not a valid E.164 number.")
+            raise bad_request(21421, f"PhoneNumber {shown(phone_number)} is not a valid "
+                              "E.164 number.")
         if state().find_number(phone_number) is not None:
             raise bad_request(21422, f"PhoneNumber {phone_number} is not available.")
     elif area_code:
         if not (area_code.isascii() and area_code.isdigit() and len(area_code) == 3):
-            raise bad_request(21451, f"AreaCode {area_code!r} is not a valid area code.")
+            raise bad_request(21451, f"AreaCode {shown(area_code)} is not a valid area code.")
     else:
         raise bad_request(21421, "A PhoneNumber or an AreaCode is required.")
     with state().lock:  # two buyers in one area code must not be offered the same number
@@ -327,10 +330,10 @@ def add_caller_id(account_sid: str) -> ResponseReturnValue:
     p.integer("CallDelay", low=0, high=60)
     extension = p.get("Extension")
     if extension is not None and not all(ch in "0123456789#*w" for ch in extension):
-        raise bad_request(20001, f"Extension {extension!r} must be digits, '#', '*' or 'w'.")
+        raise bad_request(20001, f"Extension {shown(extension)} must be digits, '#', '*' or 'w'.")
     p.url("StatusCallback")
     p.method("StatusCallbackMethod")
-    friendly_name = p.get("FriendlyName") or None
+    friendly_name = p.friendly_name() or None
     with state().lock:  # the same number added twice at once is verified once
         existing = state().list("outgoing_caller_ids", account_sid=account_sid,
                                 where=matching([("phone_number", phone_number)]))
@@ -360,7 +363,7 @@ def get_caller_id(account_sid: str, sid: str) -> ResponseReturnValue:
 @bp.post(f"{ACCOUNT}/OutgoingCallerIds/<sid>.json")
 def update_caller_id(account_sid: str, sid: str) -> ResponseReturnValue:
     owned("outgoing_caller_ids", sid, account_sid)
-    fields = set_fields(params(), [("FriendlyName", "friendly_name", "str")])
+    fields = set_fields(params(), [("FriendlyName", "friendly_name", "name")])
     return show("outgoing_caller_ids",
                 update_owned("outgoing_caller_ids", sid, account_sid, fields))
 

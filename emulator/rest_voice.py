@@ -8,7 +8,15 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from switchboard.emulator import media
-from switchboard.emulator.params import APIError, Params, bad_request, not_found
+from switchboard.emulator.params import (
+    SEND_DIGITS_LIMIT,
+    TWIML_LIMIT,
+    APIError,
+    Params,
+    bad_request,
+    not_found,
+    shown,
+)
 from switchboard.emulator.resources import public
 from switchboard.emulator.restkit import (
     all_of,
@@ -35,7 +43,8 @@ ACCOUNT = "/Accounts/<account_sid>"
 CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
                  "canceled")
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
-TWIML_LIMIT = 4000
+#: What SendDigits may hold: the keys (0-9, A-D, # and *), w (half a second) and W (a second).
+SEND_DIGITS_KEYS = frozenset("0123456789ABCD#*wW")
 
 
 # -- calls ------------------------------------------------------------------------------------
@@ -46,7 +55,7 @@ def _status_callback_events(p: Params) -> list[str]:
     for value in p.getlist("StatusCallbackEvent"):
         for event in value.replace(",", " ").split():
             if event not in CALL_EVENTS:
-                raise bad_request(21626, f"StatusCallbackEvent {event!r} is not one of "
+                raise bad_request(21626, f"StatusCallbackEvent {shown(event)} is not one of "
                                   f"{', '.join(CALL_EVENTS)}.")
             events.append(event)
     return events or ["completed"]
@@ -64,7 +73,7 @@ def _instructions(p: Params, account_sid: str, *, required: bool) -> dict[str, A
     takes no ``ApplicationSid``: Twilio ignores it there, so the call keeps its instructions."""
     url = p.url("Url", 21205) or None
     twiml = p.get("Twiml") or None
-    application_sid = (p.get("ApplicationSid") or None) if required else None
+    application_sid = (p.sid("ApplicationSid", "AP", code=21218) or None) if required else None
     given = [name for name, value in (("Url", url), ("ApplicationSid", application_sid),
                                       ("Twiml", twiml)) if value]
     if required and not given:
@@ -73,11 +82,12 @@ def _instructions(p: Params, account_sid: str, *, required: bool) -> dict[str, A
         raise bad_request(21205, f"Give only one of Url, ApplicationSid or Twiml, not "
                           f"{' and '.join(given)}.")
     if twiml is not None and len(twiml) > TWIML_LIMIT:
-        raise bad_request(21205, f"Twiml is longer than {TWIML_LIMIT} characters.")
+        raise bad_request(21205, f"Twiml is {len(twiml)} characters long: the limit is "
+                          f"{TWIML_LIMIT}.")
     if application_sid:
         application = state().get("applications", application_sid)
         if application is None or application["account_sid"] != account_sid:
-            raise bad_request(21218, f"ApplicationSid {application_sid!r} is not an "
+            raise bad_request(21218, f"ApplicationSid {shown(application_sid)} is not an "
                               "application of this account.")
     fields: dict[str, Any] = {}
     if given:
@@ -114,9 +124,10 @@ def create_call(account_sid: str) -> ResponseReturnValue:
         ("CallerId", "caller_id", "str"),
         ("CallReason", "call_reason", "str"),
     ]))
-    send_digits = p.get("SendDigits")
-    if send_digits and not all(ch in "0123456789#*wW" for ch in send_digits):
-        raise bad_request(20001, f"SendDigits {send_digits!r} must be digits, '#', '*' or 'w'.")
+    send_digits = p.text("SendDigits", limit=SEND_DIGITS_LIMIT, code=21206)
+    if send_digits and not SEND_DIGITS_KEYS.issuperset(send_digits):
+        raise bad_request(21206, f"SendDigits {shown(send_digits)} must be keys (0-9, A-D, '#', "
+                          "'*'), 'w' or 'W'.")
     timeout = p.integer("Timeout", low=1, high=600)
     time_limit = p.integer("TimeLimit", low=1, high=86400)
     call = state().create_call(
@@ -293,7 +304,7 @@ def update_participant(account_sid: str, conference_sid: str, call_sid: str
         ("BeepOnExit", "beep_on_exit", "bool"),
         ("EndConferenceOnExit", "end_conference_on_exit", "bool"),
         ("Coaching", "coaching", "bool"),
-        ("CallSidToCoach", "call_sid_to_coach", "str"),
+        ("CallSidToCoach", "call_sid_to_coach", "sid:CA"),
     ])
     with state().lock:  # the participant must not leave between the check and the update
         _participant(account_sid, conference_sid, call_sid)

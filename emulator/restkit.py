@@ -12,9 +12,17 @@ from urllib.parse import urlencode
 from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard.emulator.faults import FaultInjector
-from switchboard.emulator.params import APIError, Params, bad_request, not_found
+from switchboard.emulator.params import (
+    MAX_REQUEST_BYTES,
+    APIError,
+    Params,
+    bad_request,
+    not_found,
+    shown,
+)
 from switchboard.emulator.resources import parse_rfc2822, public
 from switchboard.emulator.state import EmulatorState
 
@@ -51,8 +59,13 @@ def params() -> Params:
     if request.method != "POST":
         return Params(request.args)
     if request.mimetype == "application/x-www-form-urlencoded":
+        data = request.get_data(cache=True)
+        if (request.content_length is None and len(data) >= MAX_REQUEST_BYTES
+                and request.environ["wsgi.input"].read(1)):
+            # a chunked body werkzeug cut at MAX_CONTENT_LENGTH: refused, not parsed cut short
+            raise RequestEntityTooLarge()
         try:
-            request.get_data(cache=True).decode()
+            data.decode()
         except UnicodeDecodeError:
             raise bad_request(20001, "The request body is not UTF-8: send form parameters "
                               "percent-encoded as UTF-8.") from None
@@ -142,7 +155,7 @@ def page(
     offset = number * page_size
     if token:
         if not PAGE_TOKEN.fullmatch(token):
-            raise APIError(400, 20001, f"PageToken {token!r} is not valid.")
+            raise APIError(400, 20001, f"PageToken {shown(token)} is not valid.")
         offset = int(token[2:])
     chunk = items[offset:offset + page_size]
     filters = [
@@ -200,7 +213,8 @@ def all_of(*checks: Callable[[dict[str, Any]], bool] | None) -> Callable[[dict[s
 
 def set_fields(p: Params, mapping: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
     """Read the parameters named in ``mapping`` ((param, field, type) with type one of "str",
-    "url", "method", "bool") into resource fields, only those present."""
+    "name" (a FriendlyName: 64 characters), "url", "method", "bool", or "sid:XX" (a SID with
+    prefix XX; empty clears it)) into resource fields, only those present."""
     fields: dict[str, Any] = {}
     for name, field_name, kind in mapping:
         if name not in p:
@@ -211,6 +225,10 @@ def set_fields(p: Params, mapping: Iterable[tuple[str, str, str]]) -> dict[str, 
             value = p.method(name) or "POST"
         elif kind == "bool":
             value = p.boolean(name)
+        elif kind == "name":
+            value = p.friendly_name(name)
+        elif kind.startswith("sid:"):
+            value = p.sid(name, kind.removeprefix("sid:"))
         else:
             value = p.get(name)
         fields[field_name] = value

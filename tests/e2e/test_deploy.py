@@ -354,11 +354,13 @@ def test_the_unit_nginx_docker_and_docs_agree() -> None:
     # every X-Forwarded-* header ProxyFix reads is set (or cleared) by the site
     for header in ("For", "Proto", "Host", "Port", "Prefix"):
         assert re.search(rf"proxy_set_header X-Forwarded-{header} ", site), header
-    # Docker: the port exposed, bound and health-checked is one
-    assert "GUNICORN_BIND=0.0.0.0:8000" in docker
+    # Docker: nginx (the entrypoint) on the port exposed and health-checked, gunicorn behind it
+    assert "ENV PORT=8000" in docker
     assert "EXPOSE 8000" in docker
-    assert "http://127.0.0.1:8000/healthz" in docker
-    for package in ("config", "api", "callbacks", "emulator"):  # pyproject's packages
+    assert "http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000')" in docker
+    assert 'CMD ["python", "deploy/entrypoint.py"]' in docker
+    assert "GUNICORN_BIND=0.0.0.0" not in docker
+    for package in ("switchboard", "config", "api", "callbacks", "emulator"):
         assert f"COPY {package} ./{package}" in docker
     assert "-c deploy/gunicorn.conf.py" in procfile
     assert "${PORT" in procfile
