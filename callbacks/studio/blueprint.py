@@ -1,0 +1,224 @@
+"""The URLs of the flows: ``/flows/NAME`` for a number's Voice URL and Messaging URL alike
+(a ``CallSid`` makes it a call, a ``MessageSid`` a message), and below it what Twilio comes
+back to during a call and for a question's status:
+
+- ``/flows/NAME/step/WIDGET/SOURCE``: a Gather's, Record's, Dial's or Enqueue's action, the
+  Redirect after a Gather or a Record that got nothing, a TwiML Redirect's way back;
+- ``/flows/NAME/message-status/EXECUTION/WIDGET``: the status callback of the question a Send
+  & Wait For Reply sent (``deliveryFailure`` when it failed);
+- ``/flows/NAME/call-status``: a Status Callback URL for the flow's calls: stored as
+  ``/voice/status`` stores it, and the call's execution ends with the call.
+
+Every route has the webhooks' signature check, deadline and never-500 policy
+(:func:`switchboard.callbacks.handlers.make_view`). An unknown flow name is answered with
+the apology (a call) or no reply (a message), and logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, current_app, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from switchboard.callbacks.errors import safe_answer, voice_apology
+from switchboard.callbacks.handlers import TwilioBlueprint, external_url, make_view, read_form
+from switchboard.callbacks.studio import executions
+from switchboard.callbacks.studio.definition import Flow
+from switchboard.callbacks.studio.runtime import ClientFactory, Runtime, apologise
+from switchboard.callbacks.studio.widgets.base import Output
+from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
+from switchboard.callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse
+
+log = logging.getLogger("switchboard.callbacks.studio")
+
+__all__ = ["studio_blueprint"]
+
+#: Seconds between two purges of old executions in a process.
+PURGE_EVERY = 600.0
+
+
+class RequestLinks:
+    """Links for Twilio to come back by, as it reaches this server (public URL, proxies)."""
+
+    def __init__(self, flow_name: str) -> None:
+        self.flow = flow_name
+
+    def step(self, widget: str, source: str) -> str:
+        return external_url(".step", name=self.flow, widget=widget, source=source)
+
+    def message_status(self, execution_sid: str, widget: str) -> str | None:
+        return external_url(".message_status", name=self.flow, execution=execution_sid,
+                            widget=widget)
+
+
+class Purger:
+    """Deletes the executions older than ``retention`` now and then, in a thread of its own."""
+
+    def __init__(self, retention: timedelta | None) -> None:
+        self.retention = retention
+        self.last: float | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, store: Any) -> None:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < PURGE_EVERY:
+            return
+        if not self.lock.acquire(blocking=False):
+            return
+        self.last = now
+        retention = self.retention or _retention(current_app.extensions["switchboard"].settings)
+        thread = threading.Thread(target=self._purge, args=(store, retention), daemon=True,
+                                  name="switchboard-studio-purge")
+        try:
+            thread.start()
+        except RuntimeError:
+            self.lock.release()
+
+    def _purge(self, store: Any, retention: timedelta) -> None:
+        try:
+            count = executions.purge_executions(store, retention)
+            if count:
+                log.info("%d Studio executions older than %s deleted", count, retention)
+        except Exception as error:
+            log.warning("old Studio executions not purged: %s", error)
+        finally:
+            self.lock.release()
+
+
+def _retention(settings: Any) -> timedelta:
+    """``SWITCHBOARD_STUDIO_RETENTION_DAYS`` (``settings.studio_retention_days``), else
+    Studio's 30 days."""
+    days = getattr(settings, "studio_retention_days", None)
+    return timedelta(days=float(days)) if days else executions.DEFAULT_RETENTION
+
+
+def studio_blueprint(
+    flows: Mapping[str, Flow],
+    *,
+    client_factory: ClientFactory | None = None,
+    clock: Callable[[], Any] | None = None,
+    retention: timedelta | None = None,
+) -> TwilioBlueprint:
+    """The blueprint serving ``flows`` (by name, as :func:`load_flows` gives them) at
+    ``/flows/NAME``: register it on the app :func:`~switchboard.callbacks.create_app` made.
+
+    ``client_factory(settings)`` gives the REST client for messages that cannot be replies
+    (default: the app's account); ``retention`` how long executions are kept (default
+    ``SWITCHBOARD_STUDIO_RETENTION_DAYS``, else 30 days).
+    """
+    runtime = Runtime(flows, client_factory=client_factory, clock=clock)
+    purge = Purger(retention)
+    bp = TwilioBlueprint("studio", __name__)
+
+    def context(name: str) -> tuple[Flow | None, Any, Any]:
+        switchboard = current_app.extensions["switchboard"]
+        return runtime.flow(name), switchboard.settings, switchboard.store
+
+    def flow_call(call: CallRequest) -> VoiceResponse | bytes:
+        name = request.view_args["name"]
+        flow, settings, store = context(name)
+        if flow is None:
+            log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
+                      name, name)
+            return voice_apology(settings.voice, settings.language)
+        db = runtime.database(store)
+        output = runtime.call(flow, call.params, db=db, settings=settings,
+                              links=RequestLinks(name))
+        purge(store)
+        return _voice(output, settings)
+
+    def flow_message(message: MessageRequest) -> MessagingResponse | None:
+        name = request.view_args["name"]
+        flow, settings, store = context(name)
+        if flow is None:
+            log.error("message %s to /flows/%s: there is no flow %r",
+                      message.message_sid or "-", name, name)
+            return None
+        db = runtime.database(store)
+        output = runtime.message(flow, message.params, db=db, settings=settings,
+                                 links=RequestLinks(name))
+        purge(store)
+        return output.messaging()
+
+    def flow_step(call: CallRequest) -> VoiceResponse | bytes:
+        args = request.view_args
+        flow, settings, store = context(args["name"])
+        if flow is None:
+            log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
+                      args["name"], args["name"])
+            return voice_apology(settings.voice, settings.language)
+        output = runtime.step(flow, call.params, args["widget"], args["source"],
+                              db=runtime.database(store), settings=settings,
+                              links=RequestLinks(args["name"]))
+        return _voice(output, settings)
+
+    def flow_message_status(status: StatusCallback) -> None:
+        args = request.view_args
+        flow, settings, store = context(args["name"])
+        if flow is None:  # a repeat goes on: moving the execution may have failed the first time
+            return
+        runtime.message_status(flow, status.params, args["execution"], args["widget"],
+                               db=runtime.database(store), settings=settings,
+                               links=RequestLinks(args["name"]))
+
+    def flow_call_status(status: StatusCallback) -> None:
+        if status.sid:  # a repeat too: ending the execution may have failed the first time
+            store = current_app.extensions["switchboard"].store
+            executions.end_call_executions(store, status.sid, status.status)
+
+    call_view = _route(flow_call, "voice")
+    message_view = _route(flow_message, "sms")
+
+    def entry(name: str) -> Response:
+        """One URL for both: a message when the request carries a ``MessageSid``."""
+        try:
+            values = MultiDict(request.args)
+            values.update(read_form(request))
+        except HTTPException as error:
+            log.warning("%s %s refused: %s", request.method, request.path, error.name)
+            return safe_answer("voice", current_app.extensions["switchboard"].settings)
+        if values.get("MessageSid") or values.get("SmsSid") or values.get("SmsMessageSid"):
+            return message_view(name=name)
+        return call_view(name=name)
+
+    entry.twilio_kind = "voice"  # type: ignore[attr-defined]
+    bp.add_url_rule("/flows/<name>", "flow", entry, methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/step/<widget>/<source>", "step",
+                    _route(flow_step, "voice"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/message-status/<execution>/<widget>", "message_status",
+                    _route(flow_message_status, "message_status"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/call-status", "call_status",
+                    _route(flow_call_status, "call_status"), methods=["GET", "POST"])
+    bp.runtime = runtime  # type: ignore[attr-defined]
+    return bp
+
+
+def _route(handler: Callable[..., Any], kind: str) -> Callable[..., Response]:
+    """The webhook view of ``handler`` (signature check, parsing, deadline, error policy);
+    the URL's variables are read from ``request.view_args``."""
+    view = make_view(handler, kind)
+
+    @functools.wraps(view)
+    def route(**_variables: str) -> Response:
+        return view()
+
+    route.twilio_kind = kind  # type: ignore[attr-defined]
+    return route
+
+
+def _voice(output: Output, settings: Any) -> VoiceResponse | bytes:
+    if not output.apologise:
+        return output.voice
+    try:
+        apologise(output, settings)
+    except TwiMLError:
+        return voice_apology(settings.voice, settings.language)
+    return output.voice

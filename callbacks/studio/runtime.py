@@ -1,0 +1,718 @@
+"""The engine: runs a flow's widgets for one webhook, from where the execution stood to the
+next place it must wait, and writes its progress.
+
+How a call moves: the number's Voice URL is ``/flows/NAME``. The first request creates the
+execution (trigger ``incomingCall``, ``trigger.call`` = the request's fields) and runs widget
+after widget. Widgets that only compute (Split, Set Variables, HTTP requests...) run at once;
+Say/Play adds its ``<Say>`` to the answer and goes on; a widget that needs the caller (Gather,
+Record, Dial, Enqueue, TwiML Redirect) adds its verb, whose ``action`` (and a ``<Redirect>``
+for the way out that has no action) leads back to ``/flows/NAME/step/WIDGET/SOURCE``, and the
+execution waits there. That request resumes the widget with Twilio's fields (``Digits``,
+``RecordingUrl``, ``DialCallStatus``) and the run goes on. The execution ends when the flow
+does (the document ends and Twilio hangs up) or when the call does
+(:func:`~switchboard.callbacks.studio.executions.end_call_executions`).
+
+How a conversation moves: an incoming message with no active execution for its sender starts
+one (``incomingMessage``); Send Message adds a ``<Message>`` to the answer; Send & Wait For
+Reply adds its question and waits; the sender's next message to the flow resumes it
+(``incomingMessage``, or ``timeout`` first when it came after the timeout, then the message
+is taken as the new state of the execution allows).
+
+Studio's limits hold: 1,000 steps per execution, and no widget runs more than 10 times in a
+row. An execution that cannot go on (a widget that cannot run, a missing widget, a limit)
+ends with the reason logged, and a caller hears the apology.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from switchboard.callbacks import deadline as deadlines
+from switchboard.callbacks.deadline import HandlerTimeout
+from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.studio import executions as store
+from switchboard.callbacks.studio.context import fields, flow_sid, new_context
+from switchboard.callbacks.studio.definition import Flow
+from switchboard.callbacks.studio.executions import (
+    ACTIVE,
+    CALL_OVER,
+    ENDED,
+    ENDED_STEP,
+    AlreadyActive,
+    ClaimTimeout,
+    Database,
+    Execution,
+    Step,
+)
+from switchboard.callbacks.studio.templates import TemplateError
+from switchboard.callbacks.studio.widgets import TRIGGER, unknown, widgets
+from switchboard.callbacks.studio.widgets.base import (
+    MESSAGING,
+    VOICE,
+    Enter,
+    Links,
+    Output,
+    Transition,
+    Visit,
+    Wait,
+    Widget,
+    WidgetError,
+)
+from switchboard.callbacks.twiml import TwiMLError, VoiceResponse
+
+if TYPE_CHECKING:
+    from switchboard.api import TwilioClient
+    from switchboard.config import Settings
+
+log = logging.getLogger("switchboard.callbacks.studio")
+
+#: Studio's limits: steps per execution, runs of one widget in a row.
+MAX_STEPS = 1000
+MAX_REPEATS = 10
+#: Subflows inside subflows, at most.
+MAX_DEPTH = 10
+#: Seconds kept back from the webhook's deadline to write the progress and answer.
+ANSWER_MARGIN = 0.75
+#: A webhook's claim on an execution outlives its deadline by this much (a process that died
+#: holding it lets go then).
+CLAIM_MARGIN = 5.0
+#: Claim held while a timer or a status callback moves an execution (no webhook deadline).
+BACKGROUND_CLAIM = 60.0
+
+ClientFactory = Callable[["Settings"], "TwilioClient | None"]
+
+
+class Stop(Exception):
+    """The execution cannot go on. ``quiet``: not an error (the call was over); ``fatal``:
+    a limit of the whole execution, not a failure a subflow's parent could take."""
+
+    def __init__(self, reason: str, *, quiet: bool = False, fatal: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.quiet = quiet
+        self.fatal = fatal
+
+
+@dataclass
+class Frame:
+    """A flow running in the execution: the one it started in, or a subflow (``widget``: the
+    parent's Run Subflow widget waiting for it)."""
+
+    flow: Flow
+    context: dict[str, Any]
+    widget: str | None = None
+
+
+def rest_client(settings: Settings) -> TwilioClient | None:
+    """A REST client for the app's account, or None when none is configured."""
+    from switchboard.api import TwilioClient
+    from switchboard.api.errors import ValidationError
+    from switchboard.config import ConfigError
+
+    if not settings.account_sid:
+        return None
+    try:
+        return TwilioClient.from_settings(settings=settings, retries=1)
+    except (ConfigError, ValidationError) as error:
+        log.warning("no REST client for Studio's messages: %s", error)
+        return None
+
+
+class Runner:
+    """Moves one execution for one webhook (or one timer): widgets run until it waits or ends;
+    ``steps`` are the steps taken, ``output`` the answer."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        execution: Execution,
+        output: Output,
+        *,
+        settings: Settings,
+        links: Links,
+        deadline: float | None,
+        call_ended: bool = False,
+    ) -> None:
+        self.runtime = runtime
+        self.execution = execution
+        self.output = output
+        self.settings = settings
+        self.links = links
+        self.deadline = (
+            deadline if deadline is not None else time.monotonic() + BACKGROUND_CLAIM / 2
+        )
+        self.call_ended = call_ended
+        self.steps: list[Step] = []
+        self.error: str | None = None
+        root = runtime.flow(execution.flow_name)
+        if root is None:
+            raise Stop(f"flow {execution.flow_name!r} is no longer in the flows folder")
+        self.frames = [Frame(root, execution.context)]
+        for frame in execution.frames:
+            flow = runtime.flow(frame["flow"])
+            if flow is None:
+                raise Stop(f"subflow {frame['flow']!r} is no longer in the flows folder")
+            self.frames.append(Frame(flow, frame["context"], frame["widget"]))
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    def remaining(self) -> float:
+        """Seconds a widget may still spend before the webhook must answer (a run without a
+        webhook: before its claim runs out)."""
+        return self.deadline - time.monotonic() - ANSWER_MARGIN
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def start(self, event: str) -> None:
+        """Leave the trigger on ``event`` (``incomingCall``, ``incomingMessage``)."""
+        self._guarded(lambda: self._advance(self._from_trigger(self.frame, event)))
+
+    def resume(self, source: str, params: Mapping[str, str]) -> None:
+        """Resume the widget the execution waits at with what came back from ``source``."""
+        self._guarded(lambda: self._resume(source, params))
+
+    def end(self, reason: str) -> None:
+        """End the execution here (``reason`` is logged)."""
+        log.info("execution %s of flow %s ends: %s", self.execution.sid,
+                 self.execution.flow_name, reason)
+        self._end()
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Stop as stop:
+            self._stopped(stop)
+        self.execution.frames = [
+            {"flow": frame.flow.name, "widget": frame.widget, "context": frame.context}
+            for frame in self.frames[1:]
+        ]
+
+    def _from_trigger(self, frame: Frame, event: str) -> str | None:
+        flow = frame.flow
+        first = flow.initial_state
+        if first not in flow.states:
+            raise Stop(f"flow {flow.name!r} has no initial state {first!r}")
+        if flow.widget(first).get("type") != TRIGGER:
+            return first
+        following = flow.next_state(first, event)
+        self._step(frame, event, first, following, TRIGGER, {})
+        return following
+
+    def _resume(self, source: str, params: Mapping[str, str]) -> None:
+        execution, frame = self.execution, self.frame
+        name = execution.widget
+        if name is None or name not in frame.flow.states:
+            raise Stop(f"the execution waits at no widget of flow {frame.flow.name!r}")
+        kind = frame.flow.widget(name).get("type", "")
+        visit = self._visit(frame, name, kind, resuming=True)
+        execution.widget = execution.waiting_for = None
+        execution.wait_until = None
+        try:
+            transition = self._widget(kind).resume(visit, source, params)
+        except HandlerTimeout:
+            raise
+        except Exception as error:
+            self._advance(self._failed(frame, name, kind, error))
+            return
+        self._advance(self._leave(frame, name, kind, transition))
+
+    def _advance(self, name: str | None) -> None:
+        while True:
+            frame = self.frame
+            if name is None:
+                if len(self.frames) == 1:
+                    self._end()
+                    return
+                name = self._return(Transition("completed", frame.context["flow"]["variables"]))
+                continue
+            if name not in frame.flow.states:
+                raise Stop(f"flow {frame.flow.name!r} has no widget {name!r}")
+            kind = frame.flow.widget(name).get("type", "")
+            if kind == TRIGGER:
+                raise Stop(f"a transition of flow {frame.flow.name!r} leads back to its trigger")
+            self._count_run(frame, name)
+            if self.remaining() <= 0:
+                raise Stop(f"no time left before the webhook's deadline, at widget {name}")
+            frame.context["widgets"][name] = {}
+            visit = self._visit(frame, name, kind)
+            try:
+                result = self._run(visit, self._widget(kind))
+            except HandlerTimeout:
+                raise
+            except Exception as error:
+                name = self._failed(frame, name, kind, error)
+                continue
+            if isinstance(result, Wait):
+                self._wait(frame, name, result)
+                return
+            if isinstance(result, Enter):
+                name = self._enter(frame, name, result)
+                continue
+            name = self._leave(frame, name, kind, result)
+
+    def _run(self, visit: Visit, widget: Widget) -> Transition | Wait | Enter:
+        """Run the widget with a TwiML document of its own, added to the answer only when
+        it succeeded: a widget that fails half-way leaves nothing half-built behind."""
+        output = self.output
+        if visit.channel != VOICE:
+            return widget.run(visit)
+        answer, output.voice = output.voice, VoiceResponse()
+        try:
+            result = widget.run(visit)
+            added = list(output.voice.element)
+        finally:
+            own, output.voice = output.voice, answer
+        if added:
+            target = answer.element
+            for element in added:
+                target.append(element)
+        del own
+        return result
+
+    def _wait(self, frame: Frame, name: str, wait: Wait) -> None:
+        frame.context["widgets"][name].update(wait.variables or {})
+        execution = self.execution
+        execution.widget, execution.waiting_for = name, wait.waiting_for
+        execution.wait_until = None
+        if wait.timeout is not None:
+            execution.wait_until = self.runtime.now() + timedelta(seconds=wait.timeout)
+
+    def _leave(self, frame: Frame, name: str, kind: str, transition: Transition) -> str | None:
+        variables = frame.context["widgets"].setdefault(name, {})
+        variables.update(transition.variables or {})
+        following = (
+            transition.to if transition.direct else frame.flow.next_state(name, transition.event)
+        )
+        self._step(frame, transition.event, name, following, kind, variables)
+        return following
+
+    def _step(self, frame: Frame, event: str, source: str, target: str | None, kind: str,
+              variables: Mapping[str, Any]) -> None:
+        execution = self.execution
+        if execution.step_count >= MAX_STEPS:
+            raise Stop(f"the execution reached Studio's limit of {MAX_STEPS} steps", fatal=True)
+        execution.step_count += 1
+        self.steps.append(Step(
+            name=event, transitioned_from=source, transitioned_to=target or ENDED_STEP,
+            flow_sid=flow_sid(frame.flow), type=kind, context=dict(variables),
+        ))
+
+    def _count_run(self, frame: Frame, name: str) -> None:
+        execution = self.execution
+        key = f"{len(self.frames)}:{frame.flow.name}:{name}"
+        if execution.last_widget == key:
+            execution.repeats += 1
+        else:
+            execution.last_widget, execution.repeats = key, 1
+        if execution.repeats > MAX_REPEATS:
+            raise Stop(f"widget {name} ran {MAX_REPEATS} times in a row (Studio's limit)",
+                       fatal=True)
+
+    def _enter(self, frame: Frame, name: str, enter: Enter) -> str | None:
+        if len(self.frames) > MAX_DEPTH:
+            return self._leave(frame, name, "run-subflow", Transition(
+                "failed", {"error": f"more than {MAX_DEPTH} subflows inside one another"}))
+        execution = self.execution
+        parent = {
+            "parameters": dict(enter.parameters),
+            "flow_sid": flow_sid(frame.flow),
+            "execution_sid": execution.sid,
+        }
+        context = new_context(
+            enter.flow, execution_sid=execution.sid, trigger={"parent": parent},
+            contact=execution.contact_channel_address,
+            channel_address=execution.channel_address, data=enter.parameters,
+        )
+        sub = Frame(enter.flow, context, name)
+        self.frames.append(sub)
+        return self._from_trigger(sub, "incomingParent")
+
+    def _return(self, transition: Transition) -> str | None:
+        """Back from the subflow on top to its parent's Run Subflow widget."""
+        sub = self.frames.pop()
+        parent = self.frame
+        assert sub.widget is not None
+        return self._leave(parent, sub.widget, "run-subflow", transition)
+
+    def _failed(self, frame: Frame, name: str, kind: str, error: Exception) -> str | None:
+        """A widget raised: its subflow's parent takes ``failed``; in the flow the execution
+        started in, the execution ends. Anything but a widget's own error is a bug or a
+        definition Switchboard did not expect: logged with its traceback."""
+        if not isinstance(error, WidgetError | TemplateError | TwiMLError):
+            log.error("execution %s, flow %s, widget %s (%s) raised", self.execution.sid,
+                      frame.flow.name, name, kind, exc_info=error)
+            error = WidgetError(f"{type(error).__name__}: {error}")
+        reason = f"widget {name} ({kind or 'no type'}): {error}"
+        if len(self.frames) == 1:
+            raise Stop(reason)
+        log.error("execution %s, subflow %s: %s; its parent takes 'failed'",
+                  self.execution.sid, frame.flow.name, reason)
+        return self._return(Transition("failed", {"error": reason}))
+
+    def _stopped(self, stop: Stop) -> None:
+        execution = self.execution
+        where = f"execution {execution.sid} of flow {execution.flow_name}"
+        if stop.quiet:
+            log.info("%s ends: %s", where, stop.reason)
+        else:
+            log.error("%s ends: %s", where, stop.reason)
+            self.error = stop.reason
+            if self.output.channel == VOICE and self.output.webhook:
+                self.output.apologise = True
+        del self.frames[1:]
+        self._end()
+
+    def _end(self) -> None:
+        execution = self.execution
+        execution.status = ENDED
+        execution.widget = execution.waiting_for = None
+        execution.wait_until = None
+
+    def _widget(self, kind: str) -> Widget:
+        return self.runtime.widgets.get(kind) or unknown(kind)
+
+    def _visit(self, frame: Frame, name: str, kind: str, *, resuming: bool = False) -> Visit:
+        if self.call_ended and kind in VOICE_ONLY and not resuming:
+            raise Stop(f"the call is over: widget {name} ({kind}) cannot run", quiet=True)
+        return Visit(
+            name=name,
+            type=kind,
+            properties=frame.flow.properties(name),
+            flow=frame.flow,
+            context=frame.context,
+            output=self.output,
+            settings=self.settings,
+            links=self.links,
+            execution_sid=self.execution.sid,
+            remaining=self.remaining,
+            rest_client=lambda: self.runtime.client_factory(self.settings),
+            call_ended=self.call_ended,
+        )
+
+
+#: Widgets that need the call to be there.
+VOICE_ONLY = frozenset({
+    "say-play", "gather-input-on-call", "record-voicemail", "connect-call-to", "record-call",
+    "enqueue-call", "add-twiml-redirect",
+})
+
+
+class Runtime:
+    """The flows of a folder, run for Twilio's webhooks.
+
+    ``client_factory(settings)`` gives the REST client for messages that cannot be a reply
+    (default: :func:`rest_client`); ``clock`` the current time (tests).
+    """
+
+    def __init__(
+        self,
+        flows: Mapping[str, Flow],
+        *,
+        client_factory: ClientFactory | None = None,
+        clock: Callable[[], Any] | None = None,
+    ) -> None:
+        self.flows = dict(flows)
+        self.by_sid = {flow_sid(flow): flow for flow in self.flows.values()}
+        self.client_factory: ClientFactory = client_factory or rest_client
+        self.clock = clock
+        self.widgets = widgets(self.flow)
+
+    def flow(self, wanted: str) -> Flow | None:
+        """A flow of the folder by name or SID."""
+        return self.flows.get(wanted) or self.by_sid.get(wanted)
+
+    def now(self) -> Any:
+        return self.clock() if self.clock is not None else store.utcnow()
+
+    def database(self, store_or_engine: Any) -> Database:
+        return Database(store_or_engine, clock=self.clock)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def call(self, flow: Flow, params: Mapping[str, str], *, db: Database, settings: Settings,
+             links: Links) -> Output:
+        """The Voice URL of the flow: a new call, or TwiML Redirect's ``FlowEvent=return``."""
+        output = Output(VOICE)
+        values = fields(params)
+        call_sid = values.get("CallSid") or ""
+        contact, address = _parties(values)
+        concurrent = bool(flow.flags.get("allow_concurrent_calls", True))
+        key = f"call:{call_sid}" if concurrent else "call"
+        ends = _deadline(settings)
+        found = store.find_active(db, flow_sid(flow), contact, key)
+        if found is not None and found.call_sid != call_sid:
+            log.warning("flow %s does not allow concurrent calls, and %s has one going (call "
+                        "%s): call %s refused", flow.name, contact, found.call_sid, call_sid)
+            output.voice.reject(reason="busy")
+            return output
+        if found is not None:
+            execution = store.claim_waiting(db, found, claim_for=_claim(settings),
+                                            until=ends - ANSWER_MARGIN)
+            if execution is not None and execution.waiting_for == "return":
+                source = "timeout" if _late(self, execution) else "return"
+                self._move(db, execution, output, settings, links, ends,
+                           lambda runner: runner.resume(source, values))
+                return output
+            if execution is not None:
+                self._move(db, execution, output, settings, links, ends, lambda runner: runner.end(
+                    "the call requested the flow's URL again: a new execution starts"))
+        execution = self._acquire(
+            db, flow, contact, key, settings, ends,
+            lambda: self._new(flow, VOICE, contact, address, key, {"call": values}, call_sid),
+        )
+        if execution.new:
+            self._move(db, execution, output, settings, links, ends,
+                       lambda runner: runner.start("incomingCall"))
+        else:
+            store.release(db, execution)
+            log.warning("flow %s: call %s requested the flow's URL twice at once", flow.name,
+                        call_sid or "-")
+            output.apologise = True
+        return output
+
+    def step(self, flow: Flow, params: Mapping[str, str], widget: str, source: str, *,
+             db: Database, settings: Settings, links: Links) -> Output:
+        """A verb's action (or the Redirect after it) for the widget the call waits at."""
+        output = Output(VOICE)
+        values = fields(params)
+        call_sid = values.get("CallSid") or ""
+        ends = _deadline(settings)
+        found = store.find_call(db, call_sid, flow_sid(flow)) if call_sid else None
+        execution = None
+        if found is not None:
+            execution = store.claim_waiting(db, found, claim_for=_claim(settings),
+                                            until=ends - ANSWER_MARGIN)
+        if execution is None:
+            log.warning("flow %s: no active execution for call %s (step %s/%s)",
+                        flow.name, call_sid or "-", widget, source)
+            output.apologise = True
+            return output
+        if execution.widget != widget:
+            store.release(db, execution)
+            log.warning("flow %s, execution %s: Twilio came back for widget %s/%s, but the "
+                        "execution waits at %s", flow.name, execution.sid, widget, source,
+                        execution.widget or "no widget")
+            output.apologise = True
+            return output
+        if source == "return" and _late(self, execution):
+            source = "timeout"
+        ended = values.get("CallStatus") in CALL_OVER
+        self._move(db, execution, output, settings, links, ends,
+                   lambda runner: runner.resume(source, values), call_ended=ended)
+        return output
+
+    # -- messages --------------------------------------------------------------------------
+
+    def message(self, flow: Flow, params: Mapping[str, str], *, db: Database,
+                settings: Settings, links: Links) -> Output:
+        """An incoming message: a new execution, or the reply an execution waits for."""
+        output = Output(MESSAGING)
+        values = fields(params)
+        contact, address = values.get("From") or "", values.get("To") or ""
+        if not contact:
+            log.warning("flow %s: a message without From: not answered", flow.name)
+            return output
+        ends = _deadline(settings)
+        for _round in range(3):
+            execution = self._acquire(
+                db, flow, contact, MESSAGING, settings, ends,
+                lambda: self._new(flow, MESSAGING, contact, address, MESSAGING,
+                                  {"message": values}),
+            )
+            if execution.new:
+                self._move(db, execution, output, settings, links, ends,
+                           lambda runner: runner.start("incomingMessage"))
+                return output
+            if execution.waiting_for == "reply" and _late(self, execution):
+                self._move(db, execution, output, settings, links, ends,
+                           lambda runner: runner.resume("timeout", {}))
+                continue  # the message itself: for what the timeout left
+            if execution.waiting_for == "reply":
+                self._move(db, execution, output, settings, links, ends,
+                           lambda runner: runner.resume("reply", values))
+                return output
+            reason = (f"it waited for {execution.waiting_for or 'nothing'}, not a message; "
+                      "the message starts a new execution")
+            self._move(db, execution, output, settings, links, ends,
+                       lambda runner, reason=reason: runner.end(reason))
+        log.error("flow %s: the message from %s found no execution to take it", flow.name,
+                  contact)
+        return output
+
+    def message_status(self, flow: Flow, params: Mapping[str, str], execution_sid: str,
+                       widget: str, *, db: Database, settings: Settings, links: Links) -> None:
+        """The status of a question Send & Wait For Reply sent: ``deliveryFailure`` when it
+        failed or was not delivered, if the execution still waits for its reply."""
+        values = fields(params)
+        if values.get("MessageStatus") not in ("failed", "undelivered"):
+            return
+        found = store.get(db, execution_sid)
+        if found is None or found.widget != widget or found.waiting_for != "reply":
+            return
+        ends = _deadline(settings)
+        execution = store.claim_waiting(db, found, claim_for=_claim(settings),
+                                        until=ends - ANSWER_MARGIN)
+        if execution is None or execution.widget != widget:
+            if execution is not None:
+                store.release(db, execution)
+            return
+        self._move(db, execution, Output(MESSAGING, webhook=False), settings, links, ends,
+                   lambda runner: runner.resume("deliveryFailure", values))
+
+    def fire_due_timeouts(self, db: Database, *, settings: Settings,
+                          links: Callable[[Execution], Links], limit: int = 50) -> int:
+        """Take ``timeout`` for the executions whose reply did not come in time; how many."""
+        done = 0
+        for execution in store.claim_due(db, claim_for=BACKGROUND_CLAIM, limit=limit):
+            output = Output(MESSAGING if execution.channel == MESSAGING else VOICE,
+                            webhook=False)
+            self._move(db, execution, output, settings, links(execution), None,
+                       lambda runner: runner.resume("timeout", {}))
+            done += 1
+        return done
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _new(self, flow: Flow, channel: str, contact: str, address: str, key: str,
+             trigger: Mapping[str, Any], call_sid: str | None = None) -> Execution:
+        sid = store.new_sid("FN")
+        execution = Execution(
+            sid=sid, flow_sid=flow_sid(flow), flow_name=flow.name,
+            contact_channel_address=contact, channel_address=address or None,
+            channel=channel, call_sid=call_sid or None, status=ACTIVE, active_key=key,
+        )
+        execution.context = new_context(
+            flow, execution_sid=sid, trigger=trigger, contact=contact, channel_address=address,
+        )
+        return execution
+
+    def _acquire(self, db: Database, flow: Flow, contact: str, key: str, settings: Settings,
+                 ends: float, make: Callable[[], Execution]) -> Execution:
+        """The flow's active execution for the contact, claimed; a new one (``new``) when it
+        had none. Two requests at once for one contact: one creates, the other waits for it."""
+        claim_for = _claim(settings)
+        for _attempt in range(20):
+            found = store.find_active(db, flow_sid(flow), contact, key)
+            if found is None:
+                try:
+                    return store.create(db, make(), claim_for=claim_for)
+                except AlreadyActive:
+                    continue
+            claimed = store.claim_waiting(db, found, claim_for=claim_for,
+                                          until=ends - ANSWER_MARGIN)
+            if claimed is not None:
+                return claimed
+        raise ClaimTimeout(f"no execution of flow {flow.name} could be taken for {contact}")
+
+    def _move(self, db: Database, execution: Execution, output: Output, settings: Settings,
+              links: Links, ends: float | None, work: Callable[[Runner], None], *,
+              call_ended: bool = False) -> Runner | None:
+        """Run ``work`` on the claimed ``execution``, then write its progress (or, when the
+        webhook's deadline passed meanwhile, only give the claim back)."""
+        try:
+            try:
+                runner = Runner(self, execution, output, settings=settings, links=links,
+                                deadline=ends, call_ended=call_ended)
+            except Stop as stop:
+                log.error("execution %s ends: %s", execution.sid, stop.reason)
+                execution.status = ENDED
+                output.apologise = output.channel == VOICE and output.webhook
+                store.save(db, execution, [])
+                return None
+            work(runner)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                store.release(db, execution)
+            raise
+        if deadlines.abandoned():
+            store.release(db, execution)
+            return runner
+        if not store.save(db, execution, runner.steps):
+            log.error("execution %s: its progress was not written (another request took it "
+                      "over after %.0f s)", execution.sid, _claim(settings))
+        return runner
+
+
+class PathLinks:
+    """Links made without a request (a timer): below ``public_url``
+    (``SWITCHBOARD_PUBLIC_URL``); without one, no status callback can be given."""
+
+    def __init__(self, public_url: str | None, flow_name: str) -> None:
+        self.base = (public_url or "").rstrip("/")
+        self.flow = quote(flow_name, safe="")
+
+    def step(self, widget: str, source: str) -> str:
+        return f"{self.base}/flows/{self.flow}/step/{quote(widget, safe='')}/{quote(source)}"
+
+    def message_status(self, execution_sid: str, widget: str) -> str | None:
+        if not self.base:
+            return None
+        return (f"{self.base}/flows/{self.flow}/message-status/{quote(execution_sid)}/"
+                f"{quote(widget, safe='')}")
+
+
+def _parties(values: Mapping[str, str]) -> tuple[str, str]:
+    """(contact, the flow's own number) of a call: the caller and the number called, or the
+    other way round for a call the account placed."""
+    from_, to = values.get("From") or "", values.get("To") or ""
+    if (values.get("Direction") or "").startswith("outbound"):
+        return to, from_
+    return from_, to
+
+
+def _late(runtime: Runtime, execution: Execution) -> bool:
+    return execution.wait_until is not None and runtime.now() >= execution.wait_until
+
+
+def _deadline(settings: Settings) -> float:
+    """When (``time.monotonic()``) this webhook must be answered."""
+    own = time.monotonic() + float(settings.handler_timeout)
+    ends = getattr(deadlines, "ends", None)
+    known = ends() if ends is not None else None
+    return min(own, known) if known is not None else own
+
+
+def _claim(settings: Settings) -> float:
+    return float(settings.handler_timeout) + CLAIM_MARGIN
+
+
+def apologise(output: Output, settings: Settings) -> None:
+    """Add the apology and a hang-up to the call's answer (after what it already holds)."""
+    voice = output.voice
+    attributes = {"voice": settings.voice, "language": settings.language}
+    voice.say(VOICE_APOLOGY, **{name: value for name, value in attributes.items() if value})
+    voice.hangup()
+
+
+def fire_due_timeouts(
+    store_or_engine: Any,
+    flows: Mapping[str, Flow],
+    *,
+    settings: Settings | None = None,
+    client_factory: ClientFactory | None = None,
+    limit: int = 50,
+) -> int:
+    """Take the ``timeout`` of every Send & Wait For Reply whose reply did not come in time,
+    as a timer would, sending what the flow says next through the REST API; how many
+    executions moved. Several processes may run it at once (``FOR UPDATE SKIP LOCKED``)."""
+    from switchboard.config import load_settings
+
+    settings = settings or load_settings()
+    runtime = Runtime(flows, client_factory=client_factory)
+    db = runtime.database(store_or_engine)
+    return runtime.fire_due_timeouts(
+        db, settings=settings,
+        links=lambda execution: PathLinks(settings.public_url, execution.flow_name),
+        limit=limit,
+    )

@@ -1,0 +1,217 @@
+"""What a widget is given and what it gives back.
+
+A widget's ``run(visit)`` reads its properties (Liquid already rendered on request), adds to
+the answer being built (TwiML for the call, replies for the conversation) and returns:
+
+- :class:`Transition`: the event it took (``keypress``, ``success``...) and its variables,
+  which become ``widgets.NAME.*``; the execution goes on along that transition at once;
+- :class:`Wait`: it handed the call to Twilio (a Gather, a Record, a Dial...) or asked the
+  contact something: the execution waits there until ``resume(visit, source, params)`` is
+  called with what came back (a Gather's ``Digits``, a reply), which returns the Transition;
+- :class:`Enter`: run another flow as a subflow (the runtime does it).
+
+A widget that cannot do its work raises :class:`WidgetError`; the execution ends with the
+error logged (a caller hears the apology), unless the widget has a failure transition of its
+own to take (a failed HTTP request goes ``failed``, it does not raise).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from switchboard.callbacks.studio.context import render_value, text
+from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
+
+if TYPE_CHECKING:
+    from switchboard.api import TwilioClient
+    from switchboard.callbacks.studio.definition import Flow
+    from switchboard.config import Settings
+
+log = logging.getLogger("switchboard.callbacks.studio")
+
+VOICE, MESSAGING = "voice", "messaging"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Leave the widget on ``event``; ``to`` (when ``direct``) names the next widget
+    outright, for Split Based On, whose ``match`` transitions each go somewhere else."""
+
+    event: str
+    variables: Mapping[str, Any] | None = None
+    to: str | None = None
+    direct: bool = False
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Stay at the widget until ``waiting_for`` comes back; ``timeout`` seconds at most
+    (then the widget's ``timeout`` event), for a reply."""
+
+    waiting_for: str
+    variables: Mapping[str, Any] | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Enter:
+    """Run ``flow`` as a subflow with ``parameters``; its end is this widget's ``completed``."""
+
+    flow: Flow
+    parameters: Mapping[str, Any]
+
+
+Result = Transition | Wait | Enter
+
+
+class WidgetError(Exception):
+    """The widget cannot run as configured (one line: what is wrong)."""
+
+
+@dataclass
+class Reply:
+    """A message for the conversation's answer (``<Message>``)."""
+
+    body: str
+    media: list[str] = field(default_factory=list)
+    to: str | None = None
+    from_: str | None = None
+    status_callback: str | None = None
+
+
+class Output:
+    """What one webhook answers: the call's TwiML, or the conversation's replies.
+
+    ``webhook`` False: no answer goes back (a timer or a status callback moved the
+    execution), so messages are sent through the REST API instead of replies.
+    """
+
+    def __init__(self, channel: str, *, webhook: bool = True) -> None:
+        self.channel = channel
+        self.webhook = webhook
+        self.voice = VoiceResponse()
+        self.replies: list[Reply] = []
+        self.apologise = False
+
+    @property
+    def takes_replies(self) -> bool:
+        return self.webhook and self.channel == MESSAGING
+
+    def messaging(self) -> MessagingResponse:
+        response = MessagingResponse()
+        for reply in self.replies:
+            attributes = {
+                name: value for name, value in (
+                    ("to", reply.to), ("from_", reply.from_),
+                    ("status_callback", reply.status_callback),
+                ) if value
+            }
+            if reply.media:
+                with response.message(**attributes) as message:
+                    if reply.body:
+                        message.body(reply.body)
+                    for url in reply.media:
+                        message.media(url)
+            else:
+                response.message(reply.body, **attributes)
+        return response
+
+
+class Links(Protocol):
+    """The URLs Twilio is given to come back to the execution."""
+
+    def step(self, widget: str, source: str) -> str:
+        """Where a verb's action (or the Redirect after it) goes: ``.../step/WIDGET/SOURCE``."""
+
+    def message_status(self, execution_sid: str, widget: str) -> str | None:
+        """The status callback of a message a widget waits on, or None if none can be given."""
+
+
+@dataclass
+class Visit:
+    """One run of one widget: its definition, the execution's context, the answer."""
+
+    name: str
+    type: str
+    properties: Mapping[str, Any]
+    flow: Flow
+    context: dict[str, Any]
+    output: Output
+    settings: Settings
+    links: Links
+    execution_sid: str
+    remaining: Callable[[], float]
+    rest_client: Callable[[], TwilioClient | None]
+    call_ended: bool = False
+
+    @property
+    def channel(self) -> str:
+        return self.output.channel
+
+    @property
+    def contact(self) -> str:
+        return self.context["contact"]["channel"]["address"]
+
+    @property
+    def channel_address(self) -> str:
+        return self.context["flow"]["channel"]["address"]
+
+    def text(self, key: str, default: str = "") -> str:
+        """The property ``key`` rendered as Liquid, stripped (``default`` if missing or blank)."""
+        value = text(self.properties.get(key), self.context)
+        return value if value else default
+
+    def render(self, value: Any) -> Any:
+        return render_value(value, self.context)
+
+    def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> int | None:
+        """The property ``key`` as a whole number (rendered first); ``default`` when missing;
+        :class:`WidgetError` when it is not one."""
+        raw = self.properties.get(key)
+        if raw is None or raw == "":
+            return default
+        value = raw if isinstance(raw, int) and not isinstance(raw, bool) else self.text(key)
+        try:
+            number = int(float(value))
+        except (TypeError, ValueError):
+            raise WidgetError(f"{key} is {value!r}, not a whole number") from None
+        if number < minimum:
+            raise WidgetError(f"{key} is {number}; it must be {minimum} or more")
+        return number
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        """The property ``key`` as true or false (``true``, ``"true"``, ``1``)."""
+        raw = self.properties.get(key)
+        if raw is None or raw == "":
+            return default
+        if isinstance(raw, bool):
+            return raw
+        return str(self.render(raw)).strip().lower() in {"true", "1", "yes", "on"}
+
+    def need(self, channel: str) -> None:
+        if self.channel != channel:
+            where = "a call" if channel == VOICE else "a conversation (messages)"
+            raise WidgetError(f"a {self.type} widget runs only in {where}")
+
+
+class Widget(Protocol):
+    """A widget type."""
+
+    def run(self, visit: Visit) -> Result: ...
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition: ...
+
+
+class Immediate:
+    """A widget that never waits: ``resume`` is never called."""
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        raise WidgetError(f"a {visit.type} widget does not wait for {source!r}")
+
+
+def picked(params: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """The fields ``names`` that ``params`` has, for a widget's variables."""
+    return {name: params[name] for name in names if params.get(name) is not None}

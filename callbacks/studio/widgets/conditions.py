@@ -1,0 +1,131 @@
+"""The conditions of Split Based On, as Studio evaluates them.
+
+Studio compares without regard to case and with the values' leading and trailing spaces
+trimmed. ``matches_any_of`` takes a comma-separated list. ``less_than`` and ``greater_than``
+compare numbers (text that is not a number matches neither). The time conditions compare the
+time of day (``14:30``, ``2:30 PM``, or the time part of a date and time); the date conditions
+the day (``2026-12-24``, ``12/24/2026``, or the date part of a date and time). A value that
+cannot be read as the condition needs (a blank one, an invalid pattern) does not match.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import date, datetime, time
+from email.utils import parsedate_to_datetime
+
+log = logging.getLogger("switchboard.callbacks.studio")
+
+_TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M%p", "%I:%M:%S %p", "%I %p", "%I%p")
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d %b %Y", "%b %d %Y", "%B %d %Y")
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "")) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and value == value else None  # NaN is no number
+
+
+def _datetime(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def time_of_day(text: str) -> time | None:
+    """``text`` as a time of day, or None."""
+    text = " ".join(text.split()).upper()
+    for form in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text, form).time()
+        except ValueError:
+            continue
+    moment = _datetime(text)
+    return moment.time().replace(tzinfo=None) if moment is not None else None
+
+
+def day(text: str) -> date | None:
+    """``text`` as a calendar date, or None."""
+    text = " ".join(text.replace(",", " ").split())
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    moment = _datetime(text)
+    return moment.date() if moment is not None else None
+
+
+def _any_of(subject: str, value: str) -> bool:
+    return subject in {item.strip().casefold() for item in value.split(",")}
+
+
+def _regex(subject: str, value: str) -> bool:
+    try:
+        return re.search(value, subject, re.IGNORECASE) is not None
+    except re.error as error:
+        log.warning("Split Based On: %r is not a valid regular expression (%s): no match",
+                    value, error)
+        return False
+
+
+def _compare(read: Callable[[str], object], before: bool) -> Callable[[str, str], bool]:
+    def compare(subject: str, value: str) -> bool:
+        left, right = read(subject), read(value)
+        if left is None or right is None:
+            return False
+        return left < right if before else left > right  # type: ignore[operator]
+
+    return compare
+
+
+#: Each condition: (subject, value) -> bool; both trimmed, the text ones casefolded.
+_TEXT: dict[str, Callable[[str, str], bool]] = {
+    "equal_to": lambda s, v: s == v,
+    "not_equal_to": lambda s, v: s != v,
+    "matches_any_of": _any_of,
+    "does_not_match_any_of": lambda s, v: not _any_of(s, v),
+    "is_blank": lambda s, v: s == "",
+    "is_not_blank": lambda s, v: s != "",
+    "contains": lambda s, v: v in s,
+    "does_not_contain": lambda s, v: v not in s,
+    "starts_with": lambda s, v: s.startswith(v),
+    "does_not_start_with": lambda s, v: not s.startswith(v),
+}
+_RAW: dict[str, Callable[[str, str], bool]] = {
+    "regex": _regex,
+    "less_than": _compare(_number, before=True),
+    "greater_than": _compare(_number, before=False),
+    "is_before_time": _compare(time_of_day, before=True),
+    "is_after_time": _compare(time_of_day, before=False),
+    "is_before_date": _compare(day, before=True),
+    "is_after_date": _compare(day, before=False),
+}
+
+CONDITION_TYPES = frozenset(_TEXT) | frozenset(_RAW)
+
+
+class UnknownCondition(ValueError):
+    """A condition type Studio does not have."""
+
+
+def matches(kind: str, subject: object, value: object) -> bool:
+    """Whether ``subject`` meets the condition ``kind`` with ``value`` (both as text)."""
+    left = "" if subject is None else str(subject).strip()
+    right = "" if value is None else str(value).strip()
+    test = _TEXT.get(kind)
+    if test is not None:
+        return test(left.casefold(), right.casefold())
+    test = _RAW.get(kind)
+    if test is None:
+        raise UnknownCondition(f"{kind!r} is not a condition of Split Based On")
+    return test(left, right)

@@ -1,0 +1,168 @@
+"""Make HTTP Request and Run Function: a request from the flow to a web service.
+
+As in Studio, a request gets 10 seconds at most, here never more than the webhook's deadline
+leaves; only ``http`` and ``https`` URLs are requested. The answer's ``status_code``,
+``content_type`` and ``body`` become the widget's variables, and ``parsed`` too when the body
+is JSON. A 2xx answer is success; anything else, a timeout, a refused connection or a URL that
+cannot be requested is the failure transition (``failed``, or ``fail`` for Run Function).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from switchboard.callbacks.studio.widgets.base import Immediate, Transition, Visit, log
+from switchboard.config import ConfigError
+from switchboard.config.validation import redact_url
+
+#: Studio's limit on a widget's request, in seconds.
+STUDIO_LIMIT = 10.0
+#: Below this many seconds left, a request is not started.
+LEAST_TIME = 0.3
+#: Seconds a request leaves to the widgets after it (of what the webhook's deadline allows).
+LEFT_FOR_THE_REST = 0.5
+#: A larger answer is a failure (its body would not fit an execution's context).
+MAX_BODY = 1024 * 1024
+USER_AGENT = "Switchboard-Studio/1"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the service answered (``error`` set when there was no usable answer)."""
+
+    status_code: int | None = None
+    content_type: str = ""
+    body: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+    def variables(self) -> dict[str, Any]:
+        variables: dict[str, Any] = {}
+        if self.status_code is not None:
+            variables.update(status_code=self.status_code, content_type=self.content_type,
+                             body=self.body)
+            parsed = _parsed(self.content_type, self.body)
+            if parsed is not None:
+                variables["parsed"] = parsed
+        if self.error:
+            variables["error"] = self.error
+        return variables
+
+
+def _parsed(content_type: str, body: str) -> Any:
+    if "json" not in content_type.lower() and not body.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def request(
+    method: str, url: str, *, timeout: float, params: Any = None, data: Any = None,
+    headers: Mapping[str, str] | None = None, auth: tuple[str, str] | None = None,
+) -> Answer:
+    """One request, never longer than ``timeout`` seconds to connect and to read."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        return Answer(error=f"{_shown(url)!r} is not an http or https URL")
+    if timeout < LEAST_TIME:
+        return Answer(error="no time left before the webhook's deadline")
+    sent = {"User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        with requests.request(
+            method, url, params=params, data=data, headers=sent, auth=auth,
+            timeout=(min(timeout, 5.0), timeout), stream=True, allow_redirects=True,
+        ) as response:
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_BODY:
+                    return Answer(error=f"the answer is larger than {MAX_BODY} bytes")
+            text = body.decode(response.encoding or "utf-8", errors="replace")
+            return Answer(response.status_code, response.headers.get("Content-Type", ""), text)
+    except requests.Timeout:
+        return Answer(error=f"no answer from {_shown(url)} within {timeout:.1f} s")
+    except requests.RequestException as error:
+        return Answer(error=f"{type(error).__name__}: {_shown(url)} could not be reached")
+
+
+def _shown(url: str) -> str:
+    """``url`` for the log and the execution's context: no password, no query string (either
+    may hold a secret), 80 characters at most."""
+    shown = redact_url(url).partition("?")[0].partition("#")[0]
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _pairs(visit: Visit) -> list[tuple[str, str]]:
+    pairs = []
+    for item in visit.properties.get("parameters") or []:
+        key = str(item.get("key") or "").strip()
+        if key:
+            value = visit.render(item.get("value", ""))
+            pairs.append((key, value if isinstance(value, str) else json.dumps(value)))
+    return pairs
+
+
+def _took(visit: Visit, answer: Answer, success: str, failure: str) -> Transition:
+    if answer.ok:
+        return Transition(success, answer.variables())
+    why = answer.error or f"HTTP {answer.status_code}"
+    log.warning("flow %s, widget %s: the request failed (%s): taking %r",
+                visit.flow.name, visit.name, why, failure)
+    return Transition(failure, answer.variables())
+
+
+class MakeHttpRequest(Immediate):
+    """``method`` to ``url``; ``parameters`` as the query (GET, DELETE) or a form body, or
+    ``body`` (Liquid) as it is for a JSON ``content_type``; ``add_twilio_auth`` sends the
+    account's credentials. ``success`` or ``failed``."""
+
+    def run(self, visit: Visit) -> Transition:
+        method = visit.text("method", "GET").upper()
+        url = visit.text("url")
+        content_type = visit.text("content_type", FORM)
+        pairs = _pairs(visit)
+        params = data = None
+        headers: dict[str, str] = {}
+        if method in ("GET", "DELETE", "HEAD"):
+            params = pairs or None
+        elif content_type.split(";")[0].strip().lower() == FORM:
+            data, headers["Content-Type"] = pairs, content_type
+        else:
+            body = visit.text("body")
+            data = body.encode() if body else (json.dumps(dict(pairs)).encode() if pairs else b"")
+            headers["Content-Type"] = content_type
+        auth = None
+        if visit.flag("add_twilio_auth"):
+            try:
+                auth = visit.settings.basic_auth()
+            except ConfigError:
+                log.warning("flow %s, widget %s: add_twilio_auth, but no Twilio credentials are "
+                            "configured: sent without", visit.flow.name, visit.name)
+        timeout = min(STUDIO_LIMIT, visit.remaining() - LEFT_FOR_THE_REST)
+        answer = request(method, url, timeout=timeout, params=params, data=data,
+                         headers=headers, auth=auth)
+        return _took(visit, answer, "success", "failed")
+
+
+class RunFunction(Immediate):
+    """A POST of the ``parameters`` (a form) to the function's ``url``: ``success`` on a 2xx
+    answer, ``fail`` otherwise."""
+
+    def run(self, visit: Visit) -> Transition:
+        url = visit.text("url")
+        timeout = min(STUDIO_LIMIT, visit.remaining() - LEFT_FOR_THE_REST)
+        answer = request("POST", url, timeout=timeout, data=_pairs(visit),
+                         headers={"Content-Type": FORM})
+        return _took(visit, answer, "success", "fail")

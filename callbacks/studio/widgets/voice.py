@@ -1,0 +1,317 @@
+"""Call widgets: Say/Play, Gather Input On Call, Record Voicemail, Connect Call To, Call
+Recording, Enqueue Call and TwiML Redirect, each as the TwiML Twilio runs for it.
+
+A widget that waits on Twilio gives its verb an ``action`` back to the flow
+(``/flows/NAME/step/WIDGET/SOURCE``), and where Twilio carries on without calling the action
+(no input at a Gather, silence at a Record) a ``<Redirect>`` to the same widget's other
+event, so that every way out of the verb comes back to the execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.callbacks.studio.executions import CALL_OVER
+from switchboard.callbacks.studio.widgets.base import (
+    VOICE,
+    Immediate,
+    Transition,
+    Visit,
+    Wait,
+    WidgetError,
+    picked,
+)
+
+
+def _speech(visit: Visit) -> dict[str, Any]:
+    """``voice`` and ``language`` of a Say, when the widget gives them."""
+    return {name: visit.text(name) for name in ("voice", "language") if visit.text(name)}
+
+
+def _prompt(node: Any, visit: Visit, *, loop: int) -> bool:
+    """Add the widget's ``say`` or ``play`` to ``node``; whether there was one."""
+    say, play = visit.text("say"), visit.text("play")
+    if say:
+        node.say(say, loop=loop, **_speech(visit))
+    elif play:
+        node.play(play, loop=loop)
+    return bool(say or play)
+
+
+class SayPlay(Immediate):
+    """``<Say>`` (voice, language), ``<Play>`` or DTMF ``digits``, ``loop`` times; the call
+    hears it and the flow goes on (``audioComplete``)."""
+
+    def run(self, visit: Visit) -> Transition:
+        visit.need(VOICE)
+        loop = visit.integer("loop", 1)
+        response = visit.output.voice
+        digits = visit.text("digits")
+        if not _prompt(response, visit, loop=loop) and digits:
+            response.play(digits=digits)
+        return Transition("audioComplete")
+
+
+GATHER_FIELDS = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence", "Language")
+
+
+class GatherInputOnCall:
+    """``<Gather input="dtmf speech">`` around the prompt (before it when ``stop_gather`` is
+    false: the prompt then plays to its end). ``keypress`` with ``Digits``, ``speech`` with
+    ``SpeechResult`` and ``Confidence``, ``timeout`` when nothing came."""
+
+    def run(self, visit: Visit) -> Wait:
+        visit.need(VOICE)
+        props = visit.properties
+        attributes: dict[str, Any] = {
+            "input": visit.text("input", "dtmf speech"),
+            "action": visit.links.step(visit.name, "gather"),
+            "method": "POST",
+            "timeout": visit.integer("timeout", 5, minimum=1),
+        }
+        digits = visit.integer("number_of_digits")
+        if digits:
+            attributes["num_digits"] = digits
+        if "finish_on_key" in props:
+            attributes["finish_on_key"] = visit.text("finish_on_key")
+        if "speech" in attributes["input"]:
+            for key, attribute in (("speech_timeout", "speech_timeout"), ("hints", "hints"),
+                                   ("gather_language", "language"),
+                                   ("speech_model", "speech_model")):
+                if visit.text(key):
+                    attributes[attribute] = visit.text(key)
+            if "profanity_filter" in props:
+                attributes["profanity_filter"] = visit.flag("profanity_filter", True)
+        loop = visit.integer("loop", 1)
+        response = visit.output.voice
+        if visit.flag("stop_gather", True):
+            with response.gather(**attributes) as gather:
+                _prompt(gather, visit, loop=loop)
+        else:
+            _prompt(response, visit, loop=loop)
+            response.gather(**attributes)
+        response.redirect(visit.links.step(visit.name, "timeout"), method="POST")
+        return Wait("gather")
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        if source == "timeout":
+            return Transition("timeout")
+        if source != "gather":
+            raise WidgetError(f"a Gather does not come back as {source!r}")
+        variables = picked(params, GATHER_FIELDS)
+        if params.get("Digits"):
+            return Transition("keypress", variables)
+        if params.get("SpeechResult"):
+            return Transition("speech", variables)
+        return Transition("timeout", variables)
+
+
+RECORDING_FIELDS = ("RecordingUrl", "RecordingSid", "RecordingDuration", "Digits",
+                    "TranscriptionText", "TranscriptionStatus", "CallStatus")
+
+
+class RecordVoicemail:
+    """``<Record>`` (max_length, timeout, finish_on_key, play_beep, trim, transcribe and the
+    callbacks). ``recordingComplete`` with ``RecordingUrl`` and friends, ``hangup`` when the
+    caller hung up to end it, ``noAudio`` when nothing was recorded."""
+
+    def run(self, visit: Visit) -> Wait:
+        visit.need(VOICE)
+        attributes: dict[str, Any] = {
+            "action": visit.links.step(visit.name, "record"),
+            "method": "POST",
+            "max_length": visit.integer("max_length", 3600, minimum=1),
+            "timeout": visit.integer("timeout", 5),
+            "play_beep": visit.flag("play_beep", True),
+        }
+        if "finish_on_key" in visit.properties:
+            attributes["finish_on_key"] = visit.text("finish_on_key")
+        if visit.text("trim"):
+            attributes["trim"] = visit.text("trim")
+        if visit.flag("transcribe"):
+            attributes["transcribe"] = True
+        if visit.text("transcription_callback_url"):
+            attributes["transcribe_callback"] = visit.text("transcription_callback_url")
+        if visit.text("recording_status_callback_url"):
+            attributes["recording_status_callback"] = visit.text("recording_status_callback_url")
+        response = visit.output.voice
+        response.record(**attributes)
+        response.redirect(visit.links.step(visit.name, "noAudio"), method="POST")
+        return Wait("record")
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        if source == "noAudio":
+            return Transition("noAudio")
+        if source != "record":
+            raise WidgetError(f"a Record does not come back as {source!r}")
+        variables = picked(params, RECORDING_FIELDS)
+        if params.get("Digits") == "hangup" or params.get("CallStatus") in CALL_OVER:
+            return Transition("hangup", variables)
+        try:
+            duration = int(params.get("RecordingDuration") or 0)
+        except ValueError:
+            duration = 0
+        if not params.get("RecordingUrl") or duration <= 0:
+            return Transition("noAudio", variables)
+        return Transition("recordingComplete", variables)
+
+
+DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged",
+               "RecordingUrl", "RecordingSid", "RecordingDuration", "QueueSid", "CallStatus")
+
+
+class ConnectCallTo:
+    """``<Dial>`` to one number, several (comma-separated ``to``; the first to answer takes
+    the call), a client, a SIP endpoint, a conference or a queue; ``caller_id``, ``timeout``,
+    ``record``. ``callCompleted`` after the conversation (or when nobody answered), ``hangup``
+    when the caller hung up; ``DialCallStatus`` and friends as variables."""
+
+    def run(self, visit: Visit) -> Wait:
+        visit.need(VOICE)
+        noun = visit.text("noun", "number").lower()
+        to = visit.text("to")
+        attributes: dict[str, Any] = {
+            "action": visit.links.step(visit.name, "dial"),
+            "method": "POST",
+            "timeout": visit.integer("timeout", 30, minimum=1),
+        }
+        if visit.text("caller_id"):
+            attributes["caller_id"] = visit.text("caller_id")
+        if visit.flag("record"):
+            attributes["record"] = "record-from-answer"
+        with visit.output.voice.dial(**attributes) as dial:
+            if noun in ("number", "number-multi", "multi-number", "numbers"):
+                numbers = [item.strip() for item in to.split(",") if item.strip()]
+                if not numbers:
+                    raise WidgetError("no number to connect the call to (to is blank)")
+                for number in numbers:
+                    dial.number(number)
+            elif noun == "sip":
+                endpoint = visit.text("sip_endpoint") or to
+                if not endpoint:
+                    raise WidgetError("no SIP endpoint to connect the call to")
+                credentials = {key: visit.text(f"sip_{key}") for key in ("username", "password")
+                               if visit.text(f"sip_{key}")}
+                dial.sip(endpoint, **credentials)
+            elif noun in ("client", "conference", "queue"):
+                if not to:
+                    raise WidgetError(f"no {noun} to connect the call to (to is blank)")
+                getattr(dial, noun)(to)
+            else:
+                raise WidgetError(f"noun {noun!r} is not one Connect Call To knows")
+        return Wait("dial")
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        if source != "dial":
+            raise WidgetError(f"a Dial does not come back as {source!r}")
+        variables = picked(params, DIAL_FIELDS)
+        if params.get("CallStatus") in CALL_OVER:
+            return Transition("hangup", variables)
+        return Transition("callCompleted", variables)
+
+
+class RecordCall(Immediate):
+    """Start (``record_call`` true) or stop recording the call: ``<Start><Recording>`` or
+    ``<Stop><Recording>``; ``success``."""
+
+    def run(self, visit: Visit) -> Transition:
+        visit.need(VOICE)
+        response = visit.output.voice
+        if not visit.flag("record_call", True):
+            with response.stop() as stop:
+                stop.recording()
+            return Transition("success")
+        attributes: dict[str, Any] = {}
+        for key, attribute in (
+            ("recording_status_callback", "recording_status_callback"),
+            ("recording_status_callback_method", "recording_status_callback_method"),
+            ("recording_status_callback_events", "recording_status_callback_event"),
+            ("trim", "trim"),
+            ("recording_channels", "channels"),
+        ):
+            if visit.text(key):
+                attributes[attribute] = visit.text(key)
+        with response.start() as start:
+            start.recording(**attributes)
+        return Transition("success")
+
+
+QUEUE_FIELDS = ("QueueResult", "QueueSid", "QueueTime", "CallStatus")
+#: ``QueueResult`` of a call that left the queue as it should (taken, or the caller left).
+QUEUE_DONE = frozenset({"bridged", "bridging-in-process", "hangup", "leave", "redirected",
+                        "redirected-from-bridged"})
+
+
+class EnqueueCall:
+    """``<Enqueue>`` into ``queue_name`` (or a TaskRouter ``workflow_sid`` with the task's
+    attributes, priority and timeout), with ``wait_url``. ``callComplete`` once the call left
+    the queue, ``failedToEnqueue`` when the queue was full, ``callFailure`` on an error."""
+
+    def run(self, visit: Visit) -> Wait:
+        visit.need(VOICE)
+        attributes: dict[str, Any] = {
+            "action": visit.links.step(visit.name, "enqueue"), "method": "POST",
+        }
+        if visit.text("wait_url"):
+            attributes["wait_url"] = visit.text("wait_url")
+            attributes["wait_url_method"] = visit.text("wait_url_method", "POST")
+        workflow = visit.text("workflow_sid")
+        response = visit.output.voice
+        if workflow:
+            task = {key: value for key, value in (
+                ("priority", visit.integer("priority")), ("timeout", visit.integer("timeout")),
+            ) if value is not None}
+            with response.enqueue(workflow_sid=workflow, **attributes) as enqueue:
+                enqueue.task(visit.text("task_attributes", "{}"), **task)
+        else:
+            name = visit.text("queue_name")
+            if not name:
+                raise WidgetError("no queue to put the call in (queue_name is blank)")
+            response.enqueue(name, **attributes)
+        return Wait("enqueue")
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        if source != "enqueue":
+            raise WidgetError(f"an Enqueue does not come back as {source!r}")
+        variables = picked(params, QUEUE_FIELDS)
+        result = params.get("QueueResult") or ""
+        if result == "queue-full":
+            return Transition("failedToEnqueue", variables)
+        if result in QUEUE_DONE:
+            return Transition("callComplete", variables)
+        return Transition("callFailure", variables)
+
+
+#: The fields every voice request carries: not repeated in a TwiML Redirect's variables.
+CALL_FIELDS = frozenset({
+    "AccountSid", "ApiVersion", "CallSid", "CallStatus", "Called", "Caller", "Direction",
+    "From", "To", "FlowEvent",
+})
+
+
+class AddTwimlRedirect:
+    """Hand the call to other TwiML (``url``, ``method``). That TwiML comes back with a
+    ``<Redirect>`` to the flow's URL with ``?FlowEvent=return`` (or to this widget's
+    ``/step/WIDGET/return``): ``return``, with the fields it sent as variables; ``timeout``
+    when it came back after ``timeout`` seconds; ``fail`` when the URL is unusable."""
+
+    def run(self, visit: Visit) -> Wait | Transition:
+        visit.need(VOICE)
+        url = visit.text("url")
+        if not url:
+            return Transition("fail", {"error": "the url is blank"})
+        method = visit.text("method", "POST").upper()
+        if method not in ("GET", "POST"):
+            return Transition("fail", {"error": f"method {method} is not GET or POST"})
+        visit.output.voice.redirect(url, method=method)
+        timeout = visit.integer("timeout", 14400, minimum=1)
+        return Wait("return", timeout=float(timeout))
+
+    def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        variables = {name: value for name, value in params.items() if name not in CALL_FIELDS}
+        if source == "timeout":
+            return Transition("timeout", variables)
+        if source != "return":
+            raise WidgetError(f"a TwiML Redirect does not come back as {source!r}")
+        return Transition("return", variables)
