@@ -69,12 +69,17 @@ def _params_payload(params: Params | None) -> str:
             return "".join([name + params[name] for name in sorted(params)])
         except TypeError:
             pass  # a list of values somewhere: the general way below
+    return "".join([name + value for name, value in _sorted_pairs(params)])
+
+
+def _sorted_pairs(params: Params) -> list[tuple[str, str]]:
+    """Every ``(name, value)`` of ``params``, sorted by name, then value."""
     if isinstance(params, Mapping):
         lists = getattr(params, "lists", None)  # werkzeug's MultiDict: every value, not the first
         if callable(lists):
             pairs = [(name, value) for name, values in lists() for value in values]
             pairs.sort()
-            return "".join([name + value for name, value in pairs])
+            return pairs
         items: Iterable = params.items()
     else:
         items = params
@@ -85,7 +90,26 @@ def _params_payload(params: Params | None) -> str:
         else:
             pairs.extend([(name, each) for each in value])
     pairs.sort()
-    return "".join([name + value for name, value in pairs])
+    return pairs
+
+
+def _candidate_payloads(params: Params | None) -> tuple[bytes, ...]:
+    """The fields as a signer may have appended them: each value (Twilio's description, and
+    :func:`compute_signature`), and, when a name repeats a value, each value once (the
+    official SDKs sign ``sorted(set(values))``)."""
+    if not params:
+        return (b"",)
+    if type(params) is dict:
+        try:
+            return (_encode("".join([name + params[name] for name in sorted(params)])),)
+        except TypeError:
+            pass  # a list of values somewhere: the general way below
+    pairs = _sorted_pairs(params)
+    every = _encode("".join([name + value for name, value in pairs]))
+    unique = dict.fromkeys(pairs)  # sorted already: each pair once, in order
+    if len(unique) == len(pairs):
+        return (every,)
+    return every, _encode("".join([name + value for name, value in unique]))
 
 
 def _keyed(auth_token: str | Secret) -> hmac.HMAC:
@@ -160,15 +184,14 @@ def _port_variant(url: str) -> str | None:
     return url[:start] + authority + url[end:]
 
 
-def _body_hash_in(url: str) -> str | None:
-    """The ``bodySHA256`` query value of ``url``, if it has one."""
-    if BODY_SHA256 not in url:
-        return None
+def _body_hashes_in(url: str) -> list[str]:
+    """The ``bodySHA256`` values of ``url``'s query, its names decoded as a server decodes
+    them (``body%53HA256`` is ``bodySHA256``: request.args has it, so the check must too)."""
     query = url.partition("?")[2]
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if name == BODY_SHA256:
-            return value
-    return None
+    if BODY_SHA256 not in query and "%" not in query:
+        return []
+    return [value for name, value in parse_qsl(query, keep_blank_values=True)
+            if name == BODY_SHA256]
 
 
 class RequestValidator:
@@ -187,8 +210,13 @@ class RequestValidator:
     def __repr__(self) -> str:
         return "<RequestValidator>"
 
-    def _matches(self, url: bytes, payload: bytes, expected: bytes) -> bool:
-        return hmac.compare_digest(_sign(self._mac, url, payload), expected)
+    def _matches(self, url: bytes, payloads: tuple[bytes, ...], expected: bytes) -> bool:
+        """Whether one of ``payloads`` after ``url`` is signed ``expected``; each compared in
+        constant time."""
+        matched = False
+        for payload in payloads:
+            matched |= hmac.compare_digest(_sign(self._mac, url, payload), expected)
+        return matched
 
     def validate(
         self,
@@ -198,8 +226,10 @@ class RequestValidator:
         body: bytes | None = None,
     ) -> bool:
         """Whether ``signature`` is Twilio's for a request to ``url`` with POST ``params``, or,
-        when ``url`` carries ``bodySHA256``, for the URL alone with ``body`` matching the hash.
-        Never raises for bad input: anything malformed is simply not valid."""
+        when ``url`` carries ``bodySHA256`` (once), for the URL alone with ``body`` matching
+        the hash. A value repeated under one name may have been signed each time or once (the
+        official SDKs' way): both are accepted. Never raises for bad input: anything
+        malformed is simply not valid."""
         if not signature or not isinstance(signature, str) or not isinstance(url, str):
             return False
         try:
@@ -207,22 +237,22 @@ class RequestValidator:
         except UnicodeEncodeError:
             return False
         url = _strip_fragment(url)
-        wanted_hash = _body_hash_in(url)
-        if wanted_hash is not None:
-            if not isinstance(body, bytes | bytearray | memoryview) or not hmac.compare_digest(
-                body_sha256(body).encode("ascii"), _encode(wanted_hash)
-            ):
+        hashes = _body_hashes_in(url)
+        if hashes:
+            if (len(hashes) != 1 or not isinstance(body, bytes | bytearray | memoryview)
+                    or not hmac.compare_digest(body_sha256(body).encode("ascii"),
+                                               _encode(hashes[0]))):
                 return False
-            payload = b""
+            payloads: tuple[bytes, ...] = (b"",)
         else:
             try:
-                payload = _encode(_params_payload(params))
+                payloads = _candidate_payloads(params)
             except (TypeError, ValueError):
                 return False
-        if self._matches(_encode(url), payload, expected):
+        if self._matches(_encode(url), payloads, expected):
             return True
         variant = _port_variant(url)
-        return variant is not None and self._matches(_encode(variant), payload, expected)
+        return variant is not None and self._matches(_encode(variant), payloads, expected)
 
 
 def twilio_url(request: flask.Request, public_url: str | None) -> str:
@@ -259,31 +289,89 @@ def _raw_path(request: flask.Request) -> str:
     return quote(path, safe=_PATH_SAFE)
 
 
+#: Why a request was refused, for the log line; the client is told nothing.
+INVALID_SIGNATURE = "missing or invalid X-Twilio-Signature"
+UNCOVERED_BODY = "a body the signature does not cover"
+
+
+def refusal(
+    request: flask.Request,
+    validator: RequestValidator,
+    public_url: str | None = None,
+    form: Mapping[str, str] | None = None,
+) -> str | None:
+    """``None`` when ``request`` carries Twilio's valid signature over everything a handler
+    can read, else why not (:data:`INVALID_SIGNATURE` or :data:`UNCOVERED_BODY`).
+
+    ``form``: the POST fields the caller parsed from the body (else ``request.form``). Read
+    the raw body (``request.get_data(cache=True)``) before any form parsing: a body parsed
+    away cannot be checked, and is refused.
+
+    - ``bodySHA256`` is looked for in the decoded query, the one ``request.args`` and the
+      handlers read; present (once), the raw body as received must match it, byte for byte,
+      whatever its type (a form or multipart body so covered is covered field by field).
+    - Otherwise a POST ``application/x-www-form-urlencoded`` body is checked field by field,
+      and one with no field (not UTF-8) is refused.
+    - Any other body (multipart, files, JSON, a body on a GET) is refused: no signature
+      covers it. Without a body the URL alone is checked.
+    """
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        return INVALID_SIGNATURE
+    url = twilio_url(request, public_url)
+    hashes = request.args.getlist(BODY_SHA256)
+    if hashes:
+        body = _body_as_received(request, form)
+        if body is None or len(hashes) != 1 or _body_hashes_in(url) != hashes:
+            return UNCOVERED_BODY
+        valid = validator.validate(url, None, signature, body=body)
+    elif request.method == "POST" and request.mimetype == FORM_TYPE:
+        fields = request.form if form is None else form
+        if not fields and request.get_data(cache=True):
+            return UNCOVERED_BODY  # not UTF-8, or no field in it: nothing the signature names
+        valid = validator.validate(url, fields, signature)
+    else:
+        if request.get_data(cache=True) or request.content_length or _parsed_fields(request, form):
+            return UNCOVERED_BODY
+        valid = validator.validate(url, None, signature)
+    return None if valid else INVALID_SIGNATURE
+
+
+def _parsed_fields(request: flask.Request, form: Mapping[str, str] | None) -> bool:
+    """Whether the request has form fields or files, parsed by the caller or by werkzeug."""
+    return bool(form) or bool(request.form) or bool(request.files)
+
+
+def _body_as_received(request: flask.Request, form: Mapping[str, str] | None) -> bytes | None:
+    """The raw body, or ``None`` when it was parsed as a form before it was kept (the stream
+    is spent: what is left is not what the client sent)."""
+    body = request.get_data(cache=True)
+    length = request.content_length
+    if length is not None and len(body) != length:
+        return None
+    if not body and _parsed_fields(request, form):
+        return None
+    return body
+
+
 def verify_flask_request(
     request: flask.Request,
     auth_token: str | Secret | RequestValidator,
     public_url: str | None = None,
 ) -> bool:
-    """Whether ``request`` carries Twilio's valid signature.
+    """Whether ``request`` carries Twilio's valid signature over everything a view can read
+    (:func:`refusal`).
 
-    Form bodies (``application/x-www-form-urlencoded``, whatever the method) are checked with
-    every value of every field; a URL with ``bodySHA256`` against the raw body; a request
-    without a body (GET) by the URL alone. Any other body (multipart, JSON without
-    ``bodySHA256``) is refused: no signature covers it. ``auth_token`` may be a
-    :class:`RequestValidator` made once, to key the HMAC once per app; without a token
-    (``None`` or empty) every request is refused.
+    Form bodies (``application/x-www-form-urlencoded`` POSTs) are checked with every value of
+    every field; a URL with ``bodySHA256`` against the raw body; a request without a body
+    (GET) by the URL alone. Any other body (multipart, JSON without ``bodySHA256``, a body on
+    a GET) is refused: no signature covers it. Call it before reading ``request.form``.
+    ``auth_token`` may be a :class:`RequestValidator` made once, to key the HMAC once per
+    app; without a token (``None`` or empty) every request is refused.
     """
-    signature = request.headers.get(SIGNATURE_HEADER)
-    if not signature or not auth_token:
+    if not auth_token or not request.headers.get(SIGNATURE_HEADER):
         return False
     validator = (
         auth_token if isinstance(auth_token, RequestValidator) else RequestValidator(auth_token)
     )
-    url = twilio_url(request, public_url)
-    if BODY_SHA256 in request.args:
-        return validator.validate(url, None, signature, body=request.get_data(cache=True))
-    if request.mimetype != FORM_TYPE and request.get_data(cache=True):
-        return False  # a body no signature covers: Twilio signs other bodies with bodySHA256
-    # Every field of the body, whatever the method: a field the signature does not cover
-    # must not reach the view.
-    return validator.validate(url, list(request.form.lists()), signature)
+    return refusal(request, validator, public_url) is None

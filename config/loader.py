@@ -10,7 +10,7 @@ from switchboard.config.errors import ConfigError
 from switchboard.config.fields import FIELDS
 from switchboard.config.profiles import profiles_file, read_profiles
 from switchboard.config.settings import Settings
-from switchboard.config.validation import boolean
+from switchboard.config.validation import boolean, show
 
 DEFAULT_PROFILE = "default"
 
@@ -46,7 +46,7 @@ def load_settings(
     if name != DEFAULT_PROFILE and name not in profiles:
         known = ", ".join([DEFAULT_PROFILE, *sorted(p for p in profiles if p != DEFAULT_PROFILE)])
         where = path.name if profiles or path.exists() else f"no {path.name} found"
-        raise ConfigError(f"profile {name!r} is not defined ({where}); known profiles: {known}")
+        raise ConfigError(f"profile {show(name)} is not defined ({where}); known profiles: {known}")
     table = profiles.get(name, {})
 
     values: dict[str, object] = {}

@@ -33,8 +33,35 @@ _FALSE = {"false", "0", "no"}
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 
 
+#: Runs that look like a credential wherever they are: an auth token (32 hexadecimal digits),
+#: an API key secret (32 letters and digits).
+_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{32}")
+_ALNUM_RUN_RE = re.compile(r"[A-Za-z0-9]{32,}")
+#: A whole value that may be a key or a password: one word of 16 or more such characters.
+_CREDENTIAL_WORD_RE = re.compile(r"[A-Za-z0-9+=_-]{16,}")
+
+
+def may_be_secret(value: str) -> bool:
+    """Whether ``value`` has the shape of a credential, so that an error must not repeat it:
+    it holds 32 hexadecimal digits in a row (an auth token), or 32 or more letters and digits
+    with both in them (an API key secret), or it is one word of 16 or more letters, digits
+    and ``+=_-`` with both a letter and a digit in it."""
+    if _HEX_RUN_RE.search(value):
+        return True
+    if any(_has_letter_and_digit(run) for run in _ALNUM_RUN_RE.findall(value)):
+        return True
+    return bool(_CREDENTIAL_WORD_RE.fullmatch(value)) and _has_letter_and_digit(value)
+
+
+def _has_letter_and_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
 def show(value: object, limit: int = 40) -> str:
-    """A short ``repr`` of a (non-secret) value for an error message."""
+    """A short ``repr`` of a value for an error message; a value that may be a secret put in
+    the wrong setting (:func:`may_be_secret`) is described by its length, never shown."""
+    if isinstance(value, str) and may_be_secret(value):
+        return f"the value ({len(value)} characters, not shown: it may be a secret)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
@@ -169,7 +196,10 @@ def _say(name: str, value: object, attribute: str, accepts: Callable[[str], bool
     value = twiml_text(name, value)
     if not accepts(value):
         # Non-ASCII text escaped: a look-alike letter (U+212A for K) shows as what it is.
-        shown = f"{value!r:.60}" if value.isascii() else f"{value!a:.60}"
+        if may_be_secret(value):
+            shown = show(value)
+        else:
+            shown = f"{value!r:.60}" if value.isascii() else f"{value!a:.60}"
         raise ConfigError(f"{name}: {shown} is not a <Say> {attribute} Twilio takes; "
                           f"give {forms}")
     return value
@@ -189,12 +219,31 @@ def secret(name: str, value: object) -> Secret:
 
 
 def _sid(name: str, value: object, prefix: str, what: str) -> str:
+    """A SID: ``prefix`` and 32 hexadecimal digits. A wrong value is shown only when it starts
+    with ``prefix`` and does not look like a secret: the auth token or an API key secret is
+    easily pasted into the SID beside it, so otherwise only its shape is told."""
     value = text(name, value)
-    if not (value[:2] == prefix and _SID_RE.fullmatch(value[2:])):
-        raise ConfigError(
-            f"{name}: {show(value)} is not {what} ({prefix} followed by 32 hexadecimal digits)"
-        )
-    return value
+    if value[:2] == prefix and _SID_RE.fullmatch(value[2:]):
+        return value
+    expected = f"{prefix} followed by 32 hexadecimal digits"
+    if value.startswith(prefix) and not may_be_secret(value):
+        raise ConfigError(f"{name}: {show(value)} is not {what} ({expected})")
+    found = f"{len(value)} characters"
+    if not value.startswith(prefix):
+        found += f" not starting with {prefix}"
+    raise ConfigError(
+        f"{name}: the value is not {what} ({expected}, 34 characters): it has {found}, and is "
+        f"not shown in case it is a secret{_swap_hint(value)}"
+    )
+
+
+def _swap_hint(value: str) -> str:
+    if len(value) == 32 and _SID_RE.fullmatch(value):
+        return "; 32 hexadecimal digits is an auth token's shape: is it TWILIO_AUTH_TOKEN's value?"
+    if len(value) == 32 and value.isascii() and value.isalnum():
+        return ("; 32 letters and digits is an API key secret's shape: is it "
+                "TWILIO_API_KEY_SECRET's value?")
+    return ""
 
 
 def account_sid(name: str, value: object) -> str:

@@ -2,8 +2,8 @@
 them, bad values, the exit status systemd sees, a real gunicorn started from another folder,
 its logs; the systemd unit through ``systemd-analyze verify``; the nginx site through
 ``nginx -t`` and as a real nginx in front of a real gunicorn on 127.0.0.1 (skipped, with the
-reason, where nginx or openssl is not installed); and the files read against each other and
-against docs/deploy.md."""
+reason, where systemd-analyze, nginx or openssl is not installed, and failed for it under CI,
+``CI=true``); and the files read against each other and against docs/deploy.md."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from lxml import etree
 
 from switchboard.callbacks.security import signed_headers
 from switchboard.callbacks.twiml import parse_twiml
-from tests.conftest import free_port, stop_process
+from tests.conftest import IN_CI, free_port, stop_process
 from tests.server.conftest import TOKEN, call_params, sid, spoken
 
 pytestmark = pytest.mark.slow
@@ -320,7 +320,8 @@ def test_from_another_folder_with_every_log_setting(tmp_path: Path) -> None:
 def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed: the unit is not verified")
+        _missing("systemd-analyze is not installed: the unit is not verified "
+                 "(apt-get install systemd)")
     unit = (DEPLOY / "switchboard.service").read_text()
     exec_start = "ExecStart=/opt/switchboard/.venv/bin/gunicorn "
     assert exec_start in unit
@@ -373,9 +374,16 @@ def _need(tool: str) -> str:
     path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists()
                                   else None)
     if path is None:
-        pytest.skip(f"{tool} is not installed: the nginx site is not tried "
-                    "(apt-get install nginx-light openssl)")
+        _missing(f"{tool} is not installed: the nginx site is not tried "
+                 "(apt-get install nginx-light openssl)")
     return path
+
+
+def _missing(reason: str) -> None:
+    """Skip for want of a tool; under CI (``CI=true``), where .ci/run installs it, fail."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def render_site(tmp_path: Path, https_port: int, http_port: int, upstream_port: int,

@@ -3,15 +3,12 @@ in a folder that also holds the user's own ``config.py``, ``api.py``, ``callback
 ``emulator.py`` and ``utils.py`` (the names every Flask project has), listed with
 ``flask --app myapp routes``, served with ``flask --app myapp run`` and sent signed webhooks.
 
-The webhooks are signed here from Twilio's documented algorithm (HMAC-SHA1 of the URL followed
-by each POST parameter's name and value in name order, base64), not with Switchboard's code.
+The webhooks are signed by ``tests.twilio_signature``, written from Twilio's description, not
+with Switchboard's code.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import subprocess
 import sys
 import time
@@ -25,6 +22,7 @@ from lxml import etree
 from tests.conftest import free_port, stop_process
 from tests.e2e.conftest import subprocess_env
 from tests.e2e.test_docs_handlers import README, python_block
+from tests.twilio_signature import signature
 
 FLASK = Path(sys.executable).with_name("flask")
 TOKEN = "user-app-token-0123456789abcdef"
@@ -53,12 +51,6 @@ app.config.from_object("config")
 def mine():
     return {"api": api.fetch(), "helper": utils.helper(), "greeting": app.config["GREETING"]}
 '''
-
-
-def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
-    data = url + "".join(name + params[name] for name in sorted(params))
-    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 @pytest.fixture
@@ -116,7 +108,7 @@ def test_the_user_app_answers_a_signed_webhook(served: str) -> None:
     params = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "2" * 32,
               "From": "+15555550100", "To": "+15555550199", "CallStatus": "ringing"}
     answer = requests.post(url, data=params, timeout=10,
-                           headers={"X-Twilio-Signature": twilio_signature(TOKEN, url, params)})
+                           headers={"X-Twilio-Signature": signature(TOKEN, url, params)})
     assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Type"].startswith("text/xml")
     root = etree.fromstring(answer.content)
