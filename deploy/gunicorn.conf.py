@@ -99,6 +99,7 @@ def on_starting(server):
     database tables once, in the master, before the workers start; warn about a worker
     timeout that would let Twilio or gunicorn give up before the handler deadline does."""
     from switchboard.callbacks.production import MissingAuthToken, prepare
+    from switchboard.callbacks.studio.definition import FlowError
     from switchboard.config import ConfigError, load_settings
     from switchboard.config.fields import TWILIO_WEBHOOK_DEADLINE
 
@@ -106,6 +107,10 @@ def on_starting(server):
         prepare()
     except (MissingAuthToken, ConfigError) as error:
         server.log.error("%s", error)
+        raise SystemExit(EX_CONFIG) from None
+    except FlowError as error:  # one line per problem of the flows folder
+        for line in error.lines:
+            server.log.error("%s", line)
         raise SystemExit(EX_CONFIG) from None
     if server.cfg.worker_class_str != "sync":
         return  # threaded workers: the timeout is not a limit on a request

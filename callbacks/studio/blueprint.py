@@ -7,7 +7,13 @@ back to during a call and for a question's status:
 - ``/flows/NAME/message-status/EXECUTION/WIDGET``: the status callback of the question a Send
   & Wait For Reply sent (``deliveryFailure`` when it failed);
 - ``/flows/NAME/call-status``: a Status Callback URL for the flow's calls: stored as
-  ``/voice/status`` stores it, and the call's execution ends with the call.
+  ``/voice/status`` stores it, and the call's execution ends with the call;
+- ``/flows/NAME/outgoing-call/EXECUTION/WIDGET`` (and ``.../status``): the URL and status
+  callback of a call a Make Outgoing Call widget placed
+  (:mod:`~switchboard.callbacks.studio.outbound`).
+
+``NAME`` is a flow of the folder by name or SID, or a flow of the Studio API by SID (from the
+database: a draft runs only for its test users).
 
 Every route has the webhooks' signature check, deadline and never-500 policy
 (:func:`switchboard.callbacks.handlers.make_view`). An unknown flow name is answered with
@@ -24,22 +30,29 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.errors import safe_answer, voice_apology
 from switchboard.callbacks.handlers import TwilioBlueprint, external_url, make_view, read_form
-from switchboard.callbacks.studio import executions
+from switchboard.callbacks.studio import executions, outbound
 from switchboard.callbacks.studio.definition import Flow
-from switchboard.callbacks.studio.runtime import ClientFactory, Runtime, apologise
+from switchboard.callbacks.studio.flows_store import DatabaseFlows
+from switchboard.callbacks.studio.runtime import (
+    ClientFactory,
+    FlowLookup,
+    Runtime,
+    apologise,
+    contact_of,
+)
 from switchboard.callbacks.studio.widgets.base import Output
 from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from switchboard.callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse
 
 log = logging.getLogger("switchboard.callbacks.studio")
 
-__all__ = ["studio_blueprint"]
+__all__ = ["register_studio", "studio_blueprint"]
 
 #: Seconds between two purges of old executions in a process.
 PURGE_EVERY = 600.0
@@ -56,6 +69,14 @@ class RequestLinks:
 
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         return external_url(".message_status", name=self.flow, execution=execution_sid,
+                            widget=widget)
+
+    def outgoing_call(self, execution_sid: str, widget: str) -> str | None:
+        return external_url(".outgoing_call", name=self.flow, execution=execution_sid,
+                            widget=widget)
+
+    def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
+        return external_url(".outgoing_call_status", name=self.flow, execution=execution_sid,
                             widget=widget)
 
 
@@ -106,28 +127,42 @@ def studio_blueprint(
     client_factory: ClientFactory | None = None,
     clock: Callable[[], Any] | None = None,
     retention: timedelta | None = None,
+    lookup: FlowLookup | None = None,
 ) -> TwilioBlueprint:
     """The blueprint serving ``flows`` (by name, as :func:`load_flows` gives them) at
     ``/flows/NAME``: register it on the app :func:`~switchboard.callbacks.create_app` made.
 
     ``client_factory(settings)`` gives the REST client for messages that cannot be replies
     (default: the app's account); ``retention`` how long executions are kept (default
-    ``SWITCHBOARD_STUDIO_RETENTION_DAYS``, else 30 days).
+    ``SWITCHBOARD_STUDIO_RETENTION_DAYS``, else 30 days); ``lookup`` finds the flows that are
+    not in ``flows`` (default: the Studio API's, in the app's database).
     """
-    runtime = Runtime(flows, client_factory=client_factory, clock=clock)
+    runtime = Runtime(flows, client_factory=client_factory, clock=clock,
+                      lookup=lookup if lookup is not None else DatabaseFlows())
     purge = Purger(retention)
     bp = TwilioBlueprint("studio", __name__)
 
-    def context(name: str) -> tuple[Flow | None, Any, Any]:
+    def context(name: str, contact: str | None = None) -> tuple[Flow | None, Any, Any]:
+        """The flow (as it runs for ``contact``, who starts or continues an execution), the
+        settings and the store."""
         switchboard = current_app.extensions["switchboard"]
-        return runtime.flow(name), switchboard.settings, switchboard.store
+        flow = runtime.flow(name) if contact is None else runtime.flow_for(name, contact)
+        return flow, switchboard.settings, switchboard.store
+
+    def missing(name: str, contact: str) -> str:
+        """Why no flow runs at ``/flows/NAME`` for ``contact``."""
+        if runtime.flow(name) is None:
+            return f"there is no flow {name!r}"
+        return (f"flow {name} has no published revision that can run, and {contact or '-'} "
+                "is not one of its test users")
 
     def flow_call(call: CallRequest) -> VoiceResponse | bytes:
         name = request.view_args["name"]
-        flow, settings, store = context(name)
+        contact = contact_of(call.params)
+        flow, settings, store = context(name, contact)
         if flow is None:
-            log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
-                      name, name)
+            log.error("call %s to /flows/%s: %s", call.call_sid or "-", name,
+                      missing(name, contact))
             return voice_apology(settings.voice, settings.language)
         db = runtime.database(store)
         output = runtime.call(flow, call.params, db=db, settings=settings,
@@ -137,10 +172,11 @@ def studio_blueprint(
 
     def flow_message(message: MessageRequest) -> MessagingResponse | None:
         name = request.view_args["name"]
-        flow, settings, store = context(name)
+        contact = message.params.get("From") or ""
+        flow, settings, store = context(name, contact)
         if flow is None:
-            log.error("message %s to /flows/%s: there is no flow %r",
-                      message.message_sid or "-", name, name)
+            log.error("message %s to /flows/%s: %s", message.message_sid or "-", name,
+                      missing(name, contact))
             return None
         db = runtime.database(store)
         output = runtime.message(flow, message.params, db=db, settings=settings,
@@ -174,6 +210,26 @@ def studio_blueprint(
             store = current_app.extensions["switchboard"].store
             executions.end_call_executions(store, status.sid, status.status)
 
+    def outgoing_call(call: CallRequest) -> VoiceResponse | bytes:
+        args = request.view_args
+        flow, settings, store = context(args["name"])
+        if flow is None:
+            log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
+                      args["name"], args["name"])
+            return voice_apology(settings.voice, settings.language)
+        output = outbound.answer_call(runtime, flow, call.params, args["execution"],
+                                      args["widget"], store_or_engine=store, settings=settings,
+                                      links=RequestLinks(args["name"]))
+        return _voice(output, settings)
+
+    def outgoing_call_status(status: StatusCallback) -> None:
+        args = request.view_args
+        flow, settings, store = context(args["name"])
+        if flow is not None:
+            outbound.call_status(runtime, flow, status.params, args["execution"],
+                                 args["widget"], store_or_engine=store, settings=settings,
+                                 links=RequestLinks(args["name"]))
+
     call_view = _route(flow_call, "voice")
     message_view = _route(flow_message, "sms")
 
@@ -197,6 +253,11 @@ def studio_blueprint(
                     _route(flow_message_status, "message_status"), methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/call-status", "call_status",
                     _route(flow_call_status, "call_status"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>", "outgoing_call",
+                    _route(outgoing_call, "voice"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>/status",
+                    "outgoing_call_status", _route(outgoing_call_status, "call_status"),
+                    methods=["GET", "POST"])
     bp.runtime = runtime  # type: ignore[attr-defined]
     return bp
 
@@ -222,3 +283,21 @@ def _voice(output: Output, settings: Any) -> VoiceResponse | bytes:
     except TwiMLError:
         return voice_apology(settings.voice, settings.language)
     return output.voice
+
+
+def register_studio(app: Flask) -> None:
+    """Serve the flows of the flows folder (the ``flows_dir`` setting, else ``./flows`` when it
+    exists) on ``app``, which :func:`~switchboard.callbacks.create_app` made.
+
+    Every flow is checked first: a flow that cannot run raises
+    :class:`~switchboard.callbacks.studio.definition.FlowError`, one line per problem naming
+    the file, the state and the property, so the server does not start. Warnings (a widget
+    Switchboard cannot run on its own) are logged.
+    """
+    from switchboard.callbacks.studio.loader import flows_dir, load_flows
+
+    settings = app.extensions["switchboard"].settings
+    folder = flows_dir(settings.flows_dir)
+    flows = {} if folder is None else load_flows(
+        folder, warn=lambda problem: app.logger.warning("%s", problem))
+    app.register_blueprint(studio_blueprint(flows))

@@ -87,6 +87,7 @@ executions = sa.Table(
         "uq_studio_executions_active", "flow_sid", "contact_channel_address", "active_key",
         unique=True,
     ),
+    sa.Index("ix_studio_executions_flow_created", "flow_sid", "date_created"),
 )
 
 steps = sa.Table(
@@ -194,6 +195,9 @@ class Database:
 
     _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
     _ready_lock = threading.Lock()
+    #: The tables :meth:`ensure_tables` makes (a subclass for other tables has its own
+    #: ``_ready`` too).
+    tables: tuple[sa.Table, ...] = TABLES
 
     def __init__(self, store_or_engine: Any, *, clock: Callable[[], datetime] | None = None):
         engine = getattr(store_or_engine, "engine", store_or_engine)
@@ -223,7 +227,7 @@ class Database:
         def work(conn: sa.Connection) -> None:
             if self.dialect == "postgresql":  # the store's lock: one create_all at a time
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5377_6264)))
-            metadata.create_all(conn, tables=list(TABLES), checkfirst=True)
+            metadata.create_all(conn, tables=list(self.tables), checkfirst=True)
 
         try:
             self._attempts(work, write=True)
@@ -306,6 +310,7 @@ def _state(execution: Execution) -> dict[str, Any]:
     """The columns that change as an execution runs."""
     active = execution.active
     return {
+        "call_sid": execution.call_sid,
         "status": execution.status,
         "active_key": execution.active_key if active else None,
         "widget": execution.widget if active else None,
@@ -336,7 +341,6 @@ def create(db: Database, execution: Execution, *, claim_for: float) -> Execution
         "contact_channel_address": execution.contact_channel_address,
         "channel_address": execution.channel_address,
         "channel": execution.channel,
-        "call_sid": execution.call_sid,
         **_state(execution),
         "claim": execution.claim,
         "claimed_until": now + timedelta(seconds=claim_for),
@@ -519,6 +523,36 @@ def end_call_executions(
     return db.run(work)
 
 
+def end_execution(store_or_engine: Any, sid: str) -> Execution | None:
+    """End the execution ``sid`` now (Studio's ``Status=ended``), as it stands: its steps stay,
+    and a request moving it meanwhile keeps it ended. The execution, or None if there is none."""
+    db = Database(store_or_engine)
+    table = executions
+
+    def work(conn: sa.Connection) -> Mapping[str, Any] | None:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.sid == sid, table.c.status == ACTIVE)
+            .values(status=ENDED, active_key=None, widget=None, waiting_for=None,
+                    wait_until=None, date_updated=db.now())
+        )
+        return conn.execute(sa.select(table).where(table.c.sid == sid)).mappings().first()
+
+    row = db.run(work)
+    return _execution(row) if row is not None else None
+
+
+def delete_execution(store_or_engine: Any, sid: str) -> bool:
+    """Delete the execution ``sid`` and its steps; False if there was none."""
+    db = Database(store_or_engine)
+
+    def work(conn: sa.Connection) -> bool:
+        conn.execute(sa.delete(steps).where(steps.c.execution_sid == sid))
+        return bool(conn.execute(sa.delete(executions).where(executions.c.sid == sid)).rowcount)
+
+    return db.run(work)
+
+
 def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execution]:
     """Claim up to ``limit`` executions waiting for a reply whose timeout passed (a call's
     waits move only with the call). On
@@ -563,6 +597,36 @@ def list_executions(
         query = query.where(executions.c.status == status)
     rows = db.run(lambda conn: conn.execute(query).mappings().all(), write=False)
     return [_execution(row) for row in rows]
+
+
+def page_executions(
+    store_or_engine: Any, flow_sid: str, *, status: str | None = None,
+    created_from: datetime | None = None, created_to: datetime | None = None,
+    offset: int = 0, limit: int = 50,
+) -> list[Execution]:
+    """A page of the executions of one flow, newest first: ``limit`` from ``offset``, created
+    at or after ``created_from`` and before ``created_to`` when given (Studio's API list)."""
+    db = Database(store_or_engine)
+    table = executions
+    query = sa.select(table).where(table.c.flow_sid == flow_sid)
+    if status is not None:
+        query = query.where(table.c.status == status)
+    if created_from is not None:
+        query = query.where(table.c.date_created >= created_from)
+    if created_to is not None:
+        query = query.where(table.c.date_created < created_to)
+    query = query.order_by(table.c.date_created.desc(), table.c.sid.desc()).offset(offset).limit(
+        limit)
+    rows = db.run(lambda conn: conn.execute(query).mappings().all(), write=False)
+    return [_execution(row) for row in rows]
+
+
+def get_step(store_or_engine: Any, execution_sid: str, sid: str) -> dict[str, Any] | None:
+    """One step of an execution, as :func:`list_steps` gives them; None if there is none."""
+    db = Database(store_or_engine)
+    query = sa.select(steps).where(steps.c.sid == sid, steps.c.execution_sid == execution_sid)
+    row = db.run(lambda conn: conn.execute(query).mappings().first(), write=False)
+    return {**row, "context": json.loads(row["context"])} if row is not None else None
 
 
 def list_steps(store_or_engine: Any, execution_sid: str) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from switchboard.callbacks import deadline as deadlines
@@ -87,6 +87,20 @@ CLAIM_MARGIN = 5.0
 BACKGROUND_CLAIM = 60.0
 
 ClientFactory = Callable[["Settings"], "TwilioClient | None"]
+
+#: ``waiting_for`` of an execution whose Make Outgoing Call widget placed a call (its
+#: ``call_sid``) and waits for it to be answered or not.
+OUTGOING_CALL = "outgoing-call"
+
+
+class FlowLookup(Protocol):
+    """Flows beyond a runtime's own (the Studio API's, in the database)."""
+
+    def find(self, wanted: str) -> Flow | None:
+        """The flow named or SID'd ``wanted`` (``FW...@N``: that revision)."""
+
+    def for_contact(self, wanted: str, contact: str) -> Flow | None:
+        """The flow ``wanted`` as it runs for ``contact`` (a draft runs for its test users)."""
 
 
 class Stop(Exception):
@@ -284,6 +298,8 @@ class Runner:
         frame.context["widgets"][name].update(wait.variables or {})
         execution = self.execution
         execution.widget, execution.waiting_for = name, wait.waiting_for
+        if wait.waiting_for == OUTGOING_CALL:
+            execution.call_sid = (wait.variables or {}).get("CallSid") or execution.call_sid
         execution.wait_until = None
         if wait.timeout is not None:
             execution.wait_until = self.runtime.now() + timedelta(seconds=wait.timeout)
@@ -412,7 +428,8 @@ class Runtime:
     """The flows of a folder, run for Twilio's webhooks.
 
     ``client_factory(settings)`` gives the REST client for messages that cannot be a reply
-    (default: :func:`rest_client`); ``clock`` the current time (tests).
+    (default: :func:`rest_client`); ``clock`` the current time (tests); ``lookup`` the flows
+    beyond ``flows`` (the Studio API's, by SID).
     """
 
     def __init__(
@@ -421,16 +438,32 @@ class Runtime:
         *,
         client_factory: ClientFactory | None = None,
         clock: Callable[[], Any] | None = None,
+        lookup: FlowLookup | None = None,
     ) -> None:
+        from switchboard.callbacks.studio.outbound import MakeOutgoingCall  # it imports this
+
         self.flows = dict(flows)
         self.by_sid = {flow_sid(flow): flow for flow in self.flows.values()}
         self.client_factory: ClientFactory = client_factory or rest_client
         self.clock = clock
+        self.lookup = lookup
         self.widgets = widgets(self.flow)
+        self.widgets["make-outgoing-call-v2"] = MakeOutgoingCall()
 
     def flow(self, wanted: str) -> Flow | None:
-        """A flow of the folder by name or SID."""
-        return self.flows.get(wanted) or self.by_sid.get(wanted)
+        """A flow of the folder by name or SID, else of ``lookup``."""
+        found = self.flows.get(wanted) or self.by_sid.get(wanted)
+        if found is None and self.lookup is not None:
+            return self.lookup.find(wanted)
+        return found
+
+    def flow_for(self, wanted: str, contact: str) -> Flow | None:
+        """The flow ``wanted`` as it runs for ``contact``, who is starting or continuing an
+        execution: a flow of the folder, else the revision ``lookup`` gives them."""
+        found = self.flows.get(wanted) or self.by_sid.get(wanted)
+        if found is None and self.lookup is not None:
+            return self.lookup.for_contact(wanted, contact)
+        return found
 
     def now(self) -> Any:
         return self.clock() if self.clock is not None else store.utcnow()
@@ -661,6 +694,22 @@ class PathLinks:
         return (f"{self.base}/flows/{self.flow}/message-status/{quote(execution_sid)}/"
                 f"{quote(widget, safe='')}")
 
+    def outgoing_call(self, execution_sid: str, widget: str) -> str | None:
+        """The URL of a call Make Outgoing Call places (None without a public URL)."""
+        if not self.base:
+            return None
+        return (f"{self.base}/flows/{self.flow}/outgoing-call/{quote(execution_sid)}/"
+                f"{quote(widget, safe='')}")
+
+    def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
+        url = self.outgoing_call(execution_sid, widget)
+        return url + "/status" if url else None
+
+
+def contact_of(values: Mapping[str, str]) -> str:
+    """The contact of a call's webhook: the caller, or whom the account called."""
+    return _parties(values)[0]
+
 
 def _parties(values: Mapping[str, str]) -> tuple[str, str]:
     """(contact, the flow's own number) of a call: the caller and the number called, or the
@@ -705,11 +754,14 @@ def fire_due_timeouts(
 ) -> int:
     """Take the ``timeout`` of every Send & Wait For Reply whose reply did not come in time,
     as a timer would, sending what the flow says next through the REST API; how many
-    executions moved. Several processes may run it at once (``FOR UPDATE SKIP LOCKED``)."""
+    executions moved. Several processes may run it at once (``FOR UPDATE SKIP LOCKED``).
+    Executions of the Studio API's flows (in the database) move too."""
+    from switchboard.callbacks.studio.flows_store import DatabaseFlows
     from switchboard.config import load_settings
 
     settings = settings or load_settings()
-    runtime = Runtime(flows, client_factory=client_factory)
+    runtime = Runtime(flows, client_factory=client_factory,
+                      lookup=DatabaseFlows(store_or_engine))
     db = runtime.database(store_or_engine)
     return runtime.fire_due_timeouts(
         db, settings=settings,

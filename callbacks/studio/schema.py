@@ -58,6 +58,7 @@ WIDGET_EVENTS: dict[str, tuple[str, ...]] = {
     "add-twiml-redirect": ("return", "timeout", "fail"),
     "record-call": ("success", "failed"),
     "enqueue-call": ("callComplete", "failedToEnqueue", "callFailure"),
+    "make-outgoing-call-v2": ("answered", "busy", "noAnswer", "failed"),
 }
 """The widgets Switchboard runs, and the events each one ends with (a transition's
 ``event``)."""
@@ -70,7 +71,6 @@ UNSUPPORTED_WIDGETS: dict[str, str] = {
     "connect-virtual-agent": "connects the call to a Dialogflow virtual agent",
     "connect-virtual-agent-v2": "connects the call to a Dialogflow CX virtual agent",
     "make-outgoing-call-v1": "places an outbound call from Twilio's side of the flow",
-    "make-outgoing-call-v2": "places an outbound call from Twilio's side of the flow",
 }
 """Studio widgets Switchboard knows but cannot run on its own, and what each one needs from
 Twilio: a flow that holds one loads with a warning, and an execution that reaches one fails

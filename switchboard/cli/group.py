@@ -1,8 +1,8 @@
 """The ``switchboard`` command: Flask's CLI plus Switchboard's own commands.
 
 ``switchboard run`` is ``flask run`` for the Switchboard app (or for the app named with
-``--app``); ``api``, ``provision``, ``call``, ``sms``, ``emulator`` and ``simulate`` are added
-from :mod:`switchboard.cli.commands`.
+``--app``); ``api``, ``provision``, ``call``, ``sms``, ``emulator``, ``simulate`` and ``flows``
+are added from :mod:`switchboard.cli.commands`.
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ def _create_app() -> Flask:
         config = {"QUIET_START": True}
         if context.params.get("config_ref"):
             config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
+    from switchboard.callbacks.studio.definition import FlowError
+
     try:
         return create_app(config)
-    except ConfigError as error:
+    except (ConfigError, FlowError) as error:
         raise NoAppException(str(error)) from None
 
 

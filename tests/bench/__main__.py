@@ -2,7 +2,8 @@
 
 Each ``bench_*.py`` module beside this file has a ``main() -> None`` that measures its subject
 and a baseline in the same run and prints the ratio. With names, only those modules run
-(``python -m tests.bench twiml signatures``).
+(``python -m tests.bench twiml signatures``); a ``-`` in a name stands for ``_``
+(``python -m tests.bench studio-api``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    wanted = [f"bench_{name.removeprefix('bench_')}" for name in argv]
+    wanted = [f"bench_{name.removeprefix('bench_').replace('-', '_')}" for name in argv]
     unknown = [name for name in wanted if name not in names]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}")

@@ -46,6 +46,9 @@ def flow(*states: dict[str, Any], first: str | None = None, event: str = "incomi
 
 
 MINIMAL_WIDGETS: dict[str, dict[str, Any]] = {
+    "make-outgoing-call-v2": {"from": "{{flow.channel.address}}",
+                              "to": "{{contact.channel.address}}", "timeout": 60,
+                              "machine_detection": "Enable", "trim": "true"},
     "say-play": {"say": "Hello world!", "loop": 1},
     "gather-input-on-call": {"say": "Press 1 for sales.", "number_of_digits": 1,
                              "timeout": 5, "speech_timeout": "auto", "finish_on_key": "#",
@@ -89,9 +92,6 @@ UNSUPPORTED_SAMPLES: dict[str, dict[str, Any]] = {
     "connect-virtual-agent-v2": {"channel": "voice", "connector_name": "dialogflow-cx"},
     "make-outgoing-call-v1": {"from": "{{flow.channel.address}}",
                               "to": "{{contact.channel.address}}"},
-    "make-outgoing-call-v2": {"from": "{{flow.channel.address}}",
-                              "to": "{{contact.channel.address}}", "timeout": 60,
-                              "machine_detection": "Enable", "trim": "true"},
 }
 """A widget of each type Switchboard knows but cannot run on its own."""
 

@@ -74,12 +74,9 @@ def test_the_example_flows_are_an_ivr_with_voicemail_and_an_sms_reply_loop() -> 
     assert "save_reply" in loop
 
 
-def test_the_simple_flow_of_twilios_docs_passes_with_a_warning_for_its_outgoing_call() -> None:
+def test_the_simple_flow_of_twilios_docs_passes() -> None:
     assert lines(DOC_SIMPLE_FLOW) == []
-    (warning,) = warnings(DOC_SIMPLE_FLOW)
-    assert warning.startswith(
-        "flows/t.json: state 'call_user_1': Switchboard cannot run a make-outgoing-call-v2 "
-        "widget on its own")
+    assert warnings(DOC_SIMPLE_FLOW) == []
 
 
 @pytest.mark.parametrize("kind", sorted(WIDGET_EVENTS))

@@ -173,7 +173,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     else:
         urls = _fresh_postgres_url(_postgres_base_url())
     url = next(urls)
-    application = clean_app(url, BUNDLED_FLOWS=False)
+    application = clean_app(url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
     application.register_blueprint(studio_blueprint({"router": Flow("router", ROUTER, "r")}))
     yield application
     application.extensions["switchboard"].store.close()

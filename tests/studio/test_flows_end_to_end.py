@@ -197,7 +197,8 @@ class House:
 
 @pytest.fixture
 def house(database_url: str) -> Iterator[House]:
-    stack = SwitchboardStack(database_url=database_url, config={"BUNDLED_FLOWS": False}).start()
+    stack = SwitchboardStack(database_url=database_url, config={"BUNDLED_FLOWS": False,
+                                                                 "STUDIO_FLOWS": False}).start()
     stack.app.register_blueprint(studio_blueprint(FLOWS))
     client = stack.client()
     try:

@@ -357,7 +357,8 @@ def database(request: pytest.FixtureRequest,
 
 @pytest.fixture(scope="module")
 def app(database: str, flows: dict[str, Flow]) -> Iterator[Flask]:
-    application = clean_app(database, BUNDLED_FLOWS=False, TWILIO_ACCOUNT_SID="AC" + "a" * 32,
+    application = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+                            TWILIO_ACCOUNT_SID="AC" + "a" * 32,
                             SWITCHBOARD_HANDLER_TIMEOUT="3")
     application.register_blueprint(
         studio_blueprint(flows, client_factory=REST.factory, clock=CLOCK))

@@ -230,7 +230,7 @@ def database(request: pytest.FixtureRequest,
 
 @pytest.fixture(scope="module")
 def app(database: str) -> Iterator[Flask]:
-    application = clean_app(database, BUNDLED_FLOWS=False)
+    application = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
     application.register_blueprint(studio_blueprint(FLOWS, clock=CLOCK))
     yield application
     application.extensions["switchboard"].store.close()

@@ -104,7 +104,6 @@ UNSUPPORTED: dict[str, tuple[str, ...]] = {
     "capture-payments": ("providerError", "payInterrupted"),
     "connect-virtual-agent": (),
     "fork-stream": (),
-    "make-outgoing-call-v2": ("failed",),
 }
 #: For a widget type Switchboard does not know at all.
 FAILURE_EVENTS = ("failed", "fail", "failure", "error")
