@@ -36,7 +36,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
-from switchboard.api import paging
+from switchboard.api import observers, paging
 from switchboard.api.connections import PoolAdapter
 from switchboard.api.errors import (
     TwilioClientClosed,
@@ -498,8 +498,17 @@ class TwilioClient(ResourceGroups):
         if error is not None:
             # Raised outside the except block: the requests exception, which holds the
             # prepared request and its Authorization header, is not chained.
+            _observe(method, None, error, started)
             raise error
-        return self._decode(method, url, response, stream)
+        if not observers.active():
+            return self._decode(method, url, response, stream)
+        try:
+            result = self._decode(method, url, response, stream)
+        except TwilioError as failed:
+            _observe(method, response.status_code, failed, started)
+            raise
+        _observe(method, response.status_code, None, started)
+        return result
 
     def paginate(
         self,
@@ -627,6 +636,15 @@ def _http_error(
         request_id=request_id,
         details=doc.get("details"),
     )
+
+
+def _observe(method: str, status: int | None, error: TwilioError | None, started: float) -> None:
+    """Tell the REST client's observers (:mod:`switchboard.api.observers`) of a request."""
+    if observers.active():
+        name = type(error).__name__ if error is not None else None
+        observers.notify(
+            observers.RequestDone(method, status, name, time.perf_counter() - started)
+        )
 
 
 def _query(params: Params | None) -> list[tuple[str, str]]:

@@ -22,8 +22,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    ReadTimeoutError,
+)
 from urllib3.util import Retry
+
+from switchboard.api import observers
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "TwilioRetry", "retry_policy"]
 
@@ -46,12 +53,18 @@ class TwilioRetry(Retry):
         kw.setdefault("retry_after_max", self.retry_after_max)
         return super().new(**kw)
 
-    def increment(self, *args: Any, **kwargs: Any) -> TwilioRetry:
+    def increment(
+        self, method: str | None = None, url: str | None = None, response: Any = None,
+        error: Exception | None = None, *args: Any, **kwargs: Any,
+    ) -> TwilioRetry:
         try:
-            return super().increment(*args, **kwargs)
-        except MaxRetryError as error:
-            error.attempts = len(self.history) + 1  # type: ignore[attr-defined]
+            retry = super().increment(method, url, response, error, *args, **kwargs)
+        except MaxRetryError as exhausted:
+            exhausted.attempts = len(self.history) + 1  # type: ignore[attr-defined]
             raise
+        if observers.active():
+            observers.notify(observers.RetryScheduled(method or "-", _reason(response, error)))
+        return retry
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code in self.ANY_METHOD_STATUSES and status_code in self.status_forcelist:
@@ -77,6 +90,17 @@ class TwilioRetry(Retry):
             if not math.isfinite(seconds) or seconds < 0:
                 seconds = super().parse_retry_after(retry_after)  # raises InvalidHeader
         return min(seconds, self.retry_after_max)
+
+
+def _reason(response: Any, error: Exception | None) -> str:
+    """What a retry is for: the status retried, or the failure that left no answer."""
+    if error is None and response is not None:
+        return str(response.status)
+    if isinstance(error, ConnectTimeoutError):  # NewConnectionError too: nothing was sent
+        return "connect"
+    if isinstance(error, ReadTimeoutError):
+        return "read"
+    return type(error).__name__
 
 
 def retry_policy(

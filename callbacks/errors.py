@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
 if TYPE_CHECKING:
+    from switchboard.callbacks.metrics import WebhookMetrics
     from switchboard.config import Settings
 
 log = logging.getLogger("switchboard.callbacks")
@@ -41,6 +42,14 @@ VOICE_APOLOGY = "We are sorry, an application error has occurred. Please try aga
 VOICE_KINDS = frozenset({"voice", "voice_fallback"})
 SMS_KINDS = frozenset({"sms", "sms_fallback"})
 STATUS_KINDS = frozenset({"call_status", "message_status", "recording_status"})
+
+#: Where ``app.extensions`` keeps the app's metrics (:mod:`switchboard.callbacks.metrics`).
+METRICS_EXTENSION = "switchboard.metrics"
+
+
+def observer() -> WebhookMetrics | None:
+    """The current app's metrics, None when they are off."""
+    return current_app.extensions.get(METRICS_EXTENSION)
 
 
 class BadHandlerResult(TypeError):
@@ -135,6 +144,8 @@ def _handle_http_error(error: HTTPException) -> Response | HTTPException:
     if kind is None or kind in STATUS_KINDS or request.method not in ("GET", "POST"):
         return error
     log.warning("%s %s answered with safe TwiML: %s", request.method, request.path, error.name)
+    if (metrics := observer()) is not None:
+        metrics.safe_answer(kind, f"http_{error.code}")
     return safe_answer(kind, _settings())
 
 
@@ -150,6 +161,8 @@ def _handle_exception(error: Exception) -> Response:
     )
     if kind is None:
         return Response("Internal Server Error\n", status=500, mimetype="text/plain")
+    if (metrics := observer()) is not None:
+        metrics.safe_answer(kind, "exception")
     return safe_answer(kind, _settings())
 
 

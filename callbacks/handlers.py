@@ -44,6 +44,7 @@ from switchboard.callbacks.deadline import HandlerTimeout, abandoned
 from switchboard.callbacks.errors import (
     BadHandlerResult,
     empty_messaging,
+    observer,
     safe_answer,
     twiml_response,
 )
@@ -198,6 +199,8 @@ def make_view(
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         form = read_form(req)
         if not switchboard.verify(req, form):
+            if (metrics := observer()) is not None:
+                metrics.signature_refused(req.endpoint)
             return Response(status=403)
         args = req.args
         if not args:
@@ -226,16 +229,19 @@ _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 def read_form(request: Request) -> MultiDict[str, str]:
     """The POST fields of a Twilio request, parsed in one step from the cached body.
 
-    Twilio posts small ``application/x-www-form-urlencoded`` bodies; werkzeug's general
-    stream parser costs more than the parse itself. Other content types go to werkzeug. A body
+    The raw body is read and kept first, whatever its type, so that the signature check sees
+    it as received (werkzeug's form parser would spend the stream). Twilio posts small
+    ``application/x-www-form-urlencoded`` bodies; werkzeug's general stream parser costs more
+    than the parse itself. Other content types go to werkzeug (from the kept body). A body
     that is not UTF-8 has no fields (as with werkzeug); one over ``MAX_CONTENT_LENGTH`` is a 413.
     """
     if request.method != "POST":
         return _NO_FIELDS
+    data = request.get_data(cache=True)
     if request.mimetype != FORM_TYPE:
         return request.form
     try:
-        text = request.get_data(cache=True).decode()
+        text = data.decode()
     except UnicodeDecodeError:
         return _NO_FIELDS
     return MultiDict(parse_form(text))
@@ -273,6 +279,8 @@ def _failed(
     if isinstance(error, MalformedCallback):
         log.warning("%s %s: %s; answered 400", request.method, request.path, error)
         return Response(status=400)
+    if (metrics := observer()) is not None:
+        metrics.handler_failed(kind, request.endpoint, error)
     name = getattr(handler, "__qualname__", repr(handler))
     sid = twilio_request.sid or "-"
     if isinstance(error, HandlerTimeout | BadHandlerResult | TwiMLError) or _is_store_error(error):
@@ -290,6 +298,11 @@ def _is_store_error(error: BaseException) -> bool:
     return isinstance(error, StoreUnavailable)
 
 
+def _count_database_error(during: str, error: BaseException) -> None:
+    if _is_store_error(error) and (metrics := observer()) is not None:
+        metrics.database_error(during)
+
+
 def _params(twilio_request: Any) -> Mapping[str, str]:
     """The fields for the store (a MultiDict reads as its first values)."""
     return twilio_request.params
@@ -305,6 +318,7 @@ def _bookkeep(sid: str | None, what: str, record: Callable[[dict[str, str]], Non
     except HandlerTimeout:
         raise
     except Exception as error:
+        _count_database_error("record", error)
         log.warning("%s %s not recorded: %s", what, sid, type(error).__name__,
                     exc_info=None if _is_store_error(error) else error)
 
@@ -316,6 +330,7 @@ def _schema(switchboard: Switchboard) -> None:
         except HandlerTimeout:
             raise
         except Exception as error:
+            _count_database_error("schema", error)
             log.warning("the database is still unavailable: %s", type(error).__name__)
 
 
@@ -328,6 +343,7 @@ def _save_session(sid: str | None, save: Callable[[dict[str, Any]], None],
     except HandlerTimeout:
         raise
     except Exception as error:
+        _count_database_error("session", error)
         log.error("session of %s not saved: %s", sid, type(error).__name__,
                   exc_info=None if _is_store_error(error) else error)
 
@@ -419,6 +435,8 @@ def _run_fallback(switchboard: Switchboard, handler: Callable[..., Any],
         twilio_request.kind, twilio_request.sid or "-", twilio_request.error_code or "-",
         _shown_error_url(twilio_request.error_url),
     )
+    if (metrics := observer()) is not None:
+        metrics.fallback(twilio_request.kind, twilio_request.error_code)
     result = handler(twilio_request)
     if twilio_request.kind == "voice":
         return twiml_response(_voice_body(result))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from switchboard.config import notify
 from switchboard.config import validation as v
 
 # Twilio gives a webhook 15 seconds in all; a handler must answer well inside that.
@@ -59,6 +60,14 @@ FIELDS: dict[str, Field] = {
               partial(v.number, minimum=4, below=24 * 366,
                       reason=" (hours a voice session is kept after its last change)")),
         Field("flows_dir", "SWITCHBOARD_FLOWS_DIR", v.folder, optional=True),
+        Field("voicemail_notify", "SWITCHBOARD_VOICEMAIL_NOTIFY", notify.notify_numbers,
+              optional=True),
+        Field("smtp_url", "SWITCHBOARD_SMTP_URL", notify.smtp_url, optional=True, secret=True),
+        Field("smtp_from", "SWITCHBOARD_SMTP_FROM", notify.email_address, optional=True),
+        Field("voicemail_email", "SWITCHBOARD_VOICEMAIL_EMAIL", notify.email_addresses,
+              optional=True),
+        Field("metrics_token", "SWITCHBOARD_METRICS_TOKEN", notify.metrics_token,
+              optional=True, secret=True),
     )
 }
 

@@ -69,6 +69,12 @@ def load_settings(
     if bool(values.get("api_key_sid")) != bool(values.get("api_key_secret")):
         missing = "TWILIO_API_KEY_SECRET" if values.get("api_key_sid") else "TWILIO_API_KEY_SID"
         raise ConfigError(f"{missing}: required with an API key (set both or neither)")
+    if values.get("voicemail_notify") and not values.get("account_sid"):
+        raise ConfigError("SWITCHBOARD_VOICEMAIL_NOTIFY: texts need TWILIO_ACCOUNT_SID (and the "
+                          "auth token) to send them")
+    if values.get("smtp_url") and not values.get("smtp_from"):
+        raise ConfigError("SWITCHBOARD_SMTP_FROM: required with SWITCHBOARD_SMTP_URL (the "
+                          "address the voicemail emails come from)")
     return Settings(profile=name, **values)
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from switchboard.config.errors import ConfigError
 from switchboard.config.fields import FIELDS
 from switchboard.config.secret import Secret
 from switchboard.config.validation import redact_database_url, redact_url
+
+if TYPE_CHECKING:
+    from switchboard.config.notify import SmtpServer
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class Settings:
     voicemail_max_length: int = 120
     voice_session_idle: float = 24.0
     flows_dir: str | None = None
+    voicemail_notify: tuple[str, ...] | None = None
+    smtp_url: SmtpServer | None = None
+    smtp_from: str | None = None
+    voicemail_email: tuple[str, ...] | None = None
+    metrics_token: Secret | None = None
 
     def __post_init__(self) -> None:
         for name in ("auth_token", "api_key_secret"):

@@ -97,7 +97,13 @@ else:
 def on_starting(server):
     """Refuse to start without an auth token or with bad settings (status 78); create the
     database tables once, in the master, before the workers start; warn about a worker
-    timeout that would let Twilio or gunicorn give up before the handler deadline does."""
+    timeout that would let Twilio or gunicorn give up before the handler deadline does.
+    With SWITCHBOARD_METRICS_TOKEN set, the workers share one prometheus-client folder
+    (PROMETHEUS_MULTIPROC_DIR, made here unless given), prepared before anything imports the
+    app."""
+    from switchboard.callbacks.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()
     from switchboard.callbacks.production import MissingAuthToken, prepare
     from switchboard.callbacks.studio.definition import FlowError
     from switchboard.config import ConfigError, load_settings
@@ -161,3 +167,17 @@ def post_worker_init(worker):
     import gc
 
     gc.freeze()
+
+
+def child_exit(server, worker):
+    """A worker ended: its gauges leave /metrics, its counts go to the folder's archive."""
+    from switchboard.callbacks.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def on_exit(server):
+    """gunicorn stops: the metrics folder it made goes."""
+    from switchboard.callbacks.metrics import remove_multiprocess_dir
+
+    remove_multiprocess_dir()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from switchboard.callbacks.handlers import TwilioBlueprint, external_url
+from switchboard.callbacks.notices import notify_voicemail
 from switchboard.callbacks.twilio_request import CallRequest, StatusCallback
 from switchboard.callbacks.twiml import VoiceResponse
 
@@ -145,7 +146,10 @@ def voicemail_saved(call: CallRequest) -> VoiceResponse:
 
 @bp.recording_status("/voice/recording-status")
 def recording_status(status: StatusCallback) -> None:
-    """Stored by the route itself: the SID, URL, duration and status of the recording."""
+    """Stored by the route itself: the SID, URL, duration and status of the recording. A
+    completed one is announced by text and email, once, after the answer
+    (:mod:`switchboard.callbacks.notices`)."""
+    notify_voicemail(status)
 
 
 @bp.voice("/voice/dial-result")
