@@ -17,9 +17,8 @@ from switchboard.callbacks.deadline import Deadline
 from switchboard.callbacks.devlog import hide_query_strings
 from switchboard.callbacks.errors import register_error_handlers
 from switchboard.callbacks.logs import one_line_logs
-from switchboard.callbacks.security import FORM_TYPE, RequestValidator, twilio_url
-from switchboard.callbacks.twiml_vocabulary import ELEMENTS
-from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.callbacks.security import RequestValidator, refusal
+from switchboard.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from switchboard.callbacks.store import Store
@@ -30,7 +29,8 @@ __all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
 
 #: Keys of create_app()'s ``config`` that are settings (by environment variable name); the rest
 #: go to ``app.config``, where Switchboard reads ``BUNDLED_FLOWS`` (mount the bundled IVR, SMS
-#: bot, status and fallback routes; default True).
+#: bot, status and fallback routes; default True) and ``STUDIO_FLOWS`` (serve the Studio flows
+#: of the flows folder at ``/flows/NAME``; default True).
 _SETTINGS_PREFIXES = ("TWILIO_", "SWITCHBOARD_")
 
 #: Twilio sends small forms (an SMS body is at most 1,600 characters).
@@ -41,27 +41,35 @@ class Switchboard:
     """What :func:`create_app` keeps in ``app.extensions["switchboard"]``."""
 
     def __init__(self, settings: Settings, store: Store, *, max_workers: int = 32) -> None:
+        from switchboard.callbacks.health import health_deadline
+
         self.settings = settings
         self.store = store
-        #: False while the tables could not be created (the database was down at start-up).
-        self.schema_ready = False
         self.deadline = Deadline(settings.handler_timeout, max_workers=max_workers)
+        #: ``/healthz``'s: its check in a thread, answered within a second.
+        self.health_deadline = health_deadline()
         token = settings.auth_token
         self.validator = RequestValidator(token) if token else None
         #: URLs made by :func:`switchboard.callbacks.handlers.external_url`, by endpoint and origin.
         self.external_urls: dict[tuple[str | None, ...], str] = {}
 
+    @property
+    def schema_ready(self) -> bool:
+        """False while the tables could not be created (the database was down at start-up)."""
+        return self.store.schema_ready
+
     def ensure_schema(self) -> None:
-        """Create the tables if start-up could not; raises StoreUnavailable while it still can't."""
-        if not self.schema_ready:
-            self.store.create_all()
-            self.schema_ready = True
+        """Create the tables if start-up could not, once per process; raises StoreUnavailable
+        while it still can't (at once while the store's breaker is open)."""
+        self.store.ensure_schema()
 
     def verify(self, request: Request, form: Mapping[str, str] | None = None) -> bool:
         """Whether ``request`` carries a valid ``X-Twilio-Signature`` (or checks are off).
 
-        ``form``: the POST fields, when the caller parsed them already (else ``request.form``).
-        Refusals are logged without detail of the signature; the client learns nothing.
+        ``form``: the POST fields, when the caller parsed them already (else ``request.form``),
+        from the raw body it kept first (:func:`~switchboard.callbacks.security.refusal`: any
+        field a handler can read must be covered). Refusals are logged without detail of the
+        signature; the client learns nothing.
         """
         if not self.settings.validate_signatures:
             log.warning(
@@ -76,25 +84,10 @@ class Switchboard:
                 "verified", request.method, request.path,
             )
             return False
-        signature = request.headers.get("X-Twilio-Signature")
-        if signature:
-            url = twilio_url(request, self.settings.public_url)
-            if request.method != "POST":
-                form = None
-            elif form is None:
-                form = request.form
-            data = request.get_data(cache=True)
-            body = data if "bodySHA256" in request.args else None
-            if body is None and data and not (form and request.mimetype == FORM_TYPE):
-                # A body no signature covers (not form fields, no bodySHA256: not UTF-8,
-                # multipart, JSON, or on a GET) must not reach a handler unchecked.
-                log.warning("refused %s %s with 403: a body the signature does not cover",
-                            request.method, request.path)
-                return False
-            if self.validator.validate(url, form, signature, body):
-                return True
-        log.warning("refused %s %s with 403: missing or invalid X-Twilio-Signature",
-                    request.method, request.path)
+        refused = refusal(request, self.validator, self.settings.public_url, form)
+        if refused is None:
+            return True
+        log.warning("refused %s %s with 403: %s", request.method, request.path, refused)
         return False
 
 
@@ -103,15 +96,16 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     ``config`` holds settings by their environment variable names (``TWILIO_AUTH_TOKEN``,
     ``SWITCHBOARD_DATABASE_URL``, ...), which win over the environment and ``.env``, and
-    Flask config keys (``TESTING``, ``BUNDLED_FLOWS``, ``QUIET_START``: no start-up warnings
-    about the database or signature checks, for a command that uses only the store). With
-    nothing configured the app serves the bundled flows on an SQLite file in the instance
-    folder.
+    Flask config keys (``TESTING``, ``BUNDLED_FLOWS``, ``STUDIO_FLOWS``, ``QUIET_START``: no
+    start-up warnings about the database or signature checks, for a command that uses only the
+    store). With nothing configured the app serves the bundled flows, and the Studio flows of
+    ``./flows`` when there is one, on an SQLite file in the instance folder. A Studio flow that
+    cannot run raises :class:`~switchboard.callbacks.studio.definition.FlowError`, one line per
+    problem.
     """
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
     settings = load_settings(overrides=overrides or None)
-    _check_speech(settings)
 
     app = Flask("callbacks", instance_relative_config=True, static_folder=None)
     # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
@@ -120,6 +114,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     one_line_logs(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["BUNDLED_FLOWS"] = True
+    app.config["STUDIO_FLOWS"] = True
     app.config.update({k: v for k, v in config.items() if k not in overrides})
 
     if settings.trusted_proxies > 0:
@@ -152,11 +147,24 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         from switchboard.callbacks.flows import register_flows
 
         register_flows(app)
+    from switchboard.callbacks.metrics import register_metrics
+    from switchboard.callbacks.notices import register_notices
+
+    register_metrics(app)
+    register_notices(app)
+    if app.config["STUDIO_FLOWS"]:
+        from switchboard.callbacks.studio.api import register_studio_api
+        from switchboard.callbacks.studio.blueprint import register_studio
+
+        register_studio(app)
+        register_studio_api(app)
     return app
 
 
 def _open_store(app: Flask, settings: Settings) -> Store:
+    from switchboard.callbacks import notices  # noqa: F401 (its table: one schema)
     from switchboard.callbacks.store import Store
+    from switchboard.callbacks.studio import executions, flows_store  # noqa: F401
 
     url = settings.database_url
     if not url:
@@ -166,23 +174,8 @@ def _open_store(app: Flask, settings: Settings) -> Store:
         url,
         record_delay=settings.record_delay,
         voice_session_idle=timedelta(hours=settings.voice_session_idle),
+        retry_after=settings.database_retry_after,
     )
-
-
-def _check_speech(settings: Settings) -> None:
-    """Refuse a voice or language that Twilio does not take for ``<Say>``: every ``<Say>`` of
-    the bundled flows, the apology of the error policy included, would be refused by the
-    TwiML builder, so the server stops at start-up with the setting named instead."""
-    rules = ELEMENTS["Say"].values
-    for env, attribute, value in (
-        ("SWITCHBOARD_VOICE", "voice", settings.voice),
-        ("SWITCHBOARD_LANGUAGE", "language", settings.language),
-    ):
-        rule = rules[attribute]
-        if value and not rule.accepts(value):
-            shown = f"{value!r:.60}" if value.isascii() else f"{value!a:.60}"
-            raise ConfigError(f"{env}: {shown} is not a <Say> {attribute} Twilio takes; "
-                              f"give {rule.allowed}")
 
 
 def _stop_dev_server_cleanly_on_sigterm() -> None:
@@ -190,10 +183,9 @@ def _stop_dev_server_cleanly_on_sigterm() -> None:
     does: ``KeyboardInterrupt`` in the main thread, where werkzeug stops serving, lets the
     requests in progress finish and returns, so the interpreter ends normally and its exit
     hooks run, the store's among them, which writes the call and message rows still waiting
-    (:mod:`switchboard.callbacks.store.behind`). SIGTERM's default action ends the process at once
-    and
-    they were lost. Nothing changes elsewhere: gunicorn's processes and any program that
-    handles SIGTERM itself keep their handlers."""
+    (:mod:`switchboard.callbacks.store.behind`); SIGTERM's default action would end the process
+    at once, and those rows would be lost. Nothing changes elsewhere: gunicorn's processes and
+    any program that handles SIGTERM itself keep their handlers."""
     import click
     from flask.cli import run_command
 

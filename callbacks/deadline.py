@@ -34,12 +34,13 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "HandlerTimeout", "abandoned", "shielded"]
+__all__ = ["Deadline", "HandlerTimeout", "abandoned", "ends", "shielded"]
 
 #: After a timeout the handler caught and ignored, how soon it is interrupted again.
 REPEAT_AFTER = 0.05
@@ -55,7 +56,7 @@ class HandlerTimeout(TimeoutError):
 class _Alarm:
     """The state of this process's deadline timer, which only the main thread arms."""
 
-    __slots__ = ("armed", "expired", "pending", "shield", "timeout")
+    __slots__ = ("armed", "ends", "expired", "pending", "shield", "timeout")
 
     def __init__(self) -> None:
         self.armed = False  # a deadline is running
@@ -63,6 +64,7 @@ class _Alarm:
         self.pending = False  # it passed inside a shielded section, to be raised on leaving it
         self.shield = 0  # depth of shielded sections
         self.timeout = 0.0  # of the running deadline, for the message (made only if it passes)
+        self.ends = 0.0  # time.monotonic() at which it passes
 
 
 _alarm = _Alarm()
@@ -112,8 +114,24 @@ def _alarm_usable() -> bool:
 
 def shielded() -> contextlib.AbstractContextManager[None]:
     """A section that a deadline does not interrupt: one that falls inside it is raised as
-    soon as the section ends. The store runs each transaction shielded."""
+    soon as the section ends. The store runs each transaction shielded, and bounds every wait
+    in it by :func:`ends`, so that the section ends before the deadline does."""
     return _Shielded()
+
+
+def ends() -> float | None:
+    """When (``time.monotonic()``) the deadline of the handler running in this thread passes;
+    None outside a handler (a thread of the store's own, a script, a deadline of 0).
+
+    What the store's waits are bounded by: a wait in a shielded section cannot be cut, so it
+    must end by itself before this."""
+    job = _current_job.get()
+    if job is not None:
+        return job.ends
+    alarm = _alarm
+    if alarm.armed and threading.current_thread() is threading.main_thread():
+        return alarm.ends
+    return None
 
 
 class _Shielded:
@@ -135,10 +153,11 @@ class _Shielded:
 
 
 class _Job(Generic[T]):
-    __slots__ = ("abandoned", "context", "done", "error", "func", "result")
+    __slots__ = ("abandoned", "context", "done", "ends", "error", "func", "result")
 
-    def __init__(self, func: Callable[[], T]) -> None:
+    def __init__(self, func: Callable[[], T], ends: float) -> None:
         self.func = func
+        self.ends = ends
         self.context = contextvars.copy_context()
         self.done = threading.Lock()
         self.done.acquire()
@@ -253,6 +272,7 @@ class Deadline:
     def _run_with_alarm(self, func: Callable[[], T]) -> T:
         alarm = _alarm
         alarm.timeout = self.timeout
+        alarm.ends = time.monotonic() + self.timeout
         alarm.expired = alarm.pending = False
         alarm.armed = True
         try:
@@ -267,7 +287,7 @@ class Deadline:
         pool = self._pool()
         if not pool.slots.acquire(blocking=False):
             raise HandlerTimeout(f"all {self.max_workers} handler threads are busy")
-        job = _Job(func)
+        job = _Job(func, time.monotonic() + self.timeout)
         try:
             pool.submit(job)
         except BaseException:

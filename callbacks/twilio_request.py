@@ -214,8 +214,9 @@ class MessageRequest(TwilioRequest):
 class StatusCallback(TwilioRequest):
     """A status callback for a call, a message or a recording.
 
-    ``duplicate`` is True when the store had already seen this callback (a retry with the same
-    ``I-Twilio-Idempotency-Token``, or the same SID, status and sequence number).
+    ``duplicate`` is True when the store had already seen this callback (a retry of this call
+    or message with the same ``I-Twilio-Idempotency-Token``, or the same SID, status and
+    sequence number).
     """
 
     __slots__ = ("duplicate", "kind")

@@ -59,6 +59,10 @@ FIELDS: dict[str, Field] = {
         Field("voice_session_idle", "SWITCHBOARD_VOICE_SESSION_IDLE",
               partial(v.number, minimum=4, below=24 * 366,
                       reason=" (hours a voice session is kept after its last change)")),
+        Field("database_retry_after", "SWITCHBOARD_DATABASE_RETRY_AFTER",
+              partial(v.number, minimum=0, below=60,
+                      reason=" (seconds the store stops trying a database that failed a "
+                             "webhook; 0: never)")),
         Field("flows_dir", "SWITCHBOARD_FLOWS_DIR", v.folder, optional=True),
         Field("voicemail_notify", "SWITCHBOARD_VOICEMAIL_NOTIFY", notify.notify_numbers,
               optional=True),

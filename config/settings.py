@@ -45,6 +45,7 @@ class Settings:
     max_attempts: int = 3
     voicemail_max_length: int = 120
     voice_session_idle: float = 24.0
+    database_retry_after: float = 5.0
     flows_dir: str | None = None
     voicemail_notify: tuple[str, ...] | None = None
     smtp_url: SmtpServer | None = None

@@ -11,8 +11,8 @@ that gathered in that time in one transaction, from a thread of the process, aft
 answer has gone. Rows are written in the order they came; a row's content (its time
 included) is fixed when it is handed over. What changes for the rows it holds:
 
-- The database down: the rows wait and are written when it is back, in order, where they
-  used to be lost at once.
+- The database down: the rows wait and are written when it is back, in order, where a write
+  before the answer would lose them at once.
 - At most ``hold`` rows wait, whatever the reason (the database down, or so slow that rows
   come faster than they go in, a write stuck on a lock): beyond that the oldest are dropped,
   with an error in the log saying how many (one line every few seconds at most).
@@ -23,7 +23,7 @@ included) is fixed when it is handed over. What changes for the rows it holds:
   those tables); another process sees a row ``delay`` seconds later at most, in normal
   operation.
 
-A row the database refuses (it is up, but not for that row) is logged and dropped, as before,
+A row the database refuses (it is up, but not for that row) is logged and dropped alone,
 without holding back the rest of its batch. A failure of the database itself (a full disk, an
 I/O error, a lock: :func:`~callbacks.store.engine.is_outage`) is an outage even when the
 ``ready`` check passes. :attr:`WriteBehind.failure` is the outage that keeps rows waiting,
@@ -135,13 +135,15 @@ class WriteBehind:
             with contextlib.suppress(StoreUnavailable):
                 self.flush()
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Write every row handed over so far, in this thread, or wait for the batch the
         thread is writing; raises :class:`StoreUnavailable` (the rows stay queued) when the
-        database is down. Rows handed over meanwhile by other threads are left to the
-        thread, so that a flush under load ends."""
+        database is down, or when the thread's batch is still being written after
+        ``timeout`` seconds (a request's budget: the thread may be waiting for a lock). Rows
+        handed over meanwhile by other threads are left to the thread, so that a flush under
+        load ends."""
         target = self._handed
-        while self._settled < target and self._write_some():
+        while self._settled < target and self._write_some(timeout):
             pass
 
     def close(self) -> None:
@@ -206,34 +208,41 @@ class WriteBehind:
                 log.exception("writing call and message rows failed")
                 closed.wait(self.retry)
 
-    def _write_some(self) -> bool:
+    def _write_some(self, timeout: float | None = None) -> bool:
         """Write the oldest rows (up to ``batch``) in one transaction; whatever is not written
         (an outage, or any exception, a handler's deadline included) goes back in front.
-        False when there was nothing to write: no row waits, and none is being written."""
+        False when there was nothing to write: no row waits, and none is being written.
+        ``timeout``: seconds to wait at most for a batch another thread is writing."""
+        # Held by a batch in flight: once ours, that one is committed (or back in the queue).
+        if not self._writing.acquire(timeout=-1 if timeout is None else timeout):
+            raise StoreUnavailable(
+                f"call and message rows still being written after {timeout:g} s (the database "
+                "is slow or locked)"
+            )
         try:
-            with self._writing:  # held by a batch in flight: once ours, that one is committed
-                with self._cond:
-                    rows = self._pending[: self.batch]
-                    del self._pending[: len(rows)]
-                if not rows:
-                    return False
-                taken = len(rows)
+            with self._cond:
+                rows = self._pending[: self.batch]
+                del self._pending[: len(rows)]
+            if not rows:
+                return False
+            taken = len(rows)
+            try:
                 try:
-                    try:
-                        self._write(rows)
-                        rows.clear()
-                    except StoreUnavailable as error:
-                        if not self._database_up(error):
-                            raise
-                        self._one_by_one(rows)  # one bad row: the others still go in
+                    self._write(rows)
+                    rows.clear()
                 except StoreUnavailable as error:
-                    self._down(error, len(self._pending) + len(rows))
-                    raise
-                finally:
-                    self._requeue(rows, taken - len(rows))  # rows: those not written
-                self._up()
-                return True
+                    if not self._database_up(error):
+                        raise
+                    self._one_by_one(rows)  # one bad row: the others still go in
+            except StoreUnavailable as error:
+                self._down(error, len(self._pending) + len(rows))
+                raise
+            finally:
+                self._requeue(rows, taken - len(rows))  # rows: those not written
+            self._up()
+            return True
         finally:
+            self._writing.release()
             if self._dropped:  # said at once when the queue is empty again
                 self._say_dropped(now=not self._pending)
 

@@ -12,11 +12,18 @@ is discarded at checkout.
 PostgreSQL: ``postgresql://`` and ``postgres://`` use psycopg (3); pre-ping, a bounded pool
 wait and a connect timeout, so a server that goes away costs seconds, not a hang, and is
 picked up again when it returns.
+
+Under a handler's deadline, the pool wait, the connect timeout and the pre-ping are bounded by
+what is left of it (:mod:`~switchboard.callbacks.store.budget`); the pre-ping is watched
+(:mod:`~switchboard.callbacks.store.watchdog`), and no new connection is begun once the
+budget is spent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,9 +32,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
+from switchboard.callbacks.store import budget
 from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.watchdog import WATCHDOG
+from switchboard.config.validation import DATABASE_SECRET_QUERY, redact_database_url
 
 IMMEDIATE = "switchboard_immediate"
 """Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""
@@ -40,24 +50,17 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
     return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string()
 
 
-#: Query parameters of a database URL that carry a secret (psycopg reads ``?password=``).
-_SECRET_QUERY = frozenset({"password", "sslpassword"})
-
-
 def safe_url(url: URL) -> str:
-    """``url`` for a message: its password, also one given in the query, as ``***`` (as
-    ``config`` shows a database URL)."""
-    hidden = {k: "***" for k in url.query if k.lower() in _SECRET_QUERY}
-    if hidden:
-        url = url.update_query_dict(hidden)
-    return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+    """``url`` for a message: its passwords as ``***``, as ``config`` shows a database URL
+    (:func:`switchboard.config.validation.redact_database_url`)."""
+    return redact_database_url(url)
 
 
 def _secrets(url: URL) -> list[str]:
     """The password of ``url``, and those given in its query."""
     found = [str(url.password)] if url.password else []
     for key, value in url.query.items():
-        if key.lower() in _SECRET_QUERY:
+        if key.lower() in DATABASE_SECRET_QUERY:
             found.extend(v for v in ([value] if isinstance(value, str) else value) if v)
     return found
 
@@ -84,6 +87,28 @@ def sqlite_path(url: URL) -> str | None:
     if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
         return None
     return database
+
+
+class BudgetSpent(TimeoutError):
+    """No time is left in the handler's deadline for a new database connection."""
+
+
+class BudgetedPool(QueuePool):
+    """A ``QueuePool`` whose wait for a free connection (``pool_timeout``) is bounded by what
+    is left of the calling thread's budget (:func:`~callbacks.store.budget.wait`)."""
+
+    @property  # type: ignore[override]
+    def _timeout(self) -> float:
+        return budget.wait(self._pool_timeout)
+
+    @_timeout.setter
+    def _timeout(self, value: float) -> None:
+        self._pool_timeout = value
+
+    def recreate(self) -> QueuePool:
+        pool = super().recreate()
+        pool._timeout = self._pool_timeout  # not the budget of the thread that disposed it
+        return pool
 
 
 def make_engine(
@@ -123,7 +148,9 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
             url, poolclass=StaticPool, connect_args=connect_args, hide_parameters=True
         )
     else:
-        engine = sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **pool)
+        engine = sa.create_engine(
+            url, connect_args=connect_args, hide_parameters=True, poolclass=BudgetedPool, **pool
+        )
 
     @event.listens_for(engine, "do_connect")
     def make_folder(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
@@ -147,6 +174,7 @@ def _sqlite_engine(url: URL, *, busy_timeout: float, **pool: Any) -> Engine:
                 cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
+        record.info[BUSY_MS] = int(busy_timeout * 1000)
         if path is not None:
             record.info["inode"] = file_id(path)
 
@@ -179,22 +207,56 @@ def file_id(path: str) -> tuple[int, int] | None:
     return (stat.st_dev, stat.st_ino)
 
 
+BUSY_MS = "switchboard_busy_ms"
+"""Key of a pooled connection's ``info``: its busy timeout (SQLite) in ms as last set."""
+
+STATEMENT_MS = "switchboard_statement_ms"
+"""Key of a pooled connection's ``info``: its ``statement_timeout`` (PostgreSQL) in ms as last
+set, absent when not known (a new connection, or a transaction that set it rolled back)."""
+
+#: psycopg counts a connect timeout in whole seconds, and anything under 2 as 2.
+_PG_MIN_CONNECT_TIMEOUT = 2
+
+
 def _postgresql_engine(url: URL, *, connect_timeout: float, **pool: Any) -> Engine:
     connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = max(2, round(connect_timeout))
+    with contextlib.suppress(KeyError, ValueError):  # the URL's own, if it gives one
+        connect_timeout = float(str(url.query["connect_timeout"]))
     if "application_name" not in url.query:
         connect_args["application_name"] = "switchboard"
     engine = sa.create_engine(
         url,
         pool_pre_ping=True,
         pool_recycle=1800,
+        poolclass=BudgetedPool,
         connect_args=connect_args,
         hide_parameters=True,
         **pool,
     )
+
+    @event.listens_for(engine, "do_connect")
+    def bounded_connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        end = budget.ends()
+        if budget.spent(end):
+            raise BudgetSpent("no time left to connect before the handler's deadline")
+        seconds = budget.wait(connect_timeout, end)
+        cparams["connect_timeout"] = max(_PG_MIN_CONNECT_TIMEOUT, int(seconds))
+
+    ping = engine.dialect.do_ping
+
+    def watched_ping(dbapi_connection: Any) -> bool:
+        end = budget.ends()
+        with WATCHDOG.watching(dbapi_connection, _end(end, budget.BACKGROUND)):
+            return ping(dbapi_connection)
+
+    engine.dialect.do_ping = watched_ping  # type: ignore[method-assign]
     _dispose_after_fork(engine)
     return engine
+
+
+def _end(end: float | None, limit: float) -> float:
+    """``end``, or ``limit`` seconds from now outside a handler."""
+    return time.monotonic() + limit if end is None else end
 
 
 def _dispose_after_fork(engine: Engine) -> None:
@@ -253,6 +315,36 @@ def is_outage(error: BaseException | None) -> bool:
     if isinstance(state, str):
         return state.startswith(_PG_OUTAGE)
     return isinstance(error, OSError)
+
+
+#: SQLite result codes of a database that cannot be read either: IOERR, CORRUPT, CANTOPEN,
+#: NOTADB.
+_SQLITE_UNREACHABLE = frozenset({10, 11, 14, 26})
+_CONNECTION_ERRORS = frozenset({"OperationalError", "InterfaceError"})
+
+
+def is_unreachable(error: BaseException | None) -> bool:
+    """The database could not be used at all, reads included: no connection could be made or
+    kept (refused, timed out, cut, no time left to connect, the pool exhausted), the file
+    cannot be opened or read. Not a lock, a read-only or full database, which still answer
+    reads (:func:`is_outage` is true of those too)."""
+    if error is None:
+        return False
+    if isinstance(error, exc.TimeoutError | BudgetSpent):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_UNREACHABLE
+    if hasattr(error, "sqlstate"):  # psycopg
+        state = error.sqlstate
+        if state is None:  # the driver's own: a connection failure, or a misuse
+            return any(cls.__name__ in _CONNECTION_ERRORS for cls in type(error).__mro__)
+        return state.startswith(("08", "57P"))
+    return isinstance(error, OSError) and "database is locked" not in str(error)
 
 
 def is_missing_table(error: BaseException) -> bool:

@@ -130,11 +130,16 @@ status_callbacks = sa.Table(
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("status", sa.String, nullable=False),
     sa.Column("sequence_number", sa.Integer, nullable=False),
-    sa.Column("idempotency_token", sa.String, unique=True),
+    sa.Column("idempotency_token", sa.String),
     sa.Column("params", sa.Text, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("resource_sid", "kind", "status", "sequence_number"),
+    # A token names one request and its retries, not a callback across resources: the signature
+    # does not cover the header, so a token alone must not make another call's callback a repeat.
+    sa.UniqueConstraint("resource_sid", "idempotency_token"),
 )
+"""One row per distinct callback: a repeat is the same resource, status and sequence number,
+or the same resource and ``I-Twilio-Idempotency-Token``."""
 
 voice_sessions = sa.Table(
     "voice_sessions",

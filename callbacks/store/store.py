@@ -20,13 +20,18 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
 from switchboard.callbacks.deadline import HandlerTimeout, shielded
-from switchboard.callbacks.store import schema
+from switchboard.callbacks.store import budget, schema
 from switchboard.callbacks.store.behind import Row, WriteBehind
+from switchboard.callbacks.store.breaker import INTERVAL, Breaker
 from switchboard.callbacks.store.checkpoint import Checkpointer
 from switchboard.callbacks.store.engine import (
+    BUSY_MS,
     IMMEDIATE,
+    STATEMENT_MS,
     is_missing_table,
+    is_outage,
     is_transient,
+    is_unreachable,
     make_engine,
     parse_url,
     safe_url,
@@ -48,6 +53,7 @@ from switchboard.callbacks.store.params import (
 )
 from switchboard.callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
 from switchboard.callbacks.store.statements import PURGE_LIMIT, Prepared, Statements
+from switchboard.callbacks.store.watchdog import WATCHDOG
 from switchboard.callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
@@ -62,6 +68,18 @@ after 24 hours at most, 4 by default)."""
 
 SESSION_PURGE_EVERY = 600.0
 """Seconds between two purges of idle sessions in a process (sooner while a backlog remains)."""
+
+CREATE_LIMIT = 600.0
+"""Seconds ``create_all`` may take outside a handler (PostgreSQL: an index built on a large
+table, or another process's ``create_all`` waited for)."""
+
+WATCHDOG_GRACE = 0.1
+"""Seconds after the end of its budget at which a PostgreSQL connection is cut: first the
+server's ``statement_timeout`` gets its chance to end the statement cleanly."""
+
+_KEEP_STATEMENT_MS = 5000
+"""Outside a handler, a connection's ``statement_timeout`` is left as a request set it unless
+it is shorter than this (a request near its deadline): one ``SET`` less per transaction."""
 
 
 def _utcnow() -> datetime:
@@ -86,6 +104,14 @@ class Store:
     at most that long after the call (see :mod:`switchboard.callbacks.store.behind`); reads of
     calls and
     messages in this process write them first.
+
+    Run under a handler's deadline (:mod:`switchboard.callbacks.deadline`), every wait of an
+    operation (the writer lock, SQLite's busy handler, a pooled or new connection, a
+    PostgreSQL statement) ends before the deadline does
+    (:mod:`~switchboard.callbacks.store.budget`), and after a failure of the database such
+    operations fail at once for ``retry_after`` seconds, while a thread checks the database
+    (:mod:`~switchboard.callbacks.store.breaker`; 0 turns that off). ``busy_timeout``,
+    ``connect_timeout`` and ``pool_timeout`` are the longest waits outside a handler.
     """
 
     sms_session_idle = timedelta(hours=4)
@@ -107,6 +133,7 @@ class Store:
         sms_session_idle: timedelta | None = None,
         voice_session_idle: timedelta | None = None,
         record_delay: float = 0.0,
+        retry_after: float = INTERVAL,
     ) -> None:
         self.url = parse_url(url)
         self.engine = make_engine(
@@ -128,6 +155,11 @@ class Store:
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         self._retry_window = busy_timeout  # a lock still held after this is not passing
+        self._busy_timeout = busy_timeout
+        self._busy_ms = int(busy_timeout * 1000)
+        self._local = threading.local()  # .ungated: this thread's operations pass the breaker
+        #: The circuit breaker of webhooks' operations (None: off).
+        self.breaker = Breaker(self._check_database, retry_after) if retry_after > 0 else None
         file = sqlite_path(self.url) if self.dialect == "sqlite" else None
         self._writer_lock = (
             WriterLock(file, busy_timeout) if self.dialect == "sqlite" else None
@@ -170,6 +202,8 @@ class Store:
         stays usable: it reconnects on demand)."""
         if self._behind is not None:
             self._behind.close()
+        if self.breaker is not None:
+            self.breaker.close()
         purger = self._purger
         if purger is not None and purger is not threading.current_thread():
             purger.join(timeout=self._retry_window)  # a batch of idle sessions: milliseconds
@@ -191,20 +225,38 @@ class Store:
             return now
         return now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
-    def _run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
-        """Run ``work`` in one transaction, retrying transient failures with a short backoff."""
+    def _run(
+        self, work: Callable[[sa.Connection], T], *, write: bool = True,
+        limit: float = budget.BACKGROUND,
+    ) -> T:
+        """Run ``work`` in one transaction, retrying transient failures with a short backoff.
+
+        ``limit``: the seconds a PostgreSQL statement may take outside a handler."""
+        end = budget.ends()
 
         def once() -> T:
             with self.engine.connect() as conn:
-                if write:
-                    conn.execution_options(**{IMMEDIATE: True})
-                with self._writer(write), conn.begin():
-                    result = work(conn)
+                fairy = conn.connection
+                watch = None if self.dialect == "sqlite" else self._watch(fairy, end, limit)
+                try:
+                    if write:
+                        conn.execution_options(**{IMMEDIATE: True})
+                    with self._writer(write, end):
+                        self._limit(fairy, end, limit)
+                        with conn.begin():
+                            result = work(conn)
+                except BaseException:
+                    fairy.info.pop(STATEMENT_MS, None)  # a SET rolled back with the rest
+                    raise
+                finally:
+                    conn.close()  # back to the pool (its reset, too) while still watched
+                    if watch is not None:
+                        WATCHDOG.release(watch)
             if write and self._checkpointer is not None:
                 self._checkpointer.committed()
             return result
 
-        return self._retrying(once)
+        return self._retrying(once, write, end)
 
     def _run_sql(
         self, work: Callable[[Any], T], *, write: bool = True, single: bool = False
@@ -219,16 +271,19 @@ class Store:
         sqlite = self.dialect == "sqlite"
         begin = sqlite and write and not single
         kept = self._kept
+        end = budget.ends()
 
         def once() -> T:
             fairy, keeping = kept.borrow() if kept is not None else (
                 self.engine.raw_connection(), False
             )
             cursor = None
+            watch = None if sqlite else self._watch(fairy, end, budget.BACKGROUND)
             try:
                 cursor = fairy.cursor()
-                with self._writer(write):
+                with self._writer(write, end):
                     try:
+                        self._limit(fairy, end, budget.BACKGROUND)
                         if begin:
                             cursor.execute("BEGIN IMMEDIATE")
                         result = work(cursor)
@@ -262,8 +317,10 @@ class Store:
                         cursor.close()
                 if not keeping:
                     fairy.close()
+                if watch is not None:
+                    WATCHDOG.release(watch)
 
-        return self._retrying(once)
+        return self._retrying(once, write, end)
 
     def _bind(
         self, stmt: sa.ClauseElement, params: Mapping[str, Any]
@@ -277,42 +334,89 @@ class Store:
             prepared = self._prepared[key] = Prepared(stmt, self.engine.dialect, key[1])
         return prepared.sql, prepared.args(params)
 
-    def _retrying(self, once: Callable[[], T]) -> T:
+    def _retrying(self, once: Callable[[], T], write: bool, end: float | None) -> T:
         """``once()``, retried as :meth:`_attempt` says; a table found missing is created
         again (and ``once`` run again) rather than failing every write until someone does."""
         try:
-            return self._attempt(once)
+            return self._attempt(once, write, end)
         except StoreUnavailable as error:
             if error.__cause__ is None or not is_missing_table(error.__cause__):
                 raise
             log.warning("%s: creating the missing tables", error)
             self.create_all()
-            return self._attempt(once)
+            return self._attempt(once, write, end)
 
-    def _attempt(self, once: Callable[[], T]) -> T:
+    def _attempt(self, once: Callable[[], T], write: bool, end: float | None) -> T:
+        """``once()`` in a shielded section, retried after a transient failure while the
+        budget lasts (``end``: see :mod:`~switchboard.callbacks.store.budget`). Under a
+        handler's deadline it fails at once while the breaker is open; a failure of the
+        database opens it."""
+        breaker = self.breaker
+        if breaker is not None and breaker.tripped and end is not None and not getattr(
+            self._local, "ungated", False
+        ):
+            breaker.check(write)
         delay = 0.02
         give_up = time.monotonic() + self._retry_window
+        if end is not None:
+            give_up = min(give_up, end)
         for attempt in range(1, self._attempts + 1):
             try:
                 with shielded():  # a deadline passing in the transaction is raised after it
-                    return once()
+                    result = once()
             except HandlerTimeout:
                 raise  # the handler's deadline passed (a TimeoutError, so an OSError)
             except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
-                retry = attempt < self._attempts and time.monotonic() < give_up
+                pause = delay * (1 + random.random())
+                retry = attempt < self._attempts and time.monotonic() + pause < give_up
                 if retry and is_transient(error):
-                    time.sleep(delay * (1 + random.random()))
+                    time.sleep(pause)
                     delay *= 2
                     continue
                 if not is_transient(error):
                     self.engine.dispose()
-                raise unavailable(error, self.url) from error
+                failure = unavailable(error, self.url)
+                if breaker is not None and (is_outage(error) or is_unreachable(error)):
+                    breaker.failed(failure, everything=not write or is_unreachable(error),
+                                   request=end is not None)
+                raise failure from error
+            if breaker is not None and breaker.tripped:
+                breaker.succeeded(write)
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _writer(self, write: bool) -> contextlib.AbstractContextManager[None]:
+    def _writer(self, write: bool, end: float | None) -> contextlib.AbstractContextManager[None]:
         if not write or self._writer_lock is None:
             return _NO_LOCK
-        return self._writer_lock.hold()
+        return self._writer_lock.hold(budget.wait(self._busy_timeout, end))
+
+    def _limit(self, fairy: Any, end: float | None, limit: float) -> None:
+        """Set the connection's own timeouts from the budget, when they change: SQLite's busy
+        timeout, PostgreSQL's ``statement_timeout`` (``limit`` seconds outside a handler)."""
+        info = fairy.info
+        if self.dialect == "sqlite":
+            ms = self._busy_ms if end is None else budget.milliseconds(
+                budget.wait(self._busy_timeout, end))
+            if info.get(BUSY_MS) != ms:
+                fairy.dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")
+                info[BUSY_MS] = ms
+            return
+        ms = budget.milliseconds(budget.wait(limit, end))
+        current = info.get(STATEMENT_MS)
+        if current == ms:
+            return
+        if end is None and limit == budget.BACKGROUND and current is not None and (
+            current >= _KEEP_STATEMENT_MS
+        ):
+            return
+        fairy.dbapi_connection.execute(f"SET statement_timeout = {ms}")
+        info[STATEMENT_MS] = ms
+
+    def _watch(self, fairy: Any, end: float | None, limit: float) -> int | None:
+        """Have the watchdog cut ``fairy``'s PostgreSQL connection at the end of the budget
+        (``limit`` seconds from now outside a handler); the key to release."""
+        return WATCHDOG.watch(fairy.dbapi_connection, time.monotonic() + limit if end is None
+                              else end + WATCHDOG_GRACE)
 
     def _dbapi_error(self) -> type[Exception]:
         dbapi = self.engine.dialect.loaded_dbapi
@@ -321,7 +425,7 @@ class Store:
     def _get(self, table: sa.Table, sid: str) -> dict[str, Any] | None:
         query = self._sql.get[table.name]
         if self._behind is not None and table.name in _ROW_MAKERS:  # rows it may hold
-            self._behind.flush()
+            self._behind.flush(None if budget.ends() is None else budget.wait(self._busy_timeout))
 
         def work(conn: sa.Connection) -> dict[str, Any] | None:
             row = conn.execute(query, {"sid": key_text(sid)}).mappings().first()
@@ -454,14 +558,28 @@ class Store:
             schema.metadata.create_all(conn, checkfirst=True)
             if not self._schema_ready:  # once per store: the tables made above have theirs
                 _create_missing_indexes(conn)
+                _key_tokens_by_resource(conn)
 
         try:
-            self._run(work)
+            self._run(work, limit=CREATE_LIMIT)
         except StoreUnavailable as error:
             if "already exists" not in str(error.__cause__):
                 raise
-            self._run(work)
+            self._run(work, limit=CREATE_LIMIT)
         self._schema_ready = True
+
+    @property
+    def schema_ready(self) -> bool:
+        """Whether this store made sure of its tables (:meth:`create_all`) in this process."""
+        return self._schema_ready
+
+    def ensure_schema(self) -> None:
+        """:meth:`create_all` unless it succeeded already in this process: the tables are
+        created once per process, not per webhook. While the database is out, under a
+        handler's deadline, this fails at once (the breaker's probe creates them when it
+        returns)."""
+        if not self._schema_ready:
+            self.create_all()
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""
@@ -471,7 +589,10 @@ class Store:
         """Raise :class:`StoreUnavailable` unless the database answers, holds every table (the
         missing ones are created) and takes writes, and no call or message row waits for it.
 
-        What ``/healthz`` reports. A read-only file or server answers reads and fails every
+        What ``/healthz`` reports. It looks at the database whatever the breaker says (see
+        :mod:`~switchboard.callbacks.store.breaker`), so that it tells whether the database is
+        back, and closes the breaker when it is; its waits are bounded as any operation's.
+        A read-only file or server answers reads and fails every
         write; a full disk also passes a write of nothing. So the check writes: it rewrites
         the one row of ``write_probe`` (in one transaction with a delete of no row from each
         table), which needs room in the database's log as every write does. And a write of
@@ -480,7 +601,13 @@ class Store:
         database (:func:`~callbacks.store.engine.is_outage`) and its rows wait, the check
         fails too, until they are written.
         """
-        self._check_database()
+        local = self._local
+        gated = not getattr(local, "ungated", False)
+        local.ungated = True
+        try:
+            self._check_database()
+        finally:
+            local.ungated = not gated
         behind = self._behind
         failure = behind.failure if behind is not None else None
         if failure is not None and behind is not None:
@@ -497,8 +624,7 @@ class Store:
         probes is created again as by any write (:meth:`_retrying`). So a check is one short
         transaction, and never waits for another process's ``create_all`` (on PostgreSQL an
         advisory lock, held while a process starting up builds an index)."""
-        if not self._schema_ready:
-            self.create_all()
+        self.ensure_schema()
         probes = [sa.delete(table).where(sa.false()) for table in schema.metadata.sorted_tables]
         probe, row = self._sql.probe, {"id": 1, "checked_at": self._now()}
 
@@ -816,6 +942,35 @@ def _create_missing_indexes(conn: sa.Connection) -> None:
                 index.create(conn)
 
 
+def _key_tokens_by_resource(conn: sa.Connection) -> None:
+    """Make a ``status_callbacks`` table of an older version, where an idempotency token was
+    unique across the table, key it by (resource SID, token) as the schema does. PostgreSQL
+    drops the old constraint and adds the new one; SQLite, which cannot drop a constraint,
+    copies the rows into a new table (in the same transaction, under the writer lock)."""
+    table = schema.status_callbacks
+    uniques = sa.inspect(conn).get_unique_constraints(table.name)
+    old = [u["name"] for u in uniques if u["column_names"] == ["idempotency_token"]]
+    if not old:
+        return
+    log.warning("status_callbacks: idempotency tokens are now unique per resource, not "
+                "across the table; changing the table's constraint")
+    new = next(c for c in table.constraints if isinstance(c, sa.UniqueConstraint)
+               and [col.name for col in c.columns] == ["resource_sid", "idempotency_token"])
+    if conn.dialect.name == "postgresql":
+        for name in old:
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} DROP CONSTRAINT "{name}"')
+        # isolate_from_table=False: the table's CREATE keeps the constraint for later create_all
+        conn.execute(sa.schema.AddConstraint(new, isolate_from_table=False))
+        return
+    aside = f"{table.name}_old"
+    names = [column.name for column in table.columns]
+    conn.exec_driver_sql(f'ALTER TABLE {table.name} RENAME TO "{aside}"')
+    table.create(conn)
+    rows = sa.select(*(sa.column(name) for name in names)).select_from(sa.table(aside))
+    conn.execute(sa.insert(table).from_select(names, rows))
+    conn.exec_driver_sql(f'DROP TABLE "{aside}"')
+
+
 def _reset_purge_in_child(ref: weakref.ref[Store]) -> None:
     """In a forked child: no purge runs there (a thread of the parent's held the lock)."""
     store = ref()
@@ -835,15 +990,17 @@ def _left_unusable(error: BaseException, operational: type[Exception]) -> bool:
     """Whether a PostgreSQL driver error left its connection unusable although the dialect
     does not call it a disconnect: one of psycopg's own (no SQLSTATE, such as ``cannot exit
     pipeline mode while busy`` when the server ends the connection during an ``executemany``)
-    or of the server's connection and shutdown classes (08, 57). Put back in the pool, such a
-    connection fails its rollback and the pool logs a traceback; it is dropped instead."""
+    or of the server's connection class (08) and shutdowns (57P). Put back in the pool, such a
+    connection fails its rollback and the pool logs a traceback; it is dropped instead. (A
+    statement cancelled by ``statement_timeout``, 57014, leaves its connection usable.)"""
     if not isinstance(error, operational):
         return False
     state = getattr(error, "sqlstate", None)
-    return state is None or state[:2] in ("08", "57")
+    return state is None or state[:2] == "08" or state[:3] == "57P"
 
 
 def _rollback(fairy: Any, sqlite: bool) -> None:
+    fairy.info.pop(STATEMENT_MS, None)  # a SET in the transaction is undone with it
     with contextlib.suppress(Exception):
         if not sqlite:
             fairy.rollback()

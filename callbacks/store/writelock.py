@@ -42,13 +42,14 @@ class WriterLock:
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
-    def hold(self) -> WriterLock:
-        """``with lock.hold():`` the database's writer, for this thread and process."""
-        return self
+    def hold(self, timeout: float | None = None) -> _Held:
+        """``with lock.hold():`` the database's writer, for this thread and process, waiting
+        ``timeout`` seconds at most (the lock's own by default)."""
+        return _Held(self, self.timeout if timeout is None else timeout)
 
-    def __enter__(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        if not self._thread_lock.acquire(timeout=self.timeout):
+    def acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        if not self._thread_lock.acquire(timeout=timeout):
             raise WriterBusy("database is locked (this process's writers queue)")
         try:
             fd = self._file()
@@ -59,7 +60,7 @@ class WriterLock:
             raise
         self._held = fd  # only the thread holding _thread_lock writes it
 
-    def __exit__(self, *exc_info: object) -> None:
+    def release(self) -> None:
         fd = self._held
         try:
             if fd is not None:
@@ -85,6 +86,20 @@ class WriterLock:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._fd = None
+
+
+class _Held:
+    __slots__ = ("lock", "timeout")
+
+    def __init__(self, lock: WriterLock, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        self.lock.acquire(self.timeout)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
 
 
 def _reset_in_child(ref: weakref.ref[WriterLock]) -> None:

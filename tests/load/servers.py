@@ -4,11 +4,14 @@ and fault tests need around it: its worker pids, its log, signed requests on kee
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +60,9 @@ class Gunicorn:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Gunicorn:
+    def start(self, *, healthy: bool = True) -> Gunicorn:
+        """Start gunicorn and wait until /healthz answers 200 with every worker up, or with
+        ``healthy=False`` (a database that is down) until it answers at all."""
         self.port = self.port or free_port()
         env = server_env(
             TWILIO_AUTH_TOKEN=self.token,
@@ -73,17 +78,20 @@ class Gunicorn:
                 [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), self.app],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
-        self.wait_healthy()
+        self.wait_healthy(answering=not healthy)
         return self
 
-    def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
-        """Wait until /healthz answers 200 (and every worker is up)."""
+    def wait_healthy(self, timeout: float = START_TIMEOUT, *, answering: bool = False) -> None:
+        """Wait until /healthz answers 200 (``answering``: anything) and every worker is up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.log_text()}")
-            if self.health() == 200 and len(self.worker_pids()) >= self.workers:
+            health = self.health()
+            if (health == 200 or (answering and health is not None)) and (
+                len(self.worker_pids()) >= self.workers
+            ):
                 return
             time.sleep(0.05)
         pytest.fail(f"gunicorn did not become healthy in {timeout:g} s:\n{self.log_text()}")
@@ -256,6 +264,33 @@ def send_all(port: int, requests: list[tuple[str, dict[str, str], dict[str, str]
     return answers, elapsed  # type: ignore[return-value]
 
 
+def send_at(port: int, schedule: list[float],
+            requests: list[tuple[str, dict[str, str], dict[str, str]]], *,
+            token: str = TOKEN) -> list[Answer]:
+    """POST each (path, params, headers), signed, at its time in ``schedule`` (seconds from
+    now), each from a thread and connection of its own, so that a slow answer holds back no
+    other request. Returns the answers in the order of ``requests``."""
+    answers: list[Answer | None] = [None] * len(requests)
+    start = time.monotonic()
+
+    def send(index: int) -> None:
+        time.sleep(max(0.0, start + schedule[index] - time.monotonic()))
+        path, params, headers = requests[index]
+        sender = Sender(port, token, timeout=60)
+        try:
+            answers[index] = sender.post(path, params, headers)
+        finally:
+            sender.close()
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(schedule, default=0) + 120)
+    assert all(answer is not None for answer in answers), "a sending thread did not finish"
+    return answers  # type: ignore[return-value]
+
+
 def rate_figures(answers: list[Answer], elapsed: float) -> str:
     """``N requests in S s: R req/s, p50 .. ms, p99 .. ms, max .. ms``."""
     latencies = [a.seconds * 1000 for a in answers]
@@ -264,3 +299,81 @@ def rate_figures(answers: list[Answer], elapsed: float) -> str:
         f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
         f"max {max(latencies):.0f} ms"
     )
+
+
+class HangingServer:
+    """A TCP server on 127.0.0.1 that hangs: it accepts connections and never answers, as a
+    database host that froze (or a firewall that drops what it lets in) does.
+
+    With a ``target``, it forwards every connection there until :meth:`hang`; from then on
+    what is sent either way is dropped, on the connections open and on new ones, until
+    :meth:`resume` (new connections are forwarded again; those open when it hung stay dead).
+    """
+
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        self.target = target
+        self.hung = target is None
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._dead: set[int] = set()  # ids of connections open when it hung
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> HangingServer:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def hang(self) -> None:
+        with self._lock:
+            self.hung = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self.hung = False
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            for sock in [self._listener, *self._sockets]:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._sockets.append(client)
+                hung = self.hung
+            if hung or self.target is None:
+                continue  # kept open, never read, never answered
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets.append(upstream)
+            link = id(client)
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst, link), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, link: int) -> None:
+        try:
+            while data := src.recv(65536):
+                with self._lock:
+                    if self.hung:
+                        self._dead.add(link)
+                    dead = link in self._dead
+                if not dead:
+                    dst.sendall(data)
+        except OSError:
+            pass
