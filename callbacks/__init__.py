@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from switchboard.callbacks.app import Switchboard, create_app, get_settings, get_store
+    from switchboard.callbacks.app import (
+        Switchboard,
+        create_app,
+        get_settings,
+        get_store,
+        init_app,
+    )
 
-__all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
+__all__ = ["Switchboard", "create_app", "get_settings", "get_store", "init_app"]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.callbacks")
 
-__all__ = ["Switchboard", "create_app", "get_settings", "get_store"]
+__all__ = ["Switchboard", "create_app", "get_settings", "get_store", "init_app"]
 
 #: Keys of create_app()'s ``config`` that are settings (by environment variable name); the rest
 #: go to ``app.config``, where Switchboard reads ``BUNDLED_FLOWS`` (mount the bundled IVR, SMS
@@ -107,7 +107,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
     settings = load_settings(overrides=overrides or None)
 
-    app = Flask("callbacks", instance_relative_config=True, static_folder=None)
+    app = Flask("switchboard.callbacks", instance_relative_config=True, static_folder=None)
     # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
     # default, a 308 before any signature check, to the host the request named).
     app.url_map.merge_slashes = False
@@ -123,23 +123,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    switchboard = Switchboard(settings, _open_store(app, settings))
-    app.extensions["switchboard"] = switchboard
+    _install(app, settings)
     _stop_dev_server_cleanly_on_sigterm()
-    quiet = bool(app.config.get("QUIET_START"))
-    try:
-        switchboard.ensure_schema()
-    except Exception as error:
-        if not quiet:
-            app.logger.error(
-                "the database is unavailable at start-up (%s); webhooks get the safe answers "
-                "until it returns", type(error).__name__,
-            )
-    if not quiet:
-        _warn_about_signatures(app, settings)
-    hide_query_strings()
-
-    register_error_handlers(app)
     from switchboard.callbacks.health import bp as health_bp
 
     app.register_blueprint(health_bp)
@@ -159,6 +144,42 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         register_studio(app)
         register_studio_api(app)
     return app
+
+
+def init_app(app: Flask, config: Mapping[str, object] | None = None) -> Switchboard:
+    """Give a Flask app made elsewhere what Switchboard's webhook routes need: the settings
+    (``config`` by environment variable name over the environment, as for
+    :func:`create_app`), the store and its tables, the deadline and the signature check, and
+    the safe answers for errors on Twilio routes (other routes keep their own error pages).
+
+    :class:`~switchboard.callbacks.handlers.TwilioBlueprint` calls it when it is registered on
+    an app that has none, so ``app.register_blueprint(bp)`` on your own ``Flask(__name__)``
+    works. It adds no route of its own (``create_app`` adds ``/healthz`` and the flows).
+    """
+    existing = app.extensions.get("switchboard")
+    if existing is not None:
+        return existing
+    settings = load_settings(overrides=dict(config) if config else None)
+    return _install(app, settings)
+
+
+def _install(app: Flask, settings: Settings) -> Switchboard:
+    switchboard = Switchboard(settings, _open_store(app, settings))
+    app.extensions["switchboard"] = switchboard
+    quiet = bool(app.config.get("QUIET_START"))
+    try:
+        switchboard.ensure_schema()
+    except Exception as error:
+        if not quiet:
+            app.logger.error(
+                "the database is unavailable at start-up (%s); webhooks get the safe answers "
+                "until it returns", type(error).__name__,
+            )
+    if not quiet:
+        _warn_about_signatures(app, settings)
+    hide_query_strings()
+    register_error_handlers(app)
+    return switchboard
 
 
 def _open_store(app: Flask, settings: Settings) -> Store:

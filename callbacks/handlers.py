@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from flask import Blueprint, Request, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Request, Response, current_app, request, url_for
 from lxml import etree
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
@@ -88,6 +88,15 @@ class TwilioBlueprint(Blueprint):
     ) -> None:
         super().__init__(name, import_name, **kwargs)
         self.error_redirect = error_redirect
+
+    def register(self, app: Flask, options: dict[str, Any]) -> None:
+        """Register on ``app``, first giving it Switchboard's settings, store and error policy
+        (:func:`~switchboard.callbacks.app.init_app`) when it has none: on an app made by
+        :func:`~switchboard.callbacks.create_app` this adds nothing."""
+        from switchboard.callbacks.app import init_app
+
+        init_app(app)
+        super().register(app, options)
 
     def voice(
         self, rule: str, *, endpoint: str | None = None, error_redirect: str | None = None

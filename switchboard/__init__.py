@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         TwilioTimeout,
         ValidationError,
     )
-    from switchboard.callbacks import create_app, get_settings, get_store
+    from switchboard.callbacks import create_app, get_settings, get_store, init_app
     from switchboard.callbacks.handlers import TwilioBlueprint
     from switchboard.callbacks.store import StoreUnavailable
     from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
@@ -44,6 +44,7 @@ _EXPORTS = {
     "create_app": "switchboard.callbacks",
     "get_settings": "switchboard.callbacks",
     "get_store": "switchboard.callbacks",
+    "init_app": "switchboard.callbacks",
     "TwilioBlueprint": "switchboard.callbacks.handlers",
     "VoiceResponse": "switchboard.callbacks.twiml",
     "MessagingResponse": "switchboard.callbacks.twiml",
@@ -75,6 +76,7 @@ __all__ = [
     "create_app",
     "get_settings",
     "get_store",
+    "init_app",
     "load_settings",
 ]
 

@@ -68,7 +68,7 @@ def test_a_failing_voice_handler_gets_the_apology(
     broken: Twilio, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     params = call_params()
-    with caplog.at_level(logging.ERROR, logger="callbacks"):
+    with caplog.at_level(logging.ERROR, logger="switchboard.callbacks"):
         assert_apology(broken.post(f"/broken/{path}", params))
     assert params["CallSid"] in caplog.text
     assert TOKEN not in caplog.text
@@ -149,13 +149,13 @@ def test_fallback_logs_error_code_and_url(
     broken: Twilio, caplog: pytest.LogCaptureFixture
 ) -> None:
     params = call_params(ErrorCode="11205", ErrorUrl="https://example.com/voice")
-    with caplog.at_level(logging.WARNING, logger="callbacks"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.callbacks"):
         root = twiml(broken.post("/voice/fallback", params))
     assert [child.tag for child in root] == ["Say", "Hangup"]
     assert "11205" in caplog.text
     assert "https://example.com/voice" in caplog.text
     params = message_params(ErrorCode="12300", ErrorUrl="https://example.com/sms")
-    with caplog.at_level(logging.WARNING, logger="callbacks"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.callbacks"):
         assert_no_reply(broken.post("/sms/fallback", params))
     assert "12300" in caplog.text
 
@@ -167,7 +167,7 @@ def test_fallback_logs_no_password_or_query_of_the_error_url(
     may carry a token) stay out of the log, under ``flask run`` too."""
     url = "https://bob:pw-secret@sb.example.com/voice?token=query-secret"
     params = call_params(ErrorCode="11200", ErrorUrl=url)
-    with caplog.at_level(logging.WARNING, logger="callbacks"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.callbacks"):
         twiml(broken.post("/voice/fallback", params))
     assert "https://bob:***@sb.example.com/voice?…" in caplog.text
     assert "pw-secret" not in caplog.text

@@ -190,7 +190,7 @@ def test_a_forward_number_that_is_the_number_called_is_not_dialled(
     """Dialling the number that was called rings this IVR again, a call inside the call, as
     often as the caller presses 3."""
     caller = Caller(forwarding, To="+15550001111")
-    with caplog.at_level(logging.WARNING, logger="callbacks"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.callbacks"):
         root = caller.post("/voice/menu", Digits="3")
     assert root.find("Dial") is None
     assert "nobody is available" in spoken(root)
