@@ -132,11 +132,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         from switchboard.callbacks.flows import register_flows
 
         register_flows(app)
+    from switchboard.callbacks.console import register_console
     from switchboard.callbacks.metrics import register_metrics
     from switchboard.callbacks.notices import register_notices
 
     register_metrics(app)
     register_notices(app)
+    register_console(app)
     if app.config["STUDIO_FLOWS"]:
         from switchboard.callbacks.studio.api import register_studio_api
         from switchboard.callbacks.studio.blueprint import register_studio
@@ -183,7 +185,8 @@ def _install(app: Flask, settings: Settings) -> Switchboard:
 
 
 def _open_store(app: Flask, settings: Settings) -> Store:
-    from switchboard.callbacks import notices  # noqa: F401 (its table: one schema)
+    from switchboard.callbacks import notices  # noqa: F401 (their tables: one schema)
+    from switchboard.callbacks.console import tables  # noqa: F401
     from switchboard.callbacks.store import Store
     from switchboard.callbacks.studio import executions, flows_store  # noqa: F401
 

@@ -72,6 +72,19 @@ FIELDS: dict[str, Field] = {
               optional=True),
         Field("metrics_token", "SWITCHBOARD_METRICS_TOKEN", notify.metrics_token,
               optional=True, secret=True),
+        Field("console_password", "SWITCHBOARD_CONSOLE_PASSWORD", notify.console_password,
+              optional=True, secret=True),
+        Field("console_password_hash", "SWITCHBOARD_CONSOLE_PASSWORD_HASH",
+              notify.password_hash, optional=True, secret=True),
+        Field("secret_key", "SWITCHBOARD_SECRET_KEY", notify.secret_key, optional=True,
+              secret=True),
+        Field("console_timezone", "SWITCHBOARD_CONSOLE_TIMEZONE", notify.time_zone),
+        Field("console_session_hours", "SWITCHBOARD_CONSOLE_SESSION_HOURS",
+              partial(v.number, minimum=0.25, below=720,
+                      reason=" (hours a console login lasts)")),
+        Field("console_refresh", "SWITCHBOARD_CONSOLE_REFRESH",
+              partial(v.number, minimum=1, below=300,
+                      reason=" (seconds between two refreshes of the console's overview)")),
     )
 }
 

@@ -72,6 +72,9 @@ def load_settings(
     if values.get("voicemail_notify") and not values.get("account_sid"):
         raise ConfigError("SWITCHBOARD_VOICEMAIL_NOTIFY: texts need TWILIO_ACCOUNT_SID (and the "
                           "auth token) to send them")
+    if values.get("console_password") and values.get("console_password_hash"):
+        raise ConfigError("SWITCHBOARD_CONSOLE_PASSWORD and SWITCHBOARD_CONSOLE_PASSWORD_HASH: "
+                          "set one of them, not both")
     if values.get("smtp_url") and not values.get("smtp_from"):
         raise ConfigError("SWITCHBOARD_SMTP_FROM: required with SWITCHBOARD_SMTP_URL (the "
                           "address the voicemail emails come from)")

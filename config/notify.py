@@ -1,6 +1,6 @@
 """The checks of the settings that reach people: the numbers texted and the addresses emailed
-about a voicemail, the SMTP server that sends the emails, and the token that guards
-``/metrics``."""
+about a voicemail, the SMTP server that sends the emails, the token that guards ``/metrics``,
+and the console's password, session key and time zone."""
 
 from __future__ import annotations
 
@@ -121,3 +121,56 @@ def metrics_token(name: str, value: object) -> Secret:
             "(make one with: openssl rand -hex 32); the value is not shown"
         )
     return Secret(text)
+
+
+#: The shortest console password and secret key taken.
+MIN_PASSWORD = 8
+MIN_SECRET_KEY = 16
+
+
+def console_password(name: str, value: object) -> Secret:
+    """``SWITCHBOARD_CONSOLE_PASSWORD``: at least :data:`MIN_PASSWORD` characters; never shown."""
+    text = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(text, str) or len(text) < MIN_PASSWORD:
+        size = len(text) if isinstance(text, str) else 0
+        raise ConfigError(f"{name}: {size} characters is too short; use at least {MIN_PASSWORD}")
+    return Secret(text)
+
+
+def password_hash(name: str, value: object) -> Secret:
+    """``SWITCHBOARD_CONSOLE_PASSWORD_HASH``: a werkzeug hash (``scrypt:...$salt$hash`` or
+    ``pbkdf2:...``)."""
+    text = value.reveal() if isinstance(value, Secret) else value
+    method, _, rest = str(text).partition("$")
+    salt, _, digest = rest.partition("$")
+    if not method.startswith(("scrypt", "pbkdf2")) or not salt or not digest:
+        raise ConfigError(
+            f"{name}: not a werkzeug password hash (scrypt:... or pbkdf2:...); make one with: "
+            "python -c \"import getpass; from werkzeug.security import generate_password_hash "
+            "as h; print(h(getpass.getpass()))\""
+        )
+    return Secret(str(text))
+
+
+def secret_key(name: str, value: object) -> Secret:
+    """``SWITCHBOARD_SECRET_KEY``: at least :data:`MIN_SECRET_KEY` characters; never shown."""
+    text = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(text, str) or len(text) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"{name}: too short; use at least 32 random characters (python -c \"import "
+            "secrets; print(secrets.token_urlsafe(32))\")"
+        )
+    return Secret(text)
+
+
+def time_zone(name: str, value: object) -> str:
+    """A time zone name the system knows (``Europe/Paris``, ``UTC``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = str(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: {show(text)} is not a time zone name (like Europe/Paris or "
+                          "UTC)") from None
+    return text

@@ -52,6 +52,12 @@ class Settings:
     smtp_from: str | None = None
     voicemail_email: tuple[str, ...] | None = None
     metrics_token: Secret | None = None
+    console_password: Secret | None = None
+    console_password_hash: Secret | None = None
+    secret_key: Secret | None = None
+    console_timezone: str = "UTC"
+    console_session_hours: float = 12.0
+    console_refresh: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("auth_token", "api_key_secret"):

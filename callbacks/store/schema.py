@@ -83,6 +83,12 @@ calls = sa.Table(
     sa.Column("parent_call_sid", sa.String),
     sa.Column("extra", sa.Text),
     *_timestamps(),
+    # what the console filters and pages by (newest first, by number, by status)
+    sa.Index("ix_calls_created_at", "created_at"),
+    sa.Index("ix_calls_status_created_at", "status", "created_at"),
+    sa.Index("ix_calls_from_created_at", "from", "created_at"),
+    sa.Index("ix_calls_to_created_at", "to", "created_at"),
+    sa.Index("ix_calls_parent_call_sid", "parent_call_sid"),
 )
 
 messages = sa.Table(
@@ -103,6 +109,9 @@ messages = sa.Table(
     sa.Column("media", sa.Text),
     sa.Column("extra", sa.Text),
     *_timestamps(),
+    sa.Index("ix_messages_created_at", "created_at"),
+    sa.Index("ix_messages_from_created_at", "from", "created_at"),
+    sa.Index("ix_messages_to_created_at", "to", "created_at"),
 )
 
 recordings = sa.Table(
@@ -120,6 +129,7 @@ recordings = sa.Table(
     sa.Column("error_code", sa.String),
     sa.Column("extra", sa.Text),
     *_timestamps(),
+    sa.Index("ix_recordings_created_at", "created_at"),
 )
 
 status_callbacks = sa.Table(
@@ -137,6 +147,7 @@ status_callbacks = sa.Table(
     # A token names one request and its retries, not a callback across resources: the signature
     # does not cover the header, so a token alone must not make another call's callback a repeat.
     sa.UniqueConstraint("resource_sid", "idempotency_token"),
+    sa.Index("ix_status_callbacks_status_received_at", "status", "received_at"),
 )
 """One row per distinct callback: a repeat is the same resource, status and sequence number,
 or the same resource and ``I-Twilio-Idempotency-Token``."""

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from switchboard.callbacks.app import DATABASE_RETRY_AFTER
 from switchboard.callbacks.store import Store
 from switchboard.callbacks.store.schema import metadata
 from switchboard.callbacks.twiml import parse_twiml
+from switchboard.config import Settings
 from tests.load.figures import report
 from tests.load.servers import Answer, Gunicorn, Sender, percentile, send_at
 from tests.load.workload import TOKEN_HEADER
@@ -154,7 +154,7 @@ def test_a_write_lock_held_by_another_process(load_database_url: str, tmp_path: 
             landed_in = time.monotonic() - released_at
             # Twilio sends the callbacks answered 503 again (later than the breaker's interval,
             # within which a worker that found the lock does not try again): now they are taken.
-            time.sleep(max(0.0, released_at + DATABASE_RETRY_AFTER + 1 - time.monotonic()))
+            time.sleep(max(0.0, released_at + Settings.database_retry_after + 1 - time.monotonic()))
             refused = [(k, path, p, h) for (k, path, p, h), a in zip(requests, answers, strict=True)
                        if k.endswith("status") and a.status == 503]
             sender = Sender(server.port)

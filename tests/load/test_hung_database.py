@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from switchboard.callbacks.app import DATABASE_RETRY_AFTER
 from switchboard.callbacks.store import Store
 from switchboard.callbacks.twiml import parse_twiml
+from switchboard.config import Settings
 from tests.conftest import _fresh_postgres_url, _postgres_base_url
 from tests.load.figures import report
 from tests.load.servers import Answer, Gunicorn, HangingServer, no_secrets, percentile, send_at
@@ -158,7 +158,7 @@ def test_the_database_hangs_under_traffic_and_comes_back(
             while health(server.port)[0] != 200 and time.monotonic() < deadline:
                 time.sleep(0.2)
             healthy_in = time.monotonic() - resumed_at
-            time.sleep(DATABASE_RETRY_AFTER + 1)  # every worker's breaker has probed again
+            time.sleep(Settings.database_retry_after + 1)  # every worker's breaker has probed again
             answers_after = send_at(server.port, [i * 0.05 for i in range(len(after))],
                                     [r[1:] for r in after])
             workers_after = server.worker_pids()

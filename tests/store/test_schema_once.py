@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from switchboard.callbacks import app as app_module
 from switchboard.callbacks.store import Store
 from tests.conftest import free_port
 from tests.server.conftest import Twilio, call_params, make_app, message_params, twiml
@@ -104,7 +103,7 @@ def test_with_the_database_down_webhooks_do_not_try_to_create_the_tables(
 def test_the_tables_are_made_when_the_database_returns_without_a_webhook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app_module, "DATABASE_RETRY_AFTER", 0.2)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_RETRY_AFTER", "0.2")
     blocker = tmp_path / "blocked"
     blocker.write_text("where the folder should be")
     app = make_app(f"sqlite:///{blocker / 'db.sqlite3'}")

@@ -1,0 +1,204 @@
+"""Who may see the console: one password, a signed session cookie, a CSRF token per session.
+
+The session is a cookie of its own (``switchboard_console``, path ``/console``), signed with
+the console's secret key (:mod:`~switchboard.callbacks.console.options`), so the app's own
+``flask.session`` and ``SECRET_KEY`` are left to the app. It is HttpOnly, SameSite=Lax, and
+Secure when the request came over https. It holds a random CSRF token and, once logged in,
+when the login ends (``SWITCHBOARD_CONSOLE_SESSION_HOURS`` after it) and a fingerprint of the
+password setting, so that changing the password ends every session. Logging in starts a new
+session (a new token); logging out drops it.
+
+Every request that changes something (any method but GET and HEAD) must carry the session's
+CSRF token (the form field ``csrf_token`` or the header ``X-CSRF-Token``), compared with
+:func:`hmac.compare_digest`; the login form too, with the token of the session before login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.security import check_password_hash
+
+from switchboard.callbacks.console import throttle
+from switchboard.callbacks.console.blueprint import NOT_PAGES, bp, console
+from switchboard.callbacks.console.options import ConsoleOptions
+
+COOKIE = "switchboard_console"
+_SALT = "switchboard.console.session"
+#: A password longer than this is wrong without being hashed.
+MAX_PASSWORD = 1024
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PUBLIC = frozenset({"console.login", "console.static"})
+
+
+def _serializer(options: ConsoleOptions) -> URLSafeSerializer:
+    return URLSafeSerializer(options.secret_key, salt=_SALT)
+
+
+def _session() -> dict[str, Any]:
+    """This request's session (read from the cookie once): ``{}`` when there is none."""
+    data = g.get("console_session")
+    if data is None:
+        data = {}
+        raw = request.cookies.get(COOKIE)
+        if raw:
+            try:
+                loaded = _serializer(console().options).loads(raw)
+            except BadSignature:
+                loaded = None
+            if isinstance(loaded, dict) and isinstance(loaded.get("csrf"), str):
+                data = loaded
+        g.console_session = data
+    return data
+
+
+def _replace_session(logged_in: bool) -> dict[str, Any]:
+    state = console()
+    data: dict[str, Any] = {"csrf": secrets.token_urlsafe(32)}
+    if logged_in:
+        options = state.options
+        data["until"] = int(state.now().timestamp()) + options.session_seconds
+        data["pw"] = options.password_fingerprint
+    g.console_session = data
+    g.console_session_changed = True
+    return data
+
+
+def logged_in() -> bool:
+    data = _session()
+    until = data.get("until")
+    if not isinstance(until, int) or until <= console().now().timestamp():
+        return False
+    fingerprint = data.get("pw")
+    return isinstance(fingerprint, str) and hmac.compare_digest(
+        fingerprint.encode(), console().options.password_fingerprint.encode()
+    )
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (a session is started if there is none)."""
+    data = _session()
+    if not data:
+        data = _replace_session(False)
+    return data["csrf"]
+
+
+def csrf_valid() -> bool:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = _session().get("csrf")
+    if not expected or not sent:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def password_matches(options: ConsoleOptions, given: str) -> bool:
+    if len(given) > MAX_PASSWORD:
+        return False
+    if options.hashed:
+        return check_password_hash(options.password, given)
+    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(),
+                               hashlib.sha256(options.password.encode()).digest())
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a console path of this site, else the overview."""
+    prefix = bp.url_prefix or "/console"
+    if (
+        target
+        and (target == prefix or target.startswith((f"{prefix}/", f"{prefix}?")))
+        and not any(c in target for c in "\\\r\n\t")
+        and not target.startswith(f"{prefix}/login")
+    ):
+        return target
+    return url_for("console.overview")
+
+
+# -- the gate ----------------------------------------------------------------------------------
+
+
+@bp.before_request
+def _gate() -> Response | None:
+    endpoint = request.endpoint or ""
+    if endpoint == "console.static":
+        return None
+    console().ensure_tables()
+    if endpoint in _PUBLIC:
+        return None
+    if not logged_in():
+        if endpoint in NOT_PAGES:
+            response = jsonify(error="Not logged in", login=url_for("console.login"))
+            response.status_code = 401
+            return response
+        if request.method in _SAFE_METHODS:
+            return redirect(url_for("console.login", next=_requested_path()))
+        return redirect(url_for("console.login"), code=303)
+    if request.method not in _SAFE_METHODS and not csrf_valid():
+        abort(403, "The form had no valid security token: reload the page and try again.")
+    return None
+
+
+def _requested_path() -> str:
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
+@bp.after_request
+def _save_session(response: Response) -> Response:
+    if g.get("console_session_changed"):
+        options = console().options
+        data = g.console_session
+        response.set_cookie(
+            COOKIE, _serializer(options).dumps(data),
+            max_age=options.session_seconds if "until" in data else None,
+            path=bp.url_prefix or "/console", secure=request.is_secure, httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+# -- login and logout --------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if logged_in():
+            return redirect(target)
+        notice = "You are logged out." if request.args.get("out") else None
+        return render_template("console/login.html", next=target, notice=notice)
+    if not csrf_valid():
+        _replace_session(False)
+        return _login_page(target, "The login form had expired: try again.", 403)
+    state = console()
+    key = throttle.client_key(request.remote_addr)
+    with state.writing() as conn:
+        wait = throttle.take_attempt(conn, key, state.now())
+    if wait is not None:
+        response = _login_page(
+            target, f"Too many wrong passwords: try again in {wait} seconds.", 429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not password_matches(state.options, request.form.get("password", "")):
+        return _login_page(target, "Wrong password.", 401)
+    with state.writing() as conn:
+        throttle.succeeded(conn, key, state.now())
+    _replace_session(True)
+    return redirect(target, code=303)
+
+
+def _login_page(target: str, error: str, status: int) -> Response:
+    body = render_template("console/login.html", next=target, error=error)
+    return Response(body, status=status, mimetype="text/html")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    _replace_session(False)
+    return redirect(url_for("console.login", out=1), code=303)

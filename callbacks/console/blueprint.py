@@ -1,0 +1,287 @@
+"""The console's blueprint, its state in the app, and what every page shares: the navigation,
+the helpers its templates use, the headers and the error pages.
+
+Its error handlers are the blueprint's own: they answer errors raised in console views and
+nothing else, so the TwiML answers of the Twilio routes (``callbacks/errors.py``) stay as they
+are, and those never reach a console page (``/console`` is not a Twilio path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from switchboard.callbacks.console.options import ConsoleOptions
+from switchboard.callbacks.store import StoreUnavailable
+from switchboard.callbacks.store.engine import BUSY_MS, IMMEDIATE
+from switchboard.config.secret import MASK
+from switchboard.config.validation import redact_url
+
+if TYPE_CHECKING:
+    from switchboard.callbacks.app import Switchboard
+
+log = logging.getLogger("switchboard.callbacks")
+
+EXTENSION = "switchboard_console"
+PAGE_SIZE = 50
+#: Seconds a console query may wait for a lock or run (the pages are not on Twilio's clock).
+DATABASE_WAIT = 5.0
+
+bp = Blueprint(
+    "console", __name__, url_prefix="/console",
+    template_folder="templates", static_folder="static", static_url_path="/static",
+)
+
+#: The navigation: (endpoint, label). Flow executions join it when they have a page.
+NAV: list[tuple[str, str]] = [
+    ("console.overview", "Overview"),
+    ("console.calls", "Calls"),
+    ("console.voicemails", "Voicemails"),
+    ("console.conversations", "Conversations"),
+]
+
+#: Endpoints that are not pages: without a session they answer 401, not a redirect to login.
+NOT_PAGES = {"console.overview_live", "console.recording_audio"}
+
+#: Sent with every answer under /console (pages, JSON, audio, static files, errors).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+class Console:
+    """What :func:`~switchboard.callbacks.console.register_console` keeps in
+    ``app.extensions["switchboard_console"]``."""
+
+    def __init__(self, options: ConsoleOptions, switchboard: Switchboard) -> None:
+        self.options = options
+        self.switchboard = switchboard
+        self.clock = options.clock
+        self.tables_ready = False
+        self.static_versions: dict[str, str] = {}
+        settings = switchboard.settings
+        #: Values no page shows, whatever field holds them.
+        self.secrets = tuple(
+            secret for secret in (
+                _revealed(settings.auth_token), _revealed(settings.api_key_secret),
+                None if options.hashed else options.password,
+            ) if secret and len(secret) >= 6
+        )
+
+    @property
+    def store(self) -> Any:
+        return self.switchboard.store
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def day_start(self, now: datetime) -> datetime:
+        """Midnight of ``now``'s day in the console's time zone."""
+        local = now.astimezone(self.options.timezone)
+        return datetime.combine(local.date(), time(0), tzinfo=self.options.timezone)
+
+    def ensure_tables(self) -> None:
+        """The console's tables exist (``Store.create_all``), once per process."""
+        if not self.tables_ready:
+            self.store.create_all()
+            self.tables_ready = True
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection for one page's reads (on SQLite one snapshot for all of them)."""
+        with self.store.engine.connect() as conn:
+            _own_limits(conn)
+            if conn.dialect.name == "postgresql":
+                conn.begin()
+                _own_limits(conn)
+            yield conn
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self.store.engine.connect() as conn:
+            conn.execution_options(**{IMMEDIATE: True})
+            _own_limits(conn)  # SQLite's before its BEGIN IMMEDIATE waits for the writer
+            with conn.begin():
+                _own_limits(conn)  # PostgreSQL's in the transaction
+                yield conn
+
+
+def _own_limits(conn: sa.Connection) -> None:
+    """The console's own waits on a pooled connection, whatever a webhook's deadline left on
+    it: on PostgreSQL a ``statement_timeout`` for this transaction only (``SET LOCAL``, inside
+    one); on SQLite the busy timeout (outside one), noted where the store looks for it so that
+    it sets its own again."""
+    ms = int(DATABASE_WAIT * 1000)
+    if conn.dialect.name == "postgresql":
+        if conn.in_transaction():
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+        return
+    if conn.in_transaction():
+        return
+    info = conn.connection.info
+    if info.get(BUSY_MS) != ms:
+        conn.connection.dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")  # type: ignore[union-attr]
+        info[BUSY_MS] = ms
+
+
+def console() -> Console:
+    return current_app.extensions[EXTENSION]
+
+
+def _revealed(secret: Any) -> str | None:
+    return secret.reveal() if secret is not None else None
+
+
+# -- template helpers --------------------------------------------------------------------------
+
+
+def _when(value: datetime | None) -> str:
+    """A time in the console's zone: the time alone when it is today."""
+    if value is None:
+        return "-"
+    state = console()
+    local = value.astimezone(state.options.timezone)
+    today = state.now().astimezone(state.options.timezone).date()
+    if local.date() == today:
+        return f"{local:%H:%M:%S}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def _shown(value: object) -> str:
+    """A stored value as a page may show it: a token or password in it masked, the password
+    of a ``user:password@`` URL too."""
+    if value is None:
+        text = ""
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    for secret in console().secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if text.startswith(("http://", "https://")) and "@" in text:
+        text = redact_url(text)
+    return text
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _seconds(value: int | None) -> str:
+    if value is None:
+        return "-"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+_STATUS_CLASSES = {
+    "completed": "ok", "delivered": "ok", "received": "ok", "read": "ok", "sent": "ok",
+    "queued": "live", "initiated": "live", "ringing": "live", "in-progress": "live",
+    "sending": "live", "accepted": "live", "receiving": "live", "processing": "live",
+    "busy": "bad", "no-answer": "bad", "failed": "bad", "canceled": "bad",
+    "undelivered": "bad", "absent": "bad",
+}
+
+
+def _status_class(status: str | None) -> str:
+    return _STATUS_CLASSES.get((status or "").lower(), "other")
+
+
+def _static(filename: str) -> str:
+    """The URL of a static file, with a version from its content (cached until it changes)."""
+    versions = console().static_versions
+    version = versions.get(filename)
+    if version is None:
+        path = Path(bp.static_folder or "") / filename
+        version = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "0"
+        versions[filename] = version
+    return url_for("console.static", filename=filename, v=version)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    from switchboard.callbacks.console.auth import csrf_token
+
+    return {
+        "nav": NAV, "when": _when, "iso": _iso, "seconds": _seconds,
+        "status_class": _status_class, "csrf_token": csrf_token, "static": _static,
+        "shown": _shown,
+        "refresh": console().options.refresh,
+    }
+
+
+def add_security_headers(response: Response) -> Response:
+    """The console's headers on an answer under /console; nothing elsewhere."""
+    path = request.path
+    if path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint != "console.static":
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# -- error pages -------------------------------------------------------------------------------
+
+
+def error_page(status: int, title: str, text: str) -> Response:
+    if request.endpoint in NOT_PAGES:
+        from flask import jsonify
+
+        response = jsonify(error=title, detail=text)
+        response.status_code = status
+        return response
+    body = render_template("console/error.html", status=status, title=title, text=text)
+    return Response(body, status=status, mimetype="text/html")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return error_page(error.code or 500, error.name, error.description or "")
+
+
+@bp.errorhandler(StoreUnavailable)
+@bp.errorhandler(sa.exc.SQLAlchemyError)
+def _database_error(error: Exception) -> Response:
+    log.warning("console: %s %s: the database is unavailable (%s)", request.method,
+                request.path, type(error).__name__)
+    response = error_page(503, "Database unavailable",
+                          "The database did not answer. Try again in a moment.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def local_day(text: str | None, *, end: bool = False) -> datetime | None:
+    """A ``YYYY-MM-DD`` date of the console's zone as the UTC time it starts (``end``: the
+    time the day after starts); None for anything else."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    if end:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=console().options.timezone)

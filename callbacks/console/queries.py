@@ -1,0 +1,566 @@
+"""What the console's pages read from the store, and the heard state it writes.
+
+Every function takes an open connection of the store's engine (one read transaction per page)
+and returns plain dicts and dataclasses. Lists are paged by key (``created_at``, ``sid``), never
+by offset, so that the last page costs what the first does; a filter by number is two queries
+(``from`` and ``to``) each walking its own index in order, merged. The indexes each query
+expects are listed in docs/console.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from switchboard.callbacks.console.tables import heard, insert_ignoring
+from switchboard.callbacks.store.schema import (
+    NO_SEQUENCE,
+    calls,
+    messages,
+    opt_outs,
+    recordings,
+    status_callbacks,
+    voice_sessions,
+)
+
+#: A call's statuses before its end.
+LIVE_STATUSES = ("queued", "initiated", "ringing", "in-progress")
+#: A call still "in progress" in its row after this long is one whose last status callback
+#: never came (or was never asked for): it is not counted as live.
+LIVE_WINDOW = timedelta(hours=4)
+#: The statuses of a status callback that tell of something that went wrong: a call that
+#: did not connect, a message not delivered, a recording with nothing in it or none at all.
+FAILURE_STATUSES = ("busy", "no-answer", "failed", "canceled", "undelivered", "absent")
+CALL_STATUSES = (*LIVE_STATUSES, "completed", "busy", "no-answer", "failed", "canceled")
+#: Recordings made by ``<Record>`` (Twilio's ``RecordVerb``, or no source: a Record action's).
+VOICEMAIL_SOURCES = ("RecordVerb",)
+
+_CALL_COLUMNS = (
+    calls.c.sid, calls.c["from"], calls.c["to"], calls.c.direction, calls.c.status,
+    calls.c.duration, calls.c.caller_name, calls.c.forwarded_from, calls.c.parent_call_sid,
+    calls.c.created_at, calls.c.updated_at,
+)
+_MESSAGE_COLUMNS = (
+    messages.c.sid, messages.c["from"], messages.c["to"], messages.c.body, messages.c.direction,
+    messages.c.status, messages.c.error_code, messages.c.num_media, messages.c.media,
+    messages.c.created_at,
+)
+
+
+# -- paging ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a list ordered by (``created_at``, ``sid``), as a URL carries it."""
+
+    created_at: datetime
+    sid: str
+
+    def encode(self) -> str:
+        return f"{self.created_at.astimezone(UTC):%Y%m%dT%H%M%S.%f}~{self.sid}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        """The cursor written by :meth:`encode`; None for anything else."""
+        if not text or "~" not in text:
+            return None
+        when, _, sid = text.partition("~")
+        try:
+            created_at = datetime.strptime(when, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return cls(created_at, sid) if sid and len(sid) <= 64 else None
+
+
+@dataclass
+class Page:
+    """Rows of a list, newest first, with the cursors of the pages around them (None: none)."""
+
+    rows: list[dict[str, Any]]
+    newer: Cursor | None = None
+    older: Cursor | None = None
+
+
+def _keyed_page(
+    conn: sa.Connection,
+    branches: Sequence[sa.Select],
+    table: sa.FromClause,
+    *,
+    before: Cursor | None,
+    after: Cursor | None,
+    size: int,
+) -> Page:
+    """Run ``branches`` (selects of the same columns of ``table``, whose rows are merged) for
+    the page before ``before`` (or after ``after``, or the newest), ``size`` rows."""
+    created, sid = table.c.created_at, table.c.sid
+    key = sa.tuple_(created, sid)
+    ascending = after is not None
+    limited = []
+    for branch in branches:
+        # The plain bound on ``created_at`` is what an index on (..., created_at) ranges over;
+        # the row comparison then only orders the rows of the cursor's own instant.
+        if after is not None:
+            branch = branch.where(created >= _at(after.created_at),
+                                  key > sa.tuple_(_at(after.created_at), sa.literal(after.sid)))
+        elif before is not None:
+            branch = branch.where(created <= _at(before.created_at),
+                                  key < sa.tuple_(_at(before.created_at),
+                                                  sa.literal(before.sid)))
+        order = (created.asc(), sid.asc()) if ascending else (created.desc(), sid.desc())
+        limited.append(branch.order_by(*order).limit(size + 1))
+    if len(limited) == 1:
+        stmt = limited[0]
+    else:
+        merged = sa.union(*(sa.select(branch.subquery()) for branch in limited)).subquery()
+        order = (
+            (merged.c.created_at.asc(), merged.c.sid.asc()) if ascending
+            else (merged.c.created_at.desc(), merged.c.sid.desc())
+        )
+        stmt = sa.select(merged).order_by(*order).limit(size + 1)
+    rows = [_decode(row) for row in conn.execute(stmt).mappings()]
+    more = len(rows) > size
+    rows = rows[:size]
+    if ascending:
+        rows.reverse()
+        has_newer, has_older = more, True
+    else:
+        has_newer, has_older = before is not None, more
+    page = Page(rows)
+    if rows:
+        if has_newer:
+            page.newer = Cursor(rows[0]["created_at"], rows[0]["sid"])
+        if has_older:
+            page.older = Cursor(rows[-1]["created_at"], rows[-1]["sid"])
+    return page
+
+
+def _at(when: datetime) -> sa.BindParameter[datetime]:
+    return sa.literal(when, calls.c.created_at.type)
+
+
+def _decode(row: Any) -> dict[str, Any]:
+    result = dict(row)
+    for name in ("extra", "media", "params", "data"):
+        value = result.get(name)
+        if isinstance(value, str):
+            try:
+                result[name] = json.loads(value)
+            except ValueError:
+                result[name] = None
+    return result
+
+
+def normalise_number(text: str | None) -> str | None:
+    """A number as a filter takes it: ``(415) 555-0100`` and ``+1 415 555 0100`` ->
+    ``+14155550100`` when it is only digits and punctuation (``1415...`` gets its ``+``);
+    anything else (``client:alice``, ``whatsapp:+1...``) as typed, trimmed."""
+    if text is None:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    if all(c.isascii() and (c.isdigit() or c in "+-(). ") for c in text):
+        digits = "".join(c for c in text if c.isdigit())
+        if digits:
+            return "+" + digits
+    return text[:64]
+
+
+# -- calls -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """The calls page's filters: a number (either side), a status, a range of times (UTC)."""
+
+    number: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, select: sa.Select) -> sa.Select:
+        if self.status:
+            select = select.where(calls.c.status == self.status)
+        if self.since is not None:
+            select = select.where(calls.c.created_at >= self.since)
+        if self.until is not None:
+            select = select.where(calls.c.created_at < self.until)
+        return select
+
+
+def list_calls(
+    conn: sa.Connection, filters: CallFilters, *, before: Cursor | None = None,
+    after: Cursor | None = None, size: int = 50,
+) -> Page:
+    """Calls, newest first, filtered and paged."""
+    base = filters.where(sa.select(*_CALL_COLUMNS))
+    if filters.number:
+        branches = [base.where(calls.c["from"] == filters.number),
+                    base.where(calls.c["to"] == filters.number)]
+    else:
+        branches = [base]
+    return _keyed_page(conn, branches, calls, before=before, after=after, size=size)
+
+
+@dataclass
+class TimelineEvent:
+    """One line of a call's timeline: what happened at ``at``, and what Switchboard answered
+    (``answer``: None when the store does not know)."""
+
+    at: datetime
+    kind: str
+    title: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    answer: str | None = None
+    link: str | None = None
+    recording: dict[str, Any] | None = None
+
+
+@dataclass
+class CallDetail:
+    call: dict[str, Any]
+    events: list[TimelineEvent]
+    recordings: list[dict[str, Any]]
+    children: list[dict[str, Any]]
+    session: dict[str, Any] | None
+
+
+#: A source of timeline events: ``(conn, call row, detail so far) -> events``. Flow
+#: executions add theirs here (see docs/console.md).
+TimelineSource = Callable[[sa.Connection, dict[str, Any], CallDetail], Iterable[TimelineEvent]]
+
+#: Fields of a call status callback worth showing on its line (the rest are in its details).
+_STATUS_FIELDS = ("CallDuration", "SipResponseCode", "ErrorCode", "ErrorMessage", "AnsweredBy",
+                  "RecordingDuration", "RecordingStatus", "CallbackSource")
+
+
+def call_detail(conn: sa.Connection, sid: str) -> CallDetail | None:
+    """The call, its recordings, its child legs, its session and its timeline."""
+    row = conn.execute(
+        sa.select(calls).where(calls.c.sid == sid)
+    ).mappings().first()
+    if row is None:
+        return None
+    call = _decode(row)
+    children = [_decode(r) for r in conn.execute(
+        sa.select(*_CALL_COLUMNS).where(calls.c.parent_call_sid == sid)
+        .order_by(calls.c.created_at)
+    ).mappings()]
+    recording_rows = [_decode(r) for r in conn.execute(
+        sa.select(recordings, heard.c.heard_at)
+        .outerjoin(heard, heard.c.recording_sid == recordings.c.sid)
+        .where(recordings.c.call_sid == sid).order_by(recordings.c.created_at)
+    ).mappings()]
+    session_row = conn.execute(
+        sa.select(voice_sessions).where(voice_sessions.c.call_sid == sid)
+    ).mappings().first()
+    detail = CallDetail(call, [], recording_rows, children,
+                        _decode(session_row) if session_row is not None else None)
+    events: list[TimelineEvent] = []
+    for source in TIMELINE_SOURCES:
+        events.extend(source(conn, call, detail))
+    events.sort(key=lambda event: event.at)
+    detail.events = events
+    return detail
+
+
+def _first_request(conn: sa.Connection, call: dict[str, Any],
+                   detail: CallDetail) -> Iterable[TimelineEvent]:
+    who = f"from {call['from'] or 'unknown'} to {call['to'] or 'unknown'}"
+    direction = call.get("direction") or "a"
+    yield TimelineEvent(
+        call["created_at"], "webhook", f"{direction.capitalize()} call {who}",
+        fields={k: v for k, v in (call.get("extra") or {}).items() if v not in (None, "")},
+    )
+
+
+def _callbacks(conn: sa.Connection, call: dict[str, Any],
+               detail: CallDetail) -> Iterable[TimelineEvent]:
+    sids = [call["sid"], *(r["sid"] for r in detail.recordings)]
+    rows = conn.execute(
+        sa.select(status_callbacks).where(status_callbacks.c.resource_sid.in_(sids))
+        .order_by(status_callbacks.c.id)
+    ).mappings()
+    for row in rows:
+        callback = _decode(row)
+        params = callback.get("params") or {}
+        sequence = callback["sequence_number"]
+        title = f"{callback['kind'].capitalize()} status: {callback['status']}"
+        if sequence is not None and sequence != NO_SEQUENCE:
+            title += f" (#{sequence})"
+        shown = {name: params[name] for name in _STATUS_FIELDS if params.get(name)}
+        yield TimelineEvent(callback["received_at"], "status", title, fields=shown,
+                            answer="204: stored")
+
+
+def _recordings(conn: sa.Connection, call: dict[str, Any],
+                detail: CallDetail) -> Iterable[TimelineEvent]:
+    for recording in detail.recordings:
+        seconds = recording.get("duration")
+        length = f", {seconds} s" if seconds is not None else ""
+        source = recording.get("source") or "Record"
+        yield TimelineEvent(recording["created_at"], "recording",
+                            f"Recording {recording['sid']} ({source}{length})",
+                            recording=recording)
+
+
+def _children(conn: sa.Connection, call: dict[str, Any],
+              detail: CallDetail) -> Iterable[TimelineEvent]:
+    for child in detail.children:
+        yield TimelineEvent(child["created_at"], "dial",
+                            f"Dialled {child['to'] or 'unknown'}: {child['status'] or '-'}",
+                            link=child["sid"])
+
+
+def _session(conn: sa.Connection, call: dict[str, Any],
+             detail: CallDetail) -> Iterable[TimelineEvent]:
+    if detail.session is not None:
+        data = detail.session.get("data") or {}
+        yield TimelineEvent(detail.session["updated_at"], "session",
+                            "Session saved (the last save is kept)", fields=dict(data))
+
+
+TIMELINE_SOURCES: list[TimelineSource] = [
+    _first_request, _callbacks, _recordings, _children, _session,
+]
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Overview:
+    calls_today: int
+    messages_today: int
+    live_count: int
+    unheard: int
+    live: list[dict[str, Any]]
+    recent_calls: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    voicemails: list[dict[str, Any]]
+
+
+def overview(conn: sa.Connection, *, now: datetime, day_start: datetime,
+             size: int = 10) -> Overview:
+    """Today's counts (since ``day_start``), the live calls, the latest calls, failures and
+    unheard voicemails."""
+    live_where = (calls.c.status.in_(LIVE_STATUSES), calls.c.created_at >= now - LIVE_WINDOW)
+    return Overview(
+        calls_today=_count(conn, calls, calls.c.created_at >= day_start),
+        messages_today=_count(conn, messages, messages.c.created_at >= day_start),
+        live_count=_count(conn, calls, *live_where),
+        unheard=unheard_count(conn),
+        live=_rows(conn, sa.select(*_CALL_COLUMNS).where(*live_where)
+                   .order_by(calls.c.created_at.desc()).limit(size)),
+        recent_calls=_rows(conn, sa.select(*_CALL_COLUMNS)
+                           .order_by(calls.c.created_at.desc(), calls.c.sid.desc())
+                           .limit(size)),
+        failures=failures(conn, size=size),
+        voicemails=voicemails(conn, unheard_only=True, size=5).rows,
+    )
+
+
+def _count(conn: sa.Connection, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def _rows(conn: sa.Connection, stmt: sa.Select) -> list[dict[str, Any]]:
+    return [_decode(row) for row in conn.execute(stmt).mappings()]
+
+
+def failures(conn: sa.Connection, *, size: int = 10) -> list[dict[str, Any]]:
+    """The latest status callbacks that tell of a failure, newest first: one index walk of
+    ``size`` rows per status (``status``, ``received_at``), merged."""
+    stmt = _failures_statement(size)
+    rows = _rows(conn, stmt)
+    for row in rows:
+        params = row.get("params") or {}
+        row["from"] = params.get("From")
+        row["to"] = params.get("To")
+        row["error_code"] = params.get("ErrorCode")
+        row["sip_code"] = params.get("SipResponseCode")
+        row["call_sid"] = row["resource_sid"] if row["kind"] == "call" else params.get("CallSid")
+    return rows
+
+
+@functools.lru_cache(maxsize=8)
+def _failures_statement(size: int) -> sa.Select:
+    """Built once per size: making this statement costs ten times what running it does."""
+    table = status_callbacks
+    branches = [
+        sa.select(table.c.id, table.c.resource_sid, table.c.kind, table.c.status,
+                  table.c.params, table.c.received_at)
+        .where(table.c.status == status)
+        .order_by(table.c.received_at.desc()).limit(size).subquery()
+        for status in FAILURE_STATUSES
+    ]
+    merged = sa.union_all(*(sa.select(branch) for branch in branches)).subquery()
+    return sa.select(merged).order_by(merged.c.received_at.desc(), merged.c.id.desc()).limit(size)
+
+
+# -- voicemails --------------------------------------------------------------------------------
+
+
+def _voicemail_where() -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        sa.or_(recordings.c.source.in_(VOICEMAIL_SOURCES), recordings.c.source.is_(None)),
+        sa.or_(recordings.c.status == "completed", recordings.c.status.is_(None)),
+    )
+
+
+def unheard_count(conn: sa.Connection) -> int:
+    unheard = ~sa.exists().where(heard.c.recording_sid == recordings.c.sid)
+    return _count(conn, recordings, *_voicemail_where(), unheard)
+
+
+def voicemails(
+    conn: sa.Connection, *, unheard_only: bool = False, before: Cursor | None = None,
+    after: Cursor | None = None, size: int = 50,
+) -> Page:
+    """Voicemails newest first, with the caller (from their call) and when they were heard."""
+    stmt = (
+        sa.select(recordings.c.sid, recordings.c.call_sid, recordings.c.account_sid,
+                  recordings.c.duration, recordings.c.status, recordings.c.created_at,
+                  calls.c["from"].label("caller"), calls.c["to"].label("called"),
+                  heard.c.heard_at)
+        .select_from(recordings)
+        .outerjoin(calls, calls.c.sid == recordings.c.call_sid)
+        .outerjoin(heard, heard.c.recording_sid == recordings.c.sid)
+        .where(*_voicemail_where())
+    )
+    if unheard_only:
+        stmt = stmt.where(heard.c.recording_sid.is_(None))
+    return _keyed_page(conn, [stmt], recordings, before=before, after=after, size=size)
+
+
+def recording(conn: sa.Connection, sid: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(recordings, heard.c.heard_at)
+        .outerjoin(heard, heard.c.recording_sid == recordings.c.sid)
+        .where(recordings.c.sid == sid)
+    ).mappings().first()
+    return _decode(row) if row is not None else None
+
+
+def set_heard(conn: sa.Connection, sid: str, is_heard: bool, now: datetime) -> None:
+    """Mark the recording heard (once: the first time is kept) or unheard."""
+    if not is_heard:
+        conn.execute(sa.delete(heard).where(heard.c.recording_sid == sid))
+        return
+    conn.execute(insert_ignoring(conn, heard).values(recording_sid=sid, heard_at=now))
+
+
+# -- conversations -----------------------------------------------------------------------------
+
+
+def _contact() -> sa.ColumnElement[str]:
+    """The other party of a message: its sender when it came in, else its recipient."""
+    return sa.case((messages.c.direction == "inbound", messages.c["from"]),
+                   else_=messages.c["to"])
+
+
+#: Messages read at a time while conversations are gathered.
+_SCAN = 200
+
+
+def conversations(conn: sa.Connection, *, number: str | None = None,
+                  before: Cursor | None = None, size: int = 50) -> Page:
+    """Contacts by their latest message, newest first, ``size`` of them: each with that
+    message (``latest``), how many messages (``count``) and the senders it opted out of
+    (``opted_out``, ``*``: all). ``number``: only conversations with that number on either
+    side (a contact, or one of ours).
+
+    Messages are read newest first by the index on ``created_at`` (or on ``from`` and ``to``)
+    until ``size`` contacts are found, so a page costs what its conversations hold, not the
+    whole table. A page is keyed by the latest message of the last conversation before it
+    (``before``): a contact with a message at or after that key was on an earlier page."""
+    contact = _contact().label("contact")
+    base = sa.select(*_MESSAGE_COLUMNS, contact)
+    branches = ([base.where(messages.c["from"] == number), base.where(messages.c["to"] == number)]
+                if number else [base])
+    found: dict[str, dict[str, Any]] = {}
+    earlier: set[str] = set()
+    scan = before
+    while len(found) <= size:
+        batch = _keyed_page(conn, branches, messages, before=scan, after=None, size=_SCAN)
+        for message in batch.rows:
+            who = message.pop("contact")
+            if who is None or who in found or who in earlier:
+                continue
+            if before is not None and _has_since(conn, who, before):
+                earlier.add(who)
+                continue
+            found[who] = {"contact": who, "last_at": message["created_at"], "latest": message}
+            if len(found) > size:
+                break
+        if batch.older is None:
+            break
+        scan = batch.older
+    rows = list(found.values())
+    page = Page(rows[:size])
+    if len(rows) > size:
+        last = page.rows[-1]["latest"]
+        page.older = Cursor(last["created_at"], last["sid"])
+    if page.rows:
+        _attach_counts(conn, page.rows)
+        _attach_opt_outs(conn, page.rows)
+    return page
+
+
+def _has_since(conn: sa.Connection, contact: str, cursor: Cursor) -> bool:
+    """Whether ``contact`` has a message at or after ``cursor`` (two index probes)."""
+    key = sa.tuple_(messages.c.created_at, messages.c.sid)
+    at = sa.tuple_(_at(cursor.created_at), sa.literal(cursor.sid))
+    for column in (messages.c["from"], messages.c["to"]):
+        probe = sa.select(messages.c.sid).where(
+            column == contact, messages.c.created_at >= _at(cursor.created_at), key >= at
+        ).limit(1)
+        if conn.execute(probe).first() is not None:
+            return True
+    return False
+
+
+def _attach_counts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Each conversation's number of messages: those from the contact and those to it."""
+    contacts = [row["contact"] for row in rows]
+    counts = dict.fromkeys(contacts, 0)
+    for column in (messages.c["from"], messages.c["to"]):
+        stmt = (sa.select(column, sa.func.count()).where(column.in_(contacts))
+                .group_by(column))
+        for who, count in conn.execute(stmt):
+            counts[who] += count
+    for row in rows:
+        row["count"] = counts[row["contact"]]
+
+
+def _attach_opt_outs(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    senders = opted_out(conn, [row["contact"] for row in rows])
+    for row in rows:
+        row["opted_out"] = senders.get(row["contact"], [])
+
+
+def opted_out(conn: sa.Connection, numbers: Sequence[str]) -> dict[str, list[str]]:
+    """For each number that opted out of anything: the senders (``*``: every sender)."""
+    found: dict[str, list[str]] = {}
+    rows = conn.execute(
+        sa.select(opt_outs.c.number, opt_outs.c.sender)
+        .where(opt_outs.c.number.in_(list(numbers))).order_by(opt_outs.c.sender)
+    )
+    for number, sender in rows:
+        found.setdefault(number, []).append(sender)
+    return found
+
+
+def thread(conn: sa.Connection, contact: str, *, before: Cursor | None = None,
+           after: Cursor | None = None, size: int = 50) -> Page:
+    """The messages to and from ``contact``, newest first."""
+    base = sa.select(*_MESSAGE_COLUMNS)
+    branches = [base.where(messages.c["from"] == contact), base.where(messages.c["to"] == contact)]
+    return _keyed_page(conn, branches, messages, before=before, after=after, size=size)

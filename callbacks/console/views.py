@@ -1,0 +1,191 @@
+"""The console's pages: overview (and its live JSON), calls, a call, voicemails, conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, jsonify, redirect, render_template, request, url_for
+
+from switchboard.callbacks.console import queries
+from switchboard.callbacks.console.blueprint import PAGE_SIZE, bp, console, local_day
+from switchboard.callbacks.store.schema import ALL_SENDERS
+
+#: The overview's parts the live endpoint sends again: (element name, template).
+LIVE_SECTIONS = {
+    "live": "console/_live_calls.html",
+    "recent-calls": "console/_recent_calls.html",
+    "failures": "console/_failures.html",
+    "voicemails": "console/_voicemails_short.html",
+}
+
+
+def _overview() -> queries.Overview:
+    state = console()
+    now = state.now()
+    with state.reading() as conn:
+        return queries.overview(conn, now=now, day_start=state.day_start(now))
+
+
+def _counts(data: queries.Overview) -> dict[str, int]:
+    return {
+        "calls-today": data.calls_today,
+        "messages-today": data.messages_today,
+        "live": data.live_count,
+        "unheard": data.unheard,
+    }
+
+
+@bp.get("/")
+def overview() -> str:
+    data = _overview()
+    return render_template("console/overview.html", data=data, counts=_counts(data),
+                           sections=LIVE_SECTIONS)
+
+
+@bp.get("/overview.json")
+def overview_live() -> Response:
+    """The overview's counts and parts, for the page to refresh itself."""
+    data = _overview()
+    sections = {name: render_template(template, data=data)
+                for name, template in LIVE_SECTIONS.items()}
+    return jsonify(counts=_counts(data), sections=sections,
+                   updated=console().now().astimezone(console().options.timezone)
+                   .strftime("%H:%M:%S"))
+
+
+# -- calls -------------------------------------------------------------------------------------
+
+
+def _cursors() -> tuple[queries.Cursor | None, queries.Cursor | None]:
+    return (queries.Cursor.parse(request.args.get("before")),
+            queries.Cursor.parse(request.args.get("after")))
+
+
+@bp.get("/calls")
+def calls() -> str:
+    args = request.args
+    status = args.get("status") or None
+    if status not in queries.CALL_STATUSES:
+        status = None
+    since_text, until_text = args.get("since", ""), args.get("until", "")
+    filters = queries.CallFilters(
+        number=queries.normalise_number(args.get("number")),
+        status=status,
+        since=local_day(since_text),
+        until=local_day(until_text, end=True),
+    )
+    before, after = _cursors()
+    with console().reading() as conn:
+        page = queries.list_calls(conn, filters, before=before, after=after, size=PAGE_SIZE)
+    kept = {"number": args.get("number", "").strip(), "status": status or "",
+            "since": since_text if filters.since else "",
+            "until": until_text if filters.until else ""}
+    return render_template(
+        "console/calls.html", page=page, filters=kept, statuses=queries.CALL_STATUSES,
+        links=_page_links("console.calls", page, {k: v for k, v in kept.items() if v}),
+    )
+
+
+def _page_links(endpoint: str, page: queries.Page, params: dict[str, Any]) -> dict[str, str]:
+    links = {}
+    if page.newer is not None:
+        links["newest"] = url_for(endpoint, **params)
+        links["newer"] = url_for(endpoint, after=page.newer.encode(), **params)
+    if page.older is not None:
+        links["older"] = url_for(endpoint, before=page.older.encode(), **params)
+    return links
+
+
+@bp.get("/calls/<sid>")
+def call(sid: str) -> str:
+    with console().reading() as conn:
+        detail = queries.call_detail(conn, sid)
+    if detail is None:
+        abort(404, f"No call {sid} in the database.")
+    return render_template("console/call.html", detail=detail, call=detail.call)
+
+
+# -- voicemails --------------------------------------------------------------------------------
+
+
+@bp.get("/voicemails")
+def voicemails() -> str:
+    unheard_only = request.args.get("show") == "unheard"
+    before, after = _cursors()
+    with console().reading() as conn:
+        page = queries.voicemails(conn, unheard_only=unheard_only, before=before, after=after,
+                                  size=PAGE_SIZE)
+        unheard = queries.unheard_count(conn)
+    params = {"show": "unheard"} if unheard_only else {}
+    return render_template("console/voicemails.html", page=page, unheard_only=unheard_only,
+                           unheard=unheard, links=_page_links("console.voicemails", page, params))
+
+
+@bp.post("/voicemails/<sid>/heard")
+def voicemail_heard(sid: str) -> Response:
+    state = console()
+    with state.reading() as conn:
+        if queries.recording(conn, sid) is None:
+            abort(404, f"No recording {sid} in the database.")
+    with state.writing() as conn:
+        queries.set_heard(conn, sid, request.form.get("heard", "1") != "0", state.now())
+    return redirect(_back(url_for("console.voicemails")), code=303)
+
+
+def _back(default: str) -> str:
+    """The console page a form came from (its ``next`` field), else ``default``."""
+    from switchboard.callbacks.console.auth import safe_next
+
+    target = request.form.get("next")
+    return safe_next(target) if target else default
+
+
+# -- conversations -----------------------------------------------------------------------------
+
+
+@bp.get("/conversations")
+def conversations() -> str:
+    number = queries.normalise_number(request.args.get("number"))
+    before = queries.Cursor.parse(request.args.get("before"))
+    with console().reading() as conn:
+        page = queries.conversations(conn, number=number, before=before, size=PAGE_SIZE)
+    params = {"number": request.args.get("number", "").strip()} if number else {}
+    links = {}
+    if before is not None:
+        links["newest"] = url_for("console.conversations", **params)
+    if page.older is not None:
+        links["older"] = url_for("console.conversations", before=page.older.encode(), **params)
+    return render_template("console/conversations.html", page=page,
+                           number=params.get("number", ""), links=links)
+
+
+@bp.get("/conversations/<contact>")
+def conversation(contact: str) -> str:
+    before, after = _cursors()
+    with console().reading() as conn:
+        page = queries.thread(conn, contact, before=before, after=after, size=PAGE_SIZE)
+        opted = queries.opted_out(conn, [contact]).get(contact, [])
+    ours = sorted({m["to"] if m["direction"] == "inbound" else m["from"]
+                   for m in page.rows} - {None})
+    return render_template(
+        "console/conversation.html", contact=contact, page=page, messages=page.rows[::-1],
+        opted_out=opted, ours=ours, all_senders=ALL_SENDERS,
+        links=_page_links("console.conversation", page, {"contact": contact}),
+    )
+
+
+@bp.post("/conversations/<contact>/opt-out")
+def conversation_opt_out(contact: str) -> Response:
+    """Opt ``contact`` out of one of our numbers (``sender``) or of all (``*``), or back in."""
+    store = console().store
+    sender = (request.form.get("sender") or "").strip() or ALL_SENDERS
+    if request.form.get("action") == "in":
+        store.opt_in(contact, None if sender == ALL_SENDERS else sender)
+    else:
+        store.opt_out(contact, None if sender == ALL_SENDERS else sender)
+    return redirect(url_for("console.conversation", contact=contact), code=303)
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST"])
+def not_found(rest: str) -> Response:
+    abort(404, "There is no such page in the console.")

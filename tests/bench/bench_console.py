@@ -1,0 +1,285 @@
+"""Console: its pages with 100,000 calls and 100,000 messages in the database.
+
+The database holds a month of a busy line: 100,000 calls (a fifth of them busy, unanswered,
+failed or canceled, a few still "ringing" long after they ended, as a call whose last status
+callback never came stays), a status callback for each, 12,000 voicemails (most heard),
+100,000 texts with 20,000 contacts (inbound and outbound, some undelivered, each outbound
+with its status callback), 500 opt-outs and 2,000 voice sessions; about a thirtieth of it is
+today. Each page is asked for through Flask's test client by a logged-in operator: routing,
+the session, the queries, the templates; no network. The overview is timed first without
+the console's indexes (the store's own only), then with them (:data:`INDEXES`, which
+docs/console.md lists), as are the other pages. The goal: the overview's p99 under 200 ms.
+
+SQLite always; PostgreSQL too when ``SWITCHBOARD_TEST_POSTGRESQL_URL`` names a server (a
+database is created for the run and dropped after).
+
+Run: ``.venv/bin/python -m tests.bench console``
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from switchboard.callbacks import create_app
+from switchboard.callbacks.console import register_console, tables
+from switchboard.callbacks.store import schema, status_rank
+
+GOAL_P99_MS = 200.0
+CALLS = 100_000
+MESSAGES = 100_000
+CONTACTS = 20_000
+VOICEMAILS = 12_000
+HEARD = 10_000
+DAYS = 30
+PASSWORD = "benchmark password"
+OURS = ["+14155550100", "+14155550101", "+14155550102"]
+#: The indexes the console's pages need, as the database is asked to make them.
+INDEXES = [
+    'CREATE INDEX IF NOT EXISTS ix_calls_created_at ON calls (created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_calls_status_created_at ON calls (status, created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_calls_from_created_at ON calls ("from", created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_calls_to_created_at ON calls ("to", created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_calls_parent_call_sid ON calls (parent_call_sid)',
+    'CREATE INDEX IF NOT EXISTS ix_messages_created_at ON messages (created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_messages_from_created_at ON messages ("from", created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_messages_to_created_at ON messages ("to", created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_recordings_created_at ON recordings (created_at)',
+    'CREATE INDEX IF NOT EXISTS ix_status_callbacks_status_received_at '
+    'ON status_callbacks (status, received_at)',
+]
+CALL_OUTCOMES = [("completed", 75), ("busy", 6), ("no-answer", 9), ("failed", 3),
+                 ("canceled", 2), ("ringing", 5)]
+SIP = {"completed": "200", "busy": "486", "no-answer": "487", "canceled": "487",
+       "failed": "404"}
+
+
+def contact(n: int) -> str:
+    return f"+1555{n:07d}"
+
+
+def load(engine: sa.Engine, now: datetime, rng: random.Random) -> dict[str, str]:
+    """Fill the database; return a call, a contact and a cursor deep in the calls to ask for."""
+    start = now - timedelta(days=DAYS)
+    span = (now - start).total_seconds()
+
+    def when() -> datetime:
+        return start + timedelta(seconds=rng.random() * span)
+
+    statuses = [s for s, weight in CALL_OUTCOMES for _ in range(weight)]
+    calls, callbacks, recordings, heard, sessions = [], [], [], [], []
+    for n in range(CALLS):
+        sid = f"CA{n:032x}"
+        created = when()
+        status = rng.choice(statuses)
+        outbound = rng.random() < 0.1
+        person, ours = contact(rng.randrange(CONTACTS)), rng.choice(OURS)
+        caller, called = (ours, person) if outbound else (person, ours)
+        duration = rng.randrange(5, 600) if status == "completed" else 0
+        calls.append({
+            "sid": sid, "account_sid": "AC" + "0" * 32, "from": caller, "to": called,
+            "direction": "outbound-api" if outbound else "inbound", "status": status,
+            "status_rank": status_rank("call", status), "duration": duration,
+            "extra": json.dumps({"ApiVersion": "2010-04-01", "FromCity": "SPRINGFIELD"}),
+            "created_at": created, "updated_at": created + timedelta(seconds=duration),
+        })
+        if status != "ringing":
+            callbacks.append({
+                "resource_sid": sid, "kind": "call", "status": status, "sequence_number": 0,
+                "idempotency_token": str(uuid.UUID(int=n)),
+                "params": json.dumps({"CallSid": sid, "CallStatus": status, "From": caller,
+                                      "To": called, "CallDuration": str(duration),
+                                      "SipResponseCode": SIP[status]}),
+                "received_at": created + timedelta(seconds=duration),
+            })
+        if n < VOICEMAILS:
+            recording = f"RE{n:032x}"
+            recordings.append({
+                "sid": recording, "account_sid": "AC" + "0" * 32, "call_sid": sid,
+                "url": f"https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/{recording}",
+                "duration": rng.randrange(3, 90), "channels": 1, "source": "RecordVerb",
+                "status": "completed", "status_rank": 3, "error_code": None, "extra": None,
+                "created_at": created, "updated_at": created,
+            })
+            if n < HEARD:
+                heard.append({"recording_sid": recording, "heard_at": created})
+        if n < 2000:
+            sessions.append({"call_sid": sid, "data": '{"attempts": 1}', "updated_at": created})
+
+    messages = []
+    for n in range(MESSAGES):
+        sid = f"SM{n:032x}"
+        created = when()
+        person, ours = contact(rng.randrange(CONTACTS)), rng.choice(OURS)
+        inbound = rng.random() < 0.6
+        if inbound:
+            status, error = "received", None
+        else:
+            roll = rng.random()
+            status, error = (("delivered", None) if roll < 0.9 else
+                             ("undelivered", "30003") if roll < 0.95 else ("failed", "30008"))
+            callbacks.append({
+                "resource_sid": sid, "kind": "message", "status": status, "sequence_number": -1,
+                "idempotency_token": str(uuid.UUID(int=CALLS + n)),
+                "params": json.dumps({"MessageSid": sid, "MessageStatus": status, "From": ours,
+                                      "To": person, **({"ErrorCode": error} if error else {})}),
+                "received_at": created + timedelta(seconds=3),
+            })
+        messages.append({
+            "sid": sid, "account_sid": "AC" + "0" * 32, "messaging_service_sid": None,
+            "from": person if inbound else ours, "to": ours if inbound else person,
+            "body": f"Message number {n}: are you open on Saturday?",
+            "direction": "inbound" if inbound else "outbound-api", "status": status,
+            "status_rank": status_rank("message", status), "error_code": error,
+            "num_media": 0, "num_segments": 1, "media": None, "extra": None,
+            "created_at": created, "updated_at": created,
+        })
+    opt_outs = [{"number": contact(n), "sender": rng.choice([*OURS, "*"]), "created_at": now}
+                for n in range(0, CONTACTS, CONTACTS // 500)]
+
+    with engine.begin() as conn:
+        for table, rows in ((schema.calls, calls), (schema.messages, messages),
+                            (schema.status_callbacks, callbacks),
+                            (schema.recordings, recordings), (tables.heard, heard),
+                            (schema.voice_sessions, sessions), (schema.opt_outs, opt_outs)):
+            for first in range(0, len(rows), 5000):
+                conn.execute(table.insert(), rows[first:first + 5000])
+    deep = sorted(calls, key=lambda c: (c["created_at"], c["sid"]), reverse=True)[CALLS // 2]
+    return {
+        "call": calls[-1]["sid"], "contact": messages[-1]["from"],
+        "number": calls[-1]["from"],
+        "cursor": f"{deep['created_at'].astimezone(UTC):%Y%m%dT%H%M%S.%f}~{deep['sid']}",
+    }
+
+
+def timed(client: Any, path: str, runs: int) -> list[float]:
+    """Milliseconds of each of ``runs`` requests for ``path`` (after two not timed)."""
+    for _ in range(2):
+        assert client.get(path).status_code == 200, path
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return times
+
+
+def p99(times: list[float]) -> float:
+    return statistics.quantiles(times, n=100, method="inclusive")[98]
+
+
+def row(database: str, page: str, times: list[float]) -> None:
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    print(f"  {database:<10} {page:<34} {len(times):>5} {cuts[49]:>8.1f} {cuts[89]:>8.1f} "
+          f"{cuts[98]:>8.1f} {max(times):>8.1f}", flush=True)
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench.sqlite3"
+
+
+@contextmanager
+def postgres_database(base_url: str) -> Iterator[str]:
+    name = f"sb_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench(database: str, url: str) -> float:
+    """Load ``url``, time the pages; the overview's p99 with the indexes."""
+    app = create_app({
+        "TESTING": True, "QUIET_START": True, "SWITCHBOARD_DATABASE_URL": url,
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "bench-token-0123456789",
+    })
+    app.config["SWITCHBOARD_CONSOLE_PASSWORD"] = PASSWORD
+    register_console(app)
+    store = app.extensions["switchboard"].store
+    try:
+        started = time.perf_counter()
+        picks = load(store.engine, datetime.now(UTC), random.Random(7))
+        print(f"  {database}: loaded in {time.perf_counter() - started:.0f} s", flush=True)
+        if database == "postgresql":
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        client = app.test_client()
+        page = client.get("/console/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        assert client.post("/console/login", data={"csrf_token": token,
+                                                   "password": PASSWORD}).status_code == 303
+        row(database, "overview, store's indexes only", timed(client, "/console/", 30))
+        with store.engine.begin() as conn:
+            for statement in INDEXES:
+                conn.exec_driver_sql(statement)
+            if database == "postgresql":
+                conn.exec_driver_sql("ANALYZE")
+        overview = timed(client, "/console/", 500)
+        row(database, "overview", overview)
+        pages = {
+            "overview.json (its refresh)": "/console/overview.json",
+            "calls, newest": "/console/calls",
+            "calls, 50,000 back": f"/console/calls?before={picks['cursor']}",
+            "calls ?number=": f"/console/calls?number={picks['number']}",
+            "calls ?number= (one of ours)": f"/console/calls?number={OURS[0]}",
+            "calls ?status=busy": "/console/calls?status=busy",
+            "calls ?since=&until= (a week)": "/console/calls?since="
+            + (datetime.now(UTC) - timedelta(days=9)).strftime("%Y-%m-%d") + "&until="
+            + (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d"),
+            "a call": f"/console/calls/{picks['call']}",
+            "voicemails": "/console/voicemails",
+            "voicemails, unheard": "/console/voicemails?show=unheard",
+            "conversations": "/console/conversations",
+            "conversations ?number=": f"/console/conversations?number={picks['contact']}",
+            "a conversation": f"/console/conversations/{picks['contact']}",
+        }
+        for label, path in pages.items():
+            row(database, label, timed(client, path, 100))
+        return p99(overview)
+    finally:
+        store.close()
+
+
+def main() -> None:
+    logging.getLogger("switchboard").setLevel(logging.ERROR)
+    print(f"  {CALLS:,} calls, {MESSAGES:,} messages, {VOICEMAILS:,} voicemails; "
+          f"times in ms, through Flask's test client", flush=True)
+    print(f"  {'database':<10} {'page':<34} {'runs':>5} {'p50':>8} {'p90':>8} {'p99':>8} "
+          f"{'max':>8}", flush=True)
+    results = {}
+    with sqlite_database() as url:
+        results["sqlite"] = bench("sqlite", url)
+    postgres = os.environ.get("SWITCHBOARD_TEST_POSTGRESQL_URL")
+    if postgres:
+        with postgres_database(postgres) as url:
+            results["postgresql"] = bench("postgresql", url)
+    else:
+        print("  postgresql: skipped (SWITCHBOARD_TEST_POSTGRESQL_URL is not set)")
+    for database, value in results.items():
+        verdict = "met" if value < GOAL_P99_MS else "NOT met"
+        print(f"  {database}: overview p99 {value:.1f} ms; goal < {GOAL_P99_MS:.0f} ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
