@@ -46,7 +46,11 @@ class Settings:
     voicemail_max_length: int = 120
     voice_session_idle: float = 24.0
     database_retry_after: float = 5.0
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    hosts: int = 1
     flows_dir: str | None = None
+    studio_retention_days: float = 30.0
     voicemail_notify: tuple[str, ...] | None = None
     smtp_url: SmtpServer | None = None
     smtp_from: str | None = None

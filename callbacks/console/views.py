@@ -121,6 +121,18 @@ def voicemails() -> str:
                            unheard=unheard, links=_page_links("console.voicemails", page, params))
 
 
+@bp.get("/voicemails/<sid>")
+def voicemail(sid: str) -> Response:
+    """The link of a voicemail notice: the page of its call, where it plays."""
+    with console().reading() as conn:
+        recording = queries.recording(conn, sid)
+    if recording is None:
+        abort(404, f"No recording {sid} in the database.")
+    if not recording.get("call_sid"):
+        return redirect(url_for("console.voicemails"), code=303)
+    return redirect(url_for("console.call", sid=recording["call_sid"]) + f"#{sid}", code=303)
+
+
 @bp.post("/voicemails/<sid>/heard")
 def voicemail_heard(sid: str) -> Response:
     state = console()

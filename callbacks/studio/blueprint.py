@@ -115,10 +115,8 @@ class Purger:
 
 
 def _retention(settings: Any) -> timedelta:
-    """``SWITCHBOARD_STUDIO_RETENTION_DAYS`` (``settings.studio_retention_days``), else
-    Studio's 30 days."""
-    days = getattr(settings, "studio_retention_days", None)
-    return timedelta(days=float(days)) if days else executions.DEFAULT_RETENTION
+    """``SWITCHBOARD_STUDIO_RETENTION_DAYS`` (``settings.studio_retention_days``)."""
+    return timedelta(days=settings.studio_retention_days)
 
 
 def studio_blueprint(

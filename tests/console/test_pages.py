@@ -85,6 +85,15 @@ def test_a_call_page_and_a_call_that_is_not_there(client: FlaskClient, store: An
     assert "No call CA-not-here in the database." in missing.text
 
 
+def test_a_voicemail_notice_link_leads_to_its_call(client: FlaskClient, store: Any) -> None:
+    call_sid = add_call(store)
+    recording = add_voicemail(store, call_sid)
+    response = client.get(f"/console/voicemails/{recording}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/console/calls/{call_sid}#{recording}"
+    assert client.get("/console/voicemails/RE-none").status_code == 404
+
+
 def test_marking_a_voicemail_heard_and_unheard(client: FlaskClient, store: Any) -> None:
     recording = add_voicemail(store, add_call(store))
     token = csrf_of(client.get("/console/voicemails").text)
