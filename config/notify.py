@@ -5,7 +5,6 @@ and the console's password, session key and time zone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -87,6 +86,8 @@ def notify_numbers(name: str, value: object) -> tuple[str, ...]:
 
 def email_address(name: str, value: object) -> str:
     """One email address, ``someone@example.com`` (``SWITCHBOARD_SMTP_FROM``)."""
+    from email.utils import parseaddr
+
     if isinstance(value, str):
         text = value.strip()
         _, address = parseaddr(text)
