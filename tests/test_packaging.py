@@ -69,6 +69,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
              str(out)], cwd=copy, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Deprecat" not in result.stderr, result.stderr[-3000:]
+        assert "Warning" not in result.stderr, result.stderr[-3000:]
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
     return {"wheel": wheel, "sdist": sdist}
@@ -92,6 +93,18 @@ def test_the_wheel_carries_the_same_tree(built: dict[str, Path]) -> None:
     with zipfile.ZipFile(built["wheel"]) as wheel:
         names = {n for n in wheel.namelist() if n.endswith(".py")}
     assert names == set(source_tree())
+
+
+def test_the_wheel_carries_the_consoles_templates_and_static_files(
+    built: dict[str, Path],
+) -> None:
+    with zipfile.ZipFile(built["wheel"]) as wheel:
+        names = set(wheel.namelist())
+    console = ROOT / "callbacks" / "console"
+    files = [*console.glob("templates/console/*.html"), *console.glob("static/*")]
+    assert files
+    for path in files:
+        assert f"switchboard/callbacks/console/{path.relative_to(console)}" in names, path
 
 
 def test_the_sdist_carries_every_module(built: dict[str, Path]) -> None:
