@@ -2,12 +2,14 @@
 
 The server's URLs hang off ``SWITCHBOARD_PUBLIC_URL``: ``/voice``, ``/voice/fallback``,
 ``/voice/status``, ``/sms``, ``/sms/fallback`` (and ``/sms/status`` for an application's
-messages), all requested with POST. :func:`resolve_target` reads what Twilio has now,
-:func:`plan` lists the changes; :func:`apply` writes them (:func:`write`), reads the
-resource back and checks every field (:func:`verify`)::
+messages), all requested with POST; with a Studio flow (``flow=NAME``), the voice and SMS
+URLs are the flow's, ``/flows/NAME``, and the fallbacks and status callbacks stay the
+server's. :func:`resolve_target` reads what Twilio has now, :func:`plan` lists the changes;
+:func:`apply` writes them (:func:`write`), reads the resource back and checks every field
+(:func:`verify`)::
 
     target = resolve_target(client, number="+14155550100")
-    changes = plan(client, target, check_public_url(settings.public_url))
+    changes = plan(client, target, check_public_url(settings.public_url), flow="ivr")
     print("\\n".join(changes.diff()))
     apply(client, changes)
 """
@@ -15,10 +17,11 @@ resource back and checks every field (:func:`verify`)::
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from switchboard.api import validation
 from switchboard.api.errors import ProvisioningError, ValidationError
@@ -34,8 +37,10 @@ __all__ = [
     "ProvisioningError",
     "Target",
     "apply",
+    "check_flow_name",
     "check_public_url",
     "check_target",
+    "flow_url",
     "plan",
     "resolve_target",
     "verify",
@@ -199,22 +204,51 @@ def _find_number(client: TwilioClient, number: str) -> dict[str, Any]:
     raise ProvisioningError(f"{number} is not one of this account's numbers")
 
 
-def webhook_settings(public_url: str, kind: str) -> dict[str, str]:
+#: A Studio flow's name as the server serves it at ``/flows/NAME``: one URL path segment
+#: (the flows folder's rule), or a flow's SID (``FW`` and 32 hex digits), which is one too.
+FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
+
+
+def check_flow_name(flow: str) -> str:
+    """``flow`` when it can be the ``NAME`` of ``/flows/NAME``; else
+    :class:`~api.errors.ValidationError` naming the ``flow`` argument. Whether the server has
+    such a flow is for the caller to check (the REST client knows nothing of the server)."""
+    if not isinstance(flow, str) or not FLOW_NAME.fullmatch(flow):
+        raise ValidationError(
+            "flow",
+            f"{flow!r} is not a flow name: the name of a NAME.json of the flows folder "
+            "(letters, digits, '-', '_', '.' and '~', starting with a letter or a digit) or a "
+            "flow's SID (FW...)",
+        )
+    return flow
+
+
+def flow_url(public_url: str, flow: str) -> str:
+    """The URL of the Studio flow ``flow`` on the server at ``public_url``: its voice and
+    messaging URL alike."""
+    return f"{public_url}/flows/{quote(check_flow_name(flow), safe='')}"
+
+
+def webhook_settings(public_url: str, kind: str, flow: str | None = None) -> dict[str, str]:
     """The settings that point a ``kind`` of target at the server at ``public_url``, by the
-    resource groups' argument names (which are also the keys of Twilio's JSON)."""
+    resource groups' argument names (which are also the keys of Twilio's JSON). With
+    ``flow``, calls and messages go to that Studio flow (:func:`flow_url`); the fallbacks
+    and status callbacks are the server's all the same."""
+    voice_url = f"{public_url}/voice" if flow is None else flow_url(public_url, flow)
+    sms_url = f"{public_url}/sms" if flow is None else flow_url(public_url, flow)
     if kind == "sandbox":
         return {
-            "voice_url": f"{public_url}/voice",
+            "voice_url": voice_url,
             "voice_method": "POST",
-            "sms_url": f"{public_url}/sms",
+            "sms_url": sms_url,
             "sms_method": "POST",
         }
     settings = {
-        "voice_url": f"{public_url}/voice",
+        "voice_url": voice_url,
         "voice_method": "POST",
         "voice_fallback_url": f"{public_url}/voice/fallback",
         "voice_fallback_method": "POST",
-        "sms_url": f"{public_url}/sms",
+        "sms_url": sms_url,
         "sms_method": "POST",
         "sms_fallback_url": f"{public_url}/sms/fallback",
         "sms_fallback_method": "POST",
@@ -256,14 +290,16 @@ class Plan:
         return [f"{self.target.label}:", *(f"  {change}" for change in self.changes)]
 
 
-def plan(client: TwilioClient, target: Target, public_url: str) -> Plan:
-    """Compare what Twilio has for ``target`` with what points it at ``public_url``.
+def plan(client: TwilioClient, target: Target, public_url: str, *,
+         flow: str | None = None) -> Plan:
+    """Compare what Twilio has for ``target`` with what points it at ``public_url`` (its
+    calls and messages at the Studio flow ``flow``, when given: see :func:`webhook_settings`).
 
     A number attached to an application or to a SIP trunk ignores its own URLs, so
     provisioning a number also detaches it (``voice_application_sid`` /
     ``sms_application_sid`` / ``trunk_sid`` set to "").
     """
-    desired = webhook_settings(public_url, target.kind)
+    desired = webhook_settings(public_url, target.kind, flow)
     if target.kind == "number":
         for name in ("voice_application_sid", "sms_application_sid", "trunk_sid"):
             if target.current.get(name):

@@ -3,8 +3,10 @@
 Where the server is, one of:
 
 - ``--in-process``: the app from ``switchboard.callbacks.create_app`` (your settings), answered
-through
-  Flask's test client: no server to start, no tunnel.
+  through Flask's test client: no server to start, no tunnel. The number gets the bundled
+  routes, or with ``--flow NAME`` a Studio flow's URL, ``/flows/NAME``, for calls and texts
+  (the executions are kept in the app's database, so one ``simulate sms`` after another goes
+  on with the conversation).
 - ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN
   (``--fallback-url`` and ``--status-callback`` go with it).
 - ``--emulator URL`` (default: TWILIO_API_BASE_URL when it is not Twilio's): a running
@@ -24,13 +26,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import click
 
 from switchboard.api.errors import ValidationError
 from switchboard.api.validation import e164, url
-from switchboard.cli.common import CommandGroup, profile_name
+from switchboard.cli.common import CommandGroup, OneLineError, profile_name
 from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
@@ -60,6 +62,12 @@ BUNDLED_ROUTES = {
 }
 """The number's URLs with ``--in-process``: the bundled flows' routes."""
 
+
+def flow_routes(name: str) -> dict[str, str]:
+    """The number's URLs with ``--in-process --flow NAME``: calls and texts to the Studio flow,
+    the fallbacks and status callback the server's (as ``provision --flow`` sets them)."""
+    path = f"/flows/{quote(name, safe='')}"
+    return {**BUNDLED_ROUTES, "voice_url": path, "sms_url": path}
 
 
 class Checked(click.ParamType):
@@ -110,13 +118,19 @@ class Target:
 
 
 def _check_where(url: str | None, emulator: str | None, in_process: bool,
-                 url_only: Mapping[str, object]) -> None:
-    """One place for the server; the options that only mean something with ``--url``."""
+                 url_only: Mapping[str, object], flow: str | None = None) -> None:
+    """One place for the server; the options that only mean something with ``--url``, and
+    ``--flow``, only with ``--in-process``."""
     given = [name for name, value in (("--url", url), ("--emulator", emulator),
                                       ("--in-process", in_process)) if value]
     if len(given) > 1:
         raise click.UsageError(
             f"give only one of --url, --emulator and --in-process (not {' and '.join(given)})")
+    if flow is not None and not in_process:
+        raise click.UsageError(
+            "--flow needs --in-process (with --emulator the number's own URLs are used: point "
+            "it at the flow with `switchboard provision --number NUMBER --flow NAME`; with "
+            "--url give the flow's URL, .../flows/NAME)")
     for option, value in url_only.items():
         if value and not url:
             raise click.UsageError(
@@ -137,7 +151,8 @@ def _credentials(settings: Any) -> tuple[str | None, str | None]:
     return settings.account_sid, token
 
 
-def _in_process(settings: Any, profile: str | None, to: str) -> Target:
+def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = None
+                ) -> Target:
     from switchboard.callbacks import create_app
     from switchboard.config import ConfigError
     from switchboard.emulator.caller import Phone
@@ -157,10 +172,36 @@ def _in_process(settings: Any, profile: str | None, to: str) -> Target:
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     base = (settings.public_url or "http://localhost").rstrip("/")
+    routes = BUNDLED_ROUTES
+    description = f"the app in process ({redact_url(base)})"
+    if flow is not None:
+        _check_served(app, flow)
+        routes = flow_routes(flow)
+        description = f"flow {flow} of the app in process ({redact_url(base)})"
     state.buy_number(state.main_account_sid, to,
-                     **{field: base + path for field, path in BUNDLED_ROUTES.items()})
+                     **{field: base + path for field, path in routes.items()})
     phone = Phone(state, api_base_url=TWILIO_API, session_factory=lambda: wsgi_session(app))
-    return Target(phone, f"the app in process ({redact_url(base)})")
+    return Target(phone, description)
+
+
+def _check_served(app: Any, name: str) -> None:
+    """``--flow NAME``: a flow the app serves at ``/flows/NAME`` (a ``NAME.json`` of its flows
+    folder, or a flow's SID, the folder's or the Studio API's); else one line, exit status 2."""
+    from switchboard.callbacks.store import StoreUnavailable
+
+    studio = app.blueprints.get("studio")
+    runtime = getattr(studio, "runtime", None)
+    if runtime is None:
+        raise OneLineError("--flow: the app serves no Studio flows")
+    with app.app_context():
+        try:
+            found = runtime.flow(name)
+        except StoreUnavailable as error:
+            raise click.ClickException(f"--flow: cannot look flow {name} up: {error}") from None
+    if found is None:
+        known = ", ".join(sorted(runtime.flows)) or "none"
+        raise OneLineError(f"--flow: the app has no flow {name!r} (its flows folder's: "
+                           f"{known}; SWITCHBOARD_FLOWS_DIR sets the folder)")
 
 
 def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | None,
@@ -322,12 +363,12 @@ def _from_emulator(api: EmulatorAPI, to: str) -> Target:
 
 def _target(kind: str, *, to: str, url: str | None, emulator_url: str | None, in_process: bool,
             fallback_url: str | None, status_callback: str | None, profile: str | None,
-            remote: list[tuple[str, str]] | None = None, verbose: bool = False
-            ) -> Target | None:
+            remote: list[tuple[str, str]] | None = None, verbose: bool = False,
+            flow: str | None = None) -> Target | None:
     """Where the simulation runs; None when a running emulator ran it (``remote`` fields)."""
     settings = _settings(profile)
     if in_process:
-        return _in_process(settings, profile, to)
+        return _in_process(settings, profile, to, flow)
     if url:
         return _direct(settings, to, url, kind, fallback_url, status_callback)
     base = emulator_url or _default_emulator(settings)
@@ -399,6 +440,9 @@ def _common(function: Any) -> Any:
                      help="A running `switchboard emulator` (default: TWILIO_API_BASE_URL)."),
         click.option("--in-process", is_flag=True,
                      help="Run the app from create_app in this process (no server needed)."),
+        click.option("--flow", default=None, metavar="NAME",
+                     help="With --in-process: the number's calls and texts go to this Studio "
+                          "flow (/flows/NAME), not the bundled routes."),
         click.option("--fallback-url", default=None, type=URL, metavar="URL",
                      help="With --url: the fallback URL to try when the URL fails."),
         click.option("--verbose", "-v", is_flag=True, help="Show every HTTP exchange."),
@@ -433,7 +477,7 @@ def simulate_group() -> None:
 @click.option("--interactive", "-i", is_flag=True,
               help="Type the keys yourself at each Gather (from the terminal).")
 def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None,
-                  in_process: bool, fallback_url: str | None, verbose: bool,
+                  in_process: bool, flow: str | None, fallback_url: str | None, verbose: bool,
                   profile: str | None, digits: str | None, speech: tuple[str, ...],
                   dial_outcomes: tuple[str, ...], record_seconds: int,
                   status_callback: str | None, interactive: bool) -> None:
@@ -441,12 +485,13 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 
     \b
     switchboard simulate call --to +15551230000 --in-process --digits 2
+    switchboard simulate call --to +15551230000 --in-process --flow ivr_voicemail --digits 3
     switchboard simulate call --to +15551230000 --url http://127.0.0.1:5000/voice -i
     """
     from switchboard.emulator.script import CallScript, RecordingTake, parse_dial_outcome
 
     _check_where(url, emulator_url, in_process,
-                 {"--fallback-url": fallback_url, "--status-callback": status_callback})
+                 {"--fallback-url": fallback_url, "--status-callback": status_callback}, flow)
     if interactive and (digits or speech):
         raise click.UsageError("give --digits / --speech or --interactive, not both")
     dial: dict[str, Any] = {}
@@ -474,7 +519,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
     ]
     target = _target("call", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
                      fallback_url=fallback_url, status_callback=status_callback,
-                     profile=profile, remote=remote, verbose=verbose)
+                     profile=profile, remote=remote, verbose=verbose, flow=flow)
     if target is None:
         return
     click.echo(f"Calling {to} from {from_} ({target.description})")
@@ -489,21 +534,22 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 @click.option("--media", multiple=True, type=URL, metavar="URL",
               help="A media URL (repeatable).")
 def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
-                 in_process: bool, fallback_url: str | None, verbose: bool,
+                 in_process: bool, flow: str | None, fallback_url: str | None, verbose: bool,
                  profile: str | None, body: str | None, media: tuple[str, ...]) -> None:
     """Text NUMBER and print the replies.
 
     \b
     switchboard simulate sms --to +15551230000 --body HELP --in-process
+    switchboard simulate sms --to +15551230000 --body hi --in-process --flow sms_reply_loop
     """
     if body is None and not media:
         raise click.UsageError("give --body, --media or both: a message has text or media")
     body = body or ""
-    _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url})
+    _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url}, flow)
     remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]
     target = _target("sms", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
                      fallback_url=fallback_url, status_callback=None, profile=profile,
-                     remote=remote, verbose=verbose)
+                     remote=remote, verbose=verbose, flow=flow)
     if target is None:
         return
     click.echo(f"Texting {to} from {from_} ({target.description})")
