@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
@@ -94,19 +93,7 @@ class CampaignDatabase(Database):
 
     _ready: weakref.WeakSet[Any] = weakref.WeakSet()
     _ready_lock = threading.Lock()
-
-    def _create(self) -> None:
-        def work(conn: sa.Connection) -> None:
-            if self.dialect == "postgresql":  # the store's lock: one create_all at a time
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5377_6264)))
-            metadata.create_all(conn, tables=[campaign_rows], checkfirst=True)
-
-        try:
-            self._attempts(work, write=True)
-        except exc.SQLAlchemyError as error:
-            if "already exists" not in str(error):
-                raise
-            self._attempts(work, write=True)
+    tables = (campaign_rows,)
 
 
 # -- the file ----------------------------------------------------------------------------------
@@ -239,7 +226,7 @@ class TokenBucket:
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
                 return waited
-            pause = (1.0 - self._tokens) / self.rate
+            pause = max((1.0 - self._tokens) / self.rate, 1e-6)  # past the clock's rounding
             self._sleep(pause)
             waited += pause
 
@@ -387,15 +374,16 @@ def run_campaign(
 
         start = start_execution
     once = SendOnce(SendsDatabase(store))
+    client = _OneClient(client_factory or rest_client)
     run = _Run(
         rows=CampaignRows(store, campaign, flow), store=store, flow=flow, from_=from_,
         settings=settings, flows=dict(flows or {}), start=start, once=once,
-        factory=once.wrap(client_factory or rest_client), bucket=bucket or TokenBucket(rate),
+        factory=once.wrap(client), bucket=bucket or TokenBucket(rate),
         summary=Summary(campaign, len(contacts)),
     )
     states = run.rows.states()
     began = time.monotonic()
-    with once.scope():
+    with once.scope(), client:
         for contact in contacts:
             if stopping is not None and stopping():
                 run.summary.interrupted = True
@@ -404,8 +392,52 @@ def run_campaign(
                     {**(parameters or {}), **contact.parameters})
             if progress is not None:
                 progress(contact)
+        if not run.summary.interrupted:
+            run.finish()
     run.summary.seconds = time.monotonic() - began
     return run.summary
+
+
+class _OneClient:
+    """A client factory that makes one REST client for the whole run (one session, its
+    connections kept alive from message to message), closed at the run's end."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.factory = factory
+        self.client: Any = None
+        self.made = False
+
+    def __call__(self, settings: Settings) -> Any:
+        if not self.made:
+            self.client, self.made = self.factory(settings), True
+        return None if self.client is None else _KeptOpen(self.client)
+
+    def __enter__(self) -> _OneClient:
+        return self
+
+    def __exit__(self, *details: object) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+
+class _KeptOpen:
+    """The run's client, lent to one send: ``with client:`` leaves it open."""
+
+    def __init__(self, client: Any) -> None:
+        object.__setattr__(self, "_client", client)
+
+    def __enter__(self) -> _KeptOpen:
+        return self
+
+    def __exit__(self, *details: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._client, name, value)
 
 
 @dataclass
@@ -421,18 +453,19 @@ class _Run:
     factory: ClientFactory
     bucket: TokenBucket
     summary: Summary
+    #: Rows whose execution another run still holds: taken at the end (:meth:`finish`).
+    deferred: list[tuple[Contact, Execution]] = field(default_factory=list)
 
     def one(self, contact: Contact, key: _Key | None, parameters: Mapping[str, Any]) -> None:
         rows, summary = self.rows, self.summary
         if key is not None and key.state == STARTED:
             summary.already += 1
             return
-        self.once.begin(f"campaign:{rows.campaign}:{contact.row}:{contact.to}",
-                        f"campaign {rows.campaign} row {contact.row}")
+        self._keyed_sends(contact)
         if key is not None and key.state == STARTING:
             found = rows.started_since(contact, key.keyed_at)
             if found is not None:
-                self._resumed(contact, found)
+                self._resumed(contact, found, wait=False)
                 return
         if self.store.is_opted_out(contact.to, sender=self.from_):
             if key is not None:
@@ -459,13 +492,30 @@ class _Run:
         rows.mark(contact, STARTED, execution_sid=execution.sid)
         summary.started += 1
 
-    def _resumed(self, contact: Contact, execution: Execution) -> None:
+    def finish(self) -> None:
+        """The rows put off by :meth:`one`, waiting for the claims of the run that died."""
+        deferred, self.deferred = self.deferred, []
+        for contact, execution in deferred:
+            self._keyed_sends(contact)
+            self._resumed(contact, execution, wait=True)
+
+    def _keyed_sends(self, contact: Contact) -> None:
+        """What the row's start sends is keyed by the row, the same in every run."""
+        self.once.begin(f"campaign:{self.rows.campaign}:{contact.row}:{contact.to}",
+                        f"campaign {self.rows.campaign} row {contact.row}")
+
+    def _resumed(self, contact: Contact, execution: Execution, *, wait: bool) -> None:
         """A row left starting whose execution is there: marked started; run from its
-        trigger first when the run that made it stopped before running it."""
+        trigger first when the run that made it stopped before running it. The run that made
+        it holds its claim until the claim expires: without ``wait``, the row is put off
+        until the end of this run (:meth:`finish`) rather than held up."""
         if execution.active and execution.step_count == 0:
             try:
-                ran = self._run_trigger(execution)
+                ran = self._run_trigger(execution, wait=wait)
             except executions.ClaimTimeout as error:
+                if not wait:
+                    self.deferred.append((contact, execution))
+                    return
                 self._failed(contact, _one_line(error), state=STARTING)
                 return
             if ran:
@@ -475,9 +525,10 @@ class _Run:
         self.rows.mark(contact, STARTED, execution_sid=execution.sid)
         self.summary.already += 1
 
-    def _run_trigger(self, execution: Execution) -> bool:
+    def _run_trigger(self, execution: Execution, *, wait: bool) -> bool:
         """Run ``execution`` from its trigger as ``start`` would have; False when another run
-        did meanwhile (or it ended)."""
+        did meanwhile (or it ended); :class:`~.executions.ClaimTimeout` while another holds
+        it (after waiting for its claim to expire, with ``wait``)."""
         from switchboard.callbacks.studio.flows_store import DatabaseFlows
         from switchboard.callbacks.studio.outbound import (
             INCOMING_REQUEST,
@@ -491,8 +542,8 @@ class _Run:
                           lookup=DatabaseFlows(self.store))
         db = runtime.database(self.store)
         claim_for = float(self.settings.handler_timeout) + CLAIM_MARGIN
-        claimed = executions.claim_waiting(db, execution, claim_for=claim_for,
-                                           until=time.monotonic() + claim_for + 1.0)
+        until = time.monotonic() + (claim_for + 1.0 if wait else 0.0)
+        claimed = executions.claim_waiting(db, execution, claim_for=claim_for, until=until)
         if claimed is None:
             return False
         if claimed.step_count:

@@ -15,22 +15,25 @@ A process that dies holding claims leaves them to expire
 (:data:`~switchboard.callbacks.studio.runtime.BACKGROUND_CLAIM`, 60 s) and another process
 takes those executions then.
 
-**A message is sent once, also across that death.** The messages a timer sends go through the
-REST API (there is no webhook to answer). A process killed after Twilio took a message but
-before the execution's progress was written would have the next process send it again; so
-each send is keyed first (:data:`sends`: the execution, the step it moves from, the send's
-rank in the move) and marked sent with its SID after. A key found marked sent is not sent
-again; a key left unmarked (the process died in between) is looked up at Twilio (the last
-messages to that number from that sender, since the key was written) and sent only when
-Twilio has no such message.
+**A message is sent once, also across that death.** What a timer sends (messages, and the
+calls of Make Outgoing Call) goes through the REST API: there is no webhook to answer. A
+process killed after Twilio took a message but before the execution's progress was written
+would have the next process send it again; so each create is keyed first (:data:`sends`: the
+execution, the step it moves from, the create's rank in the move) and marked made with its
+SID after. A key found marked is not made again; a key left unmarked (the process died in
+between) is looked up at Twilio (its last messages or calls to that number from that sender,
+since the key was written) and made only when Twilio has none.
+:class:`SendOnce` does the same for ``switchboard flows run``
+(:mod:`~switchboard.callbacks.studio.campaigns`), keyed by the campaign's row.
 
 Where it runs: :func:`start_timers` (called by ``register_studio``) starts the thread in the
 process that serves: the development server (not the reloader's watching process), each
 gunicorn worker (with ``preload_app``, in each worker once forked, never in the master), any
-other WSGI server at once. An app made for a command other than ``run`` (``flows run``,
-``call``...) or for a test (``TESTING``) gets none unless ``STUDIO_TIMERS`` is true;
-``STUDIO_TIMERS = False`` turns them off. The
-thread stops at the process's normal exit, finishing the execution it is moving.
+other WSGI server at once, and in any case at the first request a process serves; not in a
+throw-away app (the one gunicorn's ``on_starting`` makes to check the settings). An app made
+for a command other than ``run`` (``flows run``, ``call``...) or for a test (``TESTING``) gets
+none unless ``STUDIO_TIMERS`` is true; ``STUDIO_TIMERS = False`` turns them off. The thread
+stops at the process's normal exit, finishing the execution it is moving.
 """
 
 from __future__ import annotations
@@ -45,13 +48,12 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
@@ -96,7 +98,7 @@ TIMERS_EXTENSION = "switchboard.studio_timers"
 SENDING, SENT = "sending", "sent"
 
 sends = sa.Table(
-    "studio_timer_sends",
+    "studio_sends",
     metadata,
     sa.Column("key", sa.String, primary_key=True),
     sa.Column("owner", sa.String, nullable=False),
@@ -104,7 +106,7 @@ sends = sa.Table(
     sa.Column("sender", sa.String, nullable=False),
     sa.Column("digest", sa.String, nullable=False),
     sa.Column("state", sa.String, nullable=False),
-    sa.Column("message_sid", sa.String),
+    sa.Column("sid", sa.String),
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
@@ -115,19 +117,7 @@ class SendsDatabase(Database):
 
     _ready: weakref.WeakSet[Any] = weakref.WeakSet()
     _ready_lock = threading.Lock()
-
-    def _create(self) -> None:
-        def work(conn: sa.Connection) -> None:
-            if self.dialect == "postgresql":  # the store's lock: one create_all at a time
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5377_6264)))
-            metadata.create_all(conn, tables=[sends], checkfirst=True)
-
-        try:
-            self._attempts(work, write=True)
-        except exc.SQLAlchemyError as error:
-            if "already exists" not in str(error):
-                raise
-            self._attempts(work, write=True)
+    tables = (sends,)
 
 
 def _insert_new(dialect: str) -> sa.Insert:
@@ -135,8 +125,8 @@ def _insert_new(dialect: str) -> sa.Insert:
     return insert(sends).on_conflict_do_nothing().returning(sends.c.key)
 
 
-def _digest(to: str, sender: str, body: str | None, media: Any) -> str:
-    text = "\x1f".join([to, sender, body or "", repr(media or "")])
+def _digest(kind: str, to: str, sender: str, what: str | None, media: Any) -> str:
+    text = "\x1f".join([kind, to, sender, what or "", repr(media or "")])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -186,65 +176,80 @@ class SendOnce:
         self._scope.rank = rank + 1
         return f"{base}:{rank}", self._scope.owner
 
-    def create(self, client: Any, to: str, fields: Mapping[str, Any]) -> Any:
-        """``client.messages.create(to, **fields)`` once for this key: skipped when the key
-        is marked sent, looked up at Twilio when a send under it may have gone."""
+    def create(self, client: Any, kind: str, to: str, fields: Mapping[str, Any]) -> Any:
+        """``client.<kind>.create(to, **fields)`` (``kind``: ``messages`` or ``calls``) once
+        for this key: skipped when the key is marked sent, looked up at Twilio when a create
+        under it may have gone."""
         keyed = self._next_key()
         if keyed is None:
-            return client.messages.create(to, **fields)
+            return getattr(client, kind).create(to, **fields)
         key, owner = keyed
         sender = str(fields.get("from_") or fields.get("messaging_service_sid") or "")
-        digest = _digest(to, sender, fields.get("body"), fields.get("media_url"))
+        what = fields.get("url") if kind == "calls" else fields.get("body")
+        digest = _digest(kind, to, sender, what, fields.get("media_url"))
         row = {"key": key, "owner": owner, "to": to, "sender": sender,
-               "digest": digest, "state": SENDING, "message_sid": None,
-               "created_at": self.db.now()}
+               "digest": digest, "state": SENDING, "sid": None, "created_at": self.db.now()}
         insert = _insert_new(self.db.dialect)
         if self.db.run(lambda conn: conn.execute(insert, row).first()) is None:
             found = self.db.run(lambda conn: conn.execute(
                 sa.select(sends).where(sends.c.key == key)).mappings().one(), write=False)
             if found["digest"] != digest:
-                log.warning("%s: the message under key %s is not the one first sent under it; "
-                            "sending it", owner, key)
+                log.warning("%s: the %s under key %s is not the one first made under it; "
+                            "making it", owner, kind[:-1], key)
             elif found["state"] == SENT:
-                log.info("%s: message %s was sent before this process took the work over; "
-                         "not sent again", owner, found["message_sid"])
-                return {"sid": found["message_sid"], "to": to, "status": "queued"}
-            else:  # the process sending it stopped before it could say whether it went
-                earlier = _look_up(client, to, sender, fields.get("body"),
-                                   found["created_at"] - CLOCK_SKEW)
+                log.info("%s: %s was made before this process took the work over; not made "
+                         "again", owner, found["sid"])
+                return {"sid": found["sid"], "to": to, "status": "queued"}
+            else:  # the process making it stopped before it could say whether it went
+                since = found["created_at"] - CLOCK_SKEW
+                earlier = (_look_up_call(client, to, sender, since) if kind == "calls"
+                           else _look_up_message(client, to, sender, what, since))
                 if earlier is not None:
-                    log.info("%s: message %s reached Twilio before the process sending it "
-                             "stopped; not sent again", owner, earlier.get("sid"))
+                    log.info("%s: %s reached Twilio before the process making it stopped; "
+                             "not made again", owner, earlier.get("sid"))
                     self._sent(key, digest, earlier.get("sid"))
                     return earlier
-        answer = client.messages.create(to, **fields)
+        answer = getattr(client, kind).create(to, **fields)
         sid = answer.get("sid") if isinstance(answer, Mapping) else None
         self._sent(key, digest, sid)
         return answer
 
     def _sent(self, key: str, digest: str, sid: str | None) -> None:
         self.db.run(lambda conn: conn.execute(
-            sa.update(sends).where(sends.c.key == key)
-            .values(state=SENT, message_sid=sid, digest=digest)))
+            sa.update(sends).where(sends.c.key == key).values(state=SENT, sid=sid,
+                                                             digest=digest)))
 
 
-def _look_up(client: Any, to: str, sender: str, body: str | None,
-             since: datetime) -> dict[str, Any] | None:
+def _look_up_message(client: Any, to: str, sender: str, body: str | None,
+                     since: datetime) -> dict[str, Any] | None:
     """The message to ``to`` from ``sender`` (a number or a Messaging Service) with ``body``
     that Twilio created since ``since``, if any."""
     by_service = sender.startswith("MG")
     listed = client.messages.list(to=to, from_=None if by_service else sender,
                                   limit=LOOKUP_LIMIT)
-    for message in listed:
-        created = _when(message.get("date_created"))
-        if created is not None and created < since:
-            break
+    for message in _since(listed, since):
         if by_service and message.get("messaging_service_sid") != sender:
             continue
         text = message.get("body") or ""
         if text == (body or "") or (body and text.endswith(body)):  # a trial account's prefix
             return dict(message)
     return None
+
+
+def _look_up_call(client: Any, to: str, sender: str, since: datetime) -> dict[str, Any] | None:
+    """The call to ``to`` from ``sender`` that Twilio created since ``since``, if any."""
+    for call in _since(client.calls.list(to=to, from_=sender, limit=LOOKUP_LIMIT), since):
+        return dict(call)
+    return None
+
+
+def _since(listed: Iterable[Mapping[str, Any]], since: datetime) -> Iterator[Mapping[str, Any]]:
+    """The resources of a list (newest first) created since ``since``."""
+    for resource in listed:
+        created = _when(resource.get("date_created"))
+        if created is not None and created < since:
+            return
+        yield resource
 
 
 def _when(value: Any) -> datetime | None:
@@ -257,12 +262,13 @@ def _when(value: Any) -> datetime | None:
 
 
 class _GuardedClient:
-    """A REST client whose ``messages.create`` goes through :class:`SendOnce`; everything
-    else is the client's own."""
+    """A REST client whose ``messages.create`` and ``calls.create`` go through
+    :class:`SendOnce`; everything else is the client's own."""
 
     def __init__(self, client: Any, once: SendOnce) -> None:
         object.__setattr__(self, "_client", client)
-        object.__setattr__(self, "messages", _GuardedMessages(client, once))
+        object.__setattr__(self, "messages", _Guarded(client, "messages", once))
+        object.__setattr__(self, "calls", _Guarded(client, "calls", once))
 
     def __enter__(self) -> _GuardedClient:
         self._client.__enter__()
@@ -278,16 +284,21 @@ class _GuardedClient:
         setattr(self._client, name, value)
 
 
-class _GuardedMessages:
-    def __init__(self, client: Any, once: SendOnce) -> None:
+class _Guarded:
+    """``client.messages`` or ``client.calls``, whose ``create`` is keyed."""
+
+    def __init__(self, client: Any, kind: str, once: SendOnce) -> None:
         self._client = client
+        self._kind = kind
         self._once = once
 
-    def create(self, to: str, **fields: Any) -> Any:
-        return self._once.create(self._client, to, fields)
+    def create(self, to: str, *args: Any, **fields: Any) -> Any:
+        if args:  # calls.create(to, from_, ...)
+            fields = {"from_": args[0], **fields}
+        return self._once.create(self._client, self._kind, to, fields)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client.messages, name)
+        return getattr(getattr(self._client, self._kind), name)
 
 
 def purge_sends(store_or_engine: Any, older_than: timedelta = SENDS_KEPT) -> int:
@@ -312,8 +323,9 @@ def purge_sends(store_or_engine: Any, older_than: timedelta = SENDS_KEPT) -> int
 
 
 class Timers:
-    """The thread of one process that takes the due timeouts of ``flows``' executions in
-    ``store``: :meth:`start`, :meth:`stop`; :meth:`tick` is one round (tests, scripts).
+    """The thread of one process that takes the due timeouts of the executions in ``store``
+    (of ``flows``, and of the Studio API's flows in the database): :meth:`start`,
+    :meth:`stop`; :meth:`tick` is one round (tests, scripts).
 
     ``client_factory(settings)`` gives the REST client for what the flows send (default: the
     app's account); ``clock`` the current time (tests). ``every`` seconds between rounds
@@ -336,9 +348,11 @@ class Timers:
         self.every = every
         self.jitter = jitter
         self.batch = batch
+        from switchboard.callbacks.studio.flows_store import DatabaseFlows
+
         self.once = SendOnce(SendsDatabase(store, clock=clock))
         self.runtime = Runtime(flows, client_factory=self.once.wrap(client_factory or rest_client),
-                               clock=clock)
+                               clock=clock, lookup=DatabaseFlows(store))
         self.db = self.runtime.database(store)
         #: Executions moved by this process since it started.
         self.fired = 0
@@ -353,6 +367,7 @@ class Timers:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self._failing: str | None = None
         self._purged = 0.0
 
@@ -363,6 +378,7 @@ class Timers:
 
     def start(self) -> Timers:
         """Start this process's thread (once; a no-op while it runs)."""
+        self._closed = False
         with self._lock:
             if self.running:
                 return self
@@ -375,9 +391,16 @@ class Timers:
                 self._thread = None
         return self
 
+    def serving(self) -> None:
+        """A request came to the app in this process: the thread runs, unless stopped (a
+        ``before_request`` hook, for servers that make the app some other way)."""
+        if not self._closed and not self.running:
+            self.start()
+
     def stop(self, timeout: float | None = STOP_WAIT) -> None:
         """Stop the thread once the execution it is moving is written (waiting ``timeout``
         seconds at most: a process that ends meanwhile leaves its claims to expire)."""
+        self._closed = True
         self._stopping.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -397,8 +420,12 @@ class Timers:
         return moved
 
     def _links(self, execution: Execution) -> PathLinks:
+        from switchboard.callbacks.studio.outbound import url_name
+
         self.once.moving(execution)
-        return PathLinks(self.settings.public_url, execution.flow_name)
+        flow = self.runtime.flow(execution.flow_name)
+        name = url_name(flow) if flow is not None else execution.flow_name
+        return PathLinks(self.settings.public_url, name)
 
     def _run(self) -> None:
         stopping = self._stopping
@@ -462,8 +489,8 @@ def start_timers(app: Flask, flows: Mapping[str, Flow] | None = None, *,
                  client_factory: ClientFactory | None = None,
                  clock: Callable[[], Any] | None = None) -> Timers | None:
     """The app's :class:`Timers` (``app.extensions[TIMERS_EXTENSION]``), made once and
-    started where the app serves (see the module's text); None when the app has no flows or
-    ``STUDIO_TIMERS`` is false.
+    started where the app serves (see the module's text); None when ``STUDIO_TIMERS`` is
+    false.
 
     ``flows`` default to those of the app's ``studio`` blueprint, ``client_factory`` and
     ``clock`` to its runtime's."""
@@ -474,7 +501,7 @@ def start_timers(app: Flask, flows: Mapping[str, Flow] | None = None, *,
     runtime = getattr(app.blueprints.get("studio"), "runtime", None)
     if flows is None:
         flows = runtime.flows if runtime is not None else {}
-    if wanted is False or not flows:
+    if wanted is False:
         return None
     if runtime is not None:
         client_factory = client_factory or runtime.client_factory
@@ -485,10 +512,12 @@ def start_timers(app: Flask, flows: Mapping[str, Flow] | None = None, *,
     app.extensions[TIMERS_EXTENSION] = timers
     if wanted is None and (app.testing or app.config.get("QUIET_START") or _a_command()):
         return timers
-    if _gunicorn_master():
+    phase = _gunicorn_phase()
+    if phase == "preload":
         timers.in_children = True
-    elif not _reloader_watcher(app):
+    elif phase in (None, "worker") and not _reloader_watcher(app):
         timers.start()
+    app.before_request(timers.serving)
     return timers
 
 
@@ -502,17 +531,22 @@ def _a_command() -> bool:
     return context is not None and context.command is not run_command
 
 
-def _gunicorn_master() -> bool:
-    """Whether this is gunicorn's master loading the app before forking its workers
-    (``preload_app``): gunicorn is running, but no worker is on the stack."""
+def _gunicorn_phase() -> str | None:
+    """Where gunicorn is, making the app: None (no gunicorn), ``"worker"`` (a worker loads
+    it), ``"preload"`` (the master loads it for its workers: ``preload_app``), ``"other"``
+    (something else, in the master: ``deploy/gunicorn.conf.py``'s ``on_starting`` checking
+    the settings with an app it throws away)."""
     if "gunicorn.arbiter" not in sys.modules:
-        return False
+        return None
+    loading = False
     frame = sys._getframe(1)
     while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith("gunicorn.workers"):
-            return False
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("gunicorn.workers"):
+            return "worker"
+        loading = loading or module.startswith("gunicorn.app")
         frame = frame.f_back  # type: ignore[assignment]
-    return True
+    return "preload" if loading else "other"
 
 
 def _reloader_watcher(app: Flask) -> bool:

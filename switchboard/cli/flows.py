@@ -1,21 +1,31 @@
-"""``switchboard flows check|list|show``: the Studio flows of the flows folder, offline.
+"""``switchboard flows check|list|show|run``: the Studio flows of the flows folder.
 
 The flows folder is ``SWITCHBOARD_FLOWS_DIR``, else ``flows/`` in the working folder.
-``check`` exits 1 when a flow has a problem (one line each, on stderr), ``list`` and ``show``
-when the flows they read cannot be loaded; a bad argument is one line and exit status 2.
+``check``, ``list`` and ``show`` work offline: ``check`` exits 1 when a flow has a problem (one
+line each, on stderr), ``list`` and ``show`` when the flows they read cannot be loaded. ``run``
+starts executions (one, or one per row of a CSV file) in this process, on the app's store and
+account. A bad argument is one line and exit status 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from switchboard.cli.common import CommandGroup, OneLineError
+from switchboard.cli.common import CommandGroup, OneLineCommand, OneLineError, flat
 
 if TYPE_CHECKING:
+    from flask import Flask
+
+    from switchboard.callbacks.studio.campaigns import Contacts, Summary
     from switchboard.callbacks.studio.definition import Flow, FlowError, Problem
 
 FLOWS_DIR_VARIABLE = "SWITCHBOARD_FLOWS_DIR"
@@ -57,7 +67,7 @@ def _echo_warning(problem: Problem) -> None:
 
 @click.group("flows", cls=CommandGroup, no_args_is_help=True)
 def flows_group() -> None:
-    """Check, list and show the Studio flows of the flows folder (SWITCHBOARD_FLOWS_DIR,
+    """Check, list, show and run the Studio flows of the flows folder (SWITCHBOARD_FLOWS_DIR,
     default ./flows)."""
 
 
@@ -195,3 +205,215 @@ def show_command(name: str, as_mermaid: bool) -> None:
         raise _refuse(error, f"flow {name!r}") from None
     for line in mermaid(flow) if as_mermaid else outline(flow):
         click.echo(line)
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+#: Failed rows listed one by one after a campaign, at most.
+FAILURES_SHOWN = 20
+
+
+@flows_group.command("run", cls=OneLineCommand)
+@click.argument("name")
+@click.option("--to", metavar="E164", help="Start one execution, for this contact.")
+@click.option("--from", "from_", required=True, metavar="E164",
+              help="The flow's number ({{flow.channel.address}}): your Twilio number.")
+@click.option("--parameters", metavar="JSON",
+              help='A JSON object, the flow\'s {{flow.data}} (with --contacts: for every row, '
+                   'under its own columns).')
+@click.option("--contacts", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="A CSV file: a 'to' column, the other columns each row's parameters.")
+@click.option("--rate", type=float, default=20.0, show_default=True, metavar="N",
+              help="With --contacts: executions started per second, at most.")
+@click.option("--campaign", metavar="NAME",
+              help="With --contacts: the campaign's name, to resume it (default: the flow's "
+                   "name and the file's hash).")
+def run_command(name: str, to: str | None, from_: str, parameters: str | None,
+                contacts: Path | None, rate: float, campaign: str | None) -> None:
+    """Start the flow NAME as Studio's REST API does (its trigger's incomingRequest): for one
+    contact (--to), or for each row of a CSV file (--contacts), at --rate a second.
+
+    A number that opted out (STOP) is skipped. A run over a file can be stopped (Ctrl-C) and
+    run again: no contact gets a second execution. Prints the execution's JSON (--to) or a
+    summary; exits 1 when an execution could not be started.
+    """
+    from switchboard.callbacks.studio.campaigns import ContactsError, read_contacts
+
+    if (to is None) == (contacts is None):
+        raise OneLineError("flows run: give --to for one contact or --contacts for a file, "
+                           "one of them")
+    if contacts is None and campaign is not None:
+        raise OneLineError("flows run: --campaign goes with --contacts")
+    if not rate > 0 or rate != rate or rate == float("inf"):
+        raise OneLineError(f"flows run: --rate: {rate:g} is not a number of executions a "
+                           "second above 0")
+    if campaign is not None and (not campaign.strip() or campaign != campaign.strip()):
+        raise OneLineError(f"flows run: --campaign: {campaign!r} is not a name")
+    _check_number("--from", from_)
+    if to is not None:
+        _check_number("--to", to)
+    data = _parameters(parameters)
+    flow, flows = _runnable(name)
+    read: Contacts | None = None
+    if contacts is not None:
+        try:
+            read = read_contacts(contacts)
+        except ContactsError as error:
+            raise OneLineError(str(error)) from None
+    with _app_context() as app:
+        if read is None:
+            assert to is not None
+            _start_one(app, flow, flows, to=to, from_=from_, parameters=data)
+        else:
+            _start_all(app, flow, flows, read, from_=from_, parameters=data, rate=rate,
+                       campaign=campaign)
+
+
+def _check_number(option: str, value: str) -> None:
+    from switchboard.config.validation import is_e164
+
+    if not is_e164(value):
+        raise OneLineError(f"flows run: {option}: {value!r} is not an E.164 number (like "
+                           "+14155550100: '+', country code, number)")
+
+
+def _parameters(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise OneLineError(f"flows run: --parameters: not JSON ({error.msg} at column "
+                           f"{error.colno})") from None
+    if not isinstance(value, dict):
+        raise OneLineError("flows run: --parameters: a JSON object is needed, like "
+                           '\'{"name": "Ada"}\'')
+    return value
+
+
+def _runnable(name: str) -> tuple[Flow, dict[str, Flow]]:
+    """The flow ``name`` of the flows folder (and all of them, for its subflows), checked to
+    start on a REST API request."""
+    from switchboard.callbacks.studio.definition import FlowError
+    from switchboard.callbacks.studio.loader import load_flows
+
+    folder = _folder()
+    try:
+        flows = load_flows(folder, warn=_echo_warning)
+    except FlowError as error:
+        raise _refuse(error, f"the flows of {folder}") from None
+    flow = flows.get(name)
+    if flow is None:
+        known = ", ".join(sorted(flows)) or "none"
+        raise OneLineError(f"flows run: no flow named {name!r} in {folder} (flows: {known})")
+    if "incomingRequest" not in flow.trigger_events:
+        raise OneLineError(f"flows run: flow {name!r} does not start on a REST API request: "
+                           "its trigger has no 'incomingRequest' transition")
+    return flow, flows
+
+
+@contextlib.contextmanager
+def _app_context() -> Iterator[Flask]:
+    """The app of the command line (Switchboard's, or ``--app``'s) and its context."""
+    from flask.cli import ScriptInfo
+
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        yield app
+
+
+def _start_one(app: Flask, flow: Flow, flows: dict[str, Flow], *, to: str, from_: str,
+               parameters: dict[str, Any]) -> None:
+    from switchboard.callbacks.store import StoreUnavailable
+    from switchboard.callbacks.studio.outbound import AlreadyActive, start_execution
+    from switchboard.cli.outbound import _refuse_opted_out, _store
+
+    store = _store()
+    _refuse_opted_out(store, to, from_, "starting the flow")
+    settings = app.extensions["switchboard"].settings
+    try:
+        execution = start_execution(store, flow, to=to, from_=from_, parameters=parameters,
+                                    settings=settings, flows=flows)
+    except AlreadyActive:
+        raise click.ClickException(f"{to} has an active execution of flow {flow.name} "
+                                   "already; it must end before another starts") from None
+    except StoreUnavailable as error:
+        raise click.ClickException(f"the execution was not started: {flat(error)}") from None
+    click.echo(json.dumps(execution.as_resource(), indent=2, default=_iso,
+                          ensure_ascii=False))
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _start_all(app: Flask, flow: Flow, flows: dict[str, Flow], contacts: Contacts, *,
+               from_: str, parameters: dict[str, Any], rate: float,
+               campaign: str | None) -> None:
+    from switchboard.callbacks.store import StoreUnavailable
+    from switchboard.callbacks.studio.campaigns import campaign_id, run_campaign
+    from switchboard.cli.outbound import _store
+
+    store = _store()
+    settings = app.extensions["switchboard"].settings
+    name = campaign or campaign_id(flow, contacts)
+    count = len(contacts.rows)
+    click.echo(f"campaign {name}: {count} contacts at {rate:g} a second at most; Ctrl-C "
+               "stops it, and the same command goes on from there", err=True)
+    with _interruptible() as stopping, click.progressbar(
+        length=count, label=f"flow {flow.name}", file=sys.stderr, show_pos=True,
+        show_eta=True,
+    ) as bar:
+        try:
+            summary = run_campaign(
+                store, flow, contacts.rows, campaign=name, from_=from_, settings=settings,
+                parameters=parameters, flows=flows, rate=rate,
+                progress=lambda _contact: bar.update(1), stopping=stopping.is_set,
+            )
+        except StoreUnavailable as error:
+            raise click.ClickException(
+                f"stopped: {flat(error)}; run the same command again once the database is "
+                "back: it goes on where this one stopped") from None
+    _report(summary)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C (the run stops after the contact in hand); a second
+    one interrupts at once."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield stopping
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report(summary: Summary) -> None:
+    shown = summary.failures[:FAILURES_SHOWN]
+    for row, number, reason in shown:
+        click.echo(f"row {row}: {number}: {reason}", err=True)
+    if len(summary.failures) > len(shown):
+        click.echo(f"... and {len(summary.failures) - len(shown)} more failed rows", err=True)
+    pace = ""
+    if summary.started > 1 and summary.seconds > 0:
+        pace = f" in {summary.seconds:.1f} s ({summary.started / summary.seconds:.1f} a second)"
+    click.echo(summary.line() + pace)
+    if summary.interrupted:
+        exception = click.ClickException(
+            f"interrupted after {summary.done} of {summary.total} contacts; run the same "
+            "command again to go on")
+        exception.exit_code = 130
+        raise exception
+    if summary.failed:
+        raise click.ClickException(f"{summary.failed} contacts got no execution; run the same "
+                                   "command again to try them again")

@@ -41,7 +41,7 @@ def _named_app(context: click.Context | None) -> str | None:
 #: start-up (the database down, signatures unchecked) is not theirs to say; they say what
 #: concerns them in their own one line. Their ``--config-ref`` picks the app's profile too,
 #: so that its store (opt-outs, what they place) is that profile's database.
-CLIENT_COMMANDS = frozenset({"call", "sms"})
+CLIENT_COMMANDS = frozenset({"call", "sms", "flows run"})
 
 
 def _create_app() -> Flask:
@@ -55,7 +55,7 @@ def _create_app() -> Flask:
     from switchboard.callbacks import create_app
 
     config: dict[str, object] | None = None
-    if context is not None and context.info_name in CLIENT_COMMANDS:
+    if context is not None and context.command_path.partition(" ")[2] in CLIENT_COMMANDS:
         config = {"QUIET_START": True}
         if context.params.get("config_ref"):
             config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
