@@ -58,6 +58,11 @@ __all__ = ["register_studio", "studio_blueprint"]
 PURGE_EVERY = 600.0
 
 
+#: The app's extension holding the step URLs made so far, at most :data:`_STEP_URLS_KEPT`.
+_STEP_URLS = "switchboard.studio.step_urls"
+_STEP_URLS_KEPT = 4096
+
+
 class RequestLinks:
     """Links for Twilio to come back by, as it reaches this server (public URL, proxies)."""
 
@@ -65,7 +70,26 @@ class RequestLinks:
         self.flow = flow_name
 
     def step(self, widget: str, source: str) -> str:
-        return external_url(".step", name=self.flow, widget=widget, source=source)
+        """Built once per flow, widget, source and request origin (as :func:`external_url`
+        keeps its URLs without values), unless the app has URL defaults functions."""
+        app = current_app
+        if any(app.url_default_functions.values()):
+            return external_url(".step", name=self.flow, widget=widget, source=source)
+        environ = request.environ
+        switchboard = app.extensions.get("switchboard")
+        key = (
+            self.flow, widget, source, request.blueprint,
+            switchboard.settings.public_url if switchboard is not None else None,
+            environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"), environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"),
+        )
+        urls = app.extensions.setdefault(_STEP_URLS, {})
+        url = urls.get(key)
+        if url is None:
+            url = external_url(".step", name=self.flow, widget=widget, source=source)
+            if len(urls) < _STEP_URLS_KEPT:
+                urls[key] = url
+        return url
 
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         return external_url(".message_status", name=self.flow, execution=execution_sid,
@@ -299,3 +323,6 @@ def register_studio(app: Flask) -> None:
     flows = {} if folder is None else load_flows(
         folder, warn=lambda problem: app.logger.warning("%s", problem))
     app.register_blueprint(studio_blueprint(flows))
+    from switchboard.callbacks.studio.timers import start_timers
+
+    start_timers(app)

@@ -22,7 +22,9 @@ LOCKED`` on PostgreSQL, so several processes share them.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import random
 import threading
 import time
@@ -112,9 +114,87 @@ steps = sa.Table(
 TABLES = (executions, steps)
 
 
+# -- the hot statements, built once (SQLAlchemy's compiled cache, the store's prepared ones) --
+# Their parameters are named apart from the columns (``sid_``, not ``sid``), so that compiling
+# with the parameters' names as column keys adds nothing to their SET clauses.
+
+
+def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+_x = executions.c
+_NOW = _param("now_", _x.claimed_until)
+_FREE = sa.or_(_x.claim.is_(None), _x.claimed_until < _NOW)
+_TAKE = {"claim": _param("token_", _x.claim), "claimed_until": _param("until_", _x.claimed_until)}
+#: Columns that change as an execution runs (:func:`_state`), with ``date_updated``.
+_STATE_COLUMNS = ("call_sid", "status", "active_key", "widget", "waiting_for", "wait_until",
+                  "context", "frames", "step_count", "last_widget", "repeats", "date_updated")
+
+#: Claim the execution ``sid_`` if it is active and free; the row as it now stands.
+CLAIM_SID = (
+    sa.update(executions)
+    .where(_x.sid == _param("sid_", _x.sid), _x.status == ACTIVE, _FREE)
+    .values(_TAKE)
+    .returning(executions)
+)
+#: :func:`find_call` and :func:`claim` in one: the call's newest active execution of the flow,
+#: claimed if free.
+CLAIM_CALL = (
+    sa.update(executions)
+    .where(
+        _x.sid == sa.select(_x.sid).where(
+            _x.call_sid == _param("call_sid_", _x.call_sid), _x.status == ACTIVE,
+            _x.flow_sid == _param("flow_sid_", _x.flow_sid),
+        ).order_by(_x.date_created.desc()).limit(1).scalar_subquery(),
+        _x.call_sid == _param("call_sid_", _x.call_sid),
+        _x.status == ACTIVE,
+        _FREE,
+    )
+    .values(_TAKE)
+    .returning(executions)
+)
+#: :func:`find_active` and :func:`claim` in one: the flow's active execution for the contact
+#: under the key, claimed if free.
+CLAIM_ACTIVE = (
+    sa.update(executions)
+    .where(
+        _x.flow_sid == _param("flow_sid_", _x.flow_sid),
+        _x.contact_channel_address == _param("contact_", _x.contact_channel_address),
+        _x.active_key == _param("key_", _x.active_key),
+        _x.status == ACTIVE,
+        _FREE,
+    )
+    .values(_TAKE)
+    .returning(executions)
+)
+_MINE = sa.and_(_x.sid == _param("sid_", _x.sid), _x.claim == _param("claim_", _x.claim))
+#: Write a claimed execution's progress and release its claim (while it is active).
+SAVE_STATE = (
+    sa.update(executions)
+    .where(_MINE, _x.status == ACTIVE)
+    .values({**{name: _param(f"{name}_", _x[name]) for name in _STATE_COLUMNS},
+             "claim": sa.null(), "claimed_until": sa.null()})
+)
+#: Release the claim, writing nothing else.
+RELEASE = sa.update(executions).where(_MINE).values(claim=sa.null(), claimed_until=sa.null())
+INSERT_STEPS = sa.insert(steps)
+
+
+#: Random 128-bit numbers for SIDs and claims, without a system call each (seeded from the
+#: system's randomness, and again in a forked process).
+_random = random.Random()
+os.register_at_fork(after_in_child=_random.seed)
+
+
 def new_sid(prefix: str) -> str:
     """A new SID: ``prefix`` and 32 hex digits, as Twilio's (``FN...``, ``FT...``)."""
-    return prefix + uuid.uuid4().hex
+    return f"{prefix}{_random.getrandbits(128):032x}"
+
+
+def _token() -> str:
+    """A new claim: 32 hex digits."""
+    return f"{_random.getrandbits(128):032x}"
 
 
 def utcnow() -> datetime:
@@ -211,6 +291,15 @@ class Database:
         self._store_run: Callable[..., Any] | None = (
             None if store_or_engine is engine else getattr(store_or_engine, "_run", None)
         )
+        #: The store's raw-cursor path (its prepared statements), for the hot statements of a
+        #: webhook (:func:`claim_call`, :func:`claim_active`, :func:`save`, :func:`release`).
+        self._store_sql: Callable[..., Any] | None = None
+        self._store_bind: Callable[..., Any] | None = None
+        if store_or_engine is not engine:
+            run_sql = getattr(store_or_engine, "_run_sql", None)
+            bind = getattr(store_or_engine, "_bind", None)
+            if callable(run_sql) and callable(bind):
+                self._store_sql, self._store_bind = run_sql, bind
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -254,6 +343,36 @@ class Database:
         except (exc.SQLAlchemyError, OSError) as error:
             raise unavailable(error, self.engine.url) from error
 
+    def bind(self, stmt: sa.Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+             ) -> Bound:
+        """One of this module's prebuilt statements with its parameters (a list of them: an
+        executemany), ready for :meth:`statements`: with a store, as the driver's SQL and
+        arguments (its :class:`~switchboard.callbacks.store.statements.Prepared`, compiled
+        once), made before the transaction as the store makes its own."""
+        bind = self._store_bind
+        many = not isinstance(params, Mapping)
+        if bind is None:
+            return Bound(stmt, list(params) if many else params, many)  # type: ignore[arg-type]
+        if not many:
+            return Bound(*bind(stmt, params), False)
+        bound = [bind(stmt, row) for row in params]  # type: ignore[union-attr]
+        return Bound(bound[0][0] if bound else "", [args for _sql, args in bound], True)
+
+    def statements(self, work: Callable[[Callable[[Bound], Result]], T], *,
+                   write: bool = True, single: bool = False) -> T:
+        """``work(run)`` in one transaction, where ``run(bound)`` executes a statement of
+        :meth:`bind` and gives its :class:`Result`. With a store, on its raw DBAPI cursor (its
+        retries, circuit breaker and writer lock; ``single``: ``work`` runs one statement,
+        which SQLite autocommits); else on a SQLAlchemy connection, by :meth:`run`."""
+        if self._store_sql is None:
+            return self.run(lambda conn: work(functools.partial(_run_core, conn)), write=write)
+        self.ensure_tables()
+        decoders = _decoders(self.engine.dialect)
+        return self._store_sql(  # type: ignore[no-any-return]
+            lambda cursor: work(functools.partial(_run_cursor, cursor, decoders)),
+            write=write, single=single,
+        )
+
     def _attempts(self, work: Callable[[sa.Connection], T], *, write: bool) -> T:
         delay = 0.02
         for attempt in range(1, 5):
@@ -272,6 +391,65 @@ class Database:
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A statement and its parameters, as :meth:`Database.bind` made them."""
+
+    statement: Any  # the driver's SQL (a store), or the SQLAlchemy statement
+    params: Any  # the driver's arguments, or the statement's parameters (a list: many)
+    many: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a statement did: the rows it changed, the rows it returned (as dicts)."""
+
+    rowcount: int
+    rows: list[dict[str, Any]]
+
+
+def _run_core(conn: sa.Connection, bound: Bound) -> Result:
+    result = conn.execute(bound.statement, bound.params)
+    rows = [dict(row) for row in result.mappings()] if result.returns_rows else []
+    return Result(result.rowcount, rows)
+
+
+def _run_cursor(cursor: Any, decoders: Mapping[str, Callable[[Any], Any]], bound: Bound
+                ) -> Result:
+    if bound.many:
+        if bound.params:
+            cursor.executemany(bound.statement, bound.params)
+        return Result(cursor.rowcount, [])
+    cursor.execute(bound.statement, bound.params)
+    rows: list[dict[str, Any]] = []
+    if cursor.description is not None:
+        names = [column[0] for column in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            for name, decode in decoders.items():
+                if name in row:
+                    row[name] = decode(row[name])
+            rows.append(row)
+    return Result(cursor.rowcount, rows)
+
+
+_DECODERS: dict[Any, dict[str, Callable[[Any], Any]]] = {}
+
+
+def _decoders(dialect: sa.Dialect) -> dict[str, Callable[[Any], Any]]:
+    """The result processors of the executions' columns that have one (their times), as
+    SQLAlchemy would apply them to a row read off the driver's cursor."""
+    found = _DECODERS.get(dialect)
+    if found is None:
+        found = {}
+        for column in executions.columns:
+            processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if processor is not None:
+                found[column.name] = processor
+        _DECODERS[dialect] = found
+    return found
 
 
 # -- rows --------------------------------------------------------------------------------------
@@ -331,7 +509,7 @@ def create(db: Database, execution: Execution, *, claim_for: float) -> Execution
     """Insert ``execution`` as active and claimed by this caller for ``claim_for`` seconds;
     :class:`AlreadyActive` when the flow has an active execution for the contact already."""
     now = db.now()
-    execution.claim = uuid.uuid4().hex
+    execution.claim = _token()
     execution.date_created = execution.date_updated = now
     execution.new = True
     row = {
@@ -393,32 +571,43 @@ def _one(db: Database, query: sa.Select[Any]) -> Execution | None:
 def claim(db: Database, execution: Execution, *, claim_for: float) -> bool:
     """Take the claim of ``execution`` for ``claim_for`` seconds if nobody holds it (or theirs
     expired), and reload it as stored; False when another holds it or it ended meanwhile."""
-    token = uuid.uuid4().hex
-    table = executions
-
-    def work(conn: sa.Connection) -> Mapping[str, Any] | None:
-        now = db.now()
-        taken = conn.execute(
-            sa.update(table)
-            .where(
-                table.c.sid == execution.sid,
-                table.c.status == ACTIVE,
-                sa.or_(table.c.claim.is_(None), table.c.claimed_until < now),
-            )
-            .values(claim=token, claimed_until=now + timedelta(seconds=claim_for))
-        ).rowcount
-        if not taken:
-            return None
-        return conn.execute(sa.select(table).where(table.c.sid == execution.sid)).mappings().one()
-
-    row = db.run(work)
-    if row is None:
+    fresh = _claimed(db, CLAIM_SID, {"sid_": execution.sid}, claim_for)
+    if fresh is None:
         return False
-    fresh = _execution(row)
     for name in fresh.__dataclass_fields__:
         if name != "new":
             setattr(execution, name, getattr(fresh, name))
     return True
+
+
+def claim_call(db: Database, call_sid: str, flow_sid: str, *, claim_for: float
+               ) -> Execution | None:
+    """:func:`find_call` and :func:`claim` in one statement: the call's active execution of
+    the flow, claimed for ``claim_for`` seconds; None when there is none or another request
+    holds it (:func:`find_call` then tells which)."""
+    return _claimed(db, CLAIM_CALL, {"call_sid_": call_sid, "flow_sid_": flow_sid}, claim_for)
+
+
+def claim_active(db: Database, flow_sid: str, contact: str, active_key: str, *,
+                 claim_for: float) -> Execution | None:
+    """:func:`find_active` and :func:`claim` in one statement: the flow's active execution
+    for ``contact`` under ``active_key``, claimed for ``claim_for`` seconds; None when there
+    is none or another request holds it."""
+    return _claimed(
+        db, CLAIM_ACTIVE, {"flow_sid_": flow_sid, "contact_": contact, "key_": active_key},
+        claim_for,
+    )
+
+
+def _claimed(db: Database, statement: sa.Update, key: dict[str, Any], claim_for: float
+             ) -> Execution | None:
+    now = db.now()
+    bound = db.bind(statement, {
+        **key, "token_": _token(), "until_": now + timedelta(seconds=claim_for),
+        "now_": now,
+    })
+    rows = db.statements(lambda run: run(bound).rows, single=True)
+    return _execution(rows[0]) if rows else None
 
 
 def claim_waiting(
@@ -465,23 +654,20 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
         }
         for index, step in enumerate(new_steps)
     ]
-    state = {**_state(execution), "date_updated": now, "claim": None, "claimed_until": None}
-    table = executions
-    mine = sa.and_(table.c.sid == execution.sid, table.c.claim == execution.claim)
+    state = {f"{name}_": value for name, value in _state(execution).items()}
+    state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
+    write = db.bind(SAVE_STATE, state)
+    release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
+    insert = db.bind(INSERT_STEPS, rows) if rows else None
 
-    def work(conn: sa.Connection) -> bool:
-        written = conn.execute(
-            sa.update(table).where(mine, table.c.status == ACTIVE).values(**state)
-        ).rowcount
-        if not written and not conn.execute(
-            sa.update(table).where(mine).values(claim=None, claimed_until=None)
-        ).rowcount:
+    def work(run: Callable[[Bound], Result]) -> bool:
+        if not run(write).rowcount and not run(release).rowcount:
             return False
-        if rows:
-            conn.execute(sa.insert(steps), rows)
+        if insert is not None:
+            run(insert)
         return True
 
-    saved = db.run(work)
+    saved = db.statements(work)
     execution.claim = None
     execution.date_updated = now
     return saved
@@ -491,12 +677,8 @@ def release(db: Database, execution: Execution) -> None:
     """Give the claim back without writing any progress."""
     if execution.claim is None:
         return
-    table = executions
-    db.run(lambda conn: conn.execute(
-        sa.update(table)
-        .where(table.c.sid == execution.sid, table.c.claim == execution.claim)
-        .values(claim=None, claimed_until=None)
-    ))
+    bound = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
+    db.statements(lambda run: run(bound), single=True)
     execution.claim = None
 
 

@@ -26,6 +26,7 @@ ends with the reason logged, and a caller hears the apology.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -65,7 +66,7 @@ from switchboard.callbacks.studio.widgets.base import (
     Widget,
     WidgetError,
 )
-from switchboard.callbacks.twiml import TwiMLError, VoiceResponse
+from switchboard.callbacks.twiml import TwiMLError
 
 if TYPE_CHECKING:
     from switchboard.api import TwilioClient
@@ -276,23 +277,20 @@ class Runner:
             name = self._leave(frame, name, kind, result)
 
     def _run(self, visit: Visit, widget: Widget) -> Transition | Wait | Enter:
-        """Run the widget with a TwiML document of its own, added to the answer only when
-        it succeeded: a widget that fails half-way leaves nothing half-built behind."""
+        """Run the widget on a copy of the answer so far, which becomes the answer only when
+        it succeeded: a widget that fails half-way leaves nothing half-built behind. (A copy
+        of a document still being built is a copy of its recorded calls: no lxml tree is
+        made, and the answer is serialised on the builder's fast path.)"""
         output = self.output
-        if visit.channel != VOICE:
+        if visit.channel != VOICE or visit.type in WRITES_NO_TWIML:
             return widget.run(visit)
-        answer, output.voice = output.voice, VoiceResponse()
+        answer = output.voice
+        output.voice = copy.deepcopy(answer)
         try:
-            result = widget.run(visit)
-            added = list(output.voice.element)
-        finally:
-            own, output.voice = output.voice, answer
-        if added:
-            target = answer.element
-            for element in added:
-                target.append(element)
-        del own
-        return result
+            return widget.run(visit)
+        except BaseException:
+            output.voice = answer
+            raise
 
     def _wait(self, frame: Frame, name: str, wait: Wait) -> None:
         frame.context["widgets"][name].update(wait.variables or {})
@@ -424,6 +422,10 @@ VOICE_ONLY = frozenset({
 })
 
 
+#: Widgets that add nothing to a call's answer: run without a copy of it.
+WRITES_NO_TWIML = frozenset({"split-based-on", "set-variables"})
+
+
 class Runtime:
     """The flows of a folder, run for Twilio's webhooks.
 
@@ -483,6 +485,18 @@ class Runtime:
         concurrent = bool(flow.flags.get("allow_concurrent_calls", True))
         key = f"call:{call_sid}" if concurrent else "call"
         ends = _deadline(settings)
+
+        def make() -> Execution:
+            return self._new(flow, VOICE, contact, address, key, {"call": values}, call_sid)
+
+        try:  # the usual case: the call's first request, one statement when none is active
+            execution = store.create(db, make(), claim_for=_claim(settings))
+        except AlreadyActive:
+            pass
+        else:
+            self._move(db, execution, output, settings, links, ends,
+                       lambda runner: runner.start("incomingCall"))
+            return output
         found = store.find_active(db, flow_sid(flow), contact, key)
         if found is not None and found.call_sid != call_sid:
             log.warning("flow %s does not allow concurrent calls, and %s has one going (call "
@@ -500,10 +514,7 @@ class Runtime:
             if execution is not None:
                 self._move(db, execution, output, settings, links, ends, lambda runner: runner.end(
                     "the call requested the flow's URL again: a new execution starts"))
-        execution = self._acquire(
-            db, flow, contact, key, settings, ends,
-            lambda: self._new(flow, VOICE, contact, address, key, {"call": values}, call_sid),
-        )
+        execution = self._acquire(db, flow, contact, key, settings, ends, make)
         if execution.new:
             self._move(db, execution, output, settings, links, ends,
                        lambda runner: runner.start("incomingCall"))
@@ -521,11 +532,14 @@ class Runtime:
         values = fields(params)
         call_sid = values.get("CallSid") or ""
         ends = _deadline(settings)
-        found = store.find_call(db, call_sid, flow_sid(flow)) if call_sid else None
         execution = None
-        if found is not None:
-            execution = store.claim_waiting(db, found, claim_for=_claim(settings),
-                                            until=ends - ANSWER_MARGIN)
+        if call_sid:  # found and claimed in one statement, unless another request holds it
+            execution = store.claim_call(db, call_sid, flow_sid(flow), claim_for=_claim(settings))
+        if execution is None and call_sid:
+            found = store.find_call(db, call_sid, flow_sid(flow))
+            if found is not None:
+                execution = store.claim_waiting(db, found, claim_for=_claim(settings),
+                                                until=ends - ANSWER_MARGIN)
         if execution is None:
             log.warning("flow %s: no active execution for call %s (step %s/%s)",
                         flow.name, call_sid or "-", widget, source)
@@ -635,8 +649,17 @@ class Runtime:
         """The flow's active execution for the contact, claimed; a new one (``new``) when it
         had none. Two requests at once for one contact: one creates, the other waits for it."""
         claim_for = _claim(settings)
+        sid = flow_sid(flow)
+        # the usual case: the execution, free, found and claimed in one statement
+        claimed = store.claim_active(db, sid, contact, key, claim_for=claim_for)
+        if claimed is not None:
+            return claimed
+        try:  # none, or another request holds it: a new one is made only if there is none
+            return store.create(db, make(), claim_for=claim_for)
+        except AlreadyActive:
+            pass
         for _attempt in range(20):
-            found = store.find_active(db, flow_sid(flow), contact, key)
+            found = store.find_active(db, sid, contact, key)
             if found is None:
                 try:
                     return store.create(db, make(), claim_for=claim_for)

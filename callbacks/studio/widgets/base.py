@@ -18,6 +18,7 @@ own to take (a failed HTTP request goes ``failed``, it does not raise).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -161,10 +162,20 @@ class Visit:
 
     def text(self, key: str, default: str = "") -> str:
         """The property ``key`` rendered as Liquid, stripped (``default`` if missing or blank)."""
-        value = text(self.properties.get(key), self.context)
+        value = self.properties.get(key)
+        if isinstance(value, str):
+            found = reference(value, self.context)
+            if found is not None:
+                value = found.strip()
+                return value if value else default
+        value = text(value, self.context)
         return value if value else default
 
     def render(self, value: Any) -> Any:
+        if isinstance(value, str):
+            found = reference(value, self.context)
+            if found is not None:
+                return found
         return render_value(value, self.context)
 
     def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> int | None:
@@ -195,6 +206,32 @@ class Visit:
         if self.channel != channel:
             where = "a call" if channel == VOICE else "a conversation (messages)"
             raise WidgetError(f"a {self.type} widget runs only in {where}")
+
+
+#: A template that only outputs a variable: ``{{ widgets.menu.Digits }}``.
+_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+#: Liquid's literals, which a reference's first name cannot be.
+_LITERALS = frozenset({"true", "false", "nil", "null", "empty", "blank"})
+
+
+def reference(template: str, context: Mapping[str, Any]) -> str | None:
+    """What Liquid renders for a ``template`` that only outputs a text variable of
+    ``context`` (``{{ widgets.menu.Digits }}``), without Liquid; None for any other template
+    (a filter, a tag, a missing variable, a value that is not text): Liquid renders those."""
+    if not template.startswith("{{"):
+        return None
+    match = _REFERENCE.fullmatch(template)
+    if match is None:
+        return None
+    names = match.group(1).split(".")
+    if names[0] in _LITERALS:
+        return None
+    found: Any = context
+    for name in names:
+        if not isinstance(found, dict) or name not in found:
+            return None
+        found = found[name]
+    return found if isinstance(found, str) else None
 
 
 class Widget(Protocol):
