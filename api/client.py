@@ -14,6 +14,7 @@ JSON decoding and Twilio's errors.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.cookiejar
 import json
 import logging
@@ -86,7 +87,9 @@ MAX_MEDIA_REDIRECTS = 5
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
 
+@functools.cache
 def _version() -> str:
+    """The installed distribution's version, read once (a metadata read walks sys.path)."""
     try:
         return metadata.version("switchboard")
     except metadata.PackageNotFoundError:
