@@ -188,7 +188,12 @@ def _open_store(app: Flask, settings: Settings) -> Store:
     from switchboard.callbacks import notices  # noqa: F401 (their tables: one schema)
     from switchboard.callbacks.console import tables  # noqa: F401
     from switchboard.callbacks.store import Store
-    from switchboard.callbacks.studio import executions, flows_store  # noqa: F401
+    from switchboard.callbacks.studio import (  # noqa: F401
+        campaigns,
+        executions,
+        flows_store,
+        timers,
+    )
 
     url = settings.database_url
     if not url:
@@ -199,6 +204,9 @@ def _open_store(app: Flask, settings: Settings) -> Store:
         record_delay=settings.record_delay,
         voice_session_idle=timedelta(hours=settings.voice_session_idle),
         retry_after=settings.database_retry_after,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        hosts=settings.hosts,
     )
 
 

@@ -315,6 +315,7 @@ def database_url(name: str, value: object) -> str:
         raise ConfigError(
             f"{name}: database {show(backend)} is not supported (use sqlite or postgresql)"
         )
+    _check_pooler(name, url.query.get(DATABASE_POOLER_OPTION), backend)
     if backend == "postgresql":
         if not url.database:
             raise ConfigError(f"{name}: the PostgreSQL URL names no database")
@@ -330,6 +331,26 @@ def database_url(name: str, value: object) -> str:
             url = url.difference_update_query(["password"]).set(password=password)
         return url.render_as_string(hide_password=False)
     return value
+
+
+DATABASE_POOLER_OPTION = "pooler"
+"""A database URL's query option naming the pooler in front of PostgreSQL (Switchboard's own:
+the store takes it out before connecting)."""
+DATABASE_POOLERS = ("none", "session", "transaction")
+
+
+def _check_pooler(name: str, value: object, backend: str) -> None:
+    """``?pooler=``: one of :data:`DATABASE_POOLERS`, on a PostgreSQL URL only."""
+    if value is None:
+        return
+    if backend != "postgresql":
+        raise ConfigError(f"{name}: ?{DATABASE_POOLER_OPTION}= applies to PostgreSQL only")
+    if not isinstance(value, str) or value.strip().lower() not in DATABASE_POOLERS:
+        shown = show(value) if isinstance(value, str) else "given more than once"
+        raise ConfigError(
+            f"{name}: ?{DATABASE_POOLER_OPTION}= is {shown}: use "
+            f"{', '.join(DATABASE_POOLERS)} (transaction: PgBouncer in transaction mode)"
+        )
 
 
 def boolean(name: str, value: object) -> bool:

@@ -11,7 +11,17 @@ is discarded at checkout.
 
 PostgreSQL: ``postgresql://`` and ``postgres://`` use psycopg (3); pre-ping, a bounded pool
 wait and a connect timeout, so a server that goes away costs seconds, not a hang, and is
-picked up again when it returns.
+picked up again when it returns. Behind a transaction-mode pooler (PgBouncer), named in the
+URL as ``?pooler=transaction``, psycopg prepares no statement on the server: the next
+transaction of a connection may run on another server connection, where the statement
+prepared on the first does not exist (or another client's of the same name does). psycopg then
+runs in autocommit and each transaction begins with :func:`begin_statement`, which sets its
+``statement_timeout`` with ``SET LOCAL`` in the ``BEGIN``'s own round trip: nothing outlives a
+transaction. The store takes only transaction-level advisory locks, with or without a pooler.
+
+The connection math: each process opens at most ``pool_size + max_overflow`` connections;
+:func:`connection_budget` says what hosts x workers x that comes to against the server's
+``max_connections`` (the store logs it at its first ``create_all``).
 
 Under a handler's deadline, the pool wait, the connect timeout and the pre-ping are bounded by
 what is left of it (:mod:`~switchboard.callbacks.store.budget`); the pre-ping is watched
@@ -22,10 +32,13 @@ budget is spent.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +50,29 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from switchboard.callbacks.store import budget
 from switchboard.callbacks.store.errors import StoreUnavailable
 from switchboard.callbacks.store.watchdog import WATCHDOG
-from switchboard.config.validation import DATABASE_SECRET_QUERY, redact_database_url
+from switchboard.config.validation import (
+    DATABASE_POOLER_OPTION,
+    DATABASE_POOLERS,
+    DATABASE_SECRET_QUERY,
+    redact_database_url,
+)
 
 IMMEDIATE = "switchboard_immediate"
 """Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""
 
 SUPPORTED = ("sqlite", "postgresql")
+
+POOLER = DATABASE_POOLER_OPTION
+"""The URL's query option naming the pooler between Switchboard and PostgreSQL (not libpq's:
+the store takes it out of what it hands the driver)."""
+
+POOLERS = DATABASE_POOLERS
+"""``none`` (the default): PostgreSQL itself, or a pooler in session mode, where a client keeps
+its server connection (the same as none for Switchboard); ``transaction``: PgBouncer (or
+another pooler) in transaction mode, where each transaction may run on another server
+connection."""
+
+log = logging.getLogger("switchboard.callbacks.store")
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:
@@ -78,7 +108,23 @@ def parse_url(url: str | URL) -> URL:
         )
     if parsed.get_backend_name() == "sqlite" and sqlite_path(parsed):
         parsed = parsed.set(database=str(Path(parsed.database or "").resolve()))
+    pooler_of(parsed)  # a wrong ?pooler= fails here, not at the first connection
     return parsed
+
+
+def pooler_of(url: URL) -> str:
+    """The pooler the URL names (``?pooler=transaction``): one of :data:`POOLERS`, ``none``
+    without the option. :class:`StoreUnavailable` for another value, or on an SQLite URL."""
+    value = url.query.get(POOLER)
+    if value is None:
+        return "none"
+    if url.get_backend_name() != "postgresql":
+        raise StoreUnavailable(f"{safe_url(url)}: ?{POOLER}= applies to PostgreSQL only")
+    if not isinstance(value, str) or value.strip().lower() not in POOLERS:
+        raise StoreUnavailable(
+            f"{safe_url(url)}: ?{POOLER}= must be one of {', '.join(POOLERS)}, given once"
+        )
+    return value.strip().lower()
 
 
 def sqlite_path(url: URL) -> str | None:
@@ -130,7 +176,8 @@ def make_engine(
                 pool_timeout=pool_timeout,
             )
         return _postgresql_engine(
-            url,
+            url.difference_update_query([POOLER]),
+            pooler=pooler_of(url),
             connect_timeout=connect_timeout,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -210,6 +257,18 @@ def file_id(path: str) -> tuple[int, int] | None:
 BUSY_MS = "switchboard_busy_ms"
 """Key of a pooled connection's ``info``: its busy timeout (SQLite) in ms as last set."""
 
+TRANSACTION_MS = "switchboard_transaction_ms"
+"""Key of a pooled connection's ``info`` (``?pooler=transaction``): the ``statement_timeout``
+in ms for the next transaction it begins (:func:`begin_statement`), taken by that ``BEGIN``."""
+
+
+def begin_statement(ms: int | None) -> str:
+    """What begins a transaction through a transaction-mode pooler: ``BEGIN``, and its
+    ``statement_timeout`` in the same round trip (simple query protocol), the one psycopg would
+    otherwise spend on a ``BEGIN`` of its own. Nothing outlives the transaction."""
+    return "BEGIN" if ms is None else f"BEGIN; SET LOCAL statement_timeout = {int(ms)}"
+
+
 STATEMENT_MS = "switchboard_statement_ms"
 """Key of a pooled connection's ``info``: its ``statement_timeout`` (PostgreSQL) in ms as last
 set, absent when not known (a new connection, or a transaction that set it rolled back)."""
@@ -218,8 +277,15 @@ set, absent when not known (a new connection, or a transaction that set it rolle
 _PG_MIN_CONNECT_TIMEOUT = 2
 
 
-def _postgresql_engine(url: URL, *, connect_timeout: float, **pool: Any) -> Engine:
+def _postgresql_engine(
+    url: URL, *, pooler: str, connect_timeout: float, **pool: Any
+) -> Engine:
     connect_args: dict[str, Any] = {}
+    if pooler == "transaction":
+        # psycopg prepares a statement on the server once a connection has run it 5 times
+        # (prepare_threshold); through a transaction-mode pooler, the name it gave it means
+        # another server connection's statement, or none.
+        connect_args["prepare_threshold"] = None
     with contextlib.suppress(KeyError, ValueError):  # the URL's own, if it gives one
         connect_timeout = float(str(url.query["connect_timeout"]))
     if "application_name" not in url.query:
@@ -242,6 +308,19 @@ def _postgresql_engine(url: URL, *, connect_timeout: float, **pool: Any) -> Engi
         seconds = budget.wait(connect_timeout, end)
         cparams["connect_timeout"] = max(_PG_MIN_CONNECT_TIMEOUT, int(seconds))
 
+    if pooler == "transaction":
+
+        @event.listens_for(engine, "connect")
+        def explicit_transactions(dbapi_connection: Any, record: Any) -> None:
+            # psycopg begins no transaction by itself: each begins with begin_statement(), so
+            # that its statement_timeout is set in the BEGIN's round trip, SET LOCAL
+            dbapi_connection.autocommit = True
+
+        @event.listens_for(engine, "begin")
+        def begin(conn: sa.Connection) -> None:
+            fairy = conn.connection
+            fairy.dbapi_connection.execute(begin_statement(fairy.info.pop(TRANSACTION_MS, None)))
+
     ping = engine.dialect.do_ping
 
     def watched_ping(dbapi_connection: Any) -> bool:
@@ -252,6 +331,139 @@ def _postgresql_engine(url: URL, *, connect_timeout: float, **pool: Any) -> Engi
     engine.dialect.do_ping = watched_ping  # type: ignore[method-assign]
     _dispose_after_fork(engine)
     return engine
+
+
+# -- the connection math -----------------------------------------------------------------------
+
+
+def gunicorn_workers(
+    argv: Sequence[str] | None = None,
+    modules: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """How many worker processes this host runs, as far as this process can tell: under
+    gunicorn, its ``-w``/``--workers`` option, else the ``workers`` of its configuration file
+    (``deploy/gunicorn.conf.py``, which reads ``GUNICORN_WORKERS``), else ``WEB_CONCURRENCY``
+    (gunicorn's own default), else 1; outside gunicorn (the development server, a script), 1."""
+    argv = sys.argv if argv is None else argv
+    modules = sys.modules if modules is None else modules
+    environ = os.environ if environ is None else environ
+    if "gunicorn.arbiter" not in modules:
+        return 1
+    for index, arg in enumerate(argv):
+        value = None
+        if arg in ("-w", "--workers") and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith("--workers="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-w") and arg[2:].isdigit():
+            value = arg[2:]
+        if value is not None and value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    configured = getattr(modules.get("__config__"), "workers", None)
+    if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+        return configured
+    concurrency = environ.get("WEB_CONCURRENCY", "").strip()
+    return int(concurrency) if concurrency.isdigit() and int(concurrency) > 0 else 1
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """What a deployment may open against what PostgreSQL takes.
+
+    ``hosts`` (``SWITCHBOARD_HOSTS``) x ``workers`` (:func:`gunicorn_workers`) x
+    ``per_process`` (``pool_size + max_overflow``) connections at most, against the server's
+    ``max_connections`` less the connections it keeps for superusers (``reserved``)."""
+
+    hosts: int
+    workers: int
+    per_process: int
+    max_connections: int
+    reserved: int
+    pooler: str = "none"
+
+    @property
+    def most(self) -> int:
+        """Connections the deployment may open at once."""
+        return self.hosts * self.workers * self.per_process
+
+    @property
+    def available(self) -> int:
+        """Connections PostgreSQL takes from roles that are not superusers."""
+        return max(0, self.max_connections - self.reserved)
+
+    @property
+    def exceeded(self) -> bool:
+        """Whether the deployment may open more connections than PostgreSQL takes (never
+        through a transaction pooler, whose own limits stand between them)."""
+        return self.pooler != "transaction" and self.most > self.available
+
+    def describe(self) -> str:
+        """One line: the product, the server's limit, and what to change."""
+        product = (f"{self.hosts} hosts x {self.workers} workers x {self.per_process} "
+                   f"connections (pool size + overflow) = {self.most}")
+        if self.pooler == "transaction":
+            return (f"{product} client connections to the pooler at most: its max_client_conn "
+                    f"must hold them, and its server pool (default_pool_size + "
+                    f"reserve_pool_size) fit in PostgreSQL's {self.available} "
+                    f"(max_connections {self.max_connections} less {self.reserved} reserved)")
+        if self.exceeded:
+            return (f"{product} may exceed what PostgreSQL takes: max_connections "
+                    f"{self.max_connections} less {self.reserved} reserved for superusers = "
+                    f"{self.available}; lower SWITCHBOARD_DATABASE_POOL_SIZE or "
+                    f"SWITCHBOARD_DATABASE_MAX_OVERFLOW, run fewer workers, raise "
+                    f"max_connections, or put PgBouncer in transaction mode in front "
+                    f"(docs/deploy.md, Many hosts)")
+        return (f"{product}, within PostgreSQL's {self.available} (max_connections "
+                f"{self.max_connections} less {self.reserved} reserved for superusers)")
+
+
+_SERVER_LIMITS = (
+    "SELECT current_setting('max_connections')::int, "
+    "current_setting('superuser_reserved_connections')::int, "
+    "coalesce(current_setting('reserved_connections', true), '0')::int"
+)
+
+_TOLD: set[tuple[str, int, int]] = set()
+"""(URL, hosts, per_process) already told about in this process, or in the process it was
+forked from (gunicorn's master, before its workers): once per host, not per worker."""
+
+
+def connection_budget(
+    conn: sa.Connection, *, hosts: int, per_process: int, pooler: str = "none",
+    workers: int | None = None,
+) -> ConnectionBudget:
+    """The :class:`ConnectionBudget` of this deployment on ``conn``'s PostgreSQL server."""
+    max_connections, superuser, reserved = conn.exec_driver_sql(_SERVER_LIMITS).one()
+    return ConnectionBudget(
+        hosts=hosts, workers=gunicorn_workers() if workers is None else workers,
+        per_process=per_process, max_connections=max_connections,
+        reserved=superuser + reserved, pooler=pooler,
+    )
+
+
+def tell_connection_budget(
+    conn: sa.Connection, url: URL, *, hosts: int, per_process: int, pooler: str
+) -> ConnectionBudget | None:
+    """Log the deployment's :class:`ConnectionBudget` once per host (a warning when it may
+    exceed the server's limit); None when told already or when the server would not say."""
+    key = (safe_url(url), hosts, per_process)
+    if key in _TOLD:
+        return None
+    _TOLD.add(key)
+    try:
+        with conn.begin_nested():
+            found = connection_budget(conn, hosts=hosts, per_process=per_process,
+                                      pooler=pooler)
+    except exc.SQLAlchemyError as error:
+        log.info("the server's max_connections could not be read (%s): the connection "
+                 "math is not checked", reason(error, url))
+        return None
+    if found.exceeded:
+        log.warning("database connections: %s", found.describe())
+    else:
+        log.info("database connections: %s", found.describe())
+    return found
 
 
 def _end(end: float | None, limit: float) -> float:

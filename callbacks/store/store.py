@@ -28,14 +28,18 @@ from switchboard.callbacks.store.engine import (
     BUSY_MS,
     IMMEDIATE,
     STATEMENT_MS,
+    TRANSACTION_MS,
+    begin_statement,
     is_missing_table,
     is_outage,
     is_transient,
     is_unreachable,
     make_engine,
     parse_url,
+    pooler_of,
     safe_url,
     sqlite_path,
+    tell_connection_budget,
     unavailable,
 )
 from switchboard.callbacks.store.errors import StoreUnavailable
@@ -58,6 +62,8 @@ from switchboard.callbacks.store.writelock import WriterBusy, WriterLock
 
 T = TypeVar("T")
 log = logging.getLogger("switchboard.callbacks.store")
+#: The retries' jitter, leaving the random module's shared state alone.
+_jitter = random.Random()
 Clock = Callable[[], datetime]
 
 _PG_CREATE_LOCK = 0x5377_6264  # advisory lock serialising create_all across processes
@@ -112,6 +118,13 @@ class Store:
     operations fail at once for ``retry_after`` seconds, while a thread checks the database
     (:mod:`~switchboard.callbacks.store.breaker`; 0 turns that off). ``busy_timeout``,
     ``connect_timeout`` and ``pool_timeout`` are the longest waits outside a handler.
+
+    ``pool_size`` and ``max_overflow``: the connections of this process, at most their sum
+    open at once. ``hosts``: how many hosts run Switchboard against this database, for the
+    connection math logged at the first :meth:`create_all` (hosts x gunicorn workers x
+    connections per process, against PostgreSQL's ``max_connections``). A PostgreSQL URL
+    with ``?pooler=transaction`` (PgBouncer in transaction mode in front) prepares nothing
+    on the server and sets its ``statement_timeout`` with ``SET LOCAL``, in each transaction.
     """
 
     sms_session_idle = timedelta(hours=4)
@@ -134,8 +147,13 @@ class Store:
         voice_session_idle: timedelta | None = None,
         record_delay: float = 0.0,
         retry_after: float = INTERVAL,
+        hosts: int = 1,
     ) -> None:
         self.url = parse_url(url)
+        #: The pooler the URL names: ``transaction`` keeps no state between transactions.
+        self.pooler = pooler_of(self.url)
+        self._hosts = max(1, hosts)
+        self._per_process = pool_size + max_overflow
         self.engine = make_engine(
             self.url,
             busy_timeout=busy_timeout,
@@ -247,6 +265,7 @@ class Store:
                             result = work(conn)
                 except BaseException:
                     fairy.info.pop(STATEMENT_MS, None)  # a SET rolled back with the rest
+                    fairy.info.pop(TRANSACTION_MS, None)
                     raise
                 finally:
                     conn.close()  # back to the pool (its reset, too) while still watched
@@ -270,6 +289,7 @@ class Store:
         """
         sqlite = self.dialect == "sqlite"
         begin = sqlite and write and not single
+        pooled = self.pooler == "transaction"  # psycopg in autocommit: BEGIN said here
         kept = self._kept
         end = budget.ends()
 
@@ -286,6 +306,8 @@ class Store:
                         self._limit(fairy, end, budget.BACKGROUND)
                         if begin:
                             cursor.execute("BEGIN IMMEDIATE")
+                        elif pooled:
+                            cursor.execute(begin_statement(fairy.info.pop(TRANSACTION_MS)))
                         result = work(cursor)
                         if begin:
                             cursor.execute("COMMIT")
@@ -367,7 +389,7 @@ class Store:
             except HandlerTimeout:
                 raise  # the handler's deadline passed (a TimeoutError, so an OSError)
             except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
-                pause = delay * (1 + random.random())
+                pause = delay * (1 + _jitter.random())
                 retry = attempt < self._attempts and time.monotonic() + pause < give_up
                 if retry and is_transient(error):
                     time.sleep(pause)
@@ -402,6 +424,12 @@ class Store:
                 info[BUSY_MS] = ms
             return
         ms = budget.milliseconds(budget.wait(limit, end))
+        if self.pooler == "transaction":
+            # The next transaction may run on another server connection: nothing set on this
+            # one may outlive the transaction, and nothing set before can be counted on. The
+            # transaction's BEGIN sets it (engine.begin_statement), in the same round trip.
+            info[TRANSACTION_MS] = ms
+            return
         current = info.get(STATEMENT_MS)
         if current == ms:
             return
@@ -554,11 +582,16 @@ class Store:
 
         def work(conn: sa.Connection) -> None:
             if self.dialect == "postgresql":
+                # a transaction-level lock: a session-level one would stay with the server
+                # connection a transaction-mode pooler hands to another client afterwards
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CREATE_LOCK)))
             schema.metadata.create_all(conn, checkfirst=True)
             if not self._schema_ready:  # once per store: the tables made above have theirs
+                _key_tokens_by_resource(conn)   # may rebuild the table, with its indexes
                 _create_missing_indexes(conn)
-                _key_tokens_by_resource(conn)
+                if self.dialect == "postgresql":
+                    tell_connection_budget(conn, self.url, hosts=self._hosts,
+                                           per_process=self._per_process, pooler=self.pooler)
 
         try:
             self._run(work, limit=CREATE_LIMIT)
@@ -1001,6 +1034,7 @@ def _left_unusable(error: BaseException, operational: type[Exception]) -> bool:
 
 def _rollback(fairy: Any, sqlite: bool) -> None:
     fairy.info.pop(STATEMENT_MS, None)  # a SET in the transaction is undone with it
+    fairy.info.pop(TRANSACTION_MS, None)
     with contextlib.suppress(Exception):
         if not sqlite:
             fairy.rollback()
