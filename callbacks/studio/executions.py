@@ -386,7 +386,7 @@ class Database:
                 raise
             except (exc.SQLAlchemyError, OSError) as error:
                 if attempt < 4 and is_transient(error):
-                    time.sleep(delay * (1 + random.random()))
+                    time.sleep(delay * (1 + _random.random()))
                     delay *= 2
                     continue
                 raise

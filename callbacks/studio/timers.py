@@ -71,6 +71,8 @@ if TYPE_CHECKING:
     from switchboard.callbacks.studio.definition import Flow
     from switchboard.config import Settings
 
+#: Jitter of its own, leaving the random module's shared state alone.
+_random = random.Random()
 log = logging.getLogger("switchboard.callbacks.studio")
 
 __all__ = ["TIMERS_EXTENSION", "Timers", "purge_sends", "sends", "start_timers"]
@@ -430,7 +432,7 @@ class Timers:
     def _run(self) -> None:
         stopping = self._stopping
         # a first look soon after the start: what fell due while no process ran goes now
-        if stopping.wait(random.uniform(0.0, self.every * self.jitter)):
+        if stopping.wait(_random.uniform(0.0, self.every * self.jitter)):
             return
         while not stopping.is_set():
             try:
@@ -440,7 +442,7 @@ class Timers:
                 self._failed(error)
             else:
                 self._recovered()
-            pause = self.every * (1 + random.uniform(-self.jitter, self.jitter))
+            pause = self.every * (1 + _random.uniform(-self.jitter, self.jitter))
             stopping.wait(max(pause, 0.05))
 
     def _purge(self) -> None:

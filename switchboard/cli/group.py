@@ -44,6 +44,15 @@ def _named_app(context: click.Context | None) -> str | None:
 CLIENT_COMMANDS = frozenset({"call", "sms", "flows run"})
 
 
+def _command_name(context: click.Context) -> str:
+    """The command as typed after ``switchboard``: ``"call"``, ``"flows run"``."""
+    names = []
+    while context.parent is not None:
+        names.append(context.info_name or "")
+        context = context.parent
+    return " ".join(reversed(names)) or (context.info_name or "")
+
+
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
     ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback."""
@@ -55,7 +64,7 @@ def _create_app() -> Flask:
     from switchboard.callbacks import create_app
 
     config: dict[str, object] | None = None
-    if context is not None and context.command_path.partition(" ")[2] in CLIENT_COMMANDS:
+    if context is not None and _command_name(context) in CLIENT_COMMANDS:
         config = {"QUIET_START": True}
         if context.params.get("config_ref"):
             config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
