@@ -42,12 +42,13 @@ bp = Blueprint(
     template_folder="templates", static_folder="static", static_url_path="/static",
 )
 
-#: The navigation: (endpoint, label). Flow executions join it when they have a page.
+#: The navigation: (endpoint, label).
 NAV: list[tuple[str, str]] = [
     ("console.overview", "Overview"),
     ("console.calls", "Calls"),
     ("console.voicemails", "Voicemails"),
     ("console.conversations", "Conversations"),
+    ("console.executions", "Flow executions"),
 ]
 
 #: Endpoints that are not pages: without a session they answer 401, not a redirect to login.

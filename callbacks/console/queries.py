@@ -9,6 +9,7 @@ expects are listed in docs/console.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,9 @@ from switchboard.callbacks.store.schema import (
     status_callbacks,
     voice_sessions,
 )
+from switchboard.callbacks.studio.executions import ACTIVE, ENDED
+from switchboard.callbacks.studio.executions import executions as flow_executions
+from switchboard.callbacks.studio.executions import steps as flow_steps
 
 #: A call's statuses before its end.
 LIVE_STATUSES = ("queued", "initiated", "ringing", "in-progress")
@@ -96,10 +100,15 @@ def _keyed_page(
     before: Cursor | None,
     after: Cursor | None,
     size: int,
+    created: sa.ColumnElement[datetime] | None = None,
 ) -> Page:
     """Run ``branches`` (selects of the same columns of ``table``, whose rows are merged) for
-    the page before ``before`` (or after ``after``, or the newest), ``size`` rows."""
-    created, sid = table.c.created_at, table.c.sid
+    the page before ``before`` (or after ``after``, or the newest), ``size`` rows. ``created``:
+    the table's time column when it is not ``created_at`` (the rows must still hold it as
+    ``created_at``)."""
+    sid = table.c.sid
+    if created is None:
+        created = table.c.created_at
     key = sa.tuple_(created, sid)
     ascending = after is not None
     limited = []
@@ -564,3 +573,89 @@ def thread(conn: sa.Connection, contact: str, *, before: Cursor | None = None,
     base = sa.select(*_MESSAGE_COLUMNS)
     branches = [base.where(messages.c["from"] == contact), base.where(messages.c["to"] == contact)]
     return _keyed_page(conn, branches, messages, before=before, after=after, size=size)
+
+
+# -- flow executions ---------------------------------------------------------------------------
+
+EXECUTION_STATUSES = (ACTIVE, ENDED)
+
+_EXECUTION_COLUMNS = (
+    flow_executions.c.sid, flow_executions.c.flow_sid, flow_executions.c.flow_name,
+    flow_executions.c.contact_channel_address.label("contact"), flow_executions.c.channel,
+    flow_executions.c.call_sid, flow_executions.c.status, flow_executions.c.step_count,
+    flow_executions.c.date_created.label("created_at"), flow_executions.c.date_updated,
+)
+
+
+@dataclass(frozen=True)
+class ExecutionFilters:
+    """The executions page's filters: a flow's name, a contact, a status."""
+
+    flow: str | None = None
+    contact: str | None = None
+    status: str | None = None
+
+    def where(self, select: sa.Select) -> sa.Select:
+        table = flow_executions
+        if self.flow:
+            select = select.where(table.c.flow_name == self.flow)
+        if self.contact:
+            select = select.where(table.c.contact_channel_address == self.contact)
+        if self.status:
+            select = select.where(table.c.status == self.status)
+        return select
+
+
+def list_executions(
+    conn: sa.Connection, filters: ExecutionFilters, *, before: Cursor | None = None,
+    after: Cursor | None = None, size: int = 50,
+) -> Page:
+    """Flow executions, newest first (by ``date_created``, then SID), filtered and paged."""
+    base = filters.where(sa.select(*_EXECUTION_COLUMNS))
+    return _keyed_page(conn, [base], flow_executions, before=before, after=after, size=size,
+                       created=flow_executions.c.date_created)
+
+
+def flow_names(conn: sa.Connection) -> list[str]:
+    """The names of the flows that have executions, for the filter's choices."""
+    column = flow_executions.c.flow_name
+    return list(conn.execute(sa.select(column).distinct().order_by(column)).scalars())
+
+
+@dataclass
+class ExecutionDetail:
+    execution: dict[str, Any]
+    steps: list[dict[str, Any]]
+
+
+def execution_detail(conn: sa.Connection, sid: str) -> ExecutionDetail | None:
+    """An execution (``context`` decoded) and its steps in order (each ``context`` decoded)."""
+    table = flow_executions
+    row = conn.execute(
+        sa.select(*(column for column in table.c
+                    if column.name not in ("frames", "claim", "claimed_until")))
+        .where(table.c.sid == sid)
+    ).mappings().first()
+    if row is None:
+        return None
+    execution = _json_field(dict(row), "context")
+    step_rows = conn.execute(
+        sa.select(flow_steps).where(flow_steps.c.execution_sid == sid)
+        .order_by(flow_steps.c.seq, flow_steps.c.sid)
+    ).mappings()
+    return ExecutionDetail(execution, [_json_field(dict(step), "context") for step in step_rows])
+
+
+def call_executions(conn: sa.Connection, call_sid: str) -> list[dict[str, Any]]:
+    """The flow executions of a call, in the order they began."""
+    return _rows(conn, sa.select(*_EXECUTION_COLUMNS)
+                 .where(flow_executions.c.call_sid == call_sid)
+                 .order_by(flow_executions.c.date_created, flow_executions.c.sid))
+
+
+def _json_field(row: dict[str, Any], name: str) -> dict[str, Any]:
+    value = row.get(name)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # else shown as stored
+            row[name] = json.loads(value)
+    return row

@@ -1,13 +1,21 @@
-"""The console's pages: overview (and its live JSON), calls, a call, voicemails, conversations."""
+"""The console's pages: overview (and its live JSON), calls, a call, voicemails, conversations,
+flow executions."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 
 from switchboard.callbacks.console import queries
-from switchboard.callbacks.console.blueprint import PAGE_SIZE, bp, console, local_day
+from switchboard.callbacks.console.blueprint import (
+    PAGE_SIZE,
+    _shown,
+    bp,
+    console,
+    local_day,
+)
 from switchboard.callbacks.store.schema import ALL_SENDERS
 
 #: The overview's parts the live endpoint sends again: (element name, template).
@@ -100,9 +108,11 @@ def _page_links(endpoint: str, page: queries.Page, params: dict[str, Any]) -> di
 def call(sid: str) -> str:
     with console().reading() as conn:
         detail = queries.call_detail(conn, sid)
+        executions = queries.call_executions(conn, sid) if detail is not None else []
     if detail is None:
         abort(404, f"No call {sid} in the database.")
-    return render_template("console/call.html", detail=detail, call=detail.call)
+    return render_template("console/call.html", detail=detail, call=detail.call,
+                           executions=executions)
 
 
 # -- voicemails --------------------------------------------------------------------------------
@@ -196,6 +206,60 @@ def conversation_opt_out(contact: str) -> Response:
     else:
         store.opt_out(contact, None if sender == ALL_SENDERS else sender)
     return redirect(url_for("console.conversation", contact=contact), code=303)
+
+
+# -- flow executions ---------------------------------------------------------------------------
+
+
+@bp.get("/executions")
+def executions() -> str:
+    args = request.args
+    status = args.get("status") or None
+    if status not in queries.EXECUTION_STATUSES:
+        status = None
+    flow = (args.get("flow") or "").strip()[:200] or None
+    filters = queries.ExecutionFilters(
+        flow=flow, contact=queries.normalise_number(args.get("contact")), status=status,
+    )
+    before, after = _cursors()
+    with console().reading() as conn:
+        page = queries.list_executions(conn, filters, before=before, after=after,
+                                       size=PAGE_SIZE)
+        flows = queries.flow_names(conn)
+    kept = {"flow": flow or "", "contact": args.get("contact", "").strip(),
+            "status": status or ""}
+    return render_template(
+        "console/executions.html", page=page, filters=kept, flows=flows,
+        statuses=queries.EXECUTION_STATUSES,
+        links=_page_links("console.executions", page, {k: v for k, v in kept.items() if v}),
+    )
+
+
+@bp.get("/executions/<sid>")
+def execution(sid: str) -> str:
+    with console().reading() as conn:
+        detail = queries.execution_detail(conn, sid)
+    if detail is None:
+        abort(404, f"No flow execution {sid} in the database.")
+    steps = [{**step, "context": _pretty(step["context"])} for step in detail.steps]
+    return render_template("console/execution.html", execution=detail.execution,
+                           context=_pretty(detail.execution["context"]), steps=steps)
+
+
+def _pretty(value: Any) -> str:
+    """A stored context as indented JSON, every key and text in it as the console shows stored
+    values (a token or password masked, a URL's password left out)."""
+    return _shown(json.dumps(_masked(value), indent=2, ensure_ascii=False, default=str))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_shown(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, str):
+        return _shown(value)
+    return value
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])

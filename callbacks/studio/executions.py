@@ -85,6 +85,7 @@ executions = sa.Table(
     sa.Column("claimed_until", UTCDateTime),
     sa.Column("date_created", UTCDateTime, nullable=False),
     sa.Column("date_updated", UTCDateTime, nullable=False, index=True),
+    sa.Index("ix_studio_executions_created", "date_created", "sid"),  # the console's list
     sa.Index(
         "uq_studio_executions_active", "flow_sid", "contact_channel_address", "active_key",
         unique=True,
