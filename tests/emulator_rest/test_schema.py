@@ -10,9 +10,6 @@ be present, with no key it does not list.
 
 from __future__ import annotations
 
-import re
-from email.utils import parsedate_to_datetime
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,79 +17,16 @@ import pytest
 import requests
 
 from tests.emulator_rest.conftest import Api
-from tests.openapi_facts import load
+from tests.openapi_facts import API_V2010_FACTS, load
+from tests.openapi_schema import Described
 
 Answer = tuple[str, str, int, Any]  # method, path, status, JSON body
 
 
-@cache
-def templates() -> list[tuple[re.Pattern[str], str]]:
-    compiled = [(re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"),
-                 path) for path in load()["paths"]]
-    # literal segments win over placeholders (IncomingPhoneNumbers/Local.json over .../{Sid})
-    return sorted(compiled, key=lambda item: item[1].count("{"))
-
-
-def operation_of(path: str) -> str | None:
-    for pattern, template in templates():
-        if pattern.match(path):
-            return template
-    return None
-
-
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = load()["schemas"][name]
-    return schema
-
-
-def validate(value: Any, schema: dict[str, Any], where: str, errors: list[str]) -> None:
-    # OpenAPI 3.0 cannot put "nullable" beside a $ref, so the description cannot mark a
-    # referenced enum nullable, though its text says some are null (a conference's
-    # reason_conference_ended while it runs): a null for a referenced enum is accepted.
-    nullable = bool(schema.get("nullable")) or ("$ref" in schema and "enum" in resolve(schema))
-    schema = {**resolve(schema), **({"nullable": True} if nullable else {})}
-    kind = schema.get("type")
-    if value is None:
-        if kind is not None and not schema.get("nullable"):
-            errors.append(f"{where}: null where the schema wants {kind}")
-        return
-    checks = {
-        "object": lambda v: isinstance(v, dict),
-        "array": lambda v: isinstance(v, list),
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-    }
-    if kind in checks and not checks[kind](value):
-        errors.append(f"{where}: {value!r} is not {kind}")
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if schema.get("format") == "date-time-rfc-2822":
-        try:
-            parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            errors.append(f"{where}: {value!r} is not an RFC 2822 date")
-    if kind == "object" and "properties" in schema:
-        properties = schema["properties"]
-        errors.extend(f"{where}.{key}: not in the schema" for key in value if key not in properties)
-        errors.extend(f"{where}.{key}: missing" for key in properties if key not in value)
-        for key, sub in properties.items():
-            if key in value:
-                validate(value[key], sub, f"{where}.{key}", errors)
-    if kind == "array" and "items" in schema:
-        for index, item in enumerate(value):
-            validate(item, schema["items"], f"{where}[{index}]", errors)
-
-
-def response_schema(method: str, template: str, status: int) -> dict[str, Any] | None:
-    operation = load()["paths"][template].get(method.lower())
-    if operation is None:
-        return None
-    return operation["responses"].get(str(status))
+API_V2010 = Described(API_V2010_FACTS)
+operation_of = API_V2010.operation_of
+validate = API_V2010.validate
+response_schema = API_V2010.response_schema
 
 
 def walk(api: Api) -> None:
