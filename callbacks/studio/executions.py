@@ -47,6 +47,7 @@ from switchboard.callbacks.store.engine import (
     is_transient,
     unavailable,
 )
+from switchboard.callbacks.store.errors import StoreUnavailable
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
 
 T = TypeVar("T")
@@ -629,8 +630,11 @@ def claim_waiting(
         pause = min(pause * 1.5, 0.2)
 
 
-class ClaimTimeout(TimeoutError):
-    """The execution stayed claimed by another request for as long as this one could wait."""
+class ClaimTimeout(StoreUnavailable):
+    """The execution stayed claimed by another request for as long as this one could wait:
+    for this request the execution is unavailable, as the database is when it cannot answer
+    in time (the safe answer, a 503 for a status callback, a one-line log without a
+    traceback)."""
 
 
 def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:

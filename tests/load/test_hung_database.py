@@ -158,7 +158,14 @@ def test_the_database_hangs_under_traffic_and_comes_back(
             while health(server.port)[0] != 200 and time.monotonic() < deadline:
                 time.sleep(0.2)
             healthy_in = time.monotonic() - resumed_at
-            time.sleep(Settings.database_retry_after + 1)  # every worker's breaker has probed again
+            # A worker's breaker closes when its probe, a write of its rows or a /healthz check
+            # succeeds: /healthz answered 200 twenty times in a row reaches every worker, and a
+            # probe that was itself waiting on the hung database has had its turn again.
+            healthy_in_a_row, deadline = 0, time.monotonic() + 3 * Settings.database_retry_after
+            while healthy_in_a_row < 20 and time.monotonic() < deadline:
+                healthy_in_a_row = healthy_in_a_row + 1 if health(server.port)[0] == 200 else 0
+                time.sleep(0.05)
+            time.sleep(1)
             answers_after = send_at(server.port, [i * 0.05 for i in range(len(after))],
                                     [r[1:] for r in after])
             workers_after = server.worker_pids()
