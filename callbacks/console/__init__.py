@@ -12,8 +12,6 @@ pages), ``audio`` (recordings streamed from Twilio), ``queries`` (what the pages
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
 from switchboard.callbacks.console import tables
@@ -23,12 +21,12 @@ from switchboard.callbacks.console.options import ConsoleOptions, read_options
 __all__ = ["Console", "ConsoleOptions", "register_console", "tables"]
 
 
-def register_console(app: Flask, *, environ: Any = None) -> Console | None:
+def register_console(app: Flask) -> Console | None:
     """Mount the console on ``app`` (made by :func:`switchboard.callbacks.create_app`) if a
     console password is set; return its state, or None when it stays off.
 
-    Settings come from ``app.config``, then the app's settings, then the environment
-    (``environ`` in tests). Registering twice is harmless. Raises
+    Settings come from ``app.config``, then the app's settings. Registering twice is
+    harmless. Raises
     :class:`~switchboard.config.ConfigError` for a bad console setting.
     """
     existing = app.extensions.get(EXTENSION)
@@ -37,7 +35,7 @@ def register_console(app: Flask, *, environ: Any = None) -> Console | None:
     switchboard = app.extensions.get("switchboard")
     if switchboard is None:
         raise RuntimeError("register_console needs an app made by create_app()")
-    options = read_options(app.config, switchboard.settings, environ)
+    options = read_options(app.config, switchboard.settings)
     if options is None:
         return None
     from switchboard.callbacks.console import audio, auth, views  # noqa: F401  (their routes)

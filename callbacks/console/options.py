@@ -3,7 +3,7 @@
 They are settings of :mod:`switchboard.config` (checked there, by :mod:`switchboard.config.notify`'s
 rules); an app made in code may also put them in ``app.config``, which wins. Each is looked up
 in ``app.config``, then on the app's settings (the field name in lower case, without
-``SWITCHBOARD_``), then in the environment. A bad value is a
+``SWITCHBOARD_``). A bad value is a
 :class:`~switchboard.config.ConfigError` naming the setting.
 
 The session's secret key is ``SWITCHBOARD_SECRET_KEY`` when it is set. Otherwise it is derived
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -81,26 +80,21 @@ class ConsoleOptions:
         return digest.hexdigest()[:16]
 
 
-def lookup(config: Mapping[str, Any], settings: Any, name: str,
-           environ: Mapping[str, str] | None = None) -> object:
-    """The value of setting ``name``: ``config``, then ``settings``, then the environment."""
+def lookup(config: Mapping[str, Any], settings: Any, name: str) -> object:
+    """The value of setting ``name``: ``config``, then ``settings`` (which read the
+    environment), then its default."""
     value = config.get(name)
     if _given(value):
         return value
-    attribute = name.removeprefix("SWITCHBOARD_").lower()
-    value = getattr(settings, attribute, None)
-    if _given(value):
-        return value
-    value = (os.environ if environ is None else environ).get(name)
+    value = getattr(settings, name.removeprefix("SWITCHBOARD_").lower(), None)
     return value if _given(value) else DEFAULTS.get(name)
 
 
-def read_options(config: Mapping[str, Any], settings: Any,
-                 environ: Mapping[str, str] | None = None) -> ConsoleOptions | None:
+def read_options(config: Mapping[str, Any], settings: Any) -> ConsoleOptions | None:
     """The console's options, or None when neither password setting is set (console off)."""
 
     def get(name: str) -> object:
-        return lookup(config, settings, name, environ)
+        return lookup(config, settings, name)
 
     password, password_hash = _text(get(PASSWORD)), _text(get(PASSWORD_HASH))
     if password is None and password_hash is None:

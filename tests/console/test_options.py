@@ -23,9 +23,8 @@ def settings(**values: Any) -> SimpleNamespace:
     return SimpleNamespace(**fields)
 
 
-def options(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None,
-            **values: Any) -> Any:
-    return read_options(config or {}, settings(**values), environ or {})
+def options(config: dict[str, Any] | None = None, **values: Any) -> Any:
+    return read_options(config or {}, settings(**values))
 
 
 def test_no_password_no_console() -> None:
@@ -33,12 +32,13 @@ def test_no_password_no_console() -> None:
     assert options({"SWITCHBOARD_CONSOLE_PASSWORD": "  "}) is None
 
 
-def test_app_config_then_the_settings_then_the_environment() -> None:
-    environ = {"SWITCHBOARD_CONSOLE_PASSWORD": "from the environment"}
-    assert options(environ=environ).password == "from the environment"
-    assert options(environ=environ, console_password=Secret("from the settings")
-                   ).password == "from the settings"
-    assert options({"SWITCHBOARD_CONSOLE_PASSWORD": "from app.config"}, environ,
+def test_app_config_then_the_settings_which_read_the_environment() -> None:
+    from switchboard.config import load_settings
+
+    read = load_settings(environ={"SWITCHBOARD_CONSOLE_PASSWORD": "from the environment"})
+    assert read_options({}, read).password == "from the environment"
+    assert options(console_password=Secret("from the settings")).password == "from the settings"
+    assert options({"SWITCHBOARD_CONSOLE_PASSWORD": "from app.config"},
                    console_password=Secret("from the settings")).password == "from app.config"
 
 
