@@ -487,18 +487,17 @@ class _Sampler:
         instruments.database_unavailable.set(1 if unavailable else 0)
 
     def _read_store(self, instruments: _Instruments, store: Any) -> tuple[int, bool]:
-        behind = getattr(store, "_behind", None)  # the store's WriteBehind, None without one
         breaker = getattr(store, "breaker", None)
         down = breaker is not None and breaker.open is not None
-        if behind is None:
+        if not getattr(store, "defers", False):
             return 0, down
         seen = self._seen.setdefault(store, {})
-        dropped = behind.dropped
+        dropped = store.rows_dropped
         more = dropped - seen.get("dropped", 0)
         if more > 0:
             instruments.rows_dropped.inc(more)
         seen["dropped"] = dropped
-        return len(behind), down or behind.failure is not None
+        return store.rows_waiting, down or store.rows_blocked
 
     def _read_notices(self, instruments: _Instruments, notices: Any) -> None:
         seen = self._seen.setdefault(notices, {})

@@ -1,7 +1,8 @@
-"""Rows written just after the answer: the call or message row a webhook leaves behind.
+"""Rows written just after the answer: the rows a webhook leaves behind ("webhook rows").
 
 A voice or SMS webhook records its call or message (``Store.record_call``,
-``Store.record_message``), but nothing in the answer depends on that row. Written before the
+``Store.record_message``), a flow's step its steps, and others hand rows over with
+``Store.defer``; nothing in the answer depends on those rows. Written before the
 answer, a row that fails is only logged and lost, and each row is a commit of its own: on
 SQLite from several gunicorn workers that is file locks, a log write and the other worker's
 pages read again, several times the CPU of the upsert.
@@ -164,7 +165,7 @@ class WriteBehind:
                 self._dropped_total += lost
                 total = self._dropped_total
                 self._failure = None
-            log.error("%d call and message rows lost (%d in all since the start): %s",
+            log.error("%d webhook rows lost (%d in all since the start): %s",
                       lost, total, error)
         self._say_dropped(now=True)
         with self._cond:
@@ -205,7 +206,7 @@ class WriteBehind:
             except StoreUnavailable:
                 closed.wait(self.retry)
             except Exception:  # never let the thread die with rows queued
-                log.exception("writing call and message rows failed")
+                log.exception("writing webhook rows failed")
                 closed.wait(self.retry)
 
     def _write_some(self, timeout: float | None = None) -> bool:
@@ -216,7 +217,7 @@ class WriteBehind:
         # Held by a batch in flight: once ours, that one is committed (or back in the queue).
         if not self._writing.acquire(timeout=-1 if timeout is None else timeout):
             raise StoreUnavailable(
-                f"call and message rows still being written after {timeout:g} s (the database "
+                f"webhook rows still being written after {timeout:g} s (the database "
                 "is slow or locked)"
             )
         try:
@@ -248,13 +249,13 @@ class WriteBehind:
 
     def _down(self, error: StoreUnavailable, waiting: int) -> None:
         if self._failure is None:
-            log.warning("%d call and message rows wait for the database: %s", waiting, error)
+            log.warning("%d webhook rows wait for the database: %s", waiting, error)
         self._failure = error
 
     def _up(self) -> None:
         if self._failure is not None:
             self._failure = None
-            log.warning("the database is back: call and message rows are written again")
+            log.warning("the database is back: webhook rows are written again")
             self._say_dropped(now=True)
 
     def _database_up(self, error: StoreUnavailable) -> bool:
@@ -308,7 +309,7 @@ class WriteBehind:
             self._dropped = 0
             self._say_dropped_at = moment + DROPPED_EVERY
             total = self._dropped_total
-        log.error("%d call and message rows dropped, never to be written (%d in all since the "
+        log.error("%d webhook rows dropped, never to be written (%d in all since the "
                   "start): more than %d waited to be written", dropped, total, self.hold)
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -170,6 +171,7 @@ class Store:
             dialect, None
         )
         self._prepared: dict[tuple[sa.ClauseElement, tuple[str, ...]], Prepared] = {}
+        self._inserts: dict[sa.Table, sa.Insert] = {}
         self._clock = clock or _utcnow
         self._attempts = max(1, attempts)
         self._retry_window = busy_timeout  # a lock still held after this is not passing
@@ -503,6 +505,58 @@ class Store:
         self._behind.submit(table.name, sid, (plain(params), self._now()))
         return True
 
+    # -- rows written just after the answer ----------------------------------------------------
+
+    @property
+    def defers(self) -> bool:
+        """Whether :meth:`defer` hands rows to a thread (``record_delay`` above 0), rather than
+        writing each at once."""
+        return self._behind is not None
+
+    @property
+    def rows_waiting(self) -> int:
+        """Rows handed over in this process and not written yet."""
+        return len(self._behind) if self._behind is not None else 0
+
+    @property
+    def rows_dropped(self) -> int:
+        """Rows handed over in this process that never will be written (see
+        :attr:`WriteBehind.dropped`)."""
+        return self._behind.dropped if self._behind is not None else 0
+
+    @property
+    def rows_blocked(self) -> bool:
+        """True while rows wait for a database that failed their last write."""
+        return self._behind is not None and self._behind.failure is not None
+
+    def defer(self, table: sa.Table, row: Mapping[str, Any], *, label: str = "-") -> None:
+        """Insert ``row`` into ``table`` (a table of the store's schema) just after the answer,
+        with the other rows handed over in the meantime, in one transaction (see
+        :mod:`~switchboard.callbacks.store.behind`); at once when the store does not defer.
+
+        For rows nothing in the answer depends on: a step of a flow, what a webhook was
+        answered. ``label`` names the row in the log should the database refuse it. Readers
+        in this process see the row once they :meth:`flush`; other processes within
+        ``record_delay`` seconds; a process killed meanwhile loses it."""
+        if self._behind is not None:
+            self._behind.submit(table.name, label, _Deferred(table, dict(row)))
+            return
+        bound = self._bind(self._insert(table), row)
+        self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
+
+    def flush(self) -> None:
+        """Write the rows this process handed over so far (:meth:`defer`, the calls and
+        messages of webhooks); under a handler's deadline, wait no longer than it allows.
+        Raises :class:`StoreUnavailable` when they cannot be written now (they stay queued)."""
+        if self._behind is not None:
+            self._behind.flush(None if budget.ends() is None else budget.wait(self._busy_timeout))
+
+    def _insert(self, table: sa.Table) -> sa.Insert:
+        insert = self._inserts.get(table)
+        if insert is None:
+            insert = self._inserts[table] = sa.insert(table)
+        return insert
+
     def _write_rows(self, rows: Sequence[Row]) -> None:
         """Upsert the write-behind's rows in one transaction, in the order they came.
 
@@ -510,7 +564,15 @@ class Store:
         request that handed them over."""
         groups: list[tuple[str, list[Any]]] = []
         touches: list[Any] = []
-        for table, sid, (params, now) in rows:
+        for table, sid, data in rows:
+            if isinstance(data, _Deferred):
+                sql, args = self._bind(self._insert(data.table), data.row)
+                if groups and groups[-1][0] == sql:
+                    groups[-1][1].append(args)
+                else:
+                    groups.append((sql, [args]))
+                continue
+            params, now = data
             try:
                 row = _ROW_MAKERS[table](params)
             except (TypeError, ValueError) as error:  # a row that cannot be made holds none back
@@ -644,7 +706,7 @@ class Store:
         behind = self._behind
         failure = behind.failure if behind is not None else None
         if failure is not None and behind is not None:
-            waiting = f"{len(behind)} call and message rows wait to be written"
+            waiting = f"{len(behind)} webhook rows wait to be written"
             raise StoreUnavailable(
                 f"{waiting}: {failure}", reason=f"{waiting}: {failure.reason}"
             ) from failure.__cause__
@@ -956,6 +1018,14 @@ def _inbound_message_row(params: dict[str, Any]) -> dict[str, Any]:
     row = message_row(params)
     row["direction"] = row["direction"] or "inbound"
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """A row handed to :meth:`Store.defer`: inserted as it is."""
+
+    table: sa.Table
+    row: dict[str, Any]
 
 
 _ROW_MAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -135,7 +135,7 @@ def test_a_handler_finds_its_own_call_in_the_store(sqlite_url: str) -> None:
         return VoiceResponse().say(f"You are calling from {row['from']}")
 
     app = make_app(sqlite_url, BUNDLED_FLOWS=False)
-    assert app.extensions["switchboard"].store._behind is not None
+    assert app.extensions["switchboard"].store.defers
     app.register_blueprint(bp)
     params = call_params(From="+15551239876")
     spoken = "".join(twiml(Twilio(app.test_client()).post("/voice", params)).itertext())

@@ -100,7 +100,7 @@ def test_calls_and_messages_answered_in_an_outage_are_recorded_when_it_ends(
         twiml(twilio.post("/sms", message))
         blocker.unlink()  # the database can be created again
         deadline = time.monotonic() + 10
-        while store._behind is not None and len(store._behind):
+        while store.rows_waiting:
             assert time.monotonic() < deadline, "the rows waiting were never written"
             time.sleep(0.05)
         assert all(store.get_call(params["CallSid"]) for params in calls)

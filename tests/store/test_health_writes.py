@@ -151,7 +151,7 @@ def test_rows_waiting_for_the_database_fail_healthz(
     with disk_full(store):
         assert twilio.post("/voice", params).status_code == 200
         body = wait_for_health(app, 503)
-        assert body["reason"].startswith("1 call and message rows wait to be written: "), body
+        assert body["reason"].startswith("1 webhook rows wait to be written: "), body
         assert "full" in body["reason"] or "space" in body["reason"]
         assert len(store._behind) == 1  # type: ignore[arg-type]
     wait_for_health(app, 200)

@@ -174,7 +174,7 @@ def test_close_with_the_database_down_says_how_many_rows_are_lost(
     behind.submit("calls", "CA2", 2)
     with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
         behind.close()
-    assert "2 call and message rows lost" in caplog.text
+    assert "2 webhook rows lost" in caplog.text
     assert len(behind) == 0
 
 

@@ -61,7 +61,7 @@ def test_rows_beyond_hold_are_dropped_while_a_write_is_stuck(
             behind.submit("calls", sid, n)
             most = max(most, len(behind))
         assert most == 100
-        assert "call and message rows dropped" in caplog.text  # said while it happens
+        assert "webhook rows dropped" in caplog.text  # said while it happens
         db.go.set()
         behind.flush()
         behind.close()
