@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,15 +22,8 @@ NOT_TEXT = frozenset({"offset"})
 
 
 def flow_sid(flow: Flow) -> str:
-    """The flow's SID: the one Studio gave it (a flow from Studio's API, or a definition
-    carrying ``sid``), else ``FW`` and 32 hex digits made from its name, the same every time."""
-    source = flow.source or ""
-    if source.startswith("flow FW"):
-        return source.split()[1]
-    given = flow.definition.get("sid")
-    if isinstance(given, str) and given.startswith("FW"):
-        return given
-    return "FW" + hashlib.md5(flow.name.encode(), usedforsecurity=False).hexdigest()
+    """The flow's SID (:attr:`Flow.sid`)."""
+    return flow.sid
 
 
 def fields(params: Mapping[str, Any]) -> dict[str, str]:

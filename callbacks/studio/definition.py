@@ -7,6 +7,7 @@ Widget ``offset``s and properties Switchboard does not know are kept and ignored
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,11 +66,15 @@ class Flow:
     definition: Mapping[str, Any]
     source: str
     states: Mapping[str, Mapping[str, Any]] = field(init=False, repr=False, compare=False)
+    #: The flow's SID: the one Studio gave it (a flow from Studio's API, or a definition
+    #: carrying ``sid``), else ``FW`` and 32 hex digits made from its name, the same every time.
+    sid: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         states = {state["name"]: state for state in self.definition.get("states", ())
                   if isinstance(state, Mapping) and isinstance(state.get("name"), str)}
         object.__setattr__(self, "states", states)
+        object.__setattr__(self, "sid", _sid(self))
 
     @property
     def initial_state(self) -> str:
@@ -111,3 +116,13 @@ class Flow:
         """The widget's transitions as exported (``event``, ``next``, and for
         ``split-based-on`` each match's ``conditions``)."""
         return list(self.states[name].get("transitions", ()))
+
+
+def _sid(flow: Flow) -> str:
+    source = flow.source or ""
+    if source.startswith("flow FW"):
+        return source.split()[1]
+    given = flow.definition.get("sid")
+    if isinstance(given, str) and given.startswith("FW"):
+        return given
+    return "FW" + hashlib.md5(flow.name.encode(), usedforsecurity=False).hexdigest()

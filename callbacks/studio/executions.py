@@ -71,7 +71,7 @@ executions = sa.Table(
     sa.Column("contact_channel_address", sa.String, nullable=False),
     sa.Column("channel_address", sa.String),
     sa.Column("channel", sa.String, nullable=False),
-    sa.Column("call_sid", sa.String, index=True),
+    sa.Column("call_sid", sa.String),
     sa.Column("status", sa.String, nullable=False),
     sa.Column("active_key", sa.String),
     sa.Column("widget", sa.String),
@@ -92,6 +92,9 @@ executions = sa.Table(
         unique=True,
     ),
     sa.Index("ix_studio_executions_flow_created", "flow_sid", "date_created"),
+    # a call's newest execution (every step of a call), in the order it is asked for: an
+    # index on the call alone leaves SQLite to walk the flow's executions by date instead
+    sa.Index("ix_studio_executions_call", "call_sid", "flow_sid", "date_created"),
 )
 
 steps = sa.Table(
@@ -178,9 +181,37 @@ SAVE_STATE = (
     .values({**{name: _param(f"{name}_", _x[name]) for name in _STATE_COLUMNS},
              "claim": sa.null(), "claimed_until": sa.null()})
 )
+_SEEN = sa.and_(
+    _x.sid == _param("sid_", _x.sid),
+    _x.status == ACTIVE,
+    _x.step_count == _param("seen_steps_", _x.step_count),
+    _x.date_updated == _param("seen_updated_", _x.date_updated),
+    _FREE,
+)
+
+
+@functools.cache
+def save_seen(columns: frozenset[str]) -> sa.Update:
+    """Write ``columns`` of an execution no request claimed, if it still stands as it was read
+    (its step count and time of update, active, free): :func:`save_unclaimed`. Only the
+    columns that changed are written, so that the indexes over the others are left alone;
+    a claim that ran out meanwhile is cleared (its holder's progress is then refused)."""
+    values: dict[str, Any] = {name: _param(f"{name}_", _x[name]) for name in sorted(columns)}
+    values.update(claim=sa.null(), claimed_until=sa.null())
+    return sa.update(executions).where(_SEEN).values(values)
+
+
 #: Release the claim, writing nothing else.
 RELEASE = sa.update(executions).where(_MINE).values(claim=sa.null(), claimed_until=sa.null())
 INSERT_STEPS = sa.insert(steps)
+#: :func:`find_call`: the call's newest active execution of the flow.
+FIND_CALL = (
+    sa.select(executions)
+    .where(_x.call_sid == _param("call_sid_", _x.call_sid), _x.status == ACTIVE,
+           _x.flow_sid == _param("flow_sid_", _x.flow_sid))
+    .order_by(_x.date_created.desc())
+    .limit(1)
+)
 
 
 #: Random 128-bit numbers for SIDs and claims, without a system call each (seeded from the
@@ -190,8 +221,12 @@ os.register_at_fork(after_in_child=_random.seed)
 
 
 def new_sid(prefix: str) -> str:
-    """A new SID: ``prefix`` and 32 hex digits, as Twilio's (``FN...``, ``FT...``)."""
-    return f"{prefix}{_random.getrandbits(128):032x}"
+    """A new SID: ``prefix`` and 32 hex digits, as Twilio's (``FN...``, ``FT...``).
+
+    The first 13 digits are the time in microseconds and the other 19 random (76 bits), so
+    that new rows land at the end of the tables' indexes over their SIDs, on pages the
+    database has at hand, rather than each on a page of its own."""
+    return f"{prefix}{time.time_ns() // 1000:013x}{_random.getrandbits(76):019x}"
 
 
 def _token() -> str:
@@ -230,6 +265,9 @@ class Execution:
     date_created: datetime | None = None
     date_updated: datetime | None = None
     claim: str | None = field(default=None, repr=False)
+    claimed_until: datetime | None = field(default=None, repr=False)
+    #: The columns of :func:`_state` as read from the database (context and frames as text).
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: True when this webhook made the execution (it was not found active).
     new: bool = field(default=False, compare=False)
 
@@ -297,6 +335,8 @@ class Database:
         #: webhook (:func:`claim_call`, :func:`claim_active`, :func:`save`, :func:`release`).
         self._store_sql: Callable[..., Any] | None = None
         self._store_bind: Callable[..., Any] | None = None
+        #: The store, when given one: it writes the steps after the answer (:meth:`defer`).
+        self.store: Any = None if store_or_engine is engine else store_or_engine
         if store_or_engine is not engine:
             run_sql = getattr(store_or_engine, "_run_sql", None)
             bind = getattr(store_or_engine, "_bind", None)
@@ -305,6 +345,22 @@ class Database:
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
+
+    @property
+    def defers(self) -> bool:
+        """Whether :meth:`defer` hands rows to the store's write-behind."""
+        return bool(getattr(self.store, "defers", False))
+
+    def defer(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` into ``table`` just after the answer, by the store's write-behind
+        (only when :attr:`defers`; see ``Store.defer``)."""
+        for row in rows:
+            self.store.defer(table, row, label=row["sid"])
+
+    def flush(self) -> None:
+        """Write the rows this process deferred (before reading or deleting steps)."""
+        if self.defers:
+            self.store.flush()
 
     def ensure_tables(self) -> None:
         if self.engine in self._ready:
@@ -483,6 +539,8 @@ def _execution(row: Mapping[str, Any]) -> Execution:
         date_created=row["date_created"],
         date_updated=row["date_updated"],
         claim=row["claim"],
+        claimed_until=row["claimed_until"],
+        stored={name: row[name] for name in _STATE_COLUMNS},
     )
 
 
@@ -553,6 +611,10 @@ def find_active(db: Database, flow_sid: str, contact: str, active_key: str) -> E
 
 def find_call(db: Database, call_sid: str, flow_sid: str | None = None) -> Execution | None:
     """The active execution of the call ``call_sid`` (of the flow ``flow_sid`` if given)."""
+    if flow_sid is not None:  # a webhook's: the prebuilt statement, on the store's cursor
+        bound = db.bind(FIND_CALL, {"call_sid_": call_sid, "flow_sid_": flow_sid})
+        rows = db.statements(lambda run: run(bound).rows, write=False, single=True)
+        return _execution(rows[0]) if rows else None
     query = sa.select(executions).where(
         executions.c.call_sid == call_sid, executions.c.status == ACTIVE
     )
@@ -638,12 +700,86 @@ class ClaimTimeout(StoreUnavailable):
 
 
 def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
-    """Write the progress of a claimed ``execution`` and its new steps, and release the claim,
-    in one transaction. An execution ended meanwhile (its call ended) stays ended. False,
-    writing nothing, when the claim was lost (it expired and another request took it)."""
+    """Write the progress of a claimed ``execution`` and its new steps, and release the claim.
+    An execution ended meanwhile (its call ended) stays ended. False, writing nothing, when
+    the claim was lost (it expired and another request took it).
+
+    The steps are written just after the answer by the store's write-behind when it has one
+    (the execution's row, which the next request reads, now); else in the same transaction."""
     now = db.now()
+    rows = _step_rows(execution, new_steps, now)
+    state = {f"{name}_": value for name, value in _state(execution).items()}
+    state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
+    write = db.bind(SAVE_STATE, state)
+    release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
+    if db.defers or not rows:  # one statement each, in the usual case only the first
+        saved = db.statements(lambda run: run(write).rowcount > 0, single=True) or \
+            db.statements(lambda run: run(release).rowcount > 0, single=True)
+        if saved and rows:
+            db.defer(steps, rows)
+    else:
+        insert = db.bind(INSERT_STEPS, rows)
+
+        def work(run: Callable[[Bound], Result]) -> bool:
+            if not run(write).rowcount and not run(release).rowcount:
+                return False
+            run(insert)
+            return True
+
+        saved = db.statements(work)
+    execution.claim = None
+    execution.date_updated = now
+    return saved
+
+
+def unclaimed(execution: Execution, now: datetime) -> bool:
+    """Whether no request holds ``execution`` as read (no claim, or one that ran out)."""
+    return execution.claim is None or (
+        execution.claimed_until is not None and execution.claimed_until < now
+    )
+
+
+def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step],
+                   seen: tuple[int, datetime | None]) -> bool:
+    """Write the progress of an ``execution`` moved without a claim, if the row still stands
+    as it was read (``seen``: its ``step_count`` and ``date_updated`` then), active and free:
+    one statement, where a claim and a save take two. False, writing nothing, when another
+    request moved it, claimed it or ended it meanwhile (the caller then runs it again under a
+    claim). Only for a run that did nothing outside the database: it may be run again."""
+    now = db.now()
+    rows = _step_rows(execution, new_steps, now)
+    stored = execution.stored
+    state = {name: value for name, value in _state(execution).items()
+             if name not in stored or stored[name] != value}
+    columns = {*state, "date_updated"}
+    params = {f"{name}_": value for name, value in state.items()}
+    params.update(date_updated_=now, sid_=execution.sid, seen_steps_=seen[0],
+                  seen_updated_=seen[1], now_=now)
+    write = db.bind(save_seen(frozenset(columns)), params)
+    if db.defers or not rows:
+        saved = db.statements(lambda run: run(write).rowcount > 0, single=True)
+        if saved and rows:
+            db.defer(steps, rows)
+    else:
+        insert = db.bind(INSERT_STEPS, rows)
+
+        def work(run: Callable[[Bound], Result]) -> bool:
+            if not run(write).rowcount:
+                return False
+            run(insert)
+            return True
+
+        saved = db.statements(work)
+    if saved:
+        execution.date_updated = now
+    return saved
+
+
+def _step_rows(execution: Execution, new_steps: Sequence[Step], now: datetime
+               ) -> list[dict[str, Any]]:
+    """The rows of ``new_steps``, the last steps ``execution`` took."""
     first = execution.step_count - len(new_steps) + 1
-    rows = [
+    return [
         {
             "sid": new_sid("FT"),
             "execution_sid": execution.sid,
@@ -659,23 +795,6 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
         }
         for index, step in enumerate(new_steps)
     ]
-    state = {f"{name}_": value for name, value in _state(execution).items()}
-    state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
-    write = db.bind(SAVE_STATE, state)
-    release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
-    insert = db.bind(INSERT_STEPS, rows) if rows else None
-
-    def work(run: Callable[[Bound], Result]) -> bool:
-        if not run(write).rowcount and not run(release).rowcount:
-            return False
-        if insert is not None:
-            run(insert)
-        return True
-
-    saved = db.statements(work)
-    execution.claim = None
-    execution.date_updated = now
-    return saved
 
 
 def release(db: Database, execution: Execution) -> None:
@@ -732,6 +851,7 @@ def end_execution(store_or_engine: Any, sid: str) -> Execution | None:
 def delete_execution(store_or_engine: Any, sid: str) -> bool:
     """Delete the execution ``sid`` and its steps; False if there was none."""
     db = Database(store_or_engine)
+    db.flush()  # its steps still waiting are written first, then deleted with it
 
     def work(conn: sa.Connection) -> bool:
         conn.execute(sa.delete(steps).where(steps.c.execution_sid == sid))
@@ -811,6 +931,7 @@ def page_executions(
 def get_step(store_or_engine: Any, execution_sid: str, sid: str) -> dict[str, Any] | None:
     """One step of an execution, as :func:`list_steps` gives them; None if there is none."""
     db = Database(store_or_engine)
+    db.flush()  # the steps this process handed to the write-behind
     query = sa.select(steps).where(steps.c.sid == sid, steps.c.execution_sid == execution_sid)
     row = db.run(lambda conn: conn.execute(query).mappings().first(), write=False)
     return {**row, "context": json.loads(row["context"])} if row is not None else None
@@ -819,6 +940,7 @@ def get_step(store_or_engine: Any, execution_sid: str, sid: str) -> dict[str, An
 def list_steps(store_or_engine: Any, execution_sid: str) -> list[dict[str, Any]]:
     """The steps of an execution in order, as Studio's Step resources (``context`` decoded)."""
     db = Database(store_or_engine)
+    db.flush()  # the steps this process handed to the write-behind
     query = (
         sa.select(steps).where(steps.c.execution_sid == execution_sid).order_by(steps.c.seq)
     )
@@ -833,6 +955,7 @@ def purge_executions(
     """Delete the executions (ended or not) not updated for ``older_than``, with their steps,
     :data:`PURGE_BATCH` at a time; how many executions."""
     db = Database(store_or_engine)
+    db.flush()
     cutoff = (now or db.now()) - older_than
     table = executions
     deleted = 0

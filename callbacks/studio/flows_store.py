@@ -335,7 +335,9 @@ def delete_flow(store_or_engine: Any, sid: str) -> bool:
         conn.execute(sa.delete(revisions).where(revisions.c.flow_sid == sid))
         return bool(conn.execute(sa.delete(flows).where(flows.c.sid == sid)).rowcount)
 
-    executions.Database(store_or_engine).ensure_tables()
+    runs_db = executions.Database(store_or_engine)
+    runs_db.ensure_tables()
+    runs_db.flush()  # the steps still waiting are written first, then deleted with the rest
     return db.run(work)
 
 

@@ -104,6 +104,15 @@ class FlowLookup(Protocol):
         """The flow ``wanted`` as it runs for ``contact`` (a draft runs for its test users)."""
 
 
+class Unclaimed(Exception):
+    """A run without a claim met a widget that acts outside the database (``kind``): it must
+    run again under a claim, so that it acts once."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class Stop(Exception):
     """The execution cannot go on. ``quiet``: not an error (the call was over); ``fatal``:
     a limit of the whole execution, not a failure a subflow's parent could take."""
@@ -154,8 +163,12 @@ class Runner:
         links: Links,
         deadline: float | None,
         call_ended: bool = False,
+        unclaimed: bool = False,
     ) -> None:
         self.runtime = runtime
+        #: Run without a claim (:meth:`Runtime.step`): a widget not in :data:`LOCAL` raises
+        #: :class:`Unclaimed` before it runs.
+        self.unclaimed = unclaimed
         self.execution = execution
         self.output = output
         self.settings = settings
@@ -230,6 +243,8 @@ class Runner:
         if name is None or name not in frame.flow.states:
             raise Stop(f"the execution waits at no widget of flow {frame.flow.name!r}")
         kind = frame.flow.widget(name).get("type", "")
+        if self.unclaimed and kind not in LOCAL:
+            raise Unclaimed(kind)
         visit = self._visit(frame, name, kind, resuming=True)
         execution.widget = execution.waiting_for = None
         execution.wait_until = None
@@ -256,6 +271,8 @@ class Runner:
             kind = frame.flow.widget(name).get("type", "")
             if kind == TRIGGER:
                 raise Stop(f"a transition of flow {frame.flow.name!r} leads back to its trigger")
+            if self.unclaimed and kind not in LOCAL:
+                raise Unclaimed(kind)
             self._count_run(frame, name)
             if self.remaining() <= 0:
                 raise Stop(f"no time left before the webhook's deadline, at widget {name}")
@@ -425,6 +442,13 @@ VOICE_ONLY = frozenset({
 #: Widgets that add nothing to a call's answer: run without a copy of it.
 WRITES_NO_TWIML = frozenset({"split-based-on", "set-variables"})
 
+#: Widgets that act on nothing but the execution and the answer: a run made of them alone may
+#: run twice (the first run's result thrown away), so it needs no claim (:meth:`Runtime.step`).
+LOCAL = frozenset({
+    "split-based-on", "set-variables", "run-subflow", "say-play", "gather-input-on-call",
+    "record-voicemail", "connect-call-to", "enqueue-call", "add-twiml-redirect",
+})
+
 
 class Runtime:
     """The flows of a folder, run for Twilio's webhooks.
@@ -533,6 +557,14 @@ class Runtime:
         call_sid = values.get("CallSid") or ""
         ends = _deadline(settings)
         execution = None
+        if call_sid:  # the usual case: read, run, and written if nobody moved it meanwhile
+            found = store.find_call(db, call_sid, flow_sid(flow))
+            if found is None or (found.widget != widget and store.unclaimed(found, db.now())):
+                return self._lost(flow, found, output, call_sid, widget, source)
+            if store.unclaimed(found, db.now()):
+                done = self._step_unclaimed(db, found, source, values, settings, links, ends)
+                if done is not None:
+                    return done
         if call_sid:  # found and claimed in one statement, unless another request holds it
             execution = store.claim_call(db, call_sid, flow_sid(flow), claim_for=_claim(settings))
         if execution is None and call_sid:
@@ -540,23 +572,50 @@ class Runtime:
             if found is not None:
                 execution = store.claim_waiting(db, found, claim_for=_claim(settings),
                                                 until=ends - ANSWER_MARGIN)
-        if execution is None:
-            log.warning("flow %s: no active execution for call %s (step %s/%s)",
-                        flow.name, call_sid or "-", widget, source)
-            output.apologise = True
-            return output
-        if execution.widget != widget:
+        if execution is not None and execution.widget != widget:
             store.release(db, execution)
-            log.warning("flow %s, execution %s: Twilio came back for widget %s/%s, but the "
-                        "execution waits at %s", flow.name, execution.sid, widget, source,
-                        execution.widget or "no widget")
-            output.apologise = True
-            return output
+        if execution is None or execution.widget != widget:
+            return self._lost(flow, execution, output, call_sid, widget, source)
         if source == "return" and _late(self, execution):
             source = "timeout"
         ended = values.get("CallStatus") in CALL_OVER
         self._move(db, execution, output, settings, links, ends,
                    lambda runner: runner.resume(source, values), call_ended=ended)
+        return output
+
+    def _step_unclaimed(self, db: Database, execution: Execution, source: str,
+                        values: Mapping[str, str], settings: Settings, links: Links,
+                        ends: float) -> Output | None:
+        """:meth:`step` without a claim: the widgets run on the execution as read, and their
+        progress is written in one statement if it still stands as read. None when it must run
+        under a claim: a widget that acts outside the database came up, or another request
+        moved the execution meanwhile."""
+        if source == "return" and _late(self, execution):
+            source = "timeout"
+        seen = (execution.step_count, execution.date_updated)
+        output = Output(VOICE)
+        try:
+            runner = Runner(self, execution, output, settings=settings, links=links,
+                            deadline=ends, call_ended=values.get("CallStatus") in CALL_OVER,
+                            unclaimed=True)
+            runner.resume(source, values)
+        except (Unclaimed, Stop):  # Stop: the flow is gone, which the claimed run says
+            return None
+        if deadlines.abandoned():
+            return output
+        return output if store.save_unclaimed(db, execution, runner.steps, seen) else None
+
+    def _lost(self, flow: Flow, execution: Execution | None, output: Output, call_sid: str,
+              widget: str, source: str) -> Output:
+        """The apology for a step that found no execution waiting at ``widget``."""
+        if execution is None:
+            log.warning("flow %s: no active execution for call %s (step %s/%s)",
+                        flow.name, call_sid or "-", widget, source)
+        else:
+            log.warning("flow %s, execution %s: Twilio came back for widget %s/%s, but the "
+                        "execution waits at %s", flow.name, execution.sid, widget, source,
+                        execution.widget or "no widget")
+        output.apologise = True
         return output
 
     # -- messages --------------------------------------------------------------------------

@@ -115,6 +115,9 @@ DIGITS = Checked("keys", _digits)
 class Target:
     phone: Phone
     description: str
+    #: Called once the conversation is over (the app in process: its store closed, so that
+    #: what it writes after its answers is in the database when the command ends).
+    close: Callable[[], None] | None = None
 
 
 def _check_where(url: str | None, emulator: str | None, in_process: bool,
@@ -181,7 +184,7 @@ def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = 
     state.buy_number(state.main_account_sid, to,
                      **{field: base + path for field, path in routes.items()})
     phone = Phone(state, api_base_url=TWILIO_API, session_factory=lambda: wsgi_session(app))
-    return Target(phone, description)
+    return Target(phone, description, close=app.extensions["switchboard"].store.close)
 
 
 def _check_served(app: Any, name: str) -> None:
@@ -423,6 +426,8 @@ def _printer(verbose: bool) -> Any:
 
 
 def _epilogue(target: Target, transcript: Transcript, verbose: bool) -> None:
+    if target.close is not None:
+        target.close()
     for line in target.phone.report(transcript, verbose=verbose):
         click.echo(line)
 

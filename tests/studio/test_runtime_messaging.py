@@ -21,7 +21,7 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.runtime import fire_due_timeouts
-from tests.conftest import _fresh_postgres_url, _postgres_base_url, serving
+from tests.conftest import serving
 from tests.server.conftest import (
     NUMBER,
     TOKEN,
@@ -346,14 +346,6 @@ def flows(service: str) -> dict[str, Flow]:
     return {name: Flow(name, body, f"{name}.json") for name, body in json.loads(text).items()}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('messaging') / 'switchboard.sqlite3'}"
-    else:
-        yield from _fresh_postgres_url(_postgres_base_url())
-
 
 @pytest.fixture(scope="module")
 def app(database: str, flows: dict[str, Flow]) -> Iterator[Flask]:
@@ -366,14 +358,6 @@ def app(database: str, flows: dict[str, Flow]) -> Iterator[Flask]:
     application.extensions["switchboard"].store.close()
 
 
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.context import flow_sid
 from switchboard.callbacks.studio.definition import Flow
-from tests.conftest import _fresh_postgres_url, _postgres_base_url
 from tests.server.conftest import NUMBER, Twilio, call_params, clean_app, spoken, twiml, verbs
 
 
@@ -219,14 +218,6 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
 FLOWS = {name: Flow(name, body, f"{name}.json") for name, body in DEFINITIONS.items()}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('voice') / 'switchboard.sqlite3'}"
-    else:
-        yield from _fresh_postgres_url(_postgres_base_url())
-
 
 @pytest.fixture(scope="module")
 def app(database: str) -> Iterator[Flask]:
@@ -236,14 +227,6 @@ def app(database: str) -> Iterator[Flask]:
     application.extensions["switchboard"].store.close()
 
 
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
 
 
 @pytest.fixture(autouse=True)
