@@ -41,6 +41,7 @@ class Switchboard:
     """What :func:`create_app` keeps in ``app.extensions["switchboard"]``."""
 
     def __init__(self, settings: Settings, store: Store, *, max_workers: int = 32) -> None:
+        from switchboard.callbacks.exchanges import Purger
         from switchboard.callbacks.health import health_deadline
 
         self.settings = settings
@@ -52,6 +53,11 @@ class Switchboard:
         self.validator = RequestValidator(token) if token else None
         #: URLs made by :func:`switchboard.callbacks.handlers.external_url`, by endpoint and origin.
         self.external_urls: dict[tuple[str | None, ...], str] = {}
+        #: Deletes the webhook exchanges older than ``SWITCHBOARD_EXCHANGES_RETENTION_DAYS``
+        #: now and then (:mod:`switchboard.callbacks.exchanges`).
+        self.exchange_purger = Purger(timedelta(days=settings.exchanges_retention_days))
+        #: Whether each webhook leaves its exchange (a retention of 0 days keeps none).
+        self.records_exchanges = settings.exchanges_retention_days > 0
 
     @property
     def schema_ready(self) -> bool:
@@ -185,7 +191,7 @@ def _install(app: Flask, settings: Settings) -> Switchboard:
 
 
 def _open_store(app: Flask, settings: Settings) -> Store:
-    from switchboard.callbacks import notices  # noqa: F401 (their tables: one schema)
+    from switchboard.callbacks import exchanges, notices  # noqa: F401 (their tables: one schema)
     from switchboard.callbacks.console import tables  # noqa: F401
     from switchboard.callbacks.store import Store
     from switchboard.callbacks.studio import (  # noqa: F401

@@ -25,13 +25,16 @@ Every route made by the decorators, for each request (GET or POST, as Twilio may
    the
    handler changed it;
 4. answers TwiML as ``text/xml`` (status callbacks: 204 once stored) or, when anything went
-   wrong, the safe answer of :mod:`switchboard.callbacks.errors` -- never a 500.
+   wrong, the safe answer of :mod:`switchboard.callbacks.errors` -- never a 500;
+5. hands what was answered to the store, to be written after the answer
+   (:mod:`switchboard.callbacks.exchanges`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote_to_bytes
@@ -42,12 +45,14 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from switchboard.callbacks.deadline import HandlerTimeout, abandoned
 from switchboard.callbacks.errors import (
+    STATUS_KINDS,
     BadHandlerResult,
     empty_messaging,
     observer,
     safe_answer,
     twiml_response,
 )
+from switchboard.callbacks.exchanges import exchange_row, record_exchange, shown_url
 from switchboard.callbacks.security import FORM_TYPE
 from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from switchboard.callbacks.twiml import (
@@ -57,7 +62,6 @@ from switchboard.callbacks.twiml import (
     VoiceResponse,
     parse_twiml,
 )
-from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
     from switchboard.callbacks.app import Switchboard
@@ -204,6 +208,7 @@ def make_view(
 
     @functools.wraps(handler)
     def view() -> Response:
+        arrived, started = time.time(), time.perf_counter()
         switchboard: Switchboard = current_app.extensions["switchboard"]
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         form = read_form(req)
@@ -221,15 +226,45 @@ def make_view(
         twilio_request = view_class(params, switchboard.settings, headers=req.headers)
         if view_kind:
             twilio_request.kind = view_kind
+        failure: Exception | None = None
         try:
-            return switchboard.deadline.run(
+            response = switchboard.deadline.run(
                 functools.partial(run, switchboard, handler, twilio_request)
             )
         except Exception as error:
-            return _failed(kind, handler, twilio_request, error, switchboard, error_redirect)
+            failure = error
+            response = _failed(kind, handler, twilio_request, error, switchboard,
+                               error_redirect)
+        _record_exchange(switchboard, kind, req, twilio_request, response, arrived, started,
+                         failure)
+        return response
 
     view.twilio_kind = kind  # type: ignore[attr-defined]
     return view
+
+
+def _record_exchange(
+    switchboard: Switchboard, kind: str, req: Request, twilio_request: Any,
+    response: Response, arrived: float, started: float, error: Exception | None,
+) -> None:
+    """Hand what ``req`` was answered to the store, to be written after the answer; a
+    failure is logged and the answer stays as it is."""
+    if not switchboard.records_exchanges:  # none kept: those of an earlier setting go
+        switchboard.exchange_purger(switchboard.store)
+        return
+    duplicate = None
+    if kind in STATUS_KINDS and error is None:
+        duplicate = twilio_request.duplicate
+    try:
+        row = exchange_row(kind, twilio_request.params, response, arrived=arrived,
+                           started=started, endpoint=req.endpoint, path=req.path, error=error,
+                           safe=error is not None and not isinstance(error, MalformedCallback),
+                           duplicate=duplicate)
+    except Exception as failure:
+        log.warning("exchange of %s not recorded: %s", req.path, type(failure).__name__,
+                    exc_info=failure)
+        return
+    record_exchange(switchboard.store, row, switchboard.exchange_purger)
 
 
 _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
@@ -430,11 +465,7 @@ def _shown_error_url(url: str | None) -> str:
     """Twilio's ``ErrorUrl`` as the log may show it: without the password of a
     ``user:password@`` part or the query string, which may carry what the URL's owner put
     there (gunicorn's log filter drops queries too, but not under ``flask run``)."""
-    if not url:
-        return "-"
-    shown = redact_url(url)
-    base, query, _ = shown.partition("?")
-    return f"{base}?…" if query else base
+    return shown_url(url) if url else "-"
 
 
 def _run_fallback(switchboard: Switchboard, handler: Callable[..., Any],

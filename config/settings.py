@@ -51,6 +51,7 @@ class Settings:
     hosts: int = 1
     flows_dir: str | None = None
     studio_retention_days: float = 30.0
+    exchanges_retention_days: float = 30.0
     voicemail_notify: tuple[str, ...] | None = None
     smtp_url: SmtpServer | None = None
     smtp_from: str | None = None

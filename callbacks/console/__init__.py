@@ -7,7 +7,8 @@ is set (``SWITCHBOARD_CONSOLE_PASSWORD`` or ``SWITCHBOARD_CONSOLE_PASSWORD_HASH`
 Its modules: ``options`` (settings), ``blueprint`` (the blueprint, its state, headers and
 error pages), ``auth`` (login, session, CSRF), ``throttle`` (wrong passwords), ``views`` (the
 pages), ``audio`` (recordings streamed from Twilio), ``queries`` (what the pages read),
-``tables`` (the console's own tables, on the store's MetaData).
+``answers`` (what a webhook was answered, a line per verb), ``tables`` (the console's own
+tables, on the store's MetaData).
 """
 
 from __future__ import annotations

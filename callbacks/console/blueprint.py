@@ -85,6 +85,7 @@ class Console:
         self.secrets = tuple(
             secret for secret in (
                 _revealed(settings.auth_token), _revealed(settings.api_key_secret),
+                _revealed(settings.metrics_token), _revealed(settings.secret_key),
                 None if options.hashed else options.password,
             ) if secret and len(secret) >= 6
         )
@@ -107,9 +108,26 @@ class Console:
             self.store.create_all()
             self.tables_ready = True
 
+    def flush(self) -> None:
+        """Write the rows this process handed to the store's write-behind (what each webhook
+        was answered, a flow's steps, calls and messages), so that a page shows them; other
+        processes' come within their ``record_delay``. While they wait for a database that
+        failed their last write, or when it cannot take them now, the page shows what is
+        written."""
+        store = self.store
+        if not getattr(store, "defers", False) or store.rows_blocked:
+            return
+        try:
+            store.flush()
+        except StoreUnavailable as error:
+            log.info("console: rows waiting to be written are not shown yet (%s)",
+                     type(error).__name__)
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
-        """A connection for one page's reads (on SQLite one snapshot for all of them)."""
+        """A connection for one page's reads (on SQLite one snapshot for all of them), once
+        this process's waiting rows are written (:meth:`flush`)."""
+        self.flush()
         with self.store.engine.connect() as conn:
             _own_limits(conn)
             if conn.dialect.name == "postgresql":

@@ -19,7 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from switchboard.callbacks.console import answers
 from switchboard.callbacks.console.tables import heard, insert_ignoring
+from switchboard.callbacks.errors import STATUS_KINDS
+from switchboard.callbacks.exchanges import ANSWER_LIMIT
+from switchboard.callbacks.exchanges import exchanges as webhook_exchanges
 from switchboard.callbacks.store.schema import (
     NO_SEQUENCE,
     calls,
@@ -44,6 +48,10 @@ FAILURE_STATUSES = ("busy", "no-answer", "failed", "canceled", "undelivered", "a
 CALL_STATUSES = (*LIVE_STATUSES, "completed", "busy", "no-answer", "failed", "canceled")
 #: Recordings made by ``<Record>`` (Twilio's ``RecordVerb``, or no source: a Record action's).
 VOICEMAIL_SOURCES = ("RecordVerb",)
+#: Webhook exchanges a call's page shows at most (its own, its legs' and its recordings').
+TIMELINE_EXCHANGES = 500
+#: An inbound call's first webhook, shown on the call's first line, came this close to the row.
+OPENING_WINDOW = timedelta(seconds=10)
 
 _CALL_COLUMNS = (
     calls.c.sid, calls.c["from"], calls.c["to"], calls.c.direction, calls.c.status,
@@ -221,7 +229,9 @@ def list_calls(
 @dataclass
 class TimelineEvent:
     """One line of a call's timeline: what happened at ``at``, and what Switchboard answered
-    (``answer``: None when the store does not know)."""
+    (``answer``: None when the store does not know; ``verbs``: its TwiML, a line per verb;
+    ``twiml``: the document, its URLs' credentials and queries masked; ``problem``: a key of
+    :data:`switchboard.callbacks.exchanges.PROBLEMS`)."""
 
     at: datetime
     kind: str
@@ -230,15 +240,25 @@ class TimelineEvent:
     answer: str | None = None
     link: str | None = None
     recording: dict[str, Any] | None = None
+    verbs: list[str] = field(default_factory=list)
+    twiml: str | None = None
+    problem: str | None = None
 
 
 @dataclass
 class CallDetail:
+    """A call's page: ``exchanges`` are the webhook exchanges of the call and of its legs
+    (oldest first, :data:`TIMELINE_EXCHANGES` at most; ``more_exchanges`` when there are
+    more), ``own_hosts`` the hosts whose URLs its answers show by their path."""
+
     call: dict[str, Any]
     events: list[TimelineEvent]
     recordings: list[dict[str, Any]]
     children: list[dict[str, Any]]
     session: dict[str, Any] | None
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    more_exchanges: bool = False
+    own_hosts: tuple[str, ...] = ()
 
 
 #: A source of timeline events: ``(conn, call row, detail so far) -> events``. Flow
@@ -250,8 +270,10 @@ _STATUS_FIELDS = ("CallDuration", "SipResponseCode", "ErrorCode", "ErrorMessage"
                   "RecordingDuration", "RecordingStatus", "CallbackSource")
 
 
-def call_detail(conn: sa.Connection, sid: str) -> CallDetail | None:
-    """The call, its recordings, its child legs, its session and its timeline."""
+def call_detail(conn: sa.Connection, sid: str, *,
+                own_hosts: Sequence[str] = ()) -> CallDetail | None:
+    """The call, its recordings, its child legs, its session, its webhook exchanges and its
+    timeline; URLs on ``own_hosts`` (this server's) are shown by their path."""
     row = conn.execute(
         sa.select(calls).where(calls.c.sid == sid)
     ).mappings().first()
@@ -270,8 +292,17 @@ def call_detail(conn: sa.Connection, sid: str) -> CallDetail | None:
     session_row = conn.execute(
         sa.select(voice_sessions).where(voice_sessions.c.call_sid == sid)
     ).mappings().first()
+    exchange = webhook_exchanges
+    exchange_rows = _rows(conn, (
+        sa.select(exchange)
+        .where(exchange.c.call_sid.in_([sid, *(child["sid"] for child in children)]))
+        .order_by(exchange.c.created_at, exchange.c.id).limit(TIMELINE_EXCHANGES + 1)
+    ))
     detail = CallDetail(call, [], recording_rows, children,
-                        _decode(session_row) if session_row is not None else None)
+                        _decode(session_row) if session_row is not None else None,
+                        exchanges=exchange_rows[:TIMELINE_EXCHANGES],
+                        more_exchanges=len(exchange_rows) > TIMELINE_EXCHANGES,
+                        own_hosts=tuple(own_hosts))
     events: list[TimelineEvent] = []
     for source in TIMELINE_SOURCES:
         events.extend(source(conn, call, detail))
@@ -282,17 +313,42 @@ def call_detail(conn: sa.Connection, sid: str) -> CallDetail | None:
 
 def _first_request(conn: sa.Connection, call: dict[str, Any],
                    detail: CallDetail) -> Iterable[TimelineEvent]:
+    """The call's first line: its first request's fields, and for an inbound call what its
+    first webhook was answered."""
     who = f"from {call['from'] or 'unknown'} to {call['to'] or 'unknown'}"
     direction = call.get("direction") or "a"
-    yield TimelineEvent(
+    event = TimelineEvent(
         call["created_at"], "webhook", f"{direction.capitalize()} call {who}",
         fields={k: v for k, v in (call.get("extra") or {}).items() if v not in (None, "")},
     )
+    opening = _opening_exchange(call, detail)
+    if opening is not None:
+        _answered(event, opening, detail)
+    yield event
+
+
+def _opening_exchange(call: dict[str, Any], detail: CallDetail) -> dict[str, Any] | None:
+    """The exchange of the webhook that made an inbound call's row (its ``/voice``), which
+    the call's first line shows; None for any other call."""
+    if call.get("direction") != "inbound" or not detail.exchanges:
+        return None
+    first = detail.exchanges[0]
+    if first["kind"] != "voice" or first["sid"] != call["sid"]:
+        return None
+    if abs(first["created_at"] - call["created_at"]) > OPENING_WINDOW:
+        return None
+    return first
+
+
+def _callback_sids(call: dict[str, Any], detail: CallDetail) -> list[str]:
+    """The SIDs whose stored status callbacks the timeline lists: the call's, its
+    recordings'."""
+    return [call["sid"], *(r["sid"] for r in detail.recordings)]
 
 
 def _callbacks(conn: sa.Connection, call: dict[str, Any],
                detail: CallDetail) -> Iterable[TimelineEvent]:
-    sids = [call["sid"], *(r["sid"] for r in detail.recordings)]
+    sids = _callback_sids(call, detail)
     rows = conn.execute(
         sa.select(status_callbacks).where(status_callbacks.c.resource_sid.in_(sids))
         .order_by(status_callbacks.c.id)
@@ -336,8 +392,92 @@ def _session(conn: sa.Connection, call: dict[str, Any],
                             "Session saved (the last save is kept)", fields=dict(data))
 
 
+#: Fields of a webhook shown on its line, as (field, how).
+_HIGHLIGHTS = (
+    ("Digits", "Digits {}"), ("SpeechResult", 'said "{}"'), ("DialCallStatus", "Dial: {}"),
+    ("RecordingDuration", "recorded {} s"), ("QueueResult", "queue: {}"),
+)
+_STATUS_TITLES = {"call_status": "Call", "message_status": "Message",
+                  "recording_status": "Recording"}
+_STATUS_FIELDS_OF = {"call_status": "CallStatus", "message_status": "MessageStatus",
+                     "recording_status": "RecordingStatus"}
+#: What a problem adds to "Switchboard answered 200 in 3.1 ms".
+_PROBLEM_NOTES = {
+    "timeout": "the safe answer: the handler ran out of time",
+    "failed": "the safe answer: the handler failed",
+    "apology": "the apology",
+}
+
+
+def _exchanges(conn: sa.Connection, call: dict[str, Any],
+               detail: CallDetail) -> Iterable[TimelineEvent]:
+    """Every webhook of the call and of its legs with what it was answered, but for those
+    another line shows: the first webhook (on the call's first line) and the status
+    callbacks stored (on their own lines, from ``status_callbacks``)."""
+    opening = _opening_exchange(call, detail)
+    stored = set(_callback_sids(call, detail))
+    legs = {child["sid"]: child for child in detail.children}
+    for row in detail.exchanges:
+        if row is opening:
+            continue
+        if (row["kind"] in STATUS_KINDS and row["problem"] is None and not row["duplicate"]
+                and row["sid"] in stored):
+            continue
+        fields = row.get("fields") or {}
+        leg = legs.get(row["call_sid"])
+        title = _exchange_title(row, fields)
+        if leg is not None:
+            title = f"Leg to {leg['to'] or 'unknown'}: {title}"
+        kind = "fallback" if row["kind"].endswith("_fallback") else (
+            "status" if row["kind"] in STATUS_KINDS else "webhook")
+        event = TimelineEvent(row["created_at"], kind, title, fields=dict(fields),
+                              link=leg["sid"] if leg is not None else None)
+        _answered(event, row, detail)
+        yield event
+
+
+def _exchange_title(row: dict[str, Any], fields: dict[str, Any]) -> str:
+    kind, path = row["kind"], row["path"]
+    if kind in STATUS_KINDS:
+        status = fields.get(_STATUS_FIELDS_OF[kind]) or fields.get("SmsStatus") or "-"
+        title = f"{_STATUS_TITLES[kind]} status: {status}"
+        if fields.get("SequenceNumber"):
+            title += f" (#{fields['SequenceNumber']})"
+        return title + (", a repeat" if row["duplicate"] else "")
+    if kind.endswith("_fallback"):
+        title = f"Fallback {path}: Twilio's ErrorCode {fields.get('ErrorCode') or '-'}"
+        return title + (f" at {fields['ErrorUrl']}" if fields.get("ErrorUrl") else "")
+    title = f"Webhook {path}" if kind == "voice" else f"Message webhook {path}"
+    shown = [how.format(fields[name]) for name, how in _HIGHLIGHTS if fields.get(name)]
+    return f"{title} · {', '.join(shown)}" if shown else title
+
+
+def _answered(event: TimelineEvent, row: dict[str, Any], detail: CallDetail) -> None:
+    """Give ``event`` what the exchange ``row`` was answered."""
+    status, problem = row["status"], row["problem"]
+    text = f"{status} in {row['duration_ms']:.1f} ms"
+    if row["kind"] in STATUS_KINDS:
+        if problem is None:
+            text += ": a repeat, nothing stored" if row["duplicate"] else ": stored"
+        elif status >= 500:
+            text += ": not stored, for Twilio to send again"
+    note = _PROBLEM_NOTES.get(problem or "")
+    if note and row["kind"] not in STATUS_KINDS:
+        text += f", {note}"
+    if row["error"]:
+        text += f" ({row['error']})"
+    answer = row.get("answer")
+    if row["answer_bytes"] > ANSWER_LIMIT:
+        text += f"; the first {ANSWER_LIMIT} of its {row['answer_bytes']} bytes kept"
+    event.answer = text
+    event.problem = problem
+    if answer:
+        event.verbs = answers.verbs(answer, detail.own_hosts)
+        event.twiml = answers.safe_text(answer)
+
+
 TIMELINE_SOURCES: list[TimelineSource] = [
-    _first_request, _callbacks, _recordings, _children, _session,
+    _first_request, _callbacks, _exchanges, _recordings, _children, _session,
 ]
 
 
@@ -385,18 +525,90 @@ def _rows(conn: sa.Connection, stmt: sa.Select) -> list[dict[str, Any]]:
 
 
 def failures(conn: sa.Connection, *, size: int = 10) -> list[dict[str, Any]]:
+    """The latest things that went wrong, newest first, ``size`` at most: the status
+    callbacks that tell of a failure (:func:`failed_statuses`) and the webhooks whose answer
+    was a problem (:func:`problem_exchanges`), merged. Each row: ``source`` (``status`` or
+    ``exchange``), ``kind`` (``call``, ``message``, ``recording``), ``status``, ``from``,
+    ``to``, ``contact`` (a message's other party), ``error_code``, ``sip_code``, ``call_sid``,
+    ``received_at``; an exchange's also ``path``, ``error``, ``problem``."""
+    rows = failed_statuses(conn, size=size) + problem_exchanges(conn, size=size)
+    rows.sort(key=lambda row: row["received_at"], reverse=True)
+    return rows[:size]
+
+
+def failed_statuses(conn: sa.Connection, *, size: int = 10) -> list[dict[str, Any]]:
     """The latest status callbacks that tell of a failure, newest first: one index walk of
     ``size`` rows per status (``status``, ``received_at``), merged."""
     stmt = _failures_statement(size)
     rows = _rows(conn, stmt)
     for row in rows:
         params = row.get("params") or {}
+        row["source"] = "status"
         row["from"] = params.get("From")
         row["to"] = params.get("To")
         row["error_code"] = params.get("ErrorCode")
         row["sip_code"] = params.get("SipResponseCode")
         row["call_sid"] = row["resource_sid"] if row["kind"] == "call" else params.get("CallSid")
+        row["contact"] = row["to"]  # a status callback's message is one sent
     return rows
+
+
+#: The kind of resource a webhook of each kind is about.
+_RESOURCE_OF = {"voice": "call", "voice_fallback": "call", "call_status": "call",
+                "sms": "message", "sms_fallback": "message", "message_status": "message",
+                "recording_status": "recording"}
+#: How the overview names each problem.
+_PROBLEM_LABELS = {"fallback": "fallback", "timeout": "handler timed out",
+                   "failed": "handler failed", "apology": "apology"}
+
+
+def problem_exchanges(conn: sa.Connection, *, size: int = 10) -> list[dict[str, Any]]:
+    """The latest webhooks whose answer was a problem (a fallback, the safe answer after a
+    failure or a timeout, the apology, a status of 400 or more), newest first: one walk of
+    ``size`` entries of the partial index on the rows with a ``problem``. The numbers come
+    from the calls and messages they are about."""
+    rows = _rows(conn, _problems_statement(size))
+    call_sids = {row["call_sid"] for row in rows if row["call_sid"]}
+    message_sids = {row["resource_sid"] for row in rows
+                    if _RESOURCE_OF.get(row["kind"]) == "message" and row["resource_sid"]}
+    numbers = _numbers(conn, calls, call_sids) | _numbers(conn, messages, message_sids)
+    for row in rows:
+        fields = row.pop("fields") or {}
+        kind = row["kind"]
+        key = row["resource_sid"] if _RESOURCE_OF.get(kind) == "message" else row["call_sid"]
+        from_, to = numbers.get(key, (None, None))
+        problem = row["problem"]
+        row.update(
+            source="exchange", kind=_RESOURCE_OF.get(kind, "call"),
+            status=_PROBLEM_LABELS.get(problem, f"answered {row['http_status']}"),
+            error_code=fields.get("ErrorCode"), sip_code=None, **{"from": from_, "to": to},
+            contact=to if kind == "message_status" else from_,
+        )
+    return rows
+
+
+@functools.lru_cache(maxsize=8)
+def _problems_statement(size: int) -> sa.Select:
+    """Built once per size, as :func:`_failures_statement`."""
+    table = webhook_exchanges
+    return (
+        sa.select(table.c.id, table.c.created_at.label("received_at"), table.c.kind,
+                  table.c.path, table.c.sid.label("resource_sid"), table.c.call_sid,
+                  table.c.status.label("http_status"), table.c.fields, table.c.error,
+                  table.c.problem)
+        .where(table.c.problem.is_not(None))
+        .order_by(table.c.created_at.desc(), table.c.id.desc()).limit(size)
+    )
+
+
+def _numbers(conn: sa.Connection, table: sa.Table,
+             sids: set[str]) -> dict[str, tuple[str | None, str | None]]:
+    """The (from, to) of each call or message of ``sids`` (by primary key)."""
+    if not sids:
+        return {}
+    stmt = sa.select(table.c.sid, table.c["from"], table.c["to"]).where(
+        table.c.sid.in_(sorted(sids)))
+    return {sid: (from_, to) for sid, from_, to in conn.execute(stmt)}
 
 
 @functools.lru_cache(maxsize=8)

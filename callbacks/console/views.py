@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 
@@ -107,12 +108,23 @@ def _page_links(endpoint: str, page: queries.Page, params: dict[str, Any]) -> di
 @bp.get("/calls/<sid>")
 def call(sid: str) -> str:
     with console().reading() as conn:
-        detail = queries.call_detail(conn, sid)
+        detail = queries.call_detail(conn, sid, own_hosts=_own_hosts())
         executions = queries.call_executions(conn, sid) if detail is not None else []
     if detail is None:
         abort(404, f"No call {sid} in the database.")
+    retention = console().switchboard.settings.exchanges_retention_days
     return render_template("console/call.html", detail=detail, call=detail.call,
-                           executions=executions)
+                           executions=executions, retention_days=f"{retention:g}")
+
+
+def _own_hosts() -> tuple[str, ...]:
+    """The hosts of this server, whose URLs in an answer are shown by their path: the one the
+    console was reached by, and that of ``SWITCHBOARD_PUBLIC_URL``."""
+    hosts = [request.host]
+    public_url = console().switchboard.settings.public_url
+    if public_url:
+        hosts.append(urlsplit(public_url).netloc)
+    return tuple(hosts)
 
 
 # -- voicemails --------------------------------------------------------------------------------

@@ -245,6 +245,13 @@ class Store:
             return now
         return now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
+    def run(self, work: Callable[[sa.Connection], T], *, write: bool = True) -> T:
+        """``work(conn)`` in one short transaction of the store's: its retries, its writer
+        lock (SQLite), its time budget under a handler's deadline, its circuit breaker;
+        failures raise :class:`StoreUnavailable`. For the tables other modules keep in the
+        store's schema (:data:`~switchboard.callbacks.store.schema.metadata`)."""
+        return self._run(work, write=write)
+
     def _run(
         self, work: Callable[[sa.Connection], T], *, write: bool = True,
         limit: float = budget.BACKGROUND,

@@ -98,6 +98,9 @@ def test_an_operator_sees_a_call_arrive_hears_its_voicemail_and_opts_the_caller_
     timeline = page.locator("ol.timeline").inner_text()
     assert "Call status: completed" in timeline
     assert "Recording RE" in timeline
+    assert 'Say "Thank you for calling' in timeline  # what /voice was answered, verb by verb
+    assert "→ /voice/menu" in timeline
+    assert "Webhook /voice/menu · Digits 2" in timeline
     duration = page.evaluate(
         """async () => {
             const audio = document.querySelector('audio');

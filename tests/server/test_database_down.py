@@ -112,7 +112,7 @@ def test_calls_and_messages_answered_in_an_outage_are_recorded_when_it_ends(
 def test_with_no_record_delay_rows_are_written_before_the_answer(sqlite_url: str) -> None:
     app = make_app(sqlite_url, SWITCHBOARD_RECORD_DELAY="0")
     store = app.extensions["switchboard"].store
-    assert store._behind is None
+    assert not store.defers
     params = call_params()
     twiml(Twilio(app.test_client()).post("/voice", params))
     with store.engine.connect() as conn:  # read without the store's own flush
@@ -148,9 +148,9 @@ def test_rows_wait_while_the_database_refuses_writes(db_app: Flask) -> None:
         for params in calls:
             twiml(twilio.post("/voice", params))
         time.sleep(0.3)  # the write-behind tried, and found the database refusing writes
-        assert len(store._behind) == len(calls)
+        assert store.rows_waiting == 2 * len(calls)  # each call's row and its exchange's
     deadline = time.monotonic() + 10
-    while len(store._behind):
+    while store.rows_waiting:
         assert time.monotonic() < deadline, "the rows waiting were never written"
         time.sleep(0.05)
     assert all(store.get_call(params["CallSid"]) for params in calls)
