@@ -585,12 +585,13 @@ def create(db: Database, execution: Execution, *, claim_for: float) -> Execution
         "date_created": now,
         "date_updated": now,
     }
-    insert = _insert_new(db.dialect)
-    if db.run(lambda conn: conn.execute(insert, row).first()) is None:
+    bound = db.bind(_insert_new(db.dialect), row)
+    if not db.statements(lambda run: run(bound).rows, single=True):
         raise AlreadyActive(execution.active_key)
     return execution
 
 
+@functools.cache
 def _insert_new(dialect: str) -> sa.Insert:
     """An insert that adds nothing where the unique index holds the row already (no error,
     which the store would count as a failure of the database): it returns the new SID, or
