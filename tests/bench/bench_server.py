@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -116,7 +117,12 @@ def prefill(url: str, rows: int) -> None:
         store.close()
 
 
-def start_gunicorn(app: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    app: str, port: int, folder: Path, extra: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """gunicorn with deploy/gunicorn.conf.py serving ``app`` on ``port``, its database, access
+    log and error log in ``folder``; ``extra``: more environment variables (settings), over
+    those."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SWITCHBOARD_"))}
     env.update(
         TWILIO_AUTH_TOKEN=TOKEN,
@@ -127,6 +133,7 @@ def start_gunicorn(app: str, port: int, folder: Path) -> subprocess.Popen[bytes]
         GUNICORN_ACCESSLOG=str(folder / f"access-{port}.log"),
         GUNICORN_ERRORLOG=str(folder / f"error-{port}.log"),
     )
+    env.update(extra or {})
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), app],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
