@@ -68,28 +68,41 @@ class RequestLinks:
 
     def __init__(self, flow_name: str) -> None:
         self.flow = flow_name
+        #: The request's origin (None: not read yet; False: URLs made afresh every time).
+        self._origin: tuple[Any, ...] | bool | None = None
 
     def step(self, widget: str, source: str) -> str:
         """Built once per flow, widget, source and request origin (as :func:`external_url`
         keeps its URLs without values), unless the app has URL defaults functions."""
-        app = current_app
-        if any(app.url_default_functions.values()):
+        origin = self._origin
+        if origin is None:
+            origin = self._origin = self._request_origin()
+        if origin is False:
             return external_url(".step", name=self.flow, widget=widget, source=source)
-        environ = request.environ
-        switchboard = app.extensions.get("switchboard")
-        key = (
-            self.flow, widget, source, request.blueprint,
-            switchboard.settings.public_url if switchboard is not None else None,
-            environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
-            environ.get("SERVER_NAME"), environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"),
-        )
-        urls = app.extensions.setdefault(_STEP_URLS, {})
+        key = (self.flow, widget, source, origin)
+        urls = current_app.extensions.setdefault(_STEP_URLS, {})
         url = urls.get(key)
         if url is None:
             url = external_url(".step", name=self.flow, widget=widget, source=source)
             if len(urls) < _STEP_URLS_KEPT:
                 urls[key] = url
         return url
+
+    @staticmethod
+    def _request_origin() -> tuple[Any, ...] | bool:
+        """What a URL made for this request depends on, or False when the app has URL defaults
+        functions (which may change it per request)."""
+        app = current_app
+        if any(app.url_default_functions.values()):
+            return False
+        environ = request.environ
+        switchboard = app.extensions.get("switchboard")
+        return (
+            request.blueprint,
+            switchboard.settings.public_url if switchboard is not None else None,
+            environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"), environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"),
+        )
 
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         return external_url(".message_status", name=self.flow, execution=execution_sid,

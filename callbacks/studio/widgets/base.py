@@ -163,7 +163,10 @@ class Visit:
     def text(self, key: str, default: str = "") -> str:
         """The property ``key`` rendered as Liquid, stripped (``default`` if missing or blank)."""
         value = self.properties.get(key)
-        if isinstance(value, str):
+        if value.__class__ is str:
+            if "{" not in value:  # no Liquid in it: the text as it is
+                value = value.strip()
+                return value if value else default
             found = reference(value, self.context)
             if found is not None:
                 value = found.strip()

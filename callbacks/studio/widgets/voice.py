@@ -26,7 +26,8 @@ from switchboard.callbacks.studio.widgets.base import (
 
 def _speech(visit: Visit) -> dict[str, Any]:
     """``voice`` and ``language`` of a Say, when the widget gives them."""
-    return {name: visit.text(name) for name in ("voice", "language") if visit.text(name)}
+    found = {name: visit.text(name) for name in ("voice", "language")}
+    return {name: value for name, value in found.items() if value}
 
 
 def _prompt(node: Any, visit: Visit, *, loop: int) -> bool:
