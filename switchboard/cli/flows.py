@@ -314,12 +314,18 @@ def _runnable(name: str) -> tuple[Flow, dict[str, Flow]]:
 
 @contextlib.contextmanager
 def _app_context() -> Iterator[Flask]:
-    """The app of the command line (Switchboard's, or ``--app``'s) and its context."""
+    """The app of the command line (Switchboard's, or ``--app``'s) and its context; its store
+    closed at the end, so that the rows it writes after its work (the steps) are written."""
     from flask.cli import ScriptInfo
 
     app = click.get_current_context().ensure_object(ScriptInfo).load_app()
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        switchboard = app.extensions.get("switchboard")
+        if switchboard is not None:
+            switchboard.store.close()
 
 
 def _start_one(app: Flask, flow: Flow, flows: dict[str, Flow], *, to: str, from_: str,
