@@ -4,13 +4,14 @@ deploy/gunicorn.conf.py) on 127.0.0.1: ``python -m tests.bench flows``.
 The flow (written to a flows folder of the run) loops: Gather Input On Call (``menu``) ->
 Split Based On its ``Digits`` (``route``) -> Say/Play (``one`` or ``two``) -> back to the
 Gather. Each measured request is the Gather's action, ``/flows/bench_loop/step/menu/gather``
-with ``Digits``, for a call whose execution waits at the Gather: the step finds the execution
-by its call, claims it, runs the split and the say, runs the Gather again (the answer: a
-``<Say>`` and the ``<Gather>``), and writes the execution back with its three new steps. The
-executions are made first, one per call (``CALLS`` of them), by posting each call to
-``/flows/bench_loop``; the requests then take the calls in turn, so that no two requests for
-one call are ever in flight together (a call comes back after ``CALLS`` requests, and at most
-``CONNECTIONS`` are in flight).
+with ``Digits``, for a call whose execution waits at the Gather: the step reads the execution
+by its call, runs the split and the say, runs the Gather again (the answer: a ``<Say>`` and
+the ``<Gather>``), and writes the execution back in one statement (no claim: every widget of
+the step is local), its three new steps just after the answer. The executions are made
+first, one per call (``CALLS`` of them), by posting each call to ``/flows/bench_loop``; the
+requests then take the calls in turn, so that no two requests for one call are ever in
+flight together (a call comes back after ``CALLS`` requests, and at most ``CONNECTIONS`` are
+in flight).
 
 The baseline, in the same run on the same server, is the bundled IVR's menu step:
 ``/voice/menu`` with ``Digits=1`` for calls that ``/voice`` answered first (the opening hours,
