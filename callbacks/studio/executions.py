@@ -40,7 +40,7 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from switchboard.callbacks.deadline import HandlerTimeout, shielded
+from switchboard.callbacks.deadline import HandlerTimeout, ends, shielded
 from switchboard.callbacks.store.engine import (
     IMMEDIATE,
     is_missing_table,
@@ -705,15 +705,16 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     An execution ended meanwhile (its call ended) stays ended. False, writing nothing, when
     the claim was lost (it expired and another request took it).
 
-    The steps are written just after the answer by the store's write-behind when it has one
-    (the execution's row, which the next request reads, now); else in the same transaction."""
+    Under a webhook (:func:`_after_answer`) the steps are written just after the answer, by
+    the store's write-behind (the execution's row, which the next request reads, now); else
+    in the same transaction."""
     now = db.now()
     rows = _step_rows(execution, new_steps, now)
     state = {f"{name}_": value for name, value in _state(execution).items()}
     state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
     write = db.bind(SAVE_STATE, state)
     release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
-    if db.defers or not rows:  # one statement each, in the usual case only the first
+    if not rows or _after_answer(db):  # a statement each, usually only the first
         saved = db.statements(lambda run: run(write).rowcount > 0, single=True) or \
             db.statements(lambda run: run(release).rowcount > 0, single=True)
         if saved and rows:
@@ -757,7 +758,7 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     params.update(date_updated_=now, sid_=execution.sid, seen_steps_=seen[0],
                   seen_updated_=seen[1], now_=now)
     write = db.bind(save_seen(frozenset(columns)), params)
-    if db.defers or not rows:
+    if not rows or _after_answer(db):
         saved = db.statements(lambda run: run(write).rowcount > 0, single=True)
         if saved and rows:
             db.defer(steps, rows)
@@ -774,6 +775,14 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     if saved:
         execution.date_updated = now
     return saved
+
+
+def _after_answer(db: Database) -> bool:
+    """Whether the steps go to the store's write-behind: under a webhook's deadline, whose
+    answer need not wait for them, with a store that defers. A timer, a command or a script
+    writes them with the execution, in one transaction, so that a process killed after it
+    moved an execution has written its steps too."""
+    return db.defers and ends() is not None
 
 
 def _step_rows(execution: Execution, new_steps: Sequence[Step], now: datetime
@@ -954,9 +963,9 @@ def purge_executions(
     now: datetime | None = None,
 ) -> int:
     """Delete the executions (ended or not) not updated for ``older_than``, with their steps,
-    :data:`PURGE_BATCH` at a time; how many executions."""
+    :data:`PURGE_BATCH` at a time; how many executions. (The steps still waiting to be
+    written are of executions that just moved: none of them is old enough to go.)"""
     db = Database(store_or_engine)
-    db.flush()
     cutoff = (now or db.now()) - older_than
     table = executions
     deleted = 0

@@ -268,6 +268,39 @@ def test_the_steps_written_after_the_answer_are_seen_by_every_reader(
     assert all(s["sid"].startswith("FT") and len(s["sid"]) == 34 for s in listed)
 
 
+def test_a_webhooks_steps_wait_for_the_thread_a_timers_go_in_with_the_execution(
+        database: str, service: str) -> None:
+    """Under a webhook the answer does not wait for the steps; without one (a timer, a
+    command) they are written with the execution, so that a process killed just after has
+    written them too."""
+    text = json.dumps(DEFINITIONS).replace("http://SERVICE", service)
+    flows = {name: Flow(name, body, f"{name}.json") for name, body in json.loads(text).items()}
+    app = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+                    SWITCHBOARD_RECORD_DELAY="5")  # nothing written by the thread meanwhile
+    app.register_blueprint(studio_blueprint(flows))
+    store = app.extensions["switchboard"].store
+    other = Store(database)  # another process's view of the database
+    try:
+        params = start(Twilio(app.test_client()), "local")
+        execution = the_execution(other, params)
+        assert (execution.widget, execution.step_count) == ("menu", 1)
+        assert executions.list_steps(other, execution.sid) == []
+        assert store.rows_waiting >= 1
+        store.flush()
+        assert len(executions.list_steps(other, execution.sid)) == 1
+
+        db = Database(store)  # no webhook: a timer's move
+        moving = executions.get(db, execution.sid)
+        assert moving is not None
+        assert executions.claim(db, moving, claim_for=10)
+        moving.step_count += 1
+        assert executions.save(db, moving, [Step("timeout", "menu", "menu", moving.flow_sid)])
+        assert len(executions.list_steps(other, execution.sid)) == 2  # no flush needed
+    finally:
+        other.close()
+        store.close()
+
+
 # -- the statements -----------------------------------------------------------------------------
 
 
