@@ -35,12 +35,12 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "HandlerTimeout", "abandoned", "ends", "shielded"]
+__all__ = ["Deadline", "HandlerTimeout", "abandoned", "bounded", "ends", "shielded"]
 
 #: After a timeout the handler caught and ignored, how soon it is interrupted again.
 REPEAT_AFTER = 0.05
@@ -170,9 +170,31 @@ class _Job(Generic[T]):
         return self.func()
 
 
-_current_job: contextvars.ContextVar[_Job[Any] | None] = contextvars.ContextVar(
+class _Bound:
+    """A section given an end of its own (:func:`bounded`), as a handler's job has one."""
+
+    __slots__ = ("abandoned", "ends")
+
+    def __init__(self, ends: float) -> None:
+        self.ends = ends
+        self.abandoned = False
+
+
+_current_job: contextvars.ContextVar[_Job[Any] | _Bound | None] = contextvars.ContextVar(
     "switchboard_deadline_job", default=None
 )
+
+
+@contextlib.contextmanager
+def bounded(seconds: float) -> Iterator[None]:
+    """A section outside the handler whose waits must end within ``seconds``, as the
+    handler's would: :func:`ends` says when, so the store's waits in it end in time (what a
+    view does after its handler, before the answer goes out)."""
+    token = _current_job.set(_Bound(time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _current_job.reset(token)
 
 
 def abandoned() -> bool:

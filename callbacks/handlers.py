@@ -43,7 +43,7 @@ from flask import Blueprint, Flask, Request, Response, current_app, request, url
 from lxml import etree
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-from switchboard.callbacks.deadline import HandlerTimeout, abandoned
+from switchboard.callbacks.deadline import HandlerTimeout, abandoned, bounded
 from switchboard.callbacks.errors import (
     STATUS_KINDS,
     BadHandlerResult,
@@ -264,7 +264,13 @@ def _record_exchange(
         log.warning("exchange of %s not recorded: %s", req.path, type(failure).__name__,
                     exc_info=failure)
         return
-    record_exchange(switchboard.store, row, switchboard.exchange_purger)
+    store, timeout = switchboard.store, float(switchboard.settings.handler_timeout)
+    if store.defers or timeout <= 0:
+        record_exchange(store, row, switchboard.exchange_purger)
+        return
+    # written before the answer: within what is left of the handler's time, not the store's
+    with bounded(timeout - (time.perf_counter() - started)):
+        record_exchange(store, row, switchboard.exchange_purger)
 
 
 _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()

@@ -47,6 +47,27 @@ def slow(call: Any) -> VoiceResponse:
     return VoiceResponse().say("Too late.")
 
 
+#: Set by the test below: the handler takes the database's writer away for 3 s as it answers.
+LOCK_AFTER: list[str] = []
+
+
+@own.voice("/own/then-locked")
+def then_locked(call: Any) -> VoiceResponse:
+    locked = threading.Event()
+
+    def hold(path: str) -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(3)
+        conn.rollback()
+        conn.close()
+
+    threading.Thread(target=hold, args=(LOCK_AFTER[0],), daemon=True).start()
+    locked.wait(5)
+    return VoiceResponse().say("Answered.")
+
+
 @own.voice("/own/long")
 def long(call: Any) -> VoiceResponse:
     response = VoiceResponse()
@@ -370,4 +391,25 @@ def test_without_a_record_delay_the_row_is_written_at_once(sqlite_url: str) -> N
             found = conn.execute(sa.select(exchanges.c.sid)).scalars().all()
         assert found == [params["CallSid"]]
     finally:
+        store.close()
+
+
+def test_without_a_record_delay_a_locked_database_delays_no_answer_past_its_deadline(
+        sqlite_url: str) -> None:
+    """Written before the answer, the row waits for the writer no longer than what is left
+    of the handler's time (not the store's 10 s busy timeout): the caller is answered in
+    time, the row is lost with a line in the log."""
+    app = make(sqlite_url, SWITCHBOARD_RECORD_DELAY="0", SWITCHBOARD_HANDLER_TIMEOUT="1")
+    store = app.extensions["switchboard"].store
+    LOCK_AFTER[:] = [sqlite_path(store.url)]
+    twilio = Twilio(app.test_client())
+    try:
+        twiml(twilio.post("/voice", call_params()))  # the tables are all there
+        started = time.monotonic()
+        answer = twiml(twilio.post("/own/then-locked", call_params()))
+        took = time.monotonic() - started
+        assert "Answered." in answer.findtext("Say")
+        assert took < 1.5, f"answered after {took:.2f} s"
+    finally:
+        time.sleep(3)  # the lock's holder is gone
         store.close()
