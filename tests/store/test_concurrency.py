@@ -52,7 +52,8 @@ def test_threads_writing_at_once(store: Store) -> None:
 def test_processes_writing_at_once(database_url: str) -> None:
     Store(database_url).create_all()
     work = make_workload(2, calls=40, messages=40)
-    with multiprocessing.get_context("fork").Pool(4) as pool:
+    # spawned, not forked: a fork copies whatever locks this test process's threads hold
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
         counts = pool.starmap(send_in_process, [(database_url, c) for c in work.chunks(4)])
     store = Store(database_url)
     check(store, work, sum(counts))
@@ -60,15 +61,16 @@ def test_processes_writing_at_once(database_url: str) -> None:
 
 
 def test_processes_creating_the_schema_at_once(database_url: str) -> None:
-    ctx = multiprocessing.get_context("fork")
-    go, results = ctx.Event(), ctx.Queue()
+    ctx = multiprocessing.get_context("spawn")  # as above: no lock of a thread copied
+    # each one waits until all four have started, and this test too: then they go at once
+    go, results = ctx.Barrier(5), ctx.Queue()
     workers = [
         ctx.Process(target=create_tables_in_process, args=(database_url, go, results))
         for _ in range(4)
     ]
     for worker in workers:
         worker.start()
-    go.set()
+    go.wait(60)
     outcomes = [results.get(timeout=30) for _ in workers]
     for worker in workers:
         worker.join(10)

@@ -102,7 +102,7 @@ def send_in_process(url: str, callbacks: list[Callback]) -> int:
 
 
 def create_tables_in_process(url: str, go: Any, results: Any) -> None:
-    go.wait(10)
+    go.wait(60)  # a Barrier (every process ready) or an Event
     try:
         store = Store(url)
         store.create_all()
