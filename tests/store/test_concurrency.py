@@ -70,10 +70,14 @@ def test_processes_creating_the_schema_at_once(database_url: str) -> None:
     ]
     for worker in workers:
         worker.start()
-    go.wait(60)
-    outcomes = [results.get(timeout=30) for _ in workers]
-    for worker in workers:
-        worker.join(10)
+    try:
+        go.wait(60)
+        outcomes = [results.get(timeout=30) for _ in workers]
+    finally:
+        for worker in workers:  # one stuck fails the test; it does not hold the run's exit
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
     assert outcomes == ["ok"] * 4
 
 
