@@ -556,18 +556,19 @@ class Runtime:
         values = fields(params)
         call_sid = values.get("CallSid") or ""
         ends = _deadline(settings)
-        execution = None
-        if call_sid:  # the usual case: read, run, and written if nobody moved it meanwhile
-            found = store.find_call(db, call_sid, flow_sid(flow))
-            if found is None or (found.widget != widget and store.unclaimed(found, db.now())):
-                return self._lost(flow, found, output, call_sid, widget, source)
-            if store.unclaimed(found, db.now()):
-                done = self._step_unclaimed(db, found, source, values, settings, links, ends)
-                if done is not None:
-                    return done
-        if call_sid:  # found and claimed in one statement, unless another request holds it
-            execution = store.claim_call(db, call_sid, flow_sid(flow), claim_for=_claim(settings))
-        if execution is None and call_sid:
+        if not call_sid:
+            return self._lost(flow, None, output, call_sid, widget, source)
+        # the usual case: read, run, and written if nobody moved it meanwhile
+        found = store.find_call(db, call_sid, flow_sid(flow))
+        if found is None or (found.widget != widget and store.unclaimed(found, db.now())):
+            return self._lost(flow, found, output, call_sid, widget, source)
+        if store.unclaimed(found, db.now()):
+            done = self._step_unclaimed(db, found, source, values, settings, links, ends)
+            if done is not None:
+                return done
+        # under a claim: found and claimed in one statement, unless another request holds it
+        execution = store.claim_call(db, call_sid, flow_sid(flow), claim_for=_claim(settings))
+        if execution is None:
             found = store.find_call(db, call_sid, flow_sid(flow))
             if found is not None:
                 execution = store.claim_waiting(db, found, claim_for=_claim(settings),
