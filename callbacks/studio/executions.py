@@ -714,21 +714,7 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
     write = db.bind(SAVE_STATE, state)
     release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
-    if not rows or _after_answer(db):  # a statement each, usually only the first
-        saved = db.statements(lambda run: run(write).rowcount > 0, single=True) or \
-            db.statements(lambda run: run(release).rowcount > 0, single=True)
-        if saved and rows:
-            db.defer(steps, rows)
-    else:
-        insert = db.bind(INSERT_STEPS, rows)
-
-        def work(run: Callable[[Bound], Result]) -> bool:
-            if not run(write).rowcount and not run(release).rowcount:
-                return False
-            run(insert)
-            return True
-
-        saved = db.statements(work)
+    saved = _write_progress(db, (write, release), rows)
     execution.claim = None
     execution.date_updated = now
     return saved
@@ -758,23 +744,32 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     params.update(date_updated_=now, sid_=execution.sid, seen_steps_=seen[0],
                   seen_updated_=seen[1], now_=now)
     write = db.bind(save_seen(frozenset(columns)), params)
-    if not rows or _after_answer(db):
-        saved = db.statements(lambda run: run(write).rowcount > 0, single=True)
-        if saved and rows:
-            db.defer(steps, rows)
-    else:
-        insert = db.bind(INSERT_STEPS, rows)
-
-        def work(run: Callable[[Bound], Result]) -> bool:
-            if not run(write).rowcount:
-                return False
-            run(insert)
-            return True
-
-        saved = db.statements(work)
+    saved = _write_progress(db, (write,), rows)
     if saved:
         execution.date_updated = now
     return saved
+
+
+def _write_progress(db: Database, writes: Sequence[Bound], rows: list[dict[str, Any]]
+                    ) -> bool:
+    """Run ``writes`` in turn until one changes the execution's row (none did: False, and
+    nothing is written), then the steps' ``rows``: handed to the write-behind under a webhook
+    (:func:`_after_answer`), each write a statement of its own; else all in one transaction."""
+    if not rows or _after_answer(db):
+        saved = any(db.statements(lambda run, bound=bound: run(bound).rowcount > 0, single=True)
+                    for bound in writes)
+        if saved and rows:
+            db.defer(steps, rows)
+        return saved
+    insert = db.bind(INSERT_STEPS, rows)
+
+    def work(run: Callable[[Bound], Result]) -> bool:
+        if not any(run(bound).rowcount for bound in writes):
+            return False
+        run(insert)
+        return True
+
+    return db.statements(work)
 
 
 def _after_answer(db: Database) -> bool:
