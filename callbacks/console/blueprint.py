@@ -115,7 +115,7 @@ class Console:
         failed their last write, or when it cannot take them now, the page shows what is
         written."""
         store = self.store
-        if not getattr(store, "defers", False) or store.rows_blocked:
+        if not store.defers or store.rows_blocked:
             return
         try:
             store.flush()
