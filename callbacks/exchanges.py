@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from sqlalchemy.engine import Dialect
 
 from switchboard.callbacks.deadline import HandlerTimeout
 from switchboard.callbacks.errors import VOICE_APOLOGY
+from switchboard.callbacks.now_and_then import NowAndThen
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
 from switchboard.config.validation import redact_url
 
@@ -328,40 +328,19 @@ def purge_exchanges(
     return deleted
 
 
-class Purger:
+class Purger(NowAndThen):
     """Deletes the exchanges older than ``retention`` now and then (every
     :data:`PURGE_EVERY` seconds at most), in a thread of its own, one round at a time in a
     process."""
 
+    what = "webhook exchanges"
+    thread_name = "switchboard-exchanges-purge"
+
     def __init__(self, retention: timedelta, every: float = PURGE_EVERY) -> None:
+        super().__init__(every)
         self.retention = retention
-        self.every = every
-        self._last: float | None = None
-        self._lock = threading.Lock()
 
-    def __call__(self, store: Any) -> None:
-        now = time.monotonic()
-        last = self._last
-        if last is not None and now - last < self.every:
-            return
-        if not self._lock.acquire(blocking=False):
-            return
-        self._last = now
-        thread = threading.Thread(target=self._purge, args=(store,), daemon=True,
-                                  name="switchboard-exchanges-purge")
-        try:
-            thread.start()
-        except RuntimeError as error:  # the interpreter is ending, or out of threads
-            self._lock.release()
-            log.warning("old webhook exchanges not purged: no thread (%s)", error)
-
-    def _purge(self, store: Any) -> None:
-        try:
-            count = purge_exchanges(store, self.retention, batches=PURGE_ROUND,
-                                    pause=PURGE_PAUSE)
-            if count:
-                log.info("%d webhook exchanges older than %s deleted", count, self.retention)
-        except Exception as error:
-            log.warning("old webhook exchanges not purged: %s", type(error).__name__)
-        finally:
-            self._lock.release()
+    def work(self, store: Any, *arguments: Any) -> None:
+        count = purge_exchanges(store, self.retention, batches=PURGE_ROUND, pause=PURGE_PAUSE)
+        if count:
+            log.info("%d webhook exchanges older than %s deleted", count, self.retention)

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -36,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.errors import safe_answer, voice_apology
 from switchboard.callbacks.handlers import TwilioBlueprint, external_url, make_view, read_form
+from switchboard.callbacks.now_and_then import NowAndThen
 from switchboard.callbacks.studio import executions, outbound
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.flows_store import DatabaseFlows
@@ -117,38 +116,24 @@ class RequestLinks:
                             widget=widget)
 
 
-class Purger:
+class Purger(NowAndThen):
     """Deletes the executions older than ``retention`` now and then, in a thread of its own."""
 
+    what = "Studio executions"
+    thread_name = "switchboard-studio-purge"
+
     def __init__(self, retention: timedelta | None) -> None:
+        super().__init__(PURGE_EVERY)
         self.retention = retention
-        self.last: float | None = None
-        self.lock = threading.Lock()
 
-    def __call__(self, store: Any) -> None:
-        now = time.monotonic()
-        if self.last is not None and now - self.last < PURGE_EVERY:
-            return
-        if not self.lock.acquire(blocking=False):
-            return
-        self.last = now
-        retention = self.retention or _retention(current_app.extensions["switchboard"].settings)
-        thread = threading.Thread(target=self._purge, args=(store, retention), daemon=True,
-                                  name="switchboard-studio-purge")
-        try:
-            thread.start()
-        except RuntimeError:
-            self.lock.release()
+    def arguments(self) -> tuple[Any, ...]:
+        return (self.retention or _retention(current_app.extensions["switchboard"].settings),)
 
-    def _purge(self, store: Any, retention: timedelta) -> None:
-        try:
-            count = executions.purge_executions(store, retention)
-            if count:
-                log.info("%d Studio executions older than %s deleted", count, retention)
-        except Exception as error:
-            log.warning("old Studio executions not purged: %s", error)
-        finally:
-            self.lock.release()
+    def work(self, store: Any, *arguments: Any) -> None:
+        (retention,) = arguments
+        count = executions.purge_executions(store, retention)
+        if count:
+            log.info("%d Studio executions older than %s deleted", count, retention)
 
 
 def _retention(settings: Any) -> timedelta:
