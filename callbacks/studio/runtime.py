@@ -179,6 +179,11 @@ class Runner:
         self.call_ended = call_ended
         self.steps: list[Step] = []
         self.error: str | None = None
+        #: What a run without a claim has to log, held until its progress is written: a run
+        #: that loses the race runs again under a claim, which logs it then (once).
+        self._held: list[tuple[int, str, tuple[Any, ...], BaseException | None]] | None = (
+            [] if unclaimed else None
+        )
         root = runtime.flow(execution.flow_name)
         if root is None:
             raise Stop(f"flow {execution.flow_name!r} is no longer in the flows folder")
@@ -210,9 +215,22 @@ class Runner:
 
     def end(self, reason: str) -> None:
         """End the execution here (``reason`` is logged)."""
-        log.info("execution %s of flow %s ends: %s", self.execution.sid,
-                 self.execution.flow_name, reason)
+        self._log(logging.INFO, "execution %s of flow %s ends: %s", self.execution.sid,
+                  self.execution.flow_name, reason)
         self._end()
+
+    def release_logs(self) -> None:
+        """Log what a run without a claim held back (its progress is written)."""
+        held, self._held = self._held or [], None
+        for level, message, args, error in held:
+            log.log(level, message, *args, exc_info=error)
+
+    def _log(self, level: int, message: str, *args: Any,
+             exc_info: BaseException | None = None) -> None:
+        if self._held is not None:
+            self._held.append((level, message, args, exc_info))
+        else:
+            log.log(level, message, *args, exc_info=exc_info)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -381,13 +399,13 @@ class Runner:
         started in, the execution ends. Anything but a widget's own error is a bug or a
         definition Switchboard did not expect: logged with its traceback."""
         if not isinstance(error, WidgetError | TemplateError | TwiMLError):
-            log.error("execution %s, flow %s, widget %s (%s) raised", self.execution.sid,
-                      frame.flow.name, name, kind, exc_info=error)
+            self._log(logging.ERROR, "execution %s, flow %s, widget %s (%s) raised",
+                      self.execution.sid, frame.flow.name, name, kind, exc_info=error)
             error = WidgetError(f"{type(error).__name__}: {error}")
         reason = f"widget {name} ({kind or 'no type'}): {error}"
         if len(self.frames) == 1:
             raise Stop(reason)
-        log.error("execution %s, subflow %s: %s; its parent takes 'failed'",
+        self._log(logging.ERROR, "execution %s, subflow %s: %s; its parent takes 'failed'",
                   self.execution.sid, frame.flow.name, reason)
         return self._return(Transition("failed", {"error": reason}))
 
@@ -395,9 +413,9 @@ class Runner:
         execution = self.execution
         where = f"execution {execution.sid} of flow {execution.flow_name}"
         if stop.quiet:
-            log.info("%s ends: %s", where, stop.reason)
+            self._log(logging.INFO, "%s ends: %s", where, stop.reason)
         else:
-            log.error("%s ends: %s", where, stop.reason)
+            self._log(logging.ERROR, "%s ends: %s", where, stop.reason)
             self.error = stop.reason
             if self.output.channel == VOICE and self.output.webhook:
                 self.output.apologise = True
@@ -603,8 +621,12 @@ class Runtime:
         except (Unclaimed, Stop):  # Stop: the flow is gone, which the claimed run says
             return None
         if deadlines.abandoned():
+            runner.release_logs()
             return output
-        return output if store.save_unclaimed(db, execution, runner.steps, seen) else None
+        if not store.save_unclaimed(db, execution, runner.steps, seen):
+            return None  # run again under a claim, which logs what this run held back
+        runner.release_logs()
+        return output
 
     def _lost(self, flow: Flow, execution: Execution | None, output: Output, call_sid: str,
               widget: str, source: str) -> Output:

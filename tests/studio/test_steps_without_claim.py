@@ -78,6 +78,11 @@ DEFINITIONS = {
         }, success="done", failed="done"),
         say("done", "The service said {{widgets.fetch.status_code}}.", None),
     ),
+    # the menu, then a say whose text cannot be made: the execution ends with an error
+    "broken": definition(
+        gather("menu", "Press a key.", "sorry"),
+        say("sorry", "{{ 1 | divided_by: 0 }}", None),
+    ),
 }
 
 SERVICE = flask.Flask("hook-service")
@@ -210,6 +215,42 @@ def test_a_step_that_lost_the_race_runs_again_under_a_claim(
     assert moves(store, execution) == [
         ("Trigger", "menu"), ("menu", "menu"), ("menu", "route"), ("route", "pressed"),
         ("pressed", "confirm")]
+
+
+def test_a_failing_step_that_lost_the_race_logs_its_error_once(
+        twilio, store, claims, monkeypatch, caplog) -> None:
+    """The run without a claim holds back what it has to log until its progress is
+    written; when it loses the race, the run under a claim logs it, once."""
+    params = start(twilio, "broken")
+    real = executions.save_unclaimed
+
+    def raced(db: Database, execution: Execution, new_steps: Any, seen: Any) -> bool:
+        other = executions.get(db, execution.sid)
+        assert other is not None
+        assert executions.claim(db, other, claim_for=10)
+        assert executions.save(db, other, [])
+        return real(db, execution, new_steps, seen)
+
+    monkeypatch.setattr(executions, "save_unclaimed", raced)
+    with caplog.at_level("INFO", logger="switchboard"):
+        root = twiml(step(twilio, "broken", params))
+    assert spoken(root) == VOICE_APOLOGY
+    assert claims.claims == 1
+    ends = [r for r in caplog.records if "can't divide by 0" in r.getMessage()]
+    assert len(ends) == 1, [r.getMessage() for r in ends]
+    assert ends[0].levelname == "ERROR"
+    assert "widget sorry (say-play)" in ends[0].getMessage()
+    assert the_execution(store, params).status == "ended"
+
+
+def test_a_failing_step_that_won_logs_its_error_once(twilio, store, claims, caplog) -> None:
+    params = start(twilio, "broken")
+    with caplog.at_level("INFO", logger="switchboard"):
+        root = twiml(step(twilio, "broken", params))
+    assert spoken(root) == VOICE_APOLOGY
+    assert claims.claims == 0
+    assert len([r for r in caplog.records if "can't divide by 0" in r.getMessage()]) == 1
+    assert the_execution(store, params).status == "ended"
 
 
 def test_the_same_step_sent_at_once_moves_the_execution_once(app, store) -> None:
