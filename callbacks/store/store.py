@@ -252,6 +252,23 @@ class Store:
         store's schema (:data:`~switchboard.callbacks.store.schema.metadata`)."""
         return self._run(work, write=write)
 
+    def prepare(
+        self, stmt: sa.ClauseElement, params: Mapping[str, Any]
+    ) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
+        """A statement built once (a module-level constant: it is a key of the store's cache)
+        as the driver's SQL and arguments for ``params``, ready for :meth:`run_prepared`:
+        compiled the first time, and only its parameters converted after that."""
+        return self._bind(stmt, params)
+
+    def run_prepared(
+        self, work: Callable[[Any], T], *, write: bool = True, single: bool = False
+    ) -> T:
+        """``work(cursor)`` in one short transaction on the driver's own cursor, for
+        statements made by :meth:`prepare` (``cursor.execute(sql, args)``): what :meth:`run`
+        does, without SQLAlchemy's statement layer. ``single``: ``work`` runs one statement,
+        which SQLite runs as its own transaction."""
+        return self._run_sql(work, write=write, single=single)
+
     def _run(
         self, work: Callable[[sa.Connection], T], *, write: bool = True,
         limit: float = budget.BACKGROUND,

@@ -49,6 +49,7 @@ from switchboard.callbacks.store.engine import (
 )
 from switchboard.callbacks.store.errors import StoreUnavailable
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
+from switchboard.callbacks.store.store import Store
 
 T = TypeVar("T")
 
@@ -319,29 +320,22 @@ class Database:
     #: ``_ready`` too).
     tables: tuple[sa.Table, ...] = TABLES
 
-    def __init__(self, store_or_engine: Any, *, clock: Callable[[], datetime] | None = None):
-        engine = getattr(store_or_engine, "engine", store_or_engine)
-        if not isinstance(engine, Engine):
+    def __init__(self, store_or_engine: Store | Engine, *,
+                 clock: Callable[[], datetime] | None = None):
+        if isinstance(store_or_engine, Store):
+            engine = store_or_engine.engine
+        elif isinstance(store_or_engine, Engine):
+            engine = store_or_engine
+        else:
             raise TypeError(f"a Store or an SQLAlchemy Engine, not {type(store_or_engine)!r}")
         self.engine = engine
         self.dialect = engine.dialect.name
         self.clock = clock or utcnow
-        #: The store's own transaction runner, when given a store: its time budgets within
-        #: the handler's deadline, its circuit breaker, its writer lock and retries.
-        self._store_run: Callable[..., Any] | None = (
-            None if store_or_engine is engine else getattr(store_or_engine, "_run", None)
-        )
-        #: The store's raw-cursor path (its prepared statements), for the hot statements of a
-        #: webhook (:func:`claim_call`, :func:`claim_active`, :func:`save`, :func:`release`).
-        self._store_sql: Callable[..., Any] | None = None
-        self._store_bind: Callable[..., Any] | None = None
-        #: The store, when given one: it writes the steps after the answer (:meth:`defer`).
-        self.store: Any = None if store_or_engine is engine else store_or_engine
-        if store_or_engine is not engine:
-            run_sql = getattr(store_or_engine, "_run_sql", None)
-            bind = getattr(store_or_engine, "_bind", None)
-            if callable(run_sql) and callable(bind):
-                self._store_sql, self._store_bind = run_sql, bind
+        #: The store, when given one: its transactions (its time budgets within the handler's
+        #: deadline, its circuit breaker, its writer lock and retries), its prepared
+        #: statements for the hot ones of a webhook (:func:`find_call`, :func:`claim_call`,
+        #: :func:`save_unclaimed`...), and its write-behind for the steps (:meth:`defer`).
+        self.store = store_or_engine if isinstance(store_or_engine, Store) else None
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -349,17 +343,19 @@ class Database:
     @property
     def defers(self) -> bool:
         """Whether :meth:`defer` hands rows to the store's write-behind."""
-        return bool(getattr(self.store, "defers", False))
+        return self.store is not None and self.store.defers
 
     def defer(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` into ``table`` just after the answer, by the store's write-behind
         (only when :attr:`defers`; see ``Store.defer``)."""
+        if self.store is None:
+            raise RuntimeError("rows are deferred to a store's write-behind, and there is none")
         for row in rows:
             self.store.defer(table, row, label=row["sid"])
 
     def flush(self) -> None:
         """Write the rows this process deferred (before reading or deleting steps)."""
-        if self.defers:
+        if self.store is not None and self.store.defers:
             self.store.flush()
 
     def ensure_tables(self) -> None:
@@ -387,8 +383,8 @@ class Database:
         """``work(conn)`` in one transaction (``BEGIN IMMEDIATE`` on SQLite for a write), by
         the store when there is one; failures raise ``StoreUnavailable``."""
         self.ensure_tables()
-        if self._store_run is not None:
-            return self._store_run(work, write=write)  # type: ignore[no-any-return]
+        if self.store is not None:
+            return self.store.run(work, write=write)
         try:
             return self._attempts(work, write=write)
         except (exc.SQLAlchemyError, OSError) as error:
@@ -407,13 +403,13 @@ class Database:
         executemany), ready for :meth:`statements`: with a store, as the driver's SQL and
         arguments (its :class:`~switchboard.callbacks.store.statements.Prepared`, compiled
         once), made before the transaction as the store makes its own."""
-        bind = self._store_bind
         many = not isinstance(params, Mapping)
-        if bind is None:
+        if self.store is None:
             return Bound(stmt, list(params) if many else params, many)  # type: ignore[arg-type]
+        prepare = self.store.prepare
         if not many:
-            return Bound(*bind(stmt, params), False)
-        bound = [bind(stmt, row) for row in params]  # type: ignore[union-attr]
+            return Bound(*prepare(stmt, params), False)  # type: ignore[arg-type]
+        bound = [prepare(stmt, row) for row in params]  # type: ignore[union-attr]
         return Bound(bound[0][0] if bound else "", [args for _sql, args in bound], True)
 
     def statements(self, work: Callable[[Callable[[Bound], Result]], T], *,
@@ -422,11 +418,11 @@ class Database:
         :meth:`bind` and gives its :class:`Result`. With a store, on its raw DBAPI cursor (its
         retries, circuit breaker and writer lock; ``single``: ``work`` runs one statement,
         which SQLite autocommits); else on a SQLAlchemy connection, by :meth:`run`."""
-        if self._store_sql is None:
+        if self.store is None:
             return self.run(lambda conn: work(functools.partial(_run_core, conn)), write=write)
         self.ensure_tables()
         decoders = _decoders(self.engine.dialect)
-        return self._store_sql(  # type: ignore[no-any-return]
+        return self.store.run_prepared(
             lambda cursor: work(functools.partial(_run_cursor, cursor, decoders)),
             write=write, single=single,
         )
