@@ -3,10 +3,21 @@
 The session is a cookie of its own (``switchboard_console``, path ``/console``), signed with
 the console's secret key (:mod:`~switchboard.callbacks.console.options`), so the app's own
 ``flask.session`` and ``SECRET_KEY`` are left to the app. It is HttpOnly, SameSite=Lax, and
-Secure when the request came over https. It holds a random CSRF token and, once logged in,
-when the login ends (``SWITCHBOARD_CONSOLE_SESSION_HOURS`` after it) and a fingerprint of the
-password setting, so that changing the password ends every session. Logging in starts a new
-session (a new token); logging out drops it.
+Secure when the request came over https. It holds a random CSRF token and, once logged in, a
+random session id, when the login ends (``SWITCHBOARD_CONSOLE_SESSION_HOURS`` after it) and a
+fingerprint of the password setting, so that changing the password ends every session.
+Logging in starts a new session (a new token, a new id).
+
+Logging out drops the browser's cookie and revokes the session on the server: a SHA-256
+digest of its id goes into ``console_revoked_sessions`` until the session's end, and every
+console request of a session looks its digest up there (one primary-key lookup, once per
+request), so a copy of the cookie taken before logout is refused by every worker and host.
+A session cookie without an id is logged out. Revoked rows are deleted, a bounded batch at a
+time, by each login and logout once their end has passed (:data:`PURGE_GRACE` after it, for
+hosts whose clocks differ a little). When the database cannot answer the lookup the request
+is refused with the console's 503 page (JSON for what is not a page), never let through; a
+logout whose revocation cannot be written drops the browser's cookie all the same and
+answers 503.
 
 Every request that changes something (any method but GET and HEAD) must carry the session's
 CSRF token (the form field ``csrf_token`` or the header ``X-CSRF-Token``), compared with
@@ -18,8 +29,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.security import check_password_hash
@@ -27,6 +40,7 @@ from werkzeug.security import check_password_hash
 from switchboard.callbacks.console import throttle
 from switchboard.callbacks.console.blueprint import NOT_PAGES, bp, console
 from switchboard.callbacks.console.options import ConsoleOptions
+from switchboard.callbacks.console.tables import insert_ignoring, revoked_sessions
 
 COOKIE = "switchboard_console"
 _SALT = "switchboard.console.session"
@@ -34,6 +48,10 @@ _SALT = "switchboard.console.session"
 MAX_PASSWORD = 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PUBLIC = frozenset({"console.login", "console.static"})
+#: How long a revoked session's row stays after the session's end.
+PURGE_GRACE = timedelta(hours=1)
+#: Expired rows deleted by one login or logout at most.
+PURGE_BATCH = 500
 
 
 def _serializer(options: ConsoleOptions) -> URLSafeSerializer:
@@ -62,22 +80,80 @@ def _replace_session(logged_in: bool) -> dict[str, Any]:
     data: dict[str, Any] = {"csrf": secrets.token_urlsafe(32)}
     if logged_in:
         options = state.options
+        data["sid"] = secrets.token_urlsafe(32)
         data["until"] = int(state.now().timestamp()) + options.session_seconds
         data["pw"] = options.password_fingerprint
     g.console_session = data
     g.console_session_changed = True
+    g.pop("console_logged_in", None)
     return data
 
 
 def logged_in() -> bool:
-    data = _session()
+    """Whether this request's session is logged in: not past its end, made with the current
+    password, and not logged out (looked up in the database once per request).
+
+    Raises :class:`sqlalchemy.exc.SQLAlchemyError` (or the store's ``StoreUnavailable``) when
+    the database cannot say; the blueprint answers those with its 503 page."""
+    known = g.get("console_logged_in")
+    if known is None:
+        known = g.console_logged_in = _valid(_session())
+    return known
+
+
+def _valid(data: dict[str, Any]) -> bool:
+    state = console()
     until = data.get("until")
-    if not isinstance(until, int) or until <= console().now().timestamp():
+    if not isinstance(until, int) or until <= state.now().timestamp():
         return False
     fingerprint = data.get("pw")
-    return isinstance(fingerprint, str) and hmac.compare_digest(
-        fingerprint.encode(), console().options.password_fingerprint.encode()
+    if not isinstance(fingerprint, str) or not hmac.compare_digest(
+        fingerprint.encode(), state.options.password_fingerprint.encode()
+    ):
+        return False
+    session_id = data.get("sid")
+    if not isinstance(session_id, str) or not session_id:
+        return False  # a session from before sessions had ids: log in again
+    with state.reading() as conn:
+        return not is_revoked(conn, session_id)
+
+
+# -- revoked sessions --------------------------------------------------------------------------
+
+
+def session_digest(session_id: str) -> str:
+    """What ``console_revoked_sessions`` keeps of a session id (SHA-256, hex)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def is_revoked(conn: sa.Connection, session_id: str) -> bool:
+    """Whether the session was logged out (a lookup by primary key)."""
+    table = revoked_sessions
+    found = conn.execute(
+        sa.select(table.c.session_digest)
+        .where(table.c.session_digest == session_digest(session_id))
+    ).first()
+    return found is not None
+
+
+def revoke(conn: sa.Connection, session_id: str, until: datetime) -> None:
+    """Refuse the session from now on, until ``until`` (its end); revoking twice is harmless."""
+    conn.execute(insert_ignoring(conn, revoked_sessions).values(
+        session_digest=session_digest(session_id), expires_at=until,
+    ))
+
+
+def purge_revoked(conn: sa.Connection, now: datetime) -> int:
+    """Delete up to :data:`PURGE_BATCH` rows of sessions that ended :data:`PURGE_GRACE`
+    before ``now``; return how many went."""
+    table = revoked_sessions
+    expired = (
+        sa.select(table.c.session_digest)
+        .where(table.c.expires_at < now - PURGE_GRACE)
+        .order_by(table.c.expires_at)
+        .limit(PURGE_BATCH)
     )
+    return conn.execute(sa.delete(table).where(table.c.session_digest.in_(expired))).rowcount
 
 
 def csrf_token() -> str:
@@ -189,6 +265,7 @@ def login() -> Response | str:
         return _login_page(target, "Wrong password.", 401)
     with state.writing() as conn:
         throttle.succeeded(conn, key, state.now())
+        purge_revoked(conn, state.now())
     _replace_session(True)
     return redirect(target, code=303)
 
@@ -200,5 +277,10 @@ def _login_page(target: str, error: str, status: int) -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    _replace_session(False)
+    ending = _session()  # logged in: the gate saw to it
+    _replace_session(False)  # the browser's cookie goes, whatever happens below
+    state = console()
+    with state.writing() as conn:
+        revoke(conn, ending["sid"], datetime.fromtimestamp(ending["until"], UTC))
+        purge_revoked(conn, state.now())
     return redirect(url_for("console.login", out=1), code=303)

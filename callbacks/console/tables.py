@@ -5,6 +5,9 @@ sure of them).
 - ``console_heard``: one row per voicemail someone marked heard (no row: unheard).
 - ``console_login_failures``: wrong passwords per client address, so that the delay after
   several holds across worker processes and hosts.
+- ``console_revoked_sessions``: sessions logged out before their end, by a digest of their
+  id, until that end (:mod:`~switchboard.callbacks.console.auth`), so that a copy of a
+  logged-out cookie is refused by every worker and host.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ login_failures = sa.Table(
     sa.Column("blocked_until", UTCDateTime, nullable=False),
 )
 
-TABLES = (heard, login_failures)
+revoked_sessions = sa.Table(
+    "console_revoked_sessions",
+    metadata,
+    sa.Column("session_digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_console_revoked_sessions_expires_at", "expires_at"),
+)
+
+TABLES = (heard, login_failures, revoked_sessions)
 
 
 def insert_ignoring(conn: sa.Connection, table: sa.Table) -> sa.Insert:

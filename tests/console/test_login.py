@@ -1,17 +1,20 @@
-"""Logging in to the console: pages behind the login, the session cookie, its end, and wrong
-passwords slowed per client address without holding a worker."""
+"""Logging in to the console: pages behind the login, the session cookie, its end, logging out
+for good (a copy of the cookie refused on every database), and wrong passwords slowed per
+client address without holding a worker."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from switchboard.callbacks.console import throttle
+from switchboard.callbacks.console import auth, tables, throttle
 from tests.console.conftest import (
     CALLER,
     PASSWORD,
@@ -293,4 +296,189 @@ def test_logging_out_needs_the_form_token_and_ends_the_session(
     assert response.status_code == 303
     assert response.headers["Location"] == "/console/login?out=1"
     assert "You are logged out." in client.get("/console/login?out=1").text
+    assert client.get("/console/").status_code == 302
+
+
+def _cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("switchboard_console", path="/console")
+    assert cookie is not None
+    return cookie.value
+
+
+def _with_cookie(app: Flask, value: str) -> FlaskClient:
+    client = app.test_client()
+    client.set_cookie("switchboard_console", value, path="/console")
+    return client
+
+
+def _log_out(client: FlaskClient) -> None:
+    token = csrf_of(client.get("/console/").text)
+    response = client.post("/console/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/console/login?out=1"
+
+
+def _revoked_rows(app: Flask) -> int:
+    with app.extensions["switchboard"].store.engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(tables.revoked_sessions)
+        ).scalar_one()
+
+
+def test_a_copy_of_a_logged_out_cookie_is_refused_and_other_sessions_go_on(
+    database_url: str,
+) -> None:
+    app = console_app(database_url)
+    try:
+        leaving, staying = app.test_client(), app.test_client()
+        assert log_in(leaving).status_code == 303
+        assert log_in(staying).status_code == 303
+        copy = _cookie(leaving)
+        assert copy != _cookie(staying)
+        assert _with_cookie(app, copy).get("/console/calls").status_code == 200
+        _log_out(leaving)
+        assert _revoked_rows(app) == 1
+        replayed = _with_cookie(app, copy)
+        for page in ("/console/", "/console/calls", "/console/voicemails"):
+            response = replayed.get(page)
+            assert response.status_code == 302, page
+            assert response.headers["Location"].startswith("/console/login?next="), page
+        for path in NOT_PAGES:
+            response = replayed.get(path)
+            assert response.status_code == 401, path
+            assert response.json is not None
+            assert response.json["login"] == "/console/login"
+        response = replayed.post("/console/logout", data={"csrf_token": "x"})
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/console/login"
+        # The login page sees nobody logged in, and offers its form.
+        assert "csrf_token" in replayed.get("/console/login").text
+        # The session logged in on its own is untouched.
+        assert staying.get("/console/").status_code == 200
+        assert staying.get("/console/overview.json").status_code == 200
+        # Logging in again is a new session, which works.
+        assert log_in(leaving).status_code == 303
+        assert _cookie(leaving) != copy
+        assert leaving.get("/console/").status_code == 200
+    finally:
+        app.extensions["switchboard"].store.close()
+
+
+def test_the_table_keeps_no_session_id(app: Flask) -> None:
+    client = app.test_client()
+    assert log_in(client).status_code == 303
+    with app.test_request_context("/console/"):
+        data = auth._serializer(app.extensions["switchboard_console"].options).loads(
+            _cookie(client)
+        )
+    _log_out(client)
+    with app.extensions["switchboard"].store.engine.connect() as conn:
+        [(kept,)] = conn.execute(sa.select(tables.revoked_sessions.c.session_digest)).all()
+    assert data["sid"] not in kept
+    assert kept == auth.session_digest(data["sid"])
+
+
+def test_a_session_cookie_without_an_id_is_logged_out(app: Flask) -> None:
+    client = app.test_client()
+    assert log_in(client).status_code == 303
+    state = app.extensions["switchboard_console"]
+    with app.test_request_context("/console/"):
+        serializer = auth._serializer(state.options)
+        data = serializer.loads(_cookie(client))
+        assert isinstance(data.pop("sid"), str)
+        without_id = serializer.dumps(data)
+        empty_id = serializer.dumps({**data, "sid": ""})
+    for value in (without_id, empty_id):
+        old = _with_cookie(app, value)
+        assert old.get("/console/").status_code == 302
+        assert old.get("/console/overview.json").status_code == 401
+    assert client.get("/console/").status_code == 200
+
+
+def test_revoked_rows_go_once_their_session_has_ended(database_url: str) -> None:
+    app = console_app(database_url)
+    try:
+        clock = _clock(app)
+        first = app.test_client()
+        assert log_in(first).status_code == 303
+        _log_out(first)
+        clock.advance(6 * 3600)
+        second = app.test_client()
+        assert log_in(second).status_code == 303
+        copy = _cookie(second)
+        _log_out(second)
+        assert _revoked_rows(app) == 2
+        # The first session ended; its row stays a while for hosts whose clocks lag.
+        clock.advance(6 * 3600 + 1)
+        assert log_in(app.test_client()).status_code == 303
+        assert _revoked_rows(app) == 2
+        clock.advance(auth.PURGE_GRACE.total_seconds())
+        assert log_in(app.test_client()).status_code == 303  # a login purges
+        assert _revoked_rows(app) == 1
+        assert _with_cookie(app, copy).get("/console/").status_code == 302  # still revoked
+        clock.advance(6 * 3600)
+        third = app.test_client()
+        assert log_in(third).status_code == 303
+        _log_out(third)  # a logout purges too
+        assert _revoked_rows(app) == 1
+    finally:
+        app.extensions["switchboard"].store.close()
+
+
+def test_a_purge_deletes_a_bounded_batch(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "PURGE_BATCH", 2)
+    state = app.extensions["switchboard_console"]
+    now = state.now()
+    with state.writing() as conn:
+        for n in range(5):
+            auth.revoke(conn, f"session-{n}", now - auth.PURGE_GRACE - timedelta(seconds=n + 1))
+        auth.revoke(conn, "session-live", now + timedelta(hours=1))
+    with state.writing() as conn:
+        assert auth.purge_revoked(conn, now) == 2
+        assert auth.purge_revoked(conn, now) == 2
+        assert auth.purge_revoked(conn, now) == 1
+        assert auth.purge_revoked(conn, now) == 0
+        assert auth.is_revoked(conn, "session-live")
+        assert not auth.is_revoked(conn, "session-0")
+
+
+def test_a_database_error_on_the_session_check_is_a_503_never_a_way_in(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    session_id = ""
+
+    def down(conn: sa.Connection, sid: str) -> bool:
+        nonlocal session_id
+        session_id = sid
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(auth, "is_revoked", down)
+    response = client.get("/console/calls")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Database unavailable" in response.text
+    assert "Traceback" not in response.text
+    assert "connection refused" not in response.text
+    live = client.get("/console/overview.json")
+    assert live.status_code == 503
+    assert live.json is not None
+    assert live.json["error"] == "Database unavailable"
+    assert session_id
+    assert session_id not in caplog.text
+    monkeypatch.undo()
+    assert client.get("/console/calls").status_code == 200
+
+
+def test_a_logout_the_database_cannot_record_still_drops_the_cookie(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(conn: sa.Connection, sid: str, until: object) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    token = csrf_of(client.get("/console/").text)
+    monkeypatch.setattr(auth, "revoke", down)
+    response = client.post("/console/logout", data={"csrf_token": token})
+    assert response.status_code == 503
+    assert "Database unavailable" in response.text
     assert client.get("/console/").status_code == 302
