@@ -4,14 +4,13 @@ could be wrong (another file, a fork, an error); single-statement writes autocom
 from __future__ import annotations
 
 import os
-import select
-import signal
 import threading
 from pathlib import Path
 
 import pytest
 
 from switchboard.callbacks.store import Store, StoreUnavailable
+from tests.forking import child_report
 
 
 def call(n: int, status: str = "ringing") -> dict[str, str]:
@@ -122,24 +121,21 @@ def test_a_forked_child_never_uses_its_parents_connection(store: Store) -> None:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
-        status = b"ok"
         try:
-            store.record_call(call(2))
-            if kept_connection(store) is parents:
-                status = b"the child wrote on its parent's connection"
-        except BaseException as error:
-            status = repr(error).encode()
-        os.write(write, status)
-        os._exit(0)
+            status = b"ok"
+            try:
+                store.record_call(call(2))
+                if kept_connection(store) is parents:
+                    status = b"the child wrote on its parent's connection"
+            except BaseException as error:
+                status = repr(error).encode()
+            os.write(write, status)
+        finally:
+            os._exit(0)
     os.close(write)
     # a child stuck on a lock a thread of this process held at the fork fails the test, not
     # the run: it is killed after 30 s
-    ready, _, _ = select.select([read], [], [], 30)
-    if not ready:
-        os.kill(pid, signal.SIGKILL)
-    with os.fdopen(read, "rb") as pipe:
-        report = pipe.read() if ready else b"the child did not answer in 30 s"
-    os.waitpid(pid, 0)
+    report, _ = child_report(pid, read)
     assert report == b"ok"
     store.record_call(call(3))  # the parent's connection still works
     assert kept_connection(store) is parents

@@ -21,6 +21,7 @@ from sqlalchemy import event
 
 from switchboard.callbacks.deadline import Deadline
 from switchboard.callbacks.store import Store, schema
+from tests.forking import wait_child
 
 from .conftest import FakeClock
 
@@ -172,13 +173,18 @@ def test_a_child_forked_while_a_purge_runs_purges_too(store: Store) -> None:
     assert store._purging.acquire(blocking=False)  # a purge running in the parent
     try:
         pid = os.fork()
-        if pid == 0:  # the child: exit at once, whatever happens
-            free = store._purging.acquire(blocking=False)
-            os._exit(0 if free and store._purger is None else 1)
-        _, status = os.waitpid(pid, 0)
+        if pid == 0:  # the child: answers by its exit code, and exits at once whatever happens
+            code = 2  # an error in the child
+            try:
+                free = store._purging.acquire(blocking=False)
+                code = 0 if free and store._purger is None else 1
+            finally:
+                os._exit(code)
+        code = wait_child(pid)
     finally:
         store._purging.release()
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code != 1, "the purge's lock was still held in the child, or a purge thread was left"
+    assert code == 0, f"the child failed (exit {code})"
 
 
 def test_the_caller_hears_the_handler_not_the_apology_when_the_purge_is_slow(

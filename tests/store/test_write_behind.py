@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from switchboard.callbacks.store import Store, StoreUnavailable
 from switchboard.callbacks.store.behind import Row, WriteBehind
+from tests.forking import child_report
 
 from .conftest import TCPProxy
 
@@ -186,19 +187,21 @@ def test_a_forked_child_does_not_write_its_parents_rows(db: FakeDatabase) -> Non
     pid = os.fork()
     if pid == 0:  # the child: nothing of the parent's, and a queue of its own that works
         try:
-            child = FakeDatabase()
-            behind._write = child.write  # type: ignore[method-assign]
-            pending = len(behind)
-            behind.submit("calls", "CA-child", 2)
-            behind.flush()
-            os.write(write, f"{pending} {child.sids}".encode())
+            try:
+                child = FakeDatabase()
+                behind._write = child.write  # type: ignore[method-assign]
+                pending = len(behind)
+                behind.submit("calls", "CA-child", 2)
+                behind.flush()
+                report = f"{pending} {child.sids}"
+            except BaseException as error:
+                report = repr(error)
+            os.write(write, report.encode())
         finally:
             os._exit(0)
     os.close(write)
-    with os.fdopen(read) as pipe:
-        report = pipe.read()
-    os.waitpid(pid, 0)
-    assert report == "0 ['CA-child']"
+    answer, _ = child_report(pid, read)
+    assert answer.decode() == "0 ['CA-child']"
     assert len(behind) == 1
     behind.close()
     assert db.sids == ["CA-parent"]

@@ -18,6 +18,7 @@ from flask.cli import run_command
 
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.timers import TIMERS_EXTENSION, start_timers
+from tests.forking import child_report
 from tests.server.conftest import clean_app
 from tests.studio_timers import FakeTwilio, ask_flow
 
@@ -139,16 +140,15 @@ def forked_child_runs(timers: Any) -> bool:
     """Whether a process forked now runs the timers."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:
+    if pid == 0:  # the child: answers, and exits at once (its thread, if any, with it)
         try:
             os.write(write, b"1" if timers.running else b"0")
-            timers.stop()
         finally:
             os._exit(0)
     os.close(write)
-    answer = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
+    answer, code = child_report(pid, read)
+    assert code == 0, f"the child failed (exit {code})"
+    assert answer in (b"0", b"1"), f"the child answered {answer!r}"
     return answer == b"1"
 
 
