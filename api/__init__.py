@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from switchboard.api.errors import (
     ProvisioningError,
+    RangeNotSatisfiable,
     ResourceNotFound,
     RetiredResource,
     TwilioClientClosed,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ProvisioningError",
+    "RangeNotSatisfiable",
     "ResourceNotFound",
     "RetiredResource",
     "TwilioClient",

@@ -40,6 +40,7 @@ from urllib3.util import Retry
 from switchboard.api import observers, paging
 from switchboard.api.connections import PoolAdapter
 from switchboard.api.errors import (
+    RangeNotSatisfiable,
     TwilioClientClosed,
     TwilioConnectionError,
     TwilioError,
@@ -457,11 +458,13 @@ class TwilioClient(ResourceGroups):
         params: Params | None = None,
         data: Params | None = None,
         stream: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send a request and return its decoded JSON (``None`` for an empty answer).
 
         ``params`` go in the query string, ``data`` in a form-encoded body (see
-        :func:`encode_params`). With ``stream=True`` the open :class:`requests.Response` is
+        :func:`encode_params`); ``headers`` are sent beside the client's own (``Range`` for
+        part of a media file). With ``stream=True`` the open :class:`requests.Response` is
         returned instead, once its status is known to be good; the caller closes it.
         A redirect is followed only by a streamed ``GET`` (a recording or a media file,
         which Twilio serves from a storage host, to which the credentials are not sent);
@@ -483,6 +486,7 @@ class TwilioClient(ResourceGroups):
                 url,
                 params=query,
                 data=body,
+                headers=headers,
                 timeout=self.timeout,
                 stream=stream,
                 allow_redirects=stream and method == "GET",
@@ -612,6 +616,13 @@ def _http_error(
     response: requests.Response,
     request_id: str | None,
 ) -> TwilioHTTPError:
+    if status == 416:
+        return RangeNotSatisfiable(
+            method,
+            url,
+            complete_length=_complete_length(response.headers.get("Content-Range")),
+            request_id=request_id,
+        )
     try:
         doc = json.loads(body) if body else None
     except ValueError:
@@ -639,6 +650,15 @@ def _http_error(
         request_id=request_id,
         details=doc.get("details"),
     )
+
+
+def _complete_length(content_range: str | None) -> int | None:
+    """The size in ``Content-Range: bytes */SIZE`` (or ``bytes FIRST-LAST/SIZE``), if given."""
+    unit, _, rest = (content_range or "").strip().partition(" ")
+    size = rest.rpartition("/")[2]
+    if unit.lower() == "bytes" and size.isascii() and size.isdecimal() and len(size) <= 18:
+        return int(size)
+    return None
 
 
 def _observe(method: str, status: int | None, error: TwilioError | None, started: float) -> None:

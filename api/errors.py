@@ -3,7 +3,8 @@
 Everything the client raises is a :class:`TwilioError`. An answer from Twilio with an error
 status is a :class:`TwilioHTTPError` carrying Twilio's own ``code``, ``message`` and
 ``more_info`` link (a :class:`RetiredResource` when what was asked for is a resource Twilio
-retired); a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that got no
+retired, a :class:`RangeNotSatisfiable` when the part of a media file asked for is not in it);
+a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that got no
 answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A JSON answer that is
 not the resource asked for (an array where a call was expected, a message with no SID) is a
 :class:`TwilioUnexpectedAnswer`. Arguments rejected before any request is sent raise
@@ -24,6 +25,7 @@ from switchboard.config.validation import redact_url
 
 __all__ = [
     "ProvisioningError",
+    "RangeNotSatisfiable",
     "ResourceNotFound",
     "RetiredResource",
     "TwilioClientClosed",
@@ -182,6 +184,25 @@ class TwilioInvalidResponse(TwilioHTTPError):
 class RetiredResource(TwilioHTTPError):
     """Twilio answered 404/405/410 for a resource it retired (the Sandbox, deleting a
     Notification); the message says so."""
+
+
+class RangeNotSatisfiable(TwilioHTTPError):
+    """Twilio answered 416 to a request for part of a media file: the range asked for starts
+    past its end. ``complete_length`` is the file's size in bytes when the answer told it
+    (``Content-Range: bytes */SIZE``), else None."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        complete_length: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.complete_length = complete_length
+        size = f" of {complete_length} bytes" if complete_length is not None else ""
+        message = f"the byte range asked for is not within the media{size}"
+        super().__init__(416, None, message, None, method, url, request_id=request_id)
 
 
 class TwilioTimeout(_RequestError):

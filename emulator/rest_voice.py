@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import Range
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from switchboard.emulator import media
 from switchboard.emulator.params import (
@@ -419,7 +421,13 @@ def delete_recording(account_sid: str, sid: str) -> ResponseReturnValue:
 @media_bp.get(f"{ACCOUNT}/Recordings/<sid>.<any(mp3, wav):ext>")
 @media_bp.get(f"{ACCOUNT}/Recordings/<sid:sid>", defaults={"ext": "wav"})
 def recording_media(account_sid: str, sid: str, ext: str) -> ResponseReturnValue:
-    """The recording's audio, streamed. Like Twilio's default, media needs no credentials."""
+    """The recording's audio, streamed. Like Twilio's default, media needs no credentials.
+
+    One range of bytes (``Range: bytes=0-1023``, ``bytes=1024-``, ``bytes=-1024``) is answered
+    with 206 and that part, or 416 with ``Content-Range: bytes */SIZE`` when it starts past
+    the end; a Range header that does not parse, or asks for several ranges, gets the whole
+    file with 200, as RFC 9110 allows.
+    """
     recording = owned("recordings", sid, account_sid)
     seconds = int(recording.get("duration") or 0)
     if ext == "mp3":
@@ -428,7 +436,24 @@ def recording_media(account_sid: str, sid: str, ext: str) -> ResponseReturnValue
         stream, size, mimetype = media.wav_stream(seconds), media.wav_size(seconds), "audio/x-wav"
     response = Response(stream, mimetype=mimetype, direct_passthrough=True)
     response.content_length = size
-    return response
+    response.accept_ranges = "bytes"
+    if not _one_byte_range(request.range, size):
+        return response
+    try:
+        return response.make_conditional(request, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        raise APIError(416, 20001, f"The range {shown(request.headers['Range'])} is not "
+                       f"within the recording's {size} bytes.",
+                       {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"}) from None
+
+
+def _one_byte_range(wanted: Range | None, size: int) -> bool:
+    """Whether a request's Range is to be answered with part of a file of ``size`` bytes: one
+    range of bytes. A suffix longer than the file gets the whole file, with 200."""
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
+        return False
+    start, stop = wanted.ranges[0]
+    return not (stop is None and start < -size)
 
 
 # -- transcriptions --------------------------------------------------------------------------------

@@ -14,6 +14,30 @@ from switchboard.api.errors import TwilioConnectionError, ValidationError
 CHUNK_SIZE = 64 * 1024
 
 
+def range_header(name: str, value: object) -> str:
+    """The ``Range`` header asking for the bytes ``value`` names, read as a slice:
+    ``(start, stop)`` for bytes ``start`` to ``stop - 1``, ``(start, None)`` from ``start`` to
+    the end, ``(-n, None)`` for the last ``n``."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        start, stop = value
+        if _whole_number(start) and (stop is None or _whole_number(stop)):
+            if start >= 0 and stop is None:
+                return f"bytes={start}-"
+            if start >= 0 and stop > start:
+                return f"bytes={start}-{stop - 1}"
+            if start < 0 and stop is None:
+                return f"bytes=-{-start}"
+    raise ValidationError(
+        name,
+        f"{value!r:.60} is not (start, stop) with 0 <= start < stop, (start, None) or "
+        "(-n, None) for the last n bytes",
+    )
+
+
+def _whole_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def target_path(name: str, value: object) -> Path:
     """A file to write: a non-empty path whose folder exists."""
     if not isinstance(value, str | os.PathLike) or not os.fspath(value):
@@ -34,6 +58,9 @@ class MediaStream:
 
         with client.recordings.media("RE...", "mp3") as audio:
             audio.save("message.mp3")
+
+    :attr:`status` is 200 for the whole file, 206 for part of it (:attr:`content_range`
+    says which part).
     """
 
     def __init__(self, response: requests.Response, chunk_size: int = CHUNK_SIZE) -> None:
@@ -41,11 +68,22 @@ class MediaStream:
         self.chunk_size = chunk_size
 
     @property
+    def status(self) -> int:
+        """The answer's status: 200 (the whole file) or 206 (the part asked for)."""
+        return self._response.status_code
+
+    @property
+    def content_range(self) -> str | None:
+        """The ``Content-Range`` of a partial answer (``bytes 0-1023/40320``), else None."""
+        return self._response.headers.get("Content-Range")
+
+    @property
     def content_type(self) -> str | None:
         return self._response.headers.get("Content-Type")
 
     @property
     def content_length(self) -> int | None:
+        """The number of bytes the body holds (of the part, for a partial answer), if told."""
         length = self._response.headers.get("Content-Length")
         return int(length) if length and length.isdigit() else None
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from switchboard.api.errors import TwilioInvalidResponse
 from switchboard.api.resources.base import (
     Field,
     ItemResource,
@@ -17,7 +18,7 @@ from switchboard.api.resources.base import (
     form,
     sid,
 )
-from switchboard.api.resources.media import MediaStream, target_path
+from switchboard.api.resources.media import MediaStream, range_header, target_path
 
 MEDIA_FORMATS = ("mp3", "wav")
 
@@ -41,12 +42,41 @@ class Recordings(ItemResource):
         return self._get(self._one(sid, account_sid))
 
     def media(
-        self, sid: str, format: str = "mp3", *, account_sid: str | None = None
+        self,
+        sid: str,
+        format: str = "mp3",
+        *,
+        account_sid: str | None = None,
+        byte_range: tuple[int, int | None] | None = None,
     ) -> MediaStream:
-        """The audio, ``"mp3"`` or ``"wav"``, as an open :class:`MediaStream`."""
+        """The audio, ``"mp3"`` or ``"wav"``, as an open :class:`MediaStream`.
+
+        ``byte_range`` asks for part of it, read as a slice of its bytes: ``(start, stop)``
+        for bytes ``start`` to ``stop - 1``, ``(start, None)`` from ``start`` to the end,
+        ``(-n, None)`` for the last ``n``; it is sent as a ``Range`` header. The part comes
+        with :attr:`~MediaStream.status` 206 and its :attr:`~MediaStream.content_range`; an
+        answer that ignores the range is the whole file, with 200. A range that starts past
+        the end raises :class:`~switchboard.api.errors.RangeNotSatisfiable` (an HTTP 416).
+
+        The bytes are asked for as stored (``Accept-Encoding: identity``), so that
+        :attr:`~MediaStream.content_length` and ranges count the bytes read.
+        """
         extension = _format("format", format)
+        headers = {"Accept-Encoding": "identity"}
+        if byte_range is not None:
+            headers["Range"] = range_header("byte_range", byte_range)
         path = self._one(sid, account_sid, extension)
-        return MediaStream(self._client.request("GET", path, stream=True))
+        stream = MediaStream(self._client.request("GET", path, stream=True, headers=headers))
+        if stream.status == 206 and stream.content_range is None:
+            stream.close()
+            raise TwilioInvalidResponse(
+                206,
+                "GET",
+                self._client.url_for(path),
+                content_type=stream.content_type,
+                problem="a partial answer (206) without the Content-Range that says which part",
+            )
+        return stream
 
     def download(
         self,
