@@ -81,6 +81,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _fresh_postgres_url(_postgres_base_url())
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like the suite's ``database_url`` (SQLite, then a fresh PostgreSQL database) but one per
+    test module: creating a PostgreSQL database per test would make this suite crawl. Tests
+    that share it use fresh SIDs and phone numbers."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.sqlite3'}"
+    else:
+        yield from _fresh_postgres_url(_postgres_base_url())
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'switchboard.sqlite3'}"

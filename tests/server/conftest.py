@@ -16,7 +16,6 @@ from lxml import etree
 from switchboard.callbacks import create_app
 from switchboard.callbacks.security import signed_headers
 from switchboard.callbacks.twiml import parse_twiml
-from tests.conftest import _fresh_postgres_url, _postgres_base_url
 
 TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "a" * 32
@@ -118,19 +117,6 @@ def make_app(database_url: str, **config: Any) -> Flask:
     }
     settings.update(config)
     return create_app(settings)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Like the suite's ``database_url`` (SQLite, then a fresh PostgreSQL database) but one per
-    test module: creating a PostgreSQL database per test would make this suite crawl. Tests
-    that share it use fresh SIDs and phone numbers."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.sqlite3'}"
-    else:
-        yield from _fresh_postgres_url(_postgres_base_url())
 
 
 @pytest.fixture(scope="module")

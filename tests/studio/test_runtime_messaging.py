@@ -348,8 +348,8 @@ def flows(service: str) -> dict[str, Flow]:
 
 
 @pytest.fixture(scope="module")
-def app(database: str, flows: dict[str, Flow]) -> Iterator[Flask]:
-    application = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+def app(module_database_url: str, flows: dict[str, Flow]) -> Iterator[Flask]:
+    application = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
                             TWILIO_ACCOUNT_SID="AC" + "a" * 32,
                             SWITCHBOARD_HANDLER_TIMEOUT="3")
     application.register_blueprint(

@@ -220,8 +220,8 @@ FLOWS = {name: Flow(name, body, f"{name}.json") for name, body in DEFINITIONS.it
 
 
 @pytest.fixture(scope="module")
-def app(database: str) -> Iterator[Flask]:
-    application = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
+def app(module_database_url: str) -> Iterator[Flask]:
+    application = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
     application.register_blueprint(studio_blueprint(FLOWS, clock=CLOCK))
     yield application
     application.extensions["switchboard"].store.close()

@@ -103,10 +103,10 @@ def service() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def app(database: str, service: str) -> Iterator[Flask]:
+def app(module_database_url: str, service: str) -> Iterator[Flask]:
     text = json.dumps(DEFINITIONS).replace("http://SERVICE", service)
     flows = {name: Flow(name, body, f"{name}.json") for name, body in json.loads(text).items()}
-    application = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+    application = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
                             SWITCHBOARD_RECORD_DELAY="0.05")
     application.register_blueprint(studio_blueprint(flows))
     yield application
@@ -294,13 +294,13 @@ def test_a_call_that_ended_meanwhile_stays_ended(twilio, store, claims, monkeypa
 
 
 def test_the_steps_written_after_the_answer_are_seen_by_every_reader(
-        app, twilio, store, database) -> None:
+        app, twilio, store, module_database_url) -> None:
     params = start(twilio, "local")
     twiml(step(twilio, "local", params))
     execution = the_execution(store, params)
     assert len(executions.list_steps(store, execution.sid)) == 4  # this process: flushed
     store.flush()
-    other = Store(database)  # another process's view of the database
+    other = Store(module_database_url)  # another process's view of the database
     try:
         listed = executions.list_steps(other, execution.sid)
     finally:
@@ -310,17 +310,17 @@ def test_the_steps_written_after_the_answer_are_seen_by_every_reader(
 
 
 def test_a_webhooks_steps_wait_for_the_thread_a_timers_go_in_with_the_execution(
-        database: str, service: str) -> None:
+        module_database_url: str, service: str) -> None:
     """Under a webhook the answer does not wait for the steps; without one (a timer, a
     command) they are written with the execution, so that a process killed just after has
     written them too."""
     text = json.dumps(DEFINITIONS).replace("http://SERVICE", service)
     flows = {name: Flow(name, body, f"{name}.json") for name, body in json.loads(text).items()}
-    app = clean_app(database, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+    app = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
                     SWITCHBOARD_RECORD_DELAY="5")  # nothing written by the thread meanwhile
     app.register_blueprint(studio_blueprint(flows))
     store = app.extensions["switchboard"].store
-    other = Store(database)  # another process's view of the database
+    other = Store(module_database_url)  # another process's view of the database
     try:
         params = start(Twilio(app.test_client()), "local")
         execution = the_execution(other, params)
