@@ -20,7 +20,7 @@ from switchboard.callbacks.console import register_console
 from switchboard.callbacks.console.answers import safe_text, verbs
 from switchboard.callbacks.handlers import TwilioBlueprint
 from switchboard.callbacks.twiml import VoiceResponse
-from tests.console.conftest import ACCOUNT_SID, CALLER, NUMBER, PASSWORD, TOKEN, log_in, sid
+from tests.console.conftest import ACCOUNT_SID, CALLER, NUMBER, PASSWORD, TOKEN, sid
 from tests.server.conftest import Twilio
 
 own = TwilioBlueprint("console_own", __name__)
@@ -52,13 +52,6 @@ def app(database_url: str) -> Iterator[Flask]:
     assert register_console(app) is not None
     yield app
     app.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert log_in(client).status_code == 303
-    return client
 
 
 @pytest.fixture

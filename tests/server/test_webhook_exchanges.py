@@ -109,16 +109,6 @@ def app(module_database_url: str) -> Iterator[Flask]:
     application.extensions["switchboard"].store.close()
 
 
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
-
-
 def rows(store: Any, **where: str) -> list[dict[str, Any]]:
     """The exchanges whose columns have the values of ``where``, oldest first."""
     store.flush()
