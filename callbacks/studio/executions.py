@@ -864,8 +864,9 @@ def delete_execution(store_or_engine: Any, sid: str) -> bool:
 def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execution]:
     """Claim up to ``limit`` executions waiting for a reply whose timeout passed (a call's
     waits move only with the call). On
-    PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: processes doing this at once
-    take different executions, and none waits on another."""
+    PostgreSQL the rows are picked ``FOR NO KEY UPDATE SKIP LOCKED``: processes doing this at
+    once take different executions, and none waits on another; an execution whose step rows
+    are being inserted (which lock its key, ``FOR KEY SHARE``) is taken all the same."""
     table = executions
 
     def work(conn: sa.Connection) -> list[Mapping[str, Any]]:
@@ -877,7 +878,7 @@ def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execut
                    table.c.wait_until <= now, free)
             .order_by(table.c.wait_until)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         ).scalars().all()
         if not picked:
             return []

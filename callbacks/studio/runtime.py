@@ -859,7 +859,7 @@ def fire_due_timeouts(
 ) -> int:
     """Take the ``timeout`` of every Send & Wait For Reply whose reply did not come in time,
     as a timer would, sending what the flow says next through the REST API; how many
-    executions moved. Several processes may run it at once (``FOR UPDATE SKIP LOCKED``).
+    executions moved. Several processes may run it at once (``FOR NO KEY UPDATE SKIP LOCKED``).
     Executions of the Studio API's flows (in the database) move too."""
     from switchboard.callbacks.studio.flows_store import DatabaseFlows
     from switchboard.config import load_settings

@@ -8,7 +8,7 @@ whose wait is over, and moves them along their ``timeout`` transition
 (:meth:`~switchboard.callbacks.studio.runtime.Runtime.fire_due_timeouts`). The wait's end is a
 column of the execution (``wait_until``), so nothing is lost when every process stops: the
 first one up takes what fell due meanwhile. Each execution is claimed before it moves (on
-PostgreSQL picked ``FOR UPDATE SKIP LOCKED``, so processes on any number of hosts share the
+PostgreSQL picked ``FOR NO KEY UPDATE SKIP LOCKED``, so processes on any number of hosts share the
 work without waiting on each other; on SQLite the claim is one write transaction, one process
 at a time), and its progress is written only under its claim: a timeout step is written once.
 A process that dies holding claims leaves them to expire
