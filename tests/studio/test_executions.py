@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from switchboard.callbacks.studio.executions import (
     Execution,
     Step,
 )
+from tests.conftest import _fresh_postgres_url
 
 FLOW = "FW" + "a" * 32
 
@@ -253,6 +255,41 @@ def test_due_timeouts_are_shared_out_between_workers(store: Store) -> None:
         thread.join(60)
     assert sorted(taken) == sorted(made)
     assert executions.claim_due(db, claim_for=30) == []
+
+
+@pytest.fixture
+def postgresql_store(postgres_server_url: str) -> Iterator[Store]:
+    """A store on a PostgreSQL database of its own (for what only PostgreSQL has: row
+    locks)."""
+    for url in _fresh_postgres_url(postgres_server_url):
+        made = Store(url)
+        made.create_all()
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+def test_a_due_execution_whose_steps_are_being_written_is_claimed_all_the_same(
+        postgresql_store: Store) -> None:
+    """A step row going in (the write-behind's insert after a webhook, which locks its
+    execution's key) does not hide the execution from the timers: they pick it ``FOR NO KEY
+    UPDATE``, which such an insert does not block, where ``FOR UPDATE SKIP LOCKED`` would
+    skip it."""
+    now = datetime.now(UTC)
+    db = Database(postgresql_store, clock=lambda: now)
+    waiting = executions.create(db, execution(), claim_for=10)
+    waiting.widget, waiting.waiting_for = "ask", "reply"
+    waiting.wait_until = now - timedelta(seconds=1)
+    executions.save(db, waiting, [])
+    with postgresql_store.engine.connect() as other:  # a step being written, not committed
+        other.execute(executions.steps.insert().values(
+            sid=executions.new_sid("FT"), execution_sid=waiting.sid, flow_sid=FLOW, seq=1,
+            name="incomingMessage", transitioned_from="Trigger", transitioned_to="ask",
+            context="{}", date_created=now, date_updated=now))
+        claimed = executions.claim_due(db, claim_for=10)
+        other.rollback()
+    assert [taken.sid for taken in claimed] == [waiting.sid]
 
 
 def test_a_table_dropped_under_the_running_server_is_made_again(store: Store) -> None:

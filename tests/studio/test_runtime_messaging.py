@@ -530,30 +530,6 @@ def test_fire_due_timeouts_moves_the_waiting_executions_as_a_timer_would(app, fl
                    for sent in REST.sent)
 
 
-def test_a_due_execution_whose_steps_are_being_written_is_claimed_all_the_same(
-        twilio, store):
-    """A step row going in (the write-behind's insert, which locks its execution's key) does
-    not hide the execution from the timers: they pick it ``FOR NO KEY UPDATE``, which such an
-    insert does not block, where ``FOR UPDATE SKIP LOCKED`` would skip it."""
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("row locks: PostgreSQL's")
-    texter = Texter(twilio, "quick")
-    texter.text("start")
-    (execution,) = executions_of(store, texter)
-    due = datetime.now(UTC) + timedelta(seconds=61)
-    db = executions.Database(store, clock=lambda: due)
-    with store.engine.connect() as other:  # a step being written, not committed yet
-        other.execute(executions.steps.insert().values(
-            sid=executions.new_sid("FT"), execution_sid=execution.sid,
-            flow_sid=execution.flow_sid, seq=99, name="incomingMessage",
-            transitioned_from="Trigger", transitioned_to="question", context="{}",
-            date_created=due, date_updated=due))
-        claimed = executions.claim_due(db, claim_for=10)
-        other.rollback()
-    assert [taken.sid for taken in claimed] == [execution.sid]
-    executions.release(db, claimed[0])
-
-
 # -- Set Variables and Liquid --------------------------------------------------------------------
 
 
