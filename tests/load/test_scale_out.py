@@ -91,6 +91,9 @@ STATUS_RETRIES = "#rc=3&rp=ct,5xx"
 SPREAD = 14.0
 KILL_AT = 5.0
 BURST = 36
+#: The webhooks of an inbound text: the bundled bot's, and the Studio flow's of the other
+#: number (:func:`buy`).
+INBOUND_TEXTS = ("/sms", "/flows/ask")
 #: A message row lost with the killed host was answered at most this long before it died.
 LOST_WINDOW = 0.25
 #: An answer the host sent before it died reaches the emulator up to this much later (nginx,
@@ -151,7 +154,7 @@ def run_job(phone: Any, numbers: tuple[str, str], job: Job) -> None:
 
 
 def buy(emu: Emulator, numbers: tuple[str, str], base: str) -> None:
-    for number, sms in zip(numbers, ("/sms", "/flows/ask"), strict=True):
+    for number, sms in zip(numbers, INBOUND_TEXTS, strict=True):
         emu.state.buy_number(
             emu.account_sid, number,
             voice_url=base + "/voice", voice_fallback_url=base + "/voice/fallback",
@@ -280,7 +283,7 @@ class Outcome:
         body = response.request.body or ""
         fields = parse_qs(body.decode() if isinstance(body, bytes) else body)
         path = urlsplit(response.url).path
-        if response.status_code == 200 and path == "/sms":
+        if response.status_code == 200 and path in INBOUND_TEXTS:
             self.answered[fields["MessageSid"][0]] = time.time()
         elif response.status_code == 204 and path == "/voice/recording-status":
             self.answered[fields["RecordingSid"][0]] = time.time()
@@ -352,7 +355,10 @@ def check(jobs: list[Job], expected: dict[str, list[list[tuple[str, str]]]],
     passed_on = [line for line in nginx_lines
                  if "," in line["upstream"] and line["upstream"].startswith(victim)]
     assert all(line["status"] in ("200", "204") for line in passed_on), passed_on
-    assert sum(1 for x in exchanges if x.status_code == 502) == len(failed)
+    # the status callbacks of the replies a flow sent travel in the replies' own transcripts,
+    # not the conversation's; Twilio does not send a message's status callback again
+    replies = [line for line in failed if "/message-status/" in line["path"]]
+    assert sum(1 for x in exchanges if x.status_code == 502) == len(failed) - len(replies)
     assert not [x for x in exchanges if x.status_code and x.status_code >= 500
                 and x.status_code != 502]
 
@@ -455,7 +461,8 @@ def check(jobs: list[Job], expected: dict[str, list[list[tuple[str, str]]]],
             f"again {outcome.back_at - outcome.killed_at:.1f} s later: {len(failed)} webhooks "
             f"died with it (nginx 502: {len(fallbacks)} fallbacks, {len(retried)} status "
             f"callbacks sent again and stored once, {len(unretried)} recording callbacks not "
-            f"sent again), {len(passed_on)} passed on by nginx "
+            f"sent again, {len(replies)} status callbacks of a flow's replies not sent again), "
+            f"{len(passed_on)} passed on by nginx "
             f"(connection refused), {len(affected)} calls or conversations affected, "
             f"{len(jobs) - len(affected)} exactly as on one host; message rows lost: "
             f"{len(lost)}" + (f" (answered {-max(lost) * 1000:+.0f} to {-min(lost) * 1000:+.0f} "
