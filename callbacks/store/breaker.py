@@ -16,6 +16,11 @@ that cannot be opened) or of a read stops every operation; a write that fails on
 that still answers (a lock held too long, a read-only or full database) stops only writes, so
 that reads (a caller's session) still go through.
 
+A failure is news only if its operation started after the breaker last closed: an operation
+that was already waiting on the dead database (a connection being opened when the host froze)
+can fail seconds after the database came back and the breaker closed, and must not open it
+again.
+
 One breaker per store and process: each gunicorn worker finds out for itself, once.
 """
 
@@ -56,6 +61,7 @@ class Breaker:
         self.tripped = False
         self._since = 0.0  # time.monotonic() of the failure that opened it
         self._next_probe = 0.0  # time.monotonic() of the next probe
+        self._closed_at = float("-inf")  # time.monotonic() at which it last closed
         self._lock = threading.Lock()
         self._closed = threading.Event()  # set when the breaker closes: the prober stops
         self._prober: threading.Thread | None = None
@@ -80,12 +86,18 @@ class Breaker:
             f"{failure} ({again})", reason=f"{failure.reason} ({again})"
         ) from failure.__cause__
 
-    def failed(self, error: StoreUnavailable, *, everything: bool, request: bool) -> None:
+    def failed(self, error: StoreUnavailable, *, everything: bool, request: bool,
+               started: float | None = None) -> None:
         """An operation failed for the database: stop every operation (``everything``) or
         writes only, for ``interval`` seconds. Off the request path (``request`` false: at
         start-up, in the write-behind, in a script) the probing starts only when a webhook
-        first meets the open breaker: a script that meets a dead database runs no thread."""
+        first meets the open breaker: a script that meets a dead database runs no thread.
+
+        ``started`` (``time.monotonic()``) is when the failed operation began: one that began
+        before the breaker last closed tells nothing new and is ignored."""
         with self._lock:
+            if started is not None and started < self._closed_at:
+                return
             was_open = self.open is not None
             if everything:
                 self._all = error
@@ -112,6 +124,8 @@ class Breaker:
             self.tripped = self._writes is not None
             closed = was is not None and self.open is None
             since = self._since
+            if was is not None:
+                self._closed_at = time.monotonic()
             if closed:
                 self._closed.set()
                 closed = self._prober is not None  # said it stopped trying: say it is back
@@ -125,6 +139,7 @@ class Breaker:
         with self._lock:
             self._all = self._writes = None
             self.tripped = False
+            self._closed_at = time.monotonic()
             self._generation += 1
             self._closed.set()
 
@@ -171,8 +186,8 @@ def _reset_in_child(ref: weakref.ref[Breaker]) -> None:
     breaker = ref()
     if breaker is not None:
         failure_all, failure_writes = breaker._all, breaker._writes
-        since, next_probe = breaker._since, breaker._next_probe
+        since, next_probe, closed_at = breaker._since, breaker._next_probe, breaker._closed_at
         breaker._reset()
         breaker._all, breaker._writes = failure_all, failure_writes
         breaker.tripped = failure_writes is not None
-        breaker._since, breaker._next_probe = since, next_probe
+        breaker._since, breaker._next_probe, breaker._closed_at = since, next_probe, closed_at

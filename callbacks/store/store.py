@@ -409,6 +409,7 @@ class Store:
         if end is not None:
             give_up = min(give_up, end)
         for attempt in range(1, self._attempts + 1):
+            started = time.monotonic()
             try:
                 with shielded():  # a deadline passing in the transaction is raised after it
                     result = once()
@@ -426,7 +427,7 @@ class Store:
                 failure = unavailable(error, self.url)
                 if breaker is not None and (is_outage(error) or is_unreachable(error)):
                     breaker.failed(failure, everything=not write or is_unreachable(error),
-                                   request=end is not None)
+                                   request=end is not None, started=started)
                 raise failure from error
             if breaker is not None and breaker.tripped:
                 breaker.succeeded(write)

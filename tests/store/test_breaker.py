@@ -5,16 +5,20 @@ out when it is back, off the request path; a lock stops writes only."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from switchboard.callbacks.deadline import Deadline
 from switchboard.callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.store.breaker import Breaker
 from tests.conftest import free_port
+from tests.load.servers import HangingServer
 
 CALL = "CA" + "c" * 32
 
@@ -177,3 +181,58 @@ def test_closing_the_store_forgets_the_failure_and_stops_probing(down_url: str) 
     assert breaker.open is None
     time.sleep(0.3)
     assert breaker._prober is None
+
+
+def test_a_failure_that_began_before_it_closed_does_not_open_it_again() -> None:
+    breaker = Breaker(lambda: None, interval=30)
+    error = StoreUnavailable("database x is unavailable (test)", reason="test")
+    began = time.monotonic()
+    breaker.failed(error, everything=True, request=False)
+    breaker.succeeded(write=True)
+    assert breaker.open is None
+    breaker.failed(error, everything=True, request=False, started=began)
+    assert breaker.open is None
+    breaker.failed(error, everything=True, request=False, started=time.monotonic())
+    assert breaker.open is error
+
+
+def test_an_operation_stuck_on_the_frozen_host_fails_late_without_reopening_it(
+    postgresql_url: str,
+) -> None:
+    """A connection being opened while the database host was frozen stays dead after it comes
+    back: the operation waiting on it fails seconds later (its ``connect_timeout``), after the
+    breaker closed. That stale
+    failure leaves the breaker closed; webhooks go on using the database."""
+    target = sa.make_url(postgresql_url)
+    proxy = HangingServer((target.host or "127.0.0.1", target.port or 5432)).start()
+    url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    store = Store(url, retry_after=30, busy_timeout=2.0, connect_timeout=2.0)
+    try:
+        store.create_all()
+        store.engine.dispose()  # the next operations connect while the host is frozen
+        proxy.hang()
+        stuck: list[BaseException] = []
+
+        def off_request_path() -> None:  # a script's read, say: no handler's deadline
+            try:
+                store.get_call(CALL)
+            except StoreUnavailable as failure:
+                stuck.append(failure)
+
+        waiting = threading.Thread(target=off_request_path)
+        waiting.start()
+        time.sleep(0.2)
+        error, _ = in_handler(lambda: store.get_call(CALL), 0.3)
+        assert isinstance(error, StoreUnavailable)
+        assert store.breaker is not None
+        assert store.breaker.open is not None
+        proxy.resume()
+        assert in_handler(store.check, 5)[0] is None
+        assert store.breaker.open is None
+        waiting.join(15)
+        assert stuck, "the operation on the frozen connection did not fail"  # after the close
+        assert store.breaker.open is None
+        assert in_handler(lambda: store.record_call_status(status()))[0] is True
+    finally:
+        store.close()
+        proxy.close()
