@@ -17,10 +17,11 @@ What must hold:
   its Studio execution (started on one host, taken up by the reply on another, ended once),
   its status callbacks (stored once, a repeat recognised on another host);
 - the webhooks that were in the killed host when it died are answered 502 by nginx, which
-  sends a POST that reached a host nowhere else; they are all from that host and that moment,
-  and Twilio does what its rules say: the fallback URL for a call's or text's webhook (the
-  apology, on a live host), a retry with the same idempotency token for the status callbacks,
-  whose URL asks for it (``#rc=3&rp=ct,5xx``), stored once;
+  sends a POST that reached a host nowhere else (or, for an answer the host had begun, cut
+  short); they are all from that host and that moment, and Twilio does what its rules say:
+  the fallback URL for a call's or text's webhook (the apology, on a live host), a retry
+  with the same idempotency token for the status callbacks, whose URL asks for it
+  (``#rc=3&rp=ct,5xx``), stored once;
 - requests that reach the dead host's port meanwhile are passed to another host by nginx
   (a refused connection), and the restarted host serves again;
 - no host answers a 5xx; every callback answered 204 is stored, once; every message row is
@@ -55,6 +56,7 @@ from switchboard.callbacks.store import Store
 from switchboard.callbacks.studio import executions
 from switchboard.emulator import Emulator
 from switchboard.emulator.transcript import Transcript
+from switchboard.emulator.webhooks import Exchange
 from tests.conftest import free_port
 from tests.load.conftest import PostgresServer
 from tests.load.figures import report
@@ -133,9 +135,17 @@ def shape(transcript: Transcript, caller: str, number: str) -> list[tuple[str, s
     return events + requests
 
 
+def cut(exchange: Exchange) -> bool:
+    """Whether the answer stopped partway: its host died while nginx was passing it on (nginx
+    had sent the status line already, so it cannot answer 502 or ask another host)."""
+    return exchange.status_code is None and exchange.error == "ChunkedEncodingError"
+
+
 def died(transcript: Transcript) -> bool:
-    """Whether one of the transcript's webhooks got nginx's 502 (it died with its host)."""
-    return any(x.status_code == 502 for r in transcript.requests for x in r.response.exchanges)
+    """Whether one of the transcript's webhooks died with its host: nginx's 502 (the host had
+    not answered) or an answer cut short."""
+    return any(x.status_code == 502 or cut(x)
+               for r in transcript.requests for x in r.response.exchanges)
 
 
 def number_of(job: Job, numbers: tuple[str, str]) -> str:
@@ -361,6 +371,12 @@ def check(jobs: list[Job], expected: dict[str, list[list[tuple[str, str]]]],
     assert sum(1 for x in exchanges if x.status_code == 502) == len(failed) - len(replies)
     assert not [x for x in exchanges if x.status_code and x.status_code >= 500
                 and x.status_code != 502]
+    # an answer cut short: only the killed host's, as it died (nginx logs the status it sent)
+    cut_short = [x for x in exchanges if cut(x)]
+    at_the_kill = [line for line in nginx_lines if line["upstream"] == victim
+                   and line["status"] in ("200", "204")
+                   and outcome.killed_at - 0.5 <= float(line["msec"]) <= outcome.killed_at + 2]
+    assert len(cut_short) <= len(at_the_kill), (cut_short, at_the_kill)
 
     # the hosts: no 5xx of their own, no traceback, no prepared statement, the math logged
     statuses = Counter[str]()
@@ -462,6 +478,7 @@ def check(jobs: list[Job], expected: dict[str, list[list[tuple[str, str]]]],
             f"died with it (nginx 502: {len(fallbacks)} fallbacks, {len(retried)} status "
             f"callbacks sent again and stored once, {len(unretried)} recording callbacks not "
             f"sent again, {len(replies)} status callbacks of a flow's replies not sent again), "
+            f"{len(cut_short)} answers cut short as it died, "
             f"{len(passed_on)} passed on by nginx "
             f"(connection refused), {len(affected)} calls or conversations affected, "
             f"{len(jobs) - len(affected)} exactly as on one host; message rows lost: "
