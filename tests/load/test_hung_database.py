@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -50,6 +51,22 @@ def health(port: int) -> tuple[int | None, float, dict[str, str]]:
         return response.status, time.perf_counter() - started, body
     finally:
         conn.close()
+
+
+LOG_LINE = re.compile(r"^\[[^]]*\] \[(?P<pid>\d+)\] \[\w+\] (?P<message>.*)$", re.MULTILINE)
+
+
+def still_out(log: str) -> list[int]:
+    """The workers whose breaker is open, as their log lines tell: the later of "webhooks no
+    longer wait for it" and "the database answers again" that each logged is the first."""
+    last: dict[int, bool] = {}
+    for match in LOG_LINE.finditer(log):
+        message = match["message"]
+        if "webhooks no longer wait for it" in message:
+            last[int(match["pid"])] = True
+        elif message.startswith("the database answers again"):
+            last[int(match["pid"])] = False
+    return sorted(pid for pid, out in last.items() if out)
 
 
 def check_answers(requests: list[tuple[str, str, dict[str, str], dict[str, str]]],
@@ -158,14 +175,13 @@ def test_the_database_hangs_under_traffic_and_comes_back(
             while health(server.port)[0] != 200 and time.monotonic() < deadline:
                 time.sleep(0.2)
             healthy_in = time.monotonic() - resumed_at
-            # A worker's breaker closes when its probe, a write of its rows or a /healthz check
-            # succeeds: /healthz answered 200 twenty times in a row reaches every worker, and a
-            # probe that was itself waiting on the hung database has had its turn again.
-            healthy_in_a_row, deadline = 0, time.monotonic() + 3 * Settings.database_retry_after
-            while healthy_in_a_row < 20 and time.monotonic() < deadline:
-                healthy_in_a_row = healthy_in_a_row + 1 if health(server.port)[0] == 200 else 0
-                time.sleep(0.05)
-            time.sleep(1)
+            # Each worker's breaker closes by itself (its probe, a write of its rows, a
+            # /healthz it served) within a probe's interval once the database answers, or
+            # once a probe that was itself waiting on the hung database has given up.
+            deadline = time.monotonic() + 3 * Settings.database_retry_after + 5
+            while still_out(server.log_text()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            out = still_out(server.log_text())
             answers_after = send_at(server.port, [i * 0.05 for i in range(len(after))],
                                     [r[1:] for r in after])
             workers_after = server.worker_pids()
@@ -206,6 +222,7 @@ def test_the_database_hangs_under_traffic_and_comes_back(
     assert during_health[0] == 503
     assert during_health[1] < HEALTH_LIMIT
     assert healthy_in < 15
+    assert not out, f"workers still not using the database: {out}"
     assert all(a.status in (200, 204) for a in answers_after), Counter(
         a.status for a in answers_after)
     assert all(a.status in (200, 204) for a in answers_before)
