@@ -36,6 +36,8 @@ EXTENSION = "switchboard_console"
 PAGE_SIZE = 50
 #: Seconds a console query may wait for a lock or run (the pages are not on Twilio's clock).
 DATABASE_WAIT = 5.0
+#: Seconds a page waits for this process's webhook rows to be written before it reads.
+FLUSH_WAIT = 1.0
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console",
@@ -109,19 +111,18 @@ class Console:
             self.tables_ready = True
 
     def flush(self) -> None:
-        """Write the rows this process handed to the store's write-behind (what each webhook
-        was answered, a flow's steps, calls and messages), so that a page shows them; other
-        processes' come within their ``record_delay``. While they wait for a database that
-        failed their last write, or when it cannot take them now, the page shows what is
-        written."""
+        """Have the rows this process handed to the store's write-behind (what each webhook
+        was answered, a flow's steps, calls and messages) written, so that a page shows them;
+        other processes' come within their ``record_delay``. The write-behind's thread writes
+        them; the page waits :data:`FLUSH_WAIT` seconds at most (a locked or slow database),
+        and not at all while they wait for a database that failed their last write: then it
+        shows what is written."""
         store = self.store
         if not store.defers or store.rows_blocked:
             return
-        try:
-            store.flush()
-        except StoreUnavailable as error:
-            log.info("console: rows waiting to be written are not shown yet (%s)",
-                     type(error).__name__)
+        if not store.wait_written(FLUSH_WAIT):
+            log.info("console: %d rows waiting to be written are not shown yet",
+                     store.rows_waiting)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:

@@ -21,8 +21,9 @@ included) is fixed when it is handed over. What changes for the rows it holds:
   process that ends normally (gunicorn's graceful stop, a worker recycled after
   ``max_requests``, ``Store.close``) writes them first.
 - Readers in the same process see every row handed over (the store flushes before it reads
-  those tables); another process sees a row ``delay`` seconds later at most, in normal
-  operation.
+  those tables; a console page asks the thread to write them now and waits a moment,
+  :meth:`WriteBehind.wait_written`); another process sees a row ``delay`` seconds later at
+  most, in normal operation.
 
 A row the database refuses (it is up, but not for that row) is logged and dropped alone,
 without holding back the rest of its batch. A failure of the database itself (a full disk, an
@@ -95,6 +96,7 @@ class WriteBehind:
         # rows done are always the oldest, so ``flush`` knows when its own rows are.
         self._handed = 0
         self._settled = 0
+        self._hurry = 0  # the thread gathers no more while fewer rows than this are settled
         self._dropped = 0  # not said yet
         self._dropped_total = 0  # never written, since the start (dropped, or lost at close)
         self._say_dropped_at = 0.0
@@ -147,6 +149,28 @@ class WriteBehind:
         while self._settled < target and self._write_some(timeout):
             pass
 
+    def wait_written(self, timeout: float) -> bool:
+        """Have the thread write every row handed over so far at once (without gathering for
+        ``delay``) and wait for it up to ``timeout`` seconds: True once they are written (or
+        dropped), False when they are not yet (the database is down, slow or locked: they
+        stay queued). Nothing is written in this thread, so that a reader that must not wait
+        long (a console page) never waits for the database's locks itself."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            target = self._handed
+            if self._settled >= target:
+                return True
+            if self._thread is None and not self._start():
+                return False
+            self._hurry = max(self._hurry, target)
+            self._cond.notify_all()
+            while self._settled < target:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
     def close(self) -> None:
         """Write what is queued (logging what cannot be) and stop the thread."""
         self._closed.set()
@@ -165,6 +189,7 @@ class WriteBehind:
                 self._dropped_total += lost
                 total = self._dropped_total
                 self._failure = None
+                self._cond.notify_all()
             log.error("%d webhook rows lost (%d in all since the start): %s",
                       lost, total, error)
         self._say_dropped(now=True)
@@ -192,9 +217,11 @@ class WriteBehind:
             with cond:
                 while not self._pending and not closed.is_set():
                     cond.wait()
-                # Gather rows for ``delay`` seconds from the first, unless a batch fills first.
+                # Gather rows for ``delay`` seconds from the first, unless a batch fills first
+                # or a reader waits for them (wait_written).
                 deadline = time.monotonic() + self.delay
-                while len(self._pending) < self.batch and not closed.is_set():
+                while (len(self._pending) < self.batch and not closed.is_set()
+                       and self._settled >= self._hurry):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
@@ -290,6 +317,8 @@ class WriteBehind:
                 self._pending[:0] = rows
                 if len(self._pending) > self.hold:
                     self._drop_oldest()
+            if settled and self._hurry:
+                self._cond.notify_all()  # a reader may be waiting for these (wait_written)
 
     def _drop_oldest(self) -> None:
         """Drop the rows beyond ``hold``, oldest first (with ``_cond`` held)."""
@@ -298,6 +327,8 @@ class WriteBehind:
         self._settled += extra
         self._dropped += extra
         self._dropped_total += extra
+        if self._hurry:
+            self._cond.notify_all()
 
     def _say_dropped(self, *, now: bool = False) -> None:
         """Log how many rows were dropped since the last line, at most every few seconds."""

@@ -576,6 +576,13 @@ class Store:
         if self._behind is not None:
             self._behind.flush(None if budget.ends() is None else budget.wait(self._busy_timeout))
 
+    def wait_written(self, timeout: float) -> bool:
+        """Whether the rows this process handed over so far are written within ``timeout``
+        seconds: the write-behind's thread is asked to write them now, and nothing is written
+        in the calling thread (:meth:`flush` writes in it, waiting as long as the database's
+        locks allow). False leaves them queued."""
+        return self._behind is None or self._behind.wait_written(timeout)
+
     def _insert(self, table: sa.Table) -> sa.Insert:
         insert = self._inserts.get(table)
         if insert is None:

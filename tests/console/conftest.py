@@ -45,14 +45,15 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def console_app(database_url: str, **config: Any) -> Flask:
-    """An app made by create_app, with the console registered on it."""
+def console_app(database_url: str, *, record_delay: str = "0", **config: Any) -> Flask:
+    """An app made by create_app, with the console registered on it (the webhooks' rows
+    written at once unless ``record_delay`` says otherwise)."""
     app = create_app({
         "TESTING": True,
         "SWITCHBOARD_DATABASE_URL": database_url,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TOKEN,
-        "SWITCHBOARD_RECORD_DELAY": "0",
+        "SWITCHBOARD_RECORD_DELAY": record_delay,
     })
     app.config["SWITCHBOARD_CONSOLE_PASSWORD"] = PASSWORD
     app.config.update(config)

@@ -5,6 +5,9 @@ that does not answer."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from switchboard.callbacks.console import auth
-from switchboard.callbacks.console.blueprint import Console
+from switchboard.callbacks.console.blueprint import FLUSH_WAIT, Console
 from tests.console.conftest import (
     CALLER,
     NUMBER,
@@ -22,6 +25,7 @@ from tests.console.conftest import (
     add_voicemail,
     console_app,
     csrf_of,
+    log_in,
 )
 
 
@@ -167,6 +171,38 @@ def test_a_database_that_does_not_answer_is_a_503_page(
     assert live.status_code == 503
     assert live.json == {"error": "Database unavailable",
                          "detail": "The database did not answer. Try again in a moment."}
+
+
+def test_a_page_waits_a_moment_for_this_process_s_rows_then_shows_what_is_written(
+    tmp_path: Path,
+) -> None:
+    """Another process holds SQLite's write lock: the webhook's call, handed to the
+    write-behind, cannot go in. The page waits FLUSH_WAIT for it, not the store's busy
+    timeout, and shows what is written; once the lock is gone the call is there."""
+    database = tmp_path / "db.sqlite3"
+    app = console_app(f"sqlite:///{database}", record_delay="0.02")
+    store = app.extensions["switchboard"].store
+    client = app.test_client()
+    try:
+        assert log_in(client).status_code == 303
+        client.get("/console/calls")  # the tables, the session: written before the lock
+        other = sqlite3.connect(str(database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock; readers go on (WAL)
+        try:
+            call_sid = add_call(store, status="ringing")
+            assert not store.wait_written(0.1)  # it cannot go in
+            started = time.monotonic()
+            response = client.get("/console/calls")
+            took = time.monotonic() - started
+            assert response.status_code == 200
+            assert call_sid not in response.text
+            assert FLUSH_WAIT <= took < FLUSH_WAIT + 2, took  # the busy timeout is 10 s
+        finally:
+            other.rollback()
+            other.close()
+        assert call_sid in client.get("/console/calls").text
+    finally:
+        store.close()
 
 
 def test_console_queries_wait_their_own_time_whatever_a_webhook_left(database_url: str) -> None:

@@ -391,3 +391,50 @@ def test_flush_waits_for_the_batch_the_thread_is_writing(db: FakeDatabase) -> No
     behind.flush()
     assert db.sids == ["SM1"]
     behind.close()
+
+
+def test_wait_written_has_the_thread_write_at_once(db: FakeDatabase) -> None:
+    behind = make(db, delay=30)
+    for n in range(3):
+        behind.submit("calls", f"CA{n}", n)
+    assert behind.wait_written(5)  # long before the 30 s delay
+    assert db.sids == ["CA0", "CA1", "CA2"]
+    assert db.threads == {"switchboard-write-behind"}
+    assert behind.wait_written(0)  # nothing left to wait for
+    behind.close()
+
+
+def test_wait_written_gives_up_on_a_write_that_waits_and_writes_nothing_itself(
+    db: FakeDatabase,
+) -> None:
+    """The thread's write waits for a lock: the reader stops waiting after its timeout, the
+    rows still queued for the thread, which writes them once it can."""
+    proceed = threading.Event()
+
+    def locked(rows: Sequence[Row]) -> None:
+        proceed.wait(10)
+        db.write(rows)
+
+    behind = WriteBehind(locked, db.ready, delay=30)
+    behind.submit("calls", "CA1", 1)
+    started = time.monotonic()
+    assert not behind.wait_written(0.3)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert db.sids == []
+    proceed.set()
+    assert behind.wait_written(5)
+    assert db.sids == ["CA1"]
+    assert db.threads == {"switchboard-write-behind"}
+    behind.close()
+
+
+def test_wait_written_while_the_database_is_down(db: FakeDatabase) -> None:
+    behind = make(db, delay=30, retry=0.05)
+    db.down = True
+    behind.submit("calls", "CA1", 1)
+    assert not behind.wait_written(0.3)
+    assert len(behind) == 1  # still queued
+    db.down = False
+    assert behind.wait_written(5)
+    assert db.sids == ["CA1"]
+    behind.close()
