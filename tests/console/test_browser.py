@@ -20,6 +20,7 @@ import pytest
 
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
+from tests.conftest import free_port
 from tests.console.browser import browser_context
 from tests.console.conftest import CALLER, NUMBER, PASSWORD
 
@@ -63,13 +64,17 @@ def test_an_operator_sees_a_call_arrive_hears_its_voicemail_and_opts_the_caller_
     assert count(page, "calls-today") == "0"
     page.evaluate("window.consoleTestMarker = 'not reloaded'")
 
-    # Earlier in the day: someone asked for the hours and texted; a call out met a busy line
-    # and a text out failed.
+    # Earlier in the day: someone asked for the hours and texted; a call out met a busy line,
+    # another's URL was a host that was down (Twilio fetched its fallback URL) and a text out
+    # failed.
     phone.inbound_call(NUMBER, OTHER_CALLER, script=CallScript("1,9,9,9"))
     phone.inbound_sms(NUMBER, OTHER_CALLER, "HOURS")
     client = stack.client()
     try:
         client.calls.create(BUSY, NUMBER, url=stack.url + "/voice",
+                            status_callback=stack.url + "/voice/status")
+        client.calls.create(OTHER_CALLER, NUMBER, url=f"http://127.0.0.1:{free_port()}/voice",
+                            fallback_url=stack.url + "/voice/fallback",
                             status_callback=stack.url + "/voice/status")
         client.messages.create(FAILING, from_=NUMBER, body="Your appointment is tomorrow.",
                                status_callback=stack.url + "/sms/status")
@@ -87,10 +92,11 @@ def test_an_operator_sees_a_call_arrive_hears_its_voicemail_and_opts_the_caller_
         timeout=15_000,
     )
     assert page.evaluate("window.consoleTestMarker") == "not reloaded"
-    assert count(page, "calls-today") == "3"
+    assert count(page, "calls-today") == "4"
     failures = page.locator('[data-section="failures"]').inner_text()
     assert "busy" in failures
     assert "failed (30008)" in failures
+    assert "/voice/fallback" in failures
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
     page.click(link)
@@ -127,7 +133,7 @@ def test_an_operator_sees_a_call_arrive_hears_its_voicemail_and_opts_the_caller_
 
     page.click('nav a:text("Calls")')
     page.wait_for_url(base + "/calls")
-    assert page.locator("table.rows tbody tr").count() == 3
+    assert page.locator("table.rows tbody tr").count() == 4
     page.screenshot(path=str(shots / "calls.png"), full_page=True)
     page.fill('input[name="number"]', "(555) 555-0100")
     page.click('.filters button[type="submit"]')
