@@ -5,6 +5,8 @@ Studio's Liquid is standard Liquid: ``{{ output }}`` and ``{% tags %}``, the sta
 plus ``to_json`` (Studio's filter that writes a value as JSON). A variable that is not there
 renders as nothing, as in Studio. A filter Liquid does not know passes its input through
 unchanged when rendering; :func:`unknown_filters` finds them beforehand, for a warning.
+Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
+longer one is an error (``limit: 15`` keeps the first items).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from liquid import BoundTemplate, Environment, Mode, Undefined, is_undefined
-from liquid.exceptions import LiquidError
+from liquid import BoundTemplate, Environment, Mode, RenderContext, Undefined, is_undefined
+from liquid.exceptions import LiquidError, LoopIterationLimitError
 
 from switchboard.callbacks.studio.definition import StudioError
 
@@ -50,9 +52,34 @@ def to_json(value: object) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
+#: Studio's limit on the iterations of one Liquid loop.
+LOOP_LIMIT = 15
+
+
+class _StudioContext(RenderContext):
+    """Counts each loop on its own, as Studio limits each loop (python-liquid's own limit
+    would count a nested loop's iterations times its parents')."""
+
+    def raise_for_loop_limit(self, length: int = 1) -> None:
+        limit = self.env.loop_iteration_limit
+        if limit is not None and length > limit:
+            raise LoopIterationLimitError(
+                f"a loop of {length} iterations, more than Studio's {limit} (add "
+                f"'limit: {limit}' to the loop to take the first {limit})", token=None)
+
+
+class _StudioTemplate(BoundTemplate):
+    context_class = _StudioContext
+
+
+class _StudioEnvironment(Environment):
+    template_class = _StudioTemplate
+    loop_iteration_limit = LOOP_LIMIT
+
+
 def _environment() -> Environment:
-    env = Environment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
-                      autoescape=False)
+    env = _StudioEnvironment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
+                             autoescape=False)
     env.filters["to_json"] = to_json
     return env
 
@@ -104,4 +131,5 @@ def unknown_filters(template: str) -> list[str]:
     return [name for name in analysis.filters if name not in environment.filters]
 
 
-__all__ = ["TemplateError", "environment", "parse", "render", "to_json", "unknown_filters"]
+__all__ = ["LOOP_LIMIT", "TemplateError", "environment", "parse", "render", "to_json",
+           "unknown_filters"]

@@ -17,6 +17,7 @@ import flask
 import pytest
 from flask import Flask
 
+from switchboard.callbacks.security import verify_flask_request
 from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
@@ -62,6 +63,33 @@ def broken() -> Any:
 def slow() -> Any:
     time.sleep(float(flask.request.args.get("for", "2")))
     return {"late": True}
+
+
+@SERVICE.route("/protected", methods=["POST"])
+def protected() -> Any:
+    """A protected Function: a request without Twilio's valid signature is refused."""
+    if not verify_flask_request(flask.request, TOKEN):
+        return {"error": "invalid signature"}, 403
+    SEEN.append({"form": flask.request.form.to_dict(flat=False),
+                 "signature": flask.request.headers.get("X-Twilio-Signature")})
+    return {"who": flask.request.form["who"], "tenant": flask.request.args["tenant"]}
+
+
+@SERVICE.route("/array", methods=["GET", "POST"])
+def array() -> Any:
+    return flask.jsonify([{"name": "Ada"}])
+
+
+@SERVICE.route("/json_as_text", methods=["GET", "POST"])
+def json_as_text() -> Any:
+    return '{"name": "Ada"}', 200, {"Content-Type": "text/plain"}
+
+
+@SERVICE.route("/big")
+def big() -> Any:
+    """A JSON object of ``size`` bytes."""
+    size = int(flask.request.args["size"])
+    return '{"x": "' + "a" * (size - 9) + '"}', 200, {"Content-Type": "application/json"}
 
 
 # -- a REST client standing in for Twilio's -------------------------------------------------------
@@ -274,6 +302,33 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                success="ok", fail="ko"),
         send("ok", "function said ok"),
         send("ko", "function failed {{widgets.fn.status_code}}"),
+    ),
+    "function_protected": definition(
+        widget("fn", "run-function", {
+            "url": "http://SERVICE/protected?tenant=acme",
+            "parameters": [{"key": "who", "value": "{{contact.channel.address}}"},
+                           {"key": "said", "value": "{{trigger.message.Body}}"},
+                           {"key": "said", "value": "again"}],
+        }, success="ok", fail="ko"),
+        send("ok", "function said {{widgets.fn.parsed.who}} of {{widgets.fn.parsed.tenant}}"),
+        send("ko", "function failed {{widgets.fn.status_code}}"),
+    ),
+    "http_parsed": definition(
+        http("fetch", "ok", "ko", method="GET", url="http://SERVICE/{{trigger.message.Body}}"),
+        send("ok", "[{{widgets.fetch.parsed | to_json}}] {{widgets.fetch.body | size}}"),
+        send("ko", "failed: {{widgets.fetch.error}}"),
+    ),
+    "http_big": definition(
+        http("fetch", "ok", "ko", method="GET", url="http://SERVICE/big",
+             parameters=[{"key": "size", "value": "{{trigger.message.Body}}"}]),
+        send("ok", "{{widgets.fetch.body | size}} {{widgets.fetch.parsed.x | size}}"),
+        send("ko", "failed: {{widgets.fetch.error}}"),
+    ),
+    "function_parsed": definition(
+        widget("fn", "run-function", {"url": "http://SERVICE/{{trigger.message.Body}}"},
+               success="ok", fail="ko"),
+        send("ok", "[{{widgets.fn.parsed | to_json}}] {{widgets.fn.body | size}}"),
+        send("ko", "failed: {{widgets.fn.error}}"),
     ),
     "slow_survey": definition(
         http("fetch", "name", "name", method="GET", url="http://SERVICE/slow?for=0.5"),
@@ -594,6 +649,49 @@ def test_run_function_posts_its_parameters(twilio):
     assert SEEN[-1]["method"] == "POST"
     assert SEEN[-1]["form"] == {"who": texter.number}
     assert Texter(twilio, "function_broken").replies("x") == ["function failed 503"]
+
+
+def test_run_function_signs_its_post_as_twilio_does_for_a_protected_function(twilio, store,
+                                                                            caplog):
+    texter = Texter(twilio, "function_protected")
+    assert texter.replies("hi & bye") == [f"function said {texter.number} of acme"]
+    assert SEEN[-1]["form"] == {"who": [texter.number], "said": ["hi & bye", "again"]}
+    (execution,) = executions_of(store, texter)
+    recorded = json.dumps([execution.context, executions.list_steps(store, execution.sid)],
+                          default=str)
+    for secret in (TOKEN, SEEN[-1]["signature"]):
+        assert secret not in recorded
+        assert secret not in caplog.text
+
+
+def test_make_http_request_parses_only_an_application_json_object(twilio):
+    def reply(path: str) -> str:
+        (text,) = Texter(twilio, "http_parsed").replies(path)
+        return text
+
+    assert reply("echo") == (
+        '[{"items": [1, 2], "method": "GET", "name": "Ada", "ok": true}] 54')
+    assert reply("array") == "[null] 17"
+    assert reply("json_as_text") == "[null] 15"
+
+
+def test_run_function_parses_a_json_object_of_any_type_but_no_array(twilio):
+    def reply(path: str) -> str:
+        (text,) = Texter(twilio, "function_parsed").replies(path)
+        return text
+
+    assert reply("json_as_text") == '[{"name": "Ada"}] 15'
+    assert reply("array") == "[null] 17"
+
+
+def test_an_answer_over_studios_64_kb_takes_failed(twilio):
+    def reply(size: int) -> str:
+        (text,) = Texter(twilio, "http_big").replies(str(size))
+        return text
+
+    assert reply(64 * 1024) == f"{64 * 1024} {64 * 1024 - 9}"
+    assert reply(64 * 1024 + 1) == (
+        "failed: the answer's body is larger than 64 kB, Studio's limit")
 
 
 # -- Run Subflow --------------------------------------------------------------------------------

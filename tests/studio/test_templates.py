@@ -87,3 +87,20 @@ def test_render_refuses_a_template_that_does_not_parse_or_a_filter_that_fails() 
 
 def test_parsed_templates_are_cached() -> None:
     assert parse("Hi {{ contact.channel.address }}") is parse("Hi {{ contact.channel.address }}")
+
+
+def test_each_loop_runs_15_times_at_most_as_in_studio() -> None:
+    items = {"items": list(range(20)), "ten": list(range(10))}
+    assert render("{% for i in (1..15) %}x{% endfor %}", items) == "x" * 15
+    assert render("{% for i in items limit: 15 %}{{ i }} {% endfor %}", items) == (
+        " ".join(str(i) for i in range(15)) + " ")
+    nested = "{% for i in ten %}{% for j in ten %}x{% endfor %}{% endfor %}"
+    assert render(nested, items) == "x" * 100  # each loop is counted on its own
+    for template in ("{% for i in (1..16) %}x{% endfor %}",
+                     "{% for i in items %}{{ i }}{% endfor %}",
+                     "{% tablerow i in items %}{{ i }}{% endtablerow %}"):
+        with pytest.raises(TemplateError) as raised:
+            render(template, items)
+        assert not raised.value.syntax
+        assert "more than Studio's 15" in str(raised.value)
+        assert "'limit: 15'" in str(raised.value)

@@ -3,8 +3,13 @@
 As in Studio, a request gets 10 seconds at most, here never more than the webhook's deadline
 leaves; only ``http`` and ``https`` URLs are requested. The answer's ``status_code``,
 ``content_type`` and ``body`` become the widget's variables, and ``parsed`` too when the body
-is JSON. A 2xx answer is success; anything else, a timeout, a refused connection or a URL that
-cannot be requested is the failure transition (``failed``, or ``fail`` for Run Function).
+is a JSON object: for Make HTTP Request only an ``application/json`` one, for Run Function
+whatever its type (Studio's documented rules for each). A 2xx answer is success; anything
+else, a body over Studio's 64 kB, a timeout, a refused connection or a URL that cannot be
+requested is the failure transition (``failed``, or ``fail`` for Run Function).
+
+Run Function signs its POST as Twilio signs a webhook (``X-Twilio-Signature``, keyed by the
+account's auth token), so a protected Function accepts it.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from switchboard.callbacks.security import FORM_TYPE, signed_headers
 from switchboard.callbacks.studio.widgets.base import Immediate, Transition, Visit, log
-from switchboard.config import ConfigError
+from switchboard.config import ConfigError, Secret
 from switchboard.config.validation import redact_url
 
 #: Studio's limit on a widget's request, in seconds.
@@ -27,10 +33,11 @@ STUDIO_LIMIT = 10.0
 LEAST_TIME = 0.3
 #: Seconds a request leaves to the widgets after it (of what the webhook's deadline allows).
 LEFT_FOR_THE_REST = 0.5
-#: A larger answer is a failure (its body would not fit an execution's context).
-MAX_BODY = 1024 * 1024
+#: Studio's limit on an answer's body, in bytes: a larger one is a failure.
+MAX_BODY = 64 * 1024
 USER_AGENT = "Switchboard-Studio/1"
-FORM = "application/x-www-form-urlencoded"
+FORM = FORM_TYPE
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -46,33 +53,47 @@ class Answer:
     def ok(self) -> bool:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
-    def variables(self) -> dict[str, Any]:
+    def variables(self, *, any_type: bool = False) -> dict[str, Any]:
+        """The widget's variables; ``parsed`` for a JSON object body, of an ``application/json``
+        answer only unless ``any_type``."""
         variables: dict[str, Any] = {}
         if self.status_code is not None:
             variables.update(status_code=self.status_code, content_type=self.content_type,
                              body=self.body)
-            parsed = _parsed(self.content_type, self.body)
-            if parsed is not None:
-                variables["parsed"] = parsed
+            if any_type or media_type(self.content_type) == JSON:
+                parsed = json_object(self.body)
+                if parsed is not None:
+                    variables["parsed"] = parsed
         if self.error:
             variables["error"] = self.error
         return variables
 
 
-def _parsed(content_type: str, body: str) -> Any:
-    if "json" not in content_type.lower() and not body.lstrip().startswith(("{", "[")):
+def media_type(content_type: str) -> str:
+    """``application/json`` of ``application/JSON; charset=utf-8``."""
+    return content_type.partition(";")[0].strip().lower()
+
+
+def json_object(body: str) -> dict[str, Any] | None:
+    """``body`` as a JSON object; None for anything else (not JSON, an array, a string...)."""
+    if not body.lstrip().startswith("{"):
         return None
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except ValueError:
         return None
+    return value if isinstance(value, dict) else None
 
 
 def request(
     method: str, url: str, *, timeout: float, params: Any = None, data: Any = None,
     headers: Mapping[str, str] | None = None, auth: tuple[str, str] | None = None,
+    sign_with: Secret | None = None,
 ) -> Answer:
-    """One request, never longer than ``timeout`` seconds to connect and to read."""
+    """One request, never longer than ``timeout`` seconds to connect and to read.
+
+    ``sign_with``: an auth token to sign the request with, as Twilio signs a webhook: the URL
+    as it is sent and the form fields ``data`` (``(name, value)`` pairs)."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         return Answer(error=f"{_shown(url)!r} is not an http or https URL")
@@ -80,21 +101,32 @@ def request(
         return Answer(error="no time left before the webhook's deadline")
     sent = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
-        with requests.request(
-            method, url, params=params, data=data, headers=sent, auth=auth,
-            timeout=(min(timeout, 5.0), timeout), stream=True, allow_redirects=True,
-        ) as response:
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_BODY:
-                    return Answer(error=f"the answer is larger than {MAX_BODY} bytes")
-            text = body.decode(response.encoding or "utf-8", errors="replace")
-            return Answer(response.status_code, response.headers.get("Content-Type", ""), text)
+        with requests.Session() as session:
+            prepared = session.prepare_request(requests.Request(
+                method, url, params=params, data=data, headers=sent, auth=auth))
+            if sign_with:
+                prepared.headers.update(signed_headers(sign_with, prepared.url or url, data))
+            environment = session.merge_environment_settings(
+                prepared.url, proxies={}, stream=True, verify=None, cert=None)
+            with session.send(prepared, timeout=(min(timeout, 5.0), timeout),
+                              allow_redirects=True, **environment) as response:
+                return _read(response)
     except requests.Timeout:
         return Answer(error=f"no answer from {_shown(url)} within {timeout:.1f} s")
     except requests.RequestException as error:
         return Answer(error=f"{type(error).__name__}: {_shown(url)} could not be reached")
+
+
+def _read(response: requests.Response) -> Answer:
+    """The answer, or an error for a body over :data:`MAX_BODY` (not read further)."""
+    body = b""
+    for chunk in response.iter_content(16 * 1024):
+        body += chunk
+        if len(body) > MAX_BODY:
+            return Answer(error=f"the answer's body is larger than {MAX_BODY // 1024} kB, "
+                                "Studio's limit")
+    text = body.decode(response.encoding or "utf-8", errors="replace")
+    return Answer(response.status_code, response.headers.get("Content-Type", ""), text)
 
 
 def _shown(url: str) -> str:
@@ -114,13 +146,15 @@ def _pairs(visit: Visit) -> list[tuple[str, str]]:
     return pairs
 
 
-def _took(visit: Visit, answer: Answer, success: str, failure: str) -> Transition:
+def _took(visit: Visit, answer: Answer, success: str, failure: str, *,
+          any_type: bool = False, note: str = "") -> Transition:
+    variables = answer.variables(any_type=any_type)
     if answer.ok:
-        return Transition(success, answer.variables())
+        return Transition(success, variables)
     why = answer.error or f"HTTP {answer.status_code}"
-    log.warning("flow %s, widget %s: the request failed (%s): taking %r",
-                visit.flow.name, visit.name, why, failure)
-    return Transition(failure, answer.variables())
+    log.warning("flow %s, widget %s: the request failed (%s)%s: taking %r",
+                visit.flow.name, visit.name, why, note, failure)
+    return Transition(failure, variables)
 
 
 class MakeHttpRequest(Immediate):
@@ -137,7 +171,7 @@ class MakeHttpRequest(Immediate):
         headers: dict[str, str] = {}
         if method in ("GET", "DELETE", "HEAD"):
             params = pairs or None
-        elif content_type.split(";")[0].strip().lower() == FORM:
+        elif media_type(content_type) == FORM:
             data, headers["Content-Type"] = pairs, content_type
         else:
             body = visit.text("body")
@@ -157,12 +191,15 @@ class MakeHttpRequest(Immediate):
 
 
 class RunFunction(Immediate):
-    """A POST of the ``parameters`` (a form) to the function's ``url``: ``success`` on a 2xx
-    answer, ``fail`` otherwise."""
+    """A POST of the ``parameters`` (a form) to the function's ``url``, signed with the
+    account's auth token (``TWILIO_AUTH_TOKEN``; unsigned without one) as a protected Function
+    requires: ``success`` on a 2xx answer, ``fail`` otherwise."""
 
     def run(self, visit: Visit) -> Transition:
         url = visit.text("url")
+        token = visit.settings.auth_token
         timeout = min(STUDIO_LIMIT, visit.remaining() - LEFT_FOR_THE_REST)
         answer = request("POST", url, timeout=timeout, data=_pairs(visit),
-                         headers={"Content-Type": FORM})
-        return _took(visit, answer, "success", "fail")
+                         headers={"Content-Type": FORM}, sign_with=token)
+        note = "" if token else " (sent unsigned: no TWILIO_AUTH_TOKEN is configured)"
+        return _took(visit, answer, "success", "fail", any_type=True, note=note)
