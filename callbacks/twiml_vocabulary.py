@@ -352,7 +352,7 @@ _define(
     "conversationConfiguration conversationId",
     "Config Parameter",
 )
-_define("Recording", f"{_RECORDING_STATUS} trim track channels")
+_define("Recording", f"name {_RECORDING_STATUS} trim track channels")
 _define("Room", "participantIdentity", text="required")
 _define(
     "Conversation",

@@ -62,8 +62,12 @@ VOICE_VERBS = frozenset({
     "Message", "Enqueue", "Leave", "Connect", "Refer", "Pay", "Prompt", "Start", "Stop", "Echo",
 })
 MESSAGING_VERBS = frozenset({"Message", "Redirect", "Sms"})
-#: Voice verbs Twilio knows that the emulator does not act out: noted and skipped.
-UNSIMULATED = frozenset({"Connect", "Refer", "Pay", "Prompt", "Start", "Stop", "Echo"})
+#: Voice verbs Twilio knows that the emulator does not act out: noted and skipped. (Of
+#: ``<Start>`` and ``<Stop>``, only ``<Recording>`` is acted out.)
+UNSIMULATED = frozenset({"Connect", "Refer", "Pay", "Prompt", "Echo"})
+#: The ``RecordingSource`` of a recording ``<Start><Recording>`` made: the closest of the
+#: sources Twilio's API lists (it has none for TwiML).
+CALL_RECORDING_SOURCE = "StartCallRecordingAPI"
 
 #: Characters XML text cannot hold (a plain-text answer is spoken without them).
 _NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -286,6 +290,22 @@ class Fetch:
 
 
 @dataclass
+class CallRecording:
+    """A recording of the whole call that ``<Start><Recording>`` started, until
+    ``<Stop><Recording name>`` or the end of the call: its resource, when it started (the
+    call's clock) and where its status callbacks go."""
+
+    name: str
+    sid: str
+    started: float
+    start_time: Any
+    channels: int
+    callback: str | None = None
+    method: str = "POST"
+    events: frozenset[str] = frozenset({"completed"})
+
+
+@dataclass
 class CallContext:
     """What the runner needs to know about one call leg."""
 
@@ -322,6 +342,8 @@ class CallRunner:
         self.final_status = "completed"
         self.ended = False
         self._recording_status_pending: list[Callable[[], None]] = []
+        self._call_recordings: dict[str, CallRecording] = {}
+        self._unnamed_recordings = 0
         self._update: dict[str, Any] | None = None
         self._prompting = False  # playing a Gather's prompt or a queue's hold music
 
@@ -413,6 +435,8 @@ class CallRunner:
                 break
             root, doc_url = fetched
             pending = self.execute(root, doc_url)
+        for name in list(self._call_recordings):
+            self._stop_call_recording(name, "the call ended")
         self._flush_recording_callbacks()
         return self.final_status
 
@@ -716,6 +740,103 @@ class CallRunner:
                     "RecordingUrl": recording_url,
                 }))
 
+    def verb_start(self, verb: etree._Element, doc_url: str) -> None:
+        """``<Start><Recording>`` starts recording the call (its other nouns are skipped)."""
+        for noun in verb:
+            if not isinstance(noun.tag, str):
+                continue
+            if noun.tag == "Recording":
+                self._start_call_recording(noun, doc_url)
+            else:
+                self.ctx.transcript.add("unsupported",
+                                        f"<Start><{noun.tag}> is not simulated; skipped")
+
+    def verb_stop(self, verb: etree._Element, _doc_url: str) -> None:
+        """``<Stop><Recording name>`` stops the recording started with that name."""
+        for noun in verb:
+            if not isinstance(noun.tag, str):
+                continue
+            if noun.tag != "Recording":
+                self.ctx.transcript.add("unsupported",
+                                        f"<Stop><{noun.tag}> is not simulated; skipped")
+                continue
+            name = noun.get("name") or ""
+            if not name:
+                self.ctx.transcript.add(
+                    "record", "<Stop><Recording> without a name stops nothing (only a "
+                    "recording started with a name can be stopped by name)")
+            elif name not in self._call_recordings:
+                self.ctx.transcript.add(
+                    "record", f"no call recording named {name} is going on; nothing stopped")
+            else:
+                self._stop_call_recording(name, "stopped")
+
+    def _start_call_recording(self, noun: etree._Element, doc_url: str) -> None:
+        ctx = self.ctx
+        name = noun.get("name") or ""
+        if name in self._call_recordings:
+            ctx.transcript.add("record", f"call recording {name} is going on already; "
+                               "not started again")
+            return
+        if not name:
+            self._unnamed_recordings += 1
+            name = f"#{self._unnamed_recordings}"
+        channels = 1 if (noun.get("channels") or "dual").lower() == "mono" else 2
+        start = now() + timedelta(seconds=ctx.elapsed)
+        recording = ctx.state.create_recording(
+            ctx.account_sid, ctx.call_sid, duration="0", source=CALL_RECORDING_SOURCE,
+            channels=channels, status="in-progress", start_time=rfc2822(start),
+            track=noun.get("track") or "both",
+        )
+        callback = noun.get("recordingStatusCallback")
+        events = frozenset((noun.get("recordingStatusCallbackEvent") or "completed")
+                           .replace(",", " ").split())
+        running = CallRecording(
+            name, recording["sid"], ctx.elapsed, start, channels,
+            self.resolve(callback, doc_url) if callback else None,
+            noun.get("recordingStatusCallbackMethod", "POST"), events,
+        )
+        self._call_recordings[name] = running
+        ctx.transcript.add("record", f"call recording {name} started ({recording['sid']})",
+                           recording=recording)
+        if running.callback and "in-progress" in events:
+            self._recording_status_pending.append(
+                lambda: self._call_recording_status(running, "in-progress", -1))
+
+    def _stop_call_recording(self, name: str, why: str) -> None:
+        ctx = self.ctx
+        running = self._call_recordings.pop(name)
+        duration = max(round(ctx.elapsed - running.started), 0)
+        recording = ctx.state.update("recordings", running.sid, status="completed",
+                                     duration=str(duration))
+        ctx.transcript.add("record", f"call recording {name} {why}: {duration} s recorded "
+                           f"({running.sid})", recording=recording)
+        if running.callback and "completed" in running.events:
+            self._recording_status_pending.append(
+                lambda: self._call_recording_status(running, "completed", duration))
+
+    def _call_recording_status(self, running: CallRecording, status: str,
+                               duration: int) -> None:
+        ctx = self.ctx
+        recording = ctx.state.get("recordings", running.sid) or {}
+        assert running.callback is not None
+        params = {
+            "AccountSid": ctx.account_sid,
+            "CallSid": ctx.call_sid,
+            "RecordingSid": running.sid,
+            "RecordingUrl": absolute_media_url(recording, ctx.api_base_url)
+            if recording else "",
+            "RecordingStatus": status,
+            "RecordingDuration": str(duration),
+            "RecordingChannels": str(running.channels),
+            "RecordingSource": CALL_RECORDING_SOURCE,
+            "RecordingStartTime": rfc2822(running.start_time),
+            "RecordingTrack": recording.get("track") or "both",
+        }
+        if status == "completed":
+            params["ErrorCode"] = "0"
+        self.callback("recording-status", running.callback, running.method, params)
+
     def verb_dial(self, verb: etree._Element, doc_url: str) -> Fetch | None:
         ctx = self.ctx
         nouns = [c for c in verb if isinstance(c.tag, str)]
@@ -724,7 +845,7 @@ class CallRunner:
             return self.conference(verb, conference, doc_url)
         queue = next((c for c in nouns if c.tag == "Queue"), None)
         targets = [(c.tag, " ".join((c.text or "").split()), c) for c in nouns
-                   if c.tag in {"Number", "Client", "Sip", "Queue", "Application"}]
+                   if c.tag in {"Number", "Client", "Sip", "Sim", "Queue", "Application"}]
         if not targets and (verb.text or "").strip():
             targets = [("Number", verb.text.strip(), None)]
         timeout = int_attr(verb, "timeout", 30)

@@ -33,6 +33,12 @@ FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 NOT_TEMPLATES = frozenset({"offset"})
 """Widget properties that are never Liquid."""
 
+LOOPS = range(1, 100)
+"""The ``loop`` of a Say/Play or a Gather: Studio's Loops, 1 to 99 (TwiML's 0 repeats the
+message until the call ends)."""
+
+LOOPING_WIDGETS = frozenset({"say-play", "gather-input-on-call"})
+
 _validator = Draft7Validator(FLOW_SCHEMA)
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
@@ -206,6 +212,8 @@ def _state_problems(definition: Mapping[str, Any], states: list[Any], source: st
         if not isinstance(kind, str) or kind not in WIDGET_TYPES:
             continue
         problems += _template_problems(state, label, source)
+        if kind in LOOPING_WIDGETS:
+            problems += _loop_problems(state, label, source)
         if kind in UNSUPPORTED_WIDGETS:
             problems.append(Problem(
                 source, f"Switchboard cannot run a {kind} widget on its own (it "
@@ -221,6 +229,25 @@ def _state_problems(definition: Mapping[str, Any], states: list[Any], source: st
                     f"with {', '.join(events)}); this transition is never taken",
                     label, "event", warning=True))
     return problems
+
+
+def _loop_problems(state: Mapping[str, Any], label: str | int, source: str) -> list[Problem]:
+    """``loop`` outside 1 to 99 (a Liquid template is taken as it renders, at run time)."""
+    properties = state.get("properties")
+    loop = properties.get("loop") if isinstance(properties, Mapping) else None
+    if loop is None or loop == "" or isinstance(loop, bool) or not isinstance(
+            loop, int | float | str):
+        return []
+    if isinstance(loop, str) and "{" in loop:
+        return []
+    try:
+        number = float(loop)
+    except ValueError:
+        number = None
+    if number is not None and number.is_integer() and int(number) in LOOPS:
+        return []
+    return [Problem(source, f"{_show(loop)} is not a number of times from 1 to 99 (Studio's "
+                    "Loops; 0 would repeat the message until the call ends)", label, "loop")]
 
 
 def _strings(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

@@ -71,6 +71,11 @@ UNSUPPORTED_WIDGETS: dict[str, str] = {
     "connect-virtual-agent": "connects the call to a Dialogflow virtual agent",
     "connect-virtual-agent-v2": "connects the call to a Dialogflow CX virtual agent",
     "make-outgoing-call-v1": "places an outbound call from Twilio's side of the flow",
+    "run-function-v2": "runs a Twilio Function, in a newer form Twilio's widget library does "
+                       "not describe",
+    "update-sync-object": "writes a Twilio Sync document, list or map",
+    "create-task": "creates a TaskRouter task",
+    "understand": "hands the conversation to an Autopilot assistant (Understand)",
 }
 """Studio widgets Switchboard knows but cannot run on its own, and what each one needs from
 Twilio: a flow that holds one loads with a warning, and an execution that reaches one fails
@@ -159,7 +164,7 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
          "number_of_digits": NUMBER, "finish_on_key": STRING, "timeout": NUMBER,
          "speech_timeout": NUMBER, "speech_model": STRING, "hints": STRING,
          "gather_language": STRING, "profanity_filter": FLAG, "loop": NUMBER,
-         "stop_gather": FLAG},
+         "stop_gather": FLAG, "input": STRING},
     ),
     "split-based-on": _widget(
         "split-based-on widget", {"input": STRING}, required=("input",),
@@ -196,7 +201,7 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "connect-call-to": _widget(
         "connect-call-to widget",
         {"noun": {"type": "string",
-                  "enum": ["number", "number-multi", "client", "sip", "conference"]},
+                  "enum": ["number", "number-multi", "client", "sip", "sim", "conference"]},
          "to": STRING, "caller_id": STRING, "timeout": NUMBER, "record": FLAG,
          "sip_endpoint": STRING, "sip_username": STRING, "sip_password": STRING},
         required=("noun", "caller_id"),
@@ -264,6 +269,10 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "make-outgoing-call-v2": _widget(
         "make-outgoing-call-v2 widget", {"from": STRING, "to": STRING},
         required=("from", "to")),
+    "run-function-v2": _widget("run-function-v2 widget", {}),
+    "update-sync-object": _widget("update-sync-object widget", {}),
+    "create-task": _widget("create-task widget", {}),
+    "understand": _widget("understand widget", {}),
 }
 """One sub-schema per widget type: what its ``properties`` hold and which it needs."""
 

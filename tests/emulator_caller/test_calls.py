@@ -155,6 +155,20 @@ def test_dial_outcomes_per_number(hooks, phone, number, state) -> None:
     assert child["duration"] == "42"
 
 
+def test_dial_a_programmable_wireless_sim(hooks, phone, number, state) -> None:
+    sim = "DE" + "1" * 32
+    hooks.on("/voice", twiml(f"<Dial action='/dialled'><Sim>{sim}</Sim></Dial>"))
+    hooks.on("/dialled", twiml("<Hangup/>"))
+    transcript = phone.inbound_call(NUMBER, CALLER,
+                                    script=CallScript(dial={sim: "answered:12"}))
+    [action] = hooks.requests_to("/dialled")
+    assert (action.params["DialCallStatus"], action.params["DialCallDuration"]) == (
+        "completed", "12")
+    assert state.get("calls", action.params["DialCallSid"])["to"] == sim
+    assert transcript.events_of("dial")[0].text == f"sim {sim}: answered, talked 12 s"
+    assert transcript.error_codes == []
+
+
 def test_dial_without_action_continues_the_document(hooks, phone, number) -> None:
     hooks.on("/voice", twiml("<Dial><Number>+15550001111</Number></Dial><Say>After</Say>"))
     transcript = phone.inbound_call(NUMBER, CALLER, script=CallScript(dial_outcome="busy"))

@@ -329,12 +329,48 @@ def test_every_text_studio_renders_is_parsed_as_liquid() -> None:
 
 @pytest.mark.parametrize("kind", sorted(UNSUPPORTED_WIDGETS))
 def test_widgets_switchboard_cannot_run_on_its_own_are_warnings(kind: str) -> None:
-    definition = widget_flow(kind, UNSUPPORTED_SAMPLES[kind], ("anyEventAtAll",))
+    definition = widget_flow(kind, UNSUPPORTED_SAMPLES.get(kind, {}), ("anyEventAtAll",))
     problems = check_definition(definition, SOURCE)
     assert [problem.warning for problem in problems] == [True]
     assert str(problems[0]).startswith(
         f"flows/t.json: state 'w': Switchboard cannot run a {kind} widget on its own (it ")
     assert str(problems[0]).endswith("); an execution that reaches it fails there")
+
+
+@pytest.mark.parametrize("kind", ["run-function-v2", "update-sync-object", "create-task",
+                                  "understand"])
+def test_widgets_of_studios_own_schema_load_with_a_warning(kind: str) -> None:
+    definition = widget_flow(kind, {"anything": "{{flow.data.x}}"}, ("success", "failed"))
+    (problem,) = check_definition(definition, SOURCE)
+    assert problem.warning
+    assert str(problem).startswith(
+        f"flows/t.json: state 'w': Switchboard cannot run a {kind} widget on its own (it ")
+
+
+@pytest.mark.parametrize("loop", [0, "0", 100, "100", -1, 2.5, "twice", True])
+@pytest.mark.parametrize("kind", ["say-play", "gather-input-on-call"])
+def test_a_loop_outside_studios_1_to_99_is_refused(kind: str, loop: object) -> None:
+    for good in (1, "1", 99, "99", 3.0, "{{flow.data.times}}"):
+        assert lines(widget_flow(kind, {"say": "Hello", "loop": good})) == []
+    definition = widget_flow(kind, {"say": "Hello", "loop": loop})
+    shown = repr(loop) if isinstance(loop, str) else json.dumps(loop)
+    expected = [f"flows/t.json: state 'w': property 'loop': {shown} is not a number of times "
+                "from 1 to 99 (Studio's Loops; 0 would repeat the message until the call "
+                "ends)"]
+    if isinstance(loop, bool):
+        expected = ["flows/t.json: state 'w': property 'loop': must be a number or a string, "
+                    "not a boolean"]
+    assert lines(definition) == expected
+
+
+def test_connect_call_to_a_sim_passes() -> None:
+    properties = {**MINIMAL_WIDGETS["connect-call-to"], "noun": "sim",
+                  "to": "DE" + "1" * 32}
+    assert check_definition(widget_flow("connect-call-to", properties,
+                                        ("callCompleted", "hangup")), SOURCE) == []
+    del properties["to"]
+    assert lines(widget_flow("connect-call-to", properties)) == [
+        "flows/t.json: state 'w': property 'to': missing; a connect-call-to widget needs it"]
 
 
 def test_the_flex_widget_still_needs_its_workflow_and_channel() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from lxml import etree
 
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions
@@ -68,7 +69,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                                             "{{flow.channel.address}}.", "voice": "Polly.Joanna",
                                      "language": "en-GB", "loop": 2},
                audioComplete="music"),
-        widget("music", "say-play", {"play": "https://example.com/hold.mp3", "loop": 0},
+        widget("music", "say-play", {"play": "https://example.com/hold.mp3", "loop": 3},
                audioComplete="tones"),
         widget("tones", "say-play", {"digits": "1234#"}, audioComplete=None),
     ),
@@ -88,6 +89,49 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         widget("menu", "gather-input-on-call", {
             "play": "https://example.com/menu.mp3", "stop_gather": False, "timeout": 3,
         }, keypress=None, speech=None, timeout=None),
+    ),
+    "keypad_menu": definition(
+        widget("menu", "gather-input-on-call", {
+            "say": "Press 1 for sales.", "number_of_digits": 1, "speech_timeout": "auto",
+            "hints": "sales", "speech_model": "phone_call", "profanity_filter": "true",
+        }, keypress="pressed", speech=None, timeout="silence"),
+        say("pressed", "You pressed {{widgets.menu.Digits}}."),
+        say("silence", "We heard nothing."),
+    ),
+    "speech_menu": definition(
+        widget("menu", "gather-input-on-call", {"say": "Say sales or support.",
+                                                "speech_timeout": "auto"},
+               keypress=None, speech="heard", timeout=None),
+        say("heard", "You said {{widgets.menu.SpeechResult}}."),
+    ),
+    "gather_input_given": definition(
+        widget("menu", "gather-input-on-call", {"say": "Say something.", "input": "speech"},
+               keypress="heard", speech="heard", timeout=None),
+        say("heard", "Thanks."),
+    ),
+    "ssml": definition(
+        widget("hello", "say-play", {
+            "say": 'Hi <emphasis level="strong">{{trigger.call.From}}</emphasis>, '
+                   '<break time="500ms"/>this is <say-as interpret-as="characters">ABC'
+                   '</say-as> <prosody rate="slow">calling <lang xml:lang="fr-FR">ici'
+                   "</lang></prosody>.",
+            "voice": "Polly.Joanna", "loop": 2,
+        }, audioComplete="menu"),
+        widget("menu", "gather-input-on-call", {
+            "say": '<prosody volume="loud">Press 1</prosody>', "voice": "Polly.Joanna",
+        }, keypress=None, speech=None, timeout=None),
+    ),
+    "not_ssml": definition(
+        say("unknown", "Say <speak>hello</speak> and <Dial>+15555550100</Dial>.",
+            after="broken"),
+        say("broken", "Tom & Jerry <b>bold", after="bad_value"),
+        say("bad_value", 'Wait <break time="forever"/> please.', after="no_text"),
+        say("no_text", 'Spell <say-as interpret-as="characters"> </say-as>', after="plain"),
+        say("plain", "1 < 2 and 3 &amp; 4"),
+    ),
+    "loop_liquid": definition(
+        widget("hello", "say-play", {"say": "Hello.", "loop": "{{flow.variables.none}}0"},
+               audioComplete=None),
     ),
     "voicemail": definition(
         widget("vm", "record-voicemail", {
@@ -123,6 +167,11 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             "noun": "sip", "sip_endpoint": "sip:desk@example.com", "sip_username": "u",
             "sip_password": "p", "caller_id": "{{flow.channel.address}}",
         }, callCompleted=None, hangup=None),
+    ),
+    "connect_sim": definition(
+        widget("dial", "connect-call-to", {"noun": "sim", "to": "DE" + "1" * 32,
+                                           "caller_id": "{{flow.channel.address}}"},
+               callCompleted=None, hangup=None),
     ),
     "connect_conference": definition(
         widget("dial", "connect-call-to", {"noun": "conference", "to": "room-{{flow.sid}}",
@@ -167,6 +216,14 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         say("late", "You took too long."),
         say("broken", "The redirect failed."),
     ),
+    "redirect_away": definition(
+        widget("away", "add-twiml-redirect", {"url": "https://example.com/elsewhere",
+                                              "timeout": "0"},
+               **{"return": "back", "timeout": "late", "fail": "broken"}),
+        say("back", "Never heard."),
+        say("late", "Never heard either."),
+        say("broken", "The redirect failed."),
+    ),
     "redirect_blank": definition(
         widget("away", "add-twiml-redirect", {"url": "{{flow.variables.none}}"},
                **{"return": None, "timeout": None, "fail": "broken"}),
@@ -181,6 +238,10 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         say("before", "One moment.", after="fork"),
         widget("fork", "fork-stream", {"stream_action": "start"}, next="after"),
         say("after", "Never heard."),
+    ),
+    "task": definition(
+        widget("route", "create-task", {"workflow_sid": "WW" + "0" * 32}, failed="fallback"),
+        say("fallback", "No task today."),
     ),
     "mystery": definition(
         widget("odd", "teleport-caller", {"where": "moon"}, failed="fallback"),
@@ -286,12 +347,44 @@ def test_say_play_says_plays_and_sends_digits_then_the_execution_ends(twilio, st
     assert (first.get("voice"), first.get("language"), first.get("loop")) == (
         "Polly.Joanna", "en-GB", "2")
     music, tones = root.findall("Play")
-    assert (music.text, music.get("loop")) == ("https://example.com/hold.mp3", "0")
+    assert (music.text, music.get("loop")) == ("https://example.com/hold.mp3", "3")
     assert tones.get("digits") == "1234#"
     assert steps_of(store, call) == [
         ("incomingCall", "Trigger", "hello"), ("audioComplete", "hello", "music"),
         ("audioComplete", "music", "tones"), ("audioComplete", "tones", "Ended"),
     ]
+    assert execution_of(store, call).status == "ended"
+
+
+def test_ssml_in_the_text_to_say_becomes_elements_and_other_text_stays_plain(twilio):
+    call = Call(twilio, "ssml")
+    root = call.start()
+    hello, gather, _ = root
+    assert (hello.tag, hello.get("voice"), hello.get("loop")) == ("Say", "Polly.Joanna", "2")
+    assert etree.tostring(hello, encoding="unicode").split(">", 1)[1] == (
+        f'Hi <emphasis level="strong">{call.params["From"]}</emphasis>, <break time="500ms"/>'
+        'this is <say-as interpret-as="characters">ABC</say-as> <prosody rate="slow">calling '
+        '<lang xml:lang="fr-FR">ici</lang></prosody>.</Say>')
+    (prompt,) = gather
+    assert (prompt.get("voice"), prompt.get("loop")) == ("Polly.Joanna", "1")
+    assert [(child.tag, child.get("volume"), child.text) for child in prompt] == [
+        ("prosody", "loud", "Press 1")]
+
+    root = Call(twilio, "not_ssml").start()
+    assert [len(say) for say in root] == [0, 0, 0, 0, 0]
+    assert [say.text for say in root] == [
+        "Say <speak>hello</speak> and <Dial>+15555550100</Dial>.",
+        "Tom & Jerry <b>bold",
+        'Wait <break time="forever"/> please.',
+        'Spell <say-as interpret-as="characters"> </say-as>',
+        "1 < 2 and 3 &amp; 4",
+    ]
+
+
+def test_a_loop_that_renders_outside_1_to_99_ends_with_the_apology(twilio, store, caplog):
+    call = Call(twilio, "loop_liquid")
+    assert spoken(call.start()) == VOICE_APOLOGY
+    assert "loop is 0; Studio plays a message 1 to 99 times" in caplog.text
     assert execution_of(store, call).status == "ended"
 
 
@@ -342,6 +435,24 @@ def test_gather_that_does_not_stop_plays_its_prompt_first(twilio):
     assert verbs(root) == ["Play", "Gather", "Redirect"]
     assert len(root.find("Gather")) == 0
     assert root.find("Gather").get("timeout") == "3"
+    assert root.find("Gather").get("input") == "dtmf"
+
+
+def test_a_keypad_menu_does_not_listen_for_speech(twilio, store):
+    call = Call(twilio, "keypad_menu")
+    gather = call.start().find("Gather")
+    assert dict(gather.attrib) == {
+        "input": "dtmf", "action": "http://localhost/flows/keypad_menu/step/menu/gather",
+        "method": "POST", "timeout": "5", "numDigits": "1",
+    }
+    assert spoken(call.step("menu", "gather", Digits="1")) == "You pressed 1."
+
+
+def test_a_gather_listens_for_speech_only_when_its_speech_transition_leads_somewhere(twilio):
+    gather = Call(twilio, "speech_menu").start().find("Gather")
+    assert (gather.get("input"), gather.get("speechTimeout")) == ("speech", "auto")
+    assert Call(twilio, "gather").start().find("Gather").get("input") == "dtmf speech"
+    assert Call(twilio, "gather_input_given").start().find("Gather").get("input") == "speech"
 
 
 # -- Record Voicemail -------------------------------------------------------------------------
@@ -423,6 +534,13 @@ def test_connect_call_to_a_client_or_sip(twilio, flow, noun, text, attributes):
     assert root.find("Dial").get("callerId") == NUMBER
 
 
+def test_connect_call_to_a_programmable_wireless_sim(twilio):
+    dial = Call(twilio, "connect_sim").start().find("Dial")
+    (sim,) = dial
+    assert (sim.tag, sim.text, dict(sim.attrib)) == ("Sim", "DE" + "1" * 32, {})
+    assert dial.get("callerId") == NUMBER
+
+
 def test_connect_call_to_a_conference(twilio, store):
     call = Call(twilio, "connect_conference")
     root = call.start()
@@ -445,12 +563,13 @@ def test_record_call_starts_and_stops_the_recording(twilio, store):
     call = Call(twilio, "record_call")
     root = call.start()
     assert verbs(root) == ["Start", "Say", "Stop", "Say"]
+    name = f"studio-{execution_of(store, call).sid}"
     recording = root.find("Start").find("Recording")
     assert dict(recording.attrib) == {
-        "recordingStatusCallback": "https://example.com/rec",
+        "name": name, "recordingStatusCallback": "https://example.com/rec",
         "recordingStatusCallbackMethod": "POST", "trim": "trim-silence", "channels": "dual",
     }
-    assert root.find("Stop").find("Recording") is not None
+    assert dict(root.find("Stop").find("Recording").attrib) == {"name": name}
     assert [s[0] for s in steps_of(store, call)] == [
         "incomingCall", "success", "audioComplete", "success", "audioComplete"]
 
@@ -503,6 +622,20 @@ def test_twiml_redirect_returning_late_takes_timeout(twilio):
     assert spoken(again.start(FlowEvent="return")) == "You took too long."
 
 
+def test_twiml_redirect_with_timeout_0_ends_the_execution_at_the_redirect(twilio, store):
+    call = Call(twilio, "redirect_away")
+    root = call.start()
+    assert verbs(root) == ["Redirect"]
+    assert root.find("Redirect").text == "https://example.com/elsewhere"
+    execution = execution_of(store, call)
+    assert (execution.status, execution.widget, execution.wait_until) == ("ended", None, None)
+    assert steps_of(store, call) == [("incomingCall", "Trigger", "away"),
+                                     ("redirected", "away", "Ended")]
+    again = call.start(FlowEvent="return")
+    assert verbs(again) == ["Redirect"]
+    assert len([e for e in executions.list_executions(store) if e.call_sid == call.sid]) == 2
+
+
 def test_twiml_redirect_without_a_url_fails(twilio):
     assert spoken(Call(twilio, "redirect_blank").start()) == "The redirect failed."
 
@@ -515,6 +648,9 @@ def test_an_unsupported_widget_takes_its_failure_transition(twilio, store):
     assert spoken(call.start()) == "No agent today."
     assert steps_of(store, call)[1] == ("failedToEnqueue", "agent", "sorry")
     assert spoken(Call(twilio, "mystery").start()) == "No teleporting."
+    task = Call(twilio, "task")
+    assert spoken(task.start()) == "No task today."
+    assert steps_of(store, task)[1] == ("failed", "route", "fallback")
 
 
 def test_an_unsupported_widget_without_one_ends_with_the_apology(twilio, store, caplog):

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lxml import etree
+
 from switchboard.callbacks.studio.executions import CALL_OVER
 from switchboard.callbacks.studio.widgets.base import (
     VOICE,
@@ -20,8 +22,25 @@ from switchboard.callbacks.studio.widgets.base import (
     Visit,
     Wait,
     WidgetError,
+    log,
     picked,
 )
+from switchboard.callbacks.twiml import Say, TwiML, TwiMLError
+from switchboard.callbacks.twiml_vocabulary import (
+    ELEMENTS,
+    XML_NAMESPACE,
+    ElementSpec,
+    method_name,
+)
+
+#: The times a Say/Play or a Gather's prompt may be heard: Studio's Loops (1 to 99). TwiML's
+#: ``loop="0"`` (forever) is not one of them.
+LOOPS = range(1, 100)
+
+#: Reads the text of a Say as an XML fragment: no entities, no network, no comments.
+_SSML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True,
+                               remove_pis=True, huge_tree=False)
+_XML_PREFIX = f"{{{XML_NAMESPACE}}}"
 
 
 def _speech(visit: Visit) -> dict[str, Any]:
@@ -30,23 +49,84 @@ def _speech(visit: Visit) -> dict[str, Any]:
     return {name: value for name, value in found.items() if value}
 
 
+def _loop(visit: Visit) -> int:
+    """``loop``, from 1 to 99 (default 1)."""
+    loop = visit.integer("loop", 1) or 0
+    if loop not in LOOPS:
+        raise WidgetError(f"loop is {loop}; Studio plays a message 1 to 99 times")
+    return loop
+
+
+def ssml_say(text: str, **attributes: Any) -> Say | None:
+    """A ``<Say>`` of ``text`` (with ``attributes``) holding its SSML as elements, when
+    ``text`` is a well-formed XML fragment holding elements, each one that ``<Say>`` takes
+    where it stands, with attributes and values it takes; None for any other text (it is said
+    as it is, markup and all)."""
+    if "<" not in text:
+        return None
+    try:
+        root = etree.fromstring(f"<Say>{text}</Say>", _SSML_PARSER)
+    except (etree.LxmlError, ValueError):
+        return None
+    if len(root) == 0:
+        return None
+    try:
+        say = Say(root.text or None, **attributes)
+        _add_ssml(say, ELEMENTS["Say"], root)
+    except (TwiMLError, ValueError, TypeError, AttributeError):
+        return None
+    return say
+
+
+def _add_ssml(node: TwiML, spec: ElementSpec, element: Any) -> None:
+    """Add the children of ``element`` (SSML parsed) to ``node`` (a ``spec`` element), and
+    the text after each; :class:`TwiMLError` (or ValueError) for anything ``spec`` does not
+    take there."""
+    for child in element:
+        child_spec = spec.children.get(child.tag) if isinstance(child.tag, str) else None
+        if child_spec is None:
+            raise ValueError(f"<{child.tag}> is not SSML that <{spec.tag}> takes")
+        attributes = {
+            ("xml:" + name.removeprefix(_XML_PREFIX) if name.startswith(_XML_PREFIX) else name):
+            value for name, value in child.attrib.items()
+        }
+        add = getattr(node, method_name(child.tag))
+        if child_spec.text == "none":
+            if (child.text or "").strip():
+                raise ValueError(f"<{child.tag}> takes no text")
+            parent = add(**attributes)
+        else:
+            parent = add(child.text or None, **attributes)
+        with parent as added:
+            _add_ssml(added, child_spec, child)
+        if child.tail:
+            node.add_text(child.tail)  # type: ignore[attr-defined]
+
+
 def _prompt(node: Any, visit: Visit, *, loop: int) -> bool:
-    """Add the widget's ``say`` or ``play`` to ``node``; whether there was one."""
+    """Add the widget's ``say`` or ``play`` to ``node``; whether there was one. SSML in
+    ``say`` (Liquid rendered first) becomes elements of the ``<Say>``."""
     say, play = visit.text("say"), visit.text("play")
     if say:
-        node.say(say, loop=loop, **_speech(visit))
+        speech = _speech(visit)
+        with_ssml = ssml_say(say, loop=loop, **speech)
+        if with_ssml is not None:
+            node.append(with_ssml)
+        else:
+            node.say(say, loop=loop, **speech)
     elif play:
         node.play(play, loop=loop)
     return bool(say or play)
 
 
 class SayPlay(Immediate):
-    """``<Say>`` (voice, language), ``<Play>`` or DTMF ``digits``, ``loop`` times; the call
-    hears it and the flow goes on (``audioComplete``)."""
+    """``<Say>`` (voice, language; SSML in the text as elements), ``<Play>`` or DTMF
+    ``digits``, ``loop`` times (1 to 99); the call hears it and the flow goes on
+    (``audioComplete``)."""
 
     def run(self, visit: Visit) -> Transition:
         visit.need(VOICE)
-        loop = visit.integer("loop", 1)
+        loop = _loop(visit)
         response = visit.output.voice
         digits = visit.text("digits")
         if not _prompt(response, visit, loop=loop) and digits:
@@ -57,16 +137,29 @@ class SayPlay(Immediate):
 GATHER_FIELDS = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence", "Language")
 
 
+def gather_input(visit: Visit) -> str:
+    """What a Gather listens for: the widget's ``input`` when it gives one; else, as in
+    Studio, keys when ``keypress`` leads somewhere and speech when ``speech`` does (keys when
+    neither does)."""
+    given = visit.text("input")
+    if given:
+        return given
+    listens = [kind for event, kind in (("keypress", "dtmf"), ("speech", "speech"))
+               if visit.flow.next_state(visit.name, event)]
+    return " ".join(listens) or "dtmf"
+
+
 class GatherInputOnCall:
-    """``<Gather input="dtmf speech">`` around the prompt (before it when ``stop_gather`` is
-    false: the prompt then plays to its end). ``keypress`` with ``Digits``, ``speech`` with
-    ``SpeechResult`` and ``Confidence``, ``timeout`` when nothing came."""
+    """``<Gather>`` around the prompt (before it when ``stop_gather`` is false: the prompt
+    then plays to its end), listening for keys and for speech as the widget's transitions ask
+    (:func:`gather_input`). ``keypress`` with ``Digits``, ``speech`` with ``SpeechResult`` and
+    ``Confidence``, ``timeout`` when nothing came."""
 
     def run(self, visit: Visit) -> Wait:
         visit.need(VOICE)
         props = visit.properties
         attributes: dict[str, Any] = {
-            "input": visit.text("input", "dtmf speech"),
+            "input": gather_input(visit),
             "action": visit.links.step(visit.name, "gather"),
             "method": "POST",
             "timeout": visit.integer("timeout", 5, minimum=1),
@@ -84,7 +177,7 @@ class GatherInputOnCall:
                     attributes[attribute] = visit.text(key)
             if "profanity_filter" in props:
                 attributes["profanity_filter"] = visit.flag("profanity_filter", True)
-        loop = visit.integer("loop", 1)
+        loop = _loop(visit)
         response = visit.output.voice
         if visit.flag("stop_gather", True):
             with response.gather(**attributes) as gather:
@@ -164,7 +257,8 @@ DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged
 
 class ConnectCallTo:
     """``<Dial>`` to one number, several (comma-separated ``to``; the first to answer takes
-    the call), a client, a SIP endpoint, a conference or a queue; ``caller_id``, ``timeout``,
+    the call), a client, a SIP endpoint, a conference, a queue or a Programmable Wireless SIM
+    (``noun`` ``sim``, its SID in ``to``); ``caller_id``, ``timeout``,
     ``record``. ``callCompleted`` after the conversation (or when nobody answered), ``hangup``
     when the caller hung up; ``DialCallStatus`` and friends as variables."""
 
@@ -195,7 +289,7 @@ class ConnectCallTo:
                 credentials = {key: visit.text(f"sip_{key}") for key in ("username", "password")
                                if visit.text(f"sip_{key}")}
                 dial.sip(endpoint, **credentials)
-            elif noun in ("client", "conference", "queue"):
+            elif noun in ("client", "conference", "queue", "sim"):
                 if not to:
                     raise WidgetError(f"no {noun} to connect the call to (to is blank)")
                 getattr(dial, noun)(to)
@@ -212,18 +306,26 @@ class ConnectCallTo:
         return Transition("callCompleted", variables)
 
 
+def recording_name(visit: Visit) -> str:
+    """The ``name`` of the recording Call Recording starts: one per execution (its SID), so
+    that a later Call Recording of the flow switched off stops the one an earlier one
+    started."""
+    return f"studio-{visit.execution_sid}"
+
+
 class RecordCall(Immediate):
-    """Start (``record_call`` true) or stop recording the call: ``<Start><Recording>`` or
-    ``<Stop><Recording>``; ``success``."""
+    """Start (``record_call`` true) or stop recording the call: ``<Start><Recording
+    name>`` or ``<Stop><Recording name>``, named by :func:`recording_name`; ``success``."""
 
     def run(self, visit: Visit) -> Transition:
         visit.need(VOICE)
         response = visit.output.voice
+        name = recording_name(visit)
         if not visit.flag("record_call", True):
             with response.stop() as stop:
-                stop.recording()
+                stop.recording(name=name)
             return Transition("success")
-        attributes: dict[str, Any] = {}
+        attributes: dict[str, Any] = {"name": name}
         for key, attribute in (
             ("recording_status_callback", "recording_status_callback"),
             ("recording_status_callback_method", "recording_status_callback_method"),
@@ -291,22 +393,35 @@ CALL_FIELDS = frozenset({
 })
 
 
+#: The event of a TwiML Redirect that does not wait for the call to come back (``timeout``
+#: 0): it leads nowhere, and the execution ends there.
+REDIRECTED = "redirected"
+
+
 class AddTwimlRedirect:
     """Hand the call to other TwiML (``url``, ``method``). That TwiML comes back with a
     ``<Redirect>`` to the flow's URL with ``?FlowEvent=return`` (or to this widget's
     ``/step/WIDGET/return``): ``return``, with the fields it sent as variables; ``timeout``
-    when it came back after ``timeout`` seconds; ``fail`` when the URL is unusable."""
+    when it came back after ``timeout`` seconds; ``fail`` when the URL is unusable, and in a
+    conversation (messages), which Switchboard cannot hand to other TwiML. ``timeout`` 0: no
+    coming back; the execution ends at the ``<Redirect>``."""
 
     def run(self, visit: Visit) -> Wait | Transition:
-        visit.need(VOICE)
+        if visit.channel != VOICE:
+            log.warning("flow %s, widget %s: Switchboard redirects calls only, not messages; "
+                        "taking 'fail'", visit.flow.name, visit.name)
+            return Transition("fail", {"error": "a TwiML Redirect of a message is not "
+                                                "available in Switchboard"})
         url = visit.text("url")
         if not url:
             return Transition("fail", {"error": "the url is blank"})
         method = visit.text("method", "POST").upper()
         if method not in ("GET", "POST"):
             return Transition("fail", {"error": f"method {method} is not GET or POST"})
+        timeout = visit.integer("timeout", 14400)
         visit.output.voice.redirect(url, method=method)
-        timeout = visit.integer("timeout", 14400, minimum=1)
+        if timeout == 0:
+            return Transition(REDIRECTED, to=None, direct=True)
         return Wait("return", timeout=float(timeout))
 
     def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
