@@ -223,12 +223,14 @@ def _stop_dev_server_cleanly_on_sigterm() -> None:
     hooks run, the store's among them, which writes the call and message rows still waiting
     (:mod:`switchboard.callbacks.store.behind`); SIGTERM's default action would end the process
     at once, and those rows would be lost. Nothing changes elsewhere: gunicorn's processes and
-    any program that handles SIGTERM itself keep their handlers."""
+    any program that handles SIGTERM itself keep their handlers. (A command that serves the
+    app as ``flask run`` does says so with a true ``dev_server`` attribute.)"""
     import click
     from flask.cli import run_command
 
     context = click.get_current_context(silent=True)
-    if context is None or context.command is not run_command:
+    if context is None or not (context.command is run_command
+                               or getattr(context.command, "dev_server", False)):
         return
     if threading.current_thread() is not threading.main_thread():
         return

@@ -300,7 +300,7 @@ def test_credentials_in_the_api_base_url_are_refused_as_api_does(
     monkeypatch.setenv("TWILIO_API_BASE_URL",
                        recorder.url.replace("http://", f"http://u:{PASSWORD}@"))
     line = assert_one_line_error(
-        switchboard("simulate", "sms", "--to", NUMBER, "--body", "hours"), exit_code=1)
+        switchboard("simulate", "sms", "--to", NUMBER, "--body", "hours"), exit_code=2)
     assert line == ("Error: TWILIO_API_BASE_URL: must not hold credentials; set "
                     "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
     assert recorder.received == []
@@ -434,3 +434,56 @@ def test_a_port_in_use() -> None:
         line = assert_one_line_error(switchboard("emulator", "--port", str(port)))
     assert line == (f"Error: emulator: Invalid value for '--port': 127.0.0.1:{port} is already "
                     "in use (Address already in use); pick another port, or 0 for any free port")
+
+
+# -- switchboard run: checked as the emulator's, before the app is loaded -----------------------
+
+
+@pytest.fixture
+def no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("flask.cli.run_simple", refuse)
+
+
+@pytest.mark.parametrize("port", ["-5", "99999999999999999999", "99999", "65536"])
+def test_run_refuses_a_port_out_of_range(no_serving: None, port: str) -> None:
+    line = assert_one_line_error(switchboard("run", "--port", port))
+    assert line == (f"Error: run: Invalid value for '--port' / '-p': {port} is not in the "
+                    "range 0<=x<=65535.")
+
+
+def test_run_refuses_a_host_name_that_does_not_resolve(no_serving: None) -> None:
+    line = assert_one_line_error(switchboard("run", "--host", "nosuch.invalid"))
+    assert line == ("Error: run: Invalid value for '--host' / '-h': 'nosuch.invalid' does not "
+                    "resolve: names under .invalid never do; give a name or address of this "
+                    "machine, like 127.0.0.1")
+
+
+def test_run_refuses_a_host_that_is_not_this_machine(no_serving: None) -> None:
+    line = assert_one_line_error(switchboard("run", "--host", "192.0.2.1", "--port", "0"))
+    assert line.startswith("Error: run: Invalid value for '--host' / '-h': '192.0.2.1' is not "
+                           "an address of this machine (")
+
+
+def test_run_refuses_a_port_in_use_naming_the_address(no_serving: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = assert_one_line_error(switchboard("run", "--port", str(port)))
+    assert line == (f"Error: run: Invalid value for '--port' / '-p': 127.0.0.1:{port} is "
+                    "already in use (Address already in use); pick another port, or 0 for any "
+                    "free port")
+
+
+def test_run_serves_on_the_port_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr("flask.cli.run_simple",
+                        lambda host, port, *args, **kwargs: served.append((host, port)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    result = switchboard("run", "--port", "0")
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 0)]
