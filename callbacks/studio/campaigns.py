@@ -16,8 +16,10 @@ after Ctrl-C or a crash without starting any execution twice.
   was written means it was started, so it is marked so; otherwise it is started now. The
   messages a start sends are keyed by the row too
   (:class:`~switchboard.callbacks.studio.timers.SendOnce`), so a contact whose message went
-  out just before the run stopped does not get it twice. Rows that failed or were skipped
-  because the contact opted out are tried again by the next run.
+  out just before the run stopped does not get it twice. A row whose start could not send
+  (no account, the REST API refused it) is failed, not started, even though its execution
+  ran. Rows that failed or were skipped because the contact opted out are tried again by the
+  next run.
 
 A campaign is named by the flow and the file's content (``ask-3f2a9c1b0d4e``), so the same
 command on the same file resumes it; ``--campaign NAME`` names it outright (to resume after
@@ -375,10 +377,11 @@ def run_campaign(
         start = start_execution
     once = SendOnce(SendsDatabase(store))
     client = _OneClient(client_factory or rest_client)
+    sends = _SendFailures(once.wrap(client))
     run = _Run(
         rows=CampaignRows(store, campaign, flow), store=store, flow=flow, from_=from_,
         settings=settings, flows=dict(flows or {}), start=start, once=once,
-        factory=once.wrap(client), bucket=bucket or TokenBucket(rate),
+        factory=sends, sends=sends, bucket=bucket or TokenBucket(rate),
         summary=Summary(campaign, len(contacts)),
     )
     states = run.rows.states()
@@ -440,6 +443,65 @@ class _KeptOpen:
         setattr(self._client, name, value)
 
 
+#: The reason of a send made with no account configured.
+NO_ACCOUNT = "no Twilio account is configured (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)"
+
+
+class _SendFailures:
+    """A client factory that notes why each send of the row in hand failed: no account (the
+    factory gave no client), or the error ``messages.create`` or ``calls.create`` raised."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.factory = factory
+        self.reasons: list[str] = []
+
+    def __call__(self, settings: Settings) -> Any:
+        client = self.factory(settings)
+        if client is None:
+            self.reasons.append(NO_ACCOUNT)
+            return None
+        return _Noted(client, self.reasons)
+
+
+class _Noted:
+    """A client whose ``messages.create`` and ``calls.create`` failures are noted."""
+
+    def __init__(self, client: Any, reasons: list[str]) -> None:
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "messages", _NotedCreate(client, "messages", reasons))
+        object.__setattr__(self, "calls", _NotedCreate(client, "calls", reasons))
+
+    def __enter__(self) -> _Noted:
+        self._client.__enter__()
+        return self
+
+    def __exit__(self, *details: object) -> Any:
+        return self._client.__exit__(*details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._client, name, value)
+
+
+class _NotedCreate:
+    def __init__(self, client: Any, kind: str, reasons: list[str]) -> None:
+        self._client = client
+        self._kind = kind
+        self._reasons = reasons
+
+    def create(self, *args: Any, **fields: Any) -> Any:
+        try:
+            return getattr(self._client, self._kind).create(*args, **fields)
+        except Exception as error:
+            self._reasons.append(_one_line(error))
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(getattr(self._client, self._kind), name)
+
+
 @dataclass
 class _Run:
     rows: CampaignRows
@@ -451,6 +513,7 @@ class _Run:
     start: Starter
     once: SendOnce
     factory: ClientFactory
+    sends: _SendFailures
     bucket: TokenBucket
     summary: Summary
     #: Rows whose execution another run still holds: taken at the end (:meth:`finish`).
@@ -476,6 +539,7 @@ class _Run:
             summary.already += 1  # another run keyed it meanwhile
             return
         self.bucket.take()
+        self.sends.reasons.clear()
         try:
             execution = self.start(self.store, self.flow, to=contact.to, from_=self.from_,
                                    parameters=parameters, settings=self.settings,
@@ -488,6 +552,8 @@ class _Run:
             if _is_store(error):
                 raise  # the row stays starting: the next run checks it
             self._failed(contact, _one_line(error))
+            return
+        if self._unsent(contact, execution):
             return
         rows.mark(contact, STARTED, execution_sid=execution.sid)
         summary.started += 1
@@ -510,6 +576,7 @@ class _Run:
         it holds its claim until the claim expires: without ``wait``, the row is put off
         until the end of this run (:meth:`finish`) rather than held up."""
         if execution.active and execution.step_count == 0:
+            self.sends.reasons.clear()
             try:
                 ran = self._run_trigger(execution, wait=wait)
             except executions.ClaimTimeout as error:
@@ -517,6 +584,8 @@ class _Run:
                     self.deferred.append((contact, execution))
                     return
                 self._failed(contact, _one_line(error), state=STARTING)
+                return
+            if ran and self._unsent(contact, execution):
                 return
             if ran:
                 self.rows.mark(contact, STARTED, execution_sid=execution.sid)
@@ -554,6 +623,14 @@ class _Run:
         ends = time.monotonic() + float(self.settings.handler_timeout)
         runtime._move(db, claimed, Output(MESSAGING, webhook=False), self.settings, links,
                       ends, lambda runner: runner.start(INCOMING_REQUEST))
+        return True
+
+    def _unsent(self, contact: Contact, execution: Execution) -> bool:
+        """Whether a send of the row's start failed: the row is then failed (the next run
+        tries it again), its reason the first send's."""
+        if not self.sends.reasons:
+            return False
+        self._failed(contact, f"execution {execution.sid}: not sent: {self.sends.reasons[0]}")
         return True
 
     def _failed(self, contact: Contact, reason: str, *, state: str = FAILED) -> None:

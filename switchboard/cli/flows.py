@@ -235,7 +235,8 @@ def run_command(name: str, to: str | None, from_: str, parameters: str | None,
 
     A number that opted out (STOP) is skipped. A run over a file can be stopped (Ctrl-C) and
     run again: no contact gets a second execution. Prints the execution's JSON (--to) or a
-    summary; exits 1 when an execution could not be started.
+    summary; exits 1 when an execution could not be started or its message not sent (such a
+    contact is tried again by the next run), 2 when no Twilio account is configured.
     """
     from switchboard.callbacks.studio.campaigns import ContactsError, read_contacts
 
@@ -261,12 +262,26 @@ def run_command(name: str, to: str | None, from_: str, parameters: str | None,
         except ContactsError as error:
             raise OneLineError(str(error)) from None
     with _app_context() as app:
+        _check_account(app)
         if read is None:
             assert to is not None
             _start_one(app, flow, flows, to=to, from_=from_, parameters=data)
         else:
             _start_all(app, flow, flows, read, from_=from_, parameters=data, rate=rate,
                        campaign=campaign)
+
+
+def _check_account(app: Flask) -> None:
+    """Refuse (one line, status 2) when the app has no account to send through: the flow's
+    messages and calls would fail, each contact's execution started all the same."""
+    from switchboard.api import TwilioClient, ValidationError
+    from switchboard.config import ConfigError
+
+    settings = app.extensions["switchboard"].settings
+    try:
+        TwilioClient.from_settings(settings=settings).close()
+    except (ConfigError, ValidationError) as error:
+        raise OneLineError(f"flows run: no Twilio account to send through: {error}") from None
 
 
 def _check_number(option: str, value: str) -> None:

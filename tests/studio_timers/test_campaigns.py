@@ -307,6 +307,40 @@ def test_another_failure_fails_the_row_which_the_next_run_tries_again(store, twi
     assert again.started == 1
 
 
+def test_a_send_that_fails_fails_the_row_which_the_next_run_sends(store, twilio, tmp_path):
+    contacts = rows_of(tmp_path, 2)
+    first, second = contacts.rows
+
+    class Refusing(FakeTwilio):
+        def create(self, to: str, **fields: Any) -> dict[str, Any]:
+            if to == first.to:
+                raise RuntimeError("HTTP 500")
+            return super().create(to, **fields)
+
+    refusing = Refusing()
+    summary = run(store, refusing, contacts, campaign="sends")
+    assert (summary.started, summary.already, summary.failed) == (1, 0, 1)
+    ((row, number, reason),) = summary.failures
+    assert (row, number) == (2, first.to)
+    assert reason.startswith("execution FN")
+    assert reason.endswith("not sent: RuntimeError: HTTP 500")
+    assert state_of(store, "sends", first.to) == "failed"
+    again = run(store, twilio, contacts, campaign="sends")
+    assert (again.started, again.already, again.failed) == (1, 1, 0)
+    assert twilio.to(first.to) == [QUESTION.format(name="P0")]
+    assert twilio.to(second.to) == []
+
+
+def test_no_account_fails_every_row_that_sends(store, tmp_path):
+    contacts = rows_of(tmp_path, 2)
+    summary = run_campaign(store, ask_flow(), contacts.rows, campaign="none", from_=NUMBER,
+                           settings=SETTINGS, client_factory=lambda settings: None, rate=1000)
+    assert (summary.started, summary.failed) == (0, 2)
+    assert all(reason.endswith("not sent: no Twilio account is configured "
+                               "(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)")
+               for _row, _number, reason in summary.failures)
+
+
 def test_a_start_refused_as_already_active_names_it(store, twilio, tmp_path):
     contacts = rows_of(tmp_path, 1)
 

@@ -117,6 +117,56 @@ def test_rows_that_fail_are_listed_and_exit_1(env, emulator, store, tmp_path):
                                     "(already started), 1 failed")
 
 
+def test_no_account_is_refused_before_anything_and_a_later_run_starts_everyone(
+        env, emulator, store, tmp_path):
+    numbers = [contact(), contact()]
+    path = tmp_path / "contacts.csv"
+    path.write_text("to,name\n" + "".join(f"{n},P{i}\n" for i, n in enumerate(numbers)))
+    token = env["TWILIO_AUTH_TOKEN"]
+    result = run({**env, "TWILIO_AUTH_TOKEN": ""}, "ask", "--from", NUMBER, "--contacts",
+                 str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: flows run: no Twilio account to send through: ")
+    assert "TWILIO_AUTH_TOKEN" in result.stderr
+    assert token not in result.output
+    one = run({**env, "TWILIO_AUTH_TOKEN": ""}, "ask", "--from", NUMBER, "--to", numbers[0])
+    assert one.exit_code == 2
+    assert [e for e in executions.list_executions(store)
+            if e.contact_channel_address in numbers] == []
+    again = run(env, "ask", "--from", NUMBER, "--contacts", str(path))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("2 contacts: 2 started, 0 skipped (opted out), 0 skipped "
+                                   "(already started), 0 failed")
+    for index, number in enumerate(numbers):
+        assert sent_to(emulator, number) == [f"Hello P{index}, reply YES."]
+
+
+def test_a_send_the_api_refuses_fails_the_contact_and_the_next_run_sends_it(
+        env, emulator, store, tmp_path):
+    number = contact()
+    path = tmp_path / "contacts.csv"
+    path.write_text(f"to,name\n{number},Ada\n")
+    emulator.faults.add("500", rate=1.0, methods=["POST"])
+    try:
+        failed = run(env, "ask", "--from", NUMBER, "--contacts", str(path), "--campaign",
+                     "down")
+    finally:
+        emulator.faults.clear()
+    assert failed.exit_code == 1, failed.output
+    assert failed.stdout.startswith("1 contacts: 0 started, 0 skipped (opted out), 0 skipped "
+                                    "(already started), 1 failed")
+    assert f"row 2: {number}: execution FN" in failed.stderr
+    assert "not sent: " in failed.stderr
+    assert "500" in failed.stderr
+    again = run(env, "ask", "--from", NUMBER, "--contacts", str(path), "--campaign", "down")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("1 contacts: 1 started, 0 skipped (opted out), 0 skipped "
+                                   "(already started), 0 failed")
+    assert sent_to(emulator, number) == ["Hello Ada, reply YES."]
+
+
 @pytest.mark.parametrize(("args", "problem"), [
     (["ask", "--from", NUMBER], "flows run: give --to for one contact or --contacts for a "
                                 "file, one of them"),
