@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import weakref
@@ -574,14 +575,40 @@ def describe(error: BaseException, url: URL) -> str:
     return f"database {safe_url(url)} is unavailable ({reason(error, url)})"
 
 
+#: A password this long or longer is masked wherever its text appears in a driver's message;
+#: a shorter one (which may be an ordinary word: ``on`` in ``connection``) only where it stands
+#: as a password (in the URL, ``:PASSWORD@``, ``password=PASSWORD``).
+MASKED_ANYWHERE = 8
+
+
+def mask_secrets(text: str, url: URL) -> str:
+    """``text`` with ``url``'s secrets hidden: the URL itself, as the driver may quote it, shown
+    with its passwords as ``***`` (:func:`safe_url`); a password (or one of the query) of
+    :data:`MASKED_ANYWHERE` characters or more replaced by ``***`` wherever it appears, a
+    shorter one only where it stands as a password, so that the rest of the message stays as
+    the driver wrote it and what is masked does not give the password away."""
+    secrets = _secrets(url)
+    if not secrets:
+        return text
+    for shown in {url.render_as_string(hide_password=False), str(url)}:
+        text = text.replace(shown, safe_url(url))
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MASKED_ANYWHERE:
+            text = text.replace(secret, "***")
+            continue
+        quoted = re.escape(secret)
+        text = re.sub(rf":{quoted}@", ":***@", text)
+        text = re.sub(rf"(password\s*=\s*['\"]?){quoted}(?=['\"\s,;)]|$)", r"\g<1>***", text,
+                      flags=re.IGNORECASE)
+    return text
+
+
 def reason(error: BaseException, url: URL) -> str:
     """The driver's reason for ``error`` in one line, ``OperationalError: database or disk is
-    full``: the first line of its message, the passwords of ``url`` masked, 200 characters at
-    most."""
+    full``: the first line of its message, the passwords of ``url`` masked
+    (:func:`mask_secrets`), 200 characters at most."""
     cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
-    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    for secret in _secrets(url):
-        text = text.replace(secret, "***")
+    text = mask_secrets((str(cause).strip().splitlines() or [type(cause).__name__])[0], url)
     if len(text) > 200:
         text = text[:197] + "..."
     return f"{type(cause).__name__}: {text}"
