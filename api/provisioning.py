@@ -154,8 +154,8 @@ def check_target(
         except ValidationError:
             raise ValidationError(
                 "number",
-                f"{number!r} is neither an E.164 number (like +14155550100) nor a phone "
-                "number SID (PN followed by 32 hex digits)",
+                f"{validation.show(number)} is neither an E.164 number (like +14155550100) "
+                "nor a phone number SID (PN followed by 32 hex digits)",
             ) from None
     if application:
         validation.sid("application", application, "AP")

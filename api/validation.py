@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.api.errors import TwilioUnexpectedAnswer, ValidationError
-from switchboard.config.validation import is_e164, redact_url
+from switchboard.config.validation import is_e164, may_be_secret, redact_url
 
 __all__ = [
     "HTTP_METHODS",
@@ -33,6 +33,7 @@ __all__ = [
     "message_content",
     "positive_int",
     "resource",
+    "show",
     "show_url",
     "sid",
     "url",
@@ -45,7 +46,12 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 HTTP_METHODS = ("GET", "POST")
 
 
-def _show(value: object, limit: int = 60) -> str:
+def show(value: object, limit: int = 60) -> str:
+    """A short ``repr`` of a value for an error message; one with the shape of a credential
+    (:func:`switchboard.config.validation.may_be_secret`: an auth token typed in the wrong
+    place) is described by its length, never shown."""
+    if isinstance(value, str) and may_be_secret(value):
+        return f"the value ({len(value)} characters, not shown in case it is a secret)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -56,23 +62,36 @@ def e164(name: str, value: object) -> str:
     if not is_e164(value):
         raise ValidationError(
             name,
-            f"{_show(value)} is not an E.164 number (like +14155550100: '+', country code, number)",
+            f"{show(value)} is not an E.164 number (like +14155550100: '+', country code, number)",
         )
     return value
 
 
 def sid(name: str, value: object, *prefixes: str) -> str:
-    """A Twilio SID: a two-letter prefix (one of ``prefixes`` when given) and 32 hex digits."""
+    """A Twilio SID: a two-letter prefix (one of ``prefixes`` when given) and 32 hex digits.
+
+    A wrong value is shown only when it starts with such a prefix and does not look like a
+    secret, as for ``TWILIO_ACCOUNT_SID``: the auth token is easily pasted where a SID goes,
+    so otherwise only its length is told."""
     match = _SID.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         what = " or ".join(prefixes) if prefixes else "a two-letter prefix"
+        expected = f"{what} followed by 32 hex digits"
+        if not isinstance(value, str):
+            raise ValidationError(name, f"{show(value)} is not a SID ({expected})")
+        prefixed = value.startswith(prefixes) if prefixes else value[:2].isalpha()
+        if prefixed and not may_be_secret(value):
+            raise ValidationError(name, f"{show(value)} is not a SID ({expected})")
+        found = f"{len(value)} characters" + ("" if prefixed else f" not starting with {what}")
         raise ValidationError(
-            name, f"{_show(value)} is not a SID ({what} followed by 32 hex digits)"
+            name,
+            f"the value is not a SID ({expected}): it has {found}, and is not shown in case "
+            "it is a secret",
         )
     if prefixes and match.group(1) not in prefixes:
         raise ValidationError(
             name,
-            f"{_show(value)} is a {match.group(1)} SID; expected one starting with "
+            f"{value!r} is a {match.group(1)} SID; expected one starting with "
             + " or ".join(prefixes),
         )
     return value
@@ -86,7 +105,7 @@ def enum(name: str, value: object, allowed: Collection[str]) -> str:
             if not isinstance(allowed, list | tuple)
             else ", ".join(allowed)
         )
-        raise ValidationError(name, f"{_show(value)} is not one of: {choices}")
+        raise ValidationError(name, f"{show(value)} is not one of: {choices}")
     return value
 
 
@@ -106,7 +125,7 @@ def url(name: str, value: object) -> str:
 def show_url(value: object) -> str:
     """A URL for an error message (quoted, shortened), the password of any
     ``user:password@`` part shown as ``***``."""
-    return _show(redact_url(value) if isinstance(value, str) else value)
+    return show(redact_url(value) if isinstance(value, str) else value)
 
 
 def http_method(name: str, value: object) -> str:
@@ -114,7 +133,7 @@ def http_method(name: str, value: object) -> str:
     if isinstance(value, str) and value.upper() in HTTP_METHODS:
         return value.upper()
     raise ValidationError(
-        name, f"{_show(value)} is not an HTTP method Twilio calls back with (GET or POST)"
+        name, f"{show(value)} is not an HTTP method Twilio calls back with (GET or POST)"
     )
 
 
@@ -131,7 +150,7 @@ def date(name: str, value: object) -> str:
             pass
         else:
             return value
-    raise ValidationError(name, f"{_show(value)} is not a date (YYYY-MM-DD)")
+    raise ValidationError(name, f"{show(value)} is not a date (YYYY-MM-DD)")
 
 
 def positive_int(name: str, value: object, *, maximum: int | None = None) -> int:
@@ -139,9 +158,9 @@ def positive_int(name: str, value: object, *, maximum: int | None = None) -> int
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(name, f"{_show(value)} is not a whole number of at least 1")
+        raise ValidationError(name, f"{show(value)} is not a whole number of at least 1")
     if maximum is not None and value > maximum:
-        raise ValidationError(name, f"{_show(value)} is more than {maximum}")
+        raise ValidationError(name, f"{show(value)} is more than {maximum}")
     return value
 
 

@@ -115,7 +115,7 @@ def public_url_option(settings: Settings, public_url: str | None, allow_insecure
             name="--public-url" if given else PUBLIC_URL_SETTING,
         )
     except ProvisioningError as error:
-        raise one_line(error, 2 if given else 1) from None
+        raise one_line(error, 2) from None
 
 
 def one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
@@ -127,6 +127,18 @@ def one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
 def usage_error(error: ValidationError, options: dict[str, str]) -> OneLineError:
     """A rejected argument, named by its CLI option (``--media-url``, not ``media_url``)."""
     return OneLineError(f"{options.get(error.argument, error.argument)}: {error.problem}")
+
+
+def check_body(body: str | None, *, media: bool) -> None:
+    """A message's text as Twilio takes it, checked before anything is sent: not empty unless
+    media go with it, and no longer than Twilio's limit; raises ``ValidationError`` naming
+    ``body``."""
+    from switchboard.api.resources.messages import body as message_body
+    from switchboard.api.validation import message_content
+
+    message_content("body", body, media=media)
+    if body is not None:
+        message_body("body", body)
 
 
 def flat(error: Exception) -> str:

@@ -22,6 +22,7 @@ from flask.cli import with_appcontext
 from switchboard.cli.common import (
     OneLineCommand,
     OneLineError,
+    check_body,
     connect,
     flat,
     not_sent,
@@ -172,13 +173,19 @@ def call_command(
     not called.
     """
     from switchboard.api import TwilioError, ValidationError
+    from switchboard.api.validation import url as check_url
 
     if flow and url is not None:
         raise OneLineError("give --flow or --url, not both")
     _check_numbers(to, from_)
-    store = _store()
+    if url is not None:
+        try:
+            check_url("url", url)
+        except ValidationError as error:
+            raise usage_error(error, CALL_OPTIONS) from None
     settings, client = connect(config_ref)
     base = public_url_option(settings, public_url, allow_insecure)
+    store = _store()
     _refuse_opted_out(store, to, from_, "calling")
     search = f"switchboard api get-calls --to {to}"
     with client:
@@ -228,18 +235,20 @@ def sms_command(
     or both.
     """
     from switchboard.api import TwilioError, ValidationError
-    from switchboard.api.validation import message_content
+    from switchboard.api.validation import url as check_url
 
     if body is None and not media_url:
         raise OneLineError("give --body, --media-url or both: a message needs text or media")
     _check_numbers(to, from_)
     try:
-        message_content("body", body, media=bool(media_url))
+        check_body(body, media=bool(media_url))
+        for media in media_url:
+            check_url("media_url", media)
     except ValidationError as error:
         raise usage_error(error, SMS_OPTIONS) from None
-    store = _store()
     settings, client = connect(config_ref)
     base = public_url_option(settings, public_url, allow_insecure)
+    store = _store()
     _refuse_opted_out(store, to, from_, "sending")
     search = f"switchboard api get-all-sms-messages --to {to}"
     with client:

@@ -32,7 +32,13 @@ import click
 
 from switchboard.api.errors import ValidationError
 from switchboard.api.validation import e164, url
-from switchboard.cli.common import CommandGroup, OneLineError, profile_name
+from switchboard.cli.common import (
+    CommandGroup,
+    OneLineError,
+    check_body,
+    profile_name,
+    usage_error,
+)
 from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
@@ -146,7 +152,7 @@ def _settings(profile: str | None) -> Any:
     try:
         return load_settings(profile)
     except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+        raise OneLineError(str(error)) from None
 
 
 def _credentials(settings: Any) -> tuple[str | None, str | None]:
@@ -173,7 +179,7 @@ def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = 
     try:
         app = create_app(config)
     except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+        raise OneLineError(str(error)) from None
     base = (settings.public_url or "http://localhost").rstrip("/")
     routes = BUNDLED_ROUTES
     description = f"the app in process ({redact_url(base)})"
@@ -312,13 +318,13 @@ def _default_emulator(settings: Any) -> str | None:
     try:
         return emulator_url("TWILIO_API_BASE_URL", base)
     except ValidationError as error:
-        raise click.ClickException(str(error)) from None
+        raise OneLineError(str(error)) from None
 
 
 def _emulator(settings: Any, base: str) -> EmulatorAPI:
     account_sid, token = _credentials(settings)
     if not account_sid or not token:
-        raise click.ClickException(
+        raise OneLineError(
             "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be the emulator's account to read "
             "its numbers (or use --url URL or --in-process)")
     api = EmulatorAPI(base, account_sid, token)
@@ -549,6 +555,10 @@ def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
     """
     if body is None and not media:
         raise click.UsageError("give --body, --media or both: a message has text or media")
+    try:
+        check_body(body, media=bool(media))
+    except ValidationError as error:
+        raise usage_error(error, {"body": "--body"}) from None
     body = body or ""
     _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url}, flow)
     remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]

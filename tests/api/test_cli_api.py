@@ -454,3 +454,16 @@ def test_an_update_with_nothing_to_change_names_the_options(
     assert options in output
     assert len(output.strip().splitlines()) == 1
     assert twilio_env.requests == []
+
+
+@pytest.mark.parametrize("option", ["--account-sid", "--call-sid"])
+def test_a_secret_given_as_a_sid_is_never_echoed(twilio_env: TwilioStub, option: str) -> None:
+    operation = "get-account-details" if option == "--account-sid" else "get-call"
+    code, output = invoke(operation, option, AUTH_TOKEN)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert f"{option}: the value is not a SID" in output
+    assert "not shown in case it is a secret" in output
+    assert AUTH_TOKEN not in output
+    assert AUTH_TOKEN[:10] not in output
+    assert twilio_env.requests == []

@@ -129,7 +129,7 @@ def test_local_public_url_is_refused(
 ) -> None:
     monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "http://localhost:5000")
     code, output = invoke("sms", "--to", TO, "--from", FROM, "--body", "x")
-    assert code == 1
+    assert code == 2
     assert "tunnel" in output
     assert twilio_env.requests == []
 
@@ -474,3 +474,46 @@ def test_a_connection_refused_does_not_say_it_may_have_been_placed(
     assert output.endswith(": Connection refused (retries exhausted)\n"), output
     assert "may have acted" not in output
 
+
+
+BAD_ARGUMENTS = [
+    (["call", "--url", "bad"], "--url: 'bad' is not an absolute http(s) URL"),
+    (["call", "--url", ""], "--url: '' is not an absolute http(s) URL"),
+    (
+        ["sms", "--body", "x", "--media-url", "bad"],
+        "--media-url: 'bad' is not an absolute http(s) URL",
+    ),
+    (["sms", "--body", "x" * 1601], "--body: is 1601 characters; Twilio takes at most 1600"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_ARGUMENTS)
+def test_arguments_are_checked_before_the_opt_outs(
+    server_env: Store, twilio_env: TwilioStub, args: list[str], expected: str
+) -> None:
+    server_env.opt_out(TO, sender=FROM)
+    code, output = invoke(args[0], "--to", TO, "--from", FROM, *args[1:])
+    assert (code, output) == (2, f"Error: {expected}\n")
+    assert twilio_env.requests == []
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_ARGUMENTS)
+def test_arguments_are_checked_before_the_database(
+    server_env: Store, twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch,
+    args: list[str], expected: str
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", DOWN)
+    code, output = invoke(args[0], "--to", TO, "--from", FROM, *args[1:])
+    assert (code, output) == (2, f"Error: {expected}\n")
+
+
+@pytest.mark.parametrize("command", ["sms", "call"])
+def test_no_public_url_is_a_usage_error(
+    server_env: Store, twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.delenv("SWITCHBOARD_PUBLIC_URL")
+    code, output = invoke(command, "--to", TO, "--from", FROM, *_extra(command))
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert "SWITCHBOARD_PUBLIC_URL" in output
+    assert twilio_env.requests == []

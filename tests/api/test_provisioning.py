@@ -215,7 +215,7 @@ def test_cli_refuses_a_local_public_url_before_any_request(
 ) -> None:
     monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "http://127.0.0.1:5000")
     code, output = provision("--number", PN)
-    assert code == 1
+    assert code == 2
     assert output.count("\n") == 1
     assert "tunnel" in output
     assert twilio_env.requests == []
@@ -583,3 +583,39 @@ def test_cli_detaches_a_sip_trunk_on_the_emulator(emu: Emulator) -> None:
         assert code == 0, output
         assert f"  trunk_sid: {TK} -> (none)" in output
         assert not client.incoming_phone_numbers.get(number["sid"])["trunk_sid"]
+
+
+TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--application", TOKEN], "--application: the value is not a SID (AP followed by 32 "
+                                   "hex digits): it has 32 characters not starting with AP"),
+        (["--application", f"AP{TOKEN[:20]}"], "--application: the value is not a SID"),
+        (["--number", TOKEN], "--number: the value (32 characters, not shown in case it is a "
+                              "secret) is neither an E.164 number"),
+        (["--number", f"PN{TOKEN}x"], "--number: the value is not a SID"),
+    ],
+)
+def test_cli_never_echoes_a_target_that_may_be_a_secret(
+    public_env: TwilioStub, args: list[str], expected: str
+) -> None:
+    code, output = provision(*args)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert output.startswith(f"Error: {expected}"), output
+    assert TOKEN[:20] not in output
+    assert public_env.requests == []
+
+
+def test_cli_without_a_public_url_is_a_usage_error(
+    twilio_env: TwilioStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SWITCHBOARD_PUBLIC_URL", raising=False)
+    code, output = provision("--number", PN)
+    assert code == 2
+    assert output.count("\n") == 1, output
+    assert "SWITCHBOARD_PUBLIC_URL" in output
+    assert twilio_env.requests == []

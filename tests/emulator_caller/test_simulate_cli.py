@@ -199,3 +199,47 @@ def test_the_simulator_checks_its_input(server: HookServer, simulator: Any) -> N
                                       "--emulator", simulator.url])
     assert result.exit_code == 1
     assert "is not a number of account" in result.output
+
+
+@pytest.mark.parametrize("kind", ["call", "sms"])
+@pytest.mark.parametrize(
+    ("env", "args", "expected"),
+    [
+        ({}, ["--config-ref", "nosuch"], "nosuch"),
+        ({"TWILIO_ACCOUNT_SID": "AC123"}, [], "TWILIO_ACCOUNT_SID"),
+    ],
+)
+def test_unusable_settings_are_a_usage_error(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, kind: str, env: dict[str, str],
+    args: list[str], expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    extra = ["--body", "hi"] if kind == "sms" else []
+    result = CliRunner().invoke(cli, ["simulate", kind, "--to", "+15551230000", "--in-process",
+                                      *extra, *args])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: ")
+    assert expected in result.output
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("", "Error: --body: must not be empty when no media is sent"),
+        ("x" * 1601, "Error: --body: is 1601 characters; Twilio takes at most 1600"),
+    ],
+)
+def test_sms_body_gets_the_checks_of_switchboard_sms(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, body: str, expected: str
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    result = CliRunner().invoke(cli, ["simulate", "sms", "--to", "+15551230000", "--body", body,
+                                      "--in-process"])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert result.output.startswith(expected)
+    assert not (tmp_path / "sb.sqlite3").exists()
