@@ -7,6 +7,7 @@ cannot be used are one line too; no password is ever printed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -426,11 +427,17 @@ def test_a_host_name_that_does_not_resolve() -> None:
                     "machine, like 127.0.0.1")
 
 
-def test_a_port_in_use() -> None:
+@contextlib.contextmanager
+def port_in_use() -> Iterator[int]:
+    """A port of 127.0.0.1 something listens on."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
+        yield taken.getsockname()[1]
+
+
+def test_a_port_in_use() -> None:
+    with port_in_use() as port:
         line = assert_one_line_error(switchboard("emulator", "--port", str(port)))
     assert line == (f"Error: emulator: Invalid value for '--port': 127.0.0.1:{port} is already "
                     "in use (Address already in use); pick another port, or 0 for any free port")
@@ -468,10 +475,7 @@ def test_run_refuses_a_host_that_is_not_this_machine(no_serving: None) -> None:
 
 
 def test_run_refuses_a_port_in_use_naming_the_address(no_serving: None) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with port_in_use() as port:
         line = assert_one_line_error(switchboard("run", "--port", str(port)))
     assert line == (f"Error: run: Invalid value for '--port' / '-p': 127.0.0.1:{port} is "
                     "already in use (Address already in use); pick another port, or 0 for any "
