@@ -492,7 +492,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
                   profile: str | None, digits: str | None, speech: tuple[str, ...],
                   dial_outcomes: tuple[str, ...], record_seconds: int,
                   status_callback: str | None, interactive: bool) -> None:
-    """Call NUMBER and print what the caller hears.
+    """Call the number --to and print what the caller hears.
 
     \b
     switchboard simulate call --to +15551230000 --in-process --digits 2
@@ -547,7 +547,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
                  in_process: bool, flow: str | None, fallback_url: str | None, verbose: bool,
                  profile: str | None, body: str | None, media: tuple[str, ...]) -> None:
-    """Text NUMBER and print the replies.
+    """Text the number --to and print the replies.
 
     \b
     switchboard simulate sms --to +15551230000 --body HELP --in-process
