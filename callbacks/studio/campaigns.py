@@ -49,7 +49,7 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.context import flow_sid
 from switchboard.callbacks.studio.definition import StudioError
 from switchboard.callbacks.studio.executions import AlreadyActive, Database, Execution
-from switchboard.callbacks.studio.timers import SendOnce, SendsDatabase
+from switchboard.callbacks.studio.timers import CreatesWrapped, SendOnce, SendsDatabase
 from switchboard.config.validation import is_e164
 
 if TYPE_CHECKING:
@@ -460,32 +460,13 @@ class _SendFailures:
         if client is None:
             self.reasons.append(NO_ACCOUNT)
             return None
-        return _Noted(client, self.reasons)
-
-
-class _Noted:
-    """A client whose ``messages.create`` and ``calls.create`` failures are noted."""
-
-    def __init__(self, client: Any, reasons: list[str]) -> None:
-        object.__setattr__(self, "_client", client)
-        object.__setattr__(self, "messages", _NotedCreate(client, "messages", reasons))
-        object.__setattr__(self, "calls", _NotedCreate(client, "calls", reasons))
-
-    def __enter__(self) -> _Noted:
-        self._client.__enter__()
-        return self
-
-    def __exit__(self, *details: object) -> Any:
-        return self._client.__exit__(*details)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._client, name, value)
+        return CreatesWrapped(
+            client, lambda wrapped, kind: _NotedCreate(wrapped, kind, self.reasons))
 
 
 class _NotedCreate:
+    """``client.messages`` or ``client.calls``, whose ``create`` failures are noted."""
+
     def __init__(self, client: Any, kind: str, reasons: list[str]) -> None:
         self._client = client
         self._kind = kind

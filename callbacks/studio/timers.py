@@ -166,7 +166,8 @@ class SendOnce:
     def wrap(self, factory: ClientFactory) -> ClientFactory:
         def guarded(settings: Settings) -> Any:
             client = factory(settings)
-            return None if client is None else _GuardedClient(client, self)
+            return None if client is None else CreatesWrapped(
+                client, lambda wrapped, kind: _Guarded(wrapped, kind, self))
 
         return guarded
 
@@ -263,16 +264,16 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-class _GuardedClient:
-    """A REST client whose ``messages.create`` and ``calls.create`` go through
-    :class:`SendOnce`; everything else is the client's own."""
+class CreatesWrapped:
+    """A REST client whose ``messages`` and ``calls`` are ``wrap(client, kind)`` (an object
+    with their ``create``, :class:`_Guarded` say); everything else is the client's own."""
 
-    def __init__(self, client: Any, once: SendOnce) -> None:
+    def __init__(self, client: Any, wrap: Callable[[Any, str], Any]) -> None:
         object.__setattr__(self, "_client", client)
-        object.__setattr__(self, "messages", _Guarded(client, "messages", once))
-        object.__setattr__(self, "calls", _Guarded(client, "calls", once))
+        object.__setattr__(self, "messages", wrap(client, "messages"))
+        object.__setattr__(self, "calls", wrap(client, "calls"))
 
-    def __enter__(self) -> _GuardedClient:
+    def __enter__(self) -> CreatesWrapped:
         self._client.__enter__()
         return self
 
