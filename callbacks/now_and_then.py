@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from typing import Any
 
 log = logging.getLogger("switchboard.callbacks")
@@ -15,7 +17,9 @@ class NowAndThen:
     ``every`` seconds and one round at a time in a process, never in the caller's thread (a
     webhook answers without waiting for it). :meth:`arguments` is read in the caller's thread
     (its app context) and handed to :meth:`work`; a failure is logged as ``old WHAT not
-    purged: ...`` and the next round tries again."""
+    purged: ...`` and the next round tries again. A forked child starts afresh: a round
+    running in the parent at the fork holds no lock there, and the child's first call runs
+    one."""
 
     #: What the rounds deal with, for the thread's name and the log.
     what = "rows"
@@ -25,6 +29,8 @@ class NowAndThen:
         self.every = every
         self._last: float | None = None
         self._lock = threading.Lock()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
 
     def __call__(self, store: Any) -> None:
         now = time.monotonic()
@@ -54,3 +60,11 @@ class NowAndThen:
             log.warning("old %s not purged: %s", self.what, error)
         finally:
             self._lock.release()
+
+
+def _reset_in_child(ref: weakref.ref[NowAndThen]) -> None:
+    """In a forked child: the parent's round (its thread is not there) holds no lock."""
+    rounds = ref()
+    if rounds is not None:
+        rounds._last = None
+        rounds._lock = threading.Lock()
