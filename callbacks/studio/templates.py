@@ -7,6 +7,10 @@ renders as nothing, as in Studio. A filter Liquid does not know passes its input
 unchanged when rendering; :func:`unknown_filters` finds them beforehand, for a warning.
 Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
 longer one is an error (``limit: 15`` keeps the first items).
+
+:func:`render_markup` renders a template whose own text is markup (SSML in text to say): what
+its Liquid outputs (a caller's words, a message, an HTTP answer) is escaped, so that it stays
+text inside that markup.
 """
 
 from __future__ import annotations
@@ -77,15 +81,26 @@ class _StudioEnvironment(Environment):
     loop_iteration_limit = LOOP_LIMIT
 
 
-def _environment() -> Environment:
+def _as_it_is(value: object) -> object:
+    return value
+
+
+def _environment(*, autoescape: bool = False) -> Environment:
     env = _StudioEnvironment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
-                             autoescape=False)
+                             autoescape=autoescape)
     env.filters["to_json"] = to_json
+    if autoescape:
+        # Studio has no ``safe``: a value it is given stays text, escaped like any other.
+        env.filters["safe"] = _as_it_is
     return env
 
 
 environment: Environment = _environment()
 """The Liquid environment configured as Studio's."""
+
+markup_environment: Environment = _environment(autoescape=True)
+"""Studio's environment escaping what Liquid outputs (``&``, ``<``, ``>`` and quotes as XML
+escapes); the template's own text, string literals included, stays as written."""
 
 
 def _location(error: LiquidError) -> tuple[int | None, int | None]:
@@ -124,6 +139,26 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         raise _error(error, syntax=False) from None
 
 
+@lru_cache(maxsize=512)
+def _parse_markup(template: str) -> BoundTemplate:
+    try:
+        return markup_environment.from_string(template)
+    except LiquidError as error:
+        raise _error(error, syntax=True) from None
+
+
+def render_markup(template: str, context: Mapping[str, Any]) -> str:
+    """``template`` rendered with ``context`` for a template whose text is markup: every
+    value Liquid outputs is escaped, so that markup can come only from the template itself
+    (``<break/>{{ widgets.gather.SpeechResult }}`` gives ``<break/>&lt;break/&gt;`` when the
+    caller said ``<break/>``). :class:`TemplateError` as for :func:`render`."""
+    bound = _parse_markup(template)
+    try:
+        return bound.render(**context)
+    except LiquidError as error:
+        raise _error(error, syntax=False) from None
+
+
 def unknown_filters(template: str) -> list[str]:
     """The filters ``template`` uses that :data:`environment` does not have (they would output
     their input unchanged), in the order they first appear."""
@@ -131,5 +166,5 @@ def unknown_filters(template: str) -> list[str]:
     return [name for name in analysis.filters if name not in environment.filters]
 
 
-__all__ = ["LOOP_LIMIT", "TemplateError", "environment", "parse", "render", "to_json",
-           "unknown_filters"]
+__all__ = ["LOOP_LIMIT", "TemplateError", "environment", "markup_environment", "parse",
+           "render", "render_markup", "to_json", "unknown_filters"]

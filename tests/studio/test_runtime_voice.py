@@ -129,6 +129,11 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         say("no_text", 'Spell <say-as interpret-as="characters"> </say-as>', after="plain"),
         say("plain", "1 < 2 and 3 &amp; 4"),
     ),
+    "ssml_speech": definition(
+        widget("menu", "gather-input-on-call", {"say": "Say something."},
+               keypress=None, speech="heard", timeout=None),
+        say("heard", '<prosody rate="slow">You said {{widgets.menu.SpeechResult}}</prosody>'),
+    ),
     "loop_liquid": definition(
         widget("hello", "say-play", {"say": "Hello.", "loop": "{{flow.variables.none}}0"},
                audioComplete=None),
@@ -379,6 +384,21 @@ def test_ssml_in_the_text_to_say_becomes_elements_and_other_text_stays_plain(twi
         'Spell <say-as interpret-as="characters"> </say-as>',
         "1 < 2 and 3 &amp; 4",
     ]
+
+
+def test_what_the_caller_said_is_said_back_as_text_never_as_ssml(twilio):
+    call = Call(twilio, "speech_menu")
+    call.start()
+    root = call.step("menu", "gather", SpeechResult='<break time="3s"/>', Confidence="0.9")
+    (said,) = root.iter("Say")
+    assert (len(said), said.text) == (0, 'You said <break time="3s"/>.')
+
+    call = Call(twilio, "ssml_speech")
+    call.start()
+    words = '<prosody rate="x-slow">hi</prosody> & <break time="3s"/>'
+    (said,) = call.step("menu", "gather", SpeechResult=words, Confidence="0.9").iter("Say")
+    assert [(child.tag, child.get("rate"), child.text, len(child)) for child in said] == [
+        ("prosody", "slow", f"You said {words}", 0)]
 
 
 def test_a_loop_that_renders_outside_1_to_99_ends_with_the_apology(twilio, store, caplog):

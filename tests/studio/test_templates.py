@@ -10,15 +10,19 @@ from switchboard.callbacks.studio.definition import StudioError
 from switchboard.callbacks.studio.templates import (
     TemplateError,
     environment,
+    markup_environment,
     parse,
     render,
+    render_markup,
     unknown_filters,
 )
 
 CONTEXT = {
     "trigger": {"call": {"From": "+15555550123", "CallSid": "CA" + "0" * 32}},
     "widgets": {"menu": {"Digits": "2"},
-                "lookup": {"parsed": {"status": "shipped", "items": [1, 2]}}},
+                "lookup": {"parsed": {"status": "shipped", "items": [1, 2]}},
+                "ask": {"SpeechResult": '<break time="3s"/> Tom & "Jerry"',
+                        "words": ["<b>", "&"]}},
     "flow": {"variables": {"attempts": "2"}, "channel": {"address": "+15555550100"}},
     "contact": {"channel": {"address": "+15555550123"}},
 }
@@ -104,3 +108,36 @@ def test_each_loop_runs_15_times_at_most_as_in_studio() -> None:
         assert not raised.value.syntax
         assert "more than Studio's 15" in str(raised.value)
         assert "'limit: 15'" in str(raised.value)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ('<s>{{ widgets.ask.SpeechResult }}</s>',
+     "<s>&lt;break time=&#34;3s&#34;/&gt; Tom &amp; &#34;Jerry&#34;</s>"),
+    ("<p>{{ widgets.ask.SpeechResult | escape }}</p>",
+     "<p>&lt;break time=&#34;3s&#34;/&gt; Tom &amp; &#34;Jerry&#34;</p>"),
+    ("<p>{{ widgets.ask.SpeechResult | strip_html }}</p>", "<p> Tom &amp; &#34;Jerry&#34;</p>"),
+    ("<p>{{ widgets.ask.SpeechResult | safe }}</p>",
+     "<p>&lt;break time=&#34;3s&#34;/&gt; Tom &amp; &#34;Jerry&#34;</p>"),
+    ("<p>{{ widgets.ask.words | join: '<break/>' }}</p>", "<p>&lt;b&gt;<break/>&amp;</p>"),
+    ("{% capture said %}<s>{{ widgets.ask.words[1] }}</s>{% endcapture %}{{ said }}",
+     "<s>&amp;</s>"),
+    ('<s>{{ "<break/>" }}{{ widgets.nothing | default: "<break/>" }}</s>',
+     "<s><break/><break/></s>"),
+    ("<s>{{ widgets.lookup.parsed | to_json }}</s>",
+     "<s>{&#34;status&#34;: &#34;shipped&#34;, &#34;items&#34;: [1, 2]}</s>"),
+    ("You pressed {{widgets.menu.Digits}} & <break/>", "You pressed 2 & <break/>"),
+])
+def test_render_markup_escapes_what_liquid_outputs_never_the_template(template: str,
+                                                                      expected: str) -> None:
+    assert render_markup(template, CONTEXT) == expected
+
+
+def test_render_markup_is_studios_liquid_and_render_does_not_escape() -> None:
+    assert markup_environment.autoescape
+    assert not environment.autoescape
+    assert set(markup_environment.filters) == set(environment.filters)
+    assert render("<s>{{ widgets.ask.words[0] }}</s>", CONTEXT) == "<s><b></s>"
+    with pytest.raises(TemplateError, match=r"^Liquid syntax error at line 1, column 4: "):
+        render_markup("<s>{{ oops", CONTEXT)
+    with pytest.raises(TemplateError, match="more than Studio's 15"):
+        render_markup("{% for i in (1..16) %}<s/>{% endfor %}", CONTEXT)

@@ -15,6 +15,7 @@ from typing import Any
 from lxml import etree
 
 from switchboard.callbacks.studio.executions import CALL_OVER
+from switchboard.callbacks.studio.templates import render_markup
 from switchboard.callbacks.studio.widgets.base import (
     VOICE,
     Immediate,
@@ -61,7 +62,8 @@ def ssml_say(text: str, **attributes: Any) -> Say | None:
     """A ``<Say>`` of ``text`` (with ``attributes``) holding its SSML as elements, when
     ``text`` is a well-formed XML fragment holding elements, each one that ``<Say>`` takes
     where it stands, with attributes and values it takes; None for any other text (it is said
-    as it is, markup and all)."""
+    as it is, markup and all). ``text`` is markup: text from a caller or from outside must come
+    in escaped (:func:`~switchboard.callbacks.studio.templates.render_markup`)."""
     if "<" not in text:
         return None
     try:
@@ -103,17 +105,27 @@ def _add_ssml(node: TwiML, spec: ElementSpec, element: Any) -> None:
             node.add_text(child.tail)  # type: ignore[attr-defined]
 
 
+def _ssml_prompt(visit: Visit, template: str, *, loop: int) -> Say | None:
+    """The ``<Say>`` of the ``say`` ``template`` with its SSML as elements (:func:`ssml_say`),
+    when the template itself is SSML; what its Liquid outputs is text inside the elements.
+    None for a text without SSML."""
+    markup = render_markup(template, visit.context) if "{" in template else template
+    return ssml_say(markup.strip(), loop=loop, **_speech(visit))
+
+
 def _prompt(node: Any, visit: Visit, *, loop: int) -> bool:
-    """Add the widget's ``say`` or ``play`` to ``node``; whether there was one. SSML in
-    ``say`` (Liquid rendered first) becomes elements of the ``<Say>``."""
-    say, play = visit.text("say"), visit.text("play")
-    if say:
-        speech = _speech(visit)
-        with_ssml = ssml_say(say, loop=loop, **speech)
+    """Add the widget's ``say`` or ``play`` to ``node``; whether there was one. SSML written
+    in the ``say`` template becomes elements of the ``<Say>``; what Liquid outputs there (a
+    caller's words, a message, an HTTP answer) is said as text, never as markup."""
+    template = visit.properties.get("say")
+    if template.__class__ is str and "<" in template:
+        with_ssml = _ssml_prompt(visit, template, loop=loop)
         if with_ssml is not None:
             node.append(with_ssml)
-        else:
-            node.say(say, loop=loop, **speech)
+            return True
+    say, play = visit.text("say"), visit.text("play")
+    if say:
+        node.say(say, loop=loop, **_speech(visit))
     elif play:
         node.play(play, loop=loop)
     return bool(say or play)
