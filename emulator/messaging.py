@@ -55,6 +55,8 @@ ERROR_TEXTS = {
     30007: "Message filtered",
     30008: "Unknown error",
 }
+#: Documents one incoming message runs at most (its webhook's, then each ``<Redirect>``'s or
+#: ``<Message action>``'s): the next one past it is not requested.
 MAX_MESSAGING_DOCUMENTS = 10
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -192,6 +194,9 @@ class Messaging:
             url, method, extra = follow
             params = {**params, **extra}
             purpose = "sms-redirect"
+        else:
+            transcript.add("error", "the message's TwiML went on for more than "
+                           f"{MAX_MESSAGING_DOCUMENTS} documents: {url} is not requested")
         transcript.status = "received"
         transcript.done.set()
         return transcript

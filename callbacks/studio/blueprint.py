@@ -3,7 +3,8 @@
 back to during a call and for a question's status:
 
 - ``/flows/NAME/step/WIDGET/SOURCE``: a Gather's, Record's, Dial's or Enqueue's action, the
-  Redirect after a Gather or a Record that got nothing, a TwiML Redirect's way back;
+  Redirect after a Gather or a Record that got nothing, a TwiML Redirect's way back (of a
+  call, or of a conversation: a request carrying a ``MessageSid``, to ``.../return``);
 - ``/flows/NAME/message-status/EXECUTION/WIDGET``: the status callback of the question a Send
   & Wait For Reply sent (``deliveryFailure`` when it failed);
 - ``/flows/NAME/call-status``: a Status Callback URL for the flow's calls: stored as
@@ -216,6 +217,25 @@ def studio_blueprint(
                               links=RequestLinks(args["name"]))
         return _voice(output, settings)
 
+    def flow_message_step(message: MessageRequest) -> MessagingResponse | None:
+        args = request.view_args
+        contact = message.params.get("From") or ""
+        flow, settings, store = context(args["name"], contact)
+        if flow is None:
+            log.error("message %s to /flows/%s: %s", message.message_sid or "-", args["name"],
+                      missing(args["name"], contact))
+            return None
+        if args["source"] != "return":
+            log.warning("message %s to /flows/%s/step/%s/%s: a conversation comes back to a "
+                        "flow only by a TwiML Redirect's .../return; not answered",
+                        message.message_sid or "-", args["name"], args["widget"],
+                        args["source"])
+            return None
+        output = runtime.message_return(flow, message.params, args["widget"],
+                                        db=runtime.database(store), settings=settings,
+                                        links=RequestLinks(args["name"]))
+        return output.messaging()
+
     def flow_message_status(status: StatusCallback) -> None:
         args = request.view_args
         flow, settings, store = context(args["name"])
@@ -250,25 +270,13 @@ def studio_blueprint(
                                  args["widget"], store_or_engine=store, settings=settings,
                                  links=RequestLinks(args["name"]))
 
-    call_view = _route(flow_call, "voice")
-    message_view = _route(flow_message, "sms")
-
-    def entry(name: str) -> Response:
-        """One URL for both: a message when the request carries a ``MessageSid``."""
-        try:
-            values = MultiDict(request.args)
-            values.update(read_form(request))
-        except HTTPException as error:
-            log.warning("%s %s refused: %s", request.method, request.path, error.name)
-            return safe_answer("voice", current_app.extensions["switchboard"].settings)
-        if values.get("MessageSid") or values.get("SmsSid") or values.get("SmsMessageSid"):
-            return message_view(name=name)
-        return call_view(name=name)
-
-    entry.twilio_kind = "voice"  # type: ignore[attr-defined]
-    bp.add_url_rule("/flows/<name>", "flow", entry, methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>", "flow",
+                    _call_or_message(_route(flow_call, "voice"), _route(flow_message, "sms")),
+                    methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/step/<widget>/<source>", "step",
-                    _route(flow_step, "voice"), methods=["GET", "POST"])
+                    _call_or_message(_route(flow_step, "voice"),
+                                     _route(flow_message_step, "sms")),
+                    methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/message-status/<execution>/<widget>", "message_status",
                     _route(flow_message_status, "message_status"), methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/call-status", "call_status",
@@ -293,6 +301,25 @@ def _route(handler: Callable[..., Any], kind: str) -> Callable[..., Response]:
 
     route.twilio_kind = kind  # type: ignore[attr-defined]
     return route
+
+
+def _call_or_message(call_view: Callable[..., Response],
+                     message_view: Callable[..., Response]) -> Callable[..., Response]:
+    """One URL for both: ``message_view`` when the request carries a ``MessageSid``."""
+
+    def view(**variables: str) -> Response:
+        try:
+            values = MultiDict(request.args)
+            values.update(read_form(request))
+        except HTTPException as error:
+            log.warning("%s %s refused: %s", request.method, request.path, error.name)
+            return safe_answer("voice", current_app.extensions["switchboard"].settings)
+        if values.get("MessageSid") or values.get("SmsSid") or values.get("SmsMessageSid"):
+            return message_view(**variables)
+        return call_view(**variables)
+
+    view.twilio_kind = "voice"  # type: ignore[attr-defined]
+    return view
 
 
 def _voice(output: Output, settings: Any) -> VoiceResponse | bytes:

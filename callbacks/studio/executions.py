@@ -16,7 +16,7 @@ contact fails, whichever process makes it.
 The flow then runs outside any transaction (a widget may wait 10 s on an HTTP request) and
 its progress is written, and the claim released, in one short transaction. A second message
 for the same contact waits for the claim, then continues from where the first left the
-execution. :func:`claim_due` takes executions whose reply timed out with ``FOR UPDATE SKIP
+execution. :func:`claim_due` takes executions whose wait timed out with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so several processes share them.
 """
 
@@ -862,8 +862,9 @@ def delete_execution(store_or_engine: Any, sid: str) -> bool:
 
 
 def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execution]:
-    """Claim up to ``limit`` executions waiting for a reply whose timeout passed (a call's
-    waits move only with the call). On
+    """Claim up to ``limit`` executions waiting for a reply, or for the return of a
+    conversation's TwiML Redirect, whose timeout passed (a call's waits move only with the
+    call). On
     PostgreSQL the rows are picked ``FOR NO KEY UPDATE SKIP LOCKED``: processes doing this at
     once take different executions, and none waits on another; an execution whose step rows
     are being inserted (which lock its key, ``FOR KEY SHARE``) is taken all the same."""
@@ -874,8 +875,10 @@ def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execut
         free = sa.or_(table.c.claim.is_(None), table.c.claimed_until < now)
         picked = conn.execute(
             sa.select(table.c.sid)
-            .where(table.c.status == ACTIVE, table.c.waiting_for == "reply",
-                   table.c.wait_until <= now, free)
+            .where(table.c.status == ACTIVE, table.c.wait_until <= now, free,
+                   sa.or_(table.c.waiting_for == "reply",
+                          sa.and_(table.c.waiting_for == "return",
+                                  table.c.channel == "messaging")))
             .order_by(table.c.wait_until)
             .limit(limit)
             .with_for_update(skip_locked=True, key_share=True)

@@ -16,7 +16,13 @@ How a conversation moves: an incoming message with no active execution for its s
 one (``incomingMessage``); Send Message adds a ``<Message>`` to the answer; Send & Wait For
 Reply adds its question and waits; the sender's next message to the flow resumes it
 (``incomingMessage``, or ``timeout`` first when it came after the timeout, then the message
-is taken as the new state of the execution allows).
+is taken as the new state of the execution allows). A TwiML Redirect ends the answer with a
+``<Redirect>`` to other TwiML and waits; that TwiML hands the conversation back with a
+``<Redirect>`` to the flow's URL with ``FlowEvent=return`` (or to
+``/flows/NAME/step/WIDGET/return``), which Twilio requests with the message's fields
+(:meth:`Runtime.message_return`). A reply or a return that does not come in time is taken as
+``timeout`` by the timers (:func:`fire_due_timeouts`), the messages after it sent through the
+REST API.
 
 Studio's limits hold: 1,000 steps per execution, and no widget runs more than 10 times in a
 row. An execution that cannot go on (a widget that cannot run, a missing widget, a limit)
@@ -652,6 +658,8 @@ class Runtime:
         if not contact:
             log.warning("flow %s: a message without From: not answered", flow.name)
             return output
+        if values.get("FlowEvent") == "return":
+            return self.message_return(flow, params, db=db, settings=settings, links=links)
         ends = _deadline(settings)
         for _round in range(3):
             execution = self._acquire(
@@ -663,9 +671,11 @@ class Runtime:
                 self._move(db, execution, output, settings, links, ends,
                            lambda runner: runner.start("incomingMessage"))
                 return output
-            if execution.waiting_for == "reply" and _late(self, execution):
+            if execution.waiting_for in ("reply", "return") and _late(self, execution):
                 self._move(db, execution, output, settings, links, ends,
                            lambda runner: runner.resume("timeout", {}))
+                if output.redirect is not None:
+                    return output  # a TwiML Redirect after the timeout took the message
                 continue  # the message itself: for what the timeout left
             if execution.waiting_for == "reply":
                 self._move(db, execution, output, settings, links, ends,
@@ -677,6 +687,43 @@ class Runtime:
                        lambda runner, reason=reason: runner.end(reason))
         log.error("flow %s: the message from %s found no execution to take it", flow.name,
                   contact)
+        return output
+
+    def message_return(self, flow: Flow, params: Mapping[str, str], widget: str | None = None,
+                       *, db: Database, settings: Settings, links: Links) -> Output:
+        """A TwiML Redirect handing the conversation back: the message's fields, requested at
+        the flow's URL with ``FlowEvent=return``, or at ``/step/WIDGET/return`` (``widget``).
+        The sender's execution waiting at that TwiML Redirect takes ``return`` (``timeout``
+        when it came back late); a return that finds none is logged and answered with nothing
+        (it starts no execution)."""
+        output = Output(MESSAGING)
+        values = fields(params)
+        contact = values.get("From") or ""
+        key, sid = MESSAGING, flow_sid(flow)
+        ends = _deadline(settings)
+        execution: Execution | None = None
+        found: Execution | None = None
+        if contact:  # the usual case: the execution, free, found and claimed in one statement
+            execution = store.claim_active(db, sid, contact, key, claim_for=_claim(settings))
+        if execution is None and contact:
+            found = store.find_active(db, sid, contact, key)
+            if _returns_to(found, widget):
+                execution = store.claim_waiting(db, found, claim_for=_claim(settings),
+                                                until=ends - ANSWER_MARGIN)
+        if execution is None or not _returns_to(execution, widget):
+            if execution is not None:
+                store.release(db, execution)
+            seen = execution or found
+            why = (f"its execution waits at {seen.widget} for {seen.waiting_for}"
+                   if seen is not None and seen.waiting_for
+                   else "no execution of its sender waits for it")
+            log.warning("flow %s: the return of a TwiML Redirect (%s) from %s is not taken: %s",
+                        flow.name, f"/step/{widget}/return" if widget else "FlowEvent=return",
+                        contact or "no sender", why)
+            return output
+        source = "timeout" if _late(self, execution) else "return"
+        self._move(db, execution, output, settings, links, ends,
+                   lambda runner: runner.resume(source, values))
         return output
 
     def message_status(self, flow: Flow, params: Mapping[str, str], execution_sid: str,
@@ -701,7 +748,8 @@ class Runtime:
 
     def fire_due_timeouts(self, db: Database, *, settings: Settings,
                           links: Callable[[Execution], Links], limit: int = 50) -> int:
-        """Take ``timeout`` for the executions whose reply did not come in time; how many."""
+        """Take ``timeout`` for the executions whose reply (or, in a conversation, TwiML
+        Redirect's return) did not come in time; how many."""
         done = 0
         for execution in store.claim_due(db, claim_for=BACKGROUND_CLAIM, limit=limit):
             output = Output(MESSAGING if execution.channel == MESSAGING else VOICE,
@@ -825,6 +873,12 @@ def _parties(values: Mapping[str, str]) -> tuple[str, str]:
     return from_, to
 
 
+def _returns_to(execution: Execution | None, widget: str | None) -> bool:
+    """Whether ``execution`` waits for a TwiML Redirect's return (at ``widget``, if given)."""
+    return (execution is not None and execution.waiting_for == "return"
+            and (widget is None or execution.widget == widget))
+
+
 def _late(runtime: Runtime, execution: Execution) -> bool:
     return execution.wait_until is not None and runtime.now() >= execution.wait_until
 
@@ -857,10 +911,11 @@ def fire_due_timeouts(
     client_factory: ClientFactory | None = None,
     limit: int = 50,
 ) -> int:
-    """Take the ``timeout`` of every Send & Wait For Reply whose reply did not come in time,
-    as a timer would, sending what the flow says next through the REST API; how many
-    executions moved. Several processes may run it at once (``FOR NO KEY UPDATE SKIP LOCKED``).
-    Executions of the Studio API's flows (in the database) move too."""
+    """Take the ``timeout`` of every Send & Wait For Reply whose reply did not come in time
+    (and of every TwiML Redirect of a conversation not handed back in time), as a timer
+    would, sending what the flow says next through the REST API; how many executions moved.
+    Several processes may run it at once (``FOR NO KEY UPDATE SKIP LOCKED``). Executions of
+    the Studio API's flows (in the database) move too."""
     from switchboard.callbacks.studio.flows_store import DatabaseFlows
     from switchboard.config import load_settings
 

@@ -1,6 +1,6 @@
-"""Timers: the timeouts of waiting widgets (Send & Wait For Reply's ``timeout``) taken on time by
-the server itself, with no other service to run, after a restart too, once across processes
-and hosts.
+"""Timers: the timeouts of waiting widgets (Send & Wait For Reply's ``timeout``, a
+conversation's TwiML Redirect's) taken on time by the server itself, with no other service to
+run, after a restart too, once across processes and hosts.
 
 Each server process runs one daemon thread (:class:`Timers`) that asks the database every
 second or so (with jitter, so that processes started together drift apart) for executions

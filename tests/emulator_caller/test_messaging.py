@@ -105,6 +105,37 @@ def test_empty_response_sends_nothing_and_redirect_is_followed(hooks, phone, num
     assert hooks.requests_to("/sms-two")[0].params["Body"] == "hi"
 
 
+def test_a_redirect_by_get_carries_the_message_in_its_query_signed(hooks, phone,
+                                                                   number) -> None:
+    hooks.on("/sms", twiml("<Message>One</Message>",
+                           "<Redirect method='GET'>/sms-two?step=2</Redirect>",
+                           "<Message>Never sent</Message>"))
+    hooks.on("/sms-two", twiml("<Message>Two</Message>", "<Redirect>/sms-three</Redirect>"))
+    hooks.on("/sms-three", twiml("<Message>Three</Message>"))
+    transcript = phone.inbound_sms(NUMBER, CALLER, "hi")
+    assert [m["body"] for m in transcript.messages] == ["One", "Two", "Three"]
+    [two] = hooks.requests_to("/sms-two")
+    assert (two.method, two.form) == ("GET", [])
+    assert two.signature_valid
+    assert (two.params["step"], two.params["Body"], two.params["MessageSid"]) == (
+        "2", "hi", transcript.sid)
+    [three] = hooks.requests_to("/sms-three")
+    assert three.method == "POST"
+    assert three.signature_valid
+    assert three.params["Body"] == "hi"
+
+
+def test_a_chain_of_redirects_stops_after_ten_documents(hooks, phone, number) -> None:
+    hooks.on("/sms", twiml("<Message>Again</Message>", "<Redirect>/sms</Redirect>"))
+    transcript = phone.inbound_sms(NUMBER, CALLER, "hi")
+    assert len(hooks.requests_to("/sms")) == 10
+    assert len(transcript.messages) == 10
+    (error,) = [e.text for e in transcript.events if e.kind == "error"]
+    assert error == (f"the message's TwiML went on for more than 10 documents: "
+                     f"{hooks.url('/sms')} is not requested")
+    assert transcript.status == "received"
+
+
 def test_conversation_cookies_per_pair(hooks, phone, number) -> None:
     def sms(request: flask.Request) -> flask.Response:
         count = int(request.cookies.get("count", "0")) + 1

@@ -87,7 +87,9 @@ class Output:
     """What one webhook answers: the call's TwiML, or the conversation's replies.
 
     ``webhook`` False: no answer goes back (a timer or a status callback moved the
-    execution), so messages are sent through the REST API instead of replies.
+    execution), so messages are sent through the REST API instead of replies. ``redirect``:
+    the ``(url, method)`` a TwiML Redirect hands the conversation to, after the replies; the
+    answer takes no reply after it.
     """
 
     def __init__(self, channel: str, *, webhook: bool = True) -> None:
@@ -95,11 +97,12 @@ class Output:
         self.webhook = webhook
         self.voice = VoiceResponse()
         self.replies: list[Reply] = []
+        self.redirect: tuple[str, str] | None = None
         self.apologise = False
 
     @property
     def takes_replies(self) -> bool:
-        return self.webhook and self.channel == MESSAGING
+        return self.webhook and self.channel == MESSAGING and self.redirect is None
 
     def messaging(self) -> MessagingResponse:
         response = MessagingResponse()
@@ -118,6 +121,9 @@ class Output:
                         message.media(url)
             else:
                 response.message(reply.body, **attributes)
+        if self.redirect is not None:
+            url, method = self.redirect
+            response.redirect(url, method=method)
         return response
 
 

@@ -403,6 +403,23 @@ CALL_FIELDS = frozenset({
     "AccountSid", "ApiVersion", "CallSid", "CallStatus", "Called", "Caller", "Direction",
     "From", "To", "FlowEvent",
 })
+#: The fields every message request carries (and a message's ``MediaUrlN`` and
+#: ``MediaContentTypeN``): not repeated in a TwiML Redirect's variables.
+MESSAGE_FIELDS = frozenset({
+    "AccountSid", "ApiVersion", "MessageSid", "SmsSid", "SmsMessageSid", "SmsStatus",
+    "MessagingServiceSid", "From", "To", "Body", "NumMedia", "NumSegments", "FromCity",
+    "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry",
+    "ProfileName", "WaId", "FlowEvent",
+})
+_MEDIA_FIELDS = ("MediaUrl", "MediaContentType")
+
+
+def _message_field(name: str) -> bool:
+    """Whether ``name`` is a field of the message itself rather than one the TwiML sent."""
+    if name in MESSAGE_FIELDS:
+        return True
+    return any(name.startswith(prefix) and name[len(prefix):].isdigit()
+               for prefix in _MEDIA_FIELDS)
 
 
 #: The event of a TwiML Redirect that does not wait for the call to come back (``timeout``
@@ -411,19 +428,17 @@ REDIRECTED = "redirected"
 
 
 class AddTwimlRedirect:
-    """Hand the call to other TwiML (``url``, ``method``). That TwiML comes back with a
-    ``<Redirect>`` to the flow's URL with ``?FlowEvent=return`` (or to this widget's
-    ``/step/WIDGET/return``): ``return``, with the fields it sent as variables; ``timeout``
-    when it came back after ``timeout`` seconds; ``fail`` when the URL is unusable, and in a
-    conversation (messages), which Switchboard cannot hand to other TwiML. ``timeout`` 0: no
-    coming back; the execution ends at the ``<Redirect>``."""
+    """Hand the call or the conversation to other TwiML (``url``, ``method``): a
+    ``<Redirect>`` in the answer (Voice TwiML, or Messaging TwiML after the replies already
+    in it). That TwiML comes back with a ``<Redirect>`` to the flow's URL with
+    ``?FlowEvent=return`` (or to this widget's ``/step/WIDGET/return``): ``return``, with
+    the fields it sent as variables (not those every call or message request carries);
+    ``timeout`` when it did not come back within ``timeout`` seconds; ``fail`` when the URL
+    is unusable, or when a conversation's run answers no incoming message (a timer, a status
+    callback, the REST API), so that no TwiML can redirect it. ``timeout`` 0: no coming back;
+    the execution ends at the ``<Redirect>``."""
 
     def run(self, visit: Visit) -> Wait | Transition:
-        if visit.channel != VOICE:
-            log.warning("flow %s, widget %s: Switchboard redirects calls only, not messages; "
-                        "taking 'fail'", visit.flow.name, visit.name)
-            return Transition("fail", {"error": "a TwiML Redirect of a message is not "
-                                                "available in Switchboard"})
         url = visit.text("url")
         if not url:
             return Transition("fail", {"error": "the url is blank"})
@@ -431,15 +446,40 @@ class AddTwimlRedirect:
         if method not in ("GET", "POST"):
             return Transition("fail", {"error": f"method {method} is not GET or POST"})
         timeout = visit.integer("timeout", 14400)
-        visit.output.voice.redirect(url, method=method)
+        if visit.channel == VOICE:
+            visit.output.voice.redirect(url, method=method)
+        else:
+            problem = _no_redirect(visit)
+            if problem:
+                log.warning("flow %s, widget %s: %s; taking 'fail'", visit.flow.name,
+                            visit.name, problem)
+                return Transition("fail", {"error": problem})
+            visit.output.redirect = (url, method)
         if timeout == 0:
             return Transition(REDIRECTED, to=None, direct=True)
         return Wait("return", timeout=float(timeout))
 
     def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
-        variables = {name: value for name, value in params.items() if name not in CALL_FIELDS}
+        if visit.channel == VOICE:
+            variables = {name: value for name, value in params.items()
+                         if name not in CALL_FIELDS}
+        else:
+            variables = {name: value for name, value in params.items()
+                         if not _message_field(name)}
         if source == "timeout":
             return Transition("timeout", variables)
         if source != "return":
             raise WidgetError(f"a TwiML Redirect does not come back as {source!r}")
         return Transition("return", variables)
+
+
+def _no_redirect(visit: Visit) -> str | None:
+    """Why a conversation's answer cannot redirect to other TwiML now, or None when it can."""
+    output = visit.output
+    if output.redirect is not None:
+        return f"the answer already redirects to {output.redirect[0]}"
+    if not output.takes_replies:
+        return ("no incoming message to answer: a conversation is redirected to other TwiML "
+                "only in the answer to a message's webhook, not after a timer, a status "
+                "callback or a start through the REST API")
+    return None
