@@ -276,6 +276,10 @@ def _record_exchange(
 _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 
 
+#: Where :func:`read_form` keeps a request's fields, in its WSGI environ.
+_FORM_KEY = "switchboard.form"
+
+
 def read_form(request: Request) -> MultiDict[str, str]:
     """The POST fields of a Twilio request, parsed in one step from the cached body.
 
@@ -284,17 +288,26 @@ def read_form(request: Request) -> MultiDict[str, str]:
     ``application/x-www-form-urlencoded`` bodies; werkzeug's general stream parser costs more
     than the parse itself. Other content types go to werkzeug (from the kept body). A body
     that is not UTF-8 has no fields (as with werkzeug); one over ``MAX_CONTENT_LENGTH`` is a 413.
+    The fields are parsed once per request: a view that looks at them before the webhook's own
+    (to choose it) costs no second parse. Treat them as read-only.
     """
     if request.method != "POST":
         return _NO_FIELDS
+    environ = request.environ
+    form = environ.get(_FORM_KEY)
+    if form is not None:
+        return form
     data = request.get_data(cache=True)
     if request.mimetype != FORM_TYPE:
-        return request.form
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return _NO_FIELDS
-    return MultiDict(parse_form(text))
+        form = request.form
+    else:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            return _NO_FIELDS
+        form = MultiDict(parse_form(text))
+    environ[_FORM_KEY] = form
+    return form
 
 
 def parse_form(text: str) -> list[tuple[str, str]]:

@@ -30,7 +30,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.errors import safe_answer, voice_apology
@@ -309,17 +308,20 @@ def _call_or_message(call_view: Callable[..., Response],
 
     def view(**variables: str) -> Response:
         try:
-            values = MultiDict(request.args)
-            values.update(read_form(request))
+            form = read_form(request)  # parsed once: the webhook's view reads it again
         except HTTPException as error:
             log.warning("%s %s refused: %s", request.method, request.path, error.name)
             return safe_answer("voice", current_app.extensions["switchboard"].settings)
-        if values.get("MessageSid") or values.get("SmsSid") or values.get("SmsMessageSid"):
+        if _is_message(request.args) or _is_message(form):
             return message_view(**variables)
         return call_view(**variables)
 
     view.twilio_kind = "voice"  # type: ignore[attr-defined]
     return view
+
+
+def _is_message(fields: Mapping[str, str]) -> bool:
+    return bool(fields.get("MessageSid") or fields.get("SmsSid") or fields.get("SmsMessageSid"))
 
 
 def _voice(output: Output, settings: Any) -> VoiceResponse | bytes:

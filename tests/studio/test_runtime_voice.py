@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from lxml import etree
 
+from switchboard.callbacks import handlers
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
@@ -806,3 +807,17 @@ def test_an_outbound_call_has_the_called_party_as_contact(twilio, store):
     call = Call(twilio, "context", Direction="outbound-api", From=NUMBER, To="+15550001111")
     assert spoken(call.start()).startswith("Hi +15550001111 from +15550001111")
     assert execution_of(store, call).contact_channel_address == "+15550001111"
+
+
+def test_the_flows_urls_parse_a_request_once(twilio, monkeypatch):
+    """The flow's URL and its steps choose the call's or the message's view from the
+    request's fields; the view then reads the same parse, not a second one."""
+    parsed: list[str] = []
+    parse = handlers.parse_form
+    monkeypatch.setattr(handlers, "parse_form", lambda text: parsed.append(text) or parse(text))
+    call = Call(twilio, "ssml_speech")
+    call.start()
+    assert len(parsed) == 1
+    (said,) = call.step("menu", "gather", SpeechResult="hi", Confidence="0.9").iter("Say")
+    assert "".join(said.itertext()) == "You said hi"
+    assert len(parsed) == 2
