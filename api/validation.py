@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,10 +26,13 @@ from switchboard.config.validation import is_e164, may_be_secret, redact_url
 
 __all__ = [
     "HTTP_METHODS",
+    "MAX_MEDIA_URLS",
+    "country_code",
     "date",
     "e164",
     "enum",
     "http_method",
+    "media_urls",
     "message_content",
     "positive_int",
     "resource",
@@ -41,9 +44,13 @@ __all__ = [
 
 _SID = re.compile(r"([A-Z]{2})[0-9a-fA-F]{32}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
 
 #: The methods Twilio accepts for the URLs it calls back.
 HTTP_METHODS = ("GET", "POST")
+
+#: The most media a message takes (Twilio's error 21623 beyond).
+MAX_MEDIA_URLS = 10
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -65,6 +72,15 @@ def e164(name: str, value: object) -> str:
             f"{show(value)} is not an E.164 number (like +14155550100: '+', country code, number)",
         )
     return value
+
+
+def country_code(name: str, value: object) -> str:
+    """An ISO 3166-1 alpha-2 country code: two letters (``us`` is sent as ``US``)."""
+    if not isinstance(value, str) or not _COUNTRY_CODE.fullmatch(value):
+        raise ValidationError(
+            name, f"{show(value)} is not an ISO 3166-1 alpha-2 country code (two letters, like US)"
+        )
+    return value.upper()
 
 
 def sid(name: str, value: object, *prefixes: str) -> str:
@@ -162,6 +178,16 @@ def positive_int(name: str, value: object, *, maximum: int | None = None) -> int
     if maximum is not None and value > maximum:
         raise ValidationError(name, f"{show(value)} is more than {maximum}")
     return value
+
+
+def media_urls(name: str, values: Sequence[object]) -> list[str]:
+    """A message's media: absolute http(s) URLs (:func:`url`), at most
+    :data:`MAX_MEDIA_URLS` of them."""
+    if len(values) > MAX_MEDIA_URLS:
+        raise ValidationError(
+            name, f"{len(values)} given; Twilio takes at most {MAX_MEDIA_URLS} for a message"
+        )
+    return [url(name, value) for value in values]
 
 
 def message_content(name: str, body: object, *, media: bool = False) -> None:

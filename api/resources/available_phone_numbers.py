@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from switchboard.api import validation
 from switchboard.api.errors import ValidationError
 from switchboard.api.resources.base import (
     Field,
@@ -17,7 +18,6 @@ from switchboard.api.resources.base import (
     text,
 )
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PATTERN = re.compile(r"^[0-9A-Za-z*]+$")
 _LAT_LONG = re.compile(r"^-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?$")
 
@@ -25,10 +25,7 @@ KINDS = {"local": "Local", "toll_free": "TollFree", "mobile": "Mobile"}
 
 
 def iso_country_code(name: str, value: Any) -> str:
-    value = text(name, value).upper()
-    if not _COUNTRY.match(value):
-        raise ValidationError(name, f"{value!r} is not an ISO 3166-1 alpha-2 country code")
-    return value
+    return validation.country_code(name, text(name, value))
 
 
 def number_pattern(name: str, value: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -77,18 +78,28 @@ class OperationsGroup(click.Group):
             raise OneLineError(f"{info_name}: {error.format_message()}") from None
 
 
+STDOUT = Path("-")
+"""What ``--output -`` gives: standard output, as most command-line tools take it (even for
+audio on a terminal, as with curl). Told apart by identity, so ``./-`` still names a file."""
+
+
 class OutputFile(click.Path):
-    """``--output FILE``: a file that can be written, checked before any request is sent.
+    """``--output FILE``: a file that can be written, checked before any request is sent, or
+    ``-`` for standard output (``./-`` names a file called ``-``).
 
     Its folder must exist and take new files (when the file does not exist yet); a file that
     exists must open for writing and, if it is a regular file, not be read-only (``chmod
-    a-w``, ``/proc/version``: even for root); a folder is refused.
+    a-w``, ``/proc/version``: even for root); a folder, and an empty name, are refused.
     """
 
     def __init__(self) -> None:
         super().__init__(dir_okay=False, writable=True, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "-":
+            return STDOUT
+        if value == "":
+            self.fail("'' is not a file name; give one, or - for standard output.", param, ctx)
         path = super().convert(value, param, ctx)
         folder = path.parent
         if not folder.is_dir():
@@ -137,6 +148,14 @@ def _option(attribute: Attribute) -> click.Option:
     )
 
 
+class OperationCommand(OneLineCommand):
+    """An operation's command, whose errors start with its name as typed (``get-call: ...``;
+    an alias as the user spelt it)."""
+
+    def typed_name(self, info_name: str, parent: click.Context | None) -> str:
+        return info_name
+
+
 def operation_command(operation: Operation, name: str | None = None) -> click.Command:
     """The click command that runs ``operation``."""
     params: list[click.Parameter] = [_option(a) for a in operation.attributes]
@@ -159,14 +178,15 @@ def operation_command(operation: Operation, name: str | None = None) -> click.Co
         click.Option(
             ["--output", "-o"],
             type=OutputFile(),
-            help="Write the result (JSON, text or media) to this file instead of stdout.",
+            help="Write the result (JSON, text or media) to this file instead of stdout "
+                 "(- for stdout, even audio on a terminal).",
         )
     )
     alias = "" if name in (None, operation.name) else f" (alias of {operation.name})"
-    return OneLineCommand(
+    return OperationCommand(
         name or operation.name,
         params=params,
-        callback=partial(_run, operation),
+        callback=partial(_run, operation, name or operation.name),
         help=f"{operation.summary}{alias}\n\n{operation.method} {operation.path}",
         short_help=operation.summary,
     )
@@ -174,17 +194,20 @@ def operation_command(operation: Operation, name: str | None = None) -> click.Co
 
 def _run(
     operation: Operation,
+    typed: str,
     config_ref: str | None,
     output: Path | None,
     **values: Any,
 ) -> None:
+    """Run ``operation``, typed as ``typed`` (its name or an alias), and print its result."""
     from switchboard.api import TwilioClient, TwilioError, ValidationError
     from switchboard.config import ConfigError, load_settings
 
     values = {key: (list(v) if isinstance(v, tuple) else v) for key, v in values.items()}
     media = str(values.get("recording_type") or "").lower() in ("mp3", "wav")
     if media and output is None and sys.stdout.isatty():
-        raise OneLineError(f"{operation.name}: give --output FILE for audio (or redirect stdout)")
+        raise OneLineError(f"{typed}: give --output FILE for audio (or --output - to print it, "
+                           "or redirect stdout)")
     try:
         client = TwilioClient.from_settings(settings=load_settings(config_ref))
     except (ConfigError, ValidationError) as error:
@@ -195,9 +218,9 @@ def _run(
             result = operation(client, **values)
             if isinstance(result, Iterator):
                 result = _first_then_rest(result)
-            _emit(result, output)
+            _emit(result, None if output is STDOUT else output)
         except ValidationError as error:
-            raise OneLineError(_name_option(operation, error)) from None
+            raise OneLineError(f"{typed}: {_name_option(operation, error)}") from None
         except TwilioError as error:  # ResourceNotFound included
             raise click.ClickException(str(error)) from None
 
@@ -216,16 +239,31 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
+#: A name in a problem's words: between spaces, parentheses, commas or semicolons, so that
+#: quoted values (``'url'``) and URLs are left alone.
+_WORD = re.compile(r"(?<![^\s(,;])[a-z][a-z0-9_]*(?![^\s),;])")
+
+
 def _name_option(operation: Operation, error: Any) -> str:
-    """``sid: 'x' is not a SID`` -> ``--call-sid: 'x' is not a SID``."""
+    """The problem with the option the user typed: ``sid: 'x' is not a SID`` ->
+    ``--call-sid: 'x' is not a SID``. A problem that names its own argument and others is
+    about them all (``url: give exactly one of url, twiml and application_sid``): each
+    argument it names becomes its option, and no one of them leads (``give exactly one of
+    --url, --twiml and --application-sid``)."""
     if error.argument == "update":
         options = [a.option for a in operation.attributes if not a.required and a.wire]
-        return f"{operation.name}: nothing to change; give one of: {', '.join(options)}"
+        return f"nothing to change; give one of: {', '.join(options)}"
+    options = {}
+    for candidate in operation.attributes:
+        options[candidate.param] = options[candidate.arg or candidate.param] = candidate.option
     attribute = operation.attribute(error.argument)
     if attribute is None and error.argument == "sid":
         attribute = next((a for a in operation.attributes if a.arg == "sid"), None)
+    named = {word for word in _WORD.findall(error.problem) if word in options}
+    if error.argument in named and len(named) > 1:
+        return _WORD.sub(lambda word: options.get(word[0], word[0]), error.problem)
     name = attribute.option if attribute else error.argument
-    return f"{operation.name}: {name}: {error.problem}"
+    return f"{name}: {error.problem}"
 
 
 def _emit(result: Any, output: Path | None) -> None:

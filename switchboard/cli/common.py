@@ -19,8 +19,18 @@ class OneLineError(click.ClickException):
     exit_code = 2
 
 
+def command_name(context: click.Context) -> str:
+    """The command as typed after ``switchboard``: ``"call"``, ``"flows run"``."""
+    names = []
+    while context.parent is not None:
+        names.append(context.info_name or "")
+        context = context.parent
+    return " ".join(reversed(names)) or (context.info_name or "")
+
+
 class OneLineCommand(click.Command):
-    """A command whose argument errors take one line, not click's usage block."""
+    """A command whose argument errors take one line, not click's usage block, starting with
+    the command as typed (``flows run: Missing option '--from'.``)."""
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
@@ -28,7 +38,13 @@ class OneLineCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as error:
-            raise OneLineError(f"{info_name}: {error.format_message()}") from None
+            where = self.typed_name(info_name or self.name or "", parent)
+            raise OneLineError(f"{where}: {error.format_message()}") from None
+
+    def typed_name(self, info_name: str, parent: click.Context | None) -> str:
+        """What the command's errors start with: the command as typed after ``switchboard``."""
+        group = command_name(parent) if parent is not None and parent.parent is not None else ""
+        return f"{group} {info_name}".strip()
 
 
 def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -35,20 +35,21 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _folder() -> Path:
+def _folder(where: str = "") -> Path:
+    """The flows folder; else one line, starting with ``where`` (``"flows run: "``)."""
     from switchboard.callbacks.studio.loader import flows_dir
     from switchboard.config import ConfigError, load_settings
 
     try:
         folder = flows_dir(load_settings().flows_dir)
     except ConfigError as error:
-        raise OneLineError(str(error)) from None
+        raise OneLineError(f"{where}{error}") from None
     if folder is None:
         raise OneLineError(
-            f"no flows folder: set {FLOWS_DIR_VARIABLE} or create flows/ in the working "
+            f"{where}no flows folder: set {FLOWS_DIR_VARIABLE} or create flows/ in the working "
             "folder, with one NAME.json file per flow")
     if not folder.is_dir():
-        raise OneLineError(f"{FLOWS_DIR_VARIABLE}: {str(folder)!r} is not a folder")
+        raise OneLineError(f"{where}{FLOWS_DIR_VARIABLE}: {str(folder)!r} is not a folder")
     return folder
 
 
@@ -260,7 +261,7 @@ def run_command(name: str, to: str | None, from_: str, parameters: str | None,
         try:
             read = read_contacts(contacts)
         except ContactsError as error:
-            raise OneLineError(str(error)) from None
+            raise OneLineError(f"flows run: --contacts: {error}") from None
     with _app_context() as app:
         _check_account(app)
         if read is None:
@@ -312,11 +313,11 @@ def _runnable(name: str) -> tuple[Flow, dict[str, Flow]]:
     from switchboard.callbacks.studio.definition import FlowError
     from switchboard.callbacks.studio.loader import load_flows
 
-    folder = _folder()
+    folder = _folder("flows run: ")
     try:
         flows = load_flows(folder, warn=_echo_warning)
     except FlowError as error:
-        raise _refuse(error, f"the flows of {folder}") from None
+        raise _refuse(error, f"flows run: the flows of {folder}") from None
     flow = flows.get(name)
     if flow is None:
         known = ", ".join(sorted(flows)) or "none"

@@ -19,11 +19,17 @@ from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, load_dotenv
 
 from switchboard.cli.commands import register_commands
-from switchboard.cli.common import MissingCommand, OneLineError, require_command
+from switchboard.cli.common import (
+    MissingCommand,
+    OneLineError,
+    command_name,
+    flat,
+    require_command,
+)
 from switchboard.config import ConfigError
 
 
-def _named_app(context: click.Context | None) -> str | None:
+def named_app(context: click.Context | None) -> str | None:
     """The app named with ``--app`` on the command line, if any.
 
     ``FLASK_APP`` in the environment is left to the ``flask`` command: ``switchboard`` serves
@@ -44,27 +50,18 @@ def _named_app(context: click.Context | None) -> str | None:
 CLIENT_COMMANDS = frozenset({"call", "sms", "flows run"})
 
 
-def _command_name(context: click.Context) -> str:
-    """The command as typed after ``switchboard``: ``"call"``, ``"flows run"``."""
-    names = []
-    while context.parent is not None:
-        names.append(context.info_name or "")
-        context = context.parent
-    return " ".join(reversed(names)) or (context.info_name or "")
-
-
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
     ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback."""
     context = click.get_current_context(silent=True)
-    named = _named_app(context)
+    named = named_app(context)
     if named:
-        return ScriptInfo(app_import_path=named, set_debug_flag=False).load_app()
+        return load_named_app(named)
 
     from switchboard.callbacks import create_app
 
     config: dict[str, object] | None = None
-    if context is not None and _command_name(context) in CLIENT_COMMANDS:
+    if context is not None and command_name(context) in CLIENT_COMMANDS:
         config = {"QUIET_START": True}
         if context.params.get("config_ref"):
             config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
@@ -74,6 +71,24 @@ def _create_app() -> Flask:
         return create_app(config)
     except (ConfigError, FlowError) as error:
         raise NoAppException(str(error)) from None
+
+
+def load_named_app(import_path: str) -> Flask:
+    """The app ``--app`` names, loaded as ``flask --app`` loads it. A module that cannot be
+    imported, or a factory that raises, is one line naming it and the exception, not a
+    traceback; Flask's own one-line errors (no app in the module...) are left as they are."""
+    try:
+        return ScriptInfo(app_import_path=import_path, set_debug_flag=False).load_app()
+    except NoAppException as error:
+        raised = error.__context__  # Flask's "While importing ..." holds a whole traceback
+        if not isinstance(raised, ImportError):
+            raise
+        failed: Exception = raised
+    except Exception as error:
+        failed = error
+    message = flat(failed)
+    raise NoAppException(f"--app {import_path!r} could not be loaded: "
+                         f"{type(failed).__name__}{': ' + message if message else ''}") from None
 
 
 #: click's own "a group called with no arguments" error (click 8.2 and later; none in 8.1).
@@ -182,15 +197,18 @@ class SwitchboardGroup(FlaskGroup):
             return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        if not _named_app(ctx):
+        if not named_app(ctx):
             self._load_plugin_commands()
             return sorted(super(FlaskGroup, self).list_commands(ctx))
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if not _named_app(ctx):
-            self._load_plugin_commands()
-            return super(FlaskGroup, self).get_command(ctx, cmd_name)
+        self._load_plugin_commands()
+        own = super(FlaskGroup, self).get_command(ctx, cmd_name)
+        if own is not None or not named_app(ctx):
+            return own
+        # one of the named app's commands, if it loads: else its one line, not Flask's two
+        ctx.ensure_object(ScriptInfo).load_app()
         return super().get_command(ctx, cmd_name)
 
 

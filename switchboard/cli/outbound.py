@@ -215,7 +215,8 @@ def call_command(
 @click.option("--from", "from_", required=True, metavar="E164", help="Your Twilio number.")
 @click.option("--body", help="The text of the message (may be left out with --media-url).")
 @click.option(
-    "--media-url", multiple=True, metavar="URL", help="An image or file to send (repeatable)."
+    "--media-url", multiple=True, metavar="URL",
+    help="An image or file to send (repeatable, up to 10 times)."
 )
 @server_options
 @with_appcontext
@@ -235,15 +236,14 @@ def sms_command(
     or both.
     """
     from switchboard.api import TwilioError, ValidationError
-    from switchboard.api.validation import url as check_url
+    from switchboard.api.validation import media_urls
 
     if body is None and not media_url:
         raise OneLineError("give --body, --media-url or both: a message needs text or media")
     _check_numbers(to, from_)
     try:
         check_body(body, media=bool(media_url))
-        for media in media_url:
-            check_url("media_url", media)
+        media_urls("media_url", media_url)
     except ValidationError as error:
         raise usage_error(error, SMS_OPTIONS) from None
     settings, client = connect(config_ref)

@@ -2,11 +2,11 @@
 
 Where the server is, one of:
 
-- ``--in-process``: the app from ``switchboard.callbacks.create_app`` (your settings), answered
-  through Flask's test client: no server to start, no tunnel. The number gets the bundled
-  routes, or with ``--flow NAME`` a Studio flow's URL, ``/flows/NAME``, for calls and texts
-  (the executions are kept in the app's database, so one ``simulate sms`` after another goes
-  on with the conversation).
+- ``--in-process``: the app from ``switchboard.callbacks.create_app`` (your settings), or the
+  one named with ``switchboard --app``, answered through Flask's test client: no server to
+  start, no tunnel. The number gets the bundled routes, or with ``--flow NAME`` a Studio
+  flow's URL, ``/flows/NAME``, for calls and texts (the executions are kept in the app's
+  database, so one ``simulate sms`` after another goes on with the conversation).
 - ``--url URL``: that voice (or SMS) URL of a running server, signed with TWILIO_AUTH_TOKEN
   (``--fallback-url`` and ``--status-callback`` go with it).
 - ``--emulator URL`` (default: TWILIO_API_BASE_URL when it is not Twilio's): a running
@@ -36,6 +36,8 @@ from switchboard.cli.common import (
     CommandGroup,
     OneLineError,
     check_body,
+    command_name,
+    flat,
     profile_name,
     usage_error,
 )
@@ -162,24 +164,42 @@ def _credentials(settings: Any) -> tuple[str | None, str | None]:
 
 def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = None
                 ) -> Target:
+    """The app in this process: Switchboard's, made by ``create_app`` with the settings (and
+    ``--config-ref``), or the one named with ``--app``, loaded as ``switchboard run`` loads it.
+    Its webhooks are signed with its own account's token when it was made by ``create_app``."""
+    from flask.cli import ScriptInfo
+
     from switchboard.callbacks import create_app
+    from switchboard.cli.group import named_app
     from switchboard.config import ConfigError
     from switchboard.emulator.caller import Phone
     from switchboard.emulator.state import EmulatorState
     from switchboard.emulator.webhooks import wsgi_session
 
-    account_sid, token = _credentials(settings)
-    state = EmulatorState(account_sid, token)
-    config: dict[str, Any] = {}
-    if profile:
-        config["SWITCHBOARD_PROFILE"] = profile
-    if token is None:  # sign with a made-up account the app is told about
-        config["TWILIO_ACCOUNT_SID"] = state.main_account_sid
-        config["TWILIO_AUTH_TOKEN"] = state.auth_token_for(state.main_account_sid)
-    try:
-        app = create_app(config)
-    except ConfigError as error:
-        raise OneLineError(str(error)) from None
+    context = click.get_current_context()
+    if named_app(context):
+        app = context.ensure_object(ScriptInfo).load_app()
+        extension = app.extensions.get("switchboard")
+        if extension is not None:
+            settings = extension.settings
+        account_sid, token = _credentials(settings)
+        if token is None:
+            _note_made_up_token()
+        state = EmulatorState(account_sid, token)
+    else:
+        account_sid, token = _credentials(settings)
+        state = EmulatorState(account_sid, token)
+        config: dict[str, Any] = {}
+        if profile:
+            config["SWITCHBOARD_PROFILE"] = profile
+        if token is None:  # sign with a made-up account the app is told about
+            config["TWILIO_ACCOUNT_SID"] = state.main_account_sid
+            config["TWILIO_AUTH_TOKEN"] = state.auth_token_for(state.main_account_sid)
+        try:
+            app = create_app(config)
+        except ConfigError as error:
+            raise OneLineError(str(error)) from None
+        extension = app.extensions["switchboard"]
     base = (settings.public_url or "http://localhost").rstrip("/")
     routes = BUNDLED_ROUTES
     description = f"the app in process ({redact_url(base)})"
@@ -190,7 +210,13 @@ def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = 
     state.buy_number(state.main_account_sid, to,
                      **{field: base + path for field, path in routes.items()})
     phone = Phone(state, api_base_url=TWILIO_API, session_factory=lambda: wsgi_session(app))
-    return Target(phone, description, close=app.extensions["switchboard"].store.close)
+    return Target(phone, description,
+                  close=extension.store.close if extension is not None else None)
+
+
+def _note_made_up_token() -> None:
+    click.echo("note: TWILIO_AUTH_TOKEN is not set; requests are signed with a made-up "
+               "token, which a server that checks signatures refuses", err=True)
 
 
 def _check_served(app: Any, name: str) -> None:
@@ -201,16 +227,18 @@ def _check_served(app: Any, name: str) -> None:
     studio = app.blueprints.get("studio")
     runtime = getattr(studio, "runtime", None)
     if runtime is None:
-        raise OneLineError("--flow: the app serves no Studio flows")
+        raise click.UsageError("--flow: the app serves no Studio flows")
     with app.app_context():
         try:
             found = runtime.flow(name)
         except StoreUnavailable as error:
-            raise click.ClickException(f"--flow: cannot look flow {name} up: {error}") from None
+            where = command_name(click.get_current_context())
+            raise click.ClickException(
+                f"{where}: --flow: cannot look flow {name} up: {flat(error)}") from None
     if found is None:
         known = ", ".join(sorted(runtime.flows)) or "none"
-        raise OneLineError(f"--flow: the app has no flow {name!r} (its flows folder's: "
-                           f"{known}; SWITCHBOARD_FLOWS_DIR sets the folder)")
+        raise click.UsageError(f"--flow: the app has no flow {name!r} (its flows folder's: "
+                               f"{known}; SWITCHBOARD_FLOWS_DIR sets the folder)")
 
 
 def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | None,
@@ -221,8 +249,7 @@ def _direct(settings: Any, to: str, url: str, kind: str, fallback_url: str | Non
 
     account_sid, token = _credentials(settings)
     if token is None:
-        click.echo("note: TWILIO_AUTH_TOKEN is not set; requests are signed with a made-up "
-                   "token, which a server that checks signatures refuses", err=True)
+        _note_made_up_token()
     state = EmulatorState(account_sid, token)
     prefix = "voice" if kind == "call" else "sms"
     fields = {f"{prefix}_url": url}

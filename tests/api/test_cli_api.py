@@ -124,8 +124,10 @@ def test_deletion_says_done(twilio_env: TwilioStub) -> None:
         (["get-calls", "--status", "lost"], "'lost' is not one of"),
         (["get-calls", "--limit", "0"], "--limit"),
         (["get-calls", "--start-time", "2024-02-30"], "--start-time: "),
-        (["make-call", "--to", "+14155550100", "--from", "+14155550199"], "--url: "),
-        (["send-sms-message", "--to", "+14155550100", "--body", "x"], "--from: "),
+        (["make-call", "--to", "+14155550100", "--from", "+14155550199"],
+         "make-call: give exactly one of --url, --twiml and --application-sid"),
+        (["send-sms-message", "--to", "+14155550100", "--body", "x"],
+         "send-sms-message: give --from or --messaging-service-sid"),
         (
             [
                 "update-participant-status",

@@ -491,3 +491,131 @@ def test_run_serves_on_the_port_given(monkeypatch: pytest.MonkeyPatch, tmp_path:
     result = switchboard("run", "--port", "0")
     assert result.exit_code == 0, result.output
     assert served == [("127.0.0.1", 0)]
+
+
+# -- switchboard api: the command and its options as typed, checked before any request -------
+
+ADVANCED = "get-available-phone-numbers-advanced-seach"
+"""The connector's own (misspelt) name; ``...-advanced-search`` is its alias."""
+
+
+@pytest.mark.parametrize("typed", [ADVANCED, "get-available-phone-numbers-advanced-search"])
+def test_an_operation_is_named_as_typed(recorder: Recorder, typed: str) -> None:
+    line = assert_one_line_error(
+        switchboard("api", typed, "--iso-country-code", "US", "--area-code", "12"))
+    assert line == f"Error: {typed}: --area-code: '12' is not a three-digit area code"
+    line = assert_one_line_error(switchboard("api", typed, "--area-code", "415"))
+    assert line == f"Error: {typed}: Missing option '--iso-country-code'."
+    assert recorder.received == []
+
+
+@pytest.mark.parametrize("operation", ["get-available-phone-numbers", ADVANCED,
+                                       "get-available-toll-free-numbers"])
+@pytest.mark.parametrize("country", ["usa", "1", "U", "", "u1", "us\n", " us", "ß"])
+def test_a_country_code_is_two_letters(recorder: Recorder, operation: str,
+                                       country: str) -> None:
+    """ISO 3166-1 alpha-2: two letters, shown as typed (``ß`` would be sent as ``SS``, and
+    ``US`` and a newline as a path Twilio answers 404)."""
+    line = assert_one_line_error(switchboard("api", operation, "--iso-country-code", country))
+    assert line == (f"Error: {operation}: --iso-country-code: {country!r} is not an ISO 3166-1 "
+                    "alpha-2 country code (two letters, like US)")
+    assert recorder.received == []
+
+
+@pytest.mark.parametrize(("given", "got"), [
+    ([], ""),
+    (["--url", "https://example.com/voice", "--twiml", "<Response/>"], " (got --url, --twiml)"),
+    (["--twiml", "<Response/>", "--application-sid", "AP" + "0" * 32],
+     " (got --twiml, --application-sid)"),
+])
+def test_make_call_names_the_options_one_of_which_it_needs(
+    recorder: Recorder, given: list[str], got: str
+) -> None:
+    line = assert_one_line_error(
+        switchboard("api", "make-call", "--to", NUMBER, "--from", "+14155550101", *given))
+    assert line == ("Error: make-call: give exactly one of --url, --twiml and --application-sid"
+                    + got)
+    assert recorder.received == []
+
+
+def test_an_empty_output_file_name_is_refused(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not taken for the working folder (``Path('')`` is ``.``)."""
+    monkeypatch.chdir(tmp_path)
+    line = assert_one_line_error(switchboard("api", "get-account-details", "-o", ""))
+    assert line == ("Error: get-account-details: Invalid value for '--output' / '-o': '' is not "
+                    "a file name; give one, or - for standard output.")
+    assert recorder.received == []
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- subcommands: their errors start with the command as typed ---------------------------------
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["flows", "run", "ask"], "Error: flows run: Missing option '--from'."),
+    (["flows", "run", "ask", "--from", NUMBER, "--to", NUMBER, "--rate", "fast"],
+     "Error: flows run: Invalid value for '--rate': 'fast' is not a valid float."),
+    (["flows", "run", "ask", "--from", NUMBER, "--bogus"],
+     "Error: flows run: No such option '--bogus'."),
+    (["flows", "run", "ask", "--from", NUMBER, "--to", NUMBER],
+     "Error: flows run: no flow named 'ask' in {flows} (flows: none)"),
+    (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--in-process", "--flow", "ask"],
+     "Error: simulate sms: --flow: the app has no flow 'ask' (its flows folder's: none; "
+     "SWITCHBOARD_FLOWS_DIR sets the folder)"),
+    (["simulate", "call", "--to", NUMBER, "--in-process", "--flow", "ask"],
+     "Error: simulate call: --flow: the app has no flow 'ask' (its flows folder's: none; "
+     "SWITCHBOARD_FLOWS_DIR sets the folder)"),
+])
+def test_subcommand_errors_start_with_the_command_as_typed(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
+    expected: str
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(flows))
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    line = assert_one_line_error(switchboard(*args))
+    assert line == expected.replace("{flows}", str(flows))
+    assert recorder.received == []
+
+
+# -- switchboard sms: at most 10 media, checked before the database ----------------------------
+
+
+@pytest.mark.parametrize(("count", "exit_code", "expected"), [
+    (11, 2, "Error: --media-url: 11 given; Twilio takes at most 10 for a message"),
+    (10, 1, f"Error: {NUMBER} has opted out (replied STOP to +14155550101): not sending. They "
+     "can reply START to opt back in."),
+])
+def test_sms_takes_at_most_ten_media_urls_checked_before_the_database(
+    recorder: Recorder, database_url: str, monkeypatch: pytest.MonkeyPatch, count: int,
+    exit_code: int, expected: str
+) -> None:
+    """Twilio's limit (its error 21623); the opt-out check, in the database, comes after."""
+    from switchboard.callbacks.store import Store
+
+    sender = "+14155550101"
+    store = Store(database_url)
+    try:
+        store.opt_out(NUMBER, sender=sender)
+    finally:
+        store.close()
+    looked_up: list[str] = []
+    is_opted_out = Store.is_opted_out
+
+    def recording(self: Store, number: str, sender: str | None = None) -> bool:
+        looked_up.append(number)
+        return is_opted_out(self, number, sender=sender)
+
+    monkeypatch.setattr(Store, "is_opted_out", recording)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", database_url)
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "http://127.0.0.1:5000")
+    media = [arg for n in range(count) for arg in ("--media-url", f"https://e.example/{n}.png")]
+    line = assert_one_line_error(
+        switchboard("sms", "--to", NUMBER, "--from", sender, "--allow-insecure", *media),
+        exit_code=exit_code)
+    assert line == expected
+    assert looked_up == ([] if count > 10 else [NUMBER])
+    assert recorder.received == []

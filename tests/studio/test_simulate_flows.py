@@ -185,7 +185,8 @@ def test_flow_needs_in_process(in_process: str) -> None:
 def test_in_process_a_flow_the_app_does_not_serve_is_one_line(in_process: str) -> None:
     done = simulate("sms", "--to", TO, "--in-process", "--flow", "ivr", "--body", "hi")
     assert done.exit_code == 2
-    assert done.output == ("Error: --flow: the app has no flow 'ivr' (its flows folder's: "
+    assert done.output == ("Error: simulate sms: --flow: the app has no flow 'ivr' (its "
+                           "flows folder's: "
                            "ivr_voicemail, sms_reply_loop; SWITCHBOARD_FLOWS_DIR sets the "
                            "folder)\n")
 

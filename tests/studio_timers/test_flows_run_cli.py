@@ -190,10 +190,11 @@ def test_a_send_the_api_refuses_fails_the_contact_and_the_next_run_sends_it(
      "flows run: flow 'inbound' does not start on a REST API request: its trigger has no "
      "'incomingRequest' transition"),
     (["ask", "--from", NUMBER, "--contacts", "CSV"],
-     "CSV: row 3: '555-0101' in column 'to' is not a phone number in E.164 form (+ and the "
+     "flows run: --contacts: CSV: row 3: '555-0101' in column 'to' is not a phone number in "
+     "E.164 form (+ and the "
      "country code, like +14155550123)"),
     (["ask", "--from", NUMBER, "--rate", "fast", "--to", "+15551230000"],
-     "run: Invalid value for '--rate': 'fast' is not a valid float."),
+     "flows run: Invalid value for '--rate': 'fast' is not a valid float."),
 ])
 def test_a_bad_argument_is_one_line_and_exit_2_with_nothing_sent(env, emulator, tmp_path,
                                                                  args, problem):
