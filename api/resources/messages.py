@@ -148,8 +148,10 @@ class Messages(ItemResource):
             },
             required=("to",),
         )
-        if len(data.get("MediaUrl", ())) > 10:
-            raise ValidationError("media_url", "Twilio takes at most 10 media URLs")
+        media = data.get("MediaUrl", ())
+        if len(media) > validation.MAX_MEDIA_URLS:
+            raise ValidationError("media_url", f"{len(media)} given; Twilio takes at most "
+                                               f"{validation.MAX_MEDIA_URLS} for a message")
         validation.message_content("body", body, media="MediaUrl" in data or "ContentSid" in data)
         return self._post(self._path("/Messages.json", account_sid), data)
 

@@ -43,6 +43,11 @@ BAD_CALLS: list[tuple[str, Callable[[TwilioClient], Any]]] = [
     ("from_", lambda c: c.messages.create(TO, body="hi")),
     ("body", lambda c: c.messages.create(TO, from_=FROM)),
     ("media_url", lambda c: c.messages.create(TO, from_=FROM, media_url=["not a url"])),
+    (
+        "media_url",
+        lambda c: c.messages.create(
+            TO, from_=FROM, media_url=[f"https://example.com/{n}.png" for n in range(11)]),
+    ),
     ("body", lambda c: c.messages.create(TO, from_=FROM, body="x" * 1601)),
     (
         "messaging_service_sid",
