@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -49,6 +50,28 @@ def test_the_parameters_are_checked(house: House) -> None:
                        data={"To": CONTACT, "From": FLOW_NUMBER})
     assert (answer.status_code, answer.json()["code"]) == (404, 20404)
     assert store.list_executions(house.stack.store) == []
+
+
+def test_parameters_with_nan_and_a_blank_to_are_refused(house: House) -> None:
+    path = f"/v2/Flows/{reminder(house)}/Executions"
+    answer = house.raw("POST", path, data={"To": CONTACT, "From": FLOW_NUMBER,
+                                           "Parameters": '{"name": NaN}'})
+    assert (answer.status_code, answer.json()["code"]) == (400, 20001)
+    assert "NaN is not a JSON value" in answer.json()["message"]
+    answer = house.raw("POST", path, data={"To": " ", "From": FLOW_NUMBER})
+    assert answer.json()["message"] == "Missing required parameter To in the post body"
+    assert store.list_executions(house.stack.store) == []
+
+
+def test_the_next_page_keeps_the_status_filter_by_its_described_name(house: House) -> None:
+    sid = reminder(house)
+    executions = house.studio.studio.v2.flows(sid).executions
+    for number in range(3):
+        executions.create(to=f"+1555555011{number}", from_=FLOW_NUMBER)
+    page = house.raw("GET", f"/v2/Flows/{sid}/Executions?status=active&PageSize=2").json()
+    following = urlsplit(page["meta"]["next_page_url"])
+    assert parse_qs(following.query)["status"] == ["active"]
+    assert [e.status for e in executions.list(status="active", page_size=2)] == ["active"] * 3
 
 
 def test_the_list_filters_by_date_and_status(house: House) -> None:

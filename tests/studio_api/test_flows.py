@@ -38,7 +38,7 @@ def test_a_flow_of_the_folder_is_listed_read_only_with_a_sid_from_its_name(
     [hello] = [flow for flow in flows.list() if flow.friendly_name == "hello"]
     assert hello.sid == HELLO_SID == "FW" + __import__("hashlib").md5(b"hello").hexdigest()
     assert (hello.status, hello.revision, hello.valid) == ("published", 1, True)
-    assert hello.definition == FILE_FLOW
+    assert flows(HELLO_SID).fetch().definition == FILE_FLOW
     assert hello.webhook_url == f"{house.url}/flows/hello"
     assert [r.revision for r in flows(HELLO_SID).revisions.list()] == [1]
     assert flows(HELLO_SID).test_users().fetch().test_users == []
@@ -66,6 +66,16 @@ def test_a_draft_may_be_broken_a_published_flow_may_not(house: House) -> None:
     error = refused(lambda: flows(draft.sid).update(status="published"))
     assert error.code == 81022
     assert flows(draft.sid).fetch().revision == 1
+
+
+def test_a_list_of_flows_shows_no_definitions_a_fetch_does(house: House) -> None:
+    flows = house.studio.studio.v2.flows
+    flow = flows.create(friendly_name="Reminder", status="published", definition=REMINDER)
+    assert {listed.sid: listed.definition for listed in flows.list()} == {
+        HELLO_SID: None, flow.sid: None}
+    assert flows(flow.sid).fetch().definition == REMINDER
+    assert flows(HELLO_SID).fetch().definition == FILE_FLOW
+    assert flows(flow.sid).revisions.list()[0].definition == REMINDER
 
 
 def test_every_update_is_a_revision_and_a_draft_leaves_the_published_one(house: House) -> None:
@@ -137,6 +147,25 @@ def test_required_parameters_are_named(house: House) -> None:
     answer = house.raw("POST", "/v2/Flows", data={**flow_body("x", REMINDER),
                                                   "Definition": "{not json"})
     assert "Definition is not JSON" in answer.json()["message"]
+
+
+def test_a_definition_must_be_json_as_json_has_it(house: House) -> None:
+    for text, said in (("NaN", "NaN is not a JSON value"),
+                       ('{"x": -Infinity}', "-Infinity is not a JSON value"),
+                       ("[" * 100_000, "nested too deeply")):
+        for path in ("/v2/Flows", "/v2/Flows/Validate"):
+            answer = house.raw("POST", path, data={**flow_body("x", REMINDER, status="draft"),
+                                                   "Definition": text})
+            assert (answer.status_code, answer.json()["code"]) == (400, 20001), (path, text)
+            assert said in answer.json()["message"]
+    assert {f.friendly_name for f in house.studio.studio.v2.flows.list()} == {"hello"}
+
+
+def test_a_blank_required_parameter_is_missing(house: House) -> None:
+    answer = house.raw("POST", "/v2/Flows", data={**flow_body("x", REMINDER),
+                                                  "FriendlyName": "  "})
+    assert answer.json()["message"] == (
+        "Missing required parameter FriendlyName in the post body")
 
 
 def test_a_flow_of_the_api_answers_messages_at_its_webhook_url(house: House) -> None:

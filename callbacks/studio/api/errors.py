@@ -4,13 +4,14 @@ Twilio gives them, as for an invalid flow definition), with the HTTP status of t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.store import StoreUnavailable
+from switchboard.callbacks.studio.api.urls import resource_path
 
 log = logging.getLogger("switchboard.callbacks.studio.api")
 
@@ -53,7 +54,7 @@ class ApiError(Exception):
 
 
 def not_found() -> ApiError:
-    return ApiError(404, 20404, f"The requested resource {request.path} was not found")
+    return ApiError(404, 20404, f"The requested resource {resource_path()} was not found")
 
 
 def bad_request(message: str, code: int = 20001, **details: Any) -> ApiError:
@@ -78,8 +79,11 @@ def read_only(sid: str, source: str) -> ApiError:
                     "create a flow through the API")
 
 
-def method_not_allowed() -> ApiError:
-    return ApiError(405, 20004, f"Method {request.method} is not allowed on {request.path}")
+def method_not_allowed(takes: Sequence[str], allow: str) -> ApiError:
+    """A 405 for the request's method: ``takes`` the methods of the path's resource, ``allow``
+    every method it answers (``Allow``)."""
+    return ApiError(405, 20004, f"Method {request.method} is not allowed on {resource_path()}; "
+                    f"it takes {' and '.join(takes)}", headers={"Allow": allow})
 
 
 def register(bp: Blueprint) -> None:

@@ -113,14 +113,14 @@ def list_(flow_sid: str) -> dict[str, Any]:
     catalog.find_or_404(flow_sid)
     page = page_request()
     created_from, created_to = _date("DateCreatedFrom"), _date("DateCreatedTo")
-    status = request.args.get("Status") or request.args.get("status")
+    status = request.args.get("status") or request.args.get("Status")
     if status is not None and status not in (ACTIVE, ENDED):
         raise bad_request(f"Status must be {ACTIVE} or {ENDED}, not {status[:40]!r}")
     rows = store.page_executions(catalog.store(), flow_sid, status=status,
                                  created_from=created_from, created_to=created_to,
                                  offset=page.offset, limit=page.size + 1)
     filters = {"DateCreatedFrom": request.args.get("DateCreatedFrom", ""),
-               "DateCreatedTo": request.args.get("DateCreatedTo", ""), "Status": status or ""}
+               "DateCreatedTo": request.args.get("DateCreatedTo", ""), "status": status or ""}
     return page_body("executions", [resource(row) for row in rows[:page.size]], page,
                      more=len(rows) > page.size, path=f"/Flows/{flow_sid}/Executions",
                      filters=filters)

@@ -29,7 +29,9 @@ def webhook_url(entry: catalog.Entry) -> str:
     return f"{urls.base()}/flows/{name}"
 
 
-def resource(entry: catalog.Entry) -> dict[str, Any]:
+def resource(entry: catalog.Entry, *, listed: bool = False) -> dict[str, Any]:
+    """The flow as fetched, or, ``listed``, as a list shows it: with a null ``definition``, as
+    Studio's list has it (fetch the flow for its definition)."""
     url = urls.flow(entry.sid)
     latest = entry.latest
     return {
@@ -37,7 +39,7 @@ def resource(entry: catalog.Entry) -> dict[str, Any]:
         "account_sid": urls.settings().account_sid,
         "author_sid": None,
         "friendly_name": entry.friendly_name,
-        "definition": latest.definition,
+        "definition": None if listed else latest.definition,
         "status": entry.status,
         "revision": entry.revision,
         "commit_message": latest.commit_message,
@@ -93,8 +95,8 @@ def update(sid: str) -> dict[str, Any]:
 def list_() -> dict[str, Any]:
     page = page_request()
     entries, more = catalog.page(page.offset, page.size)
-    return page_body("flows", [resource(entry) for entry in entries], page, more=more,
-                     path="/Flows")
+    flows = [resource(entry, listed=True) for entry in entries]
+    return page_body("flows", flows, page, more=more, path="/Flows")
 
 
 def delete(sid: str) -> Response:

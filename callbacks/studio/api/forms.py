@@ -18,8 +18,9 @@ def form() -> MultiDict[str, str]:
 
 
 def required(name: str) -> str:
+    """The parameter ``name``; a 400 naming it when it is absent, empty or only blanks."""
     value = request.form.get(name)
-    if value is None or value == "":
+    if value is None or not value.strip():
         raise missing(name)
     return value
 
@@ -36,13 +37,24 @@ def status(allowed: tuple[str, ...] = STATUSES) -> str:
     return value
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def json_value(name: str, *, needed: bool) -> Any:
-    """The parameter ``name`` decoded from JSON; None when it is absent and not ``needed``."""
+    """The parameter ``name`` decoded from JSON; None when it is absent and not ``needed``.
+    ``NaN`` and ``Infinity``, which Python's decoder takes but JSON has not, are refused, and
+    so is nesting deeper than the decoder can follow."""
     text = required(name) if needed else optional(name)
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as error:
         raise bad_request(f"{name} is not JSON (line {error.lineno}, column {error.colno}: "
                           f"{error.msg}); send it as a JSON string") from None
+    except ValueError as error:
+        raise bad_request(f"{name} is not JSON ({error}); send it as a JSON string") from None
+    except RecursionError:
+        raise bad_request(f"{name} is nested too deeply to read; send a flatter JSON "
+                          "value") from None

@@ -47,7 +47,9 @@ def fetch(sid: str, revision: str) -> dict[str, Any]:
     wanted: int | str
     if revision in (LATEST_PUBLISHED, LATEST_REVISION):
         wanted = revision
-    elif revision.isdigit() and len(revision) < 10:
+    elif revision.isascii() and revision.isdigit():
+        if len(revision) > 9:  # more revisions than a flow has
+            raise not_found()
         wanted = int(revision)
     else:
         raise ApiError(400, 81021, f"Flow revision must be a number, {LATEST_PUBLISHED} or "

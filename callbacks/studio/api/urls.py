@@ -9,6 +9,9 @@ from flask import current_app, request
 
 from switchboard.config import Settings
 
+PREFIX = "/v2"
+"""Where the API is mounted on the app: Studio's version, as at ``https://studio.twilio.com``."""
+
 
 def settings() -> Settings:
     return current_app.extensions["switchboard"].settings
@@ -22,7 +25,12 @@ def base() -> str:
 
 def api(path: str) -> str:
     """The URL of ``path`` below ``/v2`` (``/Flows/FW...``)."""
-    return f"{base()}/v2{path}"
+    return f"{base()}{PREFIX}{path}"
+
+
+def resource_path() -> str:
+    """The request's path below :data:`PREFIX` (``/Flows/FW...``), as Twilio's errors name it."""
+    return request.path.removeprefix(PREFIX) or "/"
 
 
 def flow(sid: str) -> str:
