@@ -144,6 +144,10 @@ class BudgetedPool(QueuePool):
     """A ``QueuePool`` whose wait for a free connection (``pool_timeout``) is bounded by what
     is left of the calling thread's budget (:func:`~callbacks.store.budget.wait`)."""
 
+    # SQLAlchemy names a pool's logger after its class's module: without this, its INFO lines
+    # ("Pool disposed", at every gunicorn worker's start) would be the app's own logger's.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"
+
     @property  # type: ignore[override]
     def _timeout(self) -> float:
         return budget.wait(self._pool_timeout)
