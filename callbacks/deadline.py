@@ -277,9 +277,12 @@ class Deadline:
                     self._pid = pid
         return self._pool_
 
-    def run(self, func: Callable[[], T]) -> T:
+    def run(self, func: Callable[[], T], *, started: float | None = None) -> T:
         """Call ``func()`` and return its result (or raise its exception), or raise
         :class:`HandlerTimeout` once ``timeout`` seconds have passed.
+
+        ``started``: when (``time.monotonic()``) the time allowed began, if before this call
+        (a request's body was read first): ``func`` gets what is left of ``timeout``.
 
         In a worker thread, the call runs in a copy of the caller's context variables, which
         is where Flask keeps its contexts: ``request``, ``current_app``, ``g`` and ``url_for``
@@ -287,35 +290,46 @@ class Deadline:
         """
         if self.timeout <= 0:
             return func()
+        left = self.timeout
+        if started is not None:
+            left -= time.monotonic() - started
+            if left <= 0:
+                raise HandlerTimeout(_message(self.timeout))
         if self.use_alarm and not _alarm.armed and _alarm_usable():
-            return self._run_with_alarm(func)
-        return self._run_in_thread(func)
+            return self._run_with_alarm(func, left)
+        return self._run_in_thread(func, left)
 
-    def _run_with_alarm(self, func: Callable[[], T]) -> T:
+    def interrupts(self) -> bool:
+        """Whether :meth:`run`, called now in this thread, bounds ``func`` with the alarm,
+        which cuts a blocking read short too (a request body that trickles in); False where
+        it would use a worker thread or no deadline at all."""
+        return self.timeout > 0 and self.use_alarm and not _alarm.armed and _alarm_usable()
+
+    def _run_with_alarm(self, func: Callable[[], T], left: float) -> T:
         alarm = _alarm
         alarm.timeout = self.timeout
-        alarm.ends = time.monotonic() + self.timeout
+        alarm.ends = time.monotonic() + left
         alarm.expired = alarm.pending = False
         alarm.armed = True
         try:
-            _SETITIMER(signal.ITIMER_REAL, self.timeout)  # type: ignore[misc]
+            _SETITIMER(signal.ITIMER_REAL, left)  # type: ignore[misc]
             return func()
         finally:
             alarm.armed = False  # first: a signal arriving now is ignored
             _SETITIMER(signal.ITIMER_REAL, 0)  # type: ignore[misc]
             alarm.pending = False
 
-    def _run_in_thread(self, func: Callable[[], T]) -> T:
+    def _run_in_thread(self, func: Callable[[], T], left: float) -> T:
         pool = self._pool()
         if not pool.slots.acquire(blocking=False):
             raise HandlerTimeout(f"all {self.max_workers} handler threads are busy")
-        job = _Job(func, time.monotonic() + self.timeout)
+        job = _Job(func, time.monotonic() + left)
         try:
             pool.submit(job)
         except BaseException:
             pool.slots.release()
             raise
-        if not job.done.acquire(timeout=self.timeout):
+        if not job.done.acquire(timeout=left):
             job.abandoned = True
             raise HandlerTimeout(_message(self.timeout))
         if job.error is not None:

@@ -42,6 +42,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Blueprint, Flask, Request, Response, current_app, request, url_for
 from lxml import etree
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.exceptions import ClientDisconnected, RequestTimeout
 
 from switchboard.callbacks.deadline import HandlerTimeout, abandoned, bounded
 from switchboard.callbacks.errors import (
@@ -223,13 +224,16 @@ def make_view(
             params = args
         else:
             params = MultiDict([*args.items(multi=True), *form.items(multi=True)])
+        if _may_hold_nul(req):
+            params = _without_nul(req, params)
         twilio_request = view_class(params, switchboard.settings, headers=req.headers)
         if view_kind:
             twilio_request.kind = view_kind
         failure: Exception | None = None
         try:
             response = switchboard.deadline.run(
-                functools.partial(run, switchboard, handler, twilio_request)
+                functools.partial(run, switchboard, handler, twilio_request),
+                started=req.environ.get(_BEGAN_KEY),
             )
         except Exception as error:
             failure = error
@@ -255,9 +259,12 @@ def _record_exchange(
     duplicate = None
     if kind in STATUS_KINDS and error is None:
         duplicate = twilio_request.duplicate
+    path = req.path
+    if "\x00" in path:
+        path = path.replace("\x00", "\ufffd")
     try:
         row = exchange_row(kind, twilio_request.params, response, arrived=arrived,
-                           started=started, endpoint=req.endpoint, path=req.path, error=error,
+                           started=started, endpoint=req.endpoint, path=path, error=error,
                            safe=error is not None and not isinstance(error, MalformedCallback),
                            duplicate=duplicate)
     except Exception as failure:
@@ -269,7 +276,9 @@ def _record_exchange(
         record_exchange(store, row, switchboard.exchange_purger)
         return
     # written before the answer: within what is left of the handler's time, not the store's
-    with bounded(timeout - (time.perf_counter() - started)):
+    began = req.environ.get(_BEGAN_KEY)
+    spent = time.perf_counter() - started if began is None else time.monotonic() - began
+    with bounded(timeout - spent):
         record_exchange(store, row, switchboard.exchange_purger)
 
 
@@ -280,34 +289,90 @@ _NO_FIELDS: ImmutableMultiDict[str, str] = ImmutableMultiDict()
 _FORM_KEY = "switchboard.form"
 
 
+#: Where :func:`read_form` keeps when it began to read the request (``time.monotonic()``):
+#: the handler's deadline counts from there.
+_BEGAN_KEY = "switchboard.began"
+
+
 def read_form(request: Request) -> MultiDict[str, str]:
     """The POST fields of a Twilio request, parsed in one step from the cached body.
 
-    The raw body is read and kept first, whatever its type, so that the signature check sees
-    it as received (werkzeug's form parser would spend the stream). Twilio posts small
+    The raw body is read and kept first, whatever its type and method, so that the signature
+    check sees it as received (werkzeug's form parser would spend the stream), within the
+    handler's deadline (:func:`_read_body`). Twilio posts small
     ``application/x-www-form-urlencoded`` bodies; werkzeug's general stream parser costs more
     than the parse itself. Other content types go to werkzeug (from the kept body). A body
-    that is not UTF-8 has no fields (as with werkzeug); one over ``MAX_CONTENT_LENGTH`` is a 413.
-    The fields are parsed once per request: a view that looks at them before the webhook's own
-    (to choose it) costs no second parse. Treat them as read-only.
+    that is not UTF-8 has no fields (as with werkzeug); one over ``MAX_CONTENT_LENGTH`` is a
+    413, one still arriving at the deadline a 408. The fields are parsed once per request: a
+    view that looks at them before the webhook's own (to choose it) costs no second parse.
+    Treat them as read-only.
     """
-    if request.method != "POST":
-        return _NO_FIELDS
     environ = request.environ
     form = environ.get(_FORM_KEY)
     if form is not None:
         return form
-    data = request.get_data(cache=True)
-    if request.mimetype != FORM_TYPE:
+    data = _read_body(request)
+    if request.method != "POST":
+        form = _NO_FIELDS
+    elif request.mimetype != FORM_TYPE:
         form = request.form
     else:
         try:
             text = data.decode()
         except UnicodeDecodeError:
-            return _NO_FIELDS
-        form = MultiDict(parse_form(text))
+            form = _NO_FIELDS
+        else:
+            form = MultiDict(parse_form(text))
     environ[_FORM_KEY] = form
     return form
+
+
+def _read_body(request: Request) -> bytes:
+    """The raw body, kept (``get_data(cache=True)``).
+
+    Where the deadline can cut a blocking read short (the main thread: gunicorn's sync
+    workers), the read counts against the handler's time, so that a body trickling in does
+    not hold the worker past the deadline (and gunicorn's worker timeout then kill it): at the
+    deadline it is :class:`~werkzeug.exceptions.RequestTimeout`, a 408 (the safe TwiML on a
+    voice or SMS route). Elsewhere the server's thread waits for it, and the handler gets what
+    is left of its time.
+    """
+    began = request.environ.setdefault(_BEGAN_KEY, time.monotonic())
+    switchboard: Switchboard | None = current_app.extensions.get("switchboard")
+    deadline = switchboard.deadline if switchboard is not None else None
+    if deadline is None or not deadline.interrupts():
+        return request.get_data(cache=True)
+    try:
+        return deadline.run(functools.partial(request.get_data, cache=True), started=began)
+    except (HandlerTimeout, ClientDisconnected) as error:
+        # werkzeug's stream reports any error of a read, the deadline's too, as a disconnect
+        if not isinstance(error, HandlerTimeout) and not isinstance(
+            error.__context__, HandlerTimeout
+        ):
+            raise
+        log.warning("%s %s: the body did not arrive within the %g s deadline",
+                    request.method, request.path, deadline.timeout)
+        raise RequestTimeout("the request's body did not arrive in time") from None
+
+
+def _may_hold_nul(request: Request) -> bool:
+    """Whether the path, the query or the body holds a NUL, as sent or percent-encoded."""
+    query, body = request.query_string, request.get_data(cache=True)
+    return (b"\x00" in query or b"%00" in query or b"\x00" in body or b"%00" in body
+            or "\x00" in request.path)
+
+
+def _without_nul(request: Request, params: Mapping[str, str]) -> MultiDict[str, str]:
+    """``params``, and the URL's variables in ``request.view_args``, with each NUL character
+    (which no XML document, and no PostgreSQL text, can hold) read as U+FFFD, as a byte that is
+    not UTF-8 reads: after the signature check, which covers what was sent."""
+    if request.view_args:
+        for name, value in request.view_args.items():
+            if isinstance(value, str):
+                request.view_args[name] = value.replace("\x00", "\ufffd")
+    items = params.items(multi=True) if isinstance(params, MultiDict) else params.items()
+    return MultiDict([(name.replace("\x00", "\ufffd"), value.replace("\x00", "\ufffd"))
+                      for name, value in items])
 
 
 def parse_form(text: str) -> list[tuple[str, str]]:

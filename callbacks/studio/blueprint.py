@@ -1,6 +1,7 @@
 """The URLs of the flows: ``/flows/NAME`` for a number's Voice URL and Messaging URL alike
-(a ``CallSid`` makes it a call, a ``MessageSid`` a message), and below it what Twilio comes
-back to during a call and for a question's status:
+(a ``CallSid`` makes it a call, a ``MessageSid`` a message; with neither, nothing starts and
+the apology is answered), and below it what Twilio comes back to during a call and for a
+question's status:
 
 - ``/flows/NAME/step/WIDGET/SOURCE``: a Gather's, Record's, Dial's or Enqueue's action, the
   Redirect after a Gather or a Record that got nothing, a TwiML Redirect's way back (of a
@@ -178,11 +179,15 @@ def studio_blueprint(
 
     def flow_call(call: CallRequest) -> VoiceResponse | bytes:
         name = request.view_args["name"]
+        if not call.call_sid:
+            settings = current_app.extensions["switchboard"].settings
+            log.warning("a request to /flows/%s with neither a CallSid nor a MessageSid: no "
+                        "execution started; answered with the apology", name)
+            return voice_apology(settings.voice, settings.language)
         contact = contact_of(call.params)
         flow, settings, store = context(name, contact)
         if flow is None:
-            log.error("call %s to /flows/%s: %s", call.call_sid or "-", name,
-                      missing(name, contact))
+            log.error("call %s to /flows/%s: %s", call.call_sid, name, missing(name, contact))
             return voice_apology(settings.voice, settings.language)
         db = runtime.database(store)
         output = runtime.call(flow, call.params, db=db, settings=settings,

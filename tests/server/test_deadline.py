@@ -142,3 +142,27 @@ def test_a_store_transaction_finishes_before_the_timeout_is_raised(tmp_path: Pat
         assert store.get_call("CA" + "1" * 32)["status"] == "ringing"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("use_alarm", [True, False])
+def test_started_leaves_the_callable_what_is_left(use_alarm: bool) -> None:
+    deadline = Deadline(0.3, use_alarm=use_alarm)
+    began = time.monotonic() - 0.2  # the request's body took 0.2 s
+    with pytest.raises(HandlerTimeout, match=r"longer than 0\.3 s"):
+        deadline.run(lambda: time.sleep(1), started=began)
+    assert time.monotonic() - began < 0.45
+    with pytest.raises(HandlerTimeout):  # nothing left: not even started
+        deadline.run(lambda: pytest.fail("ran past the deadline"), started=began - 1)
+    assert deadline.run(lambda: 7, started=time.monotonic()) == 7
+
+
+def test_interrupts_says_where_a_blocking_read_is_cut_short() -> None:
+    assert Deadline(1).interrupts()
+    assert not Deadline(0).interrupts()
+    assert not Deadline(1, use_alarm=False).interrupts()
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(Deadline(1).interrupts()))
+    thread.start()
+    thread.join(5)
+    assert seen == [False]
+    assert Deadline(1).run(lambda: Deadline(1).interrupts()) is False  # one alarm at a time

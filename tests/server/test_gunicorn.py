@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -332,3 +334,46 @@ def test_workers_freeze_what_they_made_at_start_up(server: Server) -> None:
     """A full garbage collection does not walk the app's start-up objects in a request."""
     frozen = server.session.get(server.base + "/test-gc", timeout=10).json()["frozen"]
     assert frozen > 10_000
+
+
+def trickle(
+    server: Server, path: str, params: dict[str, str], seconds: float
+) -> tuple[bytes, float]:
+    """POST ``params`` to ``path`` a byte at a time over ``seconds``: the answer's first bytes
+    and when they came."""
+    body = urlencode(params).encode()
+    host, port = server.base.removeprefix("http://").split(":")
+    signature = signed_headers(TOKEN, server.base + path, params)["X-Twilio-Signature"]
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\n\r\n"
+            ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        started = time.monotonic()
+
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the server may answer and close first
+                for byte in range(len(body)):
+                    sock.sendall(body[byte:byte + 1])
+                    time.sleep(seconds / len(body))
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = sock.recv(65536)
+        took = time.monotonic() - started
+        sock.shutdown(socket.SHUT_RDWR)
+        sender.join(seconds + 5)
+    return answer, took
+
+
+def test_a_trickled_body_holds_no_worker_past_the_deadline(server: Server) -> None:
+    """gunicorn's sync worker reads the body in the app: the handler's deadline cuts the
+    read short, where the worker timeout would kill the worker (and its unwritten rows)."""
+    for path, status in [("/voice", b"200"), ("/voice/status", b"408")]:
+        answer, took = trickle(server, path, call_params(CallStatus="completed"), seconds=4)
+        assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+        assert took < HANDLER_TIMEOUT + 1.5, took
+    text = wait_for_log(server, "POST /voice/status: the body did not arrive within the 0.5 s")
+    assert "POST /voice: the body did not arrive within the 0.5 s deadline" in text
+    assert "WORKER TIMEOUT" not in text
