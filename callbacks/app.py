@@ -97,6 +97,17 @@ class Switchboard:
         return False
 
 
+class TrustedProxies(ProxyFix):
+    """Werkzeug's ``ProxyFix``, reading the forwarded scheme as the case-insensitive name it
+    is: a proxy's ``X-Forwarded-Proto: HTTPS`` is ``https``, the scheme Twilio signed."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        proto = environ.get("HTTP_X_FORWARDED_PROTO")
+        if proto:
+            environ["HTTP_X_FORWARDED_PROTO"] = proto.lower()
+        return super().__call__(environ, start_response)
+
+
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Create the Switchboard app.
 
@@ -125,7 +136,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     if settings.trusted_proxies > 0:
         hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 

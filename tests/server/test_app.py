@@ -85,6 +85,16 @@ def test_forwarded_prefix_from_a_trusted_proxy(sqlite_url: str) -> None:
     app.extensions["switchboard"].store.close()
 
 
+def test_a_forwarded_scheme_in_capitals_is_the_same_scheme(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, SWITCHBOARD_TRUSTED_PROXIES="1")
+    params = call_params()
+    headers = signed_headers(TOKEN, "https://example.com/voice", params)
+    headers.update({"X-Forwarded-Proto": "HTTPS", "X-Forwarded-Host": "example.com"})
+    root = twiml(app.test_client().post("/voice", data=params, headers=headers))
+    assert root.find("Gather").get("action") == "https://example.com/voice/menu"
+    app.extensions["switchboard"].store.close()
+
+
 @pytest.mark.parametrize("trusted", [0, 1])
 def test_forwarded_headers_count_only_from_trusted_proxies(sqlite_url: str, trusted: int) -> None:
     app = make_app(sqlite_url, SWITCHBOARD_TRUSTED_PROXIES=str(trusted))
