@@ -141,13 +141,39 @@ class TwilioBlueprint(Blueprint):
         self, rule: str, kind: str, endpoint: str | None, error_redirect: str | None = None
     ) -> Callable[[F], F]:
         def decorator(handler: F) -> F:
-            view = make_view(handler, kind, error_redirect=error_redirect)
+            if "<" in rule:  # the rule's variables: keyword arguments, as for a Flask view
+                view = _taking_url_values(
+                    make_view(_given_url_values(handler), kind, error_redirect=error_redirect))
+            else:
+                view = make_view(handler, kind, error_redirect=error_redirect)
             self.add_url_rule(
                 rule, endpoint or handler.__name__, view, methods=["GET", "POST"]
             )
             return handler
 
         return decorator
+
+
+def _given_url_values(handler: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``handler``, called with the request and the URL's variables (``request.view_args``)
+    as keyword arguments."""
+
+    @functools.wraps(handler)
+    def with_values(twilio_request: Any) -> Any:
+        return handler(twilio_request, **(request.view_args or {}))
+
+    return with_values
+
+
+def _taking_url_values(view: Callable[[], Response]) -> Callable[..., Response]:
+    """``view``, registered for a rule with variables: Flask passes them, the handler reads
+    them from ``request.view_args`` (:func:`_given_url_values`)."""
+
+    @functools.wraps(view)
+    def route(**_values: Any) -> Response:
+        return view()
+
+    return route
 
 
 def external_url(endpoint: str, **values: Any) -> str:

@@ -30,6 +30,14 @@ def own_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     def broken(call):
         raise RuntimeError("a bug in the handler")
 
+    @bp.voice("/greet/<lang>/<int:times>")
+    def greet(call, lang, times):
+        return VoiceResponse().say(f"{lang} {times + 1}")
+
+    @bp.call_status("/status/<team>")
+    def status(callback, team):
+        app.config.setdefault("STATUSES", []).append((team, callback.status))
+
     @app.get("/about")
     def about():
         return "the user's own page"
@@ -69,3 +77,12 @@ def test_init_app_is_done_once(own_app: Flask) -> None:
     other = TwilioBlueprint("other", __name__)
     own_app.register_blueprint(other)
     assert own_app.extensions["switchboard"] is switchboard
+
+
+def test_a_rules_variables_are_the_handlers_keyword_arguments(own_app: Flask) -> None:
+    twilio = Twilio(own_app.test_client())
+    assert spoken(twiml(twilio.post("/greet/fr/2", call_params()))) == "fr 3"
+    callback = call_params(CallStatus="completed", SequenceNumber="0")
+    assert twilio.post("/status/sales", callback).status_code == 204
+    assert own_app.config["STATUSES"] == [("sales", "completed")]
+    assert twilio.post("/greet/fr/x", call_params()).status_code == 404
