@@ -45,6 +45,9 @@ HTTP_PROTOCOL_VIOLATION = 11206
 HTTP_BAD_HOST_NAME = 11210
 HTTP_TOO_MANY_REDIRECTS = 11215
 HTTP_ERROR_STATUS = 11217
+EDGE_INVALID = 11240
+INTERCONNECT_NOT_ALLOWED = 11242
+RETRY_POLICY_INVALID = 11243
 RESPONSE_TOO_LARGE = 11750
 DOCUMENT_PARSE_FAILURE = 12100
 SCHEMA_VALIDATION_WARNING = 12200
@@ -57,6 +60,9 @@ ERROR_MESSAGES = {
     HTTP_BAD_HOST_NAME: "HTTP bad host name",
     HTTP_TOO_MANY_REDIRECTS: "HTTP too many redirects",
     HTTP_ERROR_STATUS: "HTTP error response",
+    EDGE_INVALID: "HTTP connection edge location is invalid",
+    INTERCONNECT_NOT_ALLOWED: "HTTP connection over Twilio Interconnect is not allowed",
+    RETRY_POLICY_INVALID: "HTTP retry policy is invalid",
     RESPONSE_TOO_LARGE: "TwiML response body too large",
     DOCUMENT_PARSE_FAILURE: "Document parse failure",
     SCHEMA_VALIDATION_WARNING: "Schema validation warning",
@@ -72,23 +78,39 @@ USER_AGENT = "TwilioProxy/1.1 (Switchboard emulator)"
 
 TWIML_CONTENT_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
 RETRY_POLICIES = frozenset({"4xx", "5xx", "ct", "rt", "all"})
+#: The public edges an ``e`` override may name (Twilio's edge locations page).
+PUBLIC_EDGES = frozenset({
+    "sydney", "sao-paulo", "dublin", "frankfurt", "tokyo", "singapore", "ashburn", "umatilla",
+    "roaming",
+})
+#: The private Interconnect edges: the emulator's accounts have no Interconnect (11242).
+INTERCONNECT_EDGES = frozenset({
+    "ashburn-ix", "san-jose-ix", "sao-paulo-ix", "london-ix", "frankfurt-ix", "singapore-ix",
+    "tokyo-ix", "sydney-ix",
+})
 #: What a URL keeps as is on the wire: every printable ASCII character but the space.
 _WIRE_SAFE = string.punctuation
 
 
 @dataclass(frozen=True)
 class Overrides:
-    """Connection overrides, from a URL fragment such as ``#ct=1000&rc=2&rp=5xx,ct``."""
+    """Connection overrides, from a URL fragment such as ``#ct=1000&rc=2&rp=5xx,ct``.
+
+    ``error`` is the code and message Twilio fails the request with, without making it, when
+    the fragment names a retry policy (11243) or an edge (11240, 11242) it does not take.
+    """
 
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     total_timeout: float = 15.0
     retry_count: int = 1
     retry_policy: frozenset[str] = frozenset({"ct"})
+    error: tuple[int, str] | None = None
 
     @classmethod
     def from_fragment(cls, fragment: str) -> Overrides:
-        """Parse a fragment; out-of-range or unknown values keep Twilio's defaults."""
+        """Parse a fragment; out-of-range or non-numeric timeouts and retry counts keep
+        Twilio's defaults, an unknown retry policy or edge is an error (see ``error``)."""
         values = dict(parse_qsl(fragment, keep_blank_values=True))
         kwargs: dict[str, object] = {}
         for key, attr, low, high in (
@@ -102,14 +124,30 @@ class Overrides:
         retry_count = _int(values.get("rc"))
         if retry_count is not None and 0 <= retry_count <= 5:
             kwargs["retry_count"] = retry_count
-        if values.get("rp"):
-            policy = frozenset(p.strip().lower() for p in values["rp"].split(",") if p.strip())
+        if "rp" in values:
+            policy = frozenset(p.strip().lower() for p in values["rp"].split(","))
             if policy and policy <= RETRY_POLICIES:
                 kwargs["retry_policy"] = policy
+            else:
+                kwargs["error"] = (RETRY_POLICY_INVALID, f"rp={values['rp']!r}: the retry "
+                                   f"policies are {', '.join(sorted(RETRY_POLICIES))}")
+        if "e" in values and "error" not in kwargs:
+            kwargs["error"] = _edge_error(values["e"])
         return cls(**kwargs)
 
     def retries_on(self, reason: str) -> bool:
         return "all" in self.retry_policy or reason in self.retry_policy
+
+
+def _edge_error(value: str) -> tuple[int, str] | None:
+    """The error of an ``e`` override naming edges (a comma list), or None when it is good."""
+    edges = [edge.strip().lower() for edge in value.split(",")]
+    unknown = [e for e in edges if e not in PUBLIC_EDGES | INTERCONNECT_EDGES]
+    if unknown:
+        return EDGE_INVALID, f"e={value!r}: {unknown[0]!r} is not an edge location"
+    if any(e in INTERCONNECT_EDGES for e in edges):
+        return INTERCONNECT_NOT_ALLOWED, f"e={value!r}: the account has no Interconnect"
+    return None
 
 
 def _int(value: str | None) -> int | None:
@@ -269,6 +307,10 @@ class WebhookClient:
         scheme = urlsplit(signed_url).scheme
         if scheme not in {"http", "https"} or not urlsplit(signed_url).hostname:
             _fail(result, HTTP_BAD_HOST_NAME, f"not an http(s) URL: {signed_url!r}")
+            return result
+        if overrides.error is not None:
+            code, reason = overrides.error
+            _fail(result, code, f"{ERROR_MESSAGES[code]} ({reason})")
             return result
         token = f"{uuid.uuid4()}"
         deadline = time.monotonic() + min(overrides.total_timeout, self.max_total)

@@ -93,8 +93,7 @@ def test_overrides_parse_and_clamp() -> None:
     assert o.retry_policy == {"4xx", "5xx"}
     assert o.retries_on("5xx")
     assert not o.retries_on("ct")
-    bad = Overrides.from_fragment("ct=50&rt=99999&rc=9&rp=bogus")
-    assert bad == Overrides()
+    assert Overrides.from_fragment("ct=50&rt=99999&tt=0&rc=9") == Overrides()
     assert Overrides.from_fragment("rp=all").retries_on("rt")
 
 
