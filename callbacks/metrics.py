@@ -61,7 +61,7 @@ from switchboard.api import observers
 from switchboard.callbacks.deadline import HandlerTimeout
 from switchboard.callbacks.errors import METRICS_EXTENSION, BadHandlerResult
 from switchboard.callbacks.twiml import TwiMLError
-from switchboard.config import Secret, load_settings
+from switchboard.config import ConfigError, Secret, load_settings
 from switchboard.config.notify import metrics_token
 
 if TYPE_CHECKING:
@@ -210,7 +210,10 @@ def _instruments() -> _Instruments:
     global _instruments_made
     with _instruments_lock:
         if _instruments_made is None:
-            _instruments_made = _Instruments()
+            try:
+                _instruments_made = _Instruments()
+            except OSError as error:
+                raise _folder_error(os.environ.get(MULTIPROC_VARIABLE, ""), error) from None
             if os.environ.get(MULTIPROC_VARIABLE) and not _instruments_made.multiprocess:
                 log.warning(
                     "%s is set but prometheus-client was imported before it was: each gunicorn "
@@ -258,6 +261,7 @@ class WebhookMetrics:
         self._token_digest = hashlib.sha256(config.token.reveal().encode()).digest()
         self._routes: dict[str | None, _Route | None] = {}
         self._warned_single_process = False
+        self._warned_count_failed = False
 
     # the webhooks' hooks
 
@@ -266,24 +270,34 @@ class WebhookMetrics:
         req = request._get_current_object()  # type: ignore[attr-defined]
         endpoint = req.endpoint
         try:
-            route = self._routes[endpoint]
-        except KeyError:
-            route = self._route(endpoint)
-        if route is None:
+            try:
+                route = self._routes[endpoint]
+            except KeyError:
+                route = self._route(endpoint)
+            if route is None:
+                return response
+            status = response.status_code
+            counter = route.statuses.get(status)
+            if counter is None:
+                counter = route.statuses[status] = self.instruments.webhooks.labels(
+                    route.endpoint, route.kind, str(status)
+                )
+            counter.inc()
+            started = req.environ.get(_STARTED)
+            if started is not None:
+                route.seconds.observe(time.perf_counter() - started)
+        except OSError as error:  # the multiprocess folder went away: the answer still goes
+            self._count_failed(error)
             return response
-        status = response.status_code
-        counter = route.statuses.get(status)
-        if counter is None:
-            counter = route.statuses[status] = self.instruments.webhooks.labels(
-                route.endpoint, route.kind, str(status)
-            )
-        counter.inc()
-        started = req.environ.get(_STARTED)
-        if started is not None:
-            route.seconds.observe(time.perf_counter() - started)
         if not _SAMPLER.running:
             _SAMPLER.start(self.instruments)
         return response
+
+    def _count_failed(self, error: OSError) -> None:
+        if not self._warned_count_failed:
+            self._warned_count_failed = True
+            log.error("metrics not counted: %s", _folder_error(
+                os.environ.get(MULTIPROC_VARIABLE, ""), error))
 
     def _route(self, endpoint: str | None) -> _Route | None:
         view = self.app.view_functions.get(endpoint or "")
@@ -294,13 +308,23 @@ class WebhookMetrics:
         self._routes[endpoint] = route
         return route
 
+    @contextlib.contextmanager
+    def _counting(self) -> Iterator[None]:
+        """Count, or log once that counting fails: a webhook's answer never depends on it."""
+        try:
+            yield
+        except OSError as error:
+            self._count_failed(error)
+
     def signature_refused(self, endpoint: str | None) -> None:
-        self.instruments.signature_refusals.labels(endpoint or "-").inc()
+        with self._counting():
+            self.instruments.signature_refusals.labels(endpoint or "-").inc()
 
     def handler_failed(self, kind: str, endpoint: str | None, error: BaseException) -> None:
         """A handler's failure, answered by the error policy."""
         if isinstance(error, HandlerTimeout):
-            self.instruments.handler_timeouts.labels(endpoint or "-").inc()
+            with self._counting():
+                self.instruments.handler_timeouts.labels(endpoint or "-").inc()
             reason = "timeout"
         elif _is_store_error(error):
             self.database_error("handler")
@@ -312,16 +336,19 @@ class WebhookMetrics:
         self.safe_answer(kind, reason)
 
     def safe_answer(self, kind: str, reason: str) -> None:
-        self.instruments.safe_answers.labels(kind, reason).inc()
+        with self._counting():
+            self.instruments.safe_answers.labels(kind, reason).inc()
 
     def database_error(self, during: str) -> None:
-        self.instruments.database_errors.labels(during).inc()
+        with self._counting():
+            self.instruments.database_errors.labels(during).inc()
 
     def fallback(self, kind: str, error_code: str | None) -> None:
         code = error_code if error_code in FALLBACK_ERROR_CODES else (
             "none" if not error_code else "other"
         )
-        self.instruments.fallbacks.labels(kind, code).inc()
+        with self._counting():
+            self.instruments.fallbacks.labels(kind, code).inc()
 
     # the scrape
 
@@ -340,7 +367,13 @@ class WebhookMetrics:
         _SAMPLER.sample(instruments)
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         if instruments.multiprocess:
-            body = _multiprocess_exposition(encode)
+            try:
+                body = _multiprocess_exposition(encode)
+            except (OSError, ValueError) as error:  # the folder is gone or unreadable
+                log.error("/metrics answered 503: %s", _folder_error(
+                    os.environ.get(MULTIPROC_VARIABLE, ""), error))
+                return Response(status=503, headers={"Cache-Control": "no-store",
+                                                     "Retry-After": "10"})
         else:
             body = encode(instruments.registry)
         return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
@@ -529,12 +562,29 @@ def prepare_multiprocess_dir(environ: dict[str, str] | None = None) -> str | Non
             return None
         path = _created_dir = tempfile.mkdtemp(prefix="switchboard-metrics-")
         env[MULTIPROC_VARIABLE] = path
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    with _dir_lock(path, exclusive=True):
-        for name in glob.glob(os.path.join(glob.escape(path), "*.db")):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(name)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        with _dir_lock(path, exclusive=True):
+            for name in glob.glob(os.path.join(glob.escape(path), "*.db")):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(name)
+        _check_writable(path)
+    except OSError as error:
+        raise _folder_error(path, error) from None
     return path
+
+
+def _check_writable(path: str) -> None:
+    """Raise the :class:`OSError` that writing a file in ``path`` meets (root ignores the
+    mode bits, so ask by trying)."""
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".switchboard-write-check-"):
+        pass
+
+
+def _folder_error(path: str, error: BaseException) -> ConfigError:
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return ConfigError(f"{MULTIPROC_VARIABLE}: the folder {path!r} cannot hold the metrics "
+                       f"({reason}): make it a folder the server can write, or unset it")
 
 
 def worker_exited(pid: int, path: str | None = None) -> None:

@@ -23,9 +23,10 @@ A send that fails for a reason that may pass (Twilio's 429 or 503, a connection 
 SMTP 4xx or a dropped SMTP connection) is tried again after 1, 4 and 15 seconds; one that may
 have gone out (a read timeout after sending) is not, so that nobody gets the notice twice.
 Failures are logged with the recording's SID and the error's kind and code, never a password.
-A process killed between the claim and the sends loses that notice (it is claimed: no other
-process sends it); a process that ends normally first finishes what is queued, for up to
-:data:`CLOSE_WAIT` seconds.
+A process that ends normally first finishes what is queued, for up to :data:`CLOSE_WAIT`
+seconds. A notice claimed and never finished (its process was killed or crashed in between)
+is taken over, :data:`STALE_AFTER` seconds after its claim, by the next process of any host
+to serve a request: the row keeps what the notice needs.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,10 @@ CLAIM_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 LOOKUP_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)
 #: Seconds an ending process spends finishing the notices it has queued.
 CLOSE_WAIT = 10.0
+#: Seconds after which a claimed notice that never finished is taken over by another process:
+#: its claimer ended between the claim and the sends. Longer than any notice takes (four tries
+#: of each send, the SMTP timeout).
+STALE_AFTER = 300.0
 #: Seconds an SMTP server has to connect and answer each command.
 SMTP_TIMEOUT = 30.0
 #: Twilio statuses after which a text was surely not sent, so it is tried again.
@@ -115,10 +120,13 @@ voicemail_notices = sa.Table(
     sa.Column("texts_sent", sa.Integer, nullable=False, server_default="0"),
     sa.Column("emails_sent", sa.Integer, nullable=False, server_default="0"),
     sa.Column("failure", sa.String),
+    sa.Column("duration", sa.Integer),
+    sa.Column("link", sa.String),
 )
 """One row per recording whose notice was claimed (its key makes the claim exactly once): who
 claimed it (``host:pid``), when it finished, what went out, and the last failure (one line,
-no secret)."""
+no secret); the recording's ``duration`` and ``link``, for a process that takes over a notice
+never finished."""
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -200,6 +208,17 @@ def notify_voicemail(status: StatusCallback) -> None:
 # -- the sender ------------------------------------------------------------------------------
 
 
+class _Stop:
+    """What :meth:`VoicemailNotices.close` queues: the thread ends."""
+
+
+_STOP = _Stop()
+
+
+def _claimer() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class _Retry(Exception):
     """A failure worth another try (the wrapped error says which)."""
 
@@ -223,6 +242,7 @@ class VoicemailNotices:
         send_backoff: Sequence[float] = SEND_BACKOFF,
         claim_backoff: Sequence[float] = CLAIM_BACKOFF,
         lookup_backoff: Sequence[float] = LOOKUP_BACKOFF,
+        stale_after: float = STALE_AFTER,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -232,6 +252,7 @@ class VoicemailNotices:
         self.send_backoff = tuple(send_backoff)
         self.claim_backoff = tuple(claim_backoff)
         self.lookup_backoff = tuple(lookup_backoff)
+        self.stale_after = stale_after
         self._reset()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
@@ -242,15 +263,27 @@ class VoicemailNotices:
         #: What happened since the start, by (channel, outcome): ("text", "sent"),
         #: ("email", "failed"), ("recording", "duplicate")... (read by the metrics).
         self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
-        self._queue: queue.SimpleQueue[Voicemail | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Voicemail | _Stop | None] = queue.SimpleQueue()
         self._idle = threading.Condition(threading.Lock())
         self._pending = 0
         self._thread: threading.Thread | None = None
         self._client: TwilioClient | None = None
         self._table_ready = False
+        self._next_recovery = 0.0
 
-    def submit(self, voicemail: Voicemail) -> None:
-        """Queue ``voicemail``; its notice goes out from this process's thread."""
+    def recover_soon(self) -> None:
+        """Queue the look for notices whose claimer ended before sending them (see
+        :meth:`recover`): at the process's first request, then at most once every
+        ``stale_after`` seconds (a ``before_request`` function of the app)."""
+        now = time.monotonic()
+        if now < self._next_recovery:
+            return
+        self._next_recovery = now + self.stale_after
+        self.submit(None)
+
+    def submit(self, voicemail: Voicemail | None) -> None:
+        """Queue ``voicemail`` (None: :meth:`recover`); its notice goes out from this
+        process's thread."""
         with self._idle:
             self._pending += 1
             if self._thread is None:
@@ -273,7 +306,7 @@ class VoicemailNotices:
         with self._idle:
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._queue.put(None)
+            self._queue.put(_STOP)
         client, self._client = self._client, None
         close = getattr(client, "close", None)
         if close is not None:
@@ -282,12 +315,16 @@ class VoicemailNotices:
     def _run(self) -> None:
         while True:
             voicemail = self._queue.get()
-            if voicemail is None:
+            if isinstance(voicemail, _Stop):
                 return
             try:
-                self.process(voicemail)
+                if voicemail is None:
+                    self.recover()
+                else:
+                    self.process(voicemail)
             except Exception:
-                log.exception("the notice of recording %s failed", voicemail.recording_sid)
+                log.exception("the notice of recording %s failed",
+                              voicemail.recording_sid if voicemail else "(recovery)")
             finally:
                 with self._idle:
                     self._pending -= 1
@@ -304,6 +341,62 @@ class VoicemailNotices:
             self.counts["recording", "duplicate"] += 1
             log.debug("recording %s: its notice was claimed already", sid)
             return
+        self._send(voicemail)
+
+    def recover(self) -> int:
+        """Send the notices claimed more than ``stale_after`` seconds ago and never finished
+        (their process ended between the claim and the sends): each is taken over by one
+        process, by an update that only succeeds on the claim as it was read. Returns how many
+        this process took."""
+        table = voicemail_notices
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.stale_after)
+        try:
+            self._ensure_table()
+            with self.store.engine.connect() as conn:
+                stale = conn.execute(
+                    sa.select(table.c.recording_sid, table.c.call_sid, table.c.claimed_at,
+                              table.c.duration, table.c.link)
+                    .where(table.c.finished_at.is_(None), table.c.claimed_at < cutoff)
+                    .limit(100)
+                ).all()
+        except (sa.exc.SQLAlchemyError, StoreUnavailable) as error:
+            log.warning("unsent voicemail notices not looked for: %s", type(error).__name__)
+            return 0
+        taken = 0
+        for row in stale:
+            if not self._take_over(row.recording_sid, row.claimed_at):
+                continue
+            taken += 1
+            self.counts["recording", "recovered"] += 1
+            log.warning("recording %s: its notice was claimed at %s and never finished: "
+                        "sending it now", row.recording_sid, row.claimed_at.isoformat())
+            self._send(Voicemail(
+                recording_sid=row.recording_sid, call_sid=row.call_sid, duration=row.duration,
+                link=row.link or self._link(row.recording_sid),
+            ))
+        return taken
+
+    def _take_over(self, sid: str, claimed_at: datetime) -> bool:
+        table = voicemail_notices
+        try:
+            with self._transaction() as conn:
+                done = conn.execute(
+                    sa.update(table)
+                    .where(table.c.recording_sid == sid, table.c.finished_at.is_(None),
+                           table.c.claimed_at == claimed_at)
+                    .values(claimed_at=datetime.now(UTC), claimed_by=_claimer())
+                )
+        except (sa.exc.SQLAlchemyError, StoreUnavailable) as error:
+            log.warning("recording %s: its unsent notice was not taken over: %s", sid,
+                        type(error).__name__)
+            return False
+        return done.rowcount == 1
+
+    def _link(self, sid: str) -> str:
+        return (self.settings.public_url or "").rstrip("/") + CONSOLE_PATH + sid
+
+    def _send(self, voicemail: Voicemail) -> None:
+        sid = voicemail.recording_sid
         caller, called = self._numbers(voicemail)
         failures: list[str] = []
         texts = self._send_texts(voicemail, caller, called, failures)
@@ -320,6 +413,22 @@ class VoicemailNotices:
             with conn.begin():
                 yield conn
 
+    def _ensure_table(self) -> None:
+        """Create the table, or add the columns a table made by an earlier version lacks."""
+        if self._table_ready:
+            return
+        engine = self.store.engine
+        voicemail_notices.create(engine, checkfirst=True)
+        present = {column["name"] for column in sa.inspect(engine).get_columns(
+            voicemail_notices.name)}
+        with engine.begin() as conn:
+            for column in voicemail_notices.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {voicemail_notices.name} ADD COLUMN {column.name} {kind}")
+        self._table_ready = True
+
     def _claim(self, voicemail: Voicemail) -> bool | None:
         """True: ours to send; False: claimed before (a retry, another worker or host); None:
         the database stayed unavailable."""
@@ -327,16 +436,16 @@ class VoicemailNotices:
             "recording_sid": voicemail.recording_sid,
             "call_sid": voicemail.call_sid,
             "claimed_at": datetime.now(UTC),
-            "claimed_by": f"{socket.gethostname()}:{os.getpid()}",
+            "claimed_by": _claimer(),
             "texts_sent": 0,
             "emails_sent": 0,
+            "duration": voicemail.duration,
+            "link": voicemail.link,
         }
         waits = iter(self.claim_backoff)
         while True:
             try:
-                if not self._table_ready:
-                    voicemail_notices.create(self.store.engine, checkfirst=True)
-                    self._table_ready = True
+                self._ensure_table()
                 with self._transaction() as conn:
                     conn.execute(sa.insert(voicemail_notices), row)
                 return True
@@ -647,4 +756,5 @@ def register_notices(
         return None
     notices = VoicemailNotices(switchboard.store, settings, config, **options)
     app.extensions[NOTICES_EXTENSION] = notices
+    app.before_request(notices.recover_soon)
     return notices

@@ -102,14 +102,13 @@ def on_starting(server):
     (PROMETHEUS_MULTIPROC_DIR, made here unless given), prepared before anything imports the
     app."""
     from switchboard.callbacks.metrics import prepare_multiprocess_dir
-
-    prepare_multiprocess_dir()
     from switchboard.callbacks.production import MissingAuthToken, prepare
     from switchboard.callbacks.studio.definition import FlowError
     from switchboard.config import ConfigError, load_settings
     from switchboard.config.fields import TWILIO_WEBHOOK_DEADLINE
 
     try:
+        prepare_multiprocess_dir()
         prepare()
     except (MissingAuthToken, ConfigError) as error:
         server.log.error("%s", error)
