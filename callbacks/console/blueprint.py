@@ -13,12 +13,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.console.options import ConsoleOptions
@@ -252,6 +252,17 @@ def _helpers() -> dict[str, Any]:
     }
 
 
+@bp.before_request
+def _refuse_nul() -> None:
+    """A NUL character in the path, the query or a form is refused with 400: no stored value
+    holds one, and PostgreSQL refuses it in a query (which would read as a database down)."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method not in ("GET", "HEAD"):
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400, "The request holds a NUL character, which no value here can hold.")
+
+
 def add_security_headers(response: Response) -> Response:
     """The console's headers on an answer under /console; nothing elsewhere."""
     path = request.path
@@ -294,14 +305,20 @@ def _database_error(error: Exception) -> Response:
 
 
 def local_day(text: str | None, *, end: bool = False) -> datetime | None:
-    """A ``YYYY-MM-DD`` date of the console's zone as the UTC time it starts (``end``: the
-    time the day after starts); None for anything else."""
+    """A ``YYYY-MM-DD`` date of the console's zone as the time it starts (``end``: the time
+    the day after starts); None for anything else, and for a day whose start is not a time
+    Python can hold in UTC (``9999-12-31`` with ``end``)."""
     if not text:
         return None
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         return None
-    if end:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(0), tzinfo=console().options.timezone)
+    try:
+        if end:
+            day += timedelta(days=1)
+        start = datetime.combine(day, time(0), tzinfo=console().options.timezone)
+        start.astimezone(UTC)  # a day at the calendar's ends may have no UTC time
+    except OverflowError:
+        return None
+    return start
