@@ -1,6 +1,7 @@
 """Who may see the console: one password, a signed session cookie, a CSRF token per session.
 
-The session is a cookie of its own (``switchboard_console``, path ``/console``), signed with
+The session is a cookie of its own (``switchboard_console``, path ``/console`` under the app's
+root: ``/sb/console`` for an app served under ``/sb``), signed with
 the console's secret key (:mod:`~switchboard.callbacks.console.options`), so the app's own
 ``flask.session`` and ``SECRET_KEY`` are left to the app. It is HttpOnly, SameSite=Lax, and
 Secure when the request came over https. It holds a random CSRF token and, once logged in, a
@@ -31,6 +32,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
@@ -181,16 +183,34 @@ def password_matches(options: ConsoleOptions, given: str) -> bool:
                                hashlib.sha256(options.password.encode()).digest())
 
 
+def console_root() -> str:
+    """The console's path on this site: ``/console`` under the app's root (``SCRIPT_NAME``, or
+    a trusted proxy's ``X-Forwarded-Prefix``)."""
+    return request.script_root + (bp.url_prefix or "/console")
+
+
+def current_path() -> str:
+    """This request's path on this site, with its query string: where to come back to."""
+    path = request.script_root + request.path
+    query = request.query_string.decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a console path of this site, else the overview."""
-    prefix = bp.url_prefix or "/console"
-    if (
-        target
-        and (target == prefix or target.startswith((f"{prefix}/", f"{prefix}?")))
-        and not any(c in target for c in "\\\r\n\t")
-        and not target.startswith(f"{prefix}/login")
-    ):
-        return target
+    """Where to go after login or a form: a console path of this site, else the overview.
+
+    A path elsewhere, an absolute or scheme-relative URL, a backslash, a control character
+    and a ``.`` or ``..`` segment (encoded or not) are all refused."""
+    if target and not any(c in target for c in "\\\x7f") and all(c >= " " for c in target):
+        root = console_root()
+        path = target.split("#", 1)[0].split("?", 1)[0]
+        segments = unquote(path).split("/")
+        if (
+            (path == root or path.startswith(f"{root}/"))
+            and not path.startswith(f"{root}/login")
+            and not any(segment in (".", "..") for segment in segments)
+        ):
+            return target
     return url_for("console.overview")
 
 
@@ -211,16 +231,11 @@ def _gate() -> Response | None:
             response.status_code = 401
             return response
         if request.method in _SAFE_METHODS:
-            return redirect(url_for("console.login", next=_requested_path()))
+            return redirect(url_for("console.login", next=current_path()))
         return redirect(url_for("console.login"), code=303)
     if request.method not in _SAFE_METHODS and not csrf_valid():
         abort(403, "The form had no valid security token: reload the page and try again.")
     return None
-
-
-def _requested_path() -> str:
-    query = request.query_string.decode("latin-1")
-    return f"{request.path}?{query}" if query else request.path
 
 
 @bp.after_request
@@ -231,7 +246,7 @@ def _save_session(response: Response) -> Response:
         response.set_cookie(
             COOKIE, _serializer(options).dumps(data),
             max_age=options.session_seconds if "until" in data else None,
-            path=bp.url_prefix or "/console", secure=request.is_secure, httponly=True,
+            path=console_root(), secure=request.is_secure, httponly=True,
             samesite="Lax",
         )
     return response

@@ -242,11 +242,12 @@ def _static(filename: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    from switchboard.callbacks.console.auth import csrf_token
+    from switchboard.callbacks.console.auth import csrf_token, current_path
 
     return {
         "nav": NAV, "when": _when, "iso": _iso, "seconds": _seconds,
         "status_class": _status_class, "csrf_token": csrf_token, "static": _static,
+        "current_path": current_path,
         "shown": _shown,
         "refresh": console().options.refresh,
     }

@@ -193,7 +193,7 @@ def conversations() -> str:
                            number=params.get("number", ""), links=links)
 
 
-@bp.get("/conversations/<contact>")
+@bp.get("/conversations/<path:contact>")
 def conversation(contact: str) -> str:
     before, after = _cursors()
     with console().reading() as conn:
@@ -208,7 +208,7 @@ def conversation(contact: str) -> str:
     )
 
 
-@bp.post("/conversations/<contact>/opt-out")
+@bp.post("/conversations/<path:contact>/opt-out")
 def conversation_opt_out(contact: str) -> Response:
     """Opt ``contact`` out of one of our numbers (``sender``) or of all (``*``), or back in."""
     store = console().store

@@ -229,3 +229,22 @@ def test_console_queries_wait_their_own_time_whatever_a_webhook_left(database_ur
                 assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "30ms"
     finally:
         app.extensions["switchboard"].store.close()
+
+
+@pytest.mark.parametrize("contact", ["user/42", "a/opt-out", "x/y/z/"])
+def test_a_contact_with_slashes_opens_and_opts_out(
+    client: FlaskClient, store: Any, contact: str
+) -> None:
+    add_message(store, "from a slashed contact", from_=contact)
+    listing = client.get("/console/conversations").text
+    link = f'href="/console/conversations/{contact}"'
+    assert link in listing
+    page = client.get(f"/console/conversations/{contact}")
+    assert page.status_code == 200
+    assert "from a slashed contact" in page.text
+    assert f'action="/console/conversations/{contact}/opt-out"' in page.text
+    response = client.post(f"/console/conversations/{contact}/opt-out",
+                           data={"csrf_token": csrf_of(page.text), "sender": "*"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/console/conversations/{contact}"
+    assert store.is_opted_out(contact)
