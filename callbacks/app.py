@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from switchboard.callbacks.deadline import Deadline
 from switchboard.callbacks.devlog import hide_query_strings
 from switchboard.callbacks.errors import register_error_handlers
-from switchboard.callbacks.logs import one_line_logs
+from switchboard.callbacks.logs import one_line_logs, secrets_of
 from switchboard.callbacks.security import RequestValidator, refusal
 from switchboard.config import Settings, load_settings
 
@@ -128,7 +128,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # ``/voice//menu`` is a path no route has, not a redirect to ``/voice/menu`` (werkzeug's
     # default, a 308 before any signature check, to the host the request named).
     app.url_map.merge_slashes = False
-    one_line_logs(app)
+    one_line_logs(app, hidden=secrets_of(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["BUNDLED_FLOWS"] = True
     app.config["STUDIO_FLOWS"] = True

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 
+from switchboard.callbacks.logs import hide_secrets
+
 __all__ = ["HideQueryStrings", "hide_query_strings"]
 
 
 class HideQueryStrings(logging.Filter):
-    """Drops the ``?query`` from werkzeug's ``"METHOD /path?query HTTP/1.1" status size``."""
+    """Drops the ``?query`` from werkzeug's ``"METHOD /path?query HTTP/1.1" status size``, and
+    hides the secrets :class:`~switchboard.callbacks.logs.OneLine` hides in the rest."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
@@ -22,10 +25,10 @@ class HideQueryStrings(logging.Filter):
             isinstance(args, tuple)
             and len(args) == 3
             and isinstance(args[0], str)
-            and "?" in args[0]
             and '"%s" %s %s' in str(record.msg)
         ):
-            record.args = (_without_query(args[0]), *args[1:])
+            line = args[0] if "?" not in args[0] else _without_query(args[0])
+            record.args = (hide_secrets(line), *args[1:])
         return True
 
 

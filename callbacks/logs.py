@@ -1,28 +1,63 @@
-"""Log lines that are one line each, and carry no query string.
+"""Log lines that are one line each, of a sane length, with no secret and no query string.
 
 Much of what the server logs comes from whoever sent the request: the path, a SID, a
-fallback's ``ErrorUrl``, an exception's message quoting a value. A newline among them, which
-arrives percent-encoded in a path (``/voice/x%0Aanything``), would let an unsigned request write
-log lines of its own. :class:`OneLine` escapes control characters in each record's message
-(``\\n``, ``\\x00``...), which leaves a traceback appended by the formatter as it is.
+fallback's ``ErrorUrl``, a flow or widget name, an exception's message quoting a value. A
+newline among them, which arrives percent-encoded in a path (``/voice/x%0Aanything``), would
+let an unsigned request write log lines of its own, and an ``ESC[`` sequence would restyle the
+terminal showing the log. :class:`OneLine` makes each record safe to write:
+
+- every value given to the message is cut to :data:`VALUE_LIMIT` characters, the message to
+  :data:`MESSAGE_LIMIT`;
+- the password of a ``user:password@`` URL, the value of a ``token=``, ``key=``,
+  ``password=``... pair and any value given to :func:`hide_in_logs` (the auth token, the API
+  key secret...) are written ``***``;
+- control characters are escaped (``\\n``, ``\\x1b``, ``\\u2028``...).
+
+A traceback appended by the formatter keeps its own lines; the messages of its exceptions are
+cut, cleaned and escaped the same way.
 
 Under gunicorn, :class:`switchboard.callbacks.production.GunicornLogger` puts it on the error and
-access
-logs, and :class:`NoQueryStrings` on the error log; :func:`one_line_logs` puts it on the app
-logger's handlers otherwise (Flask's own, for the development server).
+access logs, and :class:`NoQueryStrings` on the error log; :func:`one_line_logs` puts it on the
+app logger's handlers otherwise (Flask's own, for the development server).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-__all__ = ["NoQueryStrings", "OneLine", "add_filter", "escape_controls", "one_line_logs"]
+__all__ = [
+    "MESSAGE_LIMIT", "VALUE_LIMIT", "NoQueryStrings", "OneLine", "add_filter", "clean",
+    "escape_controls", "hide_in_logs", "hide_secrets", "one_line_logs", "secrets_of",
+]
+
+#: The most characters a log record shows of one value given to its message.
+VALUE_LIMIT = 1000
+#: The most characters a log record's message has (its traceback aside).
+MESSAGE_LIMIT = 4000
+HIDDEN = "***"
 
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: ``scheme://user:password@``: the password.
+_URL_PASSWORD = re.compile(r"(://[^\s/?#@:'\"]*:)[^\s/?#'\"]*@")
+#: ``name=value`` where the name says the value is a credential (``token=``, ``api_key=``,
+#: ``AuthToken=``, ``sig=``...).
+_SECRET_PAIR = re.compile(
+    r"(\b\w*(?:token|key|secret|password|passwd|pwd|signature|sig|auth|authorization"
+    r"|credentials?|session)=)[^\s&;,'\"#]+",
+    re.IGNORECASE,
+)
+
+_hidden: tuple[str, ...] = ()
+_hidden_lock = threading.Lock()
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -38,12 +73,86 @@ def escape_controls(text: str) -> str:
     return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
 
 
+def hide_in_logs(*values: object) -> None:
+    """Have :class:`OneLine` write each of ``values`` as ``***`` wherever a record shows it
+    (a :class:`~switchboard.config.secret.Secret` is revealed for that; ``None``, empty and
+    very short values are skipped)."""
+    global _hidden
+    found = [getattr(value, "reveal", lambda v=value: v)() for value in values if value]
+    with _hidden_lock:
+        _hidden = tuple(dict.fromkeys(
+            (*_hidden, *(v for v in found if isinstance(v, str) and len(v) >= 6))
+        ))
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[{len(text) - limit} more characters]"
+
+
+def hide_secrets(text: str) -> str:
+    """``text`` with the secrets :class:`OneLine` hides written ``***``."""
+    for secret in _hidden:
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
+    if "=" in text:
+        text = _SECRET_PAIR.sub(rf"\1{HIDDEN}", text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1{HIDDEN}@", text)
+    return text
+
+
+def clean(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` as a log line may show it: cut to ``limit`` characters, with no secret (see
+    the module docstring) and its control characters escaped."""
+    return escape_controls(_cut(hide_secrets(text), limit))
+
+
+def _value(arg: object) -> object:
+    if isinstance(arg, str):
+        return _cut(arg, VALUE_LIMIT)
+    if isinstance(arg, BaseException):
+        return _cut(_safe_str(arg), VALUE_LIMIT)
+    return arg
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__}>"
+
+
+def _traceback(record: logging.LogRecord) -> str:
+    """The formatted traceback of ``record``, its exceptions' messages cleaned."""
+    text = logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+    error, seen = record.exc_info[1], set()  # type: ignore[index]
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        message = _safe_str(error)
+        if message and message != (shown := clean(message, VALUE_LIMIT)):
+            text = text.replace(message, shown)
+        error = error.__cause__ or error.__context__
+    text = hide_secrets(text)
+    return _CONTROLS_BUT_NEWLINE.sub(_escape, text) if _CONTROLS_BUT_NEWLINE.search(text) else text
+
+
 class OneLine(logging.Filter):
-    """Escapes control characters in a record's message (see the module docstring)."""
+    """Makes a record's message one line of a sane length with no secret (see the module
+    docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if isinstance(record.args, tuple):
+                record.args = tuple(map(_value, record.args))
+            message = record.getMessage()
+        except Exception:  # a bad format: the handler reports it as logging does
+            return True
         # formatted once here: the formatter then takes the message as it is
-        record.msg, record.args = escape_controls(record.getMessage()), None
+        record.msg, record.args = clean(message), None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = _traceback(record)
         return True
 
 
@@ -62,11 +171,29 @@ class NoQueryStrings(logging.Filter):
         return True
 
 
-def one_line_logs(app: Flask) -> None:
+def one_line_logs(app: Flask, hidden: Iterable[object] = ()) -> None:
     """Give :class:`OneLine` to the handlers of ``app``'s logger: Flask's own, unless logging
-    was configured before (gunicorn's, through :class:`GunicornLogger`; or the user's)."""
+    was configured before (gunicorn's, through :class:`GunicornLogger`; or the user's); and
+    have it hide ``hidden`` (see :func:`hide_in_logs`)."""
+    hide_in_logs(*hidden)
     for handler in app.logger.handlers:
         add_filter(handler, OneLine)
+
+
+def secrets_of(settings: object) -> list[object]:
+    """The values of ``settings`` no log may show: its secret fields, and the passwords of
+    its URLs (the database's, the SMTP server's)."""
+    from switchboard.config.fields import FIELDS
+
+    found: list[object] = []
+    for field in FIELDS.values():
+        value = getattr(settings, field.name, None)
+        if field.secret:
+            found.append(getattr(value, "password", value))
+        if isinstance(value, str) and "@" in value:
+            with contextlib.suppress(ValueError):
+                found.append(urlsplit(value).password)
+    return found
 
 
 def add_filter(target: logging.Filterer, kind: type[logging.Filter]) -> None:

@@ -54,17 +54,20 @@ class GunicornLogger(glogging.Logger):
     """gunicorn's logger (``logger_class`` in ``deploy/gunicorn.conf.py``): every line of the
     error and access logs one line (:class:`~callbacks.logs.OneLine`), no query string in the
     request targets gunicorn quotes in its error log (an unparsable request line, a request
-    that failed), and the app's ``callbacks`` logger writing to the error log, so that its
-    lines carry the time, the worker's pid and the level as gunicorn's do."""
+    that failed), and Switchboard's loggers (the app's, the REST client's, the store's)
+    writing to the error log through the same filters, so that their lines carry the time, the
+    worker's pid and the level as gunicorn's do."""
 
     def setup(self, cfg: Config) -> None:
         super().setup(cfg)
         add_filter(self.error_log, NoQueryStrings)
         for handler in (*self.error_log.handlers, *self.access_log.handlers):
             add_filter(handler, OneLine)
-        app_log = logging.getLogger("switchboard.callbacks")
-        if all(getattr(handler, "_gunicorn", False) for handler in app_log.handlers):
-            # none of its own (from logconfig_dict, say): gunicorn's, made again on a reload
+        app_log = logging.getLogger("switchboard")
+        loggers = (app_log, logging.getLogger("switchboard.callbacks"))
+        if all(getattr(h, "_gunicorn", False) for log in loggers for h in log.handlers):
+            # none of their own (from logconfig_dict, say): gunicorn's, made again on a reload
+            loggers[1].handlers[:] = []
             app_log.handlers[:] = self.error_log.handlers
             app_log.setLevel(self.error_log.level)
             app_log.propagate = False

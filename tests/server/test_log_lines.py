@@ -1,0 +1,155 @@
+"""Every log line one line of a sane length, with no secret, whatever a request carries: the
+filter itself, the app behind the Flask test client, and the app under a real gunicorn."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from switchboard.callbacks.devlog import HideQueryStrings
+from switchboard.callbacks.handlers import TwilioBlueprint
+from switchboard.callbacks.logs import MESSAGE_LIMIT, VALUE_LIMIT, OneLine, hide_in_logs
+from switchboard.callbacks.twilio_request import CallRequest
+from switchboard.callbacks.twiml import VoiceResponse
+from tests.server.conftest import TOKEN, Twilio, call_params, make_app
+from tests.server.test_gunicorn import Server, server, wait_for_log  # noqa: F401 - fixture
+
+ESC = "\x1b[31m"
+HOSTILE = f"a\r\nforged line{ESC}red\u2028next\u2029"
+
+
+def shown(message: str, *args: object, exc_info: object = None) -> str:
+    """What a handler with :class:`OneLine` writes for a record."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(OneLine())
+    made = logging.LogRecord("switchboard.callbacks", logging.WARNING, __file__, 1, message,
+                             args or None, exc_info)  # type: ignore[arg-type]
+    handler.handle(made)
+    return stream.getvalue()
+
+
+def one_line(text: str) -> str:
+    assert text.count("\n") == 1, text
+    assert text.endswith("\n"), text
+    for unwanted in ("\x1b", "\r", "\u2028"):
+        assert unwanted not in text, text
+    return text[:-1]
+
+
+def test_a_long_value_is_cut_and_the_rest_of_the_message_kept() -> None:
+    line = one_line(shown("flow %s, widget %s: failed", "f" * 50_000, "w"))
+    assert len(line) < VALUE_LIMIT + 100
+    assert f"{'f' * VALUE_LIMIT}…[{50_000 - VALUE_LIMIT} more characters], widget w" in line
+
+
+def test_a_long_message_is_cut() -> None:
+    line = one_line(shown("x" * 50_000))
+    assert len(line) < MESSAGE_LIMIT + 100
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("postgresql://switchboard:db-pa55word@db.example/sb", "db-pa55word"),
+        ("https://user:hunter2-pass@api.example/v1", "hunter2-pass"),
+        ("https://api.example/hook?token=q-t0ken-value&x=1", "q-t0ken-value"),
+        ("https://api.example/hook?x=1&api_key=ak-value-99", "ak-value-99"),
+        ("GET /flows/x?AccessToken=at-value-77 HTTP/1.1", "at-value-77"),
+        ("Authorization=basic-value-55", "basic-value-55"),
+        (f"the token is {TOKEN}.", TOKEN),
+    ],
+)
+def test_secrets_in_a_value_are_hidden(value: str, secret: str) -> None:
+    hide_in_logs(TOKEN)
+    line = one_line(shown("request failed: %s", value))
+    assert secret not in line
+    assert "***" in line
+
+
+def test_a_tracebacks_exception_message_is_one_line_without_secrets() -> None:
+    try:
+        try:
+            raise OSError(f"connect to https://u:inner-secret@db.example failed{ESC}")
+        except OSError as inner:
+            raise ValueError(f"bad\nforged line {'v' * 5000}") from inner
+    except ValueError:
+        text = shown("handler failed: %s", "ValueError", exc_info=sys.exc_info())
+    lines = text.splitlines()
+    assert lines[0] == "handler failed: ValueError"
+    assert "ValueError: bad\\nforged line vvv" in text
+    assert not [line for line in lines if line.startswith("forged")]
+    assert "inner-secret" not in text
+    assert "\x1b" not in text
+    assert len(text) < 3 * VALUE_LIMIT + 2000
+
+
+def test_a_bad_format_is_left_to_loggings_own_report() -> None:
+    made = logging.LogRecord("x", logging.WARNING, __file__, 1, "count %d", ("many",), None)
+    assert OneLine().filter(made)  # no exception from the filter itself
+
+
+@pytest.fixture
+def app_log(module_database_url: str) -> Iterator[tuple[Flask, io.StringIO]]:
+    """The app, with Switchboard's loggers writing to a handler with :class:`OneLine` (as
+    gunicorn's error log has it)."""
+    app = make_app(module_database_url)
+    bp = TwilioBlueprint("hostile", __name__, url_prefix="/hostile")
+
+    @bp.voice("/raise")
+    def raises(call: CallRequest) -> VoiceResponse:
+        raise RuntimeError(f"{call.params.get('Digits')} {TOKEN}")
+
+    app.register_blueprint(bp)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(OneLine())
+    logger = logging.getLogger("switchboard")
+    logger.addHandler(handler)
+    try:
+        yield app, stream
+    finally:
+        logger.removeHandler(handler)
+        app.extensions["switchboard"].store.close()
+
+
+def test_the_apps_lines_from_hostile_requests(app_log: tuple[Flask, io.StringIO]) -> None:
+    app, stream = app_log
+    twilio = Twilio(app.test_client())
+    long = "L" * 20_000
+    twilio.post("/voice/fallback", call_params(
+        ErrorCode=f"11200{HOSTILE}{long}",
+        ErrorUrl=f"https://owner:url-pa55@hooks.example/voice{HOSTILE}?token=q-secret",
+    ))
+    twilio.post("/hostile/raise", call_params(Digits=HOSTILE))
+    twilio.post(f"/voice/x{HOSTILE}", call_params())
+    text = stream.getvalue()
+    assert "ErrorCode 11200a\\r\\nforged line\\x1b[31m" in text
+    assert "RuntimeError: a\\r\\nforged line" in text
+    assert not [line for line in text.splitlines() if line.startswith("forged")]
+    for hidden in ("url-pa55", "q-secret", TOKEN, "\x1b", "\r", "\u2028", "L" * (VALUE_LIMIT + 1)):
+        assert hidden not in text, hidden
+
+
+def test_gunicorns_lines_from_hostile_requests(server: Server) -> None:  # noqa: F811
+    server.session.get(f"{server.base}/nothing%1B[31m/{TOKEN}/{'p' * 3000}", timeout=10)
+    server.request("/broken/raise", call_params(Digits=HOSTILE))
+    text = wait_for_log(server, "/nothing")
+    assert "/nothing\\x1b[31m/***/ppp" in text
+    for unwanted in (TOKEN, "\x1b", "\u2028"):
+        assert unwanted not in text
+    assert not [line for line in text.splitlines() if line.startswith("forged")]
+
+
+def test_the_development_servers_request_line_hides_the_auth_token() -> None:
+    hide_in_logs(TOKEN)
+    made = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
+                             '127.0.0.1 - - [date] "%s" %s %s\n',
+                             (f"GET /x/{TOKEN} HTTP/1.1", "404", "-"), None)
+    assert HideQueryStrings().filter(made)
+    assert made.getMessage() == '127.0.0.1 - - [date] "GET /x/*** HTTP/1.1" 404 -\n'
