@@ -32,7 +32,7 @@ FIELDS: dict[str, Field] = {
         Field("auth_token", "TWILIO_AUTH_TOKEN", v.secret, optional=True, secret=True),
         Field("api_key_sid", "TWILIO_API_KEY_SID", v.api_key_sid, optional=True),
         Field("api_key_secret", "TWILIO_API_KEY_SECRET", v.secret, optional=True, secret=True),
-        Field("api_base_url", "TWILIO_API_BASE_URL", v.base_url),
+        Field("api_base_url", "TWILIO_API_BASE_URL", v.api_base_url),
         Field("public_url", "SWITCHBOARD_PUBLIC_URL", v.base_url, optional=True),
         Field("database_url", "SWITCHBOARD_DATABASE_URL", v.database_url, optional=True),
         Field("trusted_proxies", "SWITCHBOARD_TRUSTED_PROXIES",

@@ -40,7 +40,7 @@ def load_settings(
     def lookup(name: str) -> object:
         return given[name] if name in given else env.get(name)
 
-    name = profile or _str(lookup("SWITCHBOARD_PROFILE")) or DEFAULT_PROFILE
+    name = (profile or _str(lookup("SWITCHBOARD_PROFILE")) or DEFAULT_PROFILE).strip()
     path, required = profiles_file(profiles_path or _str(lookup("SWITCHBOARD_PROFILES_FILE")))
     profiles = read_profiles(path, required=required)
     if name != DEFAULT_PROFILE and name not in profiles:

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from switchboard.config.errors import ConfigError
 from switchboard.config.secret import Secret
-from switchboard.config.validation import is_e164, show
+from switchboard.config.validation import check_utf8, is_e164, show
 
 _SMTP_PORTS = {"smtp": 587, "smtps": 465}
 _OFF = frozenset({"off", "none", "no", "false", "0"})
@@ -44,6 +44,7 @@ def smtp_url(name: str, value: object) -> SmtpServer:
     text = value.reveal() if isinstance(value, Secret) else value
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"{name}: must be a URL like smtp://user:password@mail.example.com:587")
+    check_utf8(name, text)
     try:
         parts = urlsplit(text.strip())
         port = parts.port
@@ -135,6 +136,7 @@ def console_password(name: str, value: object) -> Secret:
     if not isinstance(text, str) or len(text) < MIN_PASSWORD:
         size = len(text) if isinstance(text, str) else 0
         raise ConfigError(f"{name}: {size} characters is too short; use at least {MIN_PASSWORD}")
+    check_utf8(name, text)
     return Secret(text)
 
 
@@ -150,6 +152,7 @@ def password_hash(name: str, value: object) -> Secret:
             "python -c \"import getpass; from werkzeug.security import generate_password_hash "
             "as h; print(h(getpass.getpass()))\""
         )
+    check_utf8(name, str(text))
     return Secret(str(text))
 
 
@@ -161,6 +164,7 @@ def secret_key(name: str, value: object) -> Secret:
             f"{name}: too short; use at least 32 random characters (python -c \"import "
             "secrets; print(secrets.token_urlsafe(32))\")"
         )
+    check_utf8(name, text)
     return Secret(text)
 
 
@@ -168,7 +172,10 @@ def time_zone(name: str, value: object) -> str:
     """A time zone name the system knows (``Europe/Paris``, ``UTC``)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: {show(value)} is not a time zone name (like Europe/Paris or "
+                          "UTC)")
+    text = value.strip()
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):

@@ -11,12 +11,13 @@ public_url = "https://acme.example.com"
 from __future__ import annotations
 
 import contextlib
+import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 from switchboard.config.errors import ConfigError
-from switchboard.config.fields import FIELDS
+from switchboard.config.fields import BY_ENV, FIELDS
 
 DEFAULT_PROFILES_FILE = "switchboard.toml"
 
@@ -57,9 +58,18 @@ def read_profiles(path: Path, *, required: bool) -> dict[str, dict[str, object]]
             raise ConfigError(f"{path}: profiles.{name} must be a table")
         for key in table:
             if key not in FIELDS:
-                raise ConfigError(
-                    f"{path}: profiles.{name}.{key} is not a setting "
-                    f"(known: {', '.join(FIELDS)})"
-                )
+                raise ConfigError(f"{path}: profiles.{name}.{key} is not a setting; "
+                                  f"{_suggest(key)}")
         result[name] = dict(table)
     return result
+
+
+def _suggest(key: str) -> str:
+    """What a profile key that is not a setting probably meant: the key of an environment
+    variable's name, else the closest key, else the list of keys."""
+    if key.upper() in BY_ENV:
+        return f"the profile key of {key.upper()} is {BY_ENV[key.upper()].name}"
+    close = difflib.get_close_matches(key.lower(), FIELDS, n=1, cutoff=0.7)
+    if close:
+        return f"did you mean {close[0]}?"
+    return f"known: {', '.join(FIELDS)}"

@@ -43,10 +43,16 @@ class Secret:
             other = other._value
         if not isinstance(other, str):
             return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other.encode())
+        return hmac.compare_digest(_bytes(self._value), _bytes(other))
 
     def __hash__(self) -> int:
         return hash((Secret, self._value))
 
     def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
         return (Secret, (self._value,))
+
+
+def _bytes(text: str) -> bytes:
+    # "surrogatepass": a value read from an environment that could not decode it keeps lone
+    # surrogates, which must compare (unequal), not raise.
+    return text.encode("utf-8", "surrogatepass")

@@ -65,10 +65,13 @@ class Settings:
     console_refresh: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("auth_token", "api_key_secret"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, Secret(value) if value else None)
+        # Settings built by hand: a secret given as text is checked and wrapped like one read
+        # by load_settings, so that repr() still hides it.
+        for field in FIELDS.values():
+            value = getattr(self, field.name)
+            if field.secret and isinstance(value, str):
+                parsed = field.parse(field.env, value) if value.strip() else None
+                object.__setattr__(self, field.name, parsed)
 
     def basic_auth(self) -> tuple[str, str]:
         """The REST API credentials: the API key when one is set, else the account SID and

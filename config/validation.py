@@ -140,11 +140,11 @@ def text(name: str, value: object) -> str:
     value = value.strip()
     if not value:
         raise ConfigError(f"{name}: must not be empty")
-    _check_utf8(name, value)
+    check_utf8(name, value)
     return value
 
 
-def _check_utf8(name: str, value: str) -> None:
+def check_utf8(name: str, value: str) -> None:
     """Refuse what the environment could not decode (``os.environ`` keeps such bytes as lone
     surrogates, which nothing can encode later). The value is not shown: it may be a secret."""
     if not value.isascii():
@@ -214,7 +214,7 @@ def secret(name: str, value: object) -> Secret:
     value = value.strip()
     if not value:
         raise ConfigError(f"{name}: must not be empty")
-    _check_utf8(name, value)
+    check_utf8(name, value)
     return Secret(value)
 
 
@@ -285,6 +285,17 @@ def base_url(name: str, value: object) -> str:
     return value
 
 
+def api_base_url(name: str, value: object) -> str:
+    """The REST API root: :func:`base_url` without a ``user:password@`` part (the REST client
+    authenticates with the account SID and auth token, or the API key)."""
+    value = base_url(name, value)
+    if urlsplit(value).username is not None:
+        raise ConfigError(
+            f"{name}: must not hold credentials; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+        )
+    return value
+
+
 def database_url(name: str, value: object) -> str:
     """An SQLAlchemy URL for SQLite or PostgreSQL.
 
@@ -308,6 +319,8 @@ def database_url(name: str, value: object) -> str:
             f"{name}: the host name holds '@' (write an '@' in the user name or password "
             "as %40)"
         )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"{name}: port {url.port} is not a TCP port (1 to 65535)")
     backend, _, driver = url.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"

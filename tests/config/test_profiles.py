@@ -128,3 +128,31 @@ def test_only_the_chosen_profile_is_validated(workdir: Path) -> None:
     assert load_settings(environ=ENV).dial_timeout == 20
     with pytest.raises(ConfigError, match="dial_timeout in profile 'broken'"):
         load_settings("broken", environ=ENV)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("publc_url", "did you mean public_url?"),
+        ("Public_URL", "did you mean public_url?"),
+        ("TWILIO_AUTH_TOKEN", "the profile key of TWILIO_AUTH_TOKEN is auth_token"),
+        ("switchboard_dial_timeout", "the profile key of SWITCHBOARD_DIAL_TIMEOUT is dial_timeout"),
+    ],
+)
+def test_a_misspelled_key_suggests_the_setting(workdir: Path, key: str, hint: str) -> None:
+    (workdir / "switchboard.toml").write_text(f'[profiles.acme]\n{key} = "x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings("acme", environ=ENV)
+    assert str(err.value).endswith(f"profiles.acme.{key} is not a setting; {hint}")
+
+
+def test_a_key_like_no_setting_lists_them_all(workdir: Path) -> None:
+    (workdir / "switchboard.toml").write_text('[profiles.acme]\ncolour = "blue"\n')
+    with pytest.raises(ConfigError, match=r"colour is not a setting; known: account_sid, "):
+        load_settings("acme", environ=ENV)
+
+
+def test_spaces_around_the_profile_name_are_ignored(toml: Path) -> None:
+    env = {**ENV, "SWITCHBOARD_PROFILE": " acme\n"}
+    assert load_settings(environ=env).profile == "acme"
+    assert load_settings(" acme ", environ=ENV).dial_timeout == 40

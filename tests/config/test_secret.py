@@ -45,3 +45,10 @@ def test_only_strings() -> None:
 
 def test_pickles() -> None:
     assert pickle.loads(pickle.dumps(Secret("a"))).reveal() == "a"  # noqa: S301
+
+
+def test_comparing_an_undecodable_value_is_unequal_not_an_error() -> None:
+    # os.environ keeps bytes it cannot decode as lone surrogates.
+    assert Secret("pass\udcffword") != "password"
+    assert Secret("pass\udcffword") == Secret("pass\udcffword")
+

@@ -92,3 +92,18 @@ def test_toml_syntax_errors_do_not_quote_the_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML") as err:
         load_settings("acme", environ={}, profiles_path=path)
     _assert_hidden(str(err.value))
+
+
+def test_settings_built_by_hand_hide_every_secret() -> None:
+    built = Settings(
+        auth_token=AUTH_TOKEN,
+        api_key_secret=API_SECRET,
+        metrics_token="metrics-" + AUTH_TOKEN,
+        console_password="console-" + AUTH_TOKEN,
+        secret_key="key-" + AUTH_TOKEN,
+        smtp_url=f"smtp://mail:{URL_PASSWORD}@mail.example.com",
+    )
+    _assert_hidden(repr(built))
+    _assert_hidden(str(built))
+    assert built.console_password == "console-" + AUTH_TOKEN
+    assert built.smtp_url.password == URL_PASSWORD

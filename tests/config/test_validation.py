@@ -27,6 +27,8 @@ def _load(**env: str):
         ("TWILIO_API_KEY_SID", "AC" + "a" * 32, "is not an API key SID (SK followed by 32"),
         ("TWILIO_API_BASE_URL", "api.twilio.com", "must start with http:// or https://"),
         ("TWILIO_API_BASE_URL", "https://api.twilio.com?x=1", "must not have a ?query string"),
+        ("TWILIO_API_BASE_URL", "https://u:pw@api.twilio.com", "must not hold credentials; set"),
+        ("TWILIO_API_BASE_URL", "https://u@api.twilio.com", "must not hold credentials; set"),
         ("SWITCHBOARD_PUBLIC_URL", "ftp://example.com", "must start with http:// or https://"),
         ("SWITCHBOARD_PUBLIC_URL", "https://", "has no host name"),
         ("SWITCHBOARD_PUBLIC_URL", "https://x.example:99999", "is not a valid URL"),
@@ -34,6 +36,14 @@ def _load(**env: str):
         ("SWITCHBOARD_DATABASE_URL", "mysql://u@h/db", "database 'mysql' is not supported"),
         ("SWITCHBOARD_DATABASE_URL", "not a url", "not a database URL"),
         ("SWITCHBOARD_DATABASE_URL", "postgresql://u@h", "names no database"),
+        ("SWITCHBOARD_DATABASE_URL", "postgresql://u@h:99999/db", "port 99999 is not a TCP port"),
+        ("SWITCHBOARD_DATABASE_URL", "postgresql://u@h:0/db", "port 0 is not a TCP port"),
+        ("SWITCHBOARD_DATABASE_URL", "postgresql://u@h:-5/db", "port -5 is not a TCP port"),
+        # Undecodable bytes: os.environ keeps them as lone surrogates, which cannot be compared
+        # or sent.
+        ("SWITCHBOARD_CONSOLE_PASSWORD", "password\udcff", "is not UTF-8 text"),
+        ("SWITCHBOARD_SECRET_KEY", "k" * 20 + "\udcff", "is not UTF-8 text"),
+        ("SWITCHBOARD_CONSOLE_PASSWORD_HASH", "scrypt:1$salt\udcff$hash", "is not UTF-8 text"),
         ("SWITCHBOARD_TRUSTED_PROXIES", "-1", "-1 is below the minimum of 0"),
         ("SWITCHBOARD_TRUSTED_PROXIES", "1.5", "is not a whole number"),
         ("SWITCHBOARD_VALIDATE_SIGNATURES", "maybe", "is not a boolean (use true/false"),
@@ -322,3 +332,14 @@ def test_the_twiml_builder_takes_what_the_settings_take(text: str) -> None:
     assert say["language"].accepts(text) is speech.is_language(text)
     assert say["voice"].allowed == speech.VOICE_FORMS
     assert say["language"].allowed == speech.LANGUAGE_FORMS
+
+
+def test_an_undecodable_smtp_password_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^SWITCHBOARD_SMTP_URL: is not UTF-8 text"):
+        _load(SWITCHBOARD_SMTP_URL="smtp://u:pass\udcff@mail.example.com",
+              SWITCHBOARD_SMTP_FROM="voicemail@example.com")
+
+
+def test_a_time_zone_from_a_profile_must_be_text() -> None:
+    with pytest.raises(ConfigError, match=r"^SWITCHBOARD_CONSOLE_TIMEZONE: \['UTC'\] is not a"):
+        load_settings(environ={}, overrides={"SWITCHBOARD_CONSOLE_TIMEZONE": ["UTC"]})
