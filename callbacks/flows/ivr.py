@@ -3,10 +3,11 @@
 ``/voice`` welcomes the caller and reads the menu: 1 opening hours and address, 2 voicemail,
 3 talk to a person. An invalid key or silence repeats the menu, up to ``max_attempts`` times,
 then a polite goodbye. Voicemail records with a recording status callback
-(``/voice/recording-status``, which stores the recording). "Talk to a person" dials the forward
-number; when the call did not reach the person (busy, no answer, failed, canceled),
-``/voice/dial-result`` offers voicemail instead. A forward number that is the number called
-is not dialled (the call would come back to this menu): voicemail instead.
+(``/voice/recording-status``, which stores the recording); a recording of zero seconds
+is no message: the caller is not thanked for it and nobody is told of it. "Talk to a person"
+dials the forward number; when the call did not reach the person (busy, no answer, failed,
+canceled), ``/voice/dial-result`` offers voicemail instead. A forward number that is the
+number called is not dialled (the call would come back to this menu): voicemail instead.
 """
 
 from __future__ import annotations
@@ -140,7 +141,10 @@ def voicemail(call: CallRequest) -> VoiceResponse:
 
 @bp.voice("/voice/voicemail/saved")
 def voicemail_saved(call: CallRequest) -> VoiceResponse:
-    """The Record action: the recording is done (its media may still be processing)."""
+    """The Record action: the recording is done (its media may still be processing). One of
+    zero seconds holds no message: Twilio does not keep a silent recording."""
+    if call.recording_duration == 0:
+        return _goodbye(call, "We did not receive a message. Goodbye.")
     return _goodbye(call, "Thank you, your message has been recorded. Goodbye.")
 
 
@@ -148,8 +152,9 @@ def voicemail_saved(call: CallRequest) -> VoiceResponse:
 def recording_status(status: StatusCallback) -> None:
     """Stored by the route itself: the SID, URL, duration and status of the recording. A
     completed one is announced by text and email, once, after the answer
-    (:mod:`switchboard.callbacks.notices`)."""
-    notify_voicemail(status)
+    (:mod:`switchboard.callbacks.notices`); one of zero seconds is no message and is not."""
+    if status.recording_duration != 0:
+        notify_voicemail(status)
 
 
 @bp.voice("/voice/dial-result")

@@ -1,9 +1,9 @@
 """The bundled SMS bot, written with the public handler API only.
 
 Keywords (the whole message, any case): HELP / INFO, HOURS, the opt-out words STOP, STOPALL,
-UNSUBSCRIBE, CANCEL, END, QUIT (kept in the store per sender and number, STOPALL for every
-number of ours, and honoured by the REST client's outbound sending) and the opt-in words
-START, YES, UNSTOP.
+UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT (kept in the store per sender and number,
+STOPALL for every number of ours, and honoured by the REST client's outbound sending) and the
+opt-in words START, YES, UNSTOP.
 
 The bot leaves to Twilio what Twilio does by default on a long code or toll-free number, and
 never sends what Twilio would block:
@@ -34,7 +34,10 @@ from switchboard.callbacks.twiml import MessagingResponse
 log = logging.getLogger("switchboard.callbacks")
 bp = TwilioBlueprint("sms_bot", __name__)
 
-OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+#: Twilio's default opt-out keywords on a long code or toll-free number.
+OPT_OUT = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
 HOURS = frozenset({"HOURS"})
