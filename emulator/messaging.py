@@ -58,7 +58,8 @@ ERROR_TEXTS = {
 #: Documents one incoming message runs at most (its webhook's, then each ``<Redirect>``'s or
 #: ``<Message action>``'s): the next one past it is not requested.
 MAX_MESSAGING_DOCUMENTS = 10
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
+                              "OPTOUT"})
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 OPTED_OUT = 21610
 OPT_OUT_REPLY = (

@@ -76,10 +76,12 @@ def test_a_message_sent_through_rest_gets_its_callbacks(emu: Emulator,
     assert all(c.signature_valid for c in callbacks)
 
 
-def test_stop_opts_out_and_the_rest_side_refuses(emu: Emulator, server: HookServer) -> None:
+@pytest.mark.parametrize("word", ["stop", "revoke", "OptOut"])
+def test_stop_opts_out_and_the_rest_side_refuses(emu: Emulator, server: HookServer,
+                                                 word: str) -> None:
     emu.state.buy_number(emu.account_sid, NUMBER, sms_url=server.url("/sms"))
     server.on("/sms", twiml("<Message>Sorry to see you go</Message>"))
-    transcript = emu.phone.inbound_sms(NUMBER, CALLER, "stop")
+    transcript = emu.phone.inbound_sms(NUMBER, CALLER, word)
     assert len(server.requests_to("/sms")) == 1  # the application still hears the STOP
     assert transcript.messages == []
     [blocked] = transcript.events_of("blocked")
