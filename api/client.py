@@ -46,6 +46,7 @@ from switchboard.api.errors import (
     TwilioError,
     TwilioHTTPError,
     TwilioInvalidResponse,
+    TwilioNotFound,
     TwilioTimeout,
     ValidationError,
 )
@@ -480,19 +481,30 @@ class TwilioClient(ResourceGroups):
         body = encode_params(data) if data is not None else None
         started = time.perf_counter()
         error: TwilioError | None = None
-        try:
-            response = self._session.request(
-                method,
-                url,
-                params=query,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                stream=stream,
-                allow_redirects=stream and method == "GET",
-            )
-        except requests.RequestException as exc:
-            error = self._transport_error(method, url, exc, time.perf_counter() - started)
+        resends = 0 if stream else self._resends_of_cut_answers(method)
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                    allow_redirects=stream and method == "GET",
+                )
+            except requests.exceptions.ChunkedEncodingError as exc:
+                if resends > 0:
+                    resends -= 1
+                    log.debug(
+                        "%s %s: the answer was cut short; sent again", method, urlsplit(url).path
+                    )
+                    continue
+                error = self._transport_error(method, url, exc, time.perf_counter() - started)
+            except requests.RequestException as exc:
+                error = self._transport_error(method, url, exc, time.perf_counter() - started)
+            break
         if log.isEnabledFor(logging.DEBUG):
             outcome = f"failed: {error}" if error else f"-> {response.status_code}"
             log.debug(
@@ -535,6 +547,19 @@ class TwilioClient(ResourceGroups):
         return paging.paginate(
             self, path, params=_query(params), key=key, limit=limit, page_size=page_size
         )
+
+    def _resends_of_cut_answers(self, method: str) -> int:
+        """How many times a request whose answer is cut short mid-body (the connection reset
+        or closed early) is sent again: as many as the retry policy's read retries, for the
+        methods it retries (never a ``POST`` under the default policy)."""
+        retry = self.retries
+        allowed = retry.allowed_methods
+        if allowed is not None and method not in allowed:
+            return 0
+        limits = [n for n in (retry.total, retry.read) if n is not None]
+        if any(n is False for n in limits):
+            return 0
+        return min((n for n in limits if isinstance(n, int)), default=0)
 
     def _transport_error(
         self, method: str, url: str, exc: requests.RequestException, elapsed: float | None = None
@@ -640,7 +665,8 @@ def _http_error(
     if isinstance(code, str) and code.isdecimal() and len(code) < 10:
         code = int(code)
     more_info = doc.get("more_info")
-    return TwilioHTTPError(
+    error_class = TwilioNotFound if status == 404 else TwilioHTTPError
+    return error_class(
         status,
         code if isinstance(code, int) and not isinstance(code, bool) else None,
         _one_line(doc.get("message") or doc.get("detail") or response.reason or "error"),

@@ -10,8 +10,10 @@ not the resource asked for (an array where a call was expected, a message with n
 :class:`TwilioUnexpectedAnswer`. Arguments rejected before any request is sent raise
 :class:`ValidationError`, which is also a ``ValueError``; a request on a closed client raises
 :class:`TwilioClientClosed`. A lookup by something other than a SID that finds nothing raises
-:class:`ResourceNotFound` (also a ``LookupError``); provisioning that cannot go ahead, or that
-Twilio did not keep, raises :class:`ProvisioningError`.
+:class:`ResourceNotFound` (also a ``LookupError``), and so does Twilio's ``404``: a
+:class:`TwilioNotFound` is both a :class:`TwilioHTTPError` and a :class:`ResourceNotFound`.
+Provisioning that cannot go ahead, or that Twilio did not keep, raises
+:class:`ProvisioningError`.
 
 No exception carries credentials: URLs are stored without user info, and no request headers
 are kept.
@@ -19,6 +21,7 @@ are kept.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from switchboard.config.validation import redact_url
@@ -33,6 +36,7 @@ __all__ = [
     "TwilioError",
     "TwilioHTTPError",
     "TwilioInvalidResponse",
+    "TwilioNotFound",
     "TwilioTimeout",
     "TwilioUnexpectedAnswer",
     "ValidationError",
@@ -171,7 +175,10 @@ class TwilioInvalidResponse(TwilioHTTPError):
         self.snippet = snippet
         self.content_type = content_type
         kind = content_type.split(";")[0].strip() if content_type else "unknown type"
-        message = f"the body is not JSON ({kind}, {len(body)} bytes)"
+        if _is_json(body):
+            message = f"the body is JSON but not an object ({kind}, {len(body)} bytes)"
+        else:
+            message = f"the body is not JSON ({kind}, {len(body)} bytes)"
         if snippet:
             message += f": {snippet!r}"
         elif not body:
@@ -179,6 +186,14 @@ class TwilioInvalidResponse(TwilioHTTPError):
         if problem:
             message = problem
         super().__init__(status, None, message, None, method, url, request_id=request_id)
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 class RetiredResource(TwilioHTTPError):
@@ -282,6 +297,12 @@ class TwilioUnexpectedAnswer(TwilioError):
 class ResourceNotFound(TwilioError, LookupError):
     """A lookup by something other than a SID (a friendly name, a phone number) found nothing.
     Also a ``LookupError``."""
+
+
+class TwilioNotFound(TwilioHTTPError, ResourceNotFound):
+    """Twilio answered ``404``: what was asked for is not there (Twilio error 20404). Both a
+    :class:`TwilioHTTPError`, with Twilio's ``code``, ``message`` and ``more_info``, and a
+    :class:`ResourceNotFound`."""
 
 
 class ProvisioningError(TwilioError):

@@ -4,7 +4,8 @@ safe to send again.
 - Any request is retried when it was never sent: the connection was refused or timed out
   while connecting.
 - Idempotent requests (``GET``, ``HEAD``, ``DELETE``, ``OPTIONS``) are also retried when the
-  connection broke or timed out after sending, and on ``500``, ``502``, ``503``, ``504``.
+  connection broke or timed out after sending, and on ``500``, ``502``, ``503``, ``504``;
+  an answer cut short mid-body is sent again by the client as a broken read.
 - ``429 Too Many Requests`` is retried for every method, ``POST`` included: Twilio refused the
   request without acting on it.
 - A ``POST`` is otherwise never sent twice, so a call or a message is never placed twice.
