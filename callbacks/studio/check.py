@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -39,6 +40,9 @@ message until the call ends)."""
 
 LOOPING_WIDGETS = frozenset({"say-play", "gather-input-on-call"})
 
+MAX_DEPTH = 64
+"""How deep a definition's arrays and objects may nest: Studio's own go about eight deep."""
+
 _validator = Draft7Validator(FLOW_SCHEMA)
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
@@ -61,8 +65,16 @@ def check_definition(definition: object, source: str) -> list[Problem]:
     """Every problem of one flow ``definition`` (the JSON Studio exports, decoded), each
     located in ``source`` (a file path, or ``"flow FW..."``): errors first, in the order of
     the definition, then warnings."""
-    problems = [problem for error in sorted(_validator.iter_errors(definition), key=_where)
-                for problem in _schema_problem(error, definition, source)]
+    deep = _too_deep(definition)
+    if deep is not None:
+        return [_located(definition, deep[:4] if deep[:1] == ["states"] else deep[:1], source,
+                         f"nested more than {MAX_DEPTH} levels deep; a flow definition "
+                         "is a few levels deep")]
+    problems = [_located(definition, path, source,
+                         f"{_show(number)} is not a number JSON can hold; write a finite number")
+                for path, number in _infinite_numbers(definition)]
+    problems += [problem for error in sorted(_validator.iter_errors(definition), key=_where)
+                 for problem in _schema_problem(error, definition, source)]
     states = definition.get("states") if isinstance(definition, Mapping) else None
     if isinstance(definition, Mapping) and isinstance(states, list):
         problems += _state_problems(definition, states, source)
@@ -74,6 +86,48 @@ def check_definition(definition: object, source: str) -> list[Problem]:
     problems = sorted(dict.fromkeys(problems),
                       key=lambda problem: (problem.warning, position.get(problem.state, 0)))
     return problems
+
+
+def _too_deep(definition: object) -> list[str | int] | None:
+    """The path of the first array or object nested deeper than :data:`MAX_DEPTH`, found
+    without recursion (the rest of the check recurses); None when there is none."""
+    pending: list[tuple[object, list[str | int]]] = [(definition, [])]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, Mapping | list) and len(path) >= MAX_DEPTH:
+            return path
+        if isinstance(value, Mapping):
+            pending.extend((item, [*path, str(key)]) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((item, [*path, index]) for index, item in enumerate(value))
+    return None
+
+
+def _infinite_numbers(value: object, path: list[str | int] | None = None
+                      ) -> Iterator[tuple[list[str | int], float]]:
+    """Each NaN or infinite number of ``value`` (JSON has neither; Python's JSON reads them,
+    and a number too large for a float, ``1e400``, as infinity), with its path."""
+    path = path or []
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _infinite_numbers(item, [*path, str(key)])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _infinite_numbers(item, [*path, index])
+
+
+def _located(definition: object, path: list[str | int], source: str, message: str) -> Problem:
+    """A problem at ``path`` in ``definition``, located by state and property."""
+    state: str | int | None = None
+    if len(path) >= 2 and path[0] == "states" and isinstance(path[1], int):
+        state = _state_label(definition.get("states") if isinstance(definition, Mapping)
+                             else None, path[1])
+        path = path[2:]
+    if path[:1] == ["properties"] and len(path) > 1:
+        path = path[1:]
+    return Problem(source, message, state, _path(path) or None)
 
 
 def _where(error: ValidationError) -> list[tuple[int, Any]]:
@@ -240,11 +294,16 @@ def _loop_problems(state: Mapping[str, Any], label: str | int, source: str) -> l
         return []
     if isinstance(loop, str) and "{" in loop:
         return []
-    try:
-        number = float(loop)
-    except ValueError:
-        number = None
-    if number is not None and number.is_integer() and int(number) in LOOPS:
+    if isinstance(loop, float) and not math.isfinite(loop):
+        return []   # not a JSON number: a problem of its own
+    if isinstance(loop, str | float):
+        try:
+            loop_number = float(loop)
+        except ValueError:
+            loop_number = None
+        if loop_number is not None and loop_number.is_integer() and int(loop_number) in LOOPS:
+            return []
+    elif loop in LOOPS:
         return []
     return [Problem(source, f"{_show(loop)} is not a number of times from 1 to 99 (Studio's "
                     "Loops; 0 would repeat the message until the call ends)", label, "loop")]

@@ -61,7 +61,7 @@ def read_flow(path: Path, name: str | None = None) -> tuple[Flow | None, list[Pr
     name = path.stem if name is None else name
     problems = check_flow_name(name, source)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return None, [*problems, Problem(source, "not UTF-8 text; save the file as UTF-8")]
     except OSError as error:
@@ -71,6 +71,12 @@ def read_flow(path: Path, name: str | None = None) -> tuple[Flow | None, list[Pr
     except json.JSONDecodeError as error:
         return None, [*problems, Problem(
             source, f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
+    except RecursionError:
+        return None, [*problems, Problem(
+            source, "invalid JSON: nested too deeply for a flow definition")]
+    except ValueError:
+        return None, [*problems, Problem(
+            source, "invalid JSON: a number with too many digits to read")]
     problems += check_definition(definition, source)
     if any(not problem.warning for problem in problems):
         return None, problems

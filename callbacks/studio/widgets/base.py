@@ -196,10 +196,12 @@ class Visit:
         value = raw if isinstance(raw, int) and not isinstance(raw, bool) else self.text(key)
         try:
             number = int(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise WidgetError(f"{key} is {value!r}, not a whole number") from None
         if number < minimum:
             raise WidgetError(f"{key} is {number}; it must be {minimum} or more")
+        if number > LARGEST_INTEGER:
+            raise WidgetError(f"{key} is {number}; it must be {LARGEST_INTEGER} or less")
         return number
 
     def flag(self, key: str, default: bool = False) -> bool:
@@ -216,6 +218,9 @@ class Visit:
             where = "a call" if channel == VOICE else "a conversation (messages)"
             raise WidgetError(f"a {self.type} widget runs only in {where}")
 
+
+#: The largest whole number a widget property takes (a 32-bit integer's largest).
+LARGEST_INTEGER = 2**31 - 1
 
 #: A template that only outputs a variable: ``{{ widgets.menu.Digits }}``.
 _REFERENCE = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
