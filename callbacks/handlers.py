@@ -142,7 +142,7 @@ class TwilioBlueprint(Blueprint):
     ) -> Callable[[F], F]:
         def decorator(handler: F) -> F:
             if "<" in rule:  # the rule's variables: keyword arguments, as for a Flask view
-                view = _taking_url_values(
+                view = taking_url_values(
                     make_view(_given_url_values(handler), kind, error_redirect=error_redirect))
             else:
                 view = make_view(handler, kind, error_redirect=error_redirect)
@@ -165,9 +165,10 @@ def _given_url_values(handler: Callable[..., Any]) -> Callable[[Any], Any]:
     return with_values
 
 
-def _taking_url_values(view: Callable[[], Response]) -> Callable[..., Response]:
-    """``view``, registered for a rule with variables: Flask passes them, the handler reads
-    them from ``request.view_args`` (:func:`_given_url_values`)."""
+def taking_url_values(view: Callable[[], Response]) -> Callable[..., Response]:
+    """``view`` (:func:`make_view`'s), registered for a rule with variables: Flask passes
+    them, and the view drops them; its handler reads them from ``request.view_args`` (or
+    gets them as keyword arguments through :func:`_given_url_values`)."""
 
     @functools.wraps(view)
     def route(**_values: Any) -> Response:

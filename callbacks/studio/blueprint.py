@@ -24,7 +24,6 @@ the apology (a call) or no reply (a message), and logged.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -34,7 +33,13 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.errors import safe_answer, voice_apology
-from switchboard.callbacks.handlers import TwilioBlueprint, external_url, make_view, read_form
+from switchboard.callbacks.handlers import (
+    TwilioBlueprint,
+    external_url,
+    make_view,
+    read_form,
+    taking_url_values,
+)
 from switchboard.callbacks.now_and_then import NowAndThen
 from switchboard.callbacks.studio import executions, outbound
 from switchboard.callbacks.studio.definition import Flow
@@ -297,14 +302,7 @@ def studio_blueprint(
 def _route(handler: Callable[..., Any], kind: str) -> Callable[..., Response]:
     """The webhook view of ``handler`` (signature check, parsing, deadline, error policy);
     the URL's variables are read from ``request.view_args``."""
-    view = make_view(handler, kind)
-
-    @functools.wraps(view)
-    def route(**_variables: str) -> Response:
-        return view()
-
-    route.twilio_kind = kind  # type: ignore[attr-defined]
-    return route
+    return taking_url_values(make_view(handler, kind))
 
 
 def _call_or_message(call_view: Callable[..., Response],
