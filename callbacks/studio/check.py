@@ -103,31 +103,41 @@ def _too_deep(definition: object) -> list[str | int] | None:
     return None
 
 
-def _infinite_numbers(value: object, path: list[str | int] | None = None
-                      ) -> Iterator[tuple[list[str | int], float]]:
+def _infinite_numbers(value: object) -> Iterator[tuple[list[str | int], float]]:
     """Each NaN or infinite number of ``value`` (JSON has neither; Python's JSON reads them,
     and a number too large for a float, ``1e400``, as infinity), with its path."""
-    path = path or []
-    if isinstance(value, float) and not math.isfinite(value):
-        yield path, value
-    elif isinstance(value, Mapping):
+    for path, leaf in _leaves(value, []):
+        if isinstance(leaf, float) and not math.isfinite(leaf):
+            yield path, leaf
+
+
+def _leaves(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], object]]:
+    """Each value of ``value`` that is neither an object nor an array, with its path."""
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _infinite_numbers(item, [*path, str(key)])
+            yield from _leaves(item, [*path, str(key)])
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _infinite_numbers(item, [*path, index])
+            yield from _leaves(item, [*path, index])
+    else:
+        yield path, value
 
 
 def _located(definition: object, path: list[str | int], source: str, message: str) -> Problem:
     """A problem at ``path`` in ``definition``, located by state and property."""
-    state: str | int | None = None
-    if len(path) >= 2 and path[0] == "states" and isinstance(path[1], int):
-        state = _state_label(definition.get("states") if isinstance(definition, Mapping)
-                             else None, path[1])
-        path = path[2:]
+    state, path = _in_state(definition, path)
     if path[:1] == ["properties"] and len(path) > 1:
         path = path[1:]
     return Problem(source, message, state, _path(path) or None)
+
+
+def _in_state(definition: object, path: list[Any]) -> tuple[str | int | None, list[Any]]:
+    """The state a ``path`` into ``definition`` is in (its name or position; None when the
+    path is not in ``states``), and the rest of the path within it."""
+    if len(path) >= 2 and path[0] == "states" and isinstance(path[1], int):
+        states = definition.get("states") if isinstance(definition, Mapping) else None
+        return _state_label(states, path[1]), path[2:]
+    return None, path
 
 
 def _where(error: ValidationError) -> list[tuple[int, Any]]:
@@ -170,12 +180,7 @@ def _schema_problem(error: ValidationError, definition: object, source: str
                     ) -> list[Problem]:
     """``error`` as problems located by state and property: the state from the error's path
     into ``states``, the property from the rest (``properties.`` left out)."""
-    path = list(error.absolute_path)
-    state: str | int | None = None
-    if len(path) >= 2 and path[0] == "states" and isinstance(path[1], int):
-        states = definition.get("states") if isinstance(definition, Mapping) else None
-        state = _state_label(states, path[1])
-        path = path[2:]
+    state, path = _in_state(definition, list(error.absolute_path))
     if path[:1] == ["properties"] and (len(path) > 1 or error.validator != "type"):
         path = path[1:]
     title = error.schema.get("title") if isinstance(error.schema, Mapping) else None
@@ -310,14 +315,9 @@ def _loop_problems(state: Mapping[str, Any], label: str | int, source: str) -> l
 
 
 def _strings(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, [*path, str(key)])
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            yield from _strings(item, [*path, position])
+    for where, leaf in _leaves(value, path):
+        if isinstance(leaf, str):
+            yield where, leaf
 
 
 def _template_texts(state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
