@@ -205,6 +205,15 @@ def save_seen(columns: frozenset[str]) -> sa.Update:
 #: Release the claim, writing nothing else.
 RELEASE = sa.update(executions).where(_MINE).values(claim=sa.null(), claimed_until=sa.null())
 INSERT_STEPS = sa.insert(steps)
+#: :func:`end_call_executions`: whether the call has an active execution, then ending them.
+_CALL_ACTIVE = sa.and_(_x.call_sid == _param("call_sid_", _x.call_sid), _x.status == ACTIVE)
+CALL_HAS_ACTIVE = sa.select(_x.sid).where(_CALL_ACTIVE).limit(1)
+END_CALL = (
+    sa.update(executions)
+    .where(_CALL_ACTIVE)
+    .values(status=ENDED, active_key=None, widget=None, waiting_for=None, wait_until=None,
+            date_updated=_param("updated_", _x.date_updated))
+)
 #: :func:`find_call`: the call's newest active execution of the flow.
 FIND_CALL = (
     sa.select(executions)
@@ -817,17 +826,14 @@ def end_call_executions(
     if call_status is not None and call_status not in CALL_OVER:
         return 0
     db = Database(store_or_engine)
-    table = executions
-
-    def work(conn: sa.Connection) -> int:
-        return conn.execute(
-            sa.update(table)
-            .where(table.c.call_sid == call_sid, table.c.status == ACTIVE)
-            .values(status=ENDED, active_key=None, widget=None, waiting_for=None,
-                    wait_until=None, date_updated=db.now())
-        ).rowcount
-
-    return db.run(work)
+    call = {"call_sid_": call_sid}
+    # Most calls run no flow: a read (no writer lock) says so, and only a call with an
+    # execution to end writes. Both statements are built once: this runs for every call.
+    found = db.bind(CALL_HAS_ACTIVE, call)
+    if not db.statements(lambda run: run(found).rows, write=False, single=True):
+        return 0
+    end = db.bind(END_CALL, {**call, "updated_": db.now()})
+    return db.statements(lambda run: run(end).rowcount, single=True)
 
 
 def end_execution(store_or_engine: Any, sid: str) -> Execution | None:

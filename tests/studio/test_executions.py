@@ -5,6 +5,7 @@ claims, a call's executions ending with the call, the purge, and due timeouts sh
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -190,6 +191,34 @@ def test_end_call_executions_ends_only_that_calls(db: Database, store: Store) ->
     executions.save(db, other, [])
     executions.end_call_executions(store, "CA2")
     assert executions.get(db, other.sid).status == "ended"
+
+
+def test_a_call_without_an_execution_ends_without_waiting_for_the_writer(
+    database_url: str, tmp_path: Any
+) -> None:
+    """Every call's final status callback asks to end its executions; most calls run no flow.
+    Those are answered by a read, which does not queue behind another process's write."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single writer")
+    patient = Store(database_url, busy_timeout=2.0)
+    patient.create_all()
+    call = executions.create(Database(patient),
+                             execution(key="call:CA1", channel="voice", call_sid="CA1"),
+                             claim_for=10)
+    executions.release(Database(patient), call)
+    writer = sqlite3.connect(sa.engine.make_url(database_url).database, isolation_level=None,
+                             check_same_thread=False)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        assert executions.end_call_executions(patient, "CA-no-flow", "completed") == 0
+        assert time.monotonic() - started < 1.0
+        threading.Timer(0.3, writer.execute, ("COMMIT",)).start()
+        assert executions.end_call_executions(patient, "CA1", "completed") == 1
+    finally:
+        time.sleep(0.35)
+        writer.close()
+        patient.close()
 
 
 def test_progress_written_after_the_call_ended_leaves_it_ended(db: Database) -> None:
