@@ -1,5 +1,5 @@
 """A Studio flow's menu step against the bundled Python IVR's, under gunicorn (2 sync workers,
-deploy/gunicorn.conf.py) on 127.0.0.1: ``python -m tests.bench flows``.
+or ``BENCH_WORKERS``; deploy/gunicorn.conf.py) on 127.0.0.1: ``python -m tests.bench flows``.
 
 The flow (written to a flows folder of the run) loops: Gather Input On Call (``menu``) ->
 Split Based On its ``Digits`` (``route``) -> Say/Play (``one`` or ``two``) -> back to the
@@ -67,6 +67,7 @@ from tests.bench.bench_server import (
 #: Calls (executions) the requests take in turn: far more than the connections, so that a
 #: call's next request is sent long after its last one was answered.
 CALLS = int(os.environ.get("BENCH_CALLS", 1000))
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 FLOW = "bench_loop"
 GOAL_CPU = 1.3
 #: Seconds for the requests in flight when a run stops to be answered, before the workers'
@@ -177,7 +178,7 @@ def start_gunicorn(port: int, folder: Path, flows: Path) -> subprocess.Popen[byt
         SWITCHBOARD_DATABASE_URL=database_url(folder),
         SWITCHBOARD_FLOWS_DIR=str(flows),
         GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS="2",
+        GUNICORN_WORKERS=str(WORKERS),
         GUNICORN_ACCESSLOG=str(folder / f"access-{port}.log"),
         GUNICORN_ERRORLOG=str(folder / f"error-{port}.log"),
     )
@@ -238,7 +239,7 @@ def main() -> None:
                 target.folder = folder
                 target.master = process.pid
             generator = "wrk" if WRK else "a Python load generator"
-            print(f"gunicorn, 2 sync workers, {CONNECTIONS} connections from {generator}, "
+            print(f"gunicorn, {WORKERS} sync workers, {CONNECTIONS} connections from {generator}, "
                   f"{ROUNDS} rounds of {SLICE:g} s per target, interleaved; {os.cpu_count()} "
                   f"cores shared with the load generator; {CALLS} calls of each kind started "
                   f"first ({made:.1f} s), each waiting at its menu")
