@@ -6,26 +6,33 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+import click
 from flask import Flask, Request, current_app
+from flask.cli import NoAppException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from switchboard.callbacks.deadline import Deadline
 from switchboard.callbacks.devlog import hide_query_strings
 from switchboard.callbacks.errors import register_error_handlers
-from switchboard.callbacks.logs import one_line_logs, secrets_of
+from switchboard.callbacks.logs import filter_switchboard_loggers, one_line_logs, secrets_of
 from switchboard.callbacks.security import RequestValidator, refusal
-from switchboard.config import Settings, load_settings
+from switchboard.callbacks.studio.definition import FlowError
+from switchboard.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from switchboard.callbacks.store import Store
 
 log = logging.getLogger("switchboard.callbacks")
 
-__all__ = ["Switchboard", "create_app", "get_settings", "get_store", "init_app"]
+__all__ = [
+    "FlowsRefused", "SettingsError", "Switchboard", "create_app", "get_settings", "get_store",
+    "init_app",
+]
 
 #: Keys of create_app()'s ``config`` that are settings (by environment variable name); the rest
 #: go to ``app.config``, where Switchboard reads ``BUNDLED_FLOWS`` (mount the bundled IVR, SMS
@@ -35,6 +42,59 @@ _SETTINGS_PREFIXES = ("TWILIO_", "SWITCHBOARD_")
 
 #: Twilio sends small forms (an SMS body is at most 1,600 characters).
 MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+class SettingsError(NoAppException, ConfigError):
+    """A setting the app cannot start with, raised by :func:`create_app` and :func:`init_app`.
+
+    To Python it is a :class:`~switchboard.config.ConfigError`; to Flask's command line
+    (``flask --app switchboard.callbacks routes``, a ``flask`` command loading an app that
+    calls :func:`init_app`) it is an app that could not be loaded, reported in one line,
+    ``Error: ...``, with exit status 2, as the ``switchboard`` command does. Any other
+    exception keeps its traceback.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """The one line, without the usage of the command that loaded the app: a setting
+        is not a mistake in how the command was typed."""
+        click.ClickException.show(self, file)
+
+
+class FlowsRefused(NoAppException, FlowError):
+    """Studio flows :func:`create_app` cannot start with: to Python the
+    :class:`~switchboard.callbacks.studio.definition.FlowError` it was (``problems``, one
+    line per problem), to Flask's command line an app that could not be loaded, reported as
+    ``Error: `` and its lines, exit status 2, without a traceback."""
+
+    def __init__(self, error: FlowError) -> None:
+        FlowError.__init__(self, error.problems)
+        self.message = str(error)
+        self.show_color = None
+        self.ctx = self.cmd = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """The problems, without the usage of the command that loaded the app."""
+        click.ClickException.show(self, file)
+
+
+@contextmanager
+def _settings_errors() -> Iterator[None]:
+    """A :class:`ConfigError` raised inside raised again as a :class:`SettingsError`, a
+    :class:`FlowError` as :class:`FlowsRefused`."""
+    try:
+        yield
+    except (SettingsError, FlowsRefused):
+        raise
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
+    except FlowError as error:
+        raise FlowsRefused(error) from None
 
 
 class Switchboard:
@@ -118,8 +178,14 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     store). With nothing configured the app serves the bundled flows, and the Studio flows of
     ``./flows`` when there is one, on an SQLite file in the instance folder. A Studio flow that
     cannot run raises :class:`~switchboard.callbacks.studio.definition.FlowError`, one line per
-    problem.
+    problem (as :class:`FlowsRefused`); a setting it cannot start with, :class:`SettingsError`
+    (a ``ConfigError``).
     """
+    with _settings_errors():
+        return _build(config)
+
+
+def _build(config: Mapping[str, object] | None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.startswith(_SETTINGS_PREFIXES)}
     settings = load_settings(overrides=overrides or None)
@@ -173,13 +239,16 @@ def init_app(app: Flask, config: Mapping[str, object] | None = None) -> Switchbo
 
     :class:`~switchboard.callbacks.handlers.TwilioBlueprint` calls it when it is registered on
     an app that has none, so ``app.register_blueprint(bp)`` on your own ``Flask(__name__)``
-    works. It adds no route of its own (``create_app`` adds ``/healthz`` and the flows).
+    works. It adds no route of its own (``create_app`` adds ``/healthz`` and the flows). A
+    setting it cannot start with raises :class:`SettingsError` (a ``ConfigError``).
     """
     existing = app.extensions.get("switchboard")
     if existing is not None:
         return existing
-    settings = load_settings(overrides=dict(config) if config else None)
-    return _install(app, settings)
+    with _settings_errors():
+        settings = load_settings(overrides=dict(config) if config else None)
+        filter_switchboard_loggers(hidden=secrets_of(settings))
+        return _install(app, settings)
 
 
 def _install(app: Flask, settings: Settings) -> Switchboard:

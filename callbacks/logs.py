@@ -16,9 +16,13 @@ terminal showing the log. :class:`OneLine` makes each record safe to write:
 A traceback appended by the formatter keeps its own lines; the messages of its exceptions are
 cut, cleaned and escaped the same way.
 
-Under gunicorn, :class:`switchboard.callbacks.production.GunicornLogger` puts it on the error and
-access logs, and :class:`NoQueryStrings` on the error log; :func:`one_line_logs` puts it on the
-app logger's handlers otherwise (Flask's own, for the development server).
+It sits on Switchboard's own loggers (:data:`LOGGERS`, :func:`filter_switchboard_loggers`), so
+that their records are made safe where they are made, whatever handlers write them: Flask's
+under ``flask run`` and ``switchboard run``, gunicorn's, logging's last resort, or those an app
+sets up itself (``logging.basicConfig()``, a ``dictConfig``). Under gunicorn,
+:class:`switchboard.callbacks.production.GunicornLogger` also puts it on the error and access
+logs, and :class:`NoQueryStrings` on the error log; :func:`one_line_logs` puts it on the app
+logger's handlers otherwise (Flask's own, for the development server).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 __all__ = [
-    "MESSAGE_LIMIT", "VALUE_LIMIT", "NoQueryStrings", "OneLine", "add_filter", "clean",
-    "escape_controls", "hide_in_logs", "hide_secrets", "one_line_logs", "secrets_of",
+    "LOGGERS", "MESSAGE_LIMIT", "VALUE_LIMIT", "NoQueryStrings", "OneLine", "add_filter",
+    "clean", "escape_controls", "filter_switchboard_loggers", "hide_in_logs", "hide_secrets",
+    "one_line_logs", "secrets_of",
 ]
 
 #: The most characters a log record shows of one value given to its message.
@@ -42,6 +47,20 @@ VALUE_LIMIT = 1000
 #: The most characters a log record's message has (its traceback aside).
 MESSAGE_LIMIT = 4000
 HIDDEN = "***"
+#: The loggers Switchboard writes to. A logger's filters see only the records made on that
+#: logger, not those its children pass up, so :class:`OneLine` goes on each one.
+LOGGERS = (
+    "switchboard",
+    "switchboard.api",
+    "switchboard.emulator",
+    "switchboard.callbacks",
+    "switchboard.callbacks.store",
+    "switchboard.callbacks.studio",
+    "switchboard.callbacks.studio.api",
+)
+#: The attribute :class:`OneLine` sets on a record it has made safe (a record may pass it twice:
+#: on its logger, then on a handler).
+_DONE = "_switchboard_one_line"
 
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -143,6 +162,8 @@ class OneLine(logging.Filter):
     docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _DONE, False):
+            return True
         try:
             if isinstance(record.args, tuple):
                 record.args = tuple(map(_value, record.args))
@@ -153,6 +174,7 @@ class OneLine(logging.Filter):
         record.msg, record.args = clean(message), None
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             record.exc_text = _traceback(record)
+        setattr(record, _DONE, True)
         return True
 
 
@@ -172,12 +194,26 @@ class NoQueryStrings(logging.Filter):
 
 
 def one_line_logs(app: Flask, hidden: Iterable[object] = ()) -> None:
-    """Give :class:`OneLine` to the handlers of ``app``'s logger: Flask's own, unless logging
-    was configured before (gunicorn's, through :class:`GunicornLogger`; or the user's); and
-    have it hide ``hidden`` (see :func:`hide_in_logs`)."""
-    hide_in_logs(*hidden)
+    """Give :class:`OneLine` to Switchboard's loggers (:func:`filter_switchboard_loggers`) and
+    to the handlers of ``app``'s logger: Flask's own, unless logging was configured before
+    (gunicorn's, through :class:`GunicornLogger`; or the user's); and have it hide ``hidden``
+    (see :func:`hide_in_logs`)."""
+    filter_switchboard_loggers(hidden)
     for handler in app.logger.handlers:
         add_filter(handler, OneLine)
+
+
+def filter_switchboard_loggers(hidden: Iterable[object] = ()) -> None:
+    """Give :class:`OneLine` to each of Switchboard's loggers (:data:`LOGGERS`, and any other
+    ``switchboard.*`` logger made so far), however logging is set up, and have it hide
+    ``hidden`` (see :func:`hide_in_logs`). A logger named before its module makes it is the
+    one the module gets, filter included. Handlers are left as they are: the app's own keep
+    writing its own records unchanged."""
+    hide_in_logs(*hidden)
+    made = [name for name in list(logging.Logger.manager.loggerDict)
+            if name.startswith("switchboard.")]
+    for name in dict.fromkeys((*LOGGERS, *made)):
+        add_filter(logging.getLogger(name), OneLine)
 
 
 def secrets_of(settings: object) -> list[object]:

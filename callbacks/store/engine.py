@@ -49,7 +49,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from switchboard.callbacks.store import budget
-from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.errors import StoreUnavailable, ValueRefused
 from switchboard.callbacks.store.watchdog import WATCHDOG
 from switchboard.config.validation import (
     DATABASE_POOLER_OPTION,
@@ -574,9 +574,22 @@ def is_missing_table(error: BaseException) -> bool:
     return str(error).startswith("no such table")
 
 
+def is_refused_value(error: BaseException) -> bool:
+    """The database refused a value of the statement: the driver's ``DataError`` (too long,
+    out of range, a bad cast) or ``IntegrityError`` (a constraint), PEP 249's names for
+    them."""
+    if isinstance(error, exc.DataError | exc.IntegrityError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    return any(cls.__name__ in ("DataError", "IntegrityError") for cls in type(error).__mro__)
+
+
 def describe(error: BaseException, url: URL) -> str:
-    """One line: which database, and the driver's reason (no SQL, no parameters, no password)."""
-    return f"database {safe_url(url)} is unavailable ({reason(error, url)})"
+    """One line: which database, what happened (it is unavailable, or refused a value) and the
+    driver's reason (no SQL, no parameters, no password)."""
+    what = "refused a value" if is_refused_value(error) else "is unavailable"
+    return f"database {safe_url(url)} {what} ({reason(error, url)})"
 
 
 #: A password this long or longer is masked wherever its text appears in a driver's message;
@@ -619,5 +632,7 @@ def reason(error: BaseException, url: URL) -> str:
 
 
 def unavailable(error: BaseException, url: URL) -> StoreUnavailable:
-    """The :class:`StoreUnavailable` of ``error`` (chain it: ``raise ... from error``)."""
-    return StoreUnavailable(describe(error, url), reason=reason(error, url))
+    """The :class:`StoreUnavailable` of ``error``, a :class:`ValueRefused` when the database
+    refused a value (chain it: ``raise ... from error``)."""
+    kind = ValueRefused if is_refused_value(error) else StoreUnavailable
+    return kind(describe(error, url), reason=reason(error, url))

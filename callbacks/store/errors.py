@@ -1,10 +1,13 @@
-"""The one exception the store raises when the database cannot serve a request."""
+"""The exceptions the store raises when the database cannot serve a request."""
 
 from __future__ import annotations
 
+__all__ = ["StoreUnavailable", "ValueRefused"]
+
 
 class StoreUnavailable(RuntimeError):
-    """The database could not be reached, opened or written.
+    """The database could not be reached, opened or written, or refused a value
+    (:class:`ValueRefused`).
 
     The message is one line naming the database (password hidden) and the driver's reason.
     ``reason`` is that line without the database named (what ``/healthz`` answers); the whole
@@ -15,3 +18,10 @@ class StoreUnavailable(RuntimeError):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = message if reason is None else reason
+
+
+class ValueRefused(StoreUnavailable):
+    """The database refused a value of the statement: too long for its column, out of its
+    range, against a constraint (the driver's ``DataError`` or ``IntegrityError``). Not an
+    outage: the same statement fails again, others go on. Handlers meet it as any failure of
+    the store (the safe TwiML, a 503 for a status callback), never as a 500."""

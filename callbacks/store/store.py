@@ -33,6 +33,7 @@ from switchboard.callbacks.store.engine import (
     begin_statement,
     is_missing_table,
     is_outage,
+    is_refused_value,
     is_transient,
     is_unreachable,
     make_engine,
@@ -422,8 +423,8 @@ class Store:
                     time.sleep(pause)
                     delay *= 2
                     continue
-                if not is_transient(error):
-                    self.engine.dispose()
+                if not is_transient(error) and not is_refused_value(error):
+                    self.engine.dispose()  # a value refused says nothing of the connections
                 failure = unavailable(error, self.url)
                 if breaker is not None and (is_outage(error) or is_unreachable(error)):
                     breaker.failed(failure, everything=not write or is_unreachable(error),

@@ -46,7 +46,9 @@ def run_command() -> click.Command:
     """Flask's ``run``, whose ``--host`` and ``--port`` are checked before the app is loaded
     as ``switchboard emulator`` checks them: a port in 0..65535 (0: any free port), a host
     that resolves, an address that can be listened on (else one line naming the option,
-    exit status 2)."""
+    exit status 2). Every ``switchboard.*`` logger's records are made safe
+    (:func:`~switchboard.callbacks.logs.filter_switchboard_loggers`), also for an app named
+    with ``--app`` that uses the REST client without Switchboard's app."""
     from flask.cli import run_command as flask_run
 
     command = copy.copy(flask_run)
@@ -66,7 +68,10 @@ def run_command() -> click.Command:
     assert serve is not None
 
     def checked(**options: Any) -> Any:
+        from switchboard.callbacks.logs import filter_switchboard_loggers
+
         _listenable(options["host"], options["port"])
+        filter_switchboard_loggers()
         return serve(**options)
 
     command.callback = checked

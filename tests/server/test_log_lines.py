@@ -1,19 +1,31 @@
 """Every log line one line of a sane length, with no secret, whatever a request carries: the
-filter itself, the app behind the Flask test client, and the app under a real gunicorn."""
+filter itself, the app behind the Flask test client, the app under a real gunicorn, and
+every ``switchboard.*`` logger under ``switchboard run`` and under an app's own logging."""
 
 from __future__ import annotations
 
 import io
 import logging
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from switchboard.callbacks import logs
 from switchboard.callbacks.devlog import HideQueryStrings
 from switchboard.callbacks.handlers import TwilioBlueprint
-from switchboard.callbacks.logs import MESSAGE_LIMIT, VALUE_LIMIT, OneLine, hide_in_logs
+from switchboard.callbacks.logs import (
+    LOGGERS,
+    MESSAGE_LIMIT,
+    VALUE_LIMIT,
+    OneLine,
+    filter_switchboard_loggers,
+    hide_in_logs,
+)
 from switchboard.callbacks.twilio_request import CallRequest
 from switchboard.callbacks.twiml import VoiceResponse
 from tests.server.conftest import TOKEN, Twilio, call_params, make_app
@@ -153,3 +165,123 @@ def test_the_development_servers_request_line_hides_the_auth_token() -> None:
                              (f"GET /x/{TOKEN} HTTP/1.1", "404", "-"), None)
     assert HideQueryStrings().filter(made)
     assert made.getMessage() == '127.0.0.1 - - [date] "GET /x/*** HTTP/1.1" 404 -\n'
+
+
+def test_a_record_made_safe_on_its_logger_is_not_cut_again_by_a_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logs, "_hidden", ())  # no secret an earlier test's app hid
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(OneLine())
+    on_logger = OneLine()
+    logger = logging.getLogger("tests.one_line_twice")
+    logger.addFilter(on_logger)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("x" * 50_000)
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(on_logger)
+        logger.propagate = True
+    assert one_line(stream.getvalue()).endswith(f"…[{50_000 - MESSAGE_LIMIT} more characters]")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+_NAMED_LOGGER = re.compile(r"""getLogger\(\s*(__name__|["'](switchboard[\w.]*)["'])""")
+
+
+def test_every_logger_switchboard_writes_to_is_filtered() -> None:
+    """The loggers the package's modules name are :data:`LOGGERS` (a module logging to a new
+    one must add it there), and each has :class:`OneLine` once the loggers are filtered."""
+    named = set()
+    for folder in ("api", "callbacks", "config", "emulator", "switchboard"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in _NAMED_LOGGER.finditer(path.read_text(encoding="utf-8")):
+                named.add(match.group(2) or f"__name__ in {path.relative_to(ROOT)}")
+    assert named <= set(LOGGERS), named - set(LOGGERS)
+    filter_switchboard_loggers()
+    for name in LOGGERS:
+        assert any(isinstance(f, OneLine) for f in logging.getLogger(name).filters), name
+
+
+PASSWORD = "url-pa55word-for-logs"
+
+#: Under ``switchboard run``: Switchboard's loggers write through logging's last resort (no
+#: handler of their own); the server itself is replaced by lines logged where it would start.
+SWITCHBOARD_RUN = f"""
+import logging, os
+import flask.cli
+
+def serve(*args, **kwargs):
+    token = os.environ["TWILIO_AUTH_TOKEN"]
+    logging.getLogger("switchboard.api").warning("GET /Calls.json failed for %s", token)
+    try:
+        raise OSError("cannot post to https://owner:{PASSWORD}@hooks.example/voice")
+    except OSError:
+        logging.getLogger("switchboard.emulator").exception(
+            "emulator: the webhook failed%s", "\\nforged line")
+
+flask.cli.run_simple = serve
+from switchboard.cli import main
+main()
+"""
+
+#: A user's own app, with its own logging set up: a root handler Switchboard leaves alone.
+USERS_APP = f"""
+import logging, os, sys
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s: %(message)s")
+from flask import Flask
+from switchboard import TwilioBlueprint, create_app
+
+if sys.argv[1] == "create_app":
+    create_app()
+else:
+    app = Flask("users_app")
+    app.register_blueprint(TwilioBlueprint("mine", __name__))
+token = os.environ["TWILIO_AUTH_TOKEN"]
+logging.getLogger("switchboard.api").info("POST /Calls.json with %s", token)
+logging.getLogger("switchboard.emulator").warning(
+    "the webhook to https://owner:{PASSWORD}@hooks.example failed%s", "\\nforged line")
+logging.getLogger("users_app").info("their own line%s", "\\nkept as they wrote it")
+"""
+
+
+def _run(tmp_path: Path, script: str, *args: str) -> str:
+    (tmp_path / "script.py").write_text(script)
+    result = subprocess.run(
+        [sys.executable, "script.py", *args],
+        env={"PATH": "/usr/bin:/bin", "TWILIO_AUTH_TOKEN": TOKEN,
+             "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def _no_secret(text: str) -> None:
+    for unwanted in (TOKEN, PASSWORD):
+        assert unwanted not in text, text
+    assert not [line for line in text.splitlines() if line.startswith("forged")], text
+
+
+def test_switchboard_run_filters_the_rest_clients_and_the_emulators_lines(
+    tmp_path: Path,
+) -> None:
+    text = _run(tmp_path, SWITCHBOARD_RUN, "run", "--port", "0")
+    _no_secret(text)
+    assert "GET /Calls.json failed for ***" in text
+    assert "emulator: the webhook failed\\nforged line" in text
+    assert "OSError: cannot post to https://owner:***@hooks.example/voice" in text
+
+
+@pytest.mark.parametrize("made_by", ["create_app", "init_app"])
+def test_under_the_users_own_logging_switchboards_lines_are_filtered(
+    tmp_path: Path, made_by: str
+) -> None:
+    text = _run(tmp_path, USERS_APP, made_by)
+    _no_secret(text)
+    assert "switchboard.api: POST /Calls.json with ***" in text
+    assert "switchboard.emulator: the webhook to https://owner:***@hooks.example failed" in text
+    assert "users_app: their own line\nkept as they wrote it" in text
