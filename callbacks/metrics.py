@@ -94,7 +94,8 @@ API_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 #: The ``ErrorCode`` values Twilio sends a fallback URL; any other is counted as ``other``.
 FALLBACK_ERROR_CODES = frozenset({
-    "11200", "11205", "11206", "11210", "11215", "11217", "11750", "12100", "12200", "12300",
+    "11200", "11201", "11202", "11203", "11205", "11206", "11210", "11215", "11217", "11220",
+    "11235", "11236", "11237", "11240", "11242", "11243", "11750", "12100", "12200", "12300",
 })
 #: ``status`` of a REST request that got no answer, by the client's error.
 _NO_ANSWER = {

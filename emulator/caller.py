@@ -53,6 +53,17 @@ MAGIC_CALL_OUTCOMES: dict[str, str] = {
 DEFAULT_EVENTS = ("completed",)
 #: Twilio's error for a call to a number of a suspended or closed account.
 INACTIVE_ACCOUNT = 10003
+#: The SHAKEN/STIR verification results Twilio reports in ``StirVerstat``: passed or failed at
+#: attestation level A, B or C (``-Diverted``: as signed by the service provider that forwarded
+#: the call), failed with no level, or a PASSporT that could not be checked.
+STIR_VERSTATS = (
+    "TN-Validation-Passed-A", "TN-Validation-Passed-B", "TN-Validation-Passed-C",
+    "TN-Validation-Failed-A", "TN-Validation-Failed-B", "TN-Validation-Failed-C",
+    "TN-Validation-Failed", "No-TN-Validation",
+    "TN-Validation-Passed-A-Diverted", "TN-Validation-Passed-B-Diverted",
+    "TN-Validation-Passed-C-Diverted", "TN-Validation-Failed-A-Diverted",
+    "TN-Validation-Failed-B-Diverted", "TN-Validation-Failed-C-Diverted",
+)
 
 
 class CallProgress:
@@ -211,8 +222,18 @@ class Phone:
         *,
         script: CallScript | None = None,
         on_event: Callable[[Event], None] | None = None,
+        stir_verstat: str | None = None,
     ) -> Transcript:
-        """Call the number ``to`` from ``from_`` and follow its TwiML to the end."""
+        """Call the number ``to`` from ``from_`` and follow its TwiML to the end.
+
+        ``stir_verstat`` is the SHAKEN/STIR verification of the caller's number (one of
+        :data:`STIR_VERSTATS`, e.g. ``TN-Validation-Passed-A``): the call's requests carry it as
+        ``StirVerstat``, as Twilio's do for a call that came with a SHAKEN PASSporT. Without
+        one (the default) they carry none. ValueError for a value Twilio does not send.
+        """
+        if stir_verstat is not None and stir_verstat not in STIR_VERSTATS:
+            raise ValueError(f"stir_verstat {stir_verstat!r} is not one of "
+                             f"{', '.join(STIR_VERSTATS)}")
         transcript = Transcript("call", on_event=on_event)
         number = self.state.find_number(to)
         if number is None:
@@ -237,6 +258,7 @@ class Phone:
             status_callback_method=config["status_callback_method"],
             caller_name=self.caller_names.get(from_, "WIRELESS CALLER")
             if number.get("voice_caller_id_lookup") else None,
+            stir_verstat=stir_verstat,
         )
         transcript.sid = call["sid"]
         self.remember(call["sid"], transcript)
@@ -348,6 +370,8 @@ class Phone:
             ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
         if call.get("caller_name"):
             ctx.extra_params["CallerName"] = call["caller_name"]
+        if call.get("stir_verstat"):
+            ctx.extra_params["StirVerstat"] = call["stir_verstat"]
         if call.get("machine_detection"):
             ctx.extra_params["AnsweredBy"] = self.answered_by.get(ctx.to, "human")
         runner = CallRunner(ctx)

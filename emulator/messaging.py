@@ -12,16 +12,20 @@ To                final status  ErrorCode   meaning
 +15005550013      undelivered   30007       message filtered (carrier violation)
 anything else     delivered
 ================  ============  ==========  ===================================
+
+The callbacks of the statuses a carrier's delivery receipt decides (delivered, undelivered) carry
+its done date, ``RawDlrDoneDate``, as Twilio's do.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from switchboard.emulator.resources import API_VERSION
+from switchboard.emulator.resources import API_VERSION, now
 from switchboard.emulator.transcript import Event, Transcript
 from switchboard.emulator.twiml_runner import (
     ERROR_LOG,
@@ -55,6 +59,8 @@ ERROR_TEXTS = {
     30007: "Message filtered",
     30008: "Unknown error",
 }
+#: The statuses a carrier's delivery receipt decides: their callbacks carry ``RawDlrDoneDate``.
+DELIVERY_RECEIPT_STATUSES = frozenset({"delivered", "undelivered"})
 #: Documents one incoming message runs at most (its webhook's, then each ``<Redirect>``'s or
 #: ``<Message action>``'s): the next one past it is not requested.
 MAX_MESSAGING_DOCUMENTS = 10
@@ -70,6 +76,12 @@ OPT_IN_REPLY = (
     "You have successfully been re-subscribed to messages from this number. Reply HELP for "
     "help. Reply STOP to unsubscribe."
 )
+
+
+def raw_dlr_done_date(when: datetime | None = None) -> str:
+    """The done date of a delivery receipt as Twilio passes it on: ``YYMMDDhhmm``, to the
+    minute, with no time zone (the emulator's carrier keeps UTC)."""
+    return (when or now()).strftime("%y%m%d%H%M")
 
 
 def guess_content_type(url: str) -> str:
@@ -328,6 +340,8 @@ class Messaging:
                     params["MessagingServiceSid"] = updated["messaging_service_sid"]
                 if error_code is not None:
                     params["ErrorCode"] = str(error_code)
+                if status in DELIVERY_RECEIPT_STATUSES:
+                    params["RawDlrDoneDate"] = raw_dlr_done_date()
                 response = client.fetch(callback, params, auth_token=token, method=method)
                 transcript.add_request("message-status", response)
         finally:

@@ -9,7 +9,10 @@ the like as configured: see :func:`wire_url`) by the server's own computation
 fragment (``#ct=..&rt=..&tt=..&rc=..&rp=..``) and the 15 s total limit (one watchdog thread cuts a
 request still running then, see :class:`_Watchdog`), retries with the same
 ``I-Twilio-Idempotency-Token`` header, follows up to 10 redirects (re-signing each hop), and
-classifies the outcome into the Twilio error code the debugger would show.
+classifies the outcome into the Twilio error code the debugger would show: a connection refused
+is 11202, a connect timeout 11201, the total time running out 11203, a failed TLS handshake 11220
+(a certificate for another host 11235, expired 11236, from an unknown authority 11237); any other
+network failure (a read timeout within the total time, a dropped connection) stays 11205.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import contextlib
 import heapq
 import itertools
 import socket
+import ssl
 import string
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -40,11 +44,18 @@ from switchboard.callbacks.security import SIGNATURE_HEADER, compute_signature
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
 HTTP_RETRIEVAL_FAILURE = 11200
+TCP_CONNECT_TIMEOUT = 11201
+TCP_CONNECTION_REFUSED = 11202
+HTTP_TOTAL_TIMEOUT = 11203
 HTTP_CONNECTION_FAILURE = 11205
 HTTP_PROTOCOL_VIOLATION = 11206
 HTTP_BAD_HOST_NAME = 11210
 HTTP_TOO_MANY_REDIRECTS = 11215
 HTTP_ERROR_STATUS = 11217
+TLS_HANDSHAKE_ERROR = 11220
+CERTIFICATE_DOMAIN_MISMATCH = 11235
+CERTIFICATE_EXPIRED = 11236
+CERTIFICATE_UNTRUSTED = 11237
 EDGE_INVALID = 11240
 INTERCONNECT_NOT_ALLOWED = 11242
 RETRY_POLICY_INVALID = 11243
@@ -55,11 +66,18 @@ INVALID_CONTENT_TYPE = 12300
 
 ERROR_MESSAGES = {
     HTTP_RETRIEVAL_FAILURE: "HTTP retrieval failure",
+    TCP_CONNECT_TIMEOUT: "TCP connection timed out",
+    TCP_CONNECTION_REFUSED: "TCP connection refused",
+    HTTP_TOTAL_TIMEOUT: "HTTP communication total time out triggered",
     HTTP_CONNECTION_FAILURE: "HTTP connection failure",
     HTTP_PROTOCOL_VIOLATION: "HTTP protocol violation",
     HTTP_BAD_HOST_NAME: "HTTP bad host name",
     HTTP_TOO_MANY_REDIRECTS: "HTTP too many redirects",
     HTTP_ERROR_STATUS: "HTTP error response",
+    TLS_HANDSHAKE_ERROR: "SSL/TLS handshake error",
+    CERTIFICATE_DOMAIN_MISMATCH: "Certificate invalid - domain mismatch",
+    CERTIFICATE_EXPIRED: "Certificate invalid - certificate expired",
+    CERTIFICATE_UNTRUSTED: "Certificate invalid - could not find path to certificate",
     EDGE_INVALID: "HTTP connection edge location is invalid",
     INTERCONNECT_NOT_ALLOWED: "HTTP connection over Twilio Interconnect is not allowed",
     RETRY_POLICY_INVALID: "HTTP retry policy is invalid",
@@ -68,6 +86,19 @@ ERROR_MESSAGES = {
     SCHEMA_VALIDATION_WARNING: "Schema validation warning",
     INVALID_CONTENT_TYPE: "Invalid Content-Type",
 }
+#: The code of a certificate OpenSSL refused, by its verify code (``X509_V_ERR_...``).
+_CERTIFICATE_ERRORS = {
+    2: CERTIFICATE_UNTRUSTED,  # unable to get the issuer's certificate
+    10: CERTIFICATE_EXPIRED,
+    18: CERTIFICATE_UNTRUSTED,  # self-signed
+    19: CERTIFICATE_UNTRUSTED,  # a self-signed certificate in the chain
+    20: CERTIFICATE_UNTRUSTED,  # unable to get the local issuer's certificate
+    21: CERTIFICATE_UNTRUSTED,  # unable to verify the first certificate
+    62: CERTIFICATE_DOMAIN_MISMATCH,  # host name
+    64: CERTIFICATE_DOMAIN_MISMATCH,  # IP address
+}
+#: The names of the failures that are timeouts (``Exchange.error``).
+_TIMEOUTS = frozenset({"ConnectTimeout", "ReadTimeout"})
 
 MAX_REDIRECTS = 10
 #: Twilio reads at most 64 kB of an answer (more is error 11750).
@@ -319,9 +350,13 @@ class WebhookClient:
             reason = self._attempt(
                 result, signed_url, method, pairs, auth, auth_token, token, overrides, deadline
             )
-            if reason is None or attempt + 1 >= attempts:
+            if reason is None or attempt + 1 >= attempts or not overrides.retries_on(reason):
                 break
-            if not overrides.retries_on(reason) or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:  # no time left for the retry the policy asks for
+                if (result.exchanges and result.exchanges[-1].error in _TIMEOUTS
+                        and result.error_code != HTTP_TOTAL_TIMEOUT):
+                    _fail(result, HTTP_TOTAL_TIMEOUT, f"{ERROR_MESSAGES[HTTP_TOTAL_TIMEOUT]} "
+                          f"(no time left to retry after {attempt + 1} attempts)")
                 break
         return result
 
@@ -344,7 +379,8 @@ class WebhookClient:
         for _hop in range(MAX_REDIRECTS + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                _fail(result, HTTP_CONNECTION_FAILURE, "total time limit exceeded")
+                _fail(result, HTTP_TOTAL_TIMEOUT,
+                      f"{ERROR_MESSAGES[HTTP_TOTAL_TIMEOUT]} (no time left for a request)")
                 return "rt"
             request_url = wire_url(with_query(url, query) if method == "GET" else url)
             body_params = [] if method == "GET" else pairs
@@ -377,7 +413,7 @@ class WebhookClient:
                 failure = exc
                 if watch is not None and watch.cut:
                     failure = requests.exceptions.ReadTimeout("no answer within the total time")
-                return self._request_error(result, exchange, started, failure)
+                return self._request_error(result, exchange, started, failure, deadline)
             except BaseException:
                 _WATCHDOG.release(watch)
                 raise
@@ -390,7 +426,9 @@ class WebhookClient:
                 else:
                     body, too_large = _read_body(response, watch)
             except requests.exceptions.RequestException as exc:
-                return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
+                code = (HTTP_TOTAL_TIMEOUT if _is_late(exc, deadline)
+                        else HTTP_CONNECTION_FAILURE)
+                return self._error(result, exchange, started, code, exc, "rt")
             finally:
                 _WATCHDOG.release(watch)
                 response.close()
@@ -419,17 +457,27 @@ class WebhookClient:
 
     def _request_error(
         self, result: WebhookResponse, exchange: Exchange, started: float,
-        exc: requests.exceptions.RequestException,
+        exc: requests.exceptions.RequestException, deadline: float,
     ) -> str | None:
-        """Classify a request that got no answer; returns a retry reason or None."""
+        """Classify a request that got no answer; returns a retry reason or None.
+
+        A timeout that ends at the deadline is the total time running out (11203), whichever
+        timer fired: the connect or read timeout of the last attempt is cut to the time left.
+        """
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "ct")
+            code = HTTP_TOTAL_TIMEOUT if _is_late(exc, deadline) else TCP_CONNECT_TIMEOUT
+            return self._error(result, exchange, started, code, exc, "ct")
         if isinstance(exc, requests.exceptions.ReadTimeout):
-            return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, "rt")
+            code = HTTP_TOTAL_TIMEOUT if _is_late(exc, deadline) else HTTP_CONNECTION_FAILURE
+            return self._error(result, exchange, started, code, exc, "rt")
         if isinstance(exc, requests.exceptions.ConnectionError):
             if _is_name_error(exc):
                 return self._error(result, exchange, started, HTTP_BAD_HOST_NAME, exc, None)
             reason = "ct" if _is_connect_error(exc) else "rt"
+            if isinstance(exc, requests.exceptions.SSLError):
+                return self._error(result, exchange, started, _tls_error(exc), exc, reason)
+            if any(isinstance(cause, ConnectionRefusedError) for cause in _causes(exc)):
+                return self._error(result, exchange, started, TCP_CONNECTION_REFUSED, exc, "ct")
             return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
         return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
 
@@ -651,6 +699,34 @@ def _is_name_error(exc: BaseException) -> bool:
             "No address associated",
         )
     )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests wraps urllib3's error (``args``), which names its
+    ``reason``, raised from the socket's own error (``__cause__``)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        linked = [*current.args, reason, current.__cause__, current.__context__]
+        pending.extend(e for e in linked if isinstance(e, BaseException))
+
+
+def _tls_error(exc: BaseException) -> int:
+    """The code of a failed TLS handshake: the certificate's fault when OpenSSL names one."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _CERTIFICATE_ERRORS.get(cause.verify_code, TLS_HANDSHAKE_ERROR)
+    return TLS_HANDSHAKE_ERROR
+
+
+def _is_late(exc: BaseException, deadline: float) -> bool:
+    """True when ``exc`` is a timeout that came at the request's deadline."""
+    return isinstance(exc, requests.exceptions.Timeout) and time.monotonic() >= deadline
 
 
 def _is_connect_error(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from switchboard.emulator import webhooks
-from switchboard.emulator.webhooks import HTTP_CONNECTION_FAILURE, WebhookClient
+from switchboard.emulator.webhooks import HTTP_TOTAL_TIMEOUT, WebhookClient
 
 PARAMS = {"CallSid": "CA1234567890ABCDE", "From": "+12349013030", "To": "+18005551212"}
 
@@ -146,7 +146,7 @@ def test_a_slow_server_is_cut_at_the_deadline_and_the_client_goes_on(trickling, 
     started = time.monotonic()
     cut = client.fetch(base + path + "#tt=600&rc=0", PARAMS, auth_token="t")
     assert time.monotonic() - started < 2.5
-    assert cut.error_code == HTTP_CONNECTION_FAILURE
+    assert cut.error_code == HTTP_TOTAL_TIMEOUT
     after = client.fetch(base + "/voice#rc=0", PARAMS, auth_token="t")
     assert after.ok, after.error_message
 
@@ -169,7 +169,7 @@ def test_two_hundred_callers_share_one_daemon_watchdog(trickling) -> None:
     for caller in callers:
         caller.join(20)
     assert time.monotonic() - started < 15
-    assert sorted(results, key=str) == [HTTP_CONNECTION_FAILURE] * 100 + [None] * 100
+    assert sorted(results, key=str) == [HTTP_TOTAL_TIMEOUT] * 100 + [None] * 100
     [watchdog] = [t for t in threading.enumerate() if t.name == "webhook-deadlines"]
     assert watchdog.daemon  # never holds the emulator's exit
 
@@ -206,6 +206,6 @@ def test_https_trickle_is_cut_and_the_kept_alive_connection_reused(tmp_path, mon
         started = time.monotonic()
         cut = client.fetch(base + "/trickle#tt=600&rc=0", PARAMS, auth_token="t")
         assert time.monotonic() - started < 2.5
-        assert cut.error_code == HTTP_CONNECTION_FAILURE
+        assert cut.error_code == HTTP_TOTAL_TIMEOUT
         after = client.fetch(base + "/voice#rc=0", PARAMS, auth_token="t")
         assert after.ok, after.error_message
