@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import (
     ClosedPoolError,
+    IncompleteRead,
     MaxRetryError,
     NewConnectionError,
     ReadTimeoutError,
@@ -51,6 +52,7 @@ from switchboard.api.errors import (
     ValidationError,
 )
 from switchboard.api.resources import ResourceGroups
+from switchboard.api.resources.base import date_time
 from switchboard.api.retry import retry_policy
 from switchboard.api.validation import show_url
 from switchboard.api.validation import sid as check_sid
@@ -114,7 +116,9 @@ def _form_value(name: str, value: Any) -> str:
         return value
     if isinstance(value, int | float):
         return str(value)
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime):
+        return date_time(name, value)
+    if isinstance(value, dt.date):
         return value.isoformat()
     raise ValidationError(name, f"cannot send a {type(value).__name__} as a form value")
 
@@ -123,8 +127,11 @@ def encode_params(data: Params | None) -> list[tuple[str, str]]:
     """Turn ``data`` into the (name, value) pairs Twilio expects.
 
     A list or tuple value becomes a repeated name (``MediaUrl=a&MediaUrl=b``); ``True`` and
-    ``False`` become ``"true"`` and ``"false"``; ``None`` drops the name; numbers and dates
-    become text.
+    ``False`` become ``"true"`` and ``"false"``; ``None`` drops the name; numbers become text.
+    Dates go as the typed resources send them: a :class:`datetime.date` as ``YYYY-MM-DD`` (what
+    a date filter such as ``DateCreated`` takes), a :class:`datetime.datetime` as
+    ``YYYY-MM-DDTHH:MM:SSZ`` in UTC, one without a time zone taken as UTC
+    (:func:`switchboard.api.resources.base.date_time`).
     """
     if data is None:
         return []
@@ -239,16 +246,24 @@ def _check_method(value: object) -> str:
     return method
 
 
-def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
-    """A short, credential-free reason for a transport failure."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it wraps (arguments, ``reason``, causes), nearest first."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
-    retried = False
     while todo:
         err = todo.pop(0)
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
+        yield err
+        todo.extend(a for a in err.args if isinstance(a, BaseException))
+        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+
+
+def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
+    """A short, credential-free reason for a transport failure."""
+    retried = False
+    for err in _causes(exc):
         if isinstance(err, MaxRetryError):
             retried = True
         if isinstance(err, OSError) and err.strerror:
@@ -257,17 +272,36 @@ def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
         if type(err).__name__ in ("RemoteDisconnected", "IncompleteRead", "BadStatusLine"):
             text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             break
-        todo.extend(a for a in err.args if isinstance(a, BaseException))
-        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
     else:
         text = type(exc).__name__
     return f"{text} (retries exhausted)" if retried and may_retry else text
 
 
+def _cut_off(
+    method: str, url: str, exc: requests.exceptions.ChunkedEncodingError, attempts: int
+) -> TwilioConnectionError:
+    """An answer whose body broke off (the connection closed or was reset mid-body): how many
+    of its bytes came, when the answer announced its length."""
+    reason = "the connection closed before the end of the body"
+    received = expected = None
+    for err in _causes(exc):
+        if isinstance(err, IncompleteRead) and isinstance(err.partial, int):
+            received, expected = err.partial, err.partial + err.expected
+        elif isinstance(err, OSError) and err.strerror:
+            reason = err.strerror
+    return TwilioConnectionError(
+        method, url, reason=reason, cut=True, received=received, expected=expected,
+        attempts=attempts,
+    )
+
+
 def _read_timeout(exc: BaseException) -> bool:
-    """Whether a requests ConnectionError is really a read timeout after retries."""
+    """Whether a requests ConnectionError is really a read timeout: after retries, or while
+    reading a body that stopped coming."""
     inner = exc.args[0] if exc.args else None
-    return isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError)
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    return isinstance(inner, ReadTimeoutError)
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -461,7 +495,7 @@ class TwilioClient(ResourceGroups):
         stream: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send a request and return its decoded JSON (``None`` for an empty answer).
+        """Send a request and return its decoded JSON object (``None`` for an empty answer).
 
         ``params`` go in the query string, ``data`` in a form-encoded body (see
         :func:`encode_params`); ``headers`` are sent beside the client's own (``Range`` for
@@ -471,7 +505,11 @@ class TwilioClient(ResourceGroups):
         which Twilio serves from a storage host, to which the credentials are not sent);
         any other request answered with a redirect raises
         :class:`~api.errors.TwilioInvalidResponse`, so that a request and its body never go
-        anywhere but ``base_url``. Raises :class:`~api.errors.TwilioError` subclasses.
+        anywhere but ``base_url``. A body that is not a JSON object (an array, ``null``...)
+        raises :class:`~api.errors.TwilioInvalidResponse` too, and an answer cut off mid-body
+        (once the resends the retry policy allows are spent) a
+        :class:`~api.errors.TwilioConnectionError` with ``cut`` set. Raises
+        :class:`~api.errors.TwilioError` subclasses.
         """
         method = _check_method(method)
         if self._closed:
@@ -482,6 +520,7 @@ class TwilioClient(ResourceGroups):
         started = time.perf_counter()
         error: TwilioError | None = None
         resends = 0 if stream else self._resends_of_cut_answers(method)
+        attempts = 1
         while True:
             try:
                 response = self._session.request(
@@ -497,11 +536,12 @@ class TwilioClient(ResourceGroups):
             except requests.exceptions.ChunkedEncodingError as exc:
                 if resends > 0:
                     resends -= 1
+                    attempts += 1
                     log.debug(
                         "%s %s: the answer was cut short; sent again", method, urlsplit(url).path
                     )
                     continue
-                error = self._transport_error(method, url, exc, time.perf_counter() - started)
+                error = _cut_off(method, url, exc, attempts)
             except requests.RequestException as exc:
                 error = self._transport_error(method, url, exc, time.perf_counter() - started)
             break
@@ -564,6 +604,8 @@ class TwilioClient(ResourceGroups):
     def _transport_error(
         self, method: str, url: str, exc: requests.RequestException, elapsed: float | None = None
     ) -> TwilioError:
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return _cut_off(method, url, exc, 1)
         if self._closed and _pool_closed(exc):
             return TwilioClientClosed(method)  # closed by another thread: nothing was sent
         if isinstance(exc, requests.ConnectTimeout):
@@ -621,8 +663,12 @@ class TwilioClient(ResourceGroups):
         if status == 204 or not content:
             return None
         try:
-            return json.loads(content)
+            document = json.loads(content)
         except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            # Every JSON answer of Twilio's is an object; anything else would fail later,
+            # far from the request, in code that reads its fields.
             raise TwilioInvalidResponse(
                 status,
                 method,
@@ -630,7 +676,8 @@ class TwilioClient(ResourceGroups):
                 body=content,
                 content_type=response.headers.get("Content-Type"),
                 request_id=request_id,
-            ) from None
+            )
+        return document
 
 
 def _http_error(

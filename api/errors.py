@@ -4,9 +4,10 @@ Everything the client raises is a :class:`TwilioError`. An answer from Twilio wi
 status is a :class:`TwilioHTTPError` carrying Twilio's own ``code``, ``message`` and
 ``more_info`` link (a :class:`RetiredResource` when what was asked for is a resource Twilio
 retired, a :class:`RangeNotSatisfiable` when the part of a media file asked for is not in it);
-a body that is not JSON is a :class:`TwilioInvalidResponse`. A request that got no
-answer is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A JSON answer that is
-not the resource asked for (an array where a call was expected, a message with no SID) is a
+a body that is not a JSON object (not JSON, or an array, a string, a number, ``null``) is a
+:class:`TwilioInvalidResponse`, whatever the status. A request that got no answer, or an
+answer cut off mid-body, is a :class:`TwilioTimeout` or a :class:`TwilioConnectionError`. A
+JSON object that is not the resource asked for (a message with no SID) is a
 :class:`TwilioUnexpectedAnswer`. Arguments rejected before any request is sent raise
 :class:`ValidationError`, which is also a ``ValueError``; a request on a closed client raises
 :class:`TwilioClientClosed`. A lookup by something other than a SID that finds nothing raises
@@ -154,8 +155,8 @@ class TwilioHTTPError(_RequestError):
 
 
 class TwilioInvalidResponse(TwilioHTTPError):
-    """The body of an answer was not the JSON the client expected (a proxy's HTML page,
-    a truncated body...). ``snippet`` holds its first characters."""
+    """The body of an answer was not the JSON object the client expected (a proxy's HTML
+    page, a truncated body, a JSON array...). ``snippet`` holds its first characters."""
 
     SNIPPET_LENGTH = 200
 
@@ -266,19 +267,47 @@ def _duration(seconds: float) -> str:
 
 class TwilioConnectionError(_RequestError):
     """The request could not be sent or its answer could not be read (refused, reset,
-    name not resolved...), after any retries the policy allowed.
+    name not resolved, cut off...), after any retries the policy allowed.
 
     ``connected`` is False when no connection was ever made (refused, name not resolved):
-    nothing was sent, so Twilio did nothing.
+    nothing was sent, so Twilio did nothing. ``cut`` is True when the answer began but the
+    connection broke before its body ended: the request reached Twilio, which may have acted
+    on it. ``received`` is then how many bytes of the body came and ``expected`` how many were
+    announced (None when unknown); ``attempts`` is how many times the request was sent.
     """
 
-    def __init__(self, method: str, url: str, *, reason: str, connected: bool = True) -> None:
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        reason: str,
+        connected: bool = True,
+        cut: bool = False,
+        received: int | None = None,
+        expected: int | None = None,
+        attempts: int = 1,
+    ) -> None:
         self.reason = reason
         self.connected = connected
+        self.cut = cut
+        self.received = received
+        self.expected = expected
+        self.attempts = attempts
         super().__init__(method, url)
 
     def __str__(self) -> str:
-        return f"could not reach {self.host} for {self.method} {self.path}: {self.reason}"
+        if not self.cut:
+            return f"could not reach {self.host} for {self.method} {self.path}: {self.reason}"
+        after = ""
+        if self.received is not None:
+            total = f" of {self.expected}" if self.expected is not None else ""
+            after = f" after {self.received}{total} bytes"
+        tries = f" ({self.attempts} attempts)" if self.attempts > 1 else ""
+        return (
+            f"the answer to {self.method} {self.path} from {self.host} was cut off{after}"
+            f"{tries}: {self.reason}"
+        )
 
 
 class TwilioUnexpectedAnswer(TwilioError):

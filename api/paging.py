@@ -7,11 +7,14 @@ A list answer from the 2010-04-01 API is an envelope::
 
 :func:`paginate` fetches the first page when iteration starts, yields its items, then follows
 ``next_page_uri`` until it is empty or ``limit`` items have been yielded. Only the current page
-is held in memory.
+is held in memory. A page without a list under the key asked for, or with an item that is not
+a JSON object, raises :class:`~api.errors.TwilioInvalidResponse` before any of its items is
+yielded.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,6 +29,8 @@ __all__ = ["MAX_PAGE_SIZE", "paginate"]
 
 #: The largest ``PageSize`` Twilio accepts.
 MAX_PAGE_SIZE = 1000
+#: How much of an item that is not an object an error shows.
+SHOWN = 60
 
 
 def paginate(
@@ -78,6 +83,13 @@ def _iterate(
         if not isinstance(page, dict) or not isinstance(page.get(key), list):
             raise _bad_page(url, f"the page has no list under {key!r}")
         items: list[dict] = page[key]
+        for number, item in enumerate(items):
+            if not isinstance(item, dict):
+                shown = json.dumps(item)[:SHOWN]
+                raise _bad_page(
+                    url, f"item {number} of its list under {key!r} is JSON but not an object: "
+                    f"{shown}"
+                )
         if remaining is not None and len(items) >= remaining:
             yield from items[:remaining]
             return

@@ -112,7 +112,8 @@ class MediaStream:
         return TwilioConnectionError(
             request.method or "GET",
             self._response.url,
-            reason=f"the answer was cut short ({type(exc).__name__})",
+            reason=f"the connection broke before the end of the body ({type(exc).__name__})",
+            cut=True,
         )
 
     def save(self, path: str | os.PathLike[str]) -> int:

@@ -153,7 +153,7 @@ def test_public_url_option_gets_the_settings_checks(
     code, output = invoke(command, "--to", TO, "--from", FROM, *_extra(command),
                           "--public-url", url, "--allow-insecure")  # fmt: skip
     assert code == 2
-    assert output.startswith("Error: --public-url: ")
+    assert output.startswith(f"Error: {command}: --public-url: ")
     assert output.count("\n") == 1, output
     assert expected in output
     assert "SWITCHBOARD_PUBLIC_URL" not in output
@@ -174,7 +174,8 @@ def test_an_empty_body_is_refused_before_any_request(
     code, output = invoke("sms", "--to", TO, "--from", FROM, "--body", "")
     assert code == 2
     assert output == (
-        "Error: --body: must not be empty when no media is sent (Twilio refuses it: error 21602)\n"
+        "Error: sms: --body: must not be empty when no media is sent (Twilio refuses it: "
+        "error 21602)\n"
     )
     assert twilio_env.requests == []
 
@@ -207,15 +208,18 @@ def test_neither_body_nor_media_is_one_line_before_anything(
 ) -> None:
     code, output = invoke("sms", "--to", TO, "--from", FROM)
     assert code == 2
-    assert output == "Error: give --body, --media-url or both: a message needs text or media\n"
+    assert output == ("Error: sms: give --body, --media-url or both: a message needs text or "
+                      "media\n")
     assert twilio_env.requests == []
 
 
 @pytest.mark.parametrize(
     ("command", "answer", "expected"),
     [
-        ("call", [1, 2], "Twilio's answer is not a call: it is a JSON array, not an object"),
-        ("sms", [1, 2], "Twilio's answer is not a message: it is a JSON array, not an object"),
+        ("call", [1, 2], f"HTTP 200 from POST {A}/Calls.json: the body is JSON but not an "
+                         "object (application/json, 6 bytes): '[1, 2]'. Twilio may have acted"),
+        ("sms", [1, 2], f"HTTP 200 from POST {A}/Messages.json: the body is JSON but not an "
+                        "object (application/json, 6 bytes): '[1, 2]'. Twilio may have acted"),
         ("sms", {"messages": None, "uri": "/x"}, "Twilio's answer is not a message: it has no sid"),
         ("call", {"sid": sid("SM")}, "Twilio's answer is not a call: its sid 'SM"),
     ],
@@ -393,7 +397,7 @@ def test_an_empty_url_is_refused_not_replaced_by_the_flow(
     code, output = invoke("call", "--to", TO, "--from", FROM, "--url", "")
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith("Error: --url: ")
+    assert output.startswith("Error: call: --url: ")
     assert twilio_env.requests == []
 
 
@@ -402,7 +406,7 @@ def test_flow_and_an_empty_url_are_not_both_accepted(
 ) -> None:
     code, output = invoke("call", "--to", TO, "--from", FROM, "--flow", "ivr", "--url", "")
     assert code == 2
-    assert output == "Error: give --flow or --url, not both\n"
+    assert output == "Error: call: give --flow or --url, not both\n"
     assert twilio_env.requests == []
 
 
@@ -444,7 +448,7 @@ def test_a_public_url_that_would_break_the_callbacks_is_refused_before_any_reque
                           "--public-url", url)  # fmt: skip
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith("Error: --public-url: ")
+    assert output.startswith(f"Error: {command}: --public-url: ")
     assert expected in output
     assert twilio_env.requests == []
 
@@ -493,7 +497,7 @@ def test_arguments_are_checked_before_the_opt_outs(
 ) -> None:
     server_env.opt_out(TO, sender=FROM)
     code, output = invoke(args[0], "--to", TO, "--from", FROM, *args[1:])
-    assert (code, output) == (2, f"Error: {expected}\n")
+    assert (code, output) == (2, f"Error: {args[0]}: {expected}\n")
     assert twilio_env.requests == []
 
 
@@ -504,7 +508,7 @@ def test_arguments_are_checked_before_the_database(
 ) -> None:
     monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", DOWN)
     code, output = invoke(args[0], "--to", TO, "--from", FROM, *args[1:])
-    assert (code, output) == (2, f"Error: {expected}\n")
+    assert (code, output) == (2, f"Error: {args[0]}: {expected}\n")
 
 
 @pytest.mark.parametrize("command", ["sms", "call"])

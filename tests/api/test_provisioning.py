@@ -273,7 +273,7 @@ def test_cli_bad_targets_name_the_options_before_any_request(
     code, output = provision(*args)
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith(f"Error: {expected}"), output
+    assert output.startswith(f"Error: provision: {expected}"), output
     for internal in ("phone_number:", "sid:", "number:", "application:"):
         assert f"Error: {internal}" not in output
     assert public_env.requests == []
@@ -296,7 +296,7 @@ def test_cli_public_url_option_is_checked_like_the_setting(
     code, output = provision("--number", PN, "--public-url", url)
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith("Error: --public-url")
+    assert output.startswith("Error: provision: --public-url")
     assert expected in output
     assert "SWITCHBOARD_PUBLIC_URL" not in output
     assert "hunter2" not in output
@@ -316,13 +316,16 @@ def test_public_url_setting_and_option_get_the_same_checks() -> None:
     ("args", "path", "answer", "expected"),
     [
         (["--number", PN], f"{A}/IncomingPhoneNumbers/{PN}.json", [1, 2],
-         "Twilio's answer is not a phone number: it is a JSON array, not an object"),
+         f"HTTP 200 from GET {A}/IncomingPhoneNumbers/{PN}.json: the body is JSON but not an "
+         "object (application/json, 6 bytes): '[1, 2]'"),
         (["--number", PN], f"{A}/IncomingPhoneNumbers/{PN}.json", {"phone_number": NUMBER},
          "Twilio's answer is not a phone number: it has no sid"),
         (["--application", AP], f"{A}/Applications/{AP}.json", "ivr",
-         "Twilio's answer is not an application: it is a JSON string, not an object"),
+         f"HTTP 200 from GET {A}/Applications/{AP}.json: the body is JSON but not an object "
+         """(application/json, 5 bytes): '"ivr"'"""),
         (["--sandbox"], f"{A}/Sandbox.json", None,
-         "Twilio's answer is not the sandbox: it is empty"),
+         f"HTTP 200 from GET {A}/Sandbox.json: the body is JSON but not an object "
+         "(application/json, 4 bytes): 'null'"),
     ],
 )  # fmt: skip
 def test_cli_wrong_shaped_answers_are_one_line(
@@ -343,8 +346,9 @@ def test_cli_wrong_shaped_read_back_is_one_line(public_env: TwilioStub) -> None:
     assert code == 1
     assert output.splitlines()[-1] == (
         f"Error: the changes to number {NUMBER} ({PN}) were sent but could not be checked: "
-        "Twilio's answer is not a phone number: it is a JSON array, not an object; "
-        "the same command with --dry-run shows what it has now"
+        f"HTTP 200 from GET {A}/IncomingPhoneNumbers/{PN}.json: the body is JSON but not an "
+        "object (application/json, 6 bytes): '[1, 2]'; the same command with --dry-run shows "
+        "what it has now"
     )
     assert [r.method for r in public_env.requests] == ["GET", "POST", "GET"]
 
@@ -354,7 +358,7 @@ def test_cli_wrong_shaped_number_lookup_is_one_line(public_env: TwilioStub) -> N
     code, output = provision("--number", NUMBER)
     assert code == 1
     assert output.count("\n") == 1, output
-    assert "the page has no list under 'incoming_phone_numbers'" in output
+    assert "the body is JSON but not an object (application/json, 6 bytes): '[1, 2]'" in output
 
 
 def test_cli_wrong_shaped_items_in_the_number_lookup_are_one_line(
@@ -365,7 +369,8 @@ def test_cli_wrong_shaped_items_in_the_number_lookup_are_one_line(
     code, output = provision("--number", NUMBER)
     assert code == 1
     assert output == (
-        "Error: Twilio's answer is not a phone number: it is a JSON number, not an object\n"
+        f"Error: HTTP 200 from GET {A}/IncomingPhoneNumbers.json: item 0 of its list under "
+        "'incoming_phone_numbers' is JSON but not an object: 1\n"
     )
 
 
@@ -502,7 +507,7 @@ def test_cli_refuses_a_public_url_that_would_break_the_urls_before_any_request(
     code, output = provision("--number", PN, "--public-url", url, "--dry-run")
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith("Error: --public-url: ")
+    assert output.startswith("Error: provision: --public-url: ")
     assert expected in output
     assert public_env.requests == []
 
@@ -605,7 +610,7 @@ def test_cli_never_echoes_a_target_that_may_be_a_secret(
     code, output = provision(*args)
     assert code == 2
     assert output.count("\n") == 1, output
-    assert output.startswith(f"Error: {expected}"), output
+    assert output.startswith(f"Error: provision: {expected}"), output
     assert TOKEN[:20] not in output
     assert public_env.requests == []
 

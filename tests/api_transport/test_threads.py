@@ -28,12 +28,12 @@ def test_concurrent_pagination(client: TwilioClient, stub: StubServer) -> None:
     def pages(received: Received) -> Reply:
         page = int(received.query.get("Page", ["0"])[0])
         nxt = f"/2010-04-01/x.json?Page={page + 1}" if page < 4 else None
-        return Reply(body=json.dumps({"items": [page], "next_page_uri": nxt}).encode())
+        return Reply(body=json.dumps({"items": [{"page": page}], "next_page_uri": nxt}).encode())
 
     stub.responder = pages
 
     def walk(_: int) -> list[int]:
-        return list(client.paginate("/2010-04-01/x.json", key="items"))
+        return [item["page"] for item in client.paginate("/2010-04-01/x.json", key="items")]
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(walk, range(12)))

@@ -136,7 +136,9 @@ def test_media_cut_short_is_a_connection_error(cut_short: str, tmp_path: Path) -
         target = tmp_path / "message.mp3"
         with pytest.raises(TwilioConnectionError) as caught:
             client.recordings.download(RE, target)
-        assert "cut short" in str(caught.value)
+        assert "was cut off" in str(caught.value)
+        assert caught.value.cut
+        assert caught.value.connected
         assert caught.value.__context__ is None
         assert list(tmp_path.iterdir()) == []
         with pytest.raises(TwilioConnectionError):
