@@ -47,6 +47,22 @@ class OneLineCommand(click.Command):
         return f"{group} {info_name}".strip()
 
 
+def typed_command(context: click.Context) -> str:
+    """What the argument errors of the command running in ``context`` start with: the command
+    as typed after ``switchboard`` (``"sms"``, ``"simulate sms"``, an operation by the name or
+    alias given)."""
+    if isinstance(context.command, OneLineCommand):
+        return context.command.typed_name(context.info_name or "", context.parent)
+    return command_name(context)
+
+
+def argument_error(message: str) -> OneLineError:
+    """A bad argument of the running command: one line starting with the command as typed
+    (``sms: --media-url: 11 given; ...``), with the usage exit status."""
+    context = click.get_current_context(silent=True)
+    return OneLineError(f"{typed_command(context)}: {message}" if context else message)
+
+
 def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--config-ref NAME``: a profile's name; an empty one is refused rather than taken for
     the environment's settings."""
@@ -131,7 +147,7 @@ def public_url_option(settings: Settings, public_url: str | None, allow_insecure
             name="--public-url" if given else PUBLIC_URL_SETTING,
         )
     except ProvisioningError as error:
-        raise one_line(error, 2) from None
+        raise (argument_error(str(error)) if given else one_line(error, 2)) from None
 
 
 def one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
@@ -141,8 +157,9 @@ def one_line(error: Exception, exit_code: int = 1) -> click.ClickException:
 
 
 def usage_error(error: ValidationError, options: dict[str, str]) -> OneLineError:
-    """A rejected argument, named by its CLI option (``--media-url``, not ``media_url``)."""
-    return OneLineError(f"{options.get(error.argument, error.argument)}: {error.problem}")
+    """A rejected argument, named by its CLI option (``--media-url``, not ``media_url``), after
+    the command as typed (:func:`argument_error`)."""
+    return argument_error(f"{options.get(error.argument, error.argument)}: {error.problem}")
 
 
 def check_body(body: str | None, *, media: bool) -> None:

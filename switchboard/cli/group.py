@@ -8,6 +8,7 @@ are added from :mod:`switchboard.cli.commands`.
 from __future__ import annotations
 
 import copy
+import os
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,13 +50,48 @@ def named_app(context: click.Context | None) -> str | None:
 #: so that its store (opt-outs, what they place) is that profile's database.
 CLIENT_COMMANDS = frozenset({"call", "sms", "flows run"})
 
+#: The variable ``create_app()`` reads the profile from when its config names none.
+PROFILE_VARIABLE = "SWITCHBOARD_PROFILE"
+
+
+def config_ref(context: click.Context) -> str | None:
+    """The profile the ``--config-ref`` option of the command running in ``context`` names;
+    None when the command has no such option or it was not given."""
+    for param in context.command.params:
+        if isinstance(param, click.Option) and "--config-ref" in param.opts and param.name:
+            value = context.params.get(param.name)
+            return value if isinstance(value, str) and value else None
+    return None
+
+
+@contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name]`` set to ``value``, then as it was before."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
 
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
-    ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback."""
+    ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback.
+
+    The command's ``--config-ref NAME`` selects the app's profile either way: Switchboard's
+    app gets it in its config; for a named app, which Flask imports (or whose factory it
+    calls with no arguments), ``SWITCHBOARD_PROFILE`` is ``NAME`` from before it is loaded
+    until the command ends, so that ``create_app()`` there reads that profile."""
     context = click.get_current_context(silent=True)
+    profile = config_ref(context) if context is not None else None
     named = named_app(context)
     if named:
+        if context is not None and profile is not None:
+            context.with_resource(environment_variable(PROFILE_VARIABLE, profile))
         return load_named_app(named)
 
     from switchboard.callbacks import create_app
@@ -63,8 +99,8 @@ def _create_app() -> Flask:
     config: dict[str, object] | None = None
     if context is not None and command_name(context) in CLIENT_COMMANDS:
         config = {"QUIET_START": True}
-        if context.params.get("config_ref"):
-            config["SWITCHBOARD_PROFILE"] = context.params["config_ref"]
+        if profile is not None:
+            config[PROFILE_VARIABLE] = profile
     from switchboard.callbacks.studio.definition import FlowError
 
     try:

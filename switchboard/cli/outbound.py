@@ -21,7 +21,7 @@ from flask.cli import with_appcontext
 
 from switchboard.cli.common import (
     OneLineCommand,
-    OneLineError,
+    argument_error,
     check_body,
     connect,
     flat,
@@ -93,7 +93,7 @@ def _check_numbers(to: str, from_: str) -> None:
         e164("--to", to)
         e164("--from", from_)
     except ValidationError as error:
-        raise one_line(error, 2) from None
+        raise argument_error(str(error)) from None
 
 
 def _created(what: str, answer: Any, prefixes: tuple[str, ...], search: str) -> dict[str, Any]:
@@ -176,7 +176,7 @@ def call_command(
     from switchboard.api.validation import url as check_url
 
     if flow and url is not None:
-        raise OneLineError("give --flow or --url, not both")
+        raise argument_error("give --flow or --url, not both")
     _check_numbers(to, from_)
     if url is not None:
         try:
@@ -239,7 +239,7 @@ def sms_command(
     from switchboard.api.validation import media_urls
 
     if body is None and not media_url:
-        raise OneLineError("give --body, --media-url or both: a message needs text or media")
+        raise argument_error("give --body, --media-url or both: a message needs text or media")
     _check_numbers(to, from_)
     try:
         check_body(body, media=bool(media_url))

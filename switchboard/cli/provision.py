@@ -26,6 +26,7 @@ import click
 from switchboard.cli.common import (
     OneLineCommand,
     OneLineError,
+    argument_error,
     connect,
     flat,
     not_sent,
@@ -33,6 +34,7 @@ from switchboard.cli.common import (
     public_url_option,
     refused,
     server_options,
+    typed_command,
     usage_error,
 )
 
@@ -72,8 +74,8 @@ def _folder_flow(name: str, folder: Path | None) -> Flow | None:
         errors = [problem for problem in problems if not problem.warning]
         if flow is None:
             count = f"{len(errors)} problem{'' if len(errors) == 1 else 's'}"
-            raise OneLineError(f"--flow: {path} cannot run ({count}: {errors[0]}); see "
-                               f"`switchboard flows check {path}`")
+            raise argument_error(f"--flow: {path} cannot run ({count}: {errors[0]}); see "
+                                 f"`switchboard flows check {path}`")
         return flow
     if name.startswith("FW"):
         for flow in check_folder(folder).flows.values():
@@ -110,7 +112,8 @@ def _database_flow(sid: str, config_ref: str | None) -> Flow | None:
         revision = get_revision(store, sid, LATEST_PUBLISHED)
         return (revision or found.latest).flow()
     except StoreUnavailable as error:
-        raise one_line(f"--flow: cannot look flow {sid} up: {flat(error)}") from None
+        where = typed_command(click.get_current_context())
+        raise one_line(f"{where}: --flow: cannot look flow {sid} up: {flat(error)}") from None
     finally:
         close = getattr(store, "close", None)
         if close is not None:
@@ -133,18 +136,18 @@ def check_flow(name: str, settings: Settings, config_ref: str | None) -> Flow:
         raise usage_error(error, TARGET_OPTIONS) from None
     folder = flows_dir(settings.flows_dir)
     if folder is not None and not folder.is_dir() and not FLOW_SID.fullmatch(name):
-        raise OneLineError(f"--flow: {FLOWS_DIR_VARIABLE} {str(folder)!r} is not a folder")
+        raise argument_error(f"--flow: {FLOWS_DIR_VARIABLE} {str(folder)!r} is not a folder")
     flow = _folder_flow(name, folder)
     if flow is None and FLOW_SID.fullmatch(name):
         flow = _database_flow(name, config_ref)
         if flow is None:
-            raise OneLineError(f"--flow: no flow {name} in the flows folder or the database")
+            raise argument_error(f"--flow: no flow {name} in the flows folder or the database")
     if flow is None:
         if folder is None:
-            raise OneLineError(
+            raise argument_error(
                 f"--flow: no flow named {name!r}: there is no flows folder (set "
                 f"{FLOWS_DIR_VARIABLE}, or run this where flows/ holds NAME.json)")
-        raise OneLineError(
+        raise argument_error(
             f"--flow: no flow named {name!r} in {folder} (flows: {_known(folder)}); a flow of "
             "the Studio API goes by its SID, FW...")
     events = flow.trigger_events
@@ -199,7 +202,7 @@ def provision_command(
     from switchboard.config.validation import redact_url
 
     if [bool(number), bool(application), sandbox].count(True) != 1:
-        raise OneLineError("give exactly one of --number, --application, --sandbox")
+        raise argument_error("give exactly one of --number, --application, --sandbox")
     try:
         check_target(number, application, sandbox)
     except ValidationError as error:

@@ -31,10 +31,11 @@ from urllib.parse import quote, urlsplit
 import click
 
 from switchboard.api.errors import ValidationError
-from switchboard.api.validation import e164, url
+from switchboard.api.validation import MAX_MEDIA_URLS, e164, url
 from switchboard.cli.common import (
     CommandGroup,
     OneLineError,
+    argument_error,
     check_body,
     command_name,
     flat,
@@ -570,7 +571,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
 @click.option("--body", metavar="TEXT",
               help="The text of the message (may be left out with --media).")
 @click.option("--media", multiple=True, type=URL, metavar="URL",
-              help="A media URL (repeatable).")
+              help="A media URL (repeatable, up to 10 times).")
 def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
                  in_process: bool, flow: str | None, fallback_url: str | None, verbose: bool,
                  profile: str | None, body: str | None, media: tuple[str, ...]) -> None:
@@ -586,6 +587,9 @@ def simulate_sms(to: str, from_: str, url: str | None, emulator_url: str | None,
         check_body(body, media=bool(media))
     except ValidationError as error:
         raise usage_error(error, {"body": "--body"}) from None
+    if len(media) > MAX_MEDIA_URLS:
+        raise argument_error(f"--media: {len(media)} given; Twilio takes at most "
+                             f"{MAX_MEDIA_URLS} for a message")
     body = body or ""
     _check_where(url, emulator_url, in_process, {"--fallback-url": fallback_url}, flow)
     remote = [("To", to), ("From", from_), ("Body", body), *[("MediaUrl", m) for m in media]]

@@ -174,3 +174,77 @@ def test_simulate_in_process_runs_a_plain_flask_app(tmp_path: Path) -> None:
                        "--body", "hi", "--in-process")
     assert done.returncode == 0, done.stderr
     assert f"  Message sent: to {CALLER}: a plain Flask app" in done.stdout.splitlines()
+
+
+# -- --app with --config-ref --------------------------------------------------------------------
+
+PROFILES = """\
+[profiles.acme]
+business_name = "Acme Profile Co"
+database_url = "sqlite:///{database}"
+"""
+
+#: An app whose factory Flask calls with no arguments, as ``--app profiled_app:build``.
+FACTORY_APP = """\
+from switchboard import create_app
+
+
+def build():
+    return create_app()
+"""
+
+
+#: The same app built at import, or by a factory: the ``--app`` that names each.
+PROFILED_APPS = {
+    "profiled_app": "from switchboard import create_app\n\napp = create_app()\n",
+    "profiled_app:build": FACTORY_APP,
+}
+
+
+@pytest.mark.parametrize("app", sorted(PROFILED_APPS))
+@pytest.mark.parametrize("kind", ["sms", "call"])
+def test_config_ref_selects_the_named_apps_profile(tmp_path: Path, app: str, kind: str) -> None:
+    """``--config-ref`` reaches an ``--app`` app, built at import or by a factory, as
+    ``SWITCHBOARD_PROFILE``: it answers with the profile's settings, as Switchboard's app
+    would; without the option, with the environment's."""
+    (tmp_path / "profiled_app.py").write_text(PROFILED_APPS[app])
+    (tmp_path / "switchboard.toml").write_text(
+        PROFILES.format(database=(tmp_path / "acme.sqlite3").as_posix()))
+    args = ["--body", "HELP"] if kind == "sms" else ["--digits", "1"]
+    simulate = ["--app", app, "simulate", kind, "--to", NUMBER, "--in-process", *args]
+    done = switchboard(tmp_path, *simulate, "--config-ref", "acme")
+    assert done.returncode == 0, done.stderr
+    assert "Acme Profile Co" in done.stdout, done.stdout
+    assert (tmp_path / "acme.sqlite3").exists()
+    done = switchboard(tmp_path, *simulate)
+    assert done.returncode == 0, done.stderr
+    assert "Acme Profile Co" not in done.stdout, done.stdout
+
+
+def test_config_ref_selects_the_named_apps_database_for_sms(tmp_path: Path) -> None:
+    """``sms --config-ref`` checks opt-outs in the profile's database when ``--app`` names the
+    app: a number that opted out there is refused, and nothing reaches the emulator."""
+    from switchboard.callbacks.store import Store
+
+    database = tmp_path / "acme.sqlite3"
+    store = Store(f"sqlite:///{database}")
+    try:
+        store.opt_out(NUMBER, sender=CALLER)
+    finally:
+        store.close()
+    (tmp_path / "profiled_app.py").write_text(FACTORY_APP)
+    (tmp_path / "switchboard.toml").write_text(PROFILES.format(database=database.as_posix()))
+    with Emulator(caller=False) as emu:
+        env = subprocess_env({"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'sb.sqlite3'}",
+                              "TWILIO_ACCOUNT_SID": emu.account_sid,
+                              "TWILIO_AUTH_TOKEN": emu.auth_token,
+                              "TWILIO_API_BASE_URL": emu.url})
+        done = subprocess.run(
+            [str(SWITCHBOARD), "--app", "profiled_app:build", "sms", "--to", NUMBER, "--from",
+             CALLER, "--body", "hi", "--public-url", "http://127.0.0.1:5000", "--allow-insecure",
+             "--config-ref", "acme"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr == (f"Error: {NUMBER} has opted out (replied STOP to {CALLER}): not "
+                               "sending. They can reply START to opt back in.\n")
+        assert emu.state.created_count() == 0

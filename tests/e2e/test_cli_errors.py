@@ -91,6 +91,9 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
 
 # -- one line for every command's argument errors, before anything is sent ----------------
 
+#: Eleven ``--media`` URLs: one more than Twilio takes on a message.
+ELEVEN_MEDIA = [arg for n in range(11) for arg in ("--media", f"https://e.example/{n}.png")]
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),
@@ -107,6 +110,12 @@ def assert_one_line_error(result: Result, exit_code: int = 2) -> str:
         (["simulate", "call", "--to", NUMBER, "--digits", "1,2x#"], "'2x#' is not keys"),
         (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--media", "notaurl"],
          "'--media': 'notaurl' is not an absolute"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "hi", *ELEVEN_MEDIA],
+         "simulate sms: --media: 11 given; Twilio takes at most 10 for a message"),
+        (["simulate", "sms", "--to", NUMBER, "--body", "", *ELEVEN_MEDIA, "--in-process"],
+         "simulate sms: --media: 11 given; Twilio takes at most 10 for a message"),
+        (["simulate", "sms", "--to", NUMBER, "--body", ""],
+         "simulate sms: --body: must not be empty when no media is sent"),
         (["simulate", "sms", "--to", NUMBER, "--body", "hi", "--fallback-url", "notaurl"],
          "'--fallback-url': 'notaurl' is not an absolute"),
         (["simulate", "call", "--to", NUMBER, "--dial-outcome", "sometimes"],
@@ -581,11 +590,61 @@ def test_subcommand_errors_start_with_the_command_as_typed(
     assert recorder.received == []
 
 
+PN = "PN" + "0" * 32
+PUBLIC = ["--public-url", "https://switchboard.example.com"]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["call", "--to", "42", "--from", NUMBER],
+     "Error: call: --to: '42' is not an E.164 number (like +14155550100: '+', country code, "
+     "number)"),
+    (["call", "--to", NUMBER, "--from", NUMBER, "--url", "twiml.xml"],
+     "Error: call: --url: 'twiml.xml' is not an absolute http(s) URL"),
+    (["call", "--to", NUMBER, "--from", NUMBER, "--flow", "ivr", "--url", "https://e.com/t"],
+     "Error: call: give --flow or --url, not both"),
+    (["call", "--to", NUMBER, "--from", NUMBER, "--public-url", "https://example.com/?q=1"],
+     "Error: call: --public-url: 'https://example.com/?q=1' must not have a ?query string"),
+    (["sms", "--to", NUMBER, "--from", NUMBER],
+     "Error: sms: give --body, --media-url or both: a message needs text or media"),
+    (["sms", "--to", NUMBER, "--from", "abc", "--body", "hi"],
+     "Error: sms: --from: 'abc' is not an E.164 number (like +14155550100: '+', country code, "
+     "number)"),
+    (["sms", "--to", NUMBER, "--from", NUMBER, "--body", ""],
+     "Error: sms: --body: must not be empty when no media is sent (Twilio refuses it: error "
+     "21602)"),
+    (["sms", "--to", NUMBER, "--from", NUMBER, "--body", "hi", "--media-url", "menu.png"],
+     "Error: sms: --media-url: 'menu.png' is not an absolute http(s) URL"),
+    (["provision", *PUBLIC], "Error: provision: give exactly one of --number, --application, "
+     "--sandbox"),
+    (["provision", "--number", "42", *PUBLIC],
+     "Error: provision: --number: '42' is neither an E.164 number (like +14155550100) nor a "
+     "phone number SID (PN followed by 32 hex digits)"),
+    (["provision", "--number", PN, "--public-url", "https://example.com/#x"],
+     "Error: provision: --public-url: 'https://example.com/#x' must not have a #fragment"),
+    (["provision", "--number", PN, "--flow", "ask", *PUBLIC],
+     "Error: provision: --flow: no flow named 'ask' in {flows} (flows: none); a flow of the "
+     "Studio API goes by its SID, FW..."),
+])
+def test_call_sms_and_provision_errors_start_with_the_command(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
+    expected: str
+) -> None:
+    """As every other command's: ``call: --url: ...``, not ``--url: ...``."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(flows))
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "https://switchboard.example.com")
+    line = assert_one_line_error(switchboard(*args))
+    assert line == expected.replace("{flows}", str(flows))
+    assert recorder.received == []
+
+
 # -- switchboard sms: at most 10 media, checked before the database ----------------------------
 
 
 @pytest.mark.parametrize(("count", "exit_code", "expected"), [
-    (11, 2, "Error: --media-url: 11 given; Twilio takes at most 10 for a message"),
+    (11, 2, "Error: sms: --media-url: 11 given; Twilio takes at most 10 for a message"),
     (10, 1, f"Error: {NUMBER} has opted out (replied STOP to +14155550101): not sending. They "
      "can reply START to opt back in."),
 ])

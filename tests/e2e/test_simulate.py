@@ -76,3 +76,19 @@ def test_a_simulated_voicemail_is_a_recording_of_the_emulator(loop: Pair) -> Non
     assert answer.status_code == 200
     assert answer.json()["call_sid"] == stored["call_sid"]
     assert loop.client.calls.get(stored["call_sid"])["status"] == "completed"
+
+
+def test_simulate_sms_takes_at_most_ten_media(loop: Pair) -> None:
+    """Twilio takes at most 10 media on a message (its error 21623): an eleventh ``--media`` is
+    one line before anything is sent, and the emulator gets no message; ten are texted."""
+    media = [arg for n in range(11) for arg in ("--media", f"https://example.com/{n}.png")]
+    texted = loop.emulator.state.created_count("messages")
+    done = loop.run("simulate", "sms", "--to", loop.number, "--body", "HOURS", *media)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("Error: simulate sms: --media: 11 given; Twilio takes at most 10 "
+                           "for a message\n")
+    assert loop.emulator.state.created_count("messages") == texted
+    done = loop.run("simulate", "sms", "--to", loop.number, "--body", "HOURS", *media[:20])
+    assert done.returncode == 0, done.stderr
+    assert f"  Message received: from {CALLER}: HOURS" in done.stdout.splitlines()
+    assert loop.emulator.state.created_count("messages") > texted

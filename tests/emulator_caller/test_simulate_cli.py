@@ -229,8 +229,9 @@ def test_unusable_settings_are_a_usage_error(
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("", "Error: --body: must not be empty when no media is sent"),
-        ("x" * 1601, "Error: --body: is 1601 characters; Twilio takes at most 1600"),
+        ("", "Error: simulate sms: --body: must not be empty when no media is sent"),
+        ("x" * 1601, "Error: simulate sms: --body: is 1601 characters; Twilio takes at most "
+                    "1600"),
     ],
 )
 def test_sms_body_gets_the_checks_of_switchboard_sms(

@@ -231,21 +231,22 @@ def one_error_line(done: Result) -> str:
 @pytest.mark.usefixtures("nowhere")
 def test_a_name_that_is_not_a_flow_of_the_folder_is_one_line() -> None:
     line = one_error_line(provision("--number", "+14155550100", "--flow", "ivr"))
-    assert line == (f"Error: --flow: no flow named 'ivr' in {EXAMPLES} (flows: ivr_voicemail, "
-                    "sms_reply_loop); a flow of the Studio API goes by its SID, FW...")
+    assert line == (f"Error: provision: --flow: no flow named 'ivr' in {EXAMPLES} (flows: "
+                    "ivr_voicemail, sms_reply_loop); a flow of the Studio API goes by its SID, "
+                    "FW...")
 
 
 @pytest.mark.usefixtures("nowhere")
 def test_a_name_that_cannot_be_a_flow_is_one_line() -> None:
     line = one_error_line(provision("--number", "+14155550100", "--flow", "my flow"))
-    assert line.startswith("Error: --flow: 'my flow' is not a flow name")
+    assert line.startswith("Error: provision: --flow: 'my flow' is not a flow name")
 
 
 @pytest.mark.usefixtures("nowhere")
 def test_an_unknown_flow_sid_is_one_line() -> None:
     sid = "FW" + "a" * 32
     line = one_error_line(provision("--number", "+14155550100", "--flow", sid))
-    assert line == f"Error: --flow: no flow {sid} in the flows folder or the database"
+    assert line == f"Error: provision: --flow: no flow {sid} in the flows folder or the database"
 
 
 @pytest.mark.usefixtures("nowhere")
@@ -259,7 +260,8 @@ def test_a_flow_that_cannot_run_is_one_line_pointing_at_flows_check(
     (folder / "ivr.json").write_text(json.dumps(definition))
     monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(folder))
     line = one_error_line(provision("--number", "+14155550100", "--flow", "ivr"))
-    assert line.startswith(f"Error: --flow: {folder / 'ivr.json'} cannot run (1 problem: ")
+    assert line.startswith(f"Error: provision: --flow: {folder / 'ivr.json'} cannot run (1 "
+                           "problem: ")
     assert "'gone'" in line
     assert line.endswith(f"see `switchboard flows check {folder / 'ivr.json'}`")
 
@@ -271,8 +273,8 @@ def test_without_a_flows_folder_a_name_is_one_line(
     monkeypatch.delenv("SWITCHBOARD_FLOWS_DIR")
     monkeypatch.chdir(tmp_path)
     line = one_error_line(provision("--number", "+14155550100", "--flow", "ivr_voicemail"))
-    assert line.startswith("Error: --flow: no flow named 'ivr_voicemail': there is no flows "
-                           "folder (set SWITCHBOARD_FLOWS_DIR")
+    assert line.startswith("Error: provision: --flow: no flow named 'ivr_voicemail': there is "
+                           "no flows folder (set SWITCHBOARD_FLOWS_DIR")
 
 
 @pytest.mark.usefixtures("nowhere")
@@ -285,7 +287,7 @@ def test_a_database_that_cannot_be_read_is_one_line_without_its_password(
     done = provision("--number", "+14155550100", "--flow", sid)
     assert done.exit_code == 1
     (line,) = done.output.splitlines()
-    assert line.startswith(f"Error: --flow: cannot look flow {sid} up: database ")
+    assert line.startswith(f"Error: provision: --flow: cannot look flow {sid} up: database ")
     assert "hunter2" not in line
 
 
