@@ -5,7 +5,8 @@ The stored answer (``webhook_exchanges.answer``) is the start of the body as it 
 is parsed here, when a page shows it, never on the request path. It may be cut short (at
 :data:`~switchboard.callbacks.exchanges.ANSWER_LIMIT` bytes), or be whatever a handler wrote,
 so the parser recovers what it can and reads no DTD, entity or network resource. Every line
-is plain text: the templates escape it.
+is text (a :class:`~switchboard.callbacks.console.lines.Line`, whose values, the words said
+or texted, numbers, URLs, a page isolates each on its own): the templates escape it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from switchboard.callbacks.console.lines import Line
 from switchboard.callbacks.exchanges import shown_url
+from switchboard.callbacks.text import shortened
 
 #: Characters of spoken or texted words shown in a line.
 TEXT_SHOWN = 60
@@ -47,7 +50,7 @@ def safe_text(answer: str) -> str:
     return _QUERY.sub(r"\1?…", answer)
 
 
-def verbs(answer: str | None, own_hosts: Iterable[str] = ()) -> list[str]:
+def verbs(answer: str | None, own_hosts: Iterable[str] = ()) -> list[Line]:
     """One line per verb of the TwiML ``answer``: ``Say "We are open…"``,
     ``Gather (Say "Press 1…") → /voice/menu``, ``Hangup``. A URL on this server's own hosts
     (``own_hosts``) is shown by its path. Empty for no answer or one that is not TwiML."""
@@ -62,20 +65,17 @@ def verbs(answer: str | None, own_hosts: Iterable[str] = ()) -> list[str]:
     hosts = {host.lower() for host in own_hosts if host}
     lines = [_line(verb, hosts) for verb in root if isinstance(verb.tag, str)]
     if len(lines) > LINES_SHOWN:
-        lines = [*lines[:LINES_SHOWN - 1], f"... {len(lines) - LINES_SHOWN + 1} more"]
+        lines = [*lines[:LINES_SHOWN - 1], Line(f"... {len(lines) - LINES_SHOWN + 1} more")]
     return lines
 
 
-def _line(verb: etree._Element, hosts: set[str]) -> str:
+def _line(verb: etree._Element, hosts: set[str]) -> Line:
     describe = _VERBS.get(verb.tag, _other)
     return describe(verb, hosts)
 
 
-def _quoted(text: str | None) -> str:
-    words = " ".join((text or "").split())
-    if len(words) > TEXT_SHOWN:
-        words = words[:TEXT_SHOWN - 1].rstrip() + "…"
-    return f'"{words}"'
+def _quoted(text: str | None) -> Line:
+    return Line.of('"{}"', shortened(" ".join((text or "").split()), TEXT_SHOWN))
 
 
 def _url(url: str | None, hosts: set[str]) -> str:
@@ -95,37 +95,38 @@ def _url(url: str | None, hosts: set[str]) -> str:
     return shown_url(url)
 
 
-def _then(verb: etree._Element, hosts: set[str], attribute: str = "action") -> str:
+def _then(verb: etree._Element, hosts: set[str], attribute: str = "action") -> Line:
     target = _url(verb.get(attribute), hosts)
-    return f" → {target}" if target else ""
+    return Line.of(" → {}", target) if target else Line()
 
 
-def _say(verb: etree._Element, hosts: set[str]) -> str:
-    return f"Say {_quoted(''.join(verb.itertext()))}"
+def _say(verb: etree._Element, hosts: set[str]) -> Line:
+    return "Say " + _quoted("".join(verb.itertext()))
 
 
-def _play(verb: etree._Element, hosts: set[str]) -> str:
+def _play(verb: etree._Element, hosts: set[str]) -> Line:
     if verb.get("digits"):
-        return f"Play digits {verb.get('digits')}"
-    return f"Play {_url(verb.text, hosts) or '(nothing)'}"
+        return Line.of("Play digits {}", verb.get("digits"))
+    target = _url(verb.text, hosts)
+    return Line.of("Play {}", target) if target else Line("Play (nothing)")
 
 
-def _pause(verb: etree._Element, hosts: set[str]) -> str:
-    return f"Pause {verb.get('length') or '1'} s"
+def _pause(verb: etree._Element, hosts: set[str]) -> Line:
+    return Line.of("Pause {} s", verb.get("length") or "1")
 
 
-def _gather(verb: etree._Element, hosts: set[str]) -> str:
+def _gather(verb: etree._Element, hosts: set[str]) -> Line:
     inside = [_line(child, hosts) for child in verb if isinstance(child.tag, str)]
-    asks = f" ({'; '.join(inside)})" if inside else ""
-    return f"Gather{asks}{_then(verb, hosts)}"
+    asks = Line.of(" ({})", Line("; ").join(inside)) if inside else ""
+    return "Gather" + asks + _then(verb, hosts)
 
 
-def _record(verb: etree._Element, hosts: set[str]) -> str:
-    longest = f" (at most {verb.get('maxLength')} s)" if verb.get("maxLength") else ""
-    return f"Record{longest}{_then(verb, hosts)}"
+def _record(verb: etree._Element, hosts: set[str]) -> Line:
+    longest = Line.of(" (at most {} s)", verb.get("maxLength")) if verb.get("maxLength") else ""
+    return "Record" + longest + _then(verb, hosts)
 
 
-def _dial(verb: etree._Element, hosts: set[str]) -> str:
+def _dial(verb: etree._Element, hosts: set[str]) -> Line:
     nouns = []
     for noun in verb:
         if not isinstance(noun.tag, str):
@@ -133,44 +134,44 @@ def _dial(verb: etree._Element, hosts: set[str]) -> str:
         text = " ".join((noun.text or "").split())
         if noun.tag == "Sip":
             text = safe_text(text)
-        nouns.append(f"{noun.tag} {text}".strip())
+        nouns.append(Line.of("{} {}", noun.tag, text) if text else Line.of("{}", noun.tag))
     if not nouns and verb.text and verb.text.strip():
-        nouns.append(verb.text.strip())
-    who = f" {', '.join(nouns)}" if nouns else ""
-    return f"Dial{who}{_then(verb, hosts)}"
+        nouns.append(Line.of("{}", verb.text.strip()))
+    who = " " + Line(", ").join(nouns) if nouns else ""
+    return "Dial" + who + _then(verb, hosts)
 
 
-def _redirect(verb: etree._Element, hosts: set[str]) -> str:
+def _redirect(verb: etree._Element, hosts: set[str]) -> Line:
     target = _url(verb.text, hosts)
-    return f"Redirect → {target}" if target else "Redirect"
+    return Line.of("Redirect → {}", target) if target else Line("Redirect")
 
 
-def _reject(verb: etree._Element, hosts: set[str]) -> str:
-    return f"Reject ({verb.get('reason')})" if verb.get("reason") else "Reject"
+def _reject(verb: etree._Element, hosts: set[str]) -> Line:
+    return Line.of("Reject ({})", verb.get("reason")) if verb.get("reason") else Line("Reject")
 
 
-def _enqueue(verb: etree._Element, hosts: set[str]) -> str:
+def _enqueue(verb: etree._Element, hosts: set[str]) -> Line:
     name = " ".join((verb.text or "").split())
-    queue = f" {name}" if name else ""
-    return f"Enqueue{queue}{_then(verb, hosts)}"
+    queue = Line.of(" {}", name) if name else ""
+    return "Enqueue" + queue + _then(verb, hosts)
 
 
-def _message(verb: etree._Element, hosts: set[str]) -> str:
+def _message(verb: etree._Element, hosts: set[str]) -> Line:
     body = verb.find("Body")
     text = "".join(body.itertext()) if body is not None else verb.text
     media = len(verb.findall("Media"))
     extra = f" (+{media} media)" if media else ""
-    to = f" to {verb.get('to')}" if verb.get("to") else ""
-    return f"Message{to} {_quoted(text)}{extra}"
+    to = Line.of(" to {}", verb.get("to")) if verb.get("to") else ""
+    return "Message" + to + " " + _quoted(text) + extra
 
 
-def _other(verb: etree._Element, hosts: set[str]) -> str:
-    inside = [child.tag for child in verb if isinstance(child.tag, str)]
-    nested = f" ({', '.join(inside)})" if inside else ""
-    return f"{verb.tag}{nested}{_then(verb, hosts)}"
+def _other(verb: etree._Element, hosts: set[str]) -> Line:
+    inside = [Line.of("{}", child.tag) for child in verb if isinstance(child.tag, str)]
+    nested = Line.of(" ({})", Line(", ").join(inside)) if inside else ""
+    return Line.of("{}", verb.tag) + nested + _then(verb, hosts)
 
 
-_VERBS: dict[str, Callable[[etree._Element, set[str]], str]] = {
+_VERBS: dict[str, Callable[[etree._Element, set[str]], Line]] = {
     "Say": _say,
     "Play": _play,
     "Pause": _pause,

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -19,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from switchboard.callbacks.console.lines import Line, Value, isolated_text, plain
 from switchboard.callbacks.console.options import ConsoleOptions
 from switchboard.callbacks.store import StoreUnavailable
 from switchboard.callbacks.store.engine import BUSY_MS, IMMEDIATE
+from switchboard.callbacks.text import shortened
 from switchboard.config.secret import MASK
 from switchboard.config.validation import redact_url
 
@@ -205,6 +209,57 @@ def _shown(value: object) -> str:
     return text
 
 
+def _isolated(value: object) -> Markup:
+    """A stored value (as :func:`_shown` shows it) for a page, in a ``<bdi>`` of its own, so
+    that a bidi control in it turns nothing around it; text that can turn nothing
+    (:func:`~switchboard.callbacks.console.lines.plain`) as it is."""
+    text = _shown(value)
+    if plain(text):
+        return escape(text)
+    return Markup("<bdi>{}</bdi>").format(text)
+
+
+def _line(text: str) -> Markup:
+    """A :class:`~switchboard.callbacks.console.lines.Line` for a page, each of its values
+    :func:`_isolated`; other text as :func:`_shown` shows it, whole."""
+    if not isinstance(text, Line):
+        return escape(_shown(text))
+    return Markup("").join(
+        _isolated(part) if isinstance(part, Value) else escape(part) for part in text.parts
+    )
+
+
+def _isolated_text(value: object) -> str:
+    """A stored value for text that holds no element (a ``<title>``, an attribute): isolated
+    with Unicode's own characters (:func:`~switchboard.callbacks.console.lines.isolated_text`)."""
+    return isolated_text(_shown(value))
+
+
+#: A segment of a contact linked by its own path: characters that no browser, proxy or
+#: werkzeug decodes or rewrites in a path.
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9+\-_.:@~]+")
+
+
+def conversation_url(contact: str, *, opt_out: bool = False, **params: str) -> str:
+    """The address of ``contact``'s conversation (``opt_out``: of its opt-out form).
+
+    A contact of letters, digits and ``+-_.:@~`` in ``/``-separated segments, none of them
+    empty, ``.`` or ``..``, has its own path (``/console/conversations/+14155550100``,
+    ``/console/conversations/client:alice``), as operators bookmark it. Any other is named in
+    the query (``/console/conversation?contact=...``), which nothing rewrites: a browser
+    resolves a ``.`` or ``..`` segment, werkzeug merges a leading ``//``, and a proxy may
+    decode what is percent-encoded in a path."""
+    segments = contact.split("/")
+    if len(segments) > 1 and not segments[-1]:
+        segments.pop()  # a trailing slash is kept as it is
+    if all(_PATH_SEGMENT.fullmatch(segment) and segment not in (".", "..")
+           for segment in segments):
+        endpoint = "console.conversation_opt_out" if opt_out else "console.conversation"
+    else:
+        endpoint = "console.conversation_of_opt_out" if opt_out else "console.conversation_of"
+    return url_for(endpoint, contact=contact, **params)
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -248,7 +303,8 @@ def _helpers() -> dict[str, Any]:
         "nav": NAV, "when": _when, "iso": _iso, "seconds": _seconds,
         "status_class": _status_class, "csrf_token": csrf_token, "static": _static,
         "current_path": current_path,
-        "shown": _shown,
+        "shown": _shown, "isolated": _isolated, "line": _line, "isolated_text": _isolated_text,
+        "conversation_url": conversation_url, "shortened": shortened,
         "refresh": console().options.refresh,
     }
 

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from switchboard.callbacks.console import answers
+from switchboard.callbacks.console.lines import Line
 from switchboard.callbacks.console.tables import heard, insert_ignoring
 from switchboard.callbacks.errors import STATUS_KINDS
 from switchboard.callbacks.exchanges import ANSWER_LIMIT
@@ -228,7 +229,9 @@ def list_calls(
 
 @dataclass
 class TimelineEvent:
-    """One line of a call's timeline: what happened at ``at``, and what Switchboard answered
+    """One line of a call's timeline: what happened at ``at`` (``title``: a
+    :class:`~switchboard.callbacks.console.lines.Line`, whose values a page isolates each on
+    its own, or plain text, shown whole), and what Switchboard answered
     (``answer``: None when the store does not know; ``verbs``: its TwiML, a line per verb;
     ``twiml``: the document, its URLs' credentials and queries masked; ``problem``: a key of
     :data:`switchboard.callbacks.exchanges.PROBLEMS`)."""
@@ -315,10 +318,11 @@ def _first_request(conn: sa.Connection, call: dict[str, Any],
                    detail: CallDetail) -> Iterable[TimelineEvent]:
     """The call's first line: its first request's fields, and for an inbound call what its
     first webhook was answered."""
-    who = f"from {call['from'] or 'unknown'} to {call['to'] or 'unknown'}"
-    direction = call.get("direction") or "a"
+    direction = (call.get("direction") or "a").capitalize()
+    title = Line.of("{} call from {} to {}", direction, call["from"] or "unknown",
+                    call["to"] or "unknown")
     event = TimelineEvent(
-        call["created_at"], "webhook", f"{direction.capitalize()} call {who}",
+        call["created_at"], "webhook", title,
         fields={k: v for k, v in (call.get("extra") or {}).items() if v not in (None, "")},
     )
     opening = _opening_exchange(call, detail)
@@ -357,9 +361,9 @@ def _callbacks(conn: sa.Connection, call: dict[str, Any],
         callback = _decode(row)
         params = callback.get("params") or {}
         sequence = callback["sequence_number"]
-        title = f"{callback['kind'].capitalize()} status: {callback['status']}"
+        title = Line(callback["kind"].capitalize()) + Line.of(" status: {}", callback["status"])
         if sequence is not None and sequence != NO_SEQUENCE:
-            title += f" (#{sequence})"
+            title += Line.of(" (#{})", sequence)
         shown = {name: params[name] for name in _STATUS_FIELDS if params.get(name)}
         yield TimelineEvent(callback["received_at"], "status", title, fields=shown,
                             answer="204: stored")
@@ -369,19 +373,17 @@ def _recordings(conn: sa.Connection, call: dict[str, Any],
                 detail: CallDetail) -> Iterable[TimelineEvent]:
     for recording in detail.recordings:
         seconds = recording.get("duration")
-        length = f", {seconds} s" if seconds is not None else ""
+        length = Line.of(", {} s", seconds) if seconds is not None else ""
         source = recording.get("source") or "Record"
-        yield TimelineEvent(recording["created_at"], "recording",
-                            f"Recording {recording['sid']} ({source}{length})",
-                            recording=recording)
+        title = Line.of("Recording {} ({}", recording["sid"], source) + length + ")"
+        yield TimelineEvent(recording["created_at"], "recording", title, recording=recording)
 
 
 def _children(conn: sa.Connection, call: dict[str, Any],
               detail: CallDetail) -> Iterable[TimelineEvent]:
     for child in detail.children:
-        yield TimelineEvent(child["created_at"], "dial",
-                            f"Dialled {child['to'] or 'unknown'}: {child['status'] or '-'}",
-                            link=child["sid"])
+        title = Line.of("Dialled {}: {}", child["to"] or "unknown", child["status"] or "-")
+        yield TimelineEvent(child["created_at"], "dial", title, link=child["sid"])
 
 
 def _session(conn: sa.Connection, call: dict[str, Any],
@@ -427,7 +429,7 @@ def _exchanges(conn: sa.Connection, call: dict[str, Any],
         leg = legs.get(row["call_sid"])
         title = _exchange_title(row, fields)
         if leg is not None:
-            title = f"Leg to {leg['to'] or 'unknown'}: {title}"
+            title = Line.of("Leg to {}: {}", leg["to"] or "unknown", title)
         kind = "fallback" if row["kind"].endswith("_fallback") else (
             "status" if row["kind"] in STATUS_KINDS else "webhook")
         event = TimelineEvent(row["created_at"], kind, title, fields=dict(fields),
@@ -436,20 +438,20 @@ def _exchanges(conn: sa.Connection, call: dict[str, Any],
         yield event
 
 
-def _exchange_title(row: dict[str, Any], fields: dict[str, Any]) -> str:
+def _exchange_title(row: dict[str, Any], fields: dict[str, Any]) -> Line:
     kind, path = row["kind"], row["path"]
     if kind in STATUS_KINDS:
         status = fields.get(_STATUS_FIELDS_OF[kind]) or fields.get("SmsStatus") or "-"
-        title = f"{_STATUS_TITLES[kind]} status: {status}"
+        title = Line(_STATUS_TITLES[kind]) + Line.of(" status: {}", status)
         if fields.get("SequenceNumber"):
-            title += f" (#{fields['SequenceNumber']})"
+            title += Line.of(" (#{})", fields["SequenceNumber"])
         return title + (", a repeat" if row["duplicate"] else "")
     if kind.endswith("_fallback"):
-        title = f"Fallback {path}: Twilio's ErrorCode {fields.get('ErrorCode') or '-'}"
-        return title + (f" at {fields['ErrorUrl']}" if fields.get("ErrorUrl") else "")
-    title = f"Webhook {path}" if kind == "voice" else f"Message webhook {path}"
-    shown = [how.format(fields[name]) for name, how in _HIGHLIGHTS if fields.get(name)]
-    return f"{title} · {', '.join(shown)}" if shown else title
+        title = Line.of("Fallback {}: Twilio's ErrorCode {}", path, fields.get("ErrorCode") or "-")
+        return title + (Line.of(" at {}", fields["ErrorUrl"]) if fields.get("ErrorUrl") else "")
+    title = Line.of("Webhook {}" if kind == "voice" else "Message webhook {}", path)
+    shown = [Line.of(how, fields[name]) for name, how in _HIGHLIGHTS if fields.get(name)]
+    return title + " · " + Line(", ").join(shown) if shown else title
 
 
 def _answered(event: TimelineEvent, row: dict[str, Any], detail: CallDetail) -> None:

@@ -4,6 +4,8 @@ flow executions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,8 +17,10 @@ from switchboard.callbacks.console.blueprint import (
     _shown,
     bp,
     console,
+    conversation_url,
     local_day,
 )
+from switchboard.callbacks.console.lines import Line
 from switchboard.callbacks.store.schema import ALL_SENDERS
 
 #: The overview's parts the live endpoint sends again: (element name, template).
@@ -91,17 +95,19 @@ def calls() -> str:
             "until": until_text if filters.until else ""}
     return render_template(
         "console/calls.html", page=page, filters=kept, statuses=queries.CALL_STATUSES,
-        links=_page_links("console.calls", page, {k: v for k, v in kept.items() if v}),
+        links=_page_links(partial(url_for, "console.calls",
+                                  **{k: v for k, v in kept.items() if v}), page),
     )
 
 
-def _page_links(endpoint: str, page: queries.Page, params: dict[str, Any]) -> dict[str, str]:
+def _page_links(url: Callable[..., str], page: queries.Page) -> dict[str, str]:
+    """The pager's links: ``url`` called with the cursor of each page next to ``page``."""
     links = {}
     if page.newer is not None:
-        links["newest"] = url_for(endpoint, **params)
-        links["newer"] = url_for(endpoint, after=page.newer.encode(), **params)
+        links["newest"] = url()
+        links["newer"] = url(after=page.newer.encode())
     if page.older is not None:
-        links["older"] = url_for(endpoint, before=page.older.encode(), **params)
+        links["older"] = url(before=page.older.encode())
     return links
 
 
@@ -111,7 +117,7 @@ def call(sid: str) -> str:
         detail = queries.call_detail(conn, sid, own_hosts=_own_hosts())
         executions = queries.call_executions(conn, sid) if detail is not None else []
     if detail is None:
-        abort(404, f"No call {sid} in the database.")
+        abort(404, Line.of("No call {} in the database.", sid))
     retention = console().switchboard.settings.exchanges_retention_days
     return render_template("console/call.html", detail=detail, call=detail.call,
                            executions=executions, retention_days=f"{retention:g}")
@@ -140,7 +146,9 @@ def voicemails() -> str:
         unheard = queries.unheard_count(conn)
     params = {"show": "unheard"} if unheard_only else {}
     return render_template("console/voicemails.html", page=page, unheard_only=unheard_only,
-                           unheard=unheard, links=_page_links("console.voicemails", page, params))
+                           unheard=unheard,
+                           links=_page_links(partial(url_for, "console.voicemails", **params),
+                                             page))
 
 
 @bp.get("/voicemails/<sid>")
@@ -149,7 +157,7 @@ def voicemail(sid: str) -> Response:
     with console().reading() as conn:
         recording = queries.recording(conn, sid)
     if recording is None:
-        abort(404, f"No recording {sid} in the database.")
+        abort(404, Line.of("No recording {} in the database.", sid))
     if not recording.get("call_sid"):
         return redirect(url_for("console.voicemails"), code=303)
     return redirect(url_for("console.call", sid=recording["call_sid"]) + f"#{sid}", code=303)
@@ -160,7 +168,7 @@ def voicemail_heard(sid: str) -> Response:
     state = console()
     with state.reading() as conn:
         if queries.recording(conn, sid) is None:
-            abort(404, f"No recording {sid} in the database.")
+            abort(404, Line.of("No recording {} in the database.", sid))
     with state.writing() as conn:
         queries.set_heard(conn, sid, request.form.get("heard", "1") != "0", state.now())
     return redirect(_back(url_for("console.voicemails")), code=303)
@@ -195,6 +203,25 @@ def conversations() -> str:
 
 @bp.get("/conversations/<path:contact>")
 def conversation(contact: str) -> str:
+    """A contact's conversation, at its own path (:func:`conversation_url`)."""
+    return _conversation(contact)
+
+
+@bp.get("/conversation")
+def conversation_of() -> str:
+    """A contact's conversation, the contact named in the query (``?contact=``): for one
+    that a path cannot carry (:func:`conversation_url`)."""
+    return _conversation(_contact_in_query())
+
+
+def _contact_in_query() -> str:
+    contact = request.args.get("contact", "")
+    if not contact:
+        abort(400, "The address names no contact: add ?contact= and the contact's number.")
+    return contact
+
+
+def _conversation(contact: str) -> str:
     before, after = _cursors()
     with console().reading() as conn:
         page = queries.thread(conn, contact, before=before, after=after, size=PAGE_SIZE)
@@ -204,20 +231,30 @@ def conversation(contact: str) -> str:
     return render_template(
         "console/conversation.html", contact=contact, page=page, messages=page.rows[::-1],
         opted_out=opted, ours=ours, all_senders=ALL_SENDERS,
-        links=_page_links("console.conversation", page, {"contact": contact}),
+        links=_page_links(partial(conversation_url, contact), page),
     )
 
 
 @bp.post("/conversations/<path:contact>/opt-out")
 def conversation_opt_out(contact: str) -> Response:
     """Opt ``contact`` out of one of our numbers (``sender``) or of all (``*``), or back in."""
+    return _opt_out(contact)
+
+
+@bp.post("/conversation/opt-out")
+def conversation_of_opt_out() -> Response:
+    """:func:`conversation_opt_out` for a contact named in the query (``?contact=``)."""
+    return _opt_out(_contact_in_query())
+
+
+def _opt_out(contact: str) -> Response:
     store = console().store
     sender = (request.form.get("sender") or "").strip() or ALL_SENDERS
     if request.form.get("action") == "in":
         store.opt_in(contact, None if sender == ALL_SENDERS else sender)
     else:
         store.opt_out(contact, None if sender == ALL_SENDERS else sender)
-    return redirect(url_for("console.conversation", contact=contact), code=303)
+    return redirect(conversation_url(contact), code=303)
 
 
 # -- flow executions ---------------------------------------------------------------------------
@@ -243,7 +280,8 @@ def executions() -> str:
     return render_template(
         "console/executions.html", page=page, filters=kept, flows=flows,
         statuses=queries.EXECUTION_STATUSES,
-        links=_page_links("console.executions", page, {k: v for k, v in kept.items() if v}),
+        links=_page_links(partial(url_for, "console.executions",
+                                  **{k: v for k, v in kept.items() if v}), page),
     )
 
 
@@ -252,7 +290,7 @@ def execution(sid: str) -> str:
     with console().reading() as conn:
         detail = queries.execution_detail(conn, sid)
     if detail is None:
-        abort(404, f"No flow execution {sid} in the database.")
+        abort(404, Line.of("No flow execution {} in the database.", sid))
     steps = [{**step, "context": _pretty(step["context"])} for step in detail.steps]
     return render_template("console/execution.html", execution=detail.execution,
                            context=_pretty(detail.execution["context"]), steps=steps)

@@ -17,8 +17,9 @@ never sends what Twilio would block:
 - HELP / INFO: the bot's help text, unless the sender opted out of this number: Twilio would
   refuse that reply, as it refuses everything to them until they opt back in.
 
-Anything else gets a short help text (nothing once opted out); the caller's words are echoed
-only through the TwiML builder, escaped.
+Anything else gets a short help text (nothing once opted out) that quotes the start of the
+message, cut between two grapheme clusters (:func:`grapheme_cut`); the caller's words are
+echoed only through the TwiML builder, escaped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import logging
 from switchboard.callbacks import get_store
 from switchboard.callbacks.handlers import TwilioBlueprint
 from switchboard.callbacks.store import Store, StoreUnavailable
+from switchboard.callbacks.text import JOINERS, TAGS, grapheme_cut
 from switchboard.callbacks.twilio_request import MessageRequest
 from switchboard.callbacks.twiml import MessagingResponse
 
@@ -41,8 +43,13 @@ OPT_OUT = frozenset(
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
 HOURS = frozenset({"HOURS"})
-#: How much of an unknown message the bot quotes back.
+#: How much of an unknown message the bot quotes back, in characters (code points).
 ECHO_LIMIT = 40
+
+def _kept(char: str) -> bool:
+    """Whether the bot's quote keeps ``char``: what prints, spaces, the joiners and tags
+    (no control, bidi control or other invisible format character)."""
+    return char.isprintable() or char.isspace() or char in JOINERS or ord(char) in TAGS
 
 
 def keyword(body: str | None) -> str:
@@ -122,8 +129,8 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
             f"{name} is open {settings.business_hours}. "
             f"Our address is {settings.business_address}."
         )
-    printable = "".join(c for c in message.body or "" if c.isprintable() or c.isspace())
-    text = " ".join(printable.split())
-    quoted = text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 3] + "..."
+    kept = "".join(char for char in message.body or "" if _kept(char))
+    text = " ".join(kept.split())
+    quoted = text if len(text) <= ECHO_LIMIT else grapheme_cut(text, ECHO_LIMIT - 3) + "..."
     heard = f'We got "{quoted}", but this number only answers a few words. ' if quoted else ""
     return _reply(f"{name}: {heard}Reply HOURS for our opening hours, HELP for help.")

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from switchboard.callbacks.console.blueprint import SECURITY_HEADERS
-from tests.console.conftest import add_call, console_app, log_in
+from tests.console.conftest import add_call, console_app, csrf_of, log_in
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ def test_a_day_at_the_calendar_s_end_is_ignored(db_client: FlaskClient, db_app: 
     "/console/executions?contact=%00",
     "/console/calls/CA%00",
     "/console/conversations/%2B1555%00",
+    "/console/conversation?contact=%2B1555%00",
     "/console/executions/FN%00",
     "/console/voicemails/RE%00",
 ])
@@ -71,6 +72,19 @@ def test_a_nul_character_in_a_form_is_refused_with_400(db_client: FlaskClient) -
     response = db_client.post("/console/conversations/+15555550100/opt-out",
                               data={"csrf_token": token, "sender": "+1555\x00"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/console/conversation", "/console/conversation?contact="])
+def test_a_conversation_address_without_its_contact_is_refused_with_400(
+    db_client: FlaskClient, url: str
+) -> None:
+    response = db_client.get(url)
+    assert response.status_code == 400
+    assert "The address names no contact: add ?contact=" in response.text
+    token = csrf_of(db_client.get("/console/conversations").text)
+    refused = db_client.post(url.replace("/conversation", "/conversation/opt-out"),
+                             data={"csrf_token": token, "sender": "*"})
+    assert refused.status_code == 400
 
 
 def test_a_nul_character_in_the_audio_s_address_is_json(db_client: FlaskClient) -> None:

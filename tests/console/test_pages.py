@@ -4,11 +4,13 @@ that does not answer."""
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from flask.testing import FlaskClient
 from switchboard.callbacks.console import auth
 from switchboard.callbacks.console.blueprint import FLUSH_WAIT, Console
 from tests.console.conftest import (
+    ACCOUNT_SID,
     CALLER,
     NUMBER,
     add_call,
@@ -40,8 +43,8 @@ def test_the_overview_and_its_live_data_agree(client: FlaskClient, store: Any) -
     assert live["counts"] == {"calls-today": 3, "messages-today": 1, "live": 1, "unheard": 1}
     for name, count in live["counts"].items():
         assert f'data-count="{name}">{count}<' in page
-    for name, html in live["sections"].items():
-        assert f'<div data-section="{name}">{html}</div>' in page
+    for name, section in live["sections"].items():
+        assert f'<div data-section="{name}">{section}</div>' in page
     assert f"/console/calls/{call_sid}" in live["sections"]["live"]
     assert "busy" in live["sections"]["failures"]
     assert re.fullmatch(r"\d\d:\d\d:\d\d", live["updated"])
@@ -141,6 +144,14 @@ def test_opting_a_contact_out_and_back_in(
     client.post(url, data={"csrf_token": token, "sender": sender, "action": "in"})
     assert not store.is_opted_out(CALLER)
     assert "has not opted out" in client.get(f"/console/conversations/{CALLER}").text
+
+
+def test_the_conversations_preview_keeps_a_flag_whole(client: FlaskClient, store: Any) -> None:
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    add_message(store, "w" * 77 + scotland)
+    listing = client.get("/console/conversations").text
+    assert "w" * 77 + "…" in listing
+    assert "\U0001f3f4" not in listing
 
 
 def test_conversations_find_a_number(client: FlaskClient, store: Any) -> None:
@@ -248,3 +259,74 @@ def test_a_contact_with_slashes_opens_and_opts_out(
     assert response.status_code == 303
     assert response.headers["Location"] == f"/console/conversations/{contact}"
     assert store.is_opted_out(contact)
+
+
+@pytest.mark.parametrize("contact", [
+    "/lead", "//lead", "a/../b", "a/./b", ".", "..", "x/.", "a//b", "a b", "Zoë", "a?b#c", "%2e%2e",
+])
+def test_a_contact_a_path_cannot_carry_is_linked_by_the_query(
+    client: FlaskClient, store: Any, contact: str
+) -> None:
+    add_message(store, "from an odd contact", from_=contact)
+    add_message(store, "from the caller")
+    listing = client.get("/console/conversations").text
+    link = _conversation_link(listing, "from an odd contact")
+    address = urlsplit(link)
+    assert address.path == "/console/conversation"
+    assert parse_qs(address.query) == {"contact": [contact]}
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "from an odd contact" in page.text
+    assert "from the caller" not in page.text
+    opt_out = link.replace("/conversation?", "/conversation/opt-out?")
+    assert f'action="{html.escape(opt_out)}"' in page.text
+    assert client.post(opt_out, data={"sender": "*"}).status_code == 403  # no CSRF token
+    assert not store.is_opted_out(contact)
+    token = csrf_of(page.text)
+    response = client.post(opt_out, data={"csrf_token": token, "sender": "*"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == link
+    assert store.is_opted_out(contact)
+    assert not store.is_opted_out(CALLER)
+    client.post(opt_out, data={"csrf_token": token, "sender": "*", "action": "in"})
+    assert not store.is_opted_out(contact)
+
+
+@pytest.mark.parametrize("contact", [
+    CALLER, "client:alice", "whatsapp:+15555550100", "sip:alice@example.com", "user/42",
+    "x/y/z/", "messenger:1234_5678", "v1.2",
+])
+def test_an_ordinary_contact_keeps_its_own_path(
+    client: FlaskClient, store: Any, contact: str
+) -> None:
+    add_message(store, "hello", from_=contact)
+    listing = client.get("/console/conversations").text
+    assert _conversation_link(listing, "hello") == f"/console/conversations/{contact}"
+    assert "hello" in client.get(f"/console/conversations/{contact}").text
+    assert "hello" in client.get("/console/conversation", query_string={"contact": contact}).text
+
+
+def test_a_contact_s_old_path_still_opens_when_its_link_is_the_query(
+    client: FlaskClient, store: Any
+) -> None:
+    add_message(store, "hello", from_="a b")
+    assert "hello" in client.get("/console/conversations/a%20b").text
+
+
+def test_a_failed_text_to_an_odd_contact_links_to_its_conversation(
+    client: FlaskClient, store: Any
+) -> None:
+    sid = add_message(store, "hi", from_=NUMBER, to="/lead")
+    store.record_message_status({"MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": NUMBER,
+                                 "To": "/lead", "MessageStatus": "undelivered",
+                                 "ErrorCode": "30003"}, None)
+    failures = client.get("/console/overview.json").json["sections"]["failures"]  # type: ignore[index]
+    assert 'href="/console/conversation?contact=/lead"' in failures
+
+
+def _conversation_link(listing: str, preview: str) -> str:
+    """The address of the conversation whose latest message is ``preview`` in the list."""
+    for href, row in re.findall(r'<a class="item" href="([^"]+)">(.*?)</a>', listing, re.S):
+        if preview in row:
+            return html.unescape(href)
+    raise AssertionError(f"no conversation shows {preview!r}")

@@ -187,6 +187,16 @@ def test_verbs_reads_each_verb_in_a_line() -> None:
                  "</Response>") == ['Message "Our hours" (+1 media)']
 
 
+def test_a_cut_line_keeps_an_emoji_whole() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one character to a reader
+    words = "a" * 57 + family
+    line = verbs(f"<Response><Say>{words}</Say></Response>")[0]
+    assert line == 'Say "' + "a" * 57 + '…"'
+    waving = "\U0001f44b\U0001f3fd"  # a hand and its skin tone
+    line = verbs(f"<Response><Say>{'b' * 58}{waving} more</Say></Response>")[0]
+    assert line == 'Say "' + "b" * 58 + '…"'
+
+
 def test_verbs_of_a_cut_answer_or_none() -> None:
     answer = "<Response><Say>" + "word " * 40 + "</Say><Gather action='/a'><Say>cut he"
     lines = verbs(answer)

@@ -6,6 +6,7 @@ the prefix."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -204,6 +205,29 @@ def test_every_link_form_script_and_stylesheet_stays_under_the_prefix(mounted: M
     live = mounted.get(f"{console}/overview.json")
     assert live.status_code == 200
     assert live.json["counts"]["calls-today"] == 2
+
+
+@pytest.mark.parametrize("contact", ["/lead", "a/../b"])
+def test_a_contact_linked_by_the_query_stays_under_the_prefix(
+    mounted: Mounted, contact: str
+) -> None:
+    console = f"{PREFIX}/console"
+    add_message(mounted.store, "from an odd contact", from_=contact)
+    assert mounted.log_in().status_code == 303
+    listing = mounted.get(f"{console}/conversations").text
+    found = re.search(r'<a class="item" href="([^"]+)"', listing)
+    assert found is not None
+    link = html.unescape(found.group(1))
+    assert link == f"{console}/conversation?contact={contact}"
+    page = mounted.get(link)
+    assert page.status_code == 200
+    assert "from an odd contact" in page.text
+    opt_out = f"{console}/conversation/opt-out?contact={contact}"
+    assert f'action="{opt_out}"' in page.text
+    response = mounted.post(opt_out, {"csrf_token": csrf_of(page.text), "sender": "*"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == link
+    assert mounted.store.is_opted_out(contact)
 
 
 def test_marking_a_voicemail_heard_comes_back_to_the_page_under_the_prefix(

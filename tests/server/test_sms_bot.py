@@ -1,11 +1,17 @@
-"""The bundled SMS bot: keywords, opt-out and opt-in, help text, escaping."""
+"""The bundled SMS bot: keywords, opt-out and opt-in, help text, escaping, and the quote of
+an unknown message, cut between grapheme clusters."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from switchboard.callbacks.flows.sms_bot import ECHO_LIMIT
+from switchboard.callbacks.text import grapheme_cut, shortened
 from tests.server.conftest import CALLER, NUMBER, Twilio, message_params, twiml
 
 
@@ -159,3 +165,118 @@ def test_opt_out_and_in_need_both_numbers(
     assert not store.is_opted_out(caller, sender=NUMBER)  # STOP(ALL) did not add one
     assert f"{word} from " in caplog.text
     assert "lacks From or To" in caplog.text
+
+
+# -- the quote, cut between grapheme clusters ----------------------------------------------
+
+ZWJ = "\u200d"
+VS16 = "\ufe0f"  # emoji presentation
+SKIN = [chr(code) for code in range(0x1F3FB, 0x1F400)]
+FAMILY = "\U0001f468" + ZWJ + "\U0001f469" + ZWJ + "\U0001f467"
+SCOTLAND = "\U0001f3f4" + "".join(chr(0xE0000 + ord(c)) for c in "gbsct") + "\U000e007f"
+KEEP = ECHO_LIMIT - 3  # what the quote keeps of a longer message, before "..."
+
+
+def _flag(country: str) -> str:
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in country)
+
+
+#: Characters that begin a cluster of their own: letters, digits, punctuation, symbols, but
+#: no regional indicator, skin tone or joiner.
+BASES = st.characters(categories=["Lu", "Ll", "Lo", "Nd", "Po", "Sm", "So"]).filter(
+    lambda char: not 0x1F1E6 <= ord(char) <= 0x1F1FF and not 0x1F3FB <= ord(char) <= 0x1F3FF
+)
+MARKS = st.characters(categories=["Mn", "Me", "Mc"])
+EMOJI = st.sampled_from(["\U0001f44d", "\u270c", "\U0001f469", "\u2764", "\U0001f525",
+                         "\U0001f3c3"])
+MODIFIED = st.tuples(EMOJI, st.sampled_from(["", VS16, *SKIN])).map("".join)
+CLUSTERS = st.one_of(
+    BASES,
+    st.tuples(BASES, st.text(MARKS, min_size=1, max_size=3)).map("".join),
+    MODIFIED,
+    st.lists(MODIFIED, min_size=2, max_size=4).map(ZWJ.join),
+    st.sampled_from(["FR", "DE", "JP", "US", "GB"]).map(_flag),
+    st.just(SCOTLAND),
+    st.sampled_from("0123456789#*").map(lambda key: key + VS16 + "\u20e3"),
+)
+
+
+def _longest_start(clusters: list[str], limit: int) -> str:
+    """The most whole clusters, from the first, that fit in ``limit`` characters."""
+    kept = ""
+    for cluster in clusters:
+        if len(kept) + len(cluster) > limit:
+            break
+        kept += cluster
+    return kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(clusters=st.lists(CLUSTERS, max_size=30), limit=st.integers(0, 60))
+def test_a_cut_keeps_the_most_whole_clusters_that_fit(clusters: list[str], limit: int) -> None:
+    text = "".join(clusters)
+    expected = text if len(text) <= limit else _longest_start(clusters, limit)
+    assert grapheme_cut(text, limit) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(clusters=st.lists(CLUSTERS, max_size=30), limit=st.integers(1, 60))
+def test_a_shortened_text_fits_and_ends_between_clusters(clusters: list[str], limit: int
+                                                        ) -> None:
+    text = "".join(clusters)
+    short = shortened(text, limit)
+    assert len(short) <= limit
+    if len(text) <= limit:
+        assert short == text
+    else:
+        assert short.endswith("…")
+        assert short[:-1] == _longest_start(clusters, limit - 1).rstrip()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(clusters=st.lists(CLUSTERS, min_size=1, max_size=30))
+def test_the_quote_of_any_message_ends_between_clusters(
+    shared_app: Flask, clusters: list[str]
+) -> None:
+    text = "".join(clusters)
+    quoted = text if len(text) <= ECHO_LIMIT else _longest_start(clusters, KEEP) + "..."
+    (reply,) = send(Twilio(shared_app.test_client()), text)
+    assert f'We got "{quoted}"' in reply
+
+
+@pytest.mark.parametrize(("body", "quoted"), [
+    ("a" * 36 + "\U0001f44d\U0001f3fd and more", "a" * 36),  # a thumb and its skin tone
+    ("a" * 33 + FAMILY + " and more", "a" * 33),  # a ZWJ sequence: the family, whole
+    ("a" * 35 + "\u2764\ufe0f" + ZWJ + "\U0001f525 and more", "a" * 35),
+    ("a" * 36 + _flag("FR") + " and more", "a" * 36),  # a flag's two indicators
+    ("a" * 35 + _flag("FR") + _flag("DE") + " and more", "a" * 35 + _flag("FR")),
+    ("a" * 36 + "\u2764\ufe0f and more", "a" * 36),  # a variation selector
+    ("a" * 36 + "e\u0301t\u00e9 and more", "a" * 36),  # a combining accent
+    ("a" * 35 + "1\ufe0f\u20e3 and more", "a" * 35),  # a keycap
+    ("a" * 31 + SCOTLAND + " and more", "a" * 31),  # a flag's tags
+    ("a" * 30 + _flag("FR") + "\U0001f44d\U0001f3fd xyz and more",
+     "a" * 30 + _flag("FR") + "\U0001f44d\U0001f3fd xy"),
+])
+def test_the_quote_never_splits_a_cluster(
+    shared_twilio: Twilio, body: str, quoted: str
+) -> None:
+    assert len(body) > ECHO_LIMIT
+    (reply,) = send(shared_twilio, body)
+    assert f'We got "{quoted}..."' in reply
+
+
+PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0645"  # "I want", its non-joiner kept
+
+
+@pytest.mark.parametrize("body", [f"hi {FAMILY}", f"go {SCOTLAND}", PERSIAN])
+def test_the_quote_keeps_the_joiners_and_tags_of_a_short_message(
+    shared_twilio: Twilio, body: str
+) -> None:
+    (reply,) = send(shared_twilio, body)
+    assert f'We got "{body}"' in reply
+
+
+def test_the_quote_leaves_out_bidi_controls(shared_twilio: Twilio) -> None:
+    (reply,) = send(shared_twilio, "\u202eabc\u2066d\u200fe")
+    assert 'We got "abcde"' in reply
