@@ -202,7 +202,8 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
         "connect-call-to widget",
         {"noun": {"type": "string",
                   "enum": ["number", "number-multi", "client", "sip", "sim", "conference"]},
-         "to": STRING, "caller_id": STRING, "timeout": NUMBER, "record": FLAG,
+         "to": STRING, "caller_id": STRING, "timeout": NUMBER, "time_limit": NUMBER,
+         "record": FLAG,
          "sip_endpoint": STRING, "sip_username": STRING, "sip_password": STRING},
         required=("noun", "caller_id"),
         extra={

@@ -597,7 +597,7 @@ def test_record_call_starts_and_stops_the_recording(twilio, store):
 
 @pytest.mark.parametrize(("result", "heard"), [
     ("bridged", "Served: bridged."), ("hangup", "Served: hangup."),
-    ("queue-full", "The queue is full."), ("error", "Something broke."),
+    ("queue-full", "The queue is full."), ("error", "Served: error."),
     ("system-error", "Something broke."),
 ])
 def test_enqueue_call_and_each_way_out_of_the_queue(twilio, result, heard):

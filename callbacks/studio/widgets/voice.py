@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -134,7 +135,7 @@ def _prompt(node: Any, visit: Visit, *, loop: int) -> bool:
 class SayPlay(Immediate):
     """``<Say>`` (voice, language; SSML in the text as elements), ``<Play>`` or DTMF
     ``digits``, ``loop`` times (1 to 99); the call hears it and the flow goes on
-    (``audioComplete``)."""
+    (``audioComplete``), with the ``voice`` and ``language`` it was given as variables."""
 
     def run(self, visit: Visit) -> Transition:
         visit.need(VOICE)
@@ -143,10 +144,15 @@ class SayPlay(Immediate):
         digits = visit.text("digits")
         if not _prompt(response, visit, loop=loop) and digits:
             response.play(digits=digits)
-        return Transition("audioComplete")
+        return Transition("audioComplete", _speech(visit))
 
 
-GATHER_FIELDS = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence", "Language")
+def request_fields(params: Mapping[str, str]) -> dict[str, str]:
+    """Every field of the request Twilio made for a verb (its action, or the ``<Redirect>``
+    after it): the call's own (``CallSid``, ``From``, ``CallStatus``...) and the verb's
+    (``Digits``, ``RecordingUrl``, ``QueueResult``...), which Studio gives the widget as its
+    variables."""
+    return {name: value for name, value in params.items() if value is not None}
 
 
 def gather_input(visit: Visit) -> str:
@@ -164,8 +170,9 @@ def gather_input(visit: Visit) -> str:
 class GatherInputOnCall:
     """``<Gather>`` around the prompt (before it when ``stop_gather`` is false: the prompt
     then plays to its end), listening for keys and for speech as the widget's transitions ask
-    (:func:`gather_input`). ``keypress`` with ``Digits``, ``speech`` with ``SpeechResult`` and
-    ``Confidence``, ``timeout`` when nothing came."""
+    (:func:`gather_input`); ``speech_timeout`` ``auto`` unless the widget gives one, as in
+    Studio. ``keypress`` with ``Digits``, ``speech`` with ``SpeechResult`` and
+    ``Confidence``, ``timeout`` when nothing came; the request's fields as variables."""
 
     def run(self, visit: Visit) -> Wait:
         visit.need(VOICE)
@@ -182,8 +189,8 @@ class GatherInputOnCall:
         if "finish_on_key" in props:
             attributes["finish_on_key"] = visit.text("finish_on_key")
         if "speech" in attributes["input"]:
-            for key, attribute in (("speech_timeout", "speech_timeout"), ("hints", "hints"),
-                                   ("gather_language", "language"),
+            attributes["speech_timeout"] = visit.text("speech_timeout", "auto")
+            for key, attribute in (("hints", "hints"), ("gather_language", "language"),
                                    ("speech_model", "speech_model")):
                 if visit.text(key):
                     attributes[attribute] = visit.text(key)
@@ -201,11 +208,11 @@ class GatherInputOnCall:
         return Wait("gather")
 
     def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        variables = request_fields(params)
         if source == "timeout":
-            return Transition("timeout")
+            return Transition("timeout", variables)
         if source != "gather":
             raise WidgetError(f"a Gather does not come back as {source!r}")
-        variables = picked(params, GATHER_FIELDS)
         if params.get("Digits"):
             return Transition("keypress", variables)
         if params.get("SpeechResult"):
@@ -213,14 +220,11 @@ class GatherInputOnCall:
         return Transition("timeout", variables)
 
 
-RECORDING_FIELDS = ("RecordingUrl", "RecordingSid", "RecordingDuration", "Digits",
-                    "TranscriptionText", "TranscriptionStatus", "CallStatus")
-
-
 class RecordVoicemail:
     """``<Record>`` (max_length, timeout, finish_on_key, play_beep, trim, transcribe and the
-    callbacks). ``recordingComplete`` with ``RecordingUrl`` and friends, ``hangup`` when the
-    caller hung up to end it, ``noAudio`` when nothing was recorded."""
+    callbacks). ``recordingComplete`` with the request's fields (``RecordingUrl`` and
+    friends, ``RecordingSid`` also as ``Sid``), ``hangup`` when the caller hung up to end it,
+    ``noAudio`` when nothing was recorded."""
 
     def run(self, visit: Visit) -> Wait:
         visit.need(VOICE)
@@ -247,11 +251,13 @@ class RecordVoicemail:
         return Wait("record")
 
     def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
+        variables = request_fields(params)
         if source == "noAudio":
-            return Transition("noAudio")
+            return Transition("noAudio", variables)
         if source != "record":
             raise WidgetError(f"a Record does not come back as {source!r}")
-        variables = picked(params, RECORDING_FIELDS)
+        if params.get("RecordingSid"):
+            variables.setdefault("Sid", params["RecordingSid"])
         if params.get("Digits") == "hangup" or params.get("CallStatus") in CALL_OVER:
             return Transition("hangup", variables)
         try:
@@ -270,7 +276,7 @@ DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged
 class ConnectCallTo:
     """``<Dial>`` to one number, several (comma-separated ``to``; the first to answer takes
     the call), a client, a SIP endpoint, a conference, a queue or a Programmable Wireless SIM
-    (``noun`` ``sim``, its SID in ``to``); ``caller_id``, ``timeout``,
+    (``noun`` ``sim``, its SID in ``to``); ``caller_id``, ``timeout``, ``time_limit``,
     ``record``. ``callCompleted`` after the conversation (or when nobody answered), ``hangup``
     when the caller hung up; ``DialCallStatus`` and friends as variables."""
 
@@ -285,6 +291,9 @@ class ConnectCallTo:
         }
         if visit.text("caller_id"):
             attributes["caller_id"] = visit.text("caller_id")
+        time_limit = visit.integer("time_limit", minimum=1)
+        if time_limit is not None:
+            attributes["time_limit"] = time_limit
         if visit.flag("record"):
             attributes["record"] = "record-from-answer"
         with visit.output.voice.dial(**attributes) as dial:
@@ -326,23 +335,24 @@ def recording_name(visit: Visit) -> str:
 
 
 class RecordCall(Immediate):
-    """Start (``record_call`` true) or stop recording the call: ``<Start><Recording
-    name>`` or ``<Stop><Recording name>``, named by :func:`recording_name`; ``success``."""
+    """Start (``record_call`` true) or stop (false, Studio's default) recording the call:
+    ``<Start><Recording name>`` or ``<Stop><Recording name>``, named by
+    :func:`recording_name`; ``success``. Silence is kept unless ``trim`` says otherwise
+    (Studio's default, ``do-not-trim``, is not ``<Recording>``'s)."""
 
     def run(self, visit: Visit) -> Transition:
         visit.need(VOICE)
         response = visit.output.voice
         name = recording_name(visit)
-        if not visit.flag("record_call", True):
+        if not visit.flag("record_call"):
             with response.stop() as stop:
                 stop.recording(name=name)
             return Transition("success")
-        attributes: dict[str, Any] = {"name": name}
+        attributes: dict[str, Any] = {"name": name, "trim": visit.text("trim", "do-not-trim")}
         for key, attribute in (
             ("recording_status_callback", "recording_status_callback"),
             ("recording_status_callback_method", "recording_status_callback_method"),
             ("recording_status_callback_events", "recording_status_callback_event"),
-            ("trim", "trim"),
             ("recording_channels", "channels"),
         ):
             if visit.text(key):
@@ -352,16 +362,13 @@ class RecordCall(Immediate):
         return Transition("success")
 
 
-QUEUE_FIELDS = ("QueueResult", "QueueSid", "QueueTime", "CallStatus")
-#: ``QueueResult`` of a call that left the queue as it should (taken, or the caller left).
-QUEUE_DONE = frozenset({"bridged", "bridging-in-process", "hangup", "leave", "redirected",
-                        "redirected-from-bridged"})
-
-
 class EnqueueCall:
     """``<Enqueue>`` into ``queue_name`` (or a TaskRouter ``workflow_sid`` with the task's
-    attributes, priority and timeout), with ``wait_url``. ``callComplete`` once the call left
-    the queue, ``failedToEnqueue`` when the queue was full, ``callFailure`` on an error."""
+    attributes, priority and timeout), with ``wait_url`` (requested with GET unless
+    ``wait_url_method`` says otherwise, as in Studio). ``failedToEnqueue`` when the queue was
+    full (``QueueResult`` ``queue-full``), ``callFailure`` when Twilio failed to enqueue it
+    (``system-error``), ``callComplete`` for any other way out of the queue; the request's
+    fields as variables."""
 
     def run(self, visit: Visit) -> Wait:
         visit.need(VOICE)
@@ -370,7 +377,7 @@ class EnqueueCall:
         }
         if visit.text("wait_url"):
             attributes["wait_url"] = visit.text("wait_url")
-            attributes["wait_url_method"] = visit.text("wait_url_method", "POST")
+            attributes["wait_url_method"] = visit.text("wait_url_method", "GET").upper()
         workflow = visit.text("workflow_sid")
         response = visit.output.voice
         if workflow:
@@ -389,19 +396,23 @@ class EnqueueCall:
     def resume(self, visit: Visit, source: str, params: Mapping[str, str]) -> Transition:
         if source != "enqueue":
             raise WidgetError(f"an Enqueue does not come back as {source!r}")
-        variables = picked(params, QUEUE_FIELDS)
+        variables = request_fields(params)
         result = params.get("QueueResult") or ""
         if result == "queue-full":
             return Transition("failedToEnqueue", variables)
-        if result in QUEUE_DONE:
-            return Transition("callComplete", variables)
-        return Transition("callFailure", variables)
+        if result == "system-error":
+            return Transition("callFailure", variables)
+        return Transition("callComplete", variables)
 
 
-#: The fields every voice request carries: not repeated in a TwiML Redirect's variables.
+#: The fields every voice request carries (Twilio's standard request parameters): not
+#: repeated in a TwiML Redirect's variables, which are what the other TwiML sent back.
 CALL_FIELDS = frozenset({
     "AccountSid", "ApiVersion", "CallSid", "CallStatus", "Called", "Caller", "Direction",
-    "From", "To", "FlowEvent",
+    "From", "To", "FlowEvent", "ForwardedFrom", "CallerName", "ParentCallSid", "CallToken",
+    "StirVerstat", "StirPassportToken", "FromCity", "FromState", "FromZip", "FromCountry",
+    "ToCity", "ToState", "ToZip", "ToCountry", "CalledCity", "CalledState", "CalledZip",
+    "CalledCountry", "CallerCity", "CallerState", "CallerZip", "CallerCountry",
 })
 #: The fields every message request carries (and a message's ``MediaUrlN`` and
 #: ``MediaContentTypeN``): not repeated in a TwiML Redirect's variables.
@@ -434,14 +445,15 @@ class AddTwimlRedirect:
     ``?FlowEvent=return`` (or to this widget's ``/step/WIDGET/return``): ``return``, with
     the fields it sent as variables (not those every call or message request carries);
     ``timeout`` when it did not come back within ``timeout`` seconds; ``fail`` when the URL
-    is unusable, or when a conversation's run answers no incoming message (a timer, a status
-    callback, the REST API), so that no TwiML can redirect it. ``timeout`` 0: no coming back;
-    the execution ends at the ``<Redirect>``."""
+    is blank or cannot be used (:func:`unusable_url`), or when a conversation's run answers
+    no incoming message (a timer, a status callback, the REST API), so that no TwiML can
+    redirect it. ``timeout`` 0: no coming back; the execution ends at the ``<Redirect>``."""
 
     def run(self, visit: Visit) -> Wait | Transition:
         url = visit.text("url")
-        if not url:
-            return Transition("fail", {"error": "the url is blank"})
+        problem = unusable_url(url)
+        if problem:
+            return Transition("fail", {"error": problem})
         method = visit.text("method", "POST").upper()
         if method not in ("GET", "POST"):
             return Transition("fail", {"error": f"method {method} is not GET or POST"})
@@ -471,6 +483,21 @@ class AddTwimlRedirect:
         if source != "return":
             raise WidgetError(f"a TwiML Redirect does not come back as {source!r}")
         return Transition("return", variables)
+
+
+def unusable_url(url: str) -> str | None:
+    """Why a TwiML Redirect cannot send Twilio to ``url``, or None when it can: blank, not
+    a URL, or an absolute URL that is not HTTP or HTTPS with a host. A relative URL (a path
+    of this server) is Twilio's to resolve, against the URL of the request it answers."""
+    if not url:
+        return "the url is blank"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        return f"the url cannot be parsed: {error}"
+    if parts.scheme and (parts.scheme.lower() not in ("http", "https") or not parts.hostname):
+        return "the url is not an http or https URL with a host"
+    return None
 
 
 def _no_redirect(visit: Visit) -> str | None:
