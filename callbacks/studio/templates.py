@@ -3,8 +3,10 @@ runtime renders with.
 
 Studio's Liquid is standard Liquid: ``{{ output }}`` and ``{% tags %}``, the standard filters,
 plus ``to_json`` (Studio's filter that writes a value as JSON). A variable that is not there
-renders as nothing, as in Studio. A filter Liquid does not know passes its input through
-unchanged when rendering; :func:`unknown_filters` finds them beforehand, for a warning.
+renders as nothing, as in Studio. Dates are Studio's Pacific time: ``date`` gives ``now``,
+``today`` and a Unix time in America/Los_Angeles, whatever the server's time zone. A filter
+Liquid does not know passes its input through unchanged when rendering;
+:func:`unknown_filters` finds them beforehand, for a warning.
 Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
 longer one is an error (``limit: 15`` keeps the first items).
 
@@ -17,11 +19,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liquid import BoundTemplate, Environment, Mode, RenderContext, Undefined, is_undefined
+from liquid.builtin import date as liquid_date
 from liquid.exceptions import LiquidError, LoopIterationLimitError
+from liquid.filter import with_environment
 
 from switchboard.callbacks.studio.definition import StudioError
 
@@ -54,6 +60,38 @@ def _plain(value: Any) -> Any:
 def to_json(value: object) -> str:
     """Studio's ``to_json`` filter: the value as JSON (``null`` for a missing variable)."""
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
+
+
+def _pacific() -> tzinfo:
+    try:
+        return ZoneInfo("America/Los_Angeles")
+    except ZoneInfoNotFoundError:  # no time zone database: python-dateutil's own copy
+        from dateutil import tz
+
+        found = tz.gettz("America/Los_Angeles")
+        if found is None:
+            raise
+        return found
+
+
+#: Studio's time zone for the dates of its Liquid.
+PACIFIC = _pacific()
+
+
+@with_environment
+def date(value: object, fmt: object, *, environment: Environment) -> str:
+    """Liquid's ``date`` as Studio runs it: ``now``, ``today`` and a Unix time (a whole number
+    of seconds) are in Pacific time; a date and time written out keeps its own offset."""
+    moment: object = value
+    if value in ("now", "today"):
+        moment = datetime.now(PACIFIC)
+    elif (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.isascii() and value.isdigit()):
+        try:
+            moment = datetime.fromtimestamp(int(value), PACIFIC)
+        except (OverflowError, OSError, ValueError):
+            moment = value
+    return liquid_date(moment, fmt, environment=environment)
 
 
 #: Studio's limit on the iterations of one Liquid loop.
@@ -89,6 +127,7 @@ def _environment(*, autoescape: bool = False) -> Environment:
     env = _StudioEnvironment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
                              autoescape=autoescape)
     env.filters["to_json"] = to_json
+    env.filters["date"] = date
     if autoescape:
         # Studio has no ``safe``: a value it is given stays text, escaped like any other.
         env.filters["safe"] = _as_it_is
@@ -166,5 +205,5 @@ def unknown_filters(template: str) -> list[str]:
     return [name for name in analysis.filters if name not in environment.filters]
 
 
-__all__ = ["LOOP_LIMIT", "TemplateError", "environment", "markup_environment", "parse",
-           "render", "render_markup", "to_json", "unknown_filters"]
+__all__ = ["LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment", "markup_environment",
+           "parse", "render", "render_markup", "to_json", "unknown_filters"]

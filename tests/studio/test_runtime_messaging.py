@@ -54,6 +54,15 @@ def plain() -> Any:
     return "just text", 200, {"Content-Type": "text/plain"}
 
 
+@SERVICE.route("/cafe")
+def cafe() -> Any:
+    """UTF-8 text of a type whose charset is not named, or the charset ``charset`` names."""
+    charset = flask.request.args.get("charset")
+    response = flask.Response("Café «Ada»".encode(charset or "utf-8"))
+    response.headers["Content-Type"] = "text/plain" + (f"; charset={charset}" if charset else "")
+    return response
+
+
 @SERVICE.route("/broken", methods=["GET", "POST"])
 def broken() -> Any:
     return {"error": "down"}, 503
@@ -242,6 +251,29 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         send("out", "{{flow.variables.both}} {{flow.variables.data.n}} "
                     "{{flow.variables | to_json}}"),
     ),
+    "json_variables": definition(
+        http("fetch", "keep", "keep", method="GET", url="http://SERVICE/echo"),
+        widget("keep", "set-variables", {"variables": [
+            {"key": "order", "value": "{{widgets.fetch.parsed}}", "type": "json"},
+            {"key": "items", "value": " {{ widgets.fetch.parsed.items }} ", "type": "json"},
+        ]}, next="pass"),
+        widget("pass", "run-subflow", {"flow_sid": "json_child", "parameters": [
+            {"key": "order", "value": "{{flow.variables.order}}", "type": "json"},
+        ]}, completed="out", failed="out"),
+        send("out", "{{flow.variables.order.name}} {{flow.variables.items[1]}} "
+                    "{{widgets.pass.method}}"),
+    ),
+    "json_child": {
+        "description": "A subflow given an object",
+        "states": [
+            trigger("tell", "incomingParent"),
+            widget("tell", "set-variables", {"variables": [
+                {"key": "method", "value": "{{trigger.parent.parameters.order.method}}"}]},
+                next=None),
+        ],
+        "initial_state": "Trigger",
+        "flags": {"allow_concurrent_calls": True},
+    },
     "http_get": definition(
         http("fetch", "ok", "ko", method="GET", url="http://SERVICE/echo",
              content_type="application/x-www-form-urlencoded;charset=utf-8",
@@ -259,6 +291,13 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         send("ok", "posted {{widgets.post.parsed.ok}}"),
         send("ko", "failed"),
     ),
+    "http_form_body": definition(
+        http("post", "ok", "ko", method="POST", url="http://SERVICE/echo",
+             content_type="application/x-www-form-urlencoded",
+             body="Body={{trigger.message.Body | url_encode}}&x=1"),
+        send("ok", "posted {{widgets.post.parsed.ok}}"),
+        send("ko", "failed"),
+    ),
     "http_json": definition(
         http("post", "ok", "ko", method="POST", url="http://SERVICE/echo",
              content_type="application/json;charset=utf-8",
@@ -271,6 +310,12 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         http("fetch", "ok", "ko", method="GET", url="http://SERVICE/text"),
         send("ok", "[{{widgets.fetch.body}}] [{{widgets.fetch.parsed}}] "
                    "[{{widgets.fetch.content_type}}]"),
+        send("ko", "failed"),
+    ),
+    "http_charset": definition(
+        http("fetch", "ok", "ko", method="GET", url="http://SERVICE/cafe",
+             parameters=[{"key": "charset", "value": "{{trigger.message.Body}}"}]),
+        send("ok", "{{widgets.fetch.body}} [{{widgets.fetch.content_type}}]"),
         send("ko", "failed"),
     ),
     "http_broken": definition(
@@ -596,6 +641,17 @@ def test_set_variables_renders_each_value_in_order(twilio, store):
     assert execution.context["flow"]["variables"]["both"] == "HEY-HEY"
 
 
+def test_parse_as_json_keeps_the_object_a_template_names(twilio, store):
+    """Studio's "Parse as JSON object" passes on an existing object, in Set Variables and in
+    Run Subflow's parameters."""
+    texter = Texter(twilio, "json_variables")
+    assert texter.replies("x") == ["Ada 2 GET"]
+    (execution,) = executions_of(store, texter)
+    variables = execution.context["flow"]["variables"]
+    assert variables["order"]["items"] == [1, 2]
+    assert variables["items"] == [1, 2]
+
+
 # -- Make HTTP Request, Run Function --------------------------------------------------------------
 
 
@@ -617,6 +673,12 @@ def test_http_post_of_a_form_with_twilio_auth(twilio):
     assert SEEN[-1]["auth"] == "AC" + "a" * 32
 
 
+def test_http_post_of_a_form_written_as_its_request_body(twilio):
+    assert Texter(twilio, "http_form_body").replies("hi & bye") == ["posted true"]
+    assert SEEN[-1]["form"] == {"Body": "hi & bye", "x": "1"}
+    assert SEEN[-1]["type"] == "application/x-www-form-urlencoded"
+
+
 def test_http_post_of_a_json_body(twilio):
     texter = Texter(twilio, "http_json")
     assert texter.replies('say "hi"') == ["json true"]
@@ -627,6 +689,15 @@ def test_http_post_of_a_json_body(twilio):
 def test_http_answers_that_are_not_json_have_no_parsed(twilio):
     assert Texter(twilio, "http_text").replies("x") == [
         "[just text] [] [text/plain]"]
+
+
+@pytest.mark.parametrize(("charset", "content_type"), [
+    ("", "text/plain"), ("latin-1", "text/plain; charset=latin-1"),
+    ("utf-8", "text/plain; charset=utf-8"),
+])
+def test_http_answers_are_read_in_their_charset_else_utf_8(twilio, charset, content_type):
+    assert Texter(twilio, "http_charset").replies(charset) == [
+        f"Café «Ada» [{content_type}]"]
 
 
 def test_http_failures_take_failed(twilio):

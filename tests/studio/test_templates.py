@@ -3,6 +3,9 @@ with."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from liquid import Environment
 
@@ -48,6 +51,21 @@ def test_the_environment_is_one_python_liquid_environment() -> None:
 ])
 def test_render_as_studio(template: str, expected: str) -> None:
     assert render(template, CONTEXT) == expected
+
+
+def test_dates_are_in_studios_pacific_time_whatever_the_servers_zone() -> None:
+    pacific = ZoneInfo("America/Los_Angeles")
+    form = "%Y-%m-%d %H:%M %z"
+    before = datetime.now(pacific).strftime(form)
+    now = render(f"{{{{ 'now' | date: '{form}' }}}}", CONTEXT)
+    assert now in {before, datetime.now(pacific).strftime(form)}
+    assert render("{{ 'today' | date: '%Z' }}", CONTEXT) in {"PST", "PDT"}
+    assert render("{{ 1700000000 | date: '%Y-%m-%d %H:%M %Z' }}", CONTEXT) == (
+        "2023-11-14 14:13 PST")
+    assert render("{{ '1751371200' | date: '%H:%M %Z' }}", CONTEXT) == "05:00 PDT"
+    assert render("{{ '2026-07-01T10:00:00Z' | date: '%H:%M %z' }}", CONTEXT) == "10:00 +0000"
+    assert render("{{ 'soon' | date: '%H' }}|{{ widgets.nothing | date: '%H' }}", CONTEXT) == (
+        "soon|")
 
 
 def test_a_filter_liquid_does_not_know_passes_its_input_through() -> None:

@@ -232,6 +232,13 @@ def reference(template: str, context: Mapping[str, Any]) -> str | None:
     """What Liquid renders for a ``template`` that only outputs a text variable of
     ``context`` (``{{ widgets.menu.Digits }}``), without Liquid; None for any other template
     (a filter, a tag, a missing variable, a value that is not text): Liquid renders those."""
+    found = referenced(template, context)
+    return found if isinstance(found, str) else None
+
+
+def referenced(template: str, context: Mapping[str, Any]) -> Any:
+    """The value of ``context``, of any type, that a ``template`` only outputting a variable
+    names (``{{ widgets.http.parsed }}``); None for any other template or a missing variable."""
     if not template.startswith("{{"):
         return None
     match = _REFERENCE.fullmatch(template)
@@ -245,7 +252,7 @@ def reference(template: str, context: Mapping[str, Any]) -> str | None:
         if not isinstance(found, dict) or name not in found:
             return None
         found = found[name]
-    return found if isinstance(found, str) else None
+    return found
 
 
 class Widget(Protocol):

@@ -2,10 +2,11 @@
 
 Studio compares without regard to case and with the values' leading and trailing spaces
 trimmed. ``matches_any_of`` takes a comma-separated list. ``less_than`` and ``greater_than``
-compare numbers (text that is not a number matches neither). The time conditions compare the
-time of day (``14:30``, ``2:30 PM``, or the time part of a date and time); the date conditions
-the day (``2026-12-24``, ``12/24/2026``, or the date part of a date and time). A value that
-cannot be read as the condition needs (a blank one, an invalid pattern) does not match.
+compare numbers as written (``-2``, ``1,000``, ``9.99``; text that is not one, ``ten`` or
+``inf``, matches neither). The time conditions compare the time of day (``14:30``,
+``2:30 PM``, or the time part of a date and time); the date conditions the day
+(``2026-12-24``, ``12/24/2026``, or the date part of a date and time). A value that cannot be
+read as the condition needs (a blank one, an invalid pattern) does not match.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ _TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M%p", "%I:%M:%S %p", "%I 
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d %b %Y", "%b %d %Y", "%B %d %Y")
 
 
+#: A number as written: a sign, digits (commas between groups of three: ``1,000``) and
+#: decimals; not ``inf``, ``nan``, ``1_000`` or ``1,5``, which Python's ``float`` would read.
+_NUMBER = re.compile(r"[+-]?(?=\.?\d)(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d*)?", re.ASCII)
+
+
 def _number(text: str) -> float | None:
-    try:
-        value = float(text.replace(",", "")) if text else None
-    except ValueError:
+    if _NUMBER.fullmatch(text) is None:
         return None
-    return value if value is not None and value == value else None  # NaN is no number
+    return float(text.replace(",", ""))
 
 
 def _datetime(text: str) -> datetime | None:

@@ -2,11 +2,12 @@
 
 As in Studio, a request gets 10 seconds at most, here never more than the webhook's deadline
 leaves; only ``http`` and ``https`` URLs are requested. The answer's ``status_code``,
-``content_type`` and ``body`` become the widget's variables, and ``parsed`` too when the body
-is a JSON object: for Make HTTP Request only an ``application/json`` one, for Run Function
-whatever its type (Studio's documented rules for each). A 2xx answer is success; anything
-else, a body over Studio's 64 kB, a timeout, a refused connection or a URL that cannot be
-requested is the failure transition (``failed``, or ``fail`` for Run Function).
+``content_type`` and ``body`` (read in the charset its type names, else UTF-8) become the
+widget's variables, and ``parsed`` too when the body is a JSON object: for Make HTTP Request
+only an ``application/json`` one, for Run Function whatever its type (Studio's documented
+rules for each). A 2xx answer is success; anything else, a body over Studio's 64 kB, a
+timeout, a refused connection or a URL that cannot be requested is the failure transition
+(``failed``, or ``fail`` for Run Function).
 
 Run Function signs its POST as Twilio signs a webhook (``X-Twilio-Signature``, keyed by the
 account's auth token), so a protected Function accepts it.
@@ -125,8 +126,22 @@ def _read(response: requests.Response) -> Answer:
         if len(body) > MAX_BODY:
             return Answer(error=f"the answer's body is larger than {MAX_BODY // 1024} kB, "
                                 "Studio's limit")
-    text = body.decode(response.encoding or "utf-8", errors="replace")
-    return Answer(response.status_code, response.headers.get("Content-Type", ""), text)
+    content_type = response.headers.get("Content-Type", "")
+    return Answer(response.status_code, content_type, _decoded(body, content_type))
+
+
+def _decoded(body: bytes, content_type: str) -> str:
+    """``body`` as text: in the ``charset`` its ``content_type`` names, else UTF-8 (not HTTP/1.1's
+    old ISO-8859-1 for ``text/*``, which would garble a UTF-8 ``text/plain`` answer)."""
+    charset = "utf-8"
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip(" \"'"):
+            charset = value.strip(" \"'")
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
 
 
 def _shown(url: str) -> str:
@@ -159,8 +174,8 @@ def _took(visit: Visit, answer: Answer, success: str, failure: str, *,
 
 class MakeHttpRequest(Immediate):
     """``method`` to ``url``; ``parameters`` as the query (GET, DELETE) or a form body, or
-    ``body`` (Liquid) as it is for a JSON ``content_type``; ``add_twilio_auth`` sends the
-    account's credentials. ``success`` or ``failed``."""
+    ``body`` (Liquid) as it is for a JSON ``content_type`` (or a form without parameters);
+    ``add_twilio_auth`` sends the account's credentials. ``success`` or ``failed``."""
 
     def run(self, visit: Visit) -> Transition:
         method = visit.text("method", "GET").upper()
@@ -171,11 +186,14 @@ class MakeHttpRequest(Immediate):
         headers: dict[str, str] = {}
         if method in ("GET", "DELETE", "HEAD"):
             params = pairs or None
-        elif media_type(content_type) == FORM:
-            data, headers["Content-Type"] = pairs, content_type
         else:
             body = visit.text("body")
-            data = body.encode() if body else (json.dumps(dict(pairs)).encode() if pairs else b"")
+            if media_type(content_type) == FORM and (pairs or not body):
+                data = pairs
+            elif body:
+                data = body.encode()
+            else:
+                data = json.dumps(dict(pairs)).encode() if pairs else b""
             headers["Content-Type"] = content_type
         auth = None
         if visit.flag("add_twilio_auth"):

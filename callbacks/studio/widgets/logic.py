@@ -3,6 +3,7 @@ run on its own (Flex, Autopilot, Pay, virtual agents, streams)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from switchboard.callbacks.studio.widgets.base import (
     Visit,
     WidgetError,
     log,
+    referenced,
 )
 from switchboard.callbacks.studio.widgets.conditions import UnknownCondition, matches
 
@@ -46,7 +48,7 @@ class SplitBasedOn(Immediate):
 class SetVariables(Immediate):
     """Each ``{key, value}`` into ``flow.variables.KEY``, values rendered in order (a later
     one may use an earlier one). ``type: json`` (or a value Studio marked ``parse_as_json``)
-    keeps a JSON value as an object."""
+    keeps a JSON value, or the object a template names, as an object."""
 
     def run(self, visit: Visit) -> Transition:
         variables = visit.context["flow"].setdefault("variables", {})
@@ -54,11 +56,22 @@ class SetVariables(Immediate):
             key = str(item.get("key") or "").strip()
             if not key:
                 continue
-            value = visit.render(item.get("value", ""))
-            if item.get("type") == "json" or item.get("parse_as_json"):
-                value = _json(key, value)
-            variables[key] = value
+            variables[key] = _value(visit, key, item)
         return Transition("next")
+
+
+def _value(visit: Visit, key: str, item: Mapping[str, Any]) -> Any:
+    """An item's ``value`` rendered; with Studio's "Parse as JSON object" (``type: json``,
+    ``parse_as_json``), the JSON it holds, or the object or array a template only naming one
+    passes on (``{{widgets.http.parsed}}``)."""
+    raw = item.get("value", "")
+    if item.get("type") != "json" and not item.get("parse_as_json"):
+        return visit.render(raw)
+    if isinstance(raw, str):
+        found = referenced(raw.strip(), visit.context)
+        if isinstance(found, dict | list):
+            return copy.deepcopy(found)
+    return _json(key, visit.render(raw))
 
 
 def _json(key: str, value: Any) -> Any:
@@ -90,10 +103,7 @@ class RunSubflow(Immediate):
         for item in visit.properties.get("parameters") or []:
             key = str(item.get("key") or "").strip()
             if key:
-                value = visit.render(item.get("value", ""))
-                if item.get("type") == "json" or item.get("parse_as_json"):
-                    value = _json(key, value)
-                parameters[key] = value
+                parameters[key] = _value(visit, key, item)
         return Enter(flow, parameters)
 
 
