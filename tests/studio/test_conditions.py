@@ -4,6 +4,7 @@ the widget in a flow on SQLite and PostgreSQL: the first match whose conditions 
 
 from __future__ import annotations
 
+import time as clock
 import uuid
 from collections.abc import Iterator
 from datetime import date, time
@@ -211,3 +212,39 @@ def test_split_takes_the_first_match_whose_conditions_all_hold(app, body, answer
              if s["transitioned_from"] == "split"]
     assert split[0]["name"] == ("noMatch" if answer == "no match" else "match")
     assert execution.status == "ended"
+
+
+def test_a_regex_that_backtracks_for_ever_is_cut_by_the_webhooks_deadline(tmp_path) -> None:
+    """A flow's pattern that backtracks exponentially on a caller's text does not hold the
+    worker: the handler's deadline interrupts the match, and the caller gets an answer."""
+    greedy = {
+        **ROUTER,
+        "states": [
+            ROUTER["states"][0] | {"transitions": [{"next": "split", "event": "incomingMessage"},
+                                                   {"event": "incomingCall"},
+                                                   {"event": "incomingRequest"}]},
+            {"name": "split", "type": "split-based-on",
+             "transitions": [{"next": "nothing", "event": "noMatch"},
+                             match("both", condition("regex", "(a+)+$"))],
+             "properties": {"input": "{{trigger.message.Body}}"}},
+            reply("nothing", "no match"),
+            reply("both", "matched"),
+        ],
+    }
+    application = clean_app(f"sqlite:///{tmp_path / 'switchboard.sqlite3'}",
+                            BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
+                            SWITCHBOARD_HANDLER_TIMEOUT="1")
+    application.register_blueprint(studio_blueprint({"greedy": Flow("greedy", greedy, "g")}))
+    try:
+        twilio = Twilio(application.test_client())
+        started = clock.monotonic()
+        response = twilio.post("/flows/greedy", message_params("a" * 60 + "b"))
+        took = clock.monotonic() - started
+        assert response.status_code == 200
+        twiml(response)  # valid TwiML: the apology, or nothing to send
+        assert took < 3, took
+        assert ["".join(m.itertext()) for m in twiml(
+            twilio.post("/flows/greedy", message_params("aaa", From="+15550009999")))
+        ] == ["matched"]
+    finally:
+        application.extensions["switchboard"].store.close()
