@@ -74,6 +74,9 @@ DEFAULT_RATE = 20.0
 TO_COLUMN = "to"
 
 STARTING, STARTED, FAILED, SKIPPED = "starting", "started", "failed", "skipped"
+#: Seconds a row keyed ``starting`` is left to the run that keyed it: another run finding it
+#: so, with no execution made yet, puts it off until then (the run may be creating it).
+STARTING_LEASE = 15.0
 
 campaign_rows = sa.Table(
     "studio_campaign_rows",
@@ -147,9 +150,13 @@ def _rows(path: Path, text: str) -> Iterator[Contact]:
         if header is None:
             raise ContactsError(f"{path}: empty; its first row names the columns, one of "
                                 f"them {TO_COLUMN!r}")
+        if not any(field.strip() for field in header):
+            raise ContactsError(f"{path}: row 1: empty; the first row names the columns, one "
+                                f"of them {TO_COLUMN!r}")
         names = [name.strip() for name in header]
         to_index = _header(path, names)
         seen: dict[str, int] = {}
+        rows = 0
         for record in reader:
             number += 1
             if not record or (len(record) == 1 and not record[0].strip()):
@@ -159,7 +166,7 @@ def _rows(path: Path, text: str) -> Iterator[Contact]:
                                     f"header names {len(names)} columns")
             to = record[to_index].strip()
             if not is_e164(to):
-                shown = repr(to) if to else "nothing"
+                shown = _short(to) if to else "nothing"
                 raise ContactsError(
                     f"{path}: row {number}: {shown} in column {TO_COLUMN!r} is not a phone "
                     "number in E.164 form (+ and the country code, like +14155550123)")
@@ -169,11 +176,17 @@ def _rows(path: Path, text: str) -> Iterator[Contact]:
             seen[to] = number
             parameters = {name: value for index, (name, value) in enumerate(
                 zip(names, record, strict=True)) if index != to_index}
+            rows += 1
             yield Contact(number, to, parameters)
     except csv.Error as error:
         raise ContactsError(f"{path}: row {number + 1}: not CSV: {error}") from None
-    if number == 1:
+    if not rows:
         raise ContactsError(f"{path}: no contacts, only the header row")
+
+
+def _short(value: str, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _header(path: Path, names: Sequence[str]) -> int:
@@ -315,6 +328,24 @@ class CampaignRows:
 
         return now if self.db.run(work) else None
 
+    def current(self, contact: Contact) -> _Key | None:
+        """The row's key as it is now."""
+        table = campaign_rows
+        query = sa.select(table.c.state, table.c.keyed_at).where(*self._mine(contact))
+        row = self.db.run(lambda conn: conn.execute(query).first(), write=False)
+        return None if row is None else _Key(row.state, row.keyed_at)
+
+    def take_over(self, contact: Contact, key: _Key) -> datetime | None:
+        """Key again a row left ``starting`` as ``key`` says: when; None when another run
+        changed it meanwhile (took it over, or started it)."""
+        now = self.db.now()
+        table = campaign_rows
+        update = (sa.update(table)
+                  .where(*self._mine(contact), table.c.state == STARTING,
+                         table.c.keyed_at == key.keyed_at)
+                  .values(keyed_at=now, updated_at=now))
+        return now if self.db.run(lambda conn: bool(conn.execute(update).rowcount)) else None
+
     def mark(self, contact: Contact, state: str, *, execution_sid: str | None = None,
              error: str | None = None) -> None:
         table = campaign_rows
@@ -382,7 +413,7 @@ def run_campaign(
         rows=CampaignRows(store, campaign, flow), store=store, flow=flow, from_=from_,
         settings=settings, flows=dict(flows or {}), start=start, once=once,
         factory=sends, sends=sends, bucket=bucket or TokenBucket(rate),
-        summary=Summary(campaign, len(contacts)),
+        summary=Summary(campaign, len(contacts)), lease=STARTING_LEASE,
     )
     states = run.rows.states()
     began = time.monotonic()
@@ -499,8 +530,15 @@ class _Run:
     summary: Summary
     #: Rows whose execution another run still holds: taken at the end (:meth:`finish`).
     deferred: list[tuple[Contact, Execution]] = field(default_factory=list)
+    #: Rows keyed ``starting`` by another run within :data:`STARTING_LEASE`, with no
+    #: execution yet: looked at again at the end (:meth:`finish`), once the lease is over.
+    leased: list[tuple[Contact, Mapping[str, Any]]] = field(default_factory=list)
+    lease: float = STARTING_LEASE
 
-    def one(self, contact: Contact, key: _Key | None, parameters: Mapping[str, Any]) -> None:
+    def one(self, contact: Contact, key: _Key | None, parameters: Mapping[str, Any], *,
+            final: bool = False) -> None:
+        """Start the row, or skip it as its key says; ``final`` (in :meth:`finish`) waits for
+        what would otherwise be put off."""
         rows, summary = self.rows, self.summary
         if key is not None and key.state == STARTED:
             summary.already += 1
@@ -509,17 +547,28 @@ class _Run:
         if key is not None and key.state == STARTING:
             found = rows.started_since(contact, key.keyed_at)
             if found is not None:
-                self._resumed(contact, found, wait=False)
+                self._resumed(contact, found, wait=final)
+                return
+            if self._leased(key):
+                if final:  # another run took it over meanwhile: it is that run's
+                    self._failed(contact, "another run is starting it; run again to check "
+                                          "it", write=False)
+                else:
+                    self.leased.append((contact, parameters))
                 return
         if self.store.is_opted_out(contact.to, sender=self.from_):
             if key is not None:
                 rows.mark(contact, SKIPPED, error="opted out")
             summary.opted_out += 1
             return
-        if (key is None or key.state != STARTING) and rows.key(contact) is None:
+        self.bucket.take()  # before the key: a row is keyed starting only while it starts
+        if key is not None and key.state == STARTING:
+            keyed = rows.take_over(contact, key)
+        else:
+            keyed = rows.key(contact)
+        if keyed is None:
             summary.already += 1  # another run keyed it meanwhile
             return
-        self.bucket.take()
         self.sends.reasons.clear()
         try:
             execution = self.start(self.store, self.flow, to=contact.to, from_=self.from_,
@@ -540,7 +589,17 @@ class _Run:
         summary.started += 1
 
     def finish(self) -> None:
-        """The rows put off by :meth:`one`, waiting for the claims of the run that died."""
+        """The rows put off by :meth:`one`, waiting for the leases and the claims of the run
+        that died (or of another run going on)."""
+        leased, self.leased = self.leased, []
+        for contact, parameters in leased:
+            key = self.rows.current(contact)
+            if key is not None and key.state == STARTING:
+                pause = (key.keyed_at - self.rows.db.now()).total_seconds() + self.lease
+                if pause > 0:
+                    time.sleep(pause + 0.01)
+                    key = self.rows.current(contact)
+            self.one(contact, key, parameters, final=True)
         deferred, self.deferred = self.deferred, []
         for contact, execution in deferred:
             self._keyed_sends(contact)
@@ -606,6 +665,10 @@ class _Run:
                       ends, lambda runner: runner.start(INCOMING_REQUEST))
         return True
 
+    def _leased(self, key: _Key) -> bool:
+        """Whether a row keyed ``starting`` may still be another run's to start."""
+        return (self.rows.db.now() - key.keyed_at).total_seconds() < self.lease
+
     def _unsent(self, contact: Contact, execution: Execution) -> bool:
         """Whether a send of the row's start failed: the row is then failed (the next run
         tries it again), its reason the first send's."""
@@ -614,8 +677,10 @@ class _Run:
         self._failed(contact, f"execution {execution.sid}: not sent: {self.sends.reasons[0]}")
         return True
 
-    def _failed(self, contact: Contact, reason: str, *, state: str = FAILED) -> None:
-        self.rows.mark(contact, state, error=reason)
+    def _failed(self, contact: Contact, reason: str, *, state: str = FAILED,
+                write: bool = True) -> None:
+        if write:
+            self.rows.mark(contact, state, error=reason)
         self.summary.failed += 1
         self.summary.failures.append((contact.row, contact.to, reason))
 

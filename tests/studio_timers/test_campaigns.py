@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from switchboard.callbacks.studio import executions
+from switchboard.callbacks.studio import campaigns, executions
 from switchboard.callbacks.studio.campaigns import (
     STARTED,
     STARTING,
@@ -24,6 +25,7 @@ from switchboard.callbacks.studio.campaigns import (
     read_contacts,
     run_campaign,
 )
+from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import AlreadyActive, Database
 from switchboard.callbacks.studio.outbound import start_execution
 from switchboard.config import Settings
@@ -31,6 +33,18 @@ from tests.studio_timers import NUMBER, FakeTwilio, ask_flow, contact
 
 SETTINGS = Settings(account_sid="AC" + "1" * 32, handler_timeout=3.0)
 QUESTION = "Hello {name}, reply YES."
+#: A flow started by the REST API that sends one message and ends.
+HELLO = {
+    "description": "Hello", "initial_state": "Trigger", "flags": {"allow_concurrent_calls": True},
+    "states": [
+        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
+         "transitions": [{"event": "incomingRequest", "next": "hello"}]},
+        {"name": "hello", "type": "send-message",
+         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
+                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
+         "transitions": [{"event": "sent"}, {"event": "failed"}]},
+    ],
+}
 
 # -- the file ------------------------------------------------------------------------------------
 
@@ -64,6 +78,12 @@ def test_quoted_fields_may_hold_commas_and_lines(tmp_path):
 @pytest.mark.parametrize(("text", "problem"), [
     ("", "contacts.csv: empty; its first row names the columns, one of them 'to'"),
     ("to,name\n", "contacts.csv: no contacts, only the header row"),
+    ("to,name\r\n\r\n\n", "contacts.csv: no contacts, only the header row"),
+    ("\nto\n+14155550100\n", "contacts.csv: row 1: empty; the first row names the columns, "
+                            "one of them 'to'"),
+    ("to\n+1" + "5" * 5000 + "\n", "contacts.csv: row 2: '+1555555555555555555555555555555555...' "
+                                  "in column 'to' is not a phone number in E.164 form (+ and "
+                                  "the country code, like +14155550123)"),
     ("name,phone\nAda,+14155550100\n",
      "contacts.csv: row 1: no 'to' column for the numbers (columns: name, phone)"),
     ("to,,x\n+14155550100,a,b\n", "contacts.csv: row 1: column 2 has no name"),
@@ -233,7 +253,9 @@ def test_a_row_left_starting_with_its_execution_there_is_marked_started(store, t
     assert len(twilio.to(first.to)) == 1
 
 
-def test_a_row_left_starting_without_an_execution_is_started(store, twilio, tmp_path):
+def test_a_row_left_starting_without_an_execution_is_started_once_its_lease_is_over(
+        store, twilio, tmp_path, monkeypatch):
+    monkeypatch.setattr(campaigns, "STARTING_LEASE", 0.3)
     contacts = rows_of(tmp_path, 1)
 
     def die(*args: Any, **kwargs: Any) -> Any:
@@ -244,6 +266,42 @@ def test_a_row_left_starting_without_an_execution_is_started(store, twilio, tmp_
     summary = run(store, twilio, contacts, campaign="nothing")
     assert summary.started == 1
     assert len(executions_for(store, contacts.rows[0].to)) == 1
+
+
+def test_two_runs_at_once_start_each_contact_once(store, tmp_path, monkeypatch):
+    """A second run of the same file, begun while the first has keyed a row and not yet made
+    its execution, leaves that row to the first (until its lease is over): with a flow that
+    ends at once (nothing active to refuse a second start), each contact still gets one
+    execution and one message."""
+    monkeypatch.setattr(campaigns, "STARTING_LEASE", 1.0)
+    flow = Flow("hello", HELLO, "hello.json")
+    contacts = rows_of(tmp_path, 4)
+    twilio = FakeTwilio()
+    keyed, go = threading.Event(), threading.Event()
+
+    def slow_start(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["to"] == contacts.rows[1].to and not keyed.is_set():
+            keyed.set()  # the row is keyed starting; its execution is not made yet
+            go.wait(10)
+        return start_execution(*args, **kwargs)
+
+    def campaign(**options: Any) -> campaigns.Summary:
+        return run_campaign(store, flow, contacts.rows, campaign="twice", from_=NUMBER,
+                            settings=SETTINGS, client_factory=twilio.factory, rate=1000,
+                            **options)
+
+    first: list[campaigns.Summary] = []
+    thread = threading.Thread(target=lambda: first.append(campaign(start=slow_start)))
+    thread.start()
+    assert keyed.wait(10)
+    second = campaign(progress=lambda row: go.set() if row == contacts.rows[1] else None)
+    thread.join(10)
+    for row in contacts.rows:
+        assert len(twilio.to(row.to)) == 1, row
+        assert len(executions_for(store, row.to)) == 1, row
+    assert first[0].started + second.started == 4
+    assert first[0].failed == second.failed == 0
+    assert {state_of(store, "twice", row.to) for row in contacts.rows} == {STARTED}
 
 
 class Killed(BaseException):
