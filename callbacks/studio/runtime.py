@@ -749,13 +749,31 @@ class Runtime:
     def fire_due_timeouts(self, db: Database, *, settings: Settings,
                           links: Callable[[Execution], Links], limit: int = 50) -> int:
         """Take ``timeout`` for the executions whose reply (or, in a conversation, TwiML
-        Redirect's return) did not come in time; how many."""
+        Redirect's return) did not come in time; how many. An execution that cannot be moved
+        (a bug, or a state its flow no longer fits) is ended, so that it does not hold up the
+        others round after round; the database failing stops the round, giving back its
+        claims not yet used."""
         done = 0
-        for execution in store.claim_due(db, claim_for=BACKGROUND_CLAIM, limit=limit):
+        claimed = store.claim_due(db, claim_for=BACKGROUND_CLAIM, limit=limit)
+        for index, execution in enumerate(claimed):
             output = Output(MESSAGING if execution.channel == MESSAGING else VOICE,
                             webhook=False)
-            self._move(db, execution, output, settings, links(execution), None,
-                       lambda runner: runner.resume("timeout", {}))
+            try:
+                self._move(db, execution, output, settings, links(execution), None,
+                           lambda runner: runner.resume("timeout", {}))
+            except store.StoreUnavailable:
+                for rest in claimed[index:]:
+                    with contextlib.suppress(Exception):
+                        store.release(db, rest)
+                raise
+            except Exception as error:
+                log.error("execution %s of flow %s ends: its timeout could not be taken "
+                          "(%s: %s)", execution.sid, execution.flow_name,
+                          type(error).__name__, error, exc_info=error)
+                with contextlib.suppress(Exception):
+                    if store.claim(db, execution, claim_for=BACKGROUND_CLAIM):
+                        execution.status = ENDED
+                        store.save(db, execution, [])
             done += 1
         return done
 
