@@ -348,11 +348,15 @@ class CampaignRows:
 
     def mark(self, contact: Contact, state: str, *, execution_sid: str | None = None,
              error: str | None = None) -> None:
+        """Write the row's ``state``. A row marked ``starting`` again (a run that gave up
+        waiting for another's claim) stays ``started`` if another run started it meanwhile."""
         table = campaign_rows
         values = {"state": state, "execution_sid": execution_sid, "error": error,
                   "updated_at": self.db.now()}
-        self.db.run(lambda conn: conn.execute(
-            sa.update(table).where(*self._mine(contact)).values(**values)))
+        update = sa.update(table).where(*self._mine(contact))
+        if state == STARTING:
+            update = update.where(table.c.state != STARTED)
+        self.db.run(lambda conn: conn.execute(update.values(**values)))
 
     def _mine(self, contact: Contact) -> tuple[sa.ColumnElement[bool], ...]:
         table = campaign_rows

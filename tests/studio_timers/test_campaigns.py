@@ -18,6 +18,7 @@ from switchboard.callbacks.studio.campaigns import (
     STARTED,
     STARTING,
     CampaignRows,
+    Contact,
     ContactsError,
     TokenBucket,
     campaign_id,
@@ -461,3 +462,18 @@ def hold_claim(store: Any, sid: str, seconds: float) -> None:
     until = datetime.now(UTC) + timedelta(seconds=seconds)
     Database(store).run(lambda conn: conn.execute(
         sa.update(table).where(table.c.sid == sid).values(claim="dead", claimed_until=until)))
+
+
+def test_a_row_another_run_started_is_not_marked_starting_again(store):
+    """A run that gave up waiting for another's claim writes its row back to starting, unless
+    the other run has started it meanwhile."""
+    rows = CampaignRows(store, "given-up", ask_flow())
+    row = Contact(2, contact(), {})
+    assert rows.key(row) is not None
+    rows.mark(row, STARTED, execution_sid="FN" + "1" * 32)
+    rows.mark(row, STARTING, error="ClaimTimeout: busy with another request")
+    assert rows.current(row).state == STARTED
+    other = Contact(3, contact(), {})
+    rows.key(other)
+    rows.mark(other, STARTING, error="ClaimTimeout: busy with another request")
+    assert rows.current(other).state == STARTING
