@@ -246,24 +246,25 @@ def _check_method(value: object) -> str:
     return method
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the exceptions it wraps (arguments, ``reason``, causes), nearest first."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it wraps (arguments, ``reason``, causes), nearest first:
+    requests wraps urllib3's error, which names its ``reason``, raised from the socket's."""
     seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
+    todo: list[BaseException] = [exc]
     while todo:
         err = todo.pop(0)
-        if err is None or id(err) in seen:
+        if id(err) in seen:
             continue
         seen.add(id(err))
         yield err
-        todo.extend(a for a in err.args if isinstance(a, BaseException))
-        todo.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        linked = [*err.args, getattr(err, "reason", None), err.__cause__, err.__context__]
+        todo.extend(e for e in linked if isinstance(e, BaseException))  # ssl's reason is text
 
 
 def _reason(exc: BaseException, *, may_retry: bool = True) -> str:
     """A short, credential-free reason for a transport failure."""
     retried = False
-    for err in _causes(exc):
+    for err in causes(exc):
         if isinstance(err, MaxRetryError):
             retried = True
         if isinstance(err, OSError) and err.strerror:
@@ -284,7 +285,7 @@ def _cut_off(
     of its bytes came, when the answer announced its length."""
     reason = "the connection closed before the end of the body"
     received = expected = None
-    for err in _causes(exc):
+    for err in causes(exc):
         if isinstance(err, IncompleteRead) and isinstance(err.partial, int):
             received, expected = err.partial, err.partial + err.expected
         elif isinstance(err, OSError) and err.strerror:

@@ -26,7 +26,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -40,6 +40,7 @@ import urllib3.connection
 import urllib3.exceptions
 import urllib3.util
 
+from switchboard.api.client import causes
 from switchboard.callbacks.security import SIGNATURE_HEADER, compute_signature
 
 #: Twilio's error codes for webhook retrieval, from the error reference.
@@ -476,7 +477,7 @@ class WebhookClient:
             reason = "ct" if _is_connect_error(exc) else "rt"
             if isinstance(exc, requests.exceptions.SSLError):
                 return self._error(result, exchange, started, _tls_error(exc), exc, reason)
-            if any(isinstance(cause, ConnectionRefusedError) for cause in _causes(exc)):
+            if any(isinstance(cause, ConnectionRefusedError) for cause in causes(exc)):
                 return self._error(result, exchange, started, TCP_CONNECTION_REFUSED, exc, "ct")
             return self._error(result, exchange, started, HTTP_CONNECTION_FAILURE, exc, reason)
         return self._error(result, exchange, started, HTTP_RETRIEVAL_FAILURE, exc, None)
@@ -701,24 +702,9 @@ def _is_name_error(exc: BaseException) -> bool:
     )
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and what it wraps: requests wraps urllib3's error (``args``), which names its
-    ``reason``, raised from the socket's own error (``__cause__``)."""
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        reason = getattr(current, "reason", None)
-        linked = [*current.args, reason, current.__cause__, current.__context__]
-        pending.extend(e for e in linked if isinstance(e, BaseException))
-
-
 def _tls_error(exc: BaseException) -> int:
     """The code of a failed TLS handshake: the certificate's fault when OpenSSL names one."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return _CERTIFICATE_ERRORS.get(cause.verify_code, TLS_HANDSHAKE_ERROR)
     return TLS_HANDSHAKE_ERROR
