@@ -44,7 +44,15 @@ _SETTINGS_PREFIXES = ("TWILIO_", "SWITCHBOARD_")
 MAX_CONTENT_LENGTH = 1024 * 1024
 
 
-class SettingsError(NoAppException, ConfigError):
+class _NotLoaded(NoAppException):
+    """An app Flask's command line could not load, shown as ``Error: ...`` alone: the
+    command was typed right, so no usage follows."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.ClickException.show(self, file)
+
+
+class SettingsError(_NotLoaded, ConfigError):
     """A setting the app cannot start with, raised by :func:`create_app` and :func:`init_app`.
 
     To Python it is a :class:`~switchboard.config.ConfigError`; to Flask's command line
@@ -57,13 +65,8 @@ class SettingsError(NoAppException, ConfigError):
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
 
-    def show(self, file: IO[Any] | None = None) -> None:
-        """The one line, without the usage of the command that loaded the app: a setting
-        is not a mistake in how the command was typed."""
-        click.ClickException.show(self, file)
 
-
-class FlowsRefused(NoAppException, FlowError):
+class FlowsRefused(_NotLoaded, FlowError):
     """Studio flows :func:`create_app` cannot start with: to Python the
     :class:`~switchboard.callbacks.studio.definition.FlowError` it was (``problems``, one
     line per problem), to Flask's command line an app that could not be loaded, reported as
@@ -77,10 +80,6 @@ class FlowsRefused(NoAppException, FlowError):
 
     def __str__(self) -> str:
         return self.message
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        """The problems, without the usage of the command that loaded the app."""
-        click.ClickException.show(self, file)
 
 
 @contextmanager
