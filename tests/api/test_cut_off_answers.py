@@ -6,88 +6,21 @@ coming is a read timeout."""
 from __future__ import annotations
 
 import socket
-import struct
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from switchboard.api import TwilioClient, TwilioConnectionError, TwilioTimeout
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.cutting_server import START, CuttingServer
 
 CALLS = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
-HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-START = b'{"calls": [{"sid": "CA'
-
-
-class CuttingServer:
-    """Answers every request on 127.0.0.1 with the first bytes of a 1000-byte JSON body, then
-    closes the connection (``reset``: resets it a moment later; ``stall``: sends nothing more
-    for that many seconds first); counts the requests."""
-
-    def __init__(self, *, reset: bool = False, stall: float = 0) -> None:
-        self.reset = reset
-        self.stall = stall
-        self.requests = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    @property
-    def host(self) -> str:
-        return self.url.removeprefix("http://")
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                _read_request(conn)
-                self.requests += 1
-                conn.sendall(HEAD + b"Content-Length: 1000\r\n\r\n" + START)
-                time.sleep(self.stall)
-                if self.reset:
-                    time.sleep(0.2)  # the client is reading the body by now
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-
-def _read_request(conn: socket.socket) -> None:
-    """Read a whole request, its body included: a socket closed with unread data resets the
-    connection rather than closing it."""
-    conn.settimeout(5)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += (chunk := conn.recv(65536))
-        if not chunk:
-            return
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length and (chunk := conn.recv(65536)):
-        body += chunk
 
 
 @pytest.fixture
 def cutting() -> Iterator[CuttingServer]:
-    server = CuttingServer()
-    server.thread.start()
-    try:
+    with CuttingServer() as server:
         yield server
-    finally:
-        server.stop.set()
-        server.thread.join(5)
-        server.listener.close()
 
 
 def client_for(server: CuttingServer, retries: int) -> TwilioClient:

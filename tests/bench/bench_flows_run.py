@@ -25,32 +25,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from switchboard.emulator import Emulator
+from tests.campaign import HELLO, write_contacts
+from tests.conftest import _fresh_postgres_url
 
 ROWS = 2_000
 PACED_ROWS = 200
 NUMBER = "+15005550006"
 SCRIPT = Path(sys.executable).with_name("switchboard")
-HELLO = {
-    "description": "Hello",
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
-         "transitions": [{"event": "incomingRequest", "next": "hello"}]},
-        {"name": "hello", "type": "send-message",
-         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
-                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
-         "transitions": [{"event": "sent"}, {"event": "failed"}]},
-    ],
-}
 BASELINE = """
 import sys, time
 from switchboard.api import TwilioClient
@@ -73,9 +58,8 @@ def _env(emu: Emulator, database_url: str, flows: Path) -> dict[str, str]:
 
 
 def _contacts(folder: Path, rows: int, prefix: str) -> Path:
-    path = folder / f"contacts-{prefix}.csv"
-    path.write_text("to,name\n" + "".join(f"+1{prefix}{i:07d},P{i}\n" for i in range(rows)))
-    return path
+    numbers = (f"+1{prefix}{i:07d}" for i in range(rows))
+    return write_contacts(folder / f"contacts-{prefix}.csv", numbers)
 
 
 def _flows_run(env: dict[str, str], folder: Path, contacts: Path, rate: float
@@ -119,20 +103,6 @@ def _one(label: str, database_url: str) -> None:
           f"{paced_rate:.1f}/s")
 
 
-@contextmanager
-def _postgres(base: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     print(f"flows run --contacts: {ROWS} rows, one message each, against the emulator")
     _one("sqlite", "sqlite:///TMP/switchboard.sqlite3")
@@ -140,7 +110,7 @@ def main() -> None:
     if not base:
         print("  postgresql: skipped (SWITCHBOARD_TEST_POSTGRESQL_URL is not set)")
         return
-    with _postgres(base) as url:
+    with contextmanager(_fresh_postgres_url)(base) as url:
         _one("postgresql", url)
 
 

@@ -72,24 +72,57 @@ def log_in(client: FlaskClient, password: str = PASSWORD) -> Any:
     return client.post("/console/login", data={"csrf_token": token, "password": password})
 
 
-@pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app = console_app(sqlite_url)
-    yield app
-    app.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A client logged in to the console."""
+def logged_in(app: Flask) -> FlaskClient:
+    """A client of ``app`` logged in to the console."""
     client = app.test_client()
     assert log_in(client).status_code == 303
     return client
 
 
+def _closed_after(app: Flask) -> Iterator[Flask]:
+    yield app
+    app.extensions["switchboard"].store.close()
+
+
+@pytest.fixture
+def console_config() -> dict[str, Any]:
+    """Settings the ``app`` and ``db_app`` fixtures add to :func:`console_app`'s; a test
+    module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(sqlite_url: str, console_config: dict[str, Any]) -> Iterator[Flask]:
+    """The console's app on an SQLite file."""
+    yield from _closed_after(console_app(sqlite_url, **console_config))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A client logged in to the console."""
+    return logged_in(app)
+
+
 @pytest.fixture
 def store(app: Flask) -> Any:
     return app.extensions["switchboard"].store
+
+
+@pytest.fixture
+def db_app(database_url: str, console_config: dict[str, Any]) -> Iterator[Flask]:
+    """The console's app on each of the suite's databases: SQLite, then PostgreSQL."""
+    yield from _closed_after(console_app(database_url, **console_config))
+
+
+@pytest.fixture
+def db_client(db_app: Flask) -> FlaskClient:
+    """A client logged in to ``db_app``'s console."""
+    return logged_in(db_app)
+
+
+@pytest.fixture
+def db_store(db_app: Flask) -> Any:
+    return db_app.extensions["switchboard"].store
 
 
 def add_call(store: Any, *, status: str = "completed", from_: str = CALLER, to: str = NUMBER,

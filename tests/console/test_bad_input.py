@@ -4,28 +4,19 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from switchboard.callbacks.console.blueprint import SECURITY_HEADERS
-from tests.console.conftest import add_call, console_app, csrf_of, log_in
+from tests.console.conftest import add_call, csrf_of
 
 
 @pytest.fixture
-def db_app(database_url: str) -> Iterator[Flask]:
-    app = console_app(database_url, SWITCHBOARD_CONSOLE_TIMEZONE="Asia/Tokyo")
-    yield app
-    app.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def db_client(db_app: Flask) -> FlaskClient:
-    client = db_app.test_client()
-    assert log_in(client).status_code == 303
-    return client
+def console_config() -> dict[str, Any]:
+    return {"SWITCHBOARD_CONSOLE_TIMEZONE": "Asia/Tokyo"}
 
 
 @pytest.mark.parametrize("query", [

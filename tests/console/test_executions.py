@@ -5,39 +5,18 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from switchboard.callbacks.studio import executions
 from switchboard.config.secret import MASK
-from tests.console.conftest import CALLER, NUMBER, TOKEN, add_call, console_app, log_in
+from tests.console.conftest import CALLER, NUMBER, TOKEN, add_call, log_in
 
 FLOW_SID = "FW" + "a" * 32
 OTHER_FLOW_SID = "FW" + "b" * 32
-
-
-@pytest.fixture
-def db_app(database_url: str) -> Iterator[Flask]:
-    app = console_app(database_url)
-    yield app
-    app.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def db_client(db_app: Flask) -> FlaskClient:
-    client = db_app.test_client()
-    assert log_in(client).status_code == 303
-    return client
-
-
-@pytest.fixture
-def db_store(db_app: Flask) -> Any:
-    return db_app.extensions["switchboard"].store
 
 
 class Clock:

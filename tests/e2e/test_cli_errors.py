@@ -562,6 +562,17 @@ def test_an_empty_output_file_name_is_refused(
 # -- subcommands: their errors start with the command as typed ---------------------------------
 
 
+@pytest.fixture
+def empty_flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A flows folder with no flow in it and a fresh SQLite database, both named by the
+    settings: the folder."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(flows))
+    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
+    return flows
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["flows", "run", "ask"], "Error: flows run: Missing option '--from'."),
     (["flows", "run", "ask", "--from", NUMBER, "--to", NUMBER, "--rate", "fast"],
@@ -578,15 +589,10 @@ def test_an_empty_output_file_name_is_refused(
      "SWITCHBOARD_FLOWS_DIR sets the folder)"),
 ])
 def test_subcommand_errors_start_with_the_command_as_typed(
-    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
-    expected: str
+    recorder: Recorder, empty_flows: Path, args: list[str], expected: str
 ) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(flows))
-    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
     line = assert_one_line_error(switchboard(*args))
-    assert line == expected.replace("{flows}", str(flows))
+    assert line == expected.replace("{flows}", str(empty_flows))
     assert recorder.received == []
 
 
@@ -626,17 +632,13 @@ PUBLIC = ["--public-url", "https://switchboard.example.com"]
      "Studio API goes by its SID, FW..."),
 ])
 def test_call_sms_and_provision_errors_start_with_the_command(
-    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
+    recorder: Recorder, empty_flows: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
     expected: str
 ) -> None:
     """As every other command's: ``call: --url: ...``, not ``--url: ...``."""
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    monkeypatch.setenv("SWITCHBOARD_FLOWS_DIR", str(flows))
-    monkeypatch.setenv("SWITCHBOARD_DATABASE_URL", f"sqlite:///{tmp_path / 'sb.sqlite3'}")
     monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "https://switchboard.example.com")
     line = assert_one_line_error(switchboard(*args))
-    assert line == expected.replace("{flows}", str(flows))
+    assert line == expected.replace("{flows}", str(empty_flows))
     assert recorder.received == []
 
 

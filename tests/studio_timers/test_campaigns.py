@@ -30,22 +30,11 @@ from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import AlreadyActive, Database
 from switchboard.callbacks.studio.outbound import start_execution
 from switchboard.config import Settings
+from tests.campaign import HELLO, write_contacts
 from tests.studio_timers import NUMBER, FakeTwilio, ask_flow, contact
 
 SETTINGS = Settings(account_sid="AC" + "1" * 32, handler_timeout=3.0)
 QUESTION = "Hello {name}, reply YES."
-#: A flow started by the REST API that sends one message and ends.
-HELLO = {
-    "description": "Hello", "initial_state": "Trigger", "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
-         "transitions": [{"event": "incomingRequest", "next": "hello"}]},
-        {"name": "hello", "type": "send-message",
-         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
-                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
-         "transitions": [{"event": "sent"}, {"event": "failed"}]},
-    ],
-}
 
 # -- the file ------------------------------------------------------------------------------------
 
@@ -185,8 +174,8 @@ def twilio() -> FakeTwilio:
 
 
 def rows_of(tmp_path: Path, count: int) -> Any:
-    lines = ["to,name"] + [f"{contact()},P{index}" for index in range(count)]
-    return read_contacts(csv_file(tmp_path, "\n".join(lines) + "\n"))
+    numbers = [contact() for _ in range(count)]
+    return read_contacts(write_contacts(tmp_path / "contacts.csv", numbers))
 
 
 def run(store: Any, twilio: FakeTwilio, contacts: Any, **options: Any) -> Any:
@@ -309,6 +298,20 @@ class Killed(BaseException):
     pass
 
 
+def die_after_the_first_send(store: Any, twilio: FakeTwilio, contacts: Any, campaign: str
+                             ) -> None:
+    """Run ``campaign`` and die once Twilio has taken its first message: that row's execution
+    is written, its progress is not."""
+
+    def die(message: dict[str, Any]) -> None:
+        raise Killed
+
+    twilio.after_send = die
+    with pytest.raises(Killed):
+        run(store, twilio, contacts, campaign=campaign)
+    twilio.after_send = None
+
+
 def test_an_execution_made_but_never_run_is_run_and_its_message_sent_once(store, twilio,
                                                                          tmp_path):
     """The run died after the execution's row was written and Twilio took its message, but
@@ -316,14 +319,7 @@ def test_an_execution_made_but_never_run_is_run_and_its_message_sent_once(store,
     it, and the message is not sent again."""
     contacts = rows_of(tmp_path, 1)
     number = contacts.rows[0].to
-
-    def die(message: dict[str, Any]) -> None:
-        raise Killed
-
-    twilio.after_send = die
-    with pytest.raises(Killed):
-        run(store, twilio, contacts, campaign="half")
-    twilio.after_send = None
+    die_after_the_first_send(store, twilio, contacts, campaign="half")
     (execution,) = executions_for(store, number)
     assert execution.step_count == 0
     release_claim(store, execution.sid)  # as its expiry would
@@ -437,14 +433,7 @@ def test_a_row_whose_execution_the_dead_run_still_holds_waits_for_the_end(store,
     next run starts the other rows first, then takes that one once the claim expires."""
     contacts = rows_of(tmp_path, 3)
     first = contacts.rows[0].to
-
-    def die(message: dict[str, Any]) -> None:
-        raise Killed
-
-    twilio.after_send = die
-    with pytest.raises(Killed):
-        run(store, twilio, contacts, campaign="held")
-    twilio.after_send = None
+    die_after_the_first_send(store, twilio, contacts, campaign="held")
     (execution,) = executions_for(store, first)
     hold_claim(store, execution.sid, seconds=1.5)  # as the dead run's claim would be held
     summary = run(store, twilio, contacts, campaign="held")

@@ -1,0 +1,31 @@
+"""A campaign for ``switchboard flows run --contacts``: the shortest flow that sends, and a
+contacts file for it. The tests of the campaign's parts and its benchmark share them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+#: Started by the REST API's trigger: one Send Message (``Hello`` and the row's ``name``), the end.
+HELLO: dict[str, Any] = {
+    "description": "Hello",
+    "initial_state": "Trigger",
+    "flags": {"allow_concurrent_calls": True},
+    "states": [
+        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
+         "transitions": [{"event": "incomingRequest", "next": "hello"}]},
+        {"name": "hello", "type": "send-message",
+         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
+                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
+         "transitions": [{"event": "sent"}, {"event": "failed"}]},
+    ],
+}
+
+
+def write_contacts(path: Path, numbers: Iterable[str]) -> Path:
+    """Write a contacts file to ``path``: the columns ``to`` and ``name``, a row a number,
+    named ``P0``, ``P1``, ... in order. Returns ``path``."""
+    rows = "".join(f"{number},P{index}\n" for index, number in enumerate(numbers))
+    path.write_text("to,name\n" + rows, encoding="utf-8")
+    return path
