@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from switchboard.callbacks.app import (
+        FlowsRefused,
+        SettingsError,
         Switchboard,
         create_app,
         get_settings,
@@ -18,7 +20,10 @@ if TYPE_CHECKING:
         init_app,
     )
 
-__all__ = ["Switchboard", "create_app", "get_settings", "get_store", "init_app"]
+__all__ = [
+    "FlowsRefused", "SettingsError", "Switchboard", "create_app", "get_settings", "get_store",
+    "init_app",
+]
 
 
 def __getattr__(name: str) -> Any:

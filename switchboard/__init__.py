@@ -33,9 +33,16 @@ if TYPE_CHECKING:
         TwilioTimeout,
         ValidationError,
     )
-    from switchboard.callbacks import create_app, get_settings, get_store, init_app
+    from switchboard.callbacks import (
+        FlowsRefused,
+        SettingsError,
+        create_app,
+        get_settings,
+        get_store,
+        init_app,
+    )
     from switchboard.callbacks.handlers import TwilioBlueprint
-    from switchboard.callbacks.store import StoreUnavailable
+    from switchboard.callbacks.store import StoreUnavailable, ValueRefused
     from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
     from switchboard.config import ConfigError, Settings, load_settings
 
@@ -45,10 +52,13 @@ _EXPORTS = {
     "get_settings": "switchboard.callbacks",
     "get_store": "switchboard.callbacks",
     "init_app": "switchboard.callbacks",
+    "SettingsError": "switchboard.callbacks",
+    "FlowsRefused": "switchboard.callbacks",
     "TwilioBlueprint": "switchboard.callbacks.handlers",
     "VoiceResponse": "switchboard.callbacks.twiml",
     "MessagingResponse": "switchboard.callbacks.twiml",
     "StoreUnavailable": "switchboard.callbacks.store",
+    "ValueRefused": "switchboard.callbacks.store",
     "TwilioClient": "switchboard.api",
     "TwilioError": "switchboard.api",
     "TwilioHTTPError": "switchboard.api",
@@ -62,8 +72,10 @@ _EXPORTS = {
 
 __all__ = [
     "ConfigError",
+    "FlowsRefused",
     "MessagingResponse",
     "Settings",
+    "SettingsError",
     "StoreUnavailable",
     "TwilioBlueprint",
     "TwilioClient",
@@ -72,6 +84,7 @@ __all__ = [
     "TwilioHTTPError",
     "TwilioTimeout",
     "ValidationError",
+    "ValueRefused",
     "VoiceResponse",
     "create_app",
     "get_settings",

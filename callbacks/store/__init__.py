@@ -10,8 +10,8 @@ SQLAlchemy Core on SQLite (the default, WAL mode) or PostgreSQL, one schema::
 """
 
 from switchboard.callbacks.store.engine import sqlite_url
-from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.errors import StoreUnavailable, ValueRefused
 from switchboard.callbacks.store.statuses import status_rank
 from switchboard.callbacks.store.store import Store
 
-__all__ = ["Store", "StoreUnavailable", "sqlite_url", "status_rank"]
+__all__ = ["Store", "StoreUnavailable", "ValueRefused", "sqlite_url", "status_rank"]

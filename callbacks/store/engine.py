@@ -523,7 +523,7 @@ def is_outage(error: BaseException | None) -> bool:
         return False
     if is_transient(error):
         return True
-    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+    if isinstance(error, exc.StatementError) and error.orig is not None:
         error = error.orig
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(code, int):
@@ -549,10 +549,10 @@ def is_unreachable(error: BaseException | None) -> bool:
         return False
     if isinstance(error, exc.TimeoutError | BudgetSpent):
         return True
-    if isinstance(error, exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        error = error.orig if error.orig is not None else error
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.StatementError) and error.orig is not None:
+        error = error.orig
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF in _SQLITE_UNREACHABLE
@@ -575,11 +575,15 @@ def is_missing_table(error: BaseException) -> bool:
 
 
 def is_refused_value(error: BaseException) -> bool:
-    """The database refused a value of the statement: the driver's ``DataError`` (too long,
-    out of range, a bad cast) or ``IntegrityError`` (a constraint), PEP 249's names for
-    them."""
-    if isinstance(error, exc.DataError | exc.IntegrityError):
+    """The database refused a value of the statement, or the statement could not be sent for
+    one: the driver's ``DataError`` (too long, out of range, a bad cast) or ``IntegrityError``
+    (a constraint), PEP 249's names for them; the ``OverflowError`` of an integer the driver
+    cannot convert (sqlite3: past 64 bits); SQLAlchemy's ``StatementError`` for a parameter it
+    could not convert, unless the error it wraps (``orig``) is an outage."""
+    if isinstance(error, exc.DataError | exc.IntegrityError | OverflowError):
         return True
+    if isinstance(error, exc.StatementError) and not isinstance(error, exc.DBAPIError):
+        return not (is_outage(error.orig) or is_unreachable(error.orig))
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         error = error.orig
     return any(cls.__name__ in ("DataError", "IntegrityError") for cls in type(error).__mro__)
@@ -624,7 +628,8 @@ def reason(error: BaseException, url: URL) -> str:
     """The driver's reason for ``error`` in one line, ``OperationalError: database or disk is
     full``: the first line of its message, the passwords of ``url`` masked
     (:func:`mask_secrets`), 200 characters at most."""
-    cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    cause = (error.orig if isinstance(error, exc.StatementError) and error.orig is not None
+             else error)
     text = mask_secrets((str(cause).strip().splitlines() or [type(cause).__name__])[0], url)
     if len(text) > 200:
         text = text[:197] + "..."

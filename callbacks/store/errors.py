@@ -22,6 +22,10 @@ class StoreUnavailable(RuntimeError):
 
 class ValueRefused(StoreUnavailable):
     """The database refused a value of the statement: too long for its column, out of its
-    range, against a constraint (the driver's ``DataError`` or ``IntegrityError``). Not an
-    outage: the same statement fails again, others go on. Handlers meet it as any failure of
-    the store (the safe TwiML, a 503 for a status callback), never as a 500."""
+    range, against a constraint (the driver's ``DataError`` or ``IntegrityError``); or the
+    statement could not be sent for one: a parameter its type cannot convert (SQLAlchemy's
+    ``StatementError``), an integer the driver cannot hold (sqlite3's ``OverflowError`` past
+    64 bits). Not an outage: the same statement fails again, others go on, the pool keeps its
+    connections. Its reason is the driver's first line, cut at 200 characters: no
+    parameters, and no long value in full. Handlers meet it as any failure of the store (the
+    safe TwiML, a 503 for a status callback), never as a 500."""

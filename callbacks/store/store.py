@@ -376,12 +376,18 @@ class Store:
     ) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
         """One of :attr:`_sql`'s statements as the driver's SQL and arguments (see
         :class:`Prepared`), made before the transaction so that the writer lock is not held
-        while Python converts parameters."""
+        while Python converts parameters. A parameter its type cannot convert raises
+        :class:`ValueRefused`, as SQLAlchemy's ``StatementError`` does in :meth:`run`."""
         key = (stmt, tuple(params))
         prepared = self._prepared.get(key)
         if prepared is None:
             prepared = self._prepared[key] = Prepared(stmt, self.engine.dialect, key[1])
-        return prepared.sql, prepared.args(params)
+        try:
+            return prepared.sql, prepared.args(params)
+        except Exception as error:  # a bind processor's: the statement is never sent
+            failure = exc.StatementError(str(error), prepared.sql, None, error,
+                                         hide_parameters=True)
+            raise unavailable(failure, self.url) from failure
 
     def _retrying(self, once: Callable[[], T], write: bool, end: float | None) -> T:
         """``once()``, retried as :meth:`_attempt` says; a table found missing is created
@@ -416,7 +422,8 @@ class Store:
                     result = once()
             except HandlerTimeout:
                 raise  # the handler's deadline passed (a TimeoutError, so an OSError)
-            except (exc.SQLAlchemyError, OSError, WriterBusy, self._dbapi_error()) as error:
+            except (exc.SQLAlchemyError, OSError, OverflowError, WriterBusy,
+                    self._dbapi_error()) as error:
                 pause = delay * (1 + _jitter.random())
                 retry = attempt < self._attempts and time.monotonic() + pause < give_up
                 if retry and is_transient(error):
