@@ -2,12 +2,18 @@
 bundled IVR records, sent once, never while Twilio waits for an answer.
 
 The IVR's recording status callback (``/voice/recording-status``, ``RecordingStatus``
-completed) hands the recording to :func:`notify_voicemail`, which queues it and returns. A
-thread of the process then, in order:
+completed) hands the recording to :func:`notify_voicemail`, which writes its row into
+``voicemail_notices`` (whose key is the ``RecordingSid``), queued and claimed by no sender
+yet, hands it to a thread of the process, and returns; Twilio is answered after that. The
+row is one short insert under the handler's deadline, as the webhook's other writes: when
+the database cannot take it, the callback is answered 503, as any status callback the store
+could not write, so that Twilio, where it retries, sends it again (and the thread, handed the
+notice all the same, claims it should the database come back within its claim's tries); a
+retry finds the row there and adds none. The thread then, in order:
 
-1. claims the recording in the database: an insert into ``voicemail_notices``, whose key is
-   the ``RecordingSid``, that fails when the row is there already. Whatever Twilio retries, and
-   whichever worker or host gets each retry, one claim succeeds; the others stop there;
+1. claims the row: an update that only succeeds on a row still queued (with no row, an insert
+   that does nothing when one is there). Whatever Twilio retries, and whichever worker or
+   host gets each retry, one claim succeeds; the others stop there;
 2. finds the caller and the number called (the call's row in the store, which the voice
    webhooks wrote; else Twilio's Call resource);
 3. texts each number of ``SWITCHBOARD_VOICEMAIL_NOTIFY`` (default: ``SWITCHBOARD_FORWARD_NUMBER``)
@@ -24,9 +30,12 @@ SMTP 4xx or a dropped SMTP connection) is tried again after 1, 4 and 15 seconds;
 have gone out (a read timeout after sending) is not, so that nobody gets the notice twice.
 Failures are logged with the recording's SID and the error's kind and code, never a password.
 A process that ends normally first finishes what is queued, for up to :data:`CLOSE_WAIT`
-seconds. A notice claimed and never finished (its process was killed or crashed in between)
-is taken over, :data:`STALE_AFTER` seconds after its claim, by the next process of any host
-to serve a request: the row keeps what the notice needs.
+seconds. A notice its process never finished (killed or crashed) is taken over by the next
+process of any host to serve a request, the row keeping what the notice needs: one claimed
+and never finished, :data:`STALE_AFTER` seconds after its claim; one queued and never
+claimed (its process ended between the answer and the claim, or its claim met the database
+down), :data:`UNCLAIMED_AFTER` seconds after it was queued, so that the thread of the
+process that queued it, which claims it within milliseconds, goes first.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -52,10 +62,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, request
+from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard.callbacks.store import schema
 from switchboard.callbacks.store.engine import IMMEDIATE
 from switchboard.callbacks.store.errors import StoreUnavailable
+from switchboard.callbacks.store.params import to_int
 from switchboard.callbacks.store.schema import UTCDateTime
 from switchboard.config import ConfigError
 from switchboard.config.notify import (
@@ -97,6 +109,13 @@ CLOSE_WAIT = 10.0
 #: its claimer ended between the claim and the sends. Longer than any notice takes (four tries
 #: of each send, the SMTP timeout).
 STALE_AFTER = 300.0
+#: Seconds after which a notice queued and never claimed is taken over by another process: its
+#: process ended between the callback's answer and its thread's claim. The thread claims within
+#: milliseconds, or within the :data:`CLAIM_BACKOFF` (about 50 s) while the database is down.
+UNCLAIMED_AFTER = 60.0
+#: ``claimed_by`` of a notice queued and claimed by no sender yet (the column, older than the
+#: queued state, is NOT NULL in the tables of earlier versions).
+UNCLAIMED = ""
 #: Seconds an SMTP server has to connect and answer each command.
 SMTP_TIMEOUT = 30.0
 #: Twilio statuses after which a text was surely not sent, so it is tried again.
@@ -123,10 +142,20 @@ voicemail_notices = sa.Table(
     sa.Column("duration", sa.Integer),
     sa.Column("link", sa.String),
 )
-"""One row per recording whose notice was claimed (its key makes the claim exactly once): who
-claimed it (``host:pid``), when it finished, what went out, and the last failure (one line,
-no secret); the recording's ``duration`` and ``link``, for a process that takes over a notice
-never finished."""
+"""One row per recording whose notice was queued (its key makes it exactly once): who claimed
+it (``host:pid``; :data:`UNCLAIMED` while queued) and when (while queued: when it was queued),
+when it finished, what went out, and the last failure (one line, no secret); the recording's
+``duration`` and ``link``, for a process that takes over a notice never finished."""
+
+
+@functools.cache
+def _insert_new(dialect: str) -> sa.Insert:
+    """The insert of a notice's row that does nothing when the recording has one already; it
+    returns the key of the row it inserted (no row: nothing inserted)."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    table = voicemail_notices
+    return (insert(table).on_conflict_do_nothing(index_elements=[table.c.recording_sid])
+            .returning(table.c.recording_sid))
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -186,23 +215,39 @@ class Voicemail:
 
 
 def notify_voicemail(status: StatusCallback) -> None:
-    """Queue the notice of a completed recording (the IVR's recording status callback); a
-    no-op when notices are off or the recording is not complete. Never raises: the callback is
-    stored already, and its answer must not depend on the notice."""
+    """Queue the notice of a completed recording (the IVR's recording status callback): its
+    row is written before the callback is answered (:meth:`VoicemailNotices.queue`), then
+    this process's thread sends it. A no-op when notices are off or the recording is not
+    complete.
+
+    Raises :class:`~switchboard.callbacks.store.StoreUnavailable` when the row could not be
+    written, so that the callback is answered 503 and Twilio, where it retries, sends it
+    again; the thread is handed the notice all the same, and its claim waits out a short
+    outage (Twilio does not send every callback again). Once the row is written, a notice
+    that this process fails to hand to its thread is taken over later."""
     try:
         notices = current_app.extensions.get(NOTICES_EXTENSION)
         sid = status.recording_sid
         if notices is None or status.recording_status != "completed" or not sid:
             return
         base = status.settings.public_url or request.url_root
-        notices.submit(Voicemail(
+        voicemail = Voicemail(
             recording_sid=sid,
             call_sid=status.call_sid,
-            duration=status.recording_duration,
+            duration=to_int(status.recording_duration),  # None when no column holds it
             link=base.rstrip("/") + CONSOLE_PATH + sid,
-        ))
+        )
     except Exception:
         log.exception("the notice of recording %s was not queued", status.recording_sid)
+        return
+    try:
+        notices.queue(voicemail)
+    finally:
+        try:
+            notices.submit(voicemail)
+        except Exception:
+            log.exception("the notice of recording %s was not handed to the notices' thread",
+                          voicemail.recording_sid)
 
 
 # -- the sender ------------------------------------------------------------------------------
@@ -228,7 +273,9 @@ class VoicemailNotices:
 
     ``client_factory()`` makes the REST client (default:
     ``TwilioClient.from_settings(settings=settings)``); ``send_email(server, message)`` sends
-    one email (default: :func:`send_email`); the backoffs are the waits between tries.
+    one email (default: :func:`send_email`); the backoffs are the waits between tries;
+    ``stale_after`` and ``unclaimed_after``, the seconds after which :meth:`recover` takes over
+    a notice claimed and never finished, and one queued and never claimed.
     """
 
     def __init__(
@@ -243,6 +290,7 @@ class VoicemailNotices:
         claim_backoff: Sequence[float] = CLAIM_BACKOFF,
         lookup_backoff: Sequence[float] = LOOKUP_BACKOFF,
         stale_after: float = STALE_AFTER,
+        unclaimed_after: float = UNCLAIMED_AFTER,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -253,6 +301,7 @@ class VoicemailNotices:
         self.claim_backoff = tuple(claim_backoff)
         self.lookup_backoff = tuple(lookup_backoff)
         self.stale_after = stale_after
+        self.unclaimed_after = unclaimed_after
         self._reset()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(ref))
@@ -272,14 +321,27 @@ class VoicemailNotices:
         self._next_recovery = 0.0
 
     def recover_soon(self) -> None:
-        """Queue the look for notices whose claimer ended before sending them (see
+        """Queue the look for notices whose process ended before sending them (see
         :meth:`recover`): at the process's first request, then at most once every
-        ``stale_after`` seconds (a ``before_request`` function of the app)."""
+        ``unclaimed_after`` or ``stale_after`` seconds, the shorter (a ``before_request``
+        function of the app)."""
         now = time.monotonic()
         if now < self._next_recovery:
             return
-        self._next_recovery = now + self.stale_after
+        self._next_recovery = now + min(self.stale_after, self.unclaimed_after)
         self.submit(None)
+
+    def queue(self, voicemail: Voicemail) -> bool:
+        """Write ``voicemail``'s row, queued and claimed by no sender yet, unless the recording
+        has one already (a retry of its callback): True if written. One short transaction of
+        the store's, under the handler's deadline when called in one; raises
+        :class:`~switchboard.callbacks.store.StoreUnavailable` when the database cannot take
+        it. The notice is not lost from then on: :meth:`submit` has this process's thread send
+        it, and :meth:`recover` another's should this process end first."""
+        row = self._row(voicemail, UNCLAIMED)
+        insert = _insert_new(self.store.dialect)
+        self._ensure_table()
+        return self.store.run(lambda conn: conn.execute(insert, row).first() is not None)
 
     def submit(self, voicemail: Voicemail | None) -> None:
         """Queue ``voicemail`` (None: :meth:`recover`); its notice goes out from this
@@ -345,45 +407,56 @@ class VoicemailNotices:
 
     def recover(self) -> int:
         """Send the notices claimed more than ``stale_after`` seconds ago and never finished
-        (their process ended between the claim and the sends): each is taken over by one
-        process, by an update that only succeeds on the claim as it was read. Returns how many
-        this process took."""
+        (their process ended between the claim and the sends), and those queued more than
+        ``unclaimed_after`` seconds ago and never claimed (their process ended between the
+        callback's answer and the claim): each is taken over by one process, by an update
+        that only succeeds on the row as it was read. Returns how many this process took."""
         table = voicemail_notices
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.stale_after)
+        now = datetime.now(UTC)
+        stale = now - timedelta(seconds=self.stale_after)
+        unclaimed = now - timedelta(seconds=self.unclaimed_after)
         try:
             self._ensure_table()
             with self.store.engine.connect() as conn:
-                stale = conn.execute(
+                left = conn.execute(
                     sa.select(table.c.recording_sid, table.c.call_sid, table.c.claimed_at,
-                              table.c.duration, table.c.link)
-                    .where(table.c.finished_at.is_(None), table.c.claimed_at < cutoff)
+                              table.c.claimed_by, table.c.duration, table.c.link)
+                    .where(table.c.finished_at.is_(None), sa.or_(
+                        sa.and_(table.c.claimed_by != UNCLAIMED, table.c.claimed_at < stale),
+                        sa.and_(table.c.claimed_by == UNCLAIMED,
+                                table.c.claimed_at < unclaimed),
+                    ))
                     .limit(100)
                 ).all()
         except (sa.exc.SQLAlchemyError, StoreUnavailable) as error:
             log.warning("unsent voicemail notices not looked for: %s", type(error).__name__)
             return 0
         taken = 0
-        for row in stale:
-            if not self._take_over(row.recording_sid, row.claimed_at):
+        for row in left:
+            if not self._take_over(row.recording_sid, row.claimed_at, row.claimed_by):
                 continue
             taken += 1
             self.counts["recording", "recovered"] += 1
-            log.warning("recording %s: its notice was claimed at %s and never finished: "
-                        "sending it now", row.recording_sid, row.claimed_at.isoformat())
+            if row.claimed_by == UNCLAIMED:
+                log.warning("recording %s: its notice was queued at %s and never claimed: "
+                            "sending it now", row.recording_sid, row.claimed_at.isoformat())
+            else:
+                log.warning("recording %s: its notice was claimed at %s and never finished: "
+                            "sending it now", row.recording_sid, row.claimed_at.isoformat())
             self._send(Voicemail(
                 recording_sid=row.recording_sid, call_sid=row.call_sid, duration=row.duration,
                 link=row.link or self._link(row.recording_sid),
             ))
         return taken
 
-    def _take_over(self, sid: str, claimed_at: datetime) -> bool:
+    def _take_over(self, sid: str, claimed_at: datetime, claimed_by: str) -> bool:
         table = voicemail_notices
         try:
             with self._transaction() as conn:
                 done = conn.execute(
                     sa.update(table)
                     .where(table.c.recording_sid == sid, table.c.finished_at.is_(None),
-                           table.c.claimed_at == claimed_at)
+                           table.c.claimed_at == claimed_at, table.c.claimed_by == claimed_by)
                     .values(claimed_at=datetime.now(UTC), claimed_by=_claimer())
                 )
         except (sa.exc.SQLAlchemyError, StoreUnavailable) as error:
@@ -414,43 +487,60 @@ class VoicemailNotices:
                 yield conn
 
     def _ensure_table(self) -> None:
-        """Create the table, or add the columns a table made by an earlier version lacks."""
+        """Create the table, or add the columns a table made by an earlier version lacks (in
+        one transaction of the store's: under a handler's deadline, bounded by it)."""
         if self._table_ready:
             return
-        engine = self.store.engine
-        voicemail_notices.create(engine, checkfirst=True)
-        present = {column["name"] for column in sa.inspect(engine).get_columns(
-            voicemail_notices.name)}
-        with engine.begin() as conn:
+        name = voicemail_notices.name
+
+        def work(conn: sa.Connection) -> None:
+            voicemail_notices.create(conn, checkfirst=True)
+            present = {column["name"] for column in sa.inspect(conn).get_columns(name)}
             for column in voicemail_notices.columns:
                 if column.name not in present:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(
-                        f"ALTER TABLE {voicemail_notices.name} ADD COLUMN {column.name} {kind}")
+                    kind = column.type.compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}")
+
+        self.store.run(work)
         self._table_ready = True
 
-    def _claim(self, voicemail: Voicemail) -> bool | None:
-        """True: ours to send; False: claimed before (a retry, another worker or host); None:
-        the database stayed unavailable."""
-        row = {
+    @staticmethod
+    def _row(voicemail: Voicemail, claimed_by: str) -> dict[str, Any]:
+        return {
             "recording_sid": voicemail.recording_sid,
             "call_sid": voicemail.call_sid,
             "claimed_at": datetime.now(UTC),
-            "claimed_by": _claimer(),
+            "claimed_by": claimed_by,
             "texts_sent": 0,
             "emails_sent": 0,
             "duration": voicemail.duration,
             "link": voicemail.link,
         }
+
+    def _claim(self, voicemail: Voicemail) -> bool | None:
+        """True: ours to send; False: claimed before (a retry, another worker or host); None:
+        the database stayed unavailable (the row, if queued, is left to :meth:`recover`).
+
+        The queued row is claimed by an update that only succeeds while it is queued; a
+        recording with no row (submitted without :meth:`queue`) by an insert that does
+        nothing when the row is there."""
+        table = voicemail_notices
+        row = self._row(voicemail, _claimer())
+        claim = (
+            sa.update(table)
+            .where(table.c.recording_sid == voicemail.recording_sid,
+                   table.c.claimed_by == UNCLAIMED, table.c.finished_at.is_(None))
+            .values(claimed_at=row["claimed_at"], claimed_by=row["claimed_by"])
+        )
         waits = iter(self.claim_backoff)
         while True:
             try:
                 self._ensure_table()
                 with self._transaction() as conn:
-                    conn.execute(sa.insert(voicemail_notices), row)
-                return True
-            except sa.exc.IntegrityError:
-                return False
+                    if conn.execute(claim).rowcount == 1:
+                        return True
+                    inserted = conn.execute(_insert_new(self.store.dialect), row).first()
+                    return inserted is not None
             except (sa.exc.SQLAlchemyError, StoreUnavailable) as error:
                 wait = next(waits, None)
                 if wait is None:
