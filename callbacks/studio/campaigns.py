@@ -75,7 +75,8 @@ TO_COLUMN = "to"
 
 STARTING, STARTED, FAILED, SKIPPED = "starting", "started", "failed", "skipped"
 #: Seconds a row keyed ``starting`` is left to the run that keyed it: another run finding it
-#: so, with no execution made yet, puts it off until then (the run may be creating it).
+#: so, with no execution made yet, puts it off until then (the run may be creating it). Both
+#: runs time it by the database's clock (``keyed_at``: :meth:`Database.now`), whatever host.
 STARTING_LEASE = 15.0
 
 campaign_rows = sa.Table(

@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from switchboard.callbacks.deadline import HandlerTimeout, ends, shielded
+from switchboard.callbacks.store import clock as dbclock
 from switchboard.callbacks.store.engine import (
     IMMEDIATE,
     is_missing_table,
@@ -245,7 +246,8 @@ def _token() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """This host's clock in UTC, before :meth:`Database.now` sets it to the database's."""
+    return dbclock.host_now()
 
 
 @dataclass
@@ -321,7 +323,10 @@ class Database:
     """Short transactions on the store's engine (or any SQLAlchemy engine): retried on a lock
     or a dropped connection, run shielded from the handler's deadline, failures raised as the
     store's :class:`~switchboard.callbacks.store.StoreUnavailable`. The tables are created on
-    first use."""
+    first use.
+
+    Its :meth:`now` is the database server's time, which every host shares (claims, waits
+    and leases are compared across hosts), unless ``clock`` (tests) gives the time outright."""
 
     _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
     _ready_lock = threading.Lock()
@@ -339,7 +344,8 @@ class Database:
             raise TypeError(f"a Store or an SQLAlchemy Engine, not {type(store_or_engine)!r}")
         self.engine = engine
         self.dialect = engine.dialect.name
-        self.clock = clock or utcnow
+        self.clock = clock
+        self._database_clock: dbclock.DatabaseClock | None = None
         #: The store, when given one: its transactions (its time budgets within the handler's
         #: deadline, its circuit breaker, its writer lock and retries), its prepared
         #: statements for the hot ones of a webhook (:func:`find_call`, :func:`claim_call`,
@@ -347,7 +353,15 @@ class Database:
         self.store = store_or_engine if isinstance(store_or_engine, Store) else None
 
     def now(self) -> datetime:
-        return self.clock().astimezone(UTC)
+        """The current time in UTC: ``clock``'s when given, else this host's clock set to the
+        database server's (:mod:`~switchboard.callbacks.store.clock`; measured when due, by
+        one short statement)."""
+        if self.clock is not None:
+            return self.clock().astimezone(UTC)
+        found = self._database_clock
+        if found is None:
+            found = self._database_clock = dbclock.database_clock(self.store or self.engine)
+        return (utcnow() + found.correction()).astimezone(UTC)
 
     @property
     def defers(self) -> bool:
@@ -876,8 +890,9 @@ def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execut
     are being inserted (which lock its key, ``FOR KEY SHARE``) is taken all the same."""
     table = executions
 
+    now = db.now()  # before the transaction: a measurement of the clock is a statement of its own
+
     def work(conn: sa.Connection) -> list[Mapping[str, Any]]:
-        now = db.now()
         free = sa.or_(table.c.claim.is_(None), table.c.claimed_until < now)
         picked = conn.execute(
             sa.select(table.c.sid)

@@ -170,8 +170,11 @@ class Runner:
         deadline: float | None,
         call_ended: bool = False,
         unclaimed: bool = False,
+        db: Database | None = None,
     ) -> None:
         self.runtime = runtime
+        #: Where the execution is kept, whose clock times its waits.
+        self.db = db
         #: Run without a claim (:meth:`Runtime.step`): a widget not in :data:`LOCAL` raises
         #: :class:`Unclaimed` before it runs.
         self.unclaimed = unclaimed
@@ -341,7 +344,7 @@ class Runner:
             execution.call_sid = (wait.variables or {}).get("CallSid") or execution.call_sid
         execution.wait_until = None
         if wait.timeout is not None:
-            execution.wait_until = self.runtime.now() + timedelta(seconds=wait.timeout)
+            execution.wait_until = self.runtime.now(self.db) + timedelta(seconds=wait.timeout)
 
     def _leave(self, frame: Frame, name: str, kind: str, transition: Transition) -> str | None:
         variables = frame.context["widgets"].setdefault(name, {})
@@ -515,7 +518,11 @@ class Runtime:
             return self.lookup.for_contact(wanted, contact)
         return found
 
-    def now(self) -> Any:
+    def now(self, db: Database | None = None) -> Any:
+        """The current time: ``db``'s (:meth:`Database.now`: the database server's, which every
+        host shares), else ``clock``'s or this host's."""
+        if db is not None:
+            return db.now()
         return self.clock() if self.clock is not None else store.utcnow()
 
     def database(self, store_or_engine: Any) -> Database:
@@ -555,7 +562,7 @@ class Runtime:
             execution = store.claim_waiting(db, found, claim_for=_claim(settings),
                                             until=ends - ANSWER_MARGIN)
             if execution is not None and execution.waiting_for == "return":
-                source = "timeout" if _late(self, execution) else "return"
+                source = "timeout" if _late(self, execution, db) else "return"
                 self._move(db, execution, output, settings, links, ends,
                            lambda runner: runner.resume(source, values))
                 return output
@@ -601,7 +608,7 @@ class Runtime:
             store.release(db, execution)
         if execution is None or execution.widget != widget:
             return self._lost(flow, execution, output, call_sid, widget, source)
-        if source == "return" and _late(self, execution):
+        if source == "return" and _late(self, execution, db):
             source = "timeout"
         ended = values.get("CallStatus") in CALL_OVER
         self._move(db, execution, output, settings, links, ends,
@@ -615,14 +622,14 @@ class Runtime:
         progress is written in one statement if it still stands as read. None when it must run
         under a claim: a widget that acts outside the database came up, or another request
         moved the execution meanwhile."""
-        if source == "return" and _late(self, execution):
+        if source == "return" and _late(self, execution, db):
             source = "timeout"
         seen = (execution.step_count, execution.date_updated)
         output = Output(VOICE)
         try:
             runner = Runner(self, execution, output, settings=settings, links=links,
                             deadline=ends, call_ended=values.get("CallStatus") in CALL_OVER,
-                            unclaimed=True)
+                            unclaimed=True, db=db)
             runner.resume(source, values)
         except (Unclaimed, Stop):  # Stop: the flow is gone, which the claimed run says
             return None
@@ -671,7 +678,7 @@ class Runtime:
                 self._move(db, execution, output, settings, links, ends,
                            lambda runner: runner.start("incomingMessage"))
                 return output
-            if execution.waiting_for in ("reply", "return") and _late(self, execution):
+            if execution.waiting_for in ("reply", "return") and _late(self, execution, db):
                 self._move(db, execution, output, settings, links, ends,
                            lambda runner: runner.resume("timeout", {}))
                 if output.redirect is not None:
@@ -721,7 +728,7 @@ class Runtime:
                         flow.name, f"/step/{widget}/return" if widget else "FlowEvent=return",
                         contact or "no sender", why)
             return output
-        source = "timeout" if _late(self, execution) else "return"
+        source = "timeout" if _late(self, execution, db) else "return"
         self._move(db, execution, output, settings, links, ends,
                    lambda runner: runner.resume(source, values))
         return output
@@ -827,7 +834,7 @@ class Runtime:
         try:
             try:
                 runner = Runner(self, execution, output, settings=settings, links=links,
-                                deadline=ends, call_ended=call_ended)
+                                deadline=ends, call_ended=call_ended, db=db)
             except Stop as stop:
                 log.error("execution %s ends: %s", execution.sid, stop.reason)
                 execution.status = ENDED
@@ -897,8 +904,8 @@ def _returns_to(execution: Execution | None, widget: str | None) -> bool:
             and (widget is None or execution.widget == widget))
 
 
-def _late(runtime: Runtime, execution: Execution) -> bool:
-    return execution.wait_until is not None and runtime.now() >= execution.wait_until
+def _late(runtime: Runtime, execution: Execution, db: Database) -> bool:
+    return execution.wait_until is not None and runtime.now(db) >= execution.wait_until
 
 
 def _deadline(settings: Settings) -> float:

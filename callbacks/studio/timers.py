@@ -13,7 +13,9 @@ work without waiting on each other; on SQLite the claim is one write transaction
 at a time), and its progress is written only under its claim: a timeout step is written once.
 A process that dies holding claims leaves them to expire
 (:data:`~switchboard.callbacks.studio.runtime.BACKGROUND_CLAIM`, 60 s) and another process
-takes those executions then.
+takes those executions then. The times compared (the wait's end, a claim's expiry) are the
+database server's (:meth:`~switchboard.callbacks.studio.executions.Database.now`), which every
+host shares: a host whose clock is wrong fires nothing early or late.
 
 **A message is sent once, also across that death.** What a timer sends (messages, and the
 calls of Make Outgoing Call) goes through the REST API: there is no webhook to answer. A
