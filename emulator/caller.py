@@ -227,9 +227,11 @@ class Phone:
         """Call the number ``to`` from ``from_`` and follow its TwiML to the end.
 
         ``stir_verstat`` is the SHAKEN/STIR verification of the caller's number (one of
-        :data:`STIR_VERSTATS`, e.g. ``TN-Validation-Passed-A``): the call's requests carry it as
-        ``StirVerstat``, as Twilio's do for a call that came with a SHAKEN PASSporT. Without
-        one (the default) they carry none. ValueError for a value Twilio does not send.
+        :data:`STIR_VERSTATS`, e.g. ``TN-Validation-Passed-A``): the incoming call's request to
+        the number's voice URL carries it as ``StirVerstat`` (and so does its fallback, which
+        repeats that request), as Twilio's does for a call that came with a SHAKEN PASSporT;
+        the call's later requests (actions, redirects, status callbacks) do not. Without one
+        (the default) none carries it. ValueError for a value Twilio does not send.
         """
         if stir_verstat is not None and stir_verstat not in STIR_VERSTATS:
             raise ValueError(f"stir_verstat {stir_verstat!r} is not one of "
@@ -270,7 +272,8 @@ class Phone:
             runner.answer()
             self._finish(runner, progress, "completed")
             return transcript
-        status = runner.run(Fetch(config["url"], config["method"], purpose="voice"))
+        incoming = {"StirVerstat": stir_verstat} if stir_verstat else {}
+        status = runner.run(Fetch(config["url"], config["method"], incoming, purpose="voice"))
         self._finish(runner, progress, status)
         return transcript
 
@@ -370,8 +373,6 @@ class Phone:
             ctx.extra_params["ParentCallSid"] = call["parent_call_sid"]
         if call.get("caller_name"):
             ctx.extra_params["CallerName"] = call["caller_name"]
-        if call.get("stir_verstat"):
-            ctx.extra_params["StirVerstat"] = call["stir_verstat"]
         if call.get("machine_detection"):
             ctx.extra_params["AnsweredBy"] = self.answered_by.get(ctx.to, "human")
         runner = CallRunner(ctx)

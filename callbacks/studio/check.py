@@ -22,6 +22,7 @@ from switchboard.callbacks.studio.definition import Problem
 from switchboard.callbacks.studio.schema import (
     CONDITION_TYPES,
     FLOW_SCHEMA,
+    LONGEST_REPLY_WAIT,
     UNSUPPORTED_WIDGETS,
     WIDGET_EVENTS,
     WIDGET_TYPES,
@@ -273,6 +274,8 @@ def _state_problems(definition: Mapping[str, Any], states: list[Any], source: st
         problems += _template_problems(state, label, source)
         if kind in LOOPING_WIDGETS:
             problems += _loop_problems(state, label, source)
+        if kind == "send-and-wait-for-reply":
+            problems += _reply_wait_problems(state, label, source)
         if kind in UNSUPPORTED_WIDGETS:
             problems.append(Problem(
                 source, f"Switchboard cannot run a {kind} widget on its own (it "
@@ -312,6 +315,25 @@ def _loop_problems(state: Mapping[str, Any], label: str | int, source: str) -> l
         return []
     return [Problem(source, f"{_show(loop)} is not a number of times from 1 to 99 (Studio's "
                     "Loops; 0 would repeat the message until the call ends)", label, "loop")]
+
+
+def _reply_wait_problems(state: Mapping[str, Any], label: str | int, source: str
+                         ) -> list[Problem]:
+    """A Send & Wait For Reply ``timeout`` longer than 30 days, which Studio never reaches: an
+    execution ends after 30 days (a Liquid template is taken as it renders, at run time)."""
+    properties = state.get("properties")
+    timeout = properties.get("timeout") if isinstance(properties, Mapping) else None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float | str):
+        return []
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        return []   # a template, or not a number: taken as it renders
+    if not math.isfinite(seconds) or seconds <= LONGEST_REPLY_WAIT:
+        return []
+    return [Problem(source, f"{_show(timeout)} seconds is longer than Studio waits for a reply: "
+                    f"an execution lives 30 days at most; use {LONGEST_REPLY_WAIT} or less",
+                    label, "timeout")]
 
 
 def _strings(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

@@ -41,6 +41,10 @@ CONDITION_TYPES: tuple[str, ...] = (
 VALUELESS_CONDITIONS = frozenset({"is_blank", "is_not_blank"})
 """The condition types that compare with no ``value``."""
 
+LONGEST_REPLY_WAIT = 30 * 24 * 60 * 60
+"""The longest ``timeout`` of a Send & Wait For Reply, in seconds: 30 days, as long as Studio
+lets an execution live."""
+
 WIDGET_EVENTS: dict[str, tuple[str, ...]] = {
     "trigger": ("incomingMessage", "incomingCall", "incomingConversationMessage",
                 "incomingRequest", "incomingParent"),

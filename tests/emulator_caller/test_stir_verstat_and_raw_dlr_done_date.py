@@ -67,6 +67,34 @@ def test_every_verification_twilio_reports_is_sent_as_given(hooks, phone, number
     assert voice.signature_valid
 
 
+def test_only_the_incoming_call_request_carries_stir_verstat(hooks, phone, state) -> None:
+    """Twilio gives the verification in the incoming call's request to the number's voice URL
+    (and so its fallback, which repeats that request): a Gather's action, a Redirect and the
+    status callback do not carry it."""
+    state.buy_number(state.main_account_sid, NUMBER, voice_url=hooks.url("/voice"),
+                     voice_fallback_url=hooks.url("/fallback"),
+                     status_callback=hooks.url("/status"))
+    hooks.on("/voice", ("oops", 500))
+    hooks.on("/fallback", twiml(f'<Gather numDigits="1" action="{hooks.url("/menu")}"/>'))
+    hooks.on("/menu", twiml(f'<Redirect>{hooks.url("/next")}</Redirect>'))
+    hooks.on("/next", twiml("<Say>Bye</Say>"))
+    phone.inbound_call(NUMBER, CALLER, script=CallScript("1"),
+                       stir_verstat="TN-Validation-Passed-A")
+    [voice] = hooks.requests_to("/voice")
+    [fallback] = hooks.requests_to("/fallback")
+    assert voice.params["StirVerstat"] == "TN-Validation-Passed-A"
+    assert (fallback.params["StirVerstat"], fallback.params["ErrorCode"]) == (
+        "TN-Validation-Passed-A", "11217")
+    [menu] = hooks.requests_to("/menu")
+    [after] = hooks.requests_to("/next")
+    [status] = hooks.requests_to("/status")
+    assert menu.params["Digits"] == "1"
+    assert status.params["CallStatus"] == "completed"
+    for later in (menu, after, status):
+        assert "StirVerstat" not in later.params, later.path
+    assert all(r.signature_valid for r in (voice, fallback, menu, after, status))
+
+
 def test_a_verification_twilio_does_not_report_is_refused(phone, number, state) -> None:
     with pytest.raises(ValueError, match="'TN-Validation-Passed' is not one of "
                                          "TN-Validation-Passed-A, "):

@@ -235,7 +235,12 @@ def test_a_timeout_beyond_any_clock_ends_with_the_apology_not_a_traceback(
     definition["states"][1]["properties"]["timeout"] = value
     if kind == "send_and_wait_for_reply":
         definition["states"][0]["transitions"][0]["event"] = "incomingMessage"
-    assert _checked(write(tmp_path, "flow.json", _text(definition))) == []
+    problems = _checked(write(tmp_path, "flow.json", _text(definition)))
+    if kind == "send_and_wait_for_reply" and value in ("1e300", 10**20, 10**12):
+        # longer than the 30 days a Studio execution lives: refused when the flow loads
+        assert [line.split(": ", 3)[2] for line in problems] == ["property 'timeout'"]
+        return
+    assert problems == []
     _runs(twilio, caplog, tmp_path, definition)
     assert "timeout is" in caplog.text
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from switchboard.callbacks.studio.schema import LONGEST_REPLY_WAIT
 from switchboard.callbacks.studio.widgets.base import (
     MESSAGING,
     Immediate,
@@ -107,9 +108,9 @@ class SendMessage(Immediate):
 
 class SendAndWaitForReply:
     """Send ``body`` to the contact and wait for the next message from them, ``timeout``
-    seconds at most (default an hour): ``incomingMessage`` with the reply's fields as
-    ``widgets.NAME.inbound`` (``inbound.Body``...), ``timeout``, or ``deliveryFailure`` when
-    Twilio reports the question failed or undelivered."""
+    seconds at most (default an hour, 30 days the longest): ``incomingMessage`` with the
+    reply's fields as ``widgets.NAME.inbound`` (``inbound.Body``...), ``timeout``, or
+    ``deliveryFailure`` when Twilio reports the question failed or undelivered."""
 
     def run(self, visit: Visit) -> Wait | Transition:
         if visit.channel != MESSAGING:
@@ -118,6 +119,9 @@ class SendAndWaitForReply:
             return Transition("deliveryFailure", {"error": "not a conversation"})
         body, media, _to, from_ = _message_to_contact(visit)
         timeout = visit.integer("timeout", DEFAULT_REPLY_TIMEOUT, minimum=1)
+        if timeout is not None and timeout > LONGEST_REPLY_WAIT:
+            raise WidgetError(f"timeout is {timeout} seconds; Studio waits {LONGEST_REPLY_WAIT} "
+                              "(30 days, as long as an execution lives) at most")
         callback = visit.links.message_status(visit.execution_sid, visit.name)
         if _replyable(visit, visit.contact, from_):
             differs = from_ != visit.channel_address

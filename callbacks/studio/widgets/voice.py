@@ -18,6 +18,7 @@ from lxml import etree
 from switchboard.callbacks.studio.executions import CALL_OVER
 from switchboard.callbacks.studio.templates import render_markup
 from switchboard.callbacks.studio.widgets.base import (
+    LARGEST_INTEGER,
     VOICE,
     Immediate,
     Transition,
@@ -167,6 +168,23 @@ def gather_input(visit: Visit) -> str:
     return " ".join(listens) or "dtmf"
 
 
+#: Seconds of silence a Gather waits for: Studio's default, and ``<Gather>``'s.
+GATHER_TIMEOUT = 5
+
+
+def gather_timeout(visit: Visit) -> int:
+    """The Gather's ``timeout`` (default 5 seconds). ``<Gather>`` takes a positive whole
+    number; Twilio answers any other (``0``) with a warning (13313) and gathers all the same,
+    with its default: so does Switchboard, the warning logged."""
+    seconds = visit.integer("timeout", GATHER_TIMEOUT, minimum=-LARGEST_INTEGER) or 0
+    if seconds >= 1:
+        return seconds
+    log.warning("flow %s, widget %s: timeout %d is not a number of seconds <Gather> takes "
+                "(1 or more); gathering with its default, %d", visit.flow.name, visit.name,
+                seconds, GATHER_TIMEOUT)
+    return GATHER_TIMEOUT
+
+
 class GatherInputOnCall:
     """``<Gather>`` around the prompt (before it when ``stop_gather`` is false: the prompt
     then plays to its end), listening for keys and for speech as the widget's transitions ask
@@ -181,7 +199,7 @@ class GatherInputOnCall:
             "input": gather_input(visit),
             "action": visit.links.step(visit.name, "gather"),
             "method": "POST",
-            "timeout": visit.integer("timeout", 5, minimum=1),
+            "timeout": gather_timeout(visit),
         }
         digits = visit.integer("number_of_digits")
         if digits:
@@ -276,8 +294,9 @@ DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged
 class ConnectCallTo:
     """``<Dial>`` to one number, several (comma-separated ``to``; the first to answer takes
     the call), a client, a SIP endpoint, a conference, a queue or a Programmable Wireless SIM
-    (``noun`` ``sim``, its SID in ``to``); ``caller_id``, ``timeout``, ``time_limit``,
-    ``record``. ``callCompleted`` after the conversation (or when nobody answered), ``hangup``
+    (``noun`` ``sim``, its SID in ``to``); ``caller_id`` (left blank: Studio's default,
+    ``{{contact.channel.address}}``), ``timeout``, ``time_limit``, ``record``.
+    ``callCompleted`` after the conversation (or when nobody answered), ``hangup``
     when the caller hung up; ``DialCallStatus`` and friends as variables."""
 
     def run(self, visit: Visit) -> Wait:
@@ -289,8 +308,9 @@ class ConnectCallTo:
             "method": "POST",
             "timeout": visit.integer("timeout", 30, minimum=1),
         }
-        if visit.text("caller_id"):
-            attributes["caller_id"] = visit.text("caller_id")
+        caller_id = visit.text("caller_id", visit.contact)
+        if caller_id:
+            attributes["caller_id"] = caller_id
         time_limit = visit.integer("time_limit", minimum=1)
         if time_limit is not None:
             attributes["time_limit"] = time_limit
@@ -405,8 +425,9 @@ class EnqueueCall:
         return Transition("callComplete", variables)
 
 
-#: The fields every voice request carries (Twilio's standard request parameters): not
-#: repeated in a TwiML Redirect's variables, which are what the other TwiML sent back.
+#: The fields Twilio's voice requests carry (its standard request parameters, and an incoming
+#: call's own, such as ``StirVerstat``): not repeated in a TwiML Redirect's variables, which
+#: are what the other TwiML sent back.
 CALL_FIELDS = frozenset({
     "AccountSid", "ApiVersion", "CallSid", "CallStatus", "Called", "Caller", "Direction",
     "From", "To", "FlowEvent", "ForwardedFrom", "CallerName", "ParentCallSid", "CallToken",
