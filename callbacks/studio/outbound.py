@@ -225,20 +225,24 @@ def answer_call(runtime: Runtime, flow: Flow, params: Mapping[str, str], executi
                 ) -> Output:
     """The call Make Outgoing Call placed was answered: its widget takes ``answered`` and the
     execution goes on in the call (its TwiML is the answer). A request that comes before the
-    execution's start was written waits for it."""
+    execution's start was written waits for it. A call answered after its execution ended
+    (``Status=ended`` through the API, say) hangs up: the flow has nothing more to say."""
     output = Output(VOICE)
     values = fields(params)
     db = runtime.database(store_or_engine)
     ends = _deadline(settings)
     found = runs.get(db, execution_sid)
-    execution = None
-    if found is not None and found.flow_sid == flow_sid(flow):
-        execution = runs.claim_waiting(db, found, claim_for=_claim(settings),
-                                        until=ends - ANSWER_MARGIN)
-    if execution is None:
-        log.warning("flow %s: call %s is answered, but its execution %s is not active",
+    if found is None or found.flow_sid != flow_sid(flow):
+        log.warning("flow %s: call %s is answered, but there is no execution %s of the flow",
                     flow.name, values.get("CallSid") or "-", execution_sid)
         output.apologise = True
+        return output
+    execution = runs.claim_waiting(db, found, claim_for=_claim(settings),
+                                   until=ends - ANSWER_MARGIN)
+    if execution is None:
+        log.info("flow %s: call %s is answered after its execution %s ended: it hangs up",
+                 flow.name, values.get("CallSid") or "-", execution_sid)
+        output.voice.hangup()
         return output
     if execution.widget != widget or execution.waiting_for != OUTGOING_CALL:
         runs.release(db, execution)
@@ -255,9 +259,11 @@ def answer_call(runtime: Runtime, flow: Flow, params: Mapping[str, str], executi
 def call_status(runtime: Runtime, flow: Flow, params: Mapping[str, str], execution_sid: str,
                 widget: str, *, store_or_engine: Any, settings: Settings, links: Links) -> None:
     """The status callback of the call Make Outgoing Call placed: a call that ends without an
-    answer takes ``busy``, ``noAnswer`` or ``failed``; a call that ends after it ends the
-    execution (as a caller hanging up does). A callback that comes before the execution's
-    start was written waits for it."""
+    answer takes ``busy``, ``noAnswer`` or ``failed`` (a ``canceled`` one ``failed``) if the
+    execution still waits for it; an answered call that ends (``completed``) ends the
+    execution (as a caller hanging up does). A callback that comes again after the execution
+    moved on changes nothing; one that comes before the execution's start was written waits
+    for it."""
     values = fields(params)
     status = values.get("CallStatus") or ""
     if status not in CALL_OVER:
@@ -278,5 +284,5 @@ def call_status(runtime: Runtime, flow: Flow, params: Mapping[str, str], executi
         return
     runs.release(db, execution)
     call_sid = values.get("CallSid")
-    if call_sid and execution.call_sid == call_sid:
+    if status == "completed" and call_sid and execution.call_sid == call_sid:
         runs.end_call_executions(store_or_engine, call_sid, status)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.store import StoreUnavailable
@@ -96,8 +96,12 @@ def register(bp: Blueprint) -> None:
     @bp.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        return ApiError(status, HTTP_CODES.get(status, 20001),
-                        error.description or error.name).response()
+        message = error.description or error.name
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if status == 413 and limit:
+            message = (f"Request Entity Too Large: this server takes request bodies of up to "
+                       f"{limit} bytes; send less (a smaller Parameters or Definition)")
+        return ApiError(status, HTTP_CODES.get(status, 20001), message).response()
 
     @bp.errorhandler(StoreUnavailable)
     def store_down(error: StoreUnavailable) -> Response:
