@@ -522,8 +522,8 @@ def simulator_blueprint() -> Any:
     the API root of the emulator's REST app (``/2010-04-01``), with its Basic auth:
 
     - ``POST /Accounts/{AccountSid}/Simulator/Calls.json`` (``To``, ``From``, ``Digits``,
-      ``Speech``, ``DialOutcome``, ``RecordSeconds``, ``Verbose``): calls the number ``To`` of
-      that account from ``From`` and answers when the call is over;
+      ``Speech``, ``DialOutcome``, ``RecordSeconds``, ``StirVerstat``, ``Verbose``): calls the
+      number ``To`` of that account from ``From`` and answers when the call is over;
     - ``POST /Accounts/{AccountSid}/Simulator/Messages.json`` (``To``, ``From``, ``Body``,
       ``MediaUrl``, ``Verbose``): texts it.
 
@@ -561,7 +561,12 @@ def simulator_blueprint() -> Any:
                 script = script_from_form(form)
             except ValueError as error:
                 raise APIError(400, 21100, str(error)) from None
-            transcript = ctx.phone.inbound_call(to, from_, script=script, on_event=collect)
+            verstat = form.get("StirVerstat") or None
+            if verstat is not None and verstat not in STIR_VERSTATS:
+                raise APIError(400, 21100, f"StirVerstat: {verstat!r} is not one of "
+                                           f"{', '.join(STIR_VERSTATS)}")
+            transcript = ctx.phone.inbound_call(to, from_, script=script, on_event=collect,
+                                                stir_verstat=verstat)
         else:
             transcript = ctx.phone.inbound_sms(to, from_, form.get("Body") or "",
                                                form.getlist("MediaUrl"), on_event=collect)

@@ -28,7 +28,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from switchboard.cli.common import MissingCommand, OneLineCommand, OneLineError, profile_name
+from switchboard.cli.common import (
+    MissingCommand,
+    OneLineCommand,
+    OneLineError,
+    config_ref_option,
+    settings_error,
+)
 from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
@@ -159,14 +165,7 @@ class OperationCommand(OneLineCommand):
 def operation_command(operation: Operation, name: str | None = None) -> click.Command:
     """The click command that runs ``operation``."""
     params: list[click.Parameter] = [_option(a) for a in operation.attributes]
-    params.append(
-        click.Option(
-            ["--config-ref", "config_ref"],
-            metavar="NAME",
-            callback=profile_name,
-            help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
-        )
-    )
+    params.append(config_ref_option())
     if operation.lists:
         params += [
             click.Option(["--limit"], type=click.IntRange(min=1), help="Stop after this many."),
@@ -211,8 +210,7 @@ def _run(
     try:
         client = TwilioClient.from_settings(settings=load_settings(config_ref))
     except (ConfigError, ValidationError) as error:
-        # a setting or profile that cannot be used: status 2, as every command gives it
-        raise OneLineError(str(error)) from None
+        raise settings_error(error) from None
     with client:
         try:
             result = operation(client, **values)

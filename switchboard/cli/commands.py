@@ -46,10 +46,13 @@ def run_command() -> click.Command:
     """Flask's ``run``, whose ``--host`` and ``--port`` are checked before the app is loaded
     as ``switchboard emulator`` checks them: a port in 0..65535 (0: any free port), a host
     that resolves, an address that can be listened on (else one line naming the option,
-    exit status 2). Every ``switchboard.*`` logger's records are made safe
+    exit status 2). ``--config-ref NAME`` serves the app of that settings profile, as
+    ``SWITCHBOARD_PROFILE=NAME`` would. Every ``switchboard.*`` logger's records are made safe
     (:func:`~switchboard.callbacks.logs.filter_switchboard_loggers`), also for an app named
     with ``--app`` that uses the REST client without Switchboard's app."""
     from flask.cli import run_command as flask_run
+
+    from switchboard.cli.common import config_ref_option
 
     command = copy.copy(flask_run)
     params = []
@@ -63,11 +66,12 @@ def run_command() -> click.Command:
             assert isinstance(param, click.Option)
             param.callback = _host
         params.append(param)
-    command.params = params
+    command.params = [*params, config_ref_option()]
     serve = flask_run.callback
     assert serve is not None
 
-    def checked(**options: Any) -> Any:
+    def checked(config_ref: str | None, **options: Any) -> Any:
+        # the profile is read from the command's parameters when the app is loaded
         from switchboard.callbacks.logs import filter_switchboard_loggers
 
         _listenable(options["host"], options["port"])

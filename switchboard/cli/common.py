@@ -63,6 +63,14 @@ def argument_error(message: str) -> OneLineError:
     return OneLineError(f"{typed_command(context)}: {message}" if context else message)
 
 
+def settings_error(error: Exception | str) -> OneLineError:
+    """A setting or profile the running command cannot use (a ``ConfigError``, or the REST
+    client refusing the account): one line starting with the command as typed, as its
+    argument errors do (``call: TWILIO_ACCOUNT_SID: 'AC123' is not an account SID ...``),
+    with the usage exit status."""
+    return argument_error(str(error))
+
+
 def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--config-ref NAME``: a profile's name; an empty one is refused rather than taken for
     the environment's settings."""
@@ -71,6 +79,20 @@ def profile_name(ctx: click.Context, param: click.Parameter, value: str | None) 
             f"{value!r} is not a profile name (a [profiles.NAME] table); leave the option out "
             "for the environment's settings")
     return value
+
+
+#: ``--config-ref NAME`` (the parameter ``config_ref``) as the commands that read the settings
+#: take it: a profile's name, checked by :func:`profile_name`.
+CONFIG_REF: dict[str, Any] = {
+    "metavar": "NAME",
+    "callback": profile_name,
+    "help": "The settings profile to use (a [profiles.NAME] table); default: the environment.",
+}
+
+
+def config_ref_option() -> click.Option:
+    """``--config-ref NAME`` (:data:`CONFIG_REF`), for a command built from its parameters."""
+    return click.Option(["--config-ref", "config_ref"], **CONFIG_REF)
 
 
 class MissingCommand(click.UsageError):
@@ -115,15 +137,17 @@ def server_options(command: F) -> F:
         metavar="URL",
         help="This server's public base URL (default: SWITCHBOARD_PUBLIC_URL).",
     )(command)
-    return click.option(
-        "--config-ref",
-        metavar="NAME",
-        callback=profile_name,
-        help="The settings profile to use (a [profiles.NAME] table); default: the environment.",
-    )(command)
+    return with_config_ref(command)
+
+
+def with_config_ref(command: F) -> F:
+    """Add ``--config-ref NAME`` (:data:`CONFIG_REF`) to the command ``command`` becomes."""
+    return click.option("--config-ref", "config_ref", **CONFIG_REF)(command)
 
 
 def connect(config_ref: str | None) -> tuple[Settings, TwilioClient]:
+    """The settings (of the profile ``config_ref``) and a REST client for their account; a
+    setting or profile that cannot be used is :func:`settings_error`."""
     from switchboard.api import TwilioClient, ValidationError
     from switchboard.config import ConfigError, load_settings
 
@@ -131,8 +155,7 @@ def connect(config_ref: str | None) -> tuple[Settings, TwilioClient]:
         settings = load_settings(config_ref)
         return settings, TwilioClient.from_settings(settings=settings)
     except (ConfigError, ValidationError) as error:
-        # a setting or profile that cannot be used: status 2, as every command gives it
-        raise OneLineError(str(error)) from None
+        raise settings_error(error) from None
 
 
 def public_url_option(settings: Settings, public_url: str | None, allow_insecure: bool) -> str:
@@ -147,7 +170,7 @@ def public_url_option(settings: Settings, public_url: str | None, allow_insecure
             name="--public-url" if given else PUBLIC_URL_SETTING,
         )
     except ProvisioningError as error:
-        raise (argument_error(str(error)) if given else one_line(error, 2)) from None
+        raise (argument_error(str(error)) if given else settings_error(error)) from None
 
 
 def one_line(error: Exception, exit_code: int = 1) -> click.ClickException:

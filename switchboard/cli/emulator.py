@@ -8,7 +8,7 @@ import socket
 
 import click
 
-from switchboard.cli.common import OneLineError, profile_name
+from switchboard.cli.common import profile_name, settings_error
 
 EXAMPLE_HOST = "like 127.0.0.1"
 
@@ -72,6 +72,7 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     server work with it from the same settings; otherwise it makes one up and prints it. Point
     the client at it with TWILIO_API_BASE_URL.
     """
+    from switchboard.callbacks.logs import filter_switchboard_loggers, secrets_of
     from switchboard.config import ConfigError, load_settings
     from switchboard.emulator import Emulator
     from switchboard.emulator.faults import FaultInjector, parse_fault
@@ -90,12 +91,15 @@ def emulator_command(host: str, port: int, faults: tuple[str, ...], seed: int, q
     try:
         settings = load_settings(profile)
     except ConfigError as error:
-        raise OneLineError(str(error)) from None  # a setting that cannot be used, as elsewhere
+        raise settings_error(error) from None
     account_sid = settings.account_sid
     token = settings.auth_token.reveal() if settings.auth_token else None
     made_up_token = token is None
 
     emu = Emulator(account_sid, token, host, port, seed=seed, log=not quiet)
+    # what the emulator and the app code it runs log: one line each, no credential (a
+    # made-up token included), however logging is set up
+    filter_switchboard_loggers(hidden=[*secrets_of(settings), emu.auth_token])
     if settings.api_key_sid and settings.api_key_secret:
         emu.state.add_api_key(key_sid=settings.api_key_sid,
                               secret=settings.api_key_secret.reveal())

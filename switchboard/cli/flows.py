@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from switchboard.cli.common import CommandGroup, OneLineCommand, OneLineError, flat
+from switchboard.cli.common import (
+    CommandGroup,
+    OneLineCommand,
+    OneLineError,
+    flat,
+    settings_error,
+    with_config_ref,
+)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -35,21 +42,22 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _folder(where: str = "") -> Path:
-    """The flows folder; else one line, starting with ``where`` (``"flows run: "``)."""
+def _folder(profile: str | None = None) -> Path:
+    """The flows folder (of the settings profile ``profile``); else one line starting with
+    the command as typed (``flows run: ...``), as a setting the command cannot use is."""
     from switchboard.callbacks.studio.loader import flows_dir
     from switchboard.config import ConfigError, load_settings
 
     try:
-        folder = flows_dir(load_settings().flows_dir)
+        folder = flows_dir(load_settings(profile).flows_dir)
     except ConfigError as error:
-        raise OneLineError(f"{where}{error}") from None
+        raise settings_error(error) from None
     if folder is None:
-        raise OneLineError(
-            f"{where}no flows folder: set {FLOWS_DIR_VARIABLE} or create flows/ in the working "
+        raise settings_error(
+            f"no flows folder: set {FLOWS_DIR_VARIABLE} or create flows/ in the working "
             "folder, with one NAME.json file per flow")
     if not folder.is_dir():
-        raise OneLineError(f"{where}{FLOWS_DIR_VARIABLE}: {str(folder)!r} is not a folder")
+        raise settings_error(f"{FLOWS_DIR_VARIABLE}: {str(folder)!r} is not a folder")
     return folder
 
 
@@ -229,15 +237,19 @@ FAILURES_SHOWN = 20
 @click.option("--campaign", metavar="NAME",
               help="With --contacts: the campaign's name, to resume it (default: the flow's "
                    "name and the file's hash).")
+@with_config_ref
 def run_command(name: str, to: str | None, from_: str, parameters: str | None,
-                contacts: Path | None, rate: float, campaign: str | None) -> None:
+                contacts: Path | None, rate: float, campaign: str | None,
+                config_ref: str | None) -> None:
     """Start the flow NAME as Studio's REST API does (its trigger's incomingRequest): for one
     contact (--to), or for each row of a CSV file (--contacts), at --rate a second.
 
     A number that opted out (STOP) is skipped. A run over a file can be stopped (Ctrl-C) and
     run again: no contact gets a second execution. Prints the execution's JSON (--to) or a
     summary; exits 1 when an execution could not be started or its message not sent (such a
-    contact is tried again by the next run), 2 when no Twilio account is configured.
+    contact is tried again by the next run), 2 when no Twilio account is configured. The
+    flows folder, database and account are those of the settings (--config-ref NAME: of
+    that profile).
     """
     from switchboard.callbacks.studio.campaigns import ContactsError, read_contacts
 
@@ -255,7 +267,7 @@ def run_command(name: str, to: str | None, from_: str, parameters: str | None,
     if to is not None:
         _check_number("--to", to)
     data = _parameters(parameters)
-    flow, flows = _runnable(name)
+    flow, flows = _runnable(name, config_ref)
     read: Contacts | None = None
     if contacts is not None:
         try:
@@ -307,13 +319,13 @@ def _parameters(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _runnable(name: str) -> tuple[Flow, dict[str, Flow]]:
-    """The flow ``name`` of the flows folder (and all of them, for its subflows), checked to
-    start on a REST API request."""
+def _runnable(name: str, profile: str | None) -> tuple[Flow, dict[str, Flow]]:
+    """The flow ``name`` of the flows folder (of the profile ``profile``), and all of them,
+    for its subflows, checked to start on a REST API request."""
     from switchboard.callbacks.studio.definition import FlowError
     from switchboard.callbacks.studio.loader import load_flows
 
-    folder = _folder("flows run: ")
+    folder = _folder(profile)
     try:
         flows = load_flows(folder, warn=_echo_warning)
     except FlowError as error:

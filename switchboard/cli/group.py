@@ -26,6 +26,7 @@ from switchboard.cli.common import (
     command_name,
     flat,
     require_command,
+    typed_command,
 )
 from switchboard.config import ConfigError
 
@@ -46,8 +47,8 @@ def named_app(context: click.Context | None) -> str | None:
 
 #: Commands that load the app for its store, not to serve webhooks: what a server logs at
 #: start-up (the database down, signatures unchecked) is not theirs to say; they say what
-#: concerns them in their own one line. Their ``--config-ref`` picks the app's profile too,
-#: so that its store (opt-outs, what they place) is that profile's database.
+#: concerns them in their own one line. (The ``--config-ref`` of any command, theirs and
+#: ``run``'s, picks the app's profile, so that its store is that profile's database.)
 CLIENT_COMMANDS = frozenset({"call", "sms", "flows run"})
 
 #: The variable ``create_app()`` reads the profile from when its config names none.
@@ -80,7 +81,8 @@ def environment_variable(name: str, value: str) -> Iterator[None]:
 
 def _create_app() -> Flask:
     """The app for Flask's commands: Switchboard's, or the one named by ``--app`` (loaded as
-    ``flask --app`` would). A settings error is one line (``Error: ...``), not a traceback.
+    ``flask --app`` would). A settings error is one line starting with the command as typed
+    (``Error: run: SWITCHBOARD_VOICE: ...``), as its argument errors do, not a traceback.
 
     The command's ``--config-ref NAME`` selects the app's profile either way: Switchboard's
     app gets it in its config; for a named app, which Flask imports (or whose factory it
@@ -96,17 +98,18 @@ def _create_app() -> Flask:
 
     from switchboard.callbacks import create_app
 
-    config: dict[str, object] | None = None
+    config: dict[str, object] = {}
     if context is not None and command_name(context) in CLIENT_COMMANDS:
-        config = {"QUIET_START": True}
-        if profile is not None:
-            config[PROFILE_VARIABLE] = profile
+        config["QUIET_START"] = True
+    if profile is not None:
+        config[PROFILE_VARIABLE] = profile
     from switchboard.callbacks.studio.definition import FlowError
 
     try:
-        return create_app(config)
+        return create_app(config or None)
     except (ConfigError, FlowError) as error:
-        raise NoAppException(str(error)) from None
+        where = f"{typed_command(context)}: " if context and context.parent else ""
+        raise NoAppException(f"{where}{error}") from None
 
 
 def load_named_app(import_path: str) -> Flask:
@@ -136,8 +139,9 @@ _NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
 def one_line_usage_errors() -> Iterator[None]:
     """Turn click's usage errors (a bad or missing argument, an unknown command) into one line,
     ``Error: COMMAND: what is wrong``, with the usage exit status 2 and no usage block; an app
-    that cannot be loaded (a wrong setting) is ``Error: what is wrong``. A group called with no
-    command still shows its help, on stderr, with exit status 2."""
+    that cannot be loaded is its own line as it is (a wrong setting after the command,
+    :func:`_create_app`; an ``--app`` that raises, naming it). A group called with no command
+    still shows its help, on stderr, with exit status 2."""
     try:
         yield
     except (MissingCommand, *_NO_ARGS_IS_HELP):

@@ -25,7 +25,6 @@ import click
 
 from switchboard.cli.common import (
     OneLineCommand,
-    OneLineError,
     argument_error,
     connect,
     flat,
@@ -34,6 +33,7 @@ from switchboard.cli.common import (
     public_url_option,
     refused,
     server_options,
+    settings_error,
     typed_command,
     usage_error,
 )
@@ -100,7 +100,7 @@ def _database_flow(sid: str, config_ref: str | None) -> Flow | None:
     try:
         store = create_app(config).extensions["switchboard"].store
     except ConfigError as error:
-        raise OneLineError(str(error)) from None
+        raise settings_error(error) from None
     try:
         found = get_flow(store, sid)
         if found is None:

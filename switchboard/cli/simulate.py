@@ -33,13 +33,13 @@ import click
 from switchboard.api.errors import ValidationError
 from switchboard.api.validation import MAX_MEDIA_URLS, e164, url
 from switchboard.cli.common import (
+    CONFIG_REF,
     CommandGroup,
-    OneLineError,
     argument_error,
     check_body,
     command_name,
     flat,
-    profile_name,
+    settings_error,
     usage_error,
 )
 from switchboard.config.validation import redact_url
@@ -114,10 +114,22 @@ def _digits(name: str, value: object) -> object:
         raise ValidationError(name, str(error)) from None
 
 
+def stir_verstat(name: str, value: object) -> object:
+    """A SHAKEN/STIR verification result as Twilio reports it in ``StirVerstat`` (one of
+    :data:`switchboard.emulator.caller.STIR_VERSTATS`, spelt as Twilio spells it)."""
+    from switchboard.emulator.caller import STIR_VERSTATS
+
+    if value not in STIR_VERSTATS:
+        raise ValidationError(name, f"{value!r} is not a StirVerstat Twilio sends; one of "
+                                    f"{', '.join(STIR_VERSTATS)}")
+    return value
+
+
 NUMBER = Checked("number", e164)
 URL = Checked("url", url)
 EMULATOR_URL = Checked("url", emulator_url)
 DIGITS = Checked("keys", _digits)
+STIR_VERSTAT = Checked("verstat", stir_verstat)
 
 
 @dataclass
@@ -155,7 +167,7 @@ def _settings(profile: str | None) -> Any:
     try:
         return load_settings(profile)
     except ConfigError as error:
-        raise OneLineError(str(error)) from None
+        raise settings_error(error) from None
 
 
 def _credentials(settings: Any) -> tuple[str | None, str | None]:
@@ -199,7 +211,7 @@ def _in_process(settings: Any, profile: str | None, to: str, flow: str | None = 
         try:
             app = create_app(config)
         except ConfigError as error:
-            raise OneLineError(str(error)) from None
+            raise settings_error(error) from None
         extension = app.extensions["switchboard"]
     base = (settings.public_url or "http://localhost").rstrip("/")
     routes = BUNDLED_ROUTES
@@ -346,13 +358,13 @@ def _default_emulator(settings: Any) -> str | None:
     try:
         return emulator_url("TWILIO_API_BASE_URL", base)
     except ValidationError as error:
-        raise OneLineError(str(error)) from None
+        raise settings_error(error) from None
 
 
 def _emulator(settings: Any, base: str) -> EmulatorAPI:
     account_sid, token = _credentials(settings)
     if not account_sid or not token:
-        raise OneLineError(
+        raise settings_error(
             "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be the emulator's account to read "
             "its numbers (or use --url URL or --in-process)")
     api = EmulatorAPI(base, account_sid, token)
@@ -485,9 +497,7 @@ def _common(function: Any) -> Any:
         click.option("--fallback-url", default=None, type=URL, metavar="URL",
                      help="With --url: the fallback URL to try when the URL fails."),
         click.option("--verbose", "-v", is_flag=True, help="Show every HTTP exchange."),
-        click.option("--config-ref", "profile", default=None, metavar="NAME",
-                     callback=profile_name,
-                     help="Use this settings profile."),
+        click.option("--config-ref", "profile", **CONFIG_REF),
     ]):
         function = option(function)
     return function
@@ -515,17 +525,23 @@ def simulate_group() -> None:
               help="With --url: where to send the call's status callbacks.")
 @click.option("--interactive", "-i", is_flag=True,
               help="Type the keys yourself at each Gather (from the terminal).")
+@click.option("--stir-verstat", default=None, type=STIR_VERSTAT, metavar="VERSTAT",
+              help="The caller's SHAKEN/STIR verification, sent as StirVerstat as Twilio "
+                   "sends it (e.g. TN-Validation-Passed-A; default: none, as for a call that "
+                   "came without a SHAKEN PASSporT).")
 def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None,
                   in_process: bool, flow: str | None, fallback_url: str | None, verbose: bool,
                   profile: str | None, digits: str | None, speech: tuple[str, ...],
                   dial_outcomes: tuple[str, ...], record_seconds: int,
-                  status_callback: str | None, interactive: bool) -> None:
+                  status_callback: str | None, interactive: bool,
+                  stir_verstat: str | None) -> None:
     """Call the number --to and print what the caller hears.
 
     \b
     switchboard simulate call --to +15551230000 --in-process --digits 2
     switchboard simulate call --to +15551230000 --in-process --flow ivr_voicemail --digits 3
     switchboard simulate call --to +15551230000 --url http://127.0.0.1:5000/voice -i
+    switchboard simulate call --to +15551230000 --in-process --stir-verstat TN-Validation-Passed-A
     """
     from switchboard.emulator.script import CallScript, RecordingTake, parse_dial_outcome
 
@@ -555,6 +571,7 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
         ("To", to), ("From", from_), ("Digits", digits or ""), ("RecordSeconds",
                                                                 str(record_seconds)),
         *[("Speech", text) for text in speech], *[("DialOutcome", d) for d in dial_outcomes],
+        *([("StirVerstat", stir_verstat)] if stir_verstat else []),
     ]
     target = _target("call", to=to, url=url, emulator_url=emulator_url, in_process=in_process,
                      fallback_url=fallback_url, status_callback=status_callback,
@@ -562,7 +579,8 @@ def simulate_call(to: str, from_: str, url: str | None, emulator_url: str | None
     if target is None:
         return
     click.echo(f"Calling {to} from {from_} ({target.description})")
-    transcript = target.phone.inbound_call(to, from_, script=script, on_event=_printer(verbose))
+    transcript = target.phone.inbound_call(to, from_, script=script, on_event=_printer(verbose),
+                                           stir_verstat=stir_verstat)
     _epilogue(target, transcript, verbose)
 
 

@@ -460,7 +460,8 @@ def test_a_bad_public_url_setting_is_named_as_the_setting(
     code, output = invoke("sms", "--to", TO, "--from", FROM, "--body", "x")
     assert code in (1, 2)  # 2 when the settings refuse it as the app is loaded
     assert output == (
-        "Error: SWITCHBOARD_PUBLIC_URL: 'https://switch board.example.com' is not a valid URL\n"
+        "Error: sms: SWITCHBOARD_PUBLIC_URL: 'https://switch board.example.com' is not a valid "
+        "URL\n"
     )
     assert "--public-url" not in output
     assert twilio_env.requests == []

@@ -47,7 +47,7 @@ def test_the_cli_error_for_such_a_public_url_hides_the_password(
     monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", f"https://sb:pa/{PASSWORD}@example.com")
     result = CliRunner().invoke(cli, ["routes"])
     assert result.exit_code == 2
-    assert "Error: SWITCHBOARD_PUBLIC_URL:" in result.output
+    assert "Error: routes: SWITCHBOARD_PUBLIC_URL:" in result.output
     assert PASSWORD not in result.output
 
 
@@ -253,5 +253,5 @@ def test_a_byte_the_environment_could_not_decode_is_a_config_error(
     assert "tok" not in str(caught.value)
     result = CliRunner().invoke(cli, ["routes"])
     assert result.exit_code == 2
-    assert f"Error: {name}: is not UTF-8 text" in result.output
+    assert f"Error: routes: {name}: is not UTF-8 text" in result.output
     assert "Traceback" not in result.output

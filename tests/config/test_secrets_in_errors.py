@@ -133,4 +133,5 @@ def test_the_command_line_says_it_on_stderr_without_the_secret(
     assert done.returncode == 2, done.stderr
     _assert_hidden(done.stdout + done.stderr)
     [line] = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
-    assert line.startswith(f"Error: {variable}: ")
+    assert line.startswith(f"Error: {command[0] if command[0] == 'emulator' else command[1]}: "
+                           f"{variable}: ")

@@ -311,7 +311,7 @@ def test_credentials_in_the_api_base_url_are_refused_as_api_does(
                        recorder.url.replace("http://", f"http://u:{PASSWORD}@"))
     line = assert_one_line_error(
         switchboard("simulate", "sms", "--to", NUMBER, "--body", "hours"), exit_code=2)
-    assert line == ("Error: TWILIO_API_BASE_URL: must not hold credentials; set "
+    assert line == ("Error: simulate sms: TWILIO_API_BASE_URL: must not hold credentials; set "
                     "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
     assert recorder.received == []
 

@@ -266,5 +266,5 @@ def test_a_fault_its_injector_refuses_is_a_usage_error_before_start() -> None:
 def test_a_setting_that_cannot_be_used_is_status_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
     monkeypatch.setattr(Emulator, "start", lambda self: pytest.fail("started"))
-    line = emulator("--port", "0", prefix="Error: TWILIO_ACCOUNT_SID: ")  # as every command
+    line = emulator("--port", "0", prefix="Error: emulator: TWILIO_ACCOUNT_SID: ")
     assert "'AC123' is not an account SID" in line

@@ -32,7 +32,7 @@ def test_a_flask_command_says_what_is_wrong_in_one_line(wrong_settings: None) ->
     assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert errors == [
-        "Error: TWILIO_ACCOUNT_SID: 'ACnot-a-sid' is not an account SID"
+        "Error: routes: TWILIO_ACCOUNT_SID: 'ACnot-a-sid' is not an account SID"
         " (AC followed by 32 hexadecimal digits)"
     ]
     assert "Traceback" not in result.output
@@ -78,7 +78,8 @@ def test_a_wrong_database_url_does_not_show_its_password(
     )
     result = CliRunner().invoke(cli, ["routes"])
     assert result.exit_code == 2
-    assert "Error: SWITCHBOARD_DATABASE_URL: database 'mysql' is not supported" in result.output
+    assert ("Error: routes: SWITCHBOARD_DATABASE_URL: database 'mysql' is not supported"
+            in result.output)
     assert PASSWORD not in result.output
 
 

@@ -70,6 +70,6 @@ def test_switchboard_run_says_which_setting_in_one_line(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("Error: SWITCHBOARD_VOICE: 'Robot' is not a <Say> voice")
+    assert result.stderr.startswith("Error: run: SWITCHBOARD_VOICE: 'Robot' is not a <Say> voice")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr

@@ -96,9 +96,11 @@ def test_check_invalid_json_is_located(folder: Path) -> None:
      "Error: flows check: Invalid value for '[FILE|FOLDER]...': Path 'nope.json' does not "
      "exist."),
     (["check"], {"SWITCHBOARD_FLOWS_DIR": "missing"},
-     "Error: SWITCHBOARD_FLOWS_DIR: 'missing' is not a folder; create it or fix the path"),
+     "Error: flows check: SWITCHBOARD_FLOWS_DIR: 'missing' is not a folder; create it or fix "
+     "the path"),
     (["list"], {"SWITCHBOARD_FLOWS_DIR": "missing"},
-     "Error: SWITCHBOARD_FLOWS_DIR: 'missing' is not a folder; create it or fix the path"),
+     "Error: flows list: SWITCHBOARD_FLOWS_DIR: 'missing' is not a folder; create it or fix the "
+     "path"),
     (["show", "nope"], {},
      "Error: flows show: no flow named 'nope' in flows (flows: ivr_voicemail, "
      "sms_reply_loop)"),
@@ -120,8 +122,8 @@ def test_without_a_flows_folder_check_says_how_to_give_one(tmp_path: Path,
     result = run("check", SWITCHBOARD_FLOWS_DIR=None)
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: no flows folder: set SWITCHBOARD_FLOWS_DIR or create flows/ in the working "
-        "folder, with one NAME.json file per flow\n")
+        "Error: flows check: no flows folder: set SWITCHBOARD_FLOWS_DIR or create flows/ in "
+        "the working folder, with one NAME.json file per flow\n")
 
 
 def test_flows_without_a_command_shows_its_help_and_exits_2(folder: Path) -> None:
