@@ -35,9 +35,9 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
-def make_app(emulator: Emulator, database_url: str, **config: Any) -> Flask:
-    """The app as Twilio's REST side and webhooks know it: the emulator's account."""
-    settings = {
+def app_settings(emulator: Emulator, database_url: str) -> dict[str, Any]:
+    """The settings of an app on the emulator's account, its notices going to :data:`OPERATOR`."""
+    return {
         "TESTING": True,
         "TWILIO_ACCOUNT_SID": emulator.account_sid,
         "TWILIO_AUTH_TOKEN": emulator.auth_token,
@@ -46,7 +46,11 @@ def make_app(emulator: Emulator, database_url: str, **config: Any) -> Flask:
         "SWITCHBOARD_DATABASE_URL": database_url,
         "SWITCHBOARD_FORWARD_NUMBER": OPERATOR,
     }
-    settings.update(config)
+
+
+def make_app(emulator: Emulator, database_url: str, **config: Any) -> Flask:
+    """The app as Twilio's REST side and webhooks know it: the emulator's account."""
+    settings = {**app_settings(emulator, database_url), **config}
     app = create_app(settings)
     made = app.extensions.pop(NOTICES_EXTENSION, None)   # each test registers its own
     if made is not None:

@@ -30,6 +30,7 @@ from .conftest import (
     NUMBER,
     OPERATOR,
     PUBLIC_URL,
+    app_settings,
     make_app,
     notices_of,
     post,
@@ -62,15 +63,7 @@ def answered_then_killed(emulator: Emulator, database_url: str, params: dict[str
     """Run :data:`ANSWER_AND_WAIT` for ``params`` in a new process, kill it with SIGKILL once
     it has answered; the status it answered."""
     url = PUBLIC_URL + "/voice/recording-status"
-    settings = {
-        "TESTING": True,
-        "TWILIO_ACCOUNT_SID": emulator.account_sid,
-        "TWILIO_AUTH_TOKEN": emulator.auth_token,
-        "TWILIO_API_BASE_URL": emulator.url,
-        "SWITCHBOARD_PUBLIC_URL": PUBLIC_URL,
-        "SWITCHBOARD_DATABASE_URL": database_url,
-        "SWITCHBOARD_FORWARD_NUMBER": OPERATOR,
-    }
+    settings = app_settings(emulator, database_url)
     headers = signed_headers(emulator.auth_token, url, params)
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(
