@@ -287,10 +287,6 @@ class Phone:
         transcript = Transcript("call", sid=sid)
         self.remember(sid, transcript)
         current = self.state.get("calls", sid) or call
-        if current.get("status") == "canceled":  # canceled while queued: no callbacks
-            transcript.status = "canceled"
-            transcript.done.set()
-            return transcript
         app: dict[str, Any] = {}
         if current.get("application_sid"):
             app = self.state.get("applications", current["application_sid"]) or {}
@@ -310,19 +306,24 @@ class Phone:
         )
         progress = CallProgress(runner, status_callback, status_method,
                                 current.get("status_callback_event"))
-        runner.ctx.call_status = "initiated"
-        self.state.update_call(sid, status="initiated")
-        progress.send("initiated", "initiated")
-        runner.ctx.call_status = "ringing"
-        self.state.update_call(sid, status="ringing")
-        progress.send("ringing", "ringing")
+        for stage in ("initiated", "ringing"):
+            if not self._dialing(runner, stage):
+                self._finish(runner, progress, "canceled")
+                return transcript
+            progress.send(stage, stage)
         outcome = self.call_outcomes.get(to)
         if outcome and outcome not in {"answered", "completed"}:
             runner.advance(int(current.get("timeout") or 60) if outcome == "no-answer" else 2)
             transcript.add("dial", f"{to}: {outcome}")
             self._finish(runner, progress, outcome)
             return transcript
-        runner.answer()
+        with self.state.lock:  # canceled before it is answered, or answered
+            canceled = self._was_canceled(sid)
+            if not canceled:
+                runner.answer()
+        if canceled:
+            self._finish(runner, progress, "canceled")
+            return transcript
         progress.send("answered", "in-progress")
         if current.get("twiml"):
             document = str(current["twiml"]).encode()
@@ -341,6 +342,21 @@ class Phone:
             status = "failed"
         self._finish(runner, progress, status)
         return transcript
+
+    def _was_canceled(self, sid: str) -> bool:
+        """Whether the REST side canceled call ``sid`` (``Status=canceled``, or ``completed``
+        before it was answered)."""
+        return (self.state.get("calls", sid) or {}).get("status") == "canceled"
+
+    def _dialing(self, runner: CallRunner, stage: str) -> bool:
+        """Move an outbound call on to ``stage`` (``initiated``, ``ringing``); False, and the
+        call left as it is, when the REST side canceled it first."""
+        with self.state.lock:
+            if self._was_canceled(runner.ctx.call_sid):
+                return False
+            self.state.update_call(runner.ctx.call_sid, status=stage)
+        runner.ctx.call_status = stage
+        return True
 
     def _runner(self, call: dict[str, Any], transcript: Transcript, script: CallScript, *,
                 call_status: str, fallback_url: str | None = None,
@@ -403,6 +419,9 @@ class Phone:
             fields["end_time"] = rfc2822(ctx.started_at + timedelta(seconds=seconds))
         else:
             fields["start_time"] = None
+            ended = self.state.get("calls", ctx.call_sid) or {}
+            if ended.get("status") == status and ended.get("end_time"):
+                fields["end_time"] = ended["end_time"]  # canceled through the REST API then
         self.state.update_call(ctx.call_sid, **fields)
         extra = {"CallDuration": str(seconds), "Duration": str(math.ceil(seconds / 60)),
                  "SipResponseCode": SIP_RESPONSE_CODES.get(status, "487")}

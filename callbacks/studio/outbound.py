@@ -13,6 +13,8 @@ for any conversation (:meth:`~switchboard.callbacks.studio.runtime.Runtime.messa
 
 One active execution per flow and contact: a second start while one is active raises
 :class:`~switchboard.callbacks.studio.executions.AlreadyActive` (Twilio's error 20409).
+Parameters an execution cannot carry raise
+:class:`~switchboard.callbacks.studio.parameters.ParametersError`, as the REST API refuses them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from switchboard.callbacks.studio import executions as runs
 from switchboard.callbacks.studio.context import fields, flow_sid, new_context
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import ACTIVE, CALL_OVER, Execution
+from switchboard.callbacks.studio.parameters import ParametersError, check_parameters
 from switchboard.callbacks.studio.runtime import (
     ANSWER_MARGIN,
     OUTGOING_CALL,
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.callbacks.studio")
 
-__all__ = ["AlreadyActive", "MakeOutgoingCall", "start_execution"]
+__all__ = ["AlreadyActive", "MakeOutgoingCall", "ParametersError", "start_execution"]
 
 AlreadyActive = runs.AlreadyActive
 
@@ -106,7 +109,11 @@ def start_execution(
     trigger), with ``flow.data`` = ``parameters``, and run it until it waits or ends: the
     execution as it then stands (``status`` ``ended`` when the flow ended at once).
 
-    :class:`AlreadyActive` when the flow has an active execution for ``to`` already.
+    :class:`AlreadyActive` when the flow has an active execution for ``to`` already;
+    :class:`ParametersError` (a ``ValueError``), before anything is written or sent, for
+    ``parameters`` that are not a mapping or hold what JSON cannot carry (nesting deeper than
+    64 levels, ``inf`` or ``NaN``, a lone UTF-16 surrogate, a value that is not JSON's):
+    :func:`~switchboard.callbacks.studio.parameters.check_parameters`.
     ``store_or_engine`` holds the executions (the app's store, or an SQLAlchemy engine);
     ``flows`` are other flows its subflows may name (the flows of the Studio API are found in
     the database); ``client_factory(settings)`` gives the REST client messages and calls go
@@ -114,10 +121,10 @@ def start_execution(
     """
     from switchboard.callbacks.studio.flows_store import DatabaseFlows
 
+    data = check_parameters({} if parameters is None else parameters)
     runtime = Runtime({**(flows or {}), flow.name: flow}, client_factory=client_factory,
                       clock=clock, lookup=DatabaseFlows(store_or_engine))
     db = runtime.database(store_or_engine)
-    data = dict(parameters or {})
     sid = runs.new_sid("FN")
     execution = Execution(
         sid=sid, flow_sid=flow_sid(flow), flow_name=flow.name, contact_channel_address=to,

@@ -308,15 +308,27 @@ def _check_number(option: str, value: str) -> None:
 def _parameters(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
+    from switchboard.callbacks.studio.parameters import ParametersError, check_parameters
+
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise OneLineError(f"flows run: --parameters: not JSON ({error.msg} at column "
                            f"{error.colno})") from None
+    except ValueError:  # an integer longer than Python reads
+        raise OneLineError("flows run: --parameters: a number has more than "
+                           f"{sys.get_int_max_str_digits()} digits; send it as a string"
+                           ) from None
+    except RecursionError:
+        raise OneLineError("flows run: --parameters: nested too deeply to read; send "
+                           "flatter JSON") from None
     if not isinstance(value, dict):
         raise OneLineError("flows run: --parameters: a JSON object is needed, like "
                            '\'{"name": "Ada"}\'')
-    return value
+    try:
+        return check_parameters(value)
+    except ParametersError as error:
+        raise OneLineError(f"flows run: --parameters: {error.problem}") from None
 
 
 def _runnable(name: str, profile: str | None) -> tuple[Flow, dict[str, Flow]]:

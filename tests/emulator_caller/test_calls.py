@@ -360,11 +360,32 @@ def test_outbound_call_with_twiml_and_application(hooks, phone, state) -> None:
     assert phone.run_outbound_call(call).said == ["From the app"]
 
 
-def test_a_call_canceled_while_queued_sends_nothing(hooks, phone, state) -> None:
+def test_a_call_canceled_while_queued_sends_only_its_final_status_callback(
+        hooks, phone, state) -> None:
     call = state.create_call(state.main_account_sid, to="+15557654321", from_=NUMBER,
                              url=hooks.url("/outbound"), status_callback=hooks.url("/cs"),
-                             status="canceled")
-    phone.run_outbound_call(call)
+                             status_callback_event=["initiated", "ringing", "answered",
+                                                    "completed"],
+                             status="canceled", end_time="Mon, 01 Jan 2024 10:00:00 +0000")
+    transcript = phone.run_outbound_call(call)
+    [status] = hooks.received
+    assert status.path == "/cs"
+    assert status.signature_valid
+    assert status.params["CallStatus"] == "canceled"
+    assert status.params["SequenceNumber"] == "0"
+    assert status.params["CallDuration"] == "0"
+    assert status.params["SipResponseCode"] == "487"
+    assert transcript.status == "canceled"
+    ended = state.get("calls", call["sid"])
+    assert (ended["status"], ended["duration"], ended["start_time"]) == ("canceled", "0", None)
+    assert ended["end_time"] == "Mon, 01 Jan 2024 10:00:00 +0000"
+
+
+def test_a_call_canceled_while_queued_without_a_status_callback_sends_nothing(
+        hooks, phone, state) -> None:
+    call = state.create_call(state.main_account_sid, to="+15557654321", from_=NUMBER,
+                             url=hooks.url("/outbound"), status="canceled")
+    assert phone.run_outbound_call(call).status == "canceled"
     assert hooks.received == []
 
 

@@ -64,6 +64,64 @@ def test_a_call_created_through_rest_is_placed(emu: Emulator, server: HookServer
     assert call["direction"] == "outbound-api"
 
 
+def get_call(emu: Emulator, sid: str) -> dict[str, Any]:
+    answer = requests.get(f"{emu.url}/2010-04-01/Accounts/{emu.account_sid}/Calls/{sid}.json",
+                          auth=(emu.account_sid, emu.auth_token), timeout=10)
+    return dict(answer.json())
+
+
+@pytest.mark.parametrize("status", ["canceled", "completed"])
+def test_a_call_canceled_while_queued_gets_its_final_status_callback(
+        emu: Emulator, server: HookServer, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    emu.state.buy_number(emu.account_sid, NUMBER)
+    held: list[dict[str, Any]] = []
+    monkeypatch.setattr(emu.phone, "place_outbound_call", held.append)
+    created = post(emu, "Calls", [
+        ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
+        ("StatusCallback", server.url("/cs")), ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "completed"),
+    ]).json()
+    canceled = post(emu, f"Calls/{created['sid']}", {"Status": status})
+    assert canceled.json()["status"] == "canceled"
+
+    [call] = held
+    emu.phone.run_outbound_call(call)
+    [callback] = server.received
+    assert (callback.path, callback.params["CallStatus"]) == ("/cs", "canceled")
+    assert callback.params["CallSid"] == created["sid"]
+    assert callback.signature_valid
+    ended = get_call(emu, created["sid"])
+    assert (ended["status"], ended["duration"]) == ("canceled", "0")
+    assert ended["end_time"] == canceled.json()["end_time"]
+
+
+def test_a_call_canceled_while_ringing_is_not_answered(emu: Emulator,
+                                                       server: HookServer) -> None:
+    emu.state.buy_number(emu.account_sid, NUMBER)
+    answers: list[requests.Response] = []
+
+    def cancel_when_ringing(request: Any) -> tuple[str, int]:
+        if request.form["CallStatus"] == "ringing":
+            answers.append(post(emu, f"Calls/{request.form['CallSid']}",
+                                {"Status": "canceled"}))
+        return "", 204
+
+    server.on("/cs", cancel_when_ringing)
+    created = post(emu, "Calls", [
+        ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
+        ("StatusCallback", server.url("/cs")), ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"), ("StatusCallbackEvent", "answered"),
+        ("StatusCallbackEvent", "completed"),
+    ]).json()
+    assert emu.phone.wait_idle(10)
+    assert [answer.json()["status"] for answer in answers] == ["canceled"]
+    statuses = [r.params["CallStatus"] for r in server.requests_to("/cs")]
+    assert statuses == ["initiated", "ringing", "canceled"]
+    assert server.requests_to("/outbound") == []
+    assert get_call(emu, created["sid"])["status"] == "canceled"
+
+
 def test_a_message_sent_through_rest_gets_its_callbacks(emu: Emulator,
                                                          server: HookServer) -> None:
     emu.state.buy_number(emu.account_sid, NUMBER)

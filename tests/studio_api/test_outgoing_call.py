@@ -1,11 +1,15 @@
 """Make Outgoing Call (``make-outgoing-call-v2``) in an execution the API started: the call is
 placed through the emulator with its URL back at the flow, the widgets after ``answered`` run
 in the call (a Gather's keys continue the same execution), and a call nobody answers takes
-``busy``/``noAnswer``, the execution going on outside the call."""
+``busy``/``noAnswer`` (``failed`` when it is canceled through the REST API before it is
+answered), the execution going on outside the call."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
+import requests
 
 from switchboard.emulator.script import CallScript
 from tests.studio_api.conftest import CONTACT, FLOW_NUMBER, House, definition, trigger, widget
@@ -79,3 +83,26 @@ def test_nobody_answering_takes_no_answer(house: House) -> None:
     assert house.sent_to(NO_ANSWER) == ["We tried to call you (no-answer)."]
     steps = [(s.transitioned_from, s.name) for s in reversed(execution.steps.list())]
     assert steps[1] == ("call", "noAnswer")
+
+
+@pytest.mark.parametrize("status", ["canceled", "completed"])
+def test_a_call_canceled_before_it_is_answered_takes_failed(
+        house: House, monkeypatch: pytest.MonkeyPatch, status: str) -> None:
+    held: list[dict[str, Any]] = []
+    monkeypatch.setattr(house.emulator.phone, "place_outbound_call", held.append)
+    execution = start(house, CONTACT)
+    assert execution.fetch().status == "active"
+
+    [call] = held
+    emulator = house.emulator
+    canceled = requests.post(
+        f"{emulator.url}/2010-04-01/Accounts/{emulator.account_sid}/Calls/{call['sid']}.json",
+        data={"Status": status}, auth=house.auth, timeout=20)
+    assert canceled.json()["status"] == "canceled"
+    emulator.phone.run_outbound_call(call)
+    assert house.stack.wait_idle(20)
+
+    assert house.sent_to(CONTACT) == ["We tried to call you (canceled)."]
+    assert execution.fetch().status == "ended"
+    assert [(s.transitioned_from, s.name) for s in reversed(execution.steps.list())] == [
+        ("Trigger", "incomingRequest"), ("call", "failed"), ("missed", "sent")]

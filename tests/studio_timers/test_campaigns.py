@@ -427,6 +427,20 @@ def test_the_parameters_go_with_every_row_under_its_own_columns(store, twilio, t
         {"name": "Ada", "shop": "Main"})
 
 
+def test_a_row_whose_parameters_cannot_be_carried_fails_in_one_line_and_the_rest_go_on(
+        store, twilio):
+    bad, good = Contact(2, contact(), {"name": "Ad\ud800"}), Contact(3, contact(), {"name": "Bo"})
+    summary = run_campaign(store, ask_flow(), [bad, good], campaign="surrogate", from_=NUMBER,
+                           settings=SETTINGS, client_factory=twilio.factory, rate=1000)
+    assert (summary.started, summary.failed) == (1, 1)
+    assert summary.failures == [(2, bad.to, "ParametersError: parameters holds a lone UTF-16 "
+                                            "surrogate at name; send text as UTF-8, or escape "
+                                            "it as a surrogate pair")]
+    assert executions_for(store, bad.to) == []
+    assert twilio.to(bad.to) == []
+    assert twilio.to(good.to) == [QUESTION.format(name="Bo")]
+
+
 def test_a_row_whose_execution_the_dead_run_still_holds_waits_for_the_end(store, twilio,
                                                                          tmp_path):
     """The run died inside the first row's start; its claim on that execution runs on: the

@@ -180,6 +180,22 @@ def test_a_send_the_api_refuses_fails_the_contact_and_the_next_run_sends_it(
     (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters", "{"],
      "flows run: --parameters: not JSON (Expecting property name enclosed in double quotes "
      "at column 2)"),
+    (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters", '{"total": 1e400}'],
+     "flows run: --parameters: holds a number too large for JSON at total; send a finite "
+     "number, or its digits as a string"),
+    (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters", '{"name": "\\ud800"}'],
+     "flows run: --parameters: holds a lone UTF-16 surrogate at name; send text as UTF-8, or "
+     "escape it as a surrogate pair"),
+    (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters",
+      '{"a":' * 65 + "1" + "}" * 65],
+     "flows run: --parameters: nests more than 64 levels deep (at " + "a." * 40 + "...); "
+     "send flatter data"),
+    (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters",
+      '{"a":' * 100_000 + "1" + "}" * 100_000],
+     "flows run: --parameters: nested too deeply to read; send flatter JSON"),
+    (["ask", "--from", NUMBER, "--to", "+15551230000", "--parameters",
+      '{"id": 1' + "0" * 5000 + "}"],
+     "flows run: --parameters: a number has more than 4300 digits; send it as a string"),
     (["ask", "--from", NUMBER, "--contacts", "CSV", "--rate", "0"],
      "flows run: --rate: 0 is not a number of executions a second above 0"),
     (["ask", "--from", NUMBER, "--to", "+15551230000", "--campaign", "x"],

@@ -5,8 +5,6 @@ start while one is active is refused with Twilio's 20409."""
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,16 +17,13 @@ from switchboard.callbacks.studio.api.paging import page_body, page_request
 from switchboard.callbacks.studio.executions import ACTIVE, ENDED, Execution
 from switchboard.callbacks.studio.flows_store import revision_of
 from switchboard.callbacks.studio.outbound import AlreadyActive, start_execution
+from switchboard.callbacks.studio.parameters import PARAMETERS_DEPTH as PARAMETERS_DEPTH
+from switchboard.callbacks.studio.parameters import ParametersError, check_parameters
 from switchboard.callbacks.studio.runtime import rest_client
 from switchboard.callbacks.studio.widgets.base import MESSAGING
 
 #: Twilio's limit on ``To`` and ``From`` together (error 81023).
 CONTACT_BYTES = 300
-#: How deep ``Parameters`` may nest. The execution's context holds them a few levels further
-#: down, and a client's JSON decoder gives up near a thousand levels (Python's does).
-PARAMETERS_DEPTH = 64
-#: A UTF-16 surrogate a ``\uD800`` escape left without its pair: no text, in any encoding.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def initiated_by(execution: Execution) -> str | None:
@@ -71,68 +66,17 @@ def found(flow_sid: str, sid: str) -> Execution:
 
 def read_parameters() -> dict[str, Any] | None:
     """``Parameters``, the JSON object that becomes ``flow.data``; None when it is absent or
-    empty. Anything else is a 400 (20001) saying what is wrong and where: JSON that is not an
+    empty. Anything else is a 400 (20001) saying what is wrong and where
+    (:func:`~switchboard.callbacks.studio.parameters.check_parameters`): JSON that is not an
     object (``null`` included), nesting deeper than :data:`PARAMETERS_DEPTH`, a number JSON
-    cannot carry (``1e400``), or a string with a lone surrogate (``"\\ud800"``), which no
-    message or call could carry either."""
+    cannot carry (``1e400``), or a string with a lone surrogate (``"\\ud800"``)."""
     value = forms.json_value("Parameters", needed=False)
     if value is None and forms.optional("Parameters") is None:
         return None
-    if not isinstance(value, dict):
-        raise bad_request('Parameters must be a JSON object, as {"name": "Zeke"}, not '
-                          f"{_json_kind(value)}")
-    problem = _parameters_problem(value)
-    if problem is not None:
-        raise bad_request(f"Parameters {problem}")
-    return value
-
-
-def _json_kind(value: Any) -> str:
-    kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"),
-             (list, "an array"))
-    return next((kind for cls, kind in kinds if isinstance(value, cls)), "null")
-
-
-def _parameters_problem(parameters: dict[str, Any]) -> str | None:
-    """What is wrong with decoded ``parameters``, found without recursion; None when
-    nothing is."""
-    # each value with its depth and trail: its label and its parent's trail, up to the top
-    pending: list[tuple[Any, int, tuple[str, Any] | None]] = [(parameters, 1, None)]
-    while pending:
-        value, depth, trail = pending.pop()
-        if isinstance(value, dict | list) and depth > PARAMETERS_DEPTH:
-            return (f"nests more than {PARAMETERS_DEPTH} levels deep (at {_path(trail)}); "
-                    "send flatter data")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if _SURROGATE.search(key):
-                    return (f"holds a name with a lone UTF-16 surrogate (in {_path(trail)}); "
-                            "send text as UTF-8, or escape it as a surrogate pair")
-                pending.append((item, depth + 1, (f".{key}", trail)))
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1, (f"[{index}]", trail))
-                           for index, item in enumerate(value))
-        elif isinstance(value, float) and not math.isfinite(value):
-            return (f"holds a number too large for JSON at {_path(trail)}; send a finite "
-                    "number, or its digits as a string")
-        elif isinstance(value, str) and _SURROGATE.search(value):
-            return (f"holds a lone UTF-16 surrogate at {_path(trail)}; send text as UTF-8, "
-                    "or escape it as a surrogate pair")
-    return None
-
-
-def _path(trail: tuple[str, Any] | None, limit: int = 80) -> str:
-    """``customer.phones[0]`` for the labels of ``trail``: its first ``limit`` characters, a
-    character that does not print (a line break in a name) as ``?``."""
-    labels: list[str] = []
-    while trail is not None:
-        label, trail = trail
-        labels.append(label)
-    path = "".join(reversed(labels)).removeprefix(".")
-    if not path:
-        return "the top level"
-    shown = "".join(char if char.isprintable() else "?" for char in path[:limit])
-    return shown if len(path) <= limit else shown + "..."
+    try:
+        return check_parameters(value, name="Parameters")
+    except ParametersError as error:
+        raise bad_request(str(error)) from None
 
 
 def create(flow_sid: str) -> tuple[dict[str, Any], int]:
