@@ -9,9 +9,11 @@ signature leaves none: it is not Twilio's, and anyone could fill the table with 
 
 The row is built in a few microseconds (nothing is parsed: the console reads the TwiML when it
 shows it) and handed to the store's write-behind (``Store.defer``), which writes it just after
-the answer; a failure to hand it over is logged and changes nothing in the answer. Rows older
-than ``SWITCHBOARD_EXCHANGES_RETENTION_DAYS`` are deleted now and then, in bounded batches, by
-a thread of each process (:class:`Purger`).
+the answer; a failure to hand it over is logged and changes nothing in the answer. It is handed
+over as expendable: while the database cannot take rows and the write-behind is full, the
+exchanges are dropped before any call, message or step. Rows older than
+``SWITCHBOARD_EXCHANGES_RETENTION_DAYS`` are deleted now and then, in bounded batches, by a
+thread of each process (:class:`Purger`).
 
 The table joins the store's schema (:data:`switchboard.callbacks.store.schema.metadata`), so
 ``Store.create_all()`` makes it once this module is imported.
@@ -288,7 +290,8 @@ def record_exchange(store: Any, row: Mapping[str, Any], purger: Purger | None = 
                 log.debug("exchange of %s not recorded: the database is unavailable",
                           row.get("path"))
                 return
-        store.defer(exchanges, row, label=row.get("sid") or row.get("path") or "-")
+        store.defer(exchanges, row, label=row.get("sid") or row.get("path") or "-",
+                    expendable=True)
     except Exception as error:
         log.warning("exchange of %s %s not recorded: %s", row.get("path"),
                     row.get("sid") or "-", type(error).__name__)

@@ -19,8 +19,8 @@ What is counted (every name starts with ``switchboard_``):
 - ``database_errors_total{during}``: a webhook's store operation that failed (``record``,
   ``session``, ``schema``, ``handler``); ``database_unavailable``: 1 while the store's breaker
   is open or the write-behind waits for the database; ``write_behind_rows_waiting`` and
-  ``write_behind_rows_dropped_total``, read from the store at scrape time (and every few
-  seconds in each gunicorn worker);
+  ``write_behind_rows_dropped_total{table}``, read from the store at scrape time (and every
+  few seconds in each gunicorn worker);
 - ``twilio_api_requests_total{method,status}``, ``twilio_api_request_seconds{method}``,
   ``twilio_api_retries_total{method,reason}``, ``twilio_api_errors_total{method,status}``:
   every :class:`~switchboard.api.TwilioClient` of the process, through
@@ -179,8 +179,9 @@ class _Instruments:
             registry=r, multiprocess_mode="livesum")
         self.rows_dropped: Counter = Counter(
             "switchboard_write_behind_rows_dropped",
-            "Call and message rows never written: dropped beyond the bound, or lost at exit.",
-            registry=r)
+            "Webhook rows never written, by table: dropped beyond the bound (webhook "
+            "exchanges first), or lost at exit.",
+            ["table"], registry=r)
         self.api_requests: Counter = Counter(
             "switchboard_twilio_api_requests",
             "REST API requests, by method and answer status (or timeout, connection).",
@@ -526,11 +527,11 @@ class _Sampler:
         if not getattr(store, "defers", False):
             return 0, down
         seen = self._seen.setdefault(store, {})
-        dropped = store.rows_dropped
-        more = dropped - seen.get("dropped", 0)
-        if more > 0:
-            instruments.rows_dropped.inc(more)
-        seen["dropped"] = dropped
+        for table, dropped in store.rows_dropped_by_table.items():
+            more = dropped - seen.get(("dropped", table), 0)
+            if more > 0:
+                instruments.rows_dropped.labels(table).inc(more)
+            seen["dropped", table] = dropped
         return store.rows_waiting, down or store.rows_blocked
 
     def _read_notices(self, instruments: _Instruments, notices: Any) -> None:

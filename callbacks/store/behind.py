@@ -15,8 +15,11 @@ included) is fixed when it is handed over. What changes for the rows it holds:
 - The database down: the rows wait and are written when it is back, in order, where a write
   before the answer would lose them at once.
 - At most ``hold`` rows wait, whatever the reason (the database down, or so slow that rows
-  come faster than they go in, a write stuck on a lock): beyond that the oldest are dropped,
-  with an error in the log saying how many (one line every few seconds at most).
+  come faster than they go in, a write stuck on a lock). Beyond that rows are dropped, the
+  expendable ones first (``submit(..., expendable=True)``: what each webhook was answered),
+  oldest first; the others (calls, messages, a flow's steps), oldest first, only once no
+  expendable row is left. An error in the log says how many, by table (one line every few
+  seconds at most).
 - The process killed (SIGKILL, a crash): the rows of the last ``delay`` seconds are lost. A
   process that ends normally (gunicorn's graceful stop, a worker recycled after
   ``max_requests``, ``Store.close``) writes them first.
@@ -40,7 +43,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from switchboard.callbacks.store.engine import is_outage
@@ -50,6 +54,9 @@ log = logging.getLogger("switchboard.callbacks.store")
 
 #: A row as handed over: (table name, its SID for the log, what the store makes the row from).
 Row = tuple[str, str, Any]
+
+#: A row waiting: (its number in the order rows were handed over, whether it is expendable, it).
+_Entry = tuple[int, bool, Row]
 
 #: Seconds between two lines saying how many rows were dropped.
 DROPPED_EVERY = 5.0
@@ -85,51 +92,61 @@ class WriteBehind:
 
     def _reset(self) -> None:
         """Fresh state: at start and in a forked child (the parent writes its own rows)."""
-        self._pending: list[Row] = []
+        # Two queues, each in the order its rows came, merged by number when a batch is taken:
+        # the expendable rows, dropped first when more than ``hold`` wait, and the others.
+        self._kept: deque[_Entry] = deque()
+        self._spare: deque[_Entry] = deque()
+        self._flying: int | None = None  # the number of the first row of the batch in flight
         self._cond = threading.Condition(threading.Lock())
         self._writing = threading.Lock()  # held while a batch is written, to keep rows in order
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._failure: StoreUnavailable | None = None
         self._unthreaded = False  # said once that no thread could be started
-        # Rows handed over, and rows done with (written, or dropped) since the start: the
-        # rows done are always the oldest, so ``flush`` knows when its own rows are.
-        self._handed = 0
-        self._settled = 0
+        self._handed = 0  # rows handed over since the start: the next row's number
         self._hurry = 0  # the thread gathers no more while fewer rows than this are settled
-        self._dropped = 0  # not said yet
-        self._dropped_total = 0  # never written, since the start (dropped, or lost at close)
+        self._dropped: dict[str, int] = {}  # by table, not said yet
+        self._dropped_total: dict[str, int] = {}  # by table, never written, since the start
         self._say_dropped_at = 0.0
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._kept) + len(self._spare)
 
     @property
     def dropped(self) -> int:
         """The rows handed over in this process that were never written and never will be:
         dropped beyond ``hold``, or still waiting when :meth:`close` could not write them
         (rows the database refused are not counted: each is logged with its SID)."""
-        return self._dropped_total
+        with self._cond:
+            return sum(self._dropped_total.values())
+
+    @property
+    def dropped_by_table(self) -> dict[str, int]:
+        """:attr:`dropped`, by table name (only the tables that lost rows)."""
+        with self._cond:
+            return dict(self._dropped_total)
 
     @property
     def failure(self) -> StoreUnavailable | None:
         """The outage that failed the last write, while rows wait for the database (None once
         a write went in, or when no row waits any more)."""
         failure = self._failure
-        return failure if failure is not None and self._pending else None
+        return failure if failure is not None and (self._kept or self._spare) else None
 
-    def submit(self, table: str, sid: str, data: Any) -> None:
+    def submit(self, table: str, sid: str, data: Any, *, expendable: bool = False) -> None:
         """Hand a row over; it is written within ``delay`` seconds while the database is up.
 
-        With ``hold`` rows waiting already, the oldest is dropped to make room."""
+        With ``hold`` rows waiting already, one is dropped to make room: the oldest
+        ``expendable`` row waiting (this one, when it is the only one), else the oldest row."""
         with self._cond:
-            pending = self._pending
-            pending.append((table, sid, data))
+            entry = (self._handed, expendable, (table, sid, data))
+            (self._spare if expendable else self._kept).append(entry)
             self._handed += 1
-            if len(pending) > self.hold:
-                self._drop_oldest()
+            waiting = len(self._kept) + len(self._spare)
+            if waiting > self.hold:
+                self._make_room()
             threaded = self._thread is not None or self._start()
-            if threaded and (len(pending) == 1 or len(pending) >= self.batch):
+            if threaded and (waiting == 1 or waiting >= self.batch):
                 self._cond.notify()
             dropped = self._dropped
         if dropped:
@@ -146,7 +163,7 @@ class WriteBehind:
         handed over meanwhile by other threads are left to the thread, so that a flush under
         load ends."""
         target = self._handed
-        while self._settled < target and self._write_some(timeout):
+        while self._settled_under_lock() < target and self._write_some(timeout):
             pass
 
     def wait_written(self, timeout: float) -> bool:
@@ -158,13 +175,13 @@ class WriteBehind:
         end = time.monotonic() + timeout
         with self._cond:
             target = self._handed
-            if self._settled >= target:
+            if self._settled() >= target:
                 return True
             if self._thread is None and not self._start():
                 return False
             self._hurry = max(self._hurry, target)
             self._cond.notify_all()
-            while self._settled < target:
+            while self._settled() < target:
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -184,14 +201,18 @@ class WriteBehind:
                 pass
         except StoreUnavailable as error:
             with self._cond:
-                lost, self._pending = len(self._pending), []
-                self._settled += lost
-                self._dropped_total += lost
-                total = self._dropped_total
+                lost: dict[str, int] = {}
+                for lane in (self._kept, self._spare):
+                    for _, _, (table, _, _) in lane:
+                        lost[table] = lost.get(table, 0) + 1
+                    lane.clear()
+                for table, count in lost.items():
+                    self._dropped_total[table] = self._dropped_total.get(table, 0) + count
+                total = sum(self._dropped_total.values())
                 self._failure = None
                 self._cond.notify_all()
-            log.error("%d webhook rows lost (%d in all since the start): %s",
-                      lost, total, error)
+            log.error("%d webhook rows lost (%s; %d in all since the start): %s",
+                      sum(lost.values()), _by_table(lost), total, error)
         self._say_dropped(now=True)
         with self._cond:
             self._thread = None
@@ -215,13 +236,13 @@ class WriteBehind:
         closed, cond = self._closed, self._cond
         while True:
             with cond:
-                while not self._pending and not closed.is_set():
+                while not (self._kept or self._spare) and not closed.is_set():
                     cond.wait()
                 # Gather rows for ``delay`` seconds from the first, unless a batch fills first
                 # or a reader waits for them (wait_written).
                 deadline = time.monotonic() + self.delay
-                while (len(self._pending) < self.batch and not closed.is_set()
-                       and self._settled >= self._hurry):
+                while (len(self) < self.batch and not closed.is_set()
+                       and self._settled() >= self._hurry):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
@@ -249,11 +270,10 @@ class WriteBehind:
             )
         try:
             with self._cond:
-                rows = self._pending[: self.batch]
-                del self._pending[: len(rows)]
-            if not rows:
+                taken = self._take(self.batch)
+            if not taken:
                 return False
-            taken = len(rows)
+            rows = [row for _, _, row in taken]
             try:
                 try:
                     self._write(rows)
@@ -263,16 +283,16 @@ class WriteBehind:
                         raise
                     self._one_by_one(rows)  # one bad row: the others still go in
             except StoreUnavailable as error:
-                self._down(error, len(self._pending) + len(rows))
+                self._down(error, len(self) + len(rows))
                 raise
             finally:
-                self._requeue(rows, taken - len(rows))  # rows: those not written
+                self._requeue(taken[len(taken) - len(rows):])  # rows: those not written
             self._up()
             return True
         finally:
             self._writing.release()
             if self._dropped:  # said at once when the queue is empty again
-                self._say_dropped(now=not self._pending)
+                self._say_dropped(now=not len(self))
 
     def _down(self, error: StoreUnavailable, waiting: int) -> None:
         if self._failure is None:
@@ -309,39 +329,86 @@ class WriteBehind:
                 log.warning("%s row %s not recorded: %s", rows[0][0], rows[0][1], error)
             del rows[0]
 
-    def _requeue(self, rows: list[Row], settled: int) -> None:
-        """Put ``rows`` back in front; ``settled`` rows of the batch were done with."""
+    # -- the two queues ---------------------------------------------------------------------------
+
+    def _settled(self) -> int:
+        """How many rows, from the first handed over on, are done with (written, or dropped):
+        the number of the oldest row still waiting or being written (with ``_cond`` held).
+        Rows done with out of order (an expendable row dropped before older ones) count once
+        those before them are, so that ``flush`` knows when its own rows are."""
+        if self._flying is not None:  # a batch in flight holds the oldest rows
+            return self._flying
+        settled = self._handed
+        if self._kept:
+            settled = self._kept[0][0]
+        if self._spare and self._spare[0][0] < settled:
+            settled = self._spare[0][0]
+        return settled
+
+    def _settled_under_lock(self) -> int:
         with self._cond:
-            self._settled += settled
-            if rows:
-                self._pending[:0] = rows
-                if len(self._pending) > self.hold:
-                    self._drop_oldest()
-            if settled and self._hurry:
+            return self._settled()
+
+    def _take(self, count: int) -> list[_Entry]:
+        """Take the oldest ``count`` rows of both queues, in the order they came, as the batch
+        in flight (with ``_cond`` held)."""
+        kept, spare = self._kept, self._spare
+        taken: list[_Entry] = []
+        while len(taken) < count:
+            if kept and (not spare or kept[0][0] < spare[0][0]):
+                taken.append(kept.popleft())
+            elif spare:
+                taken.append(spare.popleft())
+            else:
+                break
+        if taken:
+            self._flying = taken[0][0]
+        return taken
+
+    def _requeue(self, entries: list[_Entry]) -> None:
+        """End the batch in flight: put ``entries`` (those not written) back in front."""
+        with self._cond:
+            self._flying = None
+            for entry in reversed(entries):
+                (self._spare if entry[1] else self._kept).appendleft(entry)
+            if len(self._kept) + len(self._spare) > self.hold:
+                self._make_room()
+            if self._hurry:
                 self._cond.notify_all()  # a reader may be waiting for these (wait_written)
 
-    def _drop_oldest(self) -> None:
-        """Drop the rows beyond ``hold``, oldest first (with ``_cond`` held)."""
-        extra = len(self._pending) - self.hold
-        del self._pending[:extra]
-        self._settled += extra
-        self._dropped += extra
-        self._dropped_total += extra
+    def _make_room(self) -> None:
+        """Drop the rows beyond ``hold``: the oldest expendable rows, then the oldest others
+        (with ``_cond`` held)."""
+        extra = len(self._kept) + len(self._spare) - self.hold
+        dropped, total = self._dropped, self._dropped_total
+        for _ in range(extra):
+            _, _, (table, _, _) = (self._spare or self._kept).popleft()
+            dropped[table] = dropped.get(table, 0) + 1
+            total[table] = total.get(table, 0) + 1
         if self._hurry:
             self._cond.notify_all()
 
     def _say_dropped(self, *, now: bool = False) -> None:
-        """Log how many rows were dropped since the last line, at most every few seconds."""
+        """Log how many rows were dropped since the last line, by table, at most every few
+        seconds."""
         moment = time.monotonic()
         with self._cond:
             dropped = self._dropped
             if not dropped or (moment < self._say_dropped_at and not now):
                 return
-            self._dropped = 0
+            self._dropped = {}
             self._say_dropped_at = moment + DROPPED_EVERY
-            total = self._dropped_total
+            total = dict(self._dropped_total)
+        counts = {table: f"{dropped.get(table, 0)} ({count} in all)"
+                  for table, count in total.items()}
         log.error("%d webhook rows dropped, never to be written (%d in all since the "
-                  "start): more than %d waited to be written", dropped, total, self.hold)
+                  "start): more than %d waited to be written; by table: %s",
+                  sum(dropped.values()), sum(total.values()), self.hold, _by_table(counts))
+
+
+def _by_table(counts: Mapping[str, object]) -> str:
+    """``calls 3, webhook_exchanges 40``: ``counts`` by table name, in name order."""
+    return ", ".join(f"{table} {counts[table]}" for table in sorted(counts))
 
 
 def _reset_in_child(ref: weakref.ref[WriteBehind]) -> None:

@@ -558,11 +558,18 @@ class Store:
         return self._behind.dropped if self._behind is not None else 0
 
     @property
+    def rows_dropped_by_table(self) -> dict[str, int]:
+        """:attr:`rows_dropped` by table name (the tables that lost rows only)."""
+        return self._behind.dropped_by_table if self._behind is not None else {}
+
+    @property
     def rows_blocked(self) -> bool:
         """True while rows wait for a database that failed their last write."""
         return self._behind is not None and self._behind.failure is not None
 
-    def defer(self, table: sa.Table, row: Mapping[str, Any], *, label: str = "-") -> None:
+    def defer(
+        self, table: sa.Table, row: Mapping[str, Any], *, label: str = "-", expendable: bool = False
+    ) -> None:
         """Insert ``row`` into ``table`` (a table of the store's schema) just after the answer,
         with the other rows handed over in the meantime, in one transaction (see
         :mod:`~switchboard.callbacks.store.behind`); at once when the store does not defer.
@@ -570,9 +577,12 @@ class Store:
         For rows nothing in the answer depends on: a step of a flow, what a webhook was
         answered. ``label`` names the row in the log should the database refuse it. Readers
         in this process see the row once they :meth:`flush`; other processes within
-        ``record_delay`` seconds; a process killed meanwhile loses it."""
+        ``record_delay`` seconds; a process killed meanwhile loses it. An ``expendable`` row
+        is dropped before any other when more rows wait than the write-behind holds (the
+        database down)."""
         if self._behind is not None:
-            self._behind.submit(table.name, label, _Deferred(table, dict(row)))
+            self._behind.submit(table.name, label, _Deferred(table, dict(row)),
+                                expendable=expendable)
             return
         bound = self._bind(self._insert(table), row)
         self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
