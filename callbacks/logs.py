@@ -8,9 +8,10 @@ terminal showing the log. :class:`OneLine` makes each record safe to write:
 
 - every value given to the message is cut to :data:`VALUE_LIMIT` characters, the message to
   :data:`MESSAGE_LIMIT`;
-- the password of a ``user:password@`` URL, the value of a ``token=``, ``key=``,
-  ``password=``... pair and any value given to :func:`hide_in_logs` (the auth token, the API
-  key secret...) are written ``***``;
+- the credentials :func:`switchboard.callbacks.secrets.hide_credentials` finds (the password
+  of a ``user:password@`` URL or SIP URI, the value of a ``token=``, ``key=``, ``password=``...
+  pair) and any value given to :func:`hide_in_logs` (the settings' secrets, as
+  :func:`secrets_of` lists them; the console's password) are written ``***``;
 - control characters are escaped (``\\n``, ``\\x1b``, ``\\u2028``...).
 
 A traceback appended by the formatter keeps its own lines; the messages of its exceptions are
@@ -27,26 +28,32 @@ logger's handlers otherwise (Flask's own, for the development server).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from flask import Flask
 
+from switchboard.callbacks.secrets import (
+    HIDDEN,
+    hide_credentials,
+    hide_values,
+    longest_first,
+    revealed,
+    secret_values,
+)
+
 __all__ = [
     "LOGGERS", "MESSAGE_LIMIT", "VALUE_LIMIT", "NoQueryStrings", "OneLine", "add_filter",
-    "clean", "escape_controls", "filter_switchboard_loggers", "hide_in_logs", "hide_secrets",
-    "one_line_logs", "secrets_of",
+    "clean", "escape_controls", "filter_switchboard_loggers", "hidden_in_logs", "hide_in_logs",
+    "hide_secrets", "one_line_logs", "secrets_of",
 ]
 
 #: The most characters a log record shows of one value given to its message.
 VALUE_LIMIT = 1000
 #: The most characters a log record's message has (its traceback aside).
 MESSAGE_LIMIT = 4000
-HIDDEN = "***"
 #: The loggers Switchboard writes to. A logger's filters see only the records made on that
 #: logger, not those its children pass up, so :class:`OneLine` goes on each one.
 LOGGERS = (
@@ -65,15 +72,6 @@ _DONE = "_switchboard_one_line"
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-#: ``scheme://user:password@``: the password.
-_URL_PASSWORD = re.compile(r"(://[^\s/?#@:'\"]*:)[^\s/?#'\"]*@")
-#: ``name=value`` where the name says the value is a credential (``token=``, ``api_key=``,
-#: ``AuthToken=``, ``sig=``...).
-_SECRET_PAIR = re.compile(
-    r"(\b\w*(?:token|key|secret|password|passwd|pwd|signature|sig|auth|authorization"
-    r"|credentials?|session)=)[^\s&;,'\"#]+",
-    re.IGNORECASE,
-)
 
 _hidden: tuple[str, ...] = ()
 _hidden_lock = threading.Lock()
@@ -97,11 +95,14 @@ def hide_in_logs(*values: object) -> None:
     (a :class:`~switchboard.config.secret.Secret` is revealed for that; ``None``, empty and
     very short values are skipped)."""
     global _hidden
-    found = [getattr(value, "reveal", lambda v=value: v)() for value in values if value]
+    found = [revealed(value) for value in values]
     with _hidden_lock:
-        _hidden = tuple(dict.fromkeys(
-            (*_hidden, *(v for v in found if isinstance(v, str) and len(v) >= 6))
-        ))
+        _hidden = longest_first((*_hidden, *found))
+
+
+def hidden_in_logs() -> tuple[str, ...]:
+    """The values given to :func:`hide_in_logs` so far, the longest first."""
+    return _hidden
 
 
 def _cut(text: str, limit: int) -> str:
@@ -112,14 +113,7 @@ def _cut(text: str, limit: int) -> str:
 
 def hide_secrets(text: str) -> str:
     """``text`` with the secrets :class:`OneLine` hides written ``***``."""
-    for secret in _hidden:
-        if secret in text:
-            text = text.replace(secret, HIDDEN)
-    if "=" in text:
-        text = _SECRET_PAIR.sub(rf"\1{HIDDEN}", text)
-    if "://" in text and "@" in text:
-        text = _URL_PASSWORD.sub(rf"\1{HIDDEN}@", text)
-    return text
+    return hide_credentials(hide_values(text, _hidden, HIDDEN))
 
 
 def clean(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -217,19 +211,10 @@ def filter_switchboard_loggers(hidden: Iterable[object] = ()) -> None:
 
 
 def secrets_of(settings: object) -> list[object]:
-    """The values of ``settings`` no log may show: its secret fields, and the passwords of
-    its URLs (the database's, the SMTP server's)."""
-    from switchboard.config.fields import FIELDS
-
-    found: list[object] = []
-    for field in FIELDS.values():
-        value = getattr(settings, field.name, None)
-        if field.secret:
-            found.append(getattr(value, "password", value))
-        if isinstance(value, str) and "@" in value:
-            with contextlib.suppress(ValueError):
-                found.append(urlsplit(value).password)
-    return found
+    """The values of ``settings`` no log may show, as the console masks them too
+    (:func:`switchboard.callbacks.secrets.secret_values`): its secret fields, the
+    credentials of its URLs (the database's, the SMTP server's)."""
+    return list(secret_values(settings))
 
 
 def add_filter(target: logging.Filterer, kind: type[logging.Filter]) -> None:

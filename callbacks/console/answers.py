@@ -20,6 +20,7 @@ from lxml import etree
 
 from switchboard.callbacks.console.lines import Line
 from switchboard.callbacks.exchanges import shown_url
+from switchboard.callbacks.secrets import hide_credentials
 from switchboard.callbacks.text import shortened
 
 #: Characters of spoken or texted words shown in a line.
@@ -28,8 +29,6 @@ TEXT_SHOWN = 60
 LINES_SHOWN = 12
 
 _local = threading.local()
-_CREDENTIALS = re.compile(r"(://[^/\s:@<>\"']+):[^@/\s<>\"']*@")
-_SIP_CREDENTIALS = re.compile(r"\b(sips?:[^:@\s<>\"']+):[^@\s<>\"']*@")
 _QUERY = re.compile(r"(\bhttps?://[^\s<>\"'?]*)\?[^\s<>\"']*")
 
 
@@ -44,10 +43,11 @@ def _parser() -> etree.XMLParser:
 
 
 def safe_text(answer: str) -> str:
-    """``answer`` with the password of every ``user:password@`` URL (SIP URIs too) and every
-    query string masked (a URL's owner may carry a token there)."""
-    answer = _SIP_CREDENTIALS.sub(r"\1:***@", _CREDENTIALS.sub(r"\1:***@", answer))
-    return _QUERY.sub(r"\1?…", answer)
+    """``answer`` with the credentials in it masked as a log line hides them
+    (:func:`~switchboard.callbacks.secrets.hide_credentials`: the password of every
+    ``user:password@`` URL and SIP URI, every ``token=``... pair), and every query string of
+    an absolute URL left out (a URL's owner may carry a token there)."""
+    return _QUERY.sub(r"\1?…", hide_credentials(answer))
 
 
 def verbs(answer: str | None, own_hosts: Iterable[str] = ()) -> list[Line]:

@@ -25,11 +25,12 @@ from werkzeug.exceptions import HTTPException
 
 from switchboard.callbacks.console.lines import Line, Value, isolated_text, plain
 from switchboard.callbacks.console.options import ConsoleOptions
+from switchboard.callbacks.logs import hidden_in_logs, hide_in_logs
+from switchboard.callbacks.secrets import hide_credentials, hide_values, secret_values
 from switchboard.callbacks.store import StoreUnavailable
 from switchboard.callbacks.store.engine import BUSY_MS, IMMEDIATE
 from switchboard.callbacks.text import shortened
 from switchboard.config.secret import MASK
-from switchboard.config.validation import redact_url
 
 if TYPE_CHECKING:
     from switchboard.callbacks.app import Switchboard
@@ -86,15 +87,12 @@ class Console:
         self.clock = options.clock
         self.tables_ready = False
         self.static_versions: dict[str, str] = {}
-        settings = switchboard.settings
-        #: Values no page shows, whatever field holds them.
-        self.secrets = tuple(
-            secret for secret in (
-                _revealed(settings.auth_token), _revealed(settings.api_key_secret),
-                _revealed(settings.metrics_token), _revealed(settings.secret_key),
-                None if options.hashed else options.password,
-            ) if secret and len(secret) >= 6
-        )
+        own_key = options.secret_key.decode() if options.key_source == "setting" else None
+        #: Values no page and no log line shows, whatever field holds them: the settings'
+        #: secrets, and the console's password (or its hash) and key, which ``app.config``
+        #: may have given.
+        self.secrets = secret_values(switchboard.settings, options.password, own_key)
+        hide_in_logs(*self.secrets)
 
     @property
     def store(self) -> Any:
@@ -173,10 +171,6 @@ def console() -> Console:
     return current_app.extensions[EXTENSION]
 
 
-def _revealed(secret: Any) -> str | None:
-    return secret.reveal() if secret is not None else None
-
-
 # -- template helpers --------------------------------------------------------------------------
 
 
@@ -193,20 +187,19 @@ def _when(value: datetime | None) -> str:
 
 
 def _shown(value: object) -> str:
-    """A stored value as a page may show it: a token or password in it masked, the password
-    of a ``user:password@`` URL too."""
+    """A stored value as a page may show it: every value a log line hides masked (the
+    settings' secrets, :attr:`Console.secrets`, and any other given to
+    :func:`~switchboard.callbacks.logs.hide_in_logs`), and the credentials in it too
+    (:func:`~switchboard.callbacks.secrets.hide_credentials`: a URL's password, a
+    ``token=`` pair)."""
     if value is None:
         text = ""
     elif isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False)
     else:
         text = str(value)
-    for secret in console().secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    if text.startswith(("http://", "https://")) and "@" in text:
-        text = redact_url(text)
-    return text
+    text = hide_values(hide_values(text, hidden_in_logs(), MASK), console().secrets, MASK)
+    return hide_credentials(text)
 
 
 def _isolated(value: object) -> Markup:
@@ -338,7 +331,7 @@ def error_page(status: int, title: str, text: str) -> Response:
     if request.endpoint in NOT_PAGES:
         from flask import jsonify
 
-        response = jsonify(error=title, detail=text)
+        response = jsonify(error=title, detail=_shown(text))
         response.status_code = status
         return response
     body = render_template("console/error.html", status=status, title=title, text=text)
