@@ -62,6 +62,9 @@ AlreadyActive = runs.AlreadyActive
 
 #: The trigger's event of an execution the REST API starts.
 INCOMING_REQUEST = "incomingRequest"
+#: Where the trigger keeps the SID of the API request that started the execution
+#: (``trigger.request.RequestSid``), as ``trigger.call.CallSid`` for a call.
+REQUEST_SID = "RequestSid"
 #: Seconds Make Outgoing Call lets the call ring (Studio's default).
 DEFAULT_RING_TIMEOUT = 60
 #: The REST API's call create waits at most this long.
@@ -104,6 +107,7 @@ def start_execution(
     client_factory: ClientFactory = rest_client,
     flows: Mapping[str, Flow] | None = None,
     clock: Any = None,
+    request_sid: str | None = None,
 ) -> Execution:
     """Start ``flow`` for the contact ``to`` from ``from_`` (the REST API's ``incomingRequest``
     trigger), with ``flow.data`` = ``parameters``, and run it until it waits or ends: the
@@ -117,7 +121,8 @@ def start_execution(
     ``store_or_engine`` holds the executions (the app's store, or an SQLAlchemy engine);
     ``flows`` are other flows its subflows may name (the flows of the Studio API are found in
     the database); ``client_factory(settings)`` gives the REST client messages and calls go
-    through; ``clock`` the current time (tests).
+    through; ``clock`` the current time (tests); ``request_sid`` the SID of the Studio API
+    request that starts it (``trigger.request.RequestSid``, its ``initiated_by``).
     """
     from switchboard.callbacks.studio.flows_store import DatabaseFlows
 
@@ -130,8 +135,11 @@ def start_execution(
         sid=sid, flow_sid=flow_sid(flow), flow_name=flow.name, contact_channel_address=to,
         channel_address=from_ or None, channel=MESSAGING, status=ACTIVE, active_key=MESSAGING,
     )
+    request_trigger: dict[str, Any] = {"parameters": data}
+    if request_sid is not None:
+        request_trigger[REQUEST_SID] = request_sid
     execution.context = new_context(
-        flow, execution_sid=sid, trigger={"request": {"parameters": data}}, contact=to,
+        flow, execution_sid=sid, trigger={"request": request_trigger}, contact=to,
         channel_address=from_, data=data,
     )
     ends = time.monotonic() + float(settings.handler_timeout)

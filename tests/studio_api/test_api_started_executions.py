@@ -90,14 +90,15 @@ def test_parameters_are_flow_data_in_liquid_and_in_the_context(house: House) -> 
         "Ada has 2 items, the second B-2; vip true, 12.5 due (Ada)."]
     assert execution.status == "ended"
     assert execution.contact_channel_address == CONTACT
-    assert execution.initiated_by is None
+    assert execution.initiated_by.startswith("RQ")
     context = house.studio.studio.v2.flows(flow).executions(
         execution.sid).execution_context().fetch().context
     assert context == execution.context
     assert context["flow"]["data"] == parameters
     assert context["flow"]["channel"] == {"address": FLOW_NUMBER}
     assert context["flow"]["sid"] == execution.sid
-    assert context["trigger"] == {"request": {"parameters": parameters}}
+    assert context["trigger"] == {"request": {"parameters": parameters,
+                                              "RequestSid": execution.initiated_by}}
     assert context["contact"] == {"channel": {"address": CONTACT}}
     assert steps(house, flow, execution.sid) == [("Trigger", "incomingRequest"),
                                                  ("say", "sent")]

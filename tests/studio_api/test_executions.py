@@ -121,7 +121,8 @@ def test_a_flow_of_the_folder_is_started_the_same_way(house: House) -> None:
     assert execution.status == "ended"
     assert execution.flow_version == 1
     assert house.sent_to(CONTACT) == ["Hello from the folder, Ada."]
-    assert execution.context["trigger"] == {"request": {"parameters": {"name": "Ada"}}}
+    assert execution.context["trigger"] == {"request": {
+        "parameters": {"name": "Ada"}, "RequestSid": execution.initiated_by}}
 
 
 def test_a_trigger_without_incoming_request_ends_at_once(house: House) -> None:

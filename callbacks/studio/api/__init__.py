@@ -3,7 +3,7 @@
 Twilio's HTTP basic auth, error bodies and paging. See ``docs/studio-api.md``.
 
 - :mod:`.blueprint`: the routes; :mod:`.auth`, :mod:`.errors`, :mod:`.paging`,
-  :mod:`.forms`, :mod:`.urls`: what every resource shares;
+  :mod:`.forms`, :mod:`.urls`, :mod:`.request_ids`: what every resource shares;
 - :mod:`.catalog`: the flows served (the flows folder's, read-only, and the API's, in the
   database: :mod:`switchboard.callbacks.studio.flows_store`);
 - :mod:`.flows`, :mod:`.revisions`, :mod:`.validate`, :mod:`.test_users`,

@@ -1,7 +1,8 @@
 """The ``/v2`` blueprint: each of Studio's paths with the methods Twilio's description gives it,
 behind HTTP basic auth; any other method (``TRACE`` and made-up ones included) is a 405 and any
 other path a 404, in Twilio's shape. ``OPTIONS`` and a 405 say the path's methods in ``Allow``;
-a ``204`` has no body, so no ``Content-Type``."""
+a ``204`` has no body, so no ``Content-Type``. Every answer, an error's too, carries
+``Twilio-Request-Id`` (:mod:`.request_ids`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from switchboard.callbacks.studio.api import (
     validate,
 )
 from switchboard.callbacks.studio.api.auth import require_credentials
+from switchboard.callbacks.studio.api.request_ids import add_request_id
 from switchboard.callbacks.studio.api.urls import PREFIX
 
 NAME = "studio_api"
@@ -102,6 +104,7 @@ def studio_api_blueprint() -> Blueprint:
     bp.before_request(require_credentials)
     bp.before_app_request(_route_any_method)
     bp.after_request(_without_content_type)
+    bp.after_request(add_request_id)
     errors.register(bp)
     for number, (rule, handlers) in enumerate(ROUTES.items()):
         bp.add_url_rule(rule, f"route{number}", _dispatch(handlers), methods=METHODS,

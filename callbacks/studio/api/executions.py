@@ -14,9 +14,10 @@ from switchboard.callbacks.studio import executions as store
 from switchboard.callbacks.studio.api import catalog, forms, urls
 from switchboard.callbacks.studio.api.errors import ApiError, bad_request, conflict, not_found
 from switchboard.callbacks.studio.api.paging import page_body, page_request
+from switchboard.callbacks.studio.api.request_ids import request_sid
 from switchboard.callbacks.studio.executions import ACTIVE, ENDED, Execution
 from switchboard.callbacks.studio.flows_store import revision_of
-from switchboard.callbacks.studio.outbound import AlreadyActive, start_execution
+from switchboard.callbacks.studio.outbound import REQUEST_SID, AlreadyActive, start_execution
 from switchboard.callbacks.studio.parameters import PARAMETERS_DEPTH as PARAMETERS_DEPTH
 from switchboard.callbacks.studio.parameters import ParametersError, check_parameters
 from switchboard.callbacks.studio.runtime import rest_client
@@ -27,9 +28,11 @@ CONTACT_BYTES = 300
 
 
 def initiated_by(execution: Execution) -> str | None:
-    """What started the execution: the call's or the message's SID (none for the API)."""
+    """What started the execution: the call's or the message's SID, or the SID of the API
+    request (``Twilio-Request-Id``) that started it; None for one started otherwise (from
+    Python, ``switchboard flows run``)."""
     trigger = execution.context.get("trigger") or {}
-    for kind, key in (("call", "CallSid"), ("message", "MessageSid")):
+    for kind, key in (("call", "CallSid"), ("message", "MessageSid"), ("request", REQUEST_SID)):
         found = (trigger.get(kind) or {}).get(key)
         if found:
             return str(found)
@@ -98,7 +101,7 @@ def create(flow_sid: str) -> tuple[dict[str, Any], int]:
             settings=urls.settings(),
             client_factory=runtime.client_factory if runtime is not None else rest_client,
             flows=runtime.flows if runtime is not None else None,
-            clock=runtime.clock if runtime is not None else None,
+            clock=runtime.clock if runtime is not None else None, request_sid=request_sid(),
         )
     except AlreadyActive:
         active = store.find_active(store.Database(catalog.store()), flow_sid, to, MESSAGING)
