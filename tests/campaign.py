@@ -7,20 +7,30 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-#: Started by the REST API's trigger: one Send Message (``Hello`` and the row's ``name``), the end.
-HELLO: dict[str, Any] = {
-    "description": "Hello",
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
-         "transitions": [{"event": "incomingRequest", "next": "hello"}]},
-        {"name": "hello", "type": "send-message",
-         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
-                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
-         "transitions": [{"event": "sent"}, {"event": "failed"}]},
-    ],
-}
+
+def hello_flow(*idle_events: str) -> dict[str, Any]:
+    """The flow started by the REST API's trigger: one Send Message (``Hello`` and the row's
+    ``name``), the end. ``idle_events`` give its Trigger transitions that lead nowhere, as
+    Studio's editor gives every Trigger (``incomingMessage``, ``incomingCall``)."""
+    idle = [{"event": event} for event in idle_events]
+    return {
+        "description": "Hello",
+        "initial_state": "Trigger",
+        "flags": {"allow_concurrent_calls": True},
+        "states": [
+            {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
+             "transitions": [*idle, {"event": "incomingRequest", "next": "hello"}]},
+            {"name": "hello", "type": "send-message",
+             "properties": {"from": "{{flow.channel.address}}",
+                            "to": "{{contact.channel.address}}",
+                            "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
+             "transitions": [{"event": "sent"}, {"event": "failed"}]},
+        ],
+    }
+
+
+#: :func:`hello_flow` with a Trigger that only the REST API's request starts.
+HELLO: dict[str, Any] = hello_flow()
 
 
 def write_contacts(path: Path, numbers: Iterable[str]) -> Path:

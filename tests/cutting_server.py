@@ -1,12 +1,14 @@
-"""A server on 127.0.0.1 that cuts its JSON answers short, for the REST client's tests.
+"""A server on 127.0.0.1 that cuts its answers short, for the REST client's tests.
 
 Each request is read whole, then answered ``200`` with ``Content-Length: 1000`` and only
-:data:`START`, the first bytes of that body, before the connection closes. With ``cuts`` set,
-only the first ``cuts`` requests are cut short; the rest get :data:`WHOLE`, a whole body::
+:data:`START`, the first bytes of that JSON body, before the connection closes. With ``cuts``
+set, only the first ``cuts`` requests are cut short; the rest get :data:`WHOLE`, a whole body::
 
     with CuttingServer(cuts=1) as server:
         TwilioClient(sid, token, base_url=server.url).request("GET", path)
         assert server.requests == 2
+
+``content_type``, ``start`` and ``length`` cut another kind of answer short (media, say).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import threading
 import time
 from types import TracebackType
 
-HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
 #: What a cut-short answer sends of its 1000-byte body.
 START = b'{"calls": [{"sid": "CA'
 #: A whole answer, once the cuts are spent.
@@ -26,14 +27,26 @@ WHOLE = b'{"calls": [], "next_page_uri": null}'
 
 class CuttingServer:
     """Answers the first ``cuts`` requests (every request when ``cuts`` is ``None``) with
-    :data:`START` of a 1000-byte body, then closes the connection (``reset``: resets it a
-    moment later; ``stall``: sends nothing more for that many seconds first); the rest with
-    :data:`WHOLE`. Counts the requests."""
+    ``start`` of a ``length``-byte ``content_type`` body, then closes the connection
+    (``reset``: resets it a moment later; ``stall``: sends nothing more for that many seconds
+    first); the rest with :data:`WHOLE`. Counts the requests."""
 
-    def __init__(self, *, cuts: int | None = None, reset: bool = False, stall: float = 0) -> None:
+    def __init__(
+        self,
+        *,
+        cuts: int | None = None,
+        reset: bool = False,
+        stall: float = 0,
+        content_type: str = "application/json",
+        start: bytes = START,
+        length: int = 1000,
+    ) -> None:
         self.cuts = cuts
         self.reset = reset
         self.stall = stall
+        self.content_type = content_type
+        self.start = start
+        self.length = length
         self.requests = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
@@ -72,13 +85,21 @@ class CuttingServer:
                 read_request(conn)
                 self.requests += 1
                 if self.cuts is not None and self.requests > self.cuts:
-                    conn.sendall(HEAD + b"Content-Length: %d\r\n\r\n" % len(WHOLE) + WHOLE)
+                    conn.sendall(head("application/json", len(WHOLE)) + WHOLE)
                     continue
-                conn.sendall(HEAD + b"Content-Length: 1000\r\n\r\n" + START)
+                conn.sendall(head(self.content_type, self.length) + self.start)
                 time.sleep(self.stall)
                 if self.reset:
                     time.sleep(0.2)  # the client is reading the body by now
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def head(content_type: str, length: int) -> bytes:
+    """The head of a ``200`` answer that promises ``length`` bytes and closes the connection."""
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode("latin-1")
 
 
 def read_request(conn: socket.socket) -> None:

@@ -4,8 +4,6 @@ request was retried, how many attempts and how long in all."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,34 +14,16 @@ from click.testing import CliRunner
 from switchboard.api import TwilioClient, TwilioTimeout, retry_policy
 from switchboard.cli import cli
 from tests.api.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.load.servers import HangingServer
 
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
     """A server on 127.0.0.1 that accepts connections and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    server = HangingServer().start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
         server.close()
 
 

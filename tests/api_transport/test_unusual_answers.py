@@ -5,8 +5,6 @@ pages that lead elsewhere or back to the first."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from switchboard.api import (
     TwilioInvalidResponse,
 )
 from tests.api_transport.conftest import ACCOUNT_SID, AUTH_TOKEN, StubServer
+from tests.cutting_server import CuttingServer
 
 RE = "RE" + "0" * 32
 
@@ -104,31 +103,8 @@ def test_a_redirect_loop_on_media_stops(client: TwilioClient, stub: StubServer) 
 @pytest.fixture
 def cut_short() -> Iterator[str]:
     """A server on 127.0.0.1 that promises 100,000 bytes of audio and sends 30."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\n"
-                    b"Content-Length: 100000\r\nConnection: close\r\n\r\n" + b"ID3" * 10
-                )
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with CuttingServer(content_type="audio/mpeg", start=b"ID3" * 10, length=100_000) as server:
+        yield server.url
 
 
 def test_media_cut_short_is_a_connection_error(cut_short: str, tmp_path: Path) -> None:

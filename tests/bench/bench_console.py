@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from switchboard.callbacks import create_app, exchanges
 from switchboard.callbacks.console import register_console, tables
 from switchboard.callbacks.store import schema, status_rank
+from tests.conftest import _fresh_postgres_url
 
 GOAL_P99_MS = 200.0
 CALLS = 100_000
@@ -255,20 +256,6 @@ def sqlite_database() -> Iterator[str]:
         yield f"sqlite:///{folder}/bench.sqlite3"
 
 
-@contextmanager
-def postgres_database(base_url: str) -> Iterator[str]:
-    name = f"sb_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def bench(database: str, url: str) -> float:
     """Load ``url``, time the pages; the overview's p99 with the indexes."""
     app = create_app({
@@ -339,7 +326,7 @@ def main() -> None:
         results["sqlite"] = bench("sqlite", url)
     postgres = os.environ.get("SWITCHBOARD_TEST_POSTGRESQL_URL")
     if postgres:
-        with postgres_database(postgres) as url:
+        with contextmanager(_fresh_postgres_url)(postgres) as url:
             results["postgresql"] = bench("postgresql", url)
     else:
         print("  postgresql: skipped (SWITCHBOARD_TEST_POSTGRESQL_URL is not set)")

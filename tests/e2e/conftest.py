@@ -103,23 +103,30 @@ def subprocess_env(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def pair(database_url: str) -> Iterator[Pair]:
-    """The emulator and the server on ``database_url``, each knowing the other."""
-    stack = SwitchboardStack(database_url=database_url, config=BUSINESS).start()
+def stack_env(stack: SwitchboardStack) -> dict[str, str]:
+    """The settings a ``switchboard`` command needs to use a started ``stack``: the emulator's
+    account and URL, the server's public URL and database, the stack's own ``config``, no
+    ``.env``."""
     emu = stack.emulator
     env = {
         "TWILIO_ACCOUNT_SID": emu.account_sid,
         "TWILIO_AUTH_TOKEN": emu.auth_token,
         "TWILIO_API_BASE_URL": emu.url,
         "SWITCHBOARD_PUBLIC_URL": stack.url,
-        "SWITCHBOARD_DATABASE_URL": database_url,
         "SWITCHBOARD_DOTENV": "0",
-        **BUSINESS,
     }
-    client = TwilioClient(emu.account_sid, emu.auth_token, base_url=emu.url)
+    if stack.database_url:
+        env["SWITCHBOARD_DATABASE_URL"] = stack.database_url
+    return {**env, **stack.config}
+
+
+@pytest.fixture
+def pair(database_url: str) -> Iterator[Pair]:
+    """The emulator and the server on ``database_url``, each knowing the other."""
+    stack = SwitchboardStack(database_url=database_url, config=BUSINESS).start()
+    client = stack.client()
     try:
-        yield Pair(stack, client, env)
+        yield Pair(stack, client, stack_env(stack))
     finally:
         client.close()
         stack.stop()

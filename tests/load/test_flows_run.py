@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from switchboard.callbacks.store import Store
 from switchboard.callbacks.studio import executions
 from switchboard.emulator import Emulator
+from tests.campaign import hello_flow, write_contacts
 from tests.load.figures import report
 from tests.load.servers import server_env
 
@@ -26,21 +27,8 @@ SCRIPT = Path(sys.executable).with_name("switchboard")
 CONTACTS = 1_000
 RATE = 100
 NUMBER = "+15005550006"
-#: The flow: the REST API's trigger, one message, the end.
-HELLO = {
-    "description": "Hello",
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
-         "transitions": [{"event": "incomingMessage"}, {"event": "incomingCall"},
-                         {"event": "incomingRequest", "next": "hello"}]},
-        {"name": "hello", "type": "send-message",
-         "properties": {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
-                        "body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 100}},
-         "transitions": [{"event": "sent"}, {"event": "failed"}]},
-    ],
-}
+#: The campaign's flow, its Trigger with the transitions to nowhere that Studio's editor adds.
+HELLO = hello_flow("incomingMessage", "incomingCall")
 
 
 def _most_in_a_second(times: list[datetime]) -> int:
@@ -61,8 +49,7 @@ def test_a_campaign_killed_half_way_and_run_again_starts_each_contact_once(
     flows.mkdir()
     (flows / "hello.json").write_text(json.dumps(HELLO))
     numbers = [f"+1555{index:07d}" for index in range(CONTACTS)]
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text("to,name\n" + "".join(f"{n},P{i}\n" for i, n in enumerate(numbers)))
+    contacts = write_contacts(tmp_path / "contacts.csv", numbers)
     command = [str(SCRIPT), "flows", "run", "hello", "--from", NUMBER, "--contacts",
                str(contacts), "--rate", str(RATE)]
     with Emulator(caller=False) as emu:

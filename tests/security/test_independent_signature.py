@@ -29,21 +29,10 @@ from switchboard.callbacks.security import (
 from switchboard.emulator.webhooks import WebhookClient, wsgi_session
 from tests import twilio_signature as twilio
 from tests.conftest import IN_CI
+from tests.twilio_signature_example import EXPECTED, PARAMS, TOKEN, URL
 
 CHECKS = settings(deadline=None, max_examples=150,
                   suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-# Twilio's published example (docs: "Webhooks security", validating signatures).
-TOKEN = "12345"
-URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = {
-    "CallSid": "CA1234567890ABCDE",
-    "Caller": "+12349013030",
-    "Digits": "1234",
-    "From": "+12349013030",
-    "To": "+18005551212",
-}
-EXPECTED = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 # The official Python SDK's tests (twilio-python, tests/unit/test_request_validator.py): the
 # same URL and token with other numbers, the default ports added, repeated names, a JSON body.

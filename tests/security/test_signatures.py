@@ -19,18 +19,7 @@ from switchboard.callbacks.security import (
     url_with_body_sha256,
 )
 from switchboard.config import Secret
-
-# Twilio's published example.
-TOKEN = "12345"
-URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = {
-    "CallSid": "CA1234567890ABCDE",
-    "Caller": "+12349013030",
-    "Digits": "1234",
-    "From": "+12349013030",
-    "To": "+18005551212",
-}
-EXPECTED = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+from tests.twilio_signature_example import EXPECTED, PARAMS, TOKEN, URL
 
 
 def reference(token: str, data: str) -> str:

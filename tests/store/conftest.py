@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from switchboard.callbacks.store import Store
+from tests.conftest import _fresh_postgres_url
 
 
 class FakeClock:
@@ -107,17 +108,4 @@ class TCPProxy:
 @pytest.fixture
 def postgresql_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database (the tests that need a server rather than either kind)."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    name = f"sb_store_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(postgres_server_url).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from _fresh_postgres_url(postgres_server_url)

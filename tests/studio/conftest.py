@@ -1,21 +1,9 @@
 """Fixtures of the flows' tests: Twilio sending webhooks to a module's app (made on the
-suite's ``module_database_url``, SQLite and PostgreSQL), its store."""
+suite's ``module_database_url``, SQLite and PostgreSQL), its store. They are the server
+tests' own ``twilio`` and ``store``, on the ``app`` each test module makes."""
 
 from __future__ import annotations
 
-from typing import Any
+from tests.server.conftest import store, twilio
 
-import pytest
-from flask import Flask
-
-from tests.server.conftest import Twilio
-
-
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
+__all__ = ["store", "twilio"]

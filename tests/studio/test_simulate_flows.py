@@ -12,14 +12,10 @@ script in processes of their own.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -29,12 +25,9 @@ from switchboard.callbacks.store import Store
 from switchboard.callbacks.studio import executions
 from switchboard.cli import cli
 from switchboard.emulator.stack import SwitchboardStack
+from tests.e2e.conftest import ROOT, SWITCHBOARD, stack_env, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "flows" / "examples"
-SWITCHBOARD = Path(sys.executable).with_name("switchboard")
-if not SWITCHBOARD.exists():
-    SWITCHBOARD = Path(shutil.which("switchboard") or "switchboard")
 
 TO = "+15551230000"
 CALLER = "+15555550100"
@@ -209,10 +202,7 @@ class Running:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``switchboard ARGS`` as a process of the installed console script."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TWILIO_", "SWITCHBOARD_"))}
-        env.update(self.env, PYTHONUNBUFFERED="1")
-        return subprocess.run([str(SWITCHBOARD), *args], env=env, cwd=ROOT,
+        return subprocess.run([str(SWITCHBOARD), *args], env=subprocess_env(self.env), cwd=ROOT,
                               capture_output=True, text=True, timeout=120, check=False)
 
     def number_for(self, flow: str) -> str:
@@ -228,19 +218,9 @@ class Running:
 def running(database_url: str) -> Iterator[Running]:
     stack = SwitchboardStack(database_url=database_url,
                              config={"SWITCHBOARD_FLOWS_DIR": str(EXAMPLES)}).start()
-    emu = stack.emulator
-    env = {
-        "TWILIO_ACCOUNT_SID": emu.account_sid,
-        "TWILIO_AUTH_TOKEN": emu.auth_token,
-        "TWILIO_API_BASE_URL": emu.url,
-        "SWITCHBOARD_PUBLIC_URL": stack.url,
-        "SWITCHBOARD_DATABASE_URL": database_url,
-        "SWITCHBOARD_FLOWS_DIR": str(EXAMPLES),
-        "SWITCHBOARD_DOTENV": "0",
-    }
-    client = TwilioClient(emu.account_sid, emu.auth_token, base_url=emu.url)
+    client = stack.client()
     try:
-        yield Running(stack, client, env, database_url)
+        yield Running(stack, client, stack_env(stack), database_url)
     finally:
         client.close()
         stack.stop()
