@@ -9,12 +9,18 @@ from switchboard.callbacks.handlers import TwilioBlueprint
 from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
-release = threading.Event()
 
-
-def broken_blueprint(hang_for: float = 10) -> TwilioBlueprint:
+def broken_blueprint(
+    hang_for: float = 10, release: threading.Event | None = None
+) -> TwilioBlueprint:
     """Handlers that raise, hang (until ``release`` is set or ``hang_for`` passes), or return
-    garbage, under ``/broken``."""
+    garbage, under ``/broken``.
+
+    Each blueprint hangs on its own ``release`` (a new event unless one is given), so that a
+    test setting it lets go of its own app's handlers and of no other test's.
+    """
+    if release is None:
+        release = threading.Event()
     bp = TwilioBlueprint("broken", __name__, url_prefix="/broken")
 
     @bp.voice("/raise")

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from switchboard.callbacks.errors import VOICE_APOLOGY
-from tests.server.broken import broken_blueprint, release
+from tests.server.broken import broken_blueprint
 from tests.server.conftest import (
     TOKEN,
     Twilio,
@@ -25,6 +25,8 @@ from tests.server.conftest import (
 )
 
 TIMEOUT = 0.3
+#: What this module's hanging handlers wait for.
+release = threading.Event()
 
 
 @pytest.fixture(scope="module", params=["alarm", "threads"])
@@ -37,7 +39,7 @@ def broken_app(
     app = clean_app(f"sqlite:///{path}", SWITCHBOARD_HANDLER_TIMEOUT=str(TIMEOUT),
                     SWITCHBOARD_VOICE="alice")
     app.extensions["switchboard"].deadline.use_alarm = request.param == "alarm"
-    app.register_blueprint(broken_blueprint())
+    app.register_blueprint(broken_blueprint(release=release))
     release.clear()
     yield app
     release.set()

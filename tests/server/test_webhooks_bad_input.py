@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +29,7 @@ from switchboard.callbacks.exchanges import exchanges
 from switchboard.callbacks.security import FORM_TYPE, signed_headers
 from switchboard.callbacks.studio import executions
 from switchboard.callbacks.twiml import parse_twiml
-from tests.server.broken import broken_blueprint, release
+from tests.server.broken import broken_blueprint
 from tests.server.conftest import (
     TOKEN,
     Twilio,
@@ -278,8 +279,8 @@ def slow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     the alarm cuts a blocking read short, as in gunicorn's sync workers)."""
     path = tmp_path_factory.mktemp("slow") / "switchboard.sqlite3"
     application = clean_app(f"sqlite:///{path}", SWITCHBOARD_HANDLER_TIMEOUT=str(DEADLINE))
-    application.register_blueprint(broken_blueprint(hang_for=5))
-    release.clear()
+    release = threading.Event()
+    application.register_blueprint(broken_blueprint(hang_for=5, release=release))
     yield application
     release.set()
     application.extensions["switchboard"].store.close()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,39 +37,55 @@ def count(store: Store, table: sa.Table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-@pytest.fixture
-def slow_deletes(store: Store) -> Iterator[list[str]]:
-    """Each DELETE the store runs takes half a second more; the threads that ran one."""
-    threads: list[str] = []
+#: How long a handler may take in these tests: far more than a save needs on a loaded machine.
+DEADLINE = 5.0
 
-    def slow(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+
+class HeldDeletes:
+    """Holds each DELETE ``engine`` runs until :meth:`let_go` (``DEADLINE`` * 4 at most), so
+    that a purge lasts as long as the test wants; remembers the threads that ran one."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.threads: list[str] = []
+        self._gate = threading.Event()
+
+    def __enter__(self) -> HeldDeletes:
+        event.listen(self.engine, "before_cursor_execute", self._hold)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.let_go()
+        event.remove(self.engine, "before_cursor_execute", self._hold)
+
+    def let_go(self) -> None:
+        self._gate.set()
+
+    def _hold(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.lstrip().upper().startswith("DELETE"):
-            threads.append(threading.current_thread().name)
-            time.sleep(0.5)
-
-    event.listen(store.engine, "before_cursor_execute", slow)
-    yield threads
-    event.remove(store.engine, "before_cursor_execute", slow)
+            self.threads.append(threading.current_thread().name)
+            self._gate.wait(DEADLINE * 4)
 
 
 def test_a_deadline_passing_in_the_purge_does_not_fail_the_save(
-    store: Store, clock: FakeClock, slow_deletes: list[str]
+    store: Store, clock: FakeClock
 ) -> None:
     store.save_voice_session("CA-old", {"step": 1})
     wait_for_purge(store)
-    slow_deletes.clear()
     clock.advance(days=2)
     store.session_purge_every = 0  # it is time for the next purge
-    deadline = Deadline(0.3)  # SIGALRM, as in a sync worker
+    deadline = Deadline(DEADLINE)  # SIGALRM, as in a sync worker
 
-    started = time.monotonic()
-    deadline.run(lambda: store.save_voice_session("CA-new", {"step": 2}))  # no HandlerTimeout
-    assert time.monotonic() - started < 0.3, "the answer waited for the purge"
-    assert store.load_voice_session("CA-new") == {"step": 2}
-
-    wait_for_purge(store)
-    assert slow_deletes  # the purge ran...
-    assert threading.current_thread().name not in slow_deletes  # ...in another thread
+    with HeldDeletes(store.engine) as held:
+        # a purge in the save would last until the deadline passed in it: HandlerTimeout
+        deadline.run(lambda: store.save_voice_session("CA-new", {"step": 2}))
+        assert store._purger is not None
+        assert store._purger.is_alive()  # held, not waited for
+        assert store.load_voice_session("CA-new") == {"step": 2}
+        held.let_go()
+        wait_for_purge(store)
+    assert held.threads  # the purge ran...
+    assert threading.current_thread().name not in held.threads  # ...in another thread
     assert count(store, schema.voice_sessions) == 1  # CA-old purged all the same
     assert store._purging.acquire(blocking=False), "the purge lock stayed held"
     store._purging.release()
@@ -120,7 +134,7 @@ def test_the_purge_skips_rows_another_transaction_holds(
     purge = threading.Thread(target=lambda: result.append(store.purge_voice_sessions()))
     try:
         purge.start()
-        purge.join(5)
+        purge.join(DEADLINE * 4)  # a purge waiting for the row would wait until the rollback
         assert not purge.is_alive(), "the purge waited for a row another transaction holds"
         assert result == [19]
     finally:
@@ -202,22 +216,20 @@ def test_the_caller_hears_the_handler_not_the_apology_when_the_purge_is_slow(
         call.session["visits"] = call.session.get("visits", 0) + 1
         return VoiceResponse().say("Hello from the handler")
 
-    app = make_app(database_url, BUNDLED_FLOWS=False, SWITCHBOARD_HANDLER_TIMEOUT="0.4")
+    app = make_app(database_url, BUNDLED_FLOWS=False, SWITCHBOARD_HANDLER_TIMEOUT=str(DEADLINE))
     app.register_blueprint(bp)
     store: Store = app.extensions["switchboard"].store
 
-    def slow(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("DELETE"):
-            time.sleep(0.8)
-
-    event.listen(store.engine, "before_cursor_execute", slow)
     try:
-        params = call_params()
-        response = Twilio(app.test_client()).post("/voice", params)  # the process's first purge
-        assert response.status_code == 200
-        assert b"Hello from the handler" in response.data
-        assert store.load_voice_session(params["CallSid"]) == {"visits": 1}
-        wait_for_purge(store)
+        with HeldDeletes(store.engine) as held:  # the purge lasts until the caller has heard
+            params = call_params()
+            response = Twilio(app.test_client()).post("/voice", params)  # the first purge
+            assert response.status_code == 200
+            assert b"Hello from the handler" in response.data
+            assert store.load_voice_session(params["CallSid"]) == {"visits": 1}
+            held.let_go()
+            wait_for_purge(store)
+        assert held.threads, "no purge ran"
+        assert threading.current_thread().name not in held.threads  # not the request's thread
     finally:
-        event.remove(store.engine, "before_cursor_execute", slow)
         store.close()
