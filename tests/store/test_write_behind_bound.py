@@ -6,12 +6,13 @@ returns."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,30 +124,45 @@ def lock_out_writers(store: Store, sid: str) -> Any:
     return conn
 
 
-def test_the_bound_holds_while_the_database_is_slow(
-    database_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def store_holding(database_url: str, hold: int) -> tuple[Store, WriteBehind]:
+    """A store whose write-behind holds at most ``hold`` rows, and that write-behind."""
     store = Store(database_url, record_delay=0.01)
     store.create_all()
     behind = store._behind
     assert behind is not None
-    behind.hold = 50
-    names = sids(301)
-    store.record_call({"CallSid": names[0], "CallStatus": "queued"})
-    store.get_call(names[0])  # written: the next write of it updates the locked row
-    other = lock_out_writers(store, names[0])
+    behind.hold = hold
+    return store, behind
+
+
+@contextlib.contextmanager
+def writes_held_back(store: Store, sid: str) -> Iterator[None]:
+    """The call ``sid`` written, then its next write stuck on another connection's lock
+    (:func:`lock_out_writers`), so that rows handed over meanwhile wait; on leaving, the lock
+    let go and what waits flushed."""
+    store.record_call({"CallSid": sid, "CallStatus": "queued"})
+    store.get_call(sid)  # written: the next write of it updates the locked row
+    other = lock_out_writers(store, sid)
     try:
-        with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
-            store.record_call({"CallSid": names[0], "CallStatus": "ringing"})
-            time.sleep(0.3)  # the thread takes it, and waits on the lock
-            for sid in names[1:]:
-                store.record_call({"CallSid": sid, "CallStatus": "ringing"})
-                assert len(behind) <= 50
-            assert len(behind) == 50
-            other.rollback()
-            store.get_call(names[0])  # flushes what waits
+        store.record_call({"CallSid": sid, "CallStatus": "ringing"})
+        time.sleep(0.3)  # the thread takes it, and waits on the lock
+        yield
+        other.rollback()
+        store.get_call(sid)  # flushes what waits
     finally:
         other.close()
+
+
+def test_the_bound_holds_while_the_database_is_slow(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, behind = store_holding(database_url, 50)
+    names = sids(301)
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"), \
+            writes_held_back(store, names[0]):
+        for sid in names[1:]:
+            store.record_call({"CallSid": sid, "CallStatus": "ringing"})
+            assert len(behind) <= 50
+        assert len(behind) == 50
     try:
         with store.engine.connect() as conn:
             written = set(conn.execute(sa.text("SELECT sid FROM calls")).scalars())
@@ -334,29 +350,16 @@ def test_a_store_held_back_keeps_its_calls_and_drops_its_oldest_exchanges(
 ) -> None:
     """Each webhook's call and its exchange, 40 of each into a bound of 50 while the database
     cannot take them: every call is written once it can, with the newest 10 exchanges."""
-    store = Store(database_url, record_delay=0.01)
-    store.create_all()
-    behind = store._behind
-    assert behind is not None
-    behind.hold = 50
+    store, behind = store_holding(database_url, 50)
     names = sids(41)
-    store.record_call({"CallSid": names[0], "CallStatus": "queued"})
-    store.get_call(names[0])  # written: the next write of it updates the locked row
-    other = lock_out_writers(store, names[0])
-    try:
-        with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"):
-            store.record_call({"CallSid": names[0], "CallStatus": "ringing"})
-            time.sleep(0.3)  # the thread takes it, and waits on the lock
-            for sid in names[1:]:
-                store.record_call({"CallSid": sid, "CallStatus": "ringing"})
-                record_exchange(store, exchange(sid))
-                assert len(behind) <= 50
-            assert len(behind) == 50
-            assert store.rows_dropped_by_table == {EXCHANGES: 30}
-            other.rollback()
-            store.get_call(names[0])  # flushes what waits
-    finally:
-        other.close()
+    with caplog.at_level(logging.ERROR, "switchboard.callbacks.store"), \
+            writes_held_back(store, names[0]):
+        for sid in names[1:]:
+            store.record_call({"CallSid": sid, "CallStatus": "ringing"})
+            record_exchange(store, exchange(sid))
+            assert len(behind) <= 50
+        assert len(behind) == 50
+        assert store.rows_dropped_by_table == {EXCHANGES: 30}
     try:
         with store.engine.connect() as conn:
             calls = set(conn.execute(sa.text("SELECT sid FROM calls")).scalars())
