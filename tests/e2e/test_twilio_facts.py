@@ -18,18 +18,10 @@ from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.security import verify_flask_request
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.webhooks import WebhookClient, wsgi_session
+from tests import twilio_signature_example as published
 from tests.e2e.checks import assert_callbacks_stored_once
 from tests.e2e.conftest import CALLER, OPERATOR, Pair
 
-PUBLISHED_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PUBLISHED_PARAMS = {
-    "CallSid": "CA1234567890ABCDE",
-    "Caller": "+12349013030",
-    "Digits": "1234",
-    "From": "+12349013030",
-    "To": "+18005551212",
-}
-PUBLISHED_SIGNATURE = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 VOICE_FIELDS = ("CallSid", "AccountSid", "From", "To", "CallStatus", "ApiVersion", "Direction")
 RECORDING_STATUS_FIELDS = (
     "RecordingSid", "RecordingUrl", "RecordingStatus", "RecordingDuration", "RecordingChannels",
@@ -52,19 +44,19 @@ def test_the_published_signature_example_through_the_signing_path() -> None:
     def myapp() -> flask.Response:
         request = flask.request
         seen.append((request.url, request.headers["X-Twilio-Signature"],
-                     verify_flask_request(request, "12345")))
+                     verify_flask_request(request, published.TOKEN)))
         return flask.Response("<Response/>", content_type="text/xml")
 
     client = WebhookClient(wsgi_session(app))
-    for url in (PUBLISHED_URL, PUBLISHED_URL + "#rc=2&ct=1000"):
-        answer = client.fetch(url, PUBLISHED_PARAMS, auth_token="12345")
+    for url in (published.URL, published.URL + "#rc=2&ct=1000"):
+        answer = client.fetch(url, published.PARAMS, auth_token=published.TOKEN)
         assert answer.ok, answer.error_message
         [exchange] = answer.exchanges
-        assert exchange.request_headers["X-Twilio-Signature"] == PUBLISHED_SIGNATURE
-    assert seen == [(PUBLISHED_URL, PUBLISHED_SIGNATURE, True)] * 2
-    other = client.fetch(PUBLISHED_URL, {**PUBLISHED_PARAMS, "Digits": "1235"},
-                         auth_token="12345")
-    assert other.exchanges[0].request_headers["X-Twilio-Signature"] != PUBLISHED_SIGNATURE
+        assert exchange.request_headers["X-Twilio-Signature"] == published.EXPECTED
+    assert seen == [(published.URL, published.EXPECTED, True)] * 2
+    other = client.fetch(published.URL, {**published.PARAMS, "Digits": "1235"},
+                         auth_token=published.TOKEN)
+    assert other.exchanges[0].request_headers["X-Twilio-Signature"] != published.EXPECTED
     assert seen[-1][2] is True  # signed for what it carries: still valid
 
 

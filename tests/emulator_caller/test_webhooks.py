@@ -27,22 +27,16 @@ from switchboard.emulator.webhooks import (
     split_url,
 )
 from tests import twilio_signature as independent
+from tests import twilio_signature_example as example
 from tests.conftest import free_port
 
 PARAMS = {"CallSid": "CA1234567890ABCDE", "From": "+12349013030", "To": "+18005551212"}
 
 
 def test_the_published_signature_example() -> None:
-    params = {
-        "CallSid": "CA1234567890ABCDE",
-        "Caller": "+12349013030",
-        "Digits": "1234",
-        "From": "+12349013030",
-        "To": "+18005551212",
-    }
-    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
-    assert compute_signature("12345", url, params.items()) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
-    assert shared_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert compute_signature(example.TOKEN, example.URL, example.PARAMS.items()) == \
+        example.EXPECTED
+    assert shared_signature(example.TOKEN, example.URL, example.PARAMS) == example.EXPECTED
 
 
 def test_post_form_body_signed_and_valid(hooks, state) -> None:
