@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from switchboard.config.fields import FIELDS
 from switchboard.config.validation import redact_url
@@ -44,9 +44,10 @@ _CREDENTIAL_NAME = (
 )
 _CREDENTIAL_NAMED = re.compile(rf"{_CREDENTIAL_NAME}\Z", re.IGNORECASE)
 #: ``name=value`` where the name is a credential's; the value ends where a closing tag starts
-#: (``token=abc</Say>``, as TwiML shows it).
+#: (``token=abc</Say>``, as TwiML shows it), and only there: a ``</`` followed by anything but
+#: a tag's name and its ``>`` is the value's own (``token=ab</cd`` is hidden whole).
 _CREDENTIAL_PAIR = re.compile(
-    rf"(\b{_CREDENTIAL_NAME}=)(?:[^\s&;,'\"#<]|<(?!/))+", re.IGNORECASE
+    rf"(\b{_CREDENTIAL_NAME}=)(?:[^\s&;,'\"#<]|<(?!/[A-Za-z_][\w.:-]*\s*>))+", re.IGNORECASE
 )
 #: ``name="value"`` (an XML attribute: ``<Sip password="...">``) where the name is that of a
 #: password, a secret or a token (not a ``key``: ``finishOnKey="#"`` is no credential).
@@ -76,9 +77,10 @@ def revealed(value: object) -> str | None:
 
 def secret_values(settings: object, *more: object) -> tuple[str, ...]:
     """The values of ``settings`` that nothing may show (see the module docstring), and
-    those of ``more`` (a :class:`~switchboard.config.secret.Secret` is revealed): each once,
-    the longest first (so that one holding another is hidden whole); ``None``, empty and
-    short values (under :data:`MIN_LENGTH` characters) left out."""
+    those of ``more`` (a :class:`~switchboard.config.secret.Secret` is revealed), each also
+    as a URL writes it (``%20`` for a space) and as a form does (``+``): each once, the
+    longest first (so that one holding another is hidden whole); ``None``, empty and short
+    values (under :data:`MIN_LENGTH` characters) left out."""
     found: list[str | None] = []
     secrets = list(map(revealed, more))
     for field in FIELDS.values():
@@ -88,7 +90,7 @@ def secret_values(settings: object, *more: object) -> tuple[str, ...]:
         if isinstance(value, str) and "://" in value:
             found.extend(_url_credentials(value))
     for secret in filter(None, secrets):
-        found += [secret, quote(secret, safe="")]  # as a URL or a form writes it too
+        found += [secret, quote(secret, safe=""), quote_plus(secret, safe="")]
     return longest_first(found)
 
 

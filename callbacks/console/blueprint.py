@@ -26,7 +26,12 @@ from werkzeug.exceptions import HTTPException
 from switchboard.callbacks.console.lines import Line, Value, isolated_text, plain
 from switchboard.callbacks.console.options import ConsoleOptions
 from switchboard.callbacks.logs import hidden_in_logs, hide_in_logs
-from switchboard.callbacks.secrets import hide_credentials, hide_values, secret_values
+from switchboard.callbacks.secrets import (
+    hide_credentials,
+    hide_values,
+    longest_first,
+    secret_values,
+)
 from switchboard.callbacks.store import StoreUnavailable
 from switchboard.callbacks.store.engine import BUSY_MS, IMMEDIATE
 from switchboard.callbacks.text import shortened
@@ -93,6 +98,18 @@ class Console:
         #: may have given.
         self.secrets = secret_values(switchboard.settings, options.password, own_key)
         hide_in_logs(*self.secrets)
+        self._masked: tuple[tuple[str, ...], tuple[str, ...]] = ((), self.secrets)
+
+    def masked_values(self) -> tuple[str, ...]:
+        """The values a page masks, the longest first: :attr:`secrets` and those given to
+        :func:`~switchboard.callbacks.logs.hide_in_logs`, merged once each time those
+        change (not for every value a page shows)."""
+        logged = hidden_in_logs()
+        seen, merged = self._masked
+        if logged is not seen:
+            merged = longest_first((*logged, *self.secrets))
+            self._masked = (logged, merged)
+        return merged
 
     @property
     def store(self) -> Any:
@@ -191,15 +208,21 @@ def _shown(value: object) -> str:
     settings' secrets, :attr:`Console.secrets`, and any other given to
     :func:`~switchboard.callbacks.logs.hide_in_logs`), and the credentials in it too
     (:func:`~switchboard.callbacks.secrets.hide_credentials`: a URL's password, a
-    ``token=`` pair)."""
+    ``token=`` pair). Every stored value a page shows passes here, its numbers and names
+    too."""
     if value is None:
         text = ""
     elif isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False)
     else:
         text = str(value)
-    text = hide_values(hide_values(text, hidden_in_logs(), MASK), console().secrets, MASK)
-    return hide_credentials(text)
+    return hide_credentials(hide_values(text, console().masked_values(), MASK))
+
+
+def _as_is(value: object) -> bool:
+    """Whether :func:`_shown` shows ``value`` as it is: only such a value is put in a link or
+    a form (a contact's conversation, a flow to filter by), which would carry it whole."""
+    return value is None or _shown(value) == str(value)
 
 
 def _isolated(value: object) -> Markup:
@@ -295,8 +318,8 @@ def _helpers() -> dict[str, Any]:
     return {
         "nav": NAV, "when": _when, "iso": _iso, "seconds": _seconds,
         "status_class": _status_class, "csrf_token": csrf_token, "static": _static,
-        "current_path": current_path,
-        "shown": _shown, "isolated": _isolated, "line": _line, "isolated_text": _isolated_text,
+        "current_path": current_path, "shown": _shown, "as_is": _as_is,
+        "isolated": _isolated, "line": _line, "isolated_text": _isolated_text,
         "conversation_url": conversation_url, "shortened": shortened,
         "refresh": console().options.refresh,
     }

@@ -14,6 +14,7 @@ from flask import Response, abort, jsonify, redirect, render_template, request, 
 from switchboard.callbacks.console import queries
 from switchboard.callbacks.console.blueprint import (
     PAGE_SIZE,
+    _as_is,
     _shown,
     bp,
     console,
@@ -228,10 +229,11 @@ def _conversation(contact: str) -> str:
         opted = queries.opted_out(conn, [contact]).get(contact, [])
     ours = sorted({m["to"] if m["direction"] == "inbound" else m["from"]
                    for m in page.rows} - {None})
+    # the pages around it are linked by the contact, which a masked one is not put in
+    links = _page_links(partial(conversation_url, contact), page) if _as_is(contact) else {}
     return render_template(
         "console/conversation.html", contact=contact, page=page, messages=page.rows[::-1],
-        opted_out=opted, ours=ours, all_senders=ALL_SENDERS,
-        links=_page_links(partial(conversation_url, contact), page),
+        opted_out=opted, ours=ours, all_senders=ALL_SENDERS, links=links,
     )
 
 

@@ -285,6 +285,8 @@ def test_the_logs_and_the_console_hide_the_same_setting_values(sqlite_url: str) 
         ("call SIP:desk:pin-5512@pbx now", "pin-5512"),
         ("https://api.example/hook?x=1&api_key=ak-value-99", "ak-value-99"),
         ("<Say>token=tk-value-42</Say>", "tk-value-42"),
+        ("token=tk-value</cd-rest", "</cd-rest"),
+        ("<Say>token=tk-value</cd more</Say>", "tk-value</cd"),
         ('<Sip username="desk" password="pin-5512">sip:desk@pbx</Sip>', "pin-5512"),
     ],
 )
@@ -296,6 +298,13 @@ def test_credentials_in_text_are_hidden(text: str, secret: str) -> None:
 def test_twiml_keeps_all_but_its_credentials() -> None:
     assert hide_credentials("<Say>token=tk-value-42</Say><Pause/>") == (
         "<Say>token=***</Say><Pause/>")
+    assert hide_credentials("<Say>token=ab</cd more</Say>") == "<Say>token=*** more</Say>"
     gather = '<Gather finishOnKey="#" action="/voice/menu"><Say>Hello</Say></Gather>'
     assert hide_credentials(gather) == gather
 
+
+
+def test_a_secret_is_listed_as_text_a_url_and_a_form_write_it() -> None:
+    listed = secret_values(None, "correct horse battery")
+    assert set(listed) == {"correct horse battery", "correct%20horse%20battery",
+                           "correct+horse+battery"}

@@ -25,9 +25,11 @@ from switchboard.callbacks.logs import (
     OneLine,
     filter_switchboard_loggers,
     hide_in_logs,
+    secrets_of,
 )
 from switchboard.callbacks.twilio_request import CallRequest
 from switchboard.callbacks.twiml import VoiceResponse
+from switchboard.config import load_settings
 from tests.server.conftest import TOKEN, Twilio, call_params, make_app
 from tests.server.test_gunicorn import Server, server, wait_for_log  # noqa: F401 - fixture
 
@@ -75,6 +77,8 @@ def test_a_long_message_is_cut() -> None:
         ("GET /flows/x?AccessToken=at-value-77 HTTP/1.1", "at-value-77"),
         ("Authorization=basic-value-55", "basic-value-55"),
         (f"the token is {TOKEN}.", TOKEN),
+        ("token=tk-value</cd-rest-42", "</cd-rest-42"),
+        ("<Say>api_key=ak-value</b after</Say>", "</b after"),
     ],
 )
 def test_secrets_in_a_value_are_hidden(value: str, secret: str) -> None:
@@ -82,6 +86,28 @@ def test_secrets_in_a_value_are_hidden(value: str, secret: str) -> None:
     line = one_line(shown("request failed: %s", value))
     assert secret not in line
     assert "***" in line
+
+
+@pytest.mark.parametrize(
+    ("twiml", "line"),
+    [
+        ("<Say>token=tk-value-42</Say><Pause/>", "<Say>token=***</Say><Pause/>"),
+        ("<Say>token=tk-value-42</Say ><Pause/>", "<Say>token=***</Say ><Pause/>"),
+        ("<Play>/hold.mp3?sig=ab</cd</Play>", "<Play>/hold.mp3?sig=***</Play>"),
+        ("<Say>token=ab</cd and</Say>", "<Say>token=*** and</Say>"),
+    ],
+)
+def test_a_credential_pair_s_value_ends_at_a_closing_tag_only(twiml: str, line: str) -> None:
+    assert one_line(shown("answered %s", twiml)) == f"answered {line}"
+
+
+def test_a_secret_setting_written_as_a_form_writes_it_is_hidden() -> None:
+    settings = load_settings(environ={}, overrides={
+        "TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "auth token 7f3a9c2e",
+    })
+    hide_in_logs(*secrets_of(settings))
+    line = one_line(shown("posted %s", "Note=auth+token+7f3a9c2e&From=%2B15555550100"))
+    assert line == "posted Note=***&From=%2B15555550100"
 
 
 def test_a_tracebacks_exception_message_is_one_line_without_secrets() -> None:
