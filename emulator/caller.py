@@ -314,6 +314,13 @@ class Phone:
         outcome = self.call_outcomes.get(to)
         if outcome and outcome not in {"answered", "completed"}:
             runner.advance(int(current.get("timeout") or 60) if outcome == "no-answer" else 2)
+            with self.state.lock:  # a cancel while it rang wins over the far end's outcome
+                canceled = self._was_canceled(sid)
+                if not canceled:
+                    self.state.update_call(sid, status=outcome)
+            if canceled:
+                self._finish(runner, progress, "canceled")
+                return transcript
             transcript.add("dial", f"{to}: {outcome}")
             self._finish(runner, progress, outcome)
             return transcript

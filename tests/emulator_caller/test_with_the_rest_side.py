@@ -122,6 +122,54 @@ def test_a_call_canceled_while_ringing_is_not_answered(emu: Emulator,
     assert get_call(emu, created["sid"])["status"] == "canceled"
 
 
+@pytest.mark.parametrize("outcome", ["busy", "no-answer"])
+def test_a_cancel_while_ringing_wins_over_the_far_ends_outcome(
+        emu: Emulator, server: HookServer, outcome: str) -> None:
+    emu.state.buy_number(emu.account_sid, NUMBER)
+    emu.phone.call_outcomes["+15557654321"] = outcome
+    answers: list[requests.Response] = []
+
+    def cancel_when_ringing(request: Any) -> tuple[str, int]:
+        if request.form["CallStatus"] == "ringing":
+            answers.append(post(emu, f"Calls/{request.form['CallSid']}",
+                                {"Status": "canceled"}))
+        return "", 204
+
+    server.on("/cs", cancel_when_ringing)
+    created = post(emu, "Calls", [
+        ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
+        ("StatusCallback", server.url("/cs")), ("StatusCallbackEvent", "ringing"),
+        ("StatusCallbackEvent", "completed"),
+    ]).json()
+    assert emu.phone.wait_idle(10)
+    assert [answer.json()["status"] for answer in answers] == ["canceled"]
+    statuses = [r.params["CallStatus"] for r in server.requests_to("/cs")]
+    assert statuses == ["ringing", "canceled"]
+    final = server.requests_to("/cs")[-1]
+    assert (final.params["CallDuration"], final.params["SipResponseCode"]) == ("0", "487")
+    ended = get_call(emu, created["sid"])
+    assert (ended["status"], ended["duration"]) == ("canceled", "0")
+    assert ended["end_time"] == answers[0].json()["end_time"]
+    assert emu.phone.transcript(created["sid"]).status == "canceled"
+
+
+@pytest.mark.parametrize("outcome", ["busy", "no-answer"])
+def test_a_cancel_after_the_far_ends_outcome_changes_nothing(
+        emu: Emulator, server: HookServer, outcome: str) -> None:
+    emu.state.buy_number(emu.account_sid, NUMBER)
+    emu.phone.call_outcomes["+15557654321"] = outcome
+    created = post(emu, "Calls", [
+        ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
+        ("StatusCallback", server.url("/cs")),
+    ]).json()
+    assert emu.phone.wait_idle(10)
+    late = post(emu, f"Calls/{created['sid']}", {"Status": "canceled"})
+    assert late.json()["status"] == outcome
+    assert emu.phone.wait_idle(10)
+    assert [r.params["CallStatus"] for r in server.requests_to("/cs")] == [outcome]
+    assert get_call(emu, created["sid"])["status"] == outcome
+
+
 def test_a_message_sent_through_rest_gets_its_callbacks(emu: Emulator,
                                                          server: HookServer) -> None:
     emu.state.buy_number(emu.account_sid, NUMBER)
