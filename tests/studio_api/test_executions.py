@@ -63,6 +63,42 @@ def test_parameters_with_nan_and_a_blank_to_are_refused(house: House) -> None:
     assert store.list_executions(house.stack.store) == []
 
 
+def test_to_and_from_are_kept_without_surrounding_whitespace(house: House) -> None:
+    sid = reminder(house)
+    answer = house.raw("POST", f"/v2/Flows/{sid}/Executions",
+                       data={"To": f"  {CONTACT}\n", "From": f"\t{FLOW_NUMBER} ",
+                             "Parameters": '{"name": "Ada", "day": "Monday"}'})
+    assert answer.status_code == 201, answer.text
+    started = answer.json()
+    assert started["contact_channel_address"] == CONTACT
+    assert started["context"]["flow"]["channel"]["address"] == FLOW_NUMBER
+    assert house.sent_to(CONTACT) == ["Hi Ada, see you on Monday? Reply YES or NO."]
+    house.reply("YES")  # the contact's reply finds its execution
+    assert house.sent_to(CONTACT)[-1] == "Confirmed for Monday."
+    [execution] = house.studio.studio.v2.flows(sid).executions.list()
+    assert (execution.sid, execution.status) == (started["sid"], "ended")
+
+
+@pytest.mark.parametrize(("body", "name"), [
+    ("To=+15555550100&From=%2B15551230000", "To"),
+    ("To=%2B15555550100&From=+15551230000", "From"),
+    ("To=+15555550100+&From=%2B15551230000", "To"),
+    ("To=whatsapp:+15555550100&From=whatsapp:%2B15551230000", "To"),
+])
+def test_a_plus_sent_unencoded_is_refused_naming_the_parameter(house: House, body: str,
+                                                               name: str) -> None:
+    answer = house.raw("POST", f"/v2/Flows/{reminder(house)}/Executions", data=body,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (answer.status_code, answer.json()["code"]) == (400, 81023)
+    message = answer.json()["message"]
+    assert message.startswith(f"{name} '")
+    assert "has a space where its '+' belongs" in message
+    assert "%2B" in message
+    assert "\n" not in message
+    assert store.list_executions(house.stack.store) == []
+    assert house.sent_to(CONTACT) == []
+
+
 def test_the_next_page_keeps_the_status_filter_by_its_described_name(house: House) -> None:
     sid = reminder(house)
     executions = house.studio.studio.v2.flows(sid).executions

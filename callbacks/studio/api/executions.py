@@ -5,6 +5,7 @@ start while one is active is refused with Twilio's 20409."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ from switchboard.callbacks.studio.widgets.base import MESSAGING
 
 #: Twilio's limit on ``To`` and ``From`` together (error 81023).
 CONTACT_BYTES = 300
+#: A number whose leading ``+`` came as a space (`` 14155550100``, ``whatsapp: 1415...``):
+#: sent unencoded in a form, where ``+`` stands for a space.
+LOST_PLUS = re.compile(r"(?:[A-Za-z]+:)? [0-9]+")
 
 
 def initiated_by(execution: Execution) -> str | None:
@@ -82,9 +86,21 @@ def read_parameters() -> dict[str, Any] | None:
         raise bad_request(str(error)) from None
 
 
+def contact_parameter(name: str) -> str:
+    """``To`` or ``From`` without the whitespace around it, as the contact's messages and
+    calls will name it. A number whose ``+`` arrived as a space is a 400 (81023) rather than
+    a guess: the form that sent it was not encoded, and its other values may be wrong too."""
+    value = forms.required(name)
+    if LOST_PLUS.fullmatch(value.rstrip()):
+        raise ApiError(400, 81023, f"{name} {value[:40]!r} has a space where its '+' belongs: "
+                       "a '+' sent unencoded in a form arrives as a space; encode the form "
+                       "(the '+' as %2B)")
+    return value.strip()
+
+
 def create(flow_sid: str) -> tuple[dict[str, Any], int]:
     entry = catalog.find_or_404(flow_sid)
-    to, from_ = forms.required("To"), forms.required("From")
+    to, from_ = contact_parameter("To"), contact_parameter("From")
     if len(to.encode()) + len(from_.encode()) > CONTACT_BYTES:
         raise ApiError(400, 81023, f"To and From together are longer than {CONTACT_BYTES} "
                        "bytes; send a phone number (E.164) or a short identifier each")
