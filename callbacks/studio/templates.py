@@ -10,6 +10,16 @@ Liquid does not know passes its input through unchanged when rendering;
 Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
 longer one is an error (``limit: 15`` keeps the first items).
 
+Comparisons (``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, ``case``/``when``) between a number
+and text that reads as one (``"3"``, ``" -1.5 "``) compare the two numbers, so that
+``{% if widgets.menu.Digits > 2 %}`` holds when the caller pressed 3. An order that cannot be
+made (text that is not a number, a list) does not hold, where plain Liquid raises an error;
+``contains`` on a number looks in its text. Values of one type compare as Liquid compares
+them (``"10" < "9"``, as text).
+
+:func:`evaluate` gives what a template that only outputs one number gives, as a number
+(``{{ flow.variables.count | plus: 1 }}``), for Set Variables.
+
 :func:`render_markup` renders a template whose own text is markup (SSML in text to say): what
 its Liquid outputs (a caller's words, a message, an HTTP answer) is escaped, so that it stays
 text inside that markup.
@@ -18,16 +28,44 @@ text inside that markup.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from liquid import BoundTemplate, Environment, Mode, RenderContext, Undefined, is_undefined
+from liquid import (
+    BoundTemplate,
+    Environment,
+    Expression,
+    Mode,
+    Node,
+    RenderContext,
+    Undefined,
+    is_undefined,
+)
 from liquid.builtin import date as liquid_date
-from liquid.exceptions import LiquidError, LoopIterationLimitError
+from liquid.builtin.expressions.logical import (
+    ContainsExpression,
+    EqExpression,
+    GeExpression,
+    GtExpression,
+    LeExpression,
+    LtExpression,
+    NeExpression,
+    _contains,
+    _eq,
+    _le,
+    _lt,
+)
+from liquid.builtin.output import OutputNode
+from liquid.builtin.tags.case_tag import _AnyExpression
+from liquid.exceptions import LiquidError, LiquidTypeError, LoopIterationLimitError
 from liquid.filter import with_environment
+from liquid.stringify import to_liquid_string
+from liquid.token import Token
 
 from switchboard.callbacks.studio.definition import StudioError
 
@@ -110,6 +148,172 @@ class _StudioContext(RenderContext):
                 f"'limit: {limit}' to the loop to take the first {limit})", token=None)
 
 
+#: Text that reads as a number, for a comparison with one: ``3``, ``-1.5``, `` +2 ``.
+_NUMBER = re.compile(r"\s*[+-]?\d+(?:\.\d+)?\s*", re.ASCII)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _read(text: str) -> int | float | None:
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    return float(text) if "." in text else int(text)
+
+
+def _numbers(left: object, right: object) -> tuple[Any, Any] | None:
+    """``left`` and ``right`` as two numbers when one is a number and the other text that
+    reads as one; None otherwise."""
+    if isinstance(left, str) and _is_number(right):
+        left = _read(left)
+    elif isinstance(right, str) and _is_number(left):
+        right = _read(right)
+    else:
+        return None
+    return None if left is None or right is None else (left, right)
+
+
+def _equal(left: object, right: object) -> bool:
+    numbers = _numbers(left, right)
+    if numbers is not None:
+        return bool(numbers[0] == numbers[1])
+    return bool(_eq(left, right))
+
+
+def _less(token: Token, left: object, right: object) -> bool:
+    numbers = _numbers(left, right)
+    if numbers is not None:
+        return bool(numbers[0] < numbers[1])
+    try:
+        return bool(_lt(token, left, right))
+    except LiquidTypeError:
+        return False
+
+
+def _at_most(left: object, right: object) -> bool:
+    numbers = _numbers(left, right)
+    if numbers is not None:
+        return bool(numbers[0] <= numbers[1])
+    return bool(_le(left, right))
+
+
+def _has(token: Token, left: object, right: object) -> bool:
+    if _is_number(left):
+        left = str(left)
+    try:
+        return bool(_contains(token, left, right))
+    except LiquidTypeError:
+        return False
+
+
+class _Comparison:
+    """Evaluates both sides, then :meth:`compare` them as Studio does."""
+
+    __slots__ = ()
+    token: Token
+    left: Expression
+    right: Expression
+
+    def compare(self, left: object, right: object) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, context: RenderContext) -> bool:
+        return self.compare(self.left.evaluate(context), self.right.evaluate(context))
+
+    async def evaluate_async(self, context: RenderContext) -> bool:
+        return self.compare(await self.left.evaluate_async(context),
+                            await self.right.evaluate_async(context))
+
+
+class _Equal(_Comparison, EqExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _equal(left, right)
+
+
+class _NotEqual(_Comparison, NeExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return not _equal(left, right)
+
+
+class _Less(_Comparison, LtExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _less(self.token, left, right)
+
+
+class _Greater(_Comparison, GtExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _less(self.token, right, left)
+
+
+class _AtMost(_Comparison, LeExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _at_most(left, right)
+
+
+class _AtLeast(_Comparison, GeExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _at_most(right, left)
+
+
+class _Contains(_Comparison, ContainsExpression):
+    __slots__ = ()
+
+    def compare(self, left: object, right: object) -> bool:
+        return _has(self.token, left, right)
+
+
+class _AnyOf(_AnyExpression):
+    """A ``when``'s values, each compared with the ``case`` as ``==`` compares."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> list[bool]:
+        left = self.left.evaluate(context)
+        return [_equal(left, right.evaluate(context)) for right in self.expressions]
+
+    async def evaluate_async(self, context: RenderContext) -> list[bool]:
+        left = await self.left.evaluate_async(context)
+        return [_equal(left, await right.evaluate_async(context))
+                for right in self.expressions]
+
+
+#: Each of Liquid's comparisons, and Studio's in its place (same fields, same slots).
+_STUDIO_COMPARISONS: dict[type[Expression], type[Expression]] = {
+    EqExpression: _Equal, NeExpression: _NotEqual, LtExpression: _Less,
+    GtExpression: _Greater, LeExpression: _AtMost, GeExpression: _AtLeast,
+    ContainsExpression: _Contains, _AnyExpression: _AnyOf,
+}
+
+
+def _compare_as_studio(template: BoundTemplate) -> None:
+    """Turns each comparison of ``template``'s tags into Studio's."""
+    static = RenderContext(template)
+    nodes: list[Node] = list(template.nodes)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children(static, include_partials=False))
+        expressions = list(node.expressions())
+        while expressions:
+            expression = expressions.pop()
+            studio = _STUDIO_COMPARISONS.get(type(expression))
+            if studio is not None:
+                expression.__class__ = studio
+            expressions.extend(expression.children())
+
+
 class _StudioTemplate(BoundTemplate):
     context_class = _StudioContext
 
@@ -117,6 +321,12 @@ class _StudioTemplate(BoundTemplate):
 class _StudioEnvironment(Environment):
     template_class = _StudioTemplate
     loop_iteration_limit = LOOP_LIMIT
+
+    def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
+        template = super().from_string(source, *args, **kwargs)
+        if "{%" in source:  # comparisons are in tags only
+            _compare_as_studio(template)
+        return template
 
 
 def _as_it_is(value: object) -> object:
@@ -178,6 +388,26 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         raise _error(error, syntax=False) from None
 
 
+def evaluate(template: str, context: Mapping[str, Any]) -> Any:
+    """What ``template`` gives with ``context``: the number, as a number, when the template
+    only outputs one (``{{ flow.variables.count | plus: 1 }}`` gives 4, ``{{ 2 }}`` 2); else
+    the text :func:`render` gives. :class:`TemplateError` as for :func:`render`."""
+    bound = parse(template)
+    nodes = bound.nodes
+    if len(nodes) != 1 or nodes[0].__class__ is not OutputNode:
+        return render(template, context)
+    scope = bound.context_class(bound, globals=bound.make_globals(context))
+    try:
+        value = nodes[0].expression.evaluate(scope)
+    except LiquidError as error:
+        raise _error(error, syntax=False) from None
+    if not _is_number(value):
+        return to_liquid_string(value, autoescape=False)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
 @lru_cache(maxsize=512)
 def _parse_markup(template: str) -> BoundTemplate:
     try:
@@ -205,5 +435,6 @@ def unknown_filters(template: str) -> list[str]:
     return [name for name in analysis.filters if name not in environment.filters]
 
 
-__all__ = ["LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment", "markup_environment",
-           "parse", "render", "render_markup", "to_json", "unknown_filters"]
+__all__ = ["LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment", "evaluate",
+           "markup_environment", "parse", "render", "render_markup", "to_json",
+           "unknown_filters"]

@@ -270,7 +270,7 @@ def test_a_silent_caller_hears_the_menu_three_times_then_goodbye(house: House) -
     menus = [text for text in heard(transcript) if text.startswith("Press 1")]
     assert len(menus) == 3
     assert heard(transcript)[-1] == "That is not an option. Goodbye."
-    assert the_execution(house, "ivr").context["flow"]["variables"]["tries"] == "3"
+    assert the_execution(house, "ivr").context["flow"]["variables"]["tries"] == 3
 
 
 def test_a_conversation_resumes_on_the_reply(house: House) -> None:

@@ -1,5 +1,5 @@
 """Liquid as Studio runs it: the environment the checks parse with and the runtime renders
-with."""
+with, its comparisons of numbers with text, and the numbers a template outputs."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from liquid import Environment
+from liquid.exceptions import LiquidError
 
 from switchboard.callbacks.studio.definition import StudioError
 from switchboard.callbacks.studio.templates import (
     TemplateError,
     environment,
+    evaluate,
     markup_environment,
     parse,
     render,
@@ -159,3 +161,98 @@ def test_render_markup_is_studios_liquid_and_render_does_not_escape() -> None:
         render_markup("<s>{{ oops", CONTEXT)
     with pytest.raises(TemplateError, match="more than Studio's 15"):
         render_markup("{% for i in (1..16) %}<s/>{% endfor %}", CONTEXT)
+
+
+NUMBERS = {
+    "flow": {"variables": {"count": 3, "price": 2.5, "items": [1, 2], "text": "3"}},
+    "widgets": {"menu": {"Digits": "2"}, "ask": {"Body": "ten"}, "pin": {"Digits": "0123"}},
+}
+
+
+@pytest.mark.parametrize(("condition", "holds"), [
+    ("flow.variables.count > 2", True),
+    ("flow.variables.count > '2'", True),
+    ("'4' > flow.variables.count", True),
+    ("flow.variables.count < ' 10 '", True),
+    ("flow.variables.count >= '3'", True),
+    ("flow.variables.count <= '-1'", False),
+    ("flow.variables.price > '2.25'", True),
+    ("widgets.menu.Digits > 1", True),
+    ("widgets.menu.Digits < 2", False),
+    ("widgets.menu.Digits <= 2", True),
+    ("widgets.menu.Digits == 2", True),
+    ("widgets.menu.Digits != 2", False),
+    ("flow.variables.count == '3'", True),
+    ("flow.variables.count == '3.0'", True),
+    ("flow.variables.count != '4'", True),
+    ("widgets.pin.Digits == 123", True),
+    ("widgets.pin.Digits == '123'", False),  # text with text: as written
+    ("flow.variables.text < '10'", False),  # text with text: in the order of text
+    ("flow.variables.count contains '3'", True),
+    ("flow.variables.count contains 4", False),
+])
+def test_a_number_and_text_that_reads_as_one_compare_as_numbers(condition: str,
+                                                                  holds: bool) -> None:
+    template = f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}"
+    assert render(template, NUMBERS) == ("yes" if holds else "no")
+    assert render_markup(template, NUMBERS) == ("yes" if holds else "no")
+
+
+@pytest.mark.parametrize("condition", [
+    "widgets.ask.Body > 2", "widgets.ask.Body < 2", "widgets.ask.Body >= 2",
+    "widgets.ask.Body <= 2", "widgets.ask.Body == 2", "2 > widgets.ask.Body",
+    "flow.variables.items > 1", "flow.variables.items <= 1", "true > 1",
+    "flow.variables.price contains 'x'", "true contains 'r'",
+])
+def test_an_order_that_cannot_be_made_does_not_hold_where_liquid_raises(condition: str) -> None:
+    template = f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}"
+    assert render(template, NUMBERS) == "no"
+    assert render(f"{{% unless {condition} %}}no{{% endunless %}}", NUMBERS) == "no"
+
+
+def test_every_tag_that_compares_compares_as_studio() -> None:
+    assert render("{% if false %}{% elsif flow.variables.count > '2' %}elsif{% endif %}"
+                  "{% unless widgets.menu.Digits > 5 %} unless{% endunless %}"
+                  "{% for i in flow.variables.items %}{% if i >= '2' %} {{ i }}{% endif %}"
+                  "{% endfor %}"
+                  "{% if widgets.menu.Digits > 1 and flow.variables.count < 4 %} and{% endif %}"
+                  "{% case widgets.menu.Digits %}{% when 1 %} one{% when 3, 2 %} two"
+                  "{% else %} other{% endcase %}"
+                  "{% case flow.variables.count %}{% when '3' %} three{% endcase %}",
+                  NUMBERS) == "elsif unless 2 and two three"
+
+
+def test_only_studios_environment_compares_so() -> None:
+    with pytest.raises(LiquidError):
+        Environment().from_string("{% if a > 2 %}x{% endif %}").render(a="3")
+    assert Environment().from_string("{% if a == 2 %}x{% endif %}").render(a="2") == ""
+
+
+@pytest.mark.parametrize(("template", "value"), [
+    ("{{ flow.variables.count | plus: 1 }}", 4),
+    ("{{ widgets.menu.Digits | plus: 0 }}", 2),
+    ("{{flow.variables.count}}", 3),
+    ("{{ flow.variables.price }}", 2.5),
+    ("{{ '1.5' | plus: 1 }}", 2.5),
+    ("{{ 7 }}", 7),
+    ("{{ widgets.menu.Digits }}", "2"),
+    ("{{ widgets.pin.Digits }}", "0123"),
+    ("{{ flow.variables.count }} ", "3 "),
+    ("#{{ flow.variables.count }}", "#3"),
+    ("{% if true %}3{% endif %}", "3"),
+    ("{{ flow.variables.items }}", "12"),
+    ("{{ widgets.nothing }}", ""),
+    ("{{ true }}", "true"),
+])
+def test_evaluate_keeps_the_number_a_template_only_outputs(template: str, value: object) -> None:
+    found = evaluate(template, NUMBERS)
+    assert found == value
+    assert type(found) is type(value)
+    assert str(found) == render(template, NUMBERS)
+
+
+def test_evaluate_says_what_is_wrong_as_render_does() -> None:
+    with pytest.raises(TemplateError, match=r"^Liquid error at line 1, column .*divided_by"):
+        evaluate("{{ 10 | divided_by: 0 }}", NUMBERS)
+    with pytest.raises(TemplateError, match=r"^Liquid syntax error"):
+        evaluate("{{ oops", NUMBERS)

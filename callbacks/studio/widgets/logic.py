@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.callbacks.studio.definition import Flow
+from switchboard.callbacks.studio.templates import evaluate
 from switchboard.callbacks.studio.widgets.base import (
     Enter,
     Immediate,
@@ -16,6 +18,7 @@ from switchboard.callbacks.studio.widgets.base import (
     Visit,
     WidgetError,
     log,
+    reference,
     referenced,
 )
 from switchboard.callbacks.studio.widgets.conditions import UnknownCondition, matches
@@ -47,8 +50,11 @@ class SplitBasedOn(Immediate):
 
 class SetVariables(Immediate):
     """Each ``{key, value}`` into ``flow.variables.KEY``, values rendered in order (a later
-    one may use an earlier one). ``type: json`` (or a value Studio marked ``parse_as_json``)
-    keeps a JSON value, or the object a template names, as an object."""
+    one may use an earlier one). A number stays a number: one written as such (``0``,
+    ``-1.5``), or the one a template only outputs (``{{flow.variables.count | plus: 1}}``);
+    anything else is text (``"1"`` in quotation marks, ``007``, ``{{widgets.menu.Digits}}``).
+    ``type: json`` (or a value Studio marked ``parse_as_json``) keeps a JSON value, or the
+    object a template names, as an object."""
 
     def run(self, visit: Visit) -> Transition:
         variables = visit.context["flow"].setdefault("variables", {})
@@ -56,16 +62,39 @@ class SetVariables(Immediate):
             key = str(item.get("key") or "").strip()
             if not key:
                 continue
-            variables[key] = _value(visit, key, item)
+            variables[key] = _value(visit, key, item, numbers=True)
         return Transition("next")
 
 
-def _value(visit: Visit, key: str, item: Mapping[str, Any]) -> Any:
-    """An item's ``value`` rendered; with Studio's "Parse as JSON object" (``type: json``,
-    ``parse_as_json``), the JSON it holds, or the object or array a template only naming one
-    passes on (``{{widgets.http.parsed}}``)."""
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
+
+
+def _number(text: str) -> int | float | None:
+    """``text`` as a number when it is one written as Liquid writes it back (``0``, ``-12``,
+    ``1.5``); None for other text (``+1``, ``007``, ``1.50``, ``1e3``), which stays text."""
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    number = float(text) if "." in text else int(text)
+    return number if str(number) == text else None
+
+
+def _typed(visit: Visit, raw: str) -> Any:
+    """``raw`` rendered, a number kept as a number (see :class:`SetVariables`)."""
+    if "{" not in raw:
+        number = _number(raw.strip())
+        return raw if number is None else number
+    found = reference(raw, visit.context)
+    return found if found is not None else evaluate(raw, visit.context)
+
+
+def _value(visit: Visit, key: str, item: Mapping[str, Any], *, numbers: bool = False) -> Any:
+    """An item's ``value`` rendered (``numbers``: as Set Variables keeps them); with Studio's
+    "Parse as JSON object" (``type: json``, ``parse_as_json``), the JSON it holds, or the
+    object or array a template only naming one passes on (``{{widgets.http.parsed}}``)."""
     raw = item.get("value", "")
     if item.get("type") != "json" and not item.get("parse_as_json"):
+        if numbers and isinstance(raw, str):
+            return _typed(visit, raw)
         return visit.render(raw)
     if isinstance(raw, str):
         found = referenced(raw.strip(), visit.context)
