@@ -16,13 +16,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from jsonschema import Draft7Validator, ValidationError
+from jsonschema import Draft7Validator, ValidationError, validators
 
 from switchboard.callbacks.studio.definition import Problem
 from switchboard.callbacks.studio.schema import (
     CONDITION_TYPES,
     FLOW_SCHEMA,
-    LONGEST_REPLY_WAIT,
     UNSUPPORTED_WIDGETS,
     WIDGET_EVENTS,
     WIDGET_TYPES,
@@ -44,7 +43,38 @@ LOOPING_WIDGETS = frozenset({"say-play", "gather-input-on-call"})
 MAX_DEPTH = 64
 """How deep a definition's arrays and objects may nest: Studio's own go about eight deep."""
 
-_validator = Draft7Validator(FLOW_SCHEMA)
+
+def _number_text(validator: Any, wanted: bool, instance: object, schema: Mapping[str, Any]
+                 ) -> Iterator[ValidationError]:
+    """``x-number-text``: a string is a number from the schema's ``minimum`` to its
+    ``maximum``, read as a widget reads it (``float``), a Liquid template or blank."""
+    if not wanted or not isinstance(instance, str) or instance == "" or "{" in instance:
+        return
+    try:
+        number = float(instance)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or (math.isinf(number) and not any(map(str.isdigit, instance))):
+        yield ValidationError(f"{_show(instance)} is not a number or a Liquid template")
+        return
+    problem = _out_of_range(instance, number, schema)
+    if problem:
+        yield ValidationError(problem)
+
+
+def _out_of_range(value: object, number: float, schema: Mapping[str, Any]) -> str | None:
+    """What is wrong with ``value`` (``number`` as written) if it is outside the schema's
+    ``minimum`` and ``maximum``; None when it is within them."""
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    if minimum is not None and number < minimum:
+        return f"{_show(value)} is less than {minimum}; use {minimum} or more"
+    if maximum is not None and number > maximum:
+        too_large = schema.get("x-too-large") or f"is more than {maximum}"
+        return f"{_show(value)} {too_large}; use {maximum} or less"
+    return None
+
+
+_validator = validators.extend(Draft7Validator, {"x-number-text": _number_text})(FLOW_SCHEMA)
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
                int: "a number", float: "a number", type(None): "null"}
@@ -219,6 +249,13 @@ def _schema_problem(error: ValidationError, definition: object, source: str
                         state, where)]
     if error.validator == "minLength":
         return [Problem(source, "must not be empty", state, where)]
+    if error.validator in ("minimum", "maximum") and isinstance(error.schema, Mapping):
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            return []   # not a JSON number: a problem of its own
+        message = _out_of_range(error.instance, error.instance, error.schema)
+        return [Problem(source, message or " ".join(error.message.split()), state, where)]
+    if error.validator == "x-number-text":
+        return [Problem(source, error.message, state, where)]
     if error.validator == "anyOf" and isinstance(error.schema, Mapping):
         message = error.schema.get("x-problem") or " ".join(error.message.split())
         return [Problem(source, message, state, where)]
@@ -274,8 +311,6 @@ def _state_problems(definition: Mapping[str, Any], states: list[Any], source: st
         problems += _template_problems(state, label, source)
         if kind in LOOPING_WIDGETS:
             problems += _loop_problems(state, label, source)
-        if kind == "send-and-wait-for-reply":
-            problems += _reply_wait_problems(state, label, source)
         if kind in UNSUPPORTED_WIDGETS:
             problems.append(Problem(
                 source, f"Switchboard cannot run a {kind} widget on its own (it "
@@ -315,25 +350,6 @@ def _loop_problems(state: Mapping[str, Any], label: str | int, source: str) -> l
         return []
     return [Problem(source, f"{_show(loop)} is not a number of times from 1 to 99 (Studio's "
                     "Loops; 0 would repeat the message until the call ends)", label, "loop")]
-
-
-def _reply_wait_problems(state: Mapping[str, Any], label: str | int, source: str
-                         ) -> list[Problem]:
-    """A Send & Wait For Reply ``timeout`` longer than 30 days, which Studio never reaches: an
-    execution ends after 30 days (a Liquid template is taken as it renders, at run time)."""
-    properties = state.get("properties")
-    timeout = properties.get("timeout") if isinstance(properties, Mapping) else None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float | str):
-        return []
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        return []   # a template, or not a number: taken as it renders
-    if not math.isfinite(seconds) or seconds <= LONGEST_REPLY_WAIT:
-        return []
-    return [Problem(source, f"{_show(timeout)} seconds is longer than Studio waits for a reply: "
-                    f"an execution lives 30 days at most; use {LONGEST_REPLY_WAIT} or less",
-                    label, "timeout")]
 
 
 def _strings(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

@@ -7,8 +7,20 @@ schema does not name (``offset``, properties Studio adds in later versions) are 
 Studio exports them. Numbers and flags also take strings: Studio exports some of them as
 strings (``"timeout": "3600"``, ``"play_beep": "true"``) and a Liquid template is a string.
 
-``x-problem`` is this module's own keyword: the one-line message for an ``anyOf`` that fails
-(jsonschema ignores keywords it does not know).
+The properties a widget reads as a whole number (``timeout``, ``number_of_digits``...) are
+:func:`whole_number` schemas, which hold the smallest and the largest the widget takes: a JSON
+number outside them is refused by ``minimum`` and ``maximum``, and so is a string that is a
+number outside them, or no number at all, unless it holds Liquid (``{``) or is blank (the
+widget's default).
+
+The keywords starting ``x-`` are this module's own (jsonschema ignores keywords it does not
+know, and :mod:`~switchboard.callbacks.studio.check` gives them their meaning):
+
+- ``x-problem``: the one-line message for an ``anyOf`` that fails;
+- ``x-number-text``: a string must be a number within ``minimum`` and ``maximum``, a Liquid
+  template or blank;
+- ``x-too-large``: what is wrong with a number above ``maximum``, when more can be said than
+  that it is more.
 """
 
 from __future__ import annotations
@@ -87,6 +99,9 @@ there (the runtime takes the widget's failure transition when it has one)."""
 
 WIDGET_TYPES: tuple[str, ...] = (*WIDGET_EVENTS, *UNSUPPORTED_WIDGETS)
 
+LARGEST_INTEGER = 2**31 - 1
+"""The largest whole number a widget property takes (a 32-bit integer's largest)."""
+
 STRING: dict[str, Any] = {"type": "string"}
 NUMBER: dict[str, Any] = {"type": ["integer", "number", "string"]}
 FLAG: dict[str, Any] = {"type": ["boolean", "string"]}
@@ -101,6 +116,19 @@ KEY_VALUES: dict[str, Any] = {
         "properties": {"key": STRING, "value": {"type": ["string", "number", "boolean"]}},
     },
 }
+
+
+def whole_number(minimum: int = 0, maximum: int = LARGEST_INTEGER, *,
+                 too_large: str | None = None) -> dict[str, Any]:
+    """A property a widget reads as a whole number from ``minimum`` to ``maximum``
+    (:meth:`~switchboard.callbacks.studio.widgets.base.Visit.integer`, whose ``minimum`` this
+    is): a number, a number as text, a Liquid template taken as it renders, or blank for the
+    widget's default. ``too_large``: what to say of a number above ``maximum``."""
+    schema: dict[str, Any] = {**NUMBER, "minimum": minimum, "maximum": maximum,
+                              "x-number-text": True}
+    if too_large:
+        schema["x-too-large"] = too_large
+    return schema
 
 
 def _widget(title: str, properties: dict[str, Any], *, required: tuple[str, ...] = (),
@@ -165,7 +193,8 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "gather-input-on-call": _widget(
         "gather-input-on-call widget",
         {"say": STRING, "play": STRING, "voice": STRING, "language": STRING,
-         "number_of_digits": NUMBER, "finish_on_key": STRING, "timeout": NUMBER,
+         "number_of_digits": whole_number(), "finish_on_key": STRING,
+         "timeout": whole_number(-LARGEST_INTEGER),
          "speech_timeout": NUMBER, "speech_model": STRING, "hints": STRING,
          "gather_language": STRING, "profanity_filter": FLAG, "loop": NUMBER,
          "stop_gather": FLAG, "input": STRING},
@@ -192,13 +221,16 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "send-and-wait-for-reply": _widget(
         "send-and-wait-for-reply widget",
-        {"body": STRING, "from": STRING, "media_url": STRING, "timeout": NUMBER,
+        {"body": STRING, "from": STRING, "media_url": STRING,
+         "timeout": whole_number(1, LONGEST_REPLY_WAIT, too_large=(
+             "seconds is longer than Studio waits for a reply: an execution lives 30 days "
+             "at most")),
          "service": STRING, "channel": STRING, "attributes": STRING},
         required=("body", "from", "timeout"),
     ),
     "record-voicemail": _widget(
         "record-voicemail widget",
-        {"timeout": NUMBER, "finish_on_key": STRING, "max_length": NUMBER,
+        {"timeout": whole_number(), "finish_on_key": STRING, "max_length": whole_number(1),
          "play_beep": FLAG, "trim": STRING, "transcribe": FLAG,
          "transcription_callback_url": STRING, "recording_status_callback_url": STRING},
     ),
@@ -206,7 +238,8 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
         "connect-call-to widget",
         {"noun": {"type": "string",
                   "enum": ["number", "number-multi", "client", "sip", "sim", "conference"]},
-         "to": STRING, "caller_id": STRING, "timeout": NUMBER, "time_limit": NUMBER,
+         "to": STRING, "caller_id": STRING, "timeout": whole_number(1),
+         "time_limit": whole_number(1),
          "record": FLAG,
          "sip_endpoint": STRING, "sip_username": STRING, "sip_password": STRING},
         required=("noun", "caller_id"),
@@ -235,7 +268,7 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "add-twiml-redirect": _widget(
         "add-twiml-redirect widget",
-        {"url": STRING, "method": METHOD, "timeout": NUMBER},
+        {"url": STRING, "method": METHOD, "timeout": whole_number()},
         required=("url",),
     ),
     "record-call": _widget(
@@ -248,7 +281,7 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "enqueue-call": _widget(
         "enqueue-call widget",
         {"queue_name": STRING, "workflow_sid": STRING, "task_attributes": STRING,
-         "priority": NUMBER, "timeout": NUMBER, "wait_url": STRING,
+         "priority": whole_number(), "timeout": whole_number(), "wait_url": STRING,
          "wait_url_method": METHOD},
         extra=_needs_one_of("queue_name", "workflow_sid"),
     ),
@@ -272,7 +305,9 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "make-outgoing-call-v1": _widget(
         "make-outgoing-call-v1 widget", {"from": STRING, "to": STRING}),
     "make-outgoing-call-v2": _widget(
-        "make-outgoing-call-v2 widget", {"from": STRING, "to": STRING},
+        "make-outgoing-call-v2 widget",
+        {"from": STRING, "to": STRING, "timeout": whole_number(1),
+         "machine_detection_timeout": whole_number()},
         required=("from", "to")),
     "run-function-v2": _widget("run-function-v2 widget", {}),
     "update-sync-object": _widget("update-sync-object widget", {}),

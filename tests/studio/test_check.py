@@ -1,25 +1,37 @@
 """The checks of a flow definition: each kind of problem refused in one line naming the file,
-the state and the property; each widget's required properties; every condition type; the
-warnings for widgets Switchboard cannot run on its own."""
+the state and the property; each widget's required properties; every condition type; whole
+numbers as each widget reads them; the warnings for widgets Switchboard cannot run on its
+own."""
 
 from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from click.testing import CliRunner
 from jsonschema import Draft7Validator
 
+from switchboard.callbacks import create_app
 from switchboard.callbacks.studio.check import check_definition, check_flow_name
+from switchboard.callbacks.studio.definition import Flow, FlowError
+from switchboard.callbacks.studio.outbound import MakeOutgoingCall
 from switchboard.callbacks.studio.schema import (
     CONDITION_TYPES,
     FLOW_SCHEMA,
+    LARGEST_INTEGER,
+    LONGEST_REPLY_WAIT,
     UNSUPPORTED_WIDGETS,
     WIDGET_EVENTS,
     WIDGET_SCHEMAS,
     WIDGET_TYPES,
 )
+from switchboard.callbacks.studio.widgets import messaging, voice
+from switchboard.callbacks.studio.widgets.base import MESSAGING, VOICE, Output, Visit, WidgetError
+from switchboard.cli import cli
 from tests.studio import (
     DOC_SIMPLE_FLOW,
     EXAMPLES,
@@ -30,6 +42,7 @@ from tests.studio import (
     state,
     transition,
     widget_flow,
+    write,
 )
 
 SOURCE = "flows/t.json"
@@ -423,3 +436,237 @@ def test_flow_names_that_are_not_url_segments_are_refused(name: str) -> None:
     (problem,) = check_flow_name(name, f"flows/{name}.json")
     assert str(problem).startswith(
         f"flows/{name}.json: flow name {name!r} is not a valid URL segment (/flows/NAME)")
+
+
+# -- whole numbers: what each widget reads with Visit.integer -----------------------------------
+
+WHOLE_NUMBERS: dict[tuple[str, str], int] = {
+    ("gather-input-on-call", "timeout"): -LARGEST_INTEGER,   # below 1: <Gather>'s default
+    ("gather-input-on-call", "number_of_digits"): 0,         # 0: no limit
+    ("record-voicemail", "timeout"): 0,
+    ("record-voicemail", "max_length"): 1,
+    ("connect-call-to", "timeout"): 1,
+    ("connect-call-to", "time_limit"): 1,
+    ("enqueue-call", "priority"): 0,
+    ("enqueue-call", "timeout"): 0,
+    ("add-twiml-redirect", "timeout"): 0,                    # 0: no coming back
+    ("send-and-wait-for-reply", "timeout"): 1,
+    ("make-outgoing-call-v2", "timeout"): 1,
+    ("make-outgoing-call-v2", "machine_detection_timeout"): 0,
+}
+"""The smallest value of each property a widget reads as a whole number."""
+
+
+def with_property(kind: str, name: str, value: object) -> dict[str, Any]:
+    return widget_flow(kind, {**MINIMAL_WIDGETS[kind], name: value})
+
+
+def schema_minimums() -> dict[tuple[str, str], int]:
+    """The ``minimum`` of each property the schema holds as a whole number."""
+    return {(kind, name): sub["minimum"] for kind, schema in WIDGET_SCHEMAS.items()
+            for name, sub in schema["properties"]["properties"]["properties"].items()
+            if sub.get("x-number-text")}
+
+
+def test_the_schema_holds_each_whole_number_with_its_smallest_value() -> None:
+    assert schema_minimums() == WHOLE_NUMBERS
+
+
+@pytest.mark.parametrize(("kind", "name", "value", "problem"), [
+    ("gather-input-on-call", "timeout", "abc", "'abc' is not a number or a Liquid template"),
+    ("gather-input-on-call", "timeout", "   ", "'   ' is not a number or a Liquid template"),
+    ("gather-input-on-call", "timeout", "nan", "'nan' is not a number or a Liquid template"),
+    ("gather-input-on-call", "timeout", "-Infinity",
+     "'-Infinity' is not a number or a Liquid template"),
+    ("gather-input-on-call", "timeout", "0x10", "'0x10' is not a number or a Liquid template"),
+    ("gather-input-on-call", "timeout", -3_000_000_000,
+     "-3000000000 is less than -2147483647; use -2147483647 or more"),
+    ("gather-input-on-call", "number_of_digits", -3, "-3 is less than 0; use 0 or more"),
+    ("gather-input-on-call", "number_of_digits", "-3", "'-3' is less than 0; use 0 or more"),
+    ("gather-input-on-call", "number_of_digits", "four",
+     "'four' is not a number or a Liquid template"),
+    ("record-voicemail", "max_length", 0, "0 is less than 1; use 1 or more"),
+    ("record-voicemail", "max_length", "0", "'0' is less than 1; use 1 or more"),
+    ("record-voicemail", "timeout", "5s", "'5s' is not a number or a Liquid template"),
+    ("connect-call-to", "timeout", 0, "0 is less than 1; use 1 or more"),
+    ("connect-call-to", "time_limit", "0.5", "'0.5' is less than 1; use 1 or more"),
+    ("enqueue-call", "priority", 2**31, "2147483648 is more than 2147483647; use 2147483647 "
+     "or less"),
+    ("enqueue-call", "timeout", "99999999999", "'99999999999' is more than 2147483647; use "
+     "2147483647 or less"),
+    ("enqueue-call", "timeout", "1e400", "'1e400' is more than 2147483647; use 2147483647 or "
+     "less"),
+    ("add-twiml-redirect", "timeout", -1, "-1 is less than 0; use 0 or more"),
+    ("send-and-wait-for-reply", "timeout", 0, "0 is less than 1; use 1 or more"),
+    ("send-and-wait-for-reply", "timeout", "an hour",
+     "'an hour' is not a number or a Liquid template"),
+    ("send-and-wait-for-reply", "timeout", 10**12, "1000000000000 seconds is longer than Studio "
+     "waits for a reply: an execution lives 30 days at most; use 2592000 or less"),
+    ("make-outgoing-call-v2", "timeout", "0", "'0' is less than 1; use 1 or more"),
+    ("make-outgoing-call-v2", "machine_detection_timeout", "soon",
+     "'soon' is not a number or a Liquid template"),
+    ("connect-call-to", "timeout", True, "must be a number or a string, not a boolean"),
+    ("record-voicemail", "max_length", False, "must be a number or a string, not a boolean"),
+])
+def test_a_whole_number_no_widget_takes_is_refused_in_one_line(kind: str, name: str,
+                                                               value: object, problem: str
+                                                               ) -> None:
+    assert lines(with_property(kind, name, value)) == [
+        f"flows/t.json: state 'w': property '{name}': {problem}"]
+
+
+@pytest.mark.parametrize(("kind", "name"), sorted(WHOLE_NUMBERS))
+def test_whole_numbers_as_studio_exports_them_and_templates_pass(kind: str, name: str
+                                                                 ) -> None:
+    smallest = WHOLE_NUMBERS[(kind, name)]
+    largest = LONGEST_REPLY_WAIT if kind == "send-and-wait-for-reply" else LARGEST_INTEGER
+    for value in (smallest, str(smallest), largest, str(largest), " 42 ", "60.0", 7.5, "1e2",
+                  "+30", "",
+                  "{{flow.data.wait}}", "{{ widgets.menu.Digits | plus: 1 }}", "{{ 'abc' }}"):
+        assert lines(with_property(kind, name, value)) == [], value
+
+
+@pytest.mark.parametrize(("kind", "name"), sorted(WHOLE_NUMBERS))
+def test_the_smallest_value_passes_and_one_less_is_refused(kind: str, name: str) -> None:
+    smallest = WHOLE_NUMBERS[(kind, name)]
+    assert lines(with_property(kind, name, smallest)) == []
+    for below in (smallest - 1, str(smallest - 1)):
+        shown = repr(below) if isinstance(below, str) else str(below)
+        assert lines(with_property(kind, name, below)) == [
+            f"flows/t.json: state 'w': property '{name}': {shown} is less than {smallest}; "
+            f"use {smallest} or more"]
+
+
+def test_negative_and_zero_whole_numbers_follow_each_widgets_smallest() -> None:
+    passing = [("gather-input-on-call", "timeout", 0), ("gather-input-on-call", "timeout", "-3"),
+               ("gather-input-on-call", "number_of_digits", 0),
+               ("record-voicemail", "timeout", "0"), ("add-twiml-redirect", "timeout", 0),
+               ("enqueue-call", "priority", "0"),
+               ("make-outgoing-call-v2", "machine_detection_timeout", 0)]
+    for kind, name, value in passing:
+        assert lines(with_property(kind, name, value)) == [], (kind, name)
+    refused = [("gather-input-on-call", "number_of_digits", -1),
+               ("record-voicemail", "max_length", "0"), ("connect-call-to", "timeout", "0"),
+               ("connect-call-to", "time_limit", 0), ("send-and-wait-for-reply", "timeout", "0"),
+               ("make-outgoing-call-v2", "timeout", 0), ("enqueue-call", "timeout", "-1")]
+    for kind, name, value in refused:
+        (line,) = lines(with_property(kind, name, value))
+        assert f"property '{name}': " in line, (kind, name)
+
+
+class Links:
+    def step(self, widget: str, source: str) -> str:
+        return f"http://localhost/flows/f/step/{widget}/{source}"
+
+    def message_status(self, execution_sid: str, widget: str) -> str | None:
+        return None
+
+    def outgoing_call(self, execution_sid: str, widget: str) -> str:
+        return f"http://localhost/flows/f/outgoing-call/{execution_sid}/{widget}"
+
+    def outgoing_call_status(self, execution_sid: str, widget: str) -> str:
+        return self.outgoing_call(execution_sid, widget) + "/status"
+
+
+CONTEXT: dict[str, Any] = {
+    "trigger": {}, "widgets": {},
+    "flow": {"flow_sid": "FW" + "0" * 32, "sid": "FN" + "0" * 32,
+             "channel": {"address": "+15555550100"}, "variables": {}, "data": {}},
+    "contact": {"channel": {"address": "+15555550123"}},
+}
+
+
+def visit(kind: str, properties: dict[str, Any], channel: str = VOICE) -> Visit:
+    definition = {"states": [{"name": "w", "type": kind, "properties": properties,
+                              "transitions": []}], "initial_state": "w"}
+    return Visit(name="w", type=kind, properties=properties, flow=Flow("f", definition, "f.json"),
+                 context=copy.deepcopy(CONTEXT), output=Output(channel),
+                 settings=None,  # type: ignore[arg-type]
+                 links=Links(), execution_sid="FN" + "0" * 32, remaining=lambda: 10.0,
+                 rest_client=mock.MagicMock)
+
+
+#: Each widget that reads whole numbers, the channel it runs in, and properties that take it
+#: through every one of its reads.
+READERS: list[tuple[str, Any, str, dict[str, Any]]] = [
+    ("say-play", voice.SayPlay(), VOICE, MINIMAL_WIDGETS["say-play"]),
+    ("gather-input-on-call", voice.GatherInputOnCall(), VOICE,
+     MINIMAL_WIDGETS["gather-input-on-call"]),
+    ("record-voicemail", voice.RecordVoicemail(), VOICE, MINIMAL_WIDGETS["record-voicemail"]),
+    ("connect-call-to", voice.ConnectCallTo(), VOICE, MINIMAL_WIDGETS["connect-call-to"]),
+    ("enqueue-call", voice.EnqueueCall(), VOICE,
+     {"workflow_sid": "WW" + "0" * 32, "priority": 5, "timeout": 600}),
+    ("add-twiml-redirect", voice.AddTwimlRedirect(), VOICE,
+     MINIMAL_WIDGETS["add-twiml-redirect"]),
+    ("send-and-wait-for-reply", messaging.SendAndWaitForReply(), MESSAGING,
+     MINIMAL_WIDGETS["send-and-wait-for-reply"]),
+    ("make-outgoing-call-v2", MakeOutgoingCall(), MESSAGING,
+     MINIMAL_WIDGETS["make-outgoing-call-v2"]),
+]
+
+
+def test_the_check_and_the_widgets_agree_on_each_smallest_whole_number(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    read: dict[tuple[str, str], int] = {}
+    integer = Visit.integer
+
+    def spy(self: Visit, key: str, default: int | None = None, *, minimum: int = 0
+            ) -> int | None:
+        read[(self.type, key)] = minimum
+        return integer(self, key, default, minimum=minimum)
+
+    monkeypatch.setattr(Visit, "integer", spy)
+    for kind, widget, channel, properties in READERS:
+        widget.run(visit(kind, dict(properties), channel))
+    # loop has a rule of its own, Studio's 1 to 99 (test_a_loop_outside_studios_1_to_99...)
+    loops = {key: read.pop(key) for key in list(read) if key[1] == "loop"}
+    assert loops == {("say-play", "loop"): 0, ("gather-input-on-call", "loop"): 0}
+    assert read == schema_minimums()
+
+
+@pytest.mark.parametrize("text", [
+    "abc", "   ", " 42 ", "1e3", "3.5", "+7", "-3", "-0", "0", "1", "0.5", "inf", "-inf",
+    "nan", "Infinity", "1_000", "0x10", "2147483647", "2147483648", "99999999999", "1e400",
+    "٣",
+])
+@pytest.mark.parametrize(("kind", "name"), [("record-voicemail", "timeout"),
+                                            ("connect-call-to", "timeout")])
+def test_a_number_as_text_passes_the_check_when_the_widget_takes_it(kind: str, name: str,
+                                                                    text: str) -> None:
+    try:
+        visit(kind, {name: text}).integer(name, minimum=WHOLE_NUMBERS[(kind, name)])
+    except WidgetError:
+        takes = False
+    else:
+        takes = True
+    assert (lines(with_property(kind, name, text)) == []) is takes
+
+
+def test_flows_check_refuses_a_whole_number_no_widget_takes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    definition = flow(state("main_menu", "gather-input-on-call",
+                            {"say": "Press 1 for sales.", "timeout": "abc"},
+                            [transition("keypress"), transition("timeout", "main_menu")]))
+    write(tmp_path, "bad.json", definition)
+    result = CliRunner().invoke(cli, ["flows", "check", "bad.json"])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        "bad.json: state 'main_menu': property 'timeout': 'abc' is not a number or a Liquid "
+        "template",
+        "Error: 1 flow checked, 1 problem"]
+    definition["states"][1]["properties"]["timeout"] = "3600"
+    write(tmp_path, "bad.json", definition)
+    result = CliRunner().invoke(cli, ["flows", "check", "bad.json"])
+    assert (result.exit_code, result.stdout) == (0, "1 flow checked, no problems\n")
+
+
+def test_the_server_refuses_to_start_with_a_whole_number_no_widget_takes(tmp_path: Path
+                                                                         ) -> None:
+    definition = with_property("gather-input-on-call", "number_of_digits", -3)
+    path = write(tmp_path / "flows", "ivr.json", definition)
+    with pytest.raises(FlowError) as raised:
+        create_app({"SWITCHBOARD_FLOWS_DIR": str(tmp_path / "flows"), "TESTING": True,
+                    "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    assert str(raised.value) == (
+        f"{path}: state 'w': property 'number_of_digits': -3 is less than 0; use 0 or more")

@@ -228,7 +228,7 @@ def _runs(twilio: Twilio, caplog: pytest.LogCaptureFixture, tmp_path: Path,
 @pytest.mark.parametrize("value", ["1e400", "{{ '1e400' }}", "1e300", 10**20, 10**12])
 @pytest.mark.parametrize("kind", ["gather_input_on_call", "send_and_wait_for_reply",
                                   "add_twiml_redirect"])
-def test_a_timeout_beyond_any_clock_ends_with_the_apology_not_a_traceback(
+def test_a_timeout_beyond_any_clock_is_refused_or_ends_with_the_apology(
         twilio: Twilio, caplog: pytest.LogCaptureFixture, tmp_path: Path, kind: str,
         value: Any) -> None:
     definition = copy.deepcopy(BASES[kind])
@@ -236,8 +236,8 @@ def test_a_timeout_beyond_any_clock_ends_with_the_apology_not_a_traceback(
     if kind == "send_and_wait_for_reply":
         definition["states"][0]["transitions"][0]["event"] = "incomingMessage"
     problems = _checked(write(tmp_path, "flow.json", _text(definition)))
-    if kind == "send_and_wait_for_reply" and value in ("1e300", 10**20, 10**12):
-        # longer than the 30 days a Studio execution lives: refused when the flow loads
+    if not (isinstance(value, str) and "{" in value):
+        # more than any widget takes: refused when the flow loads
         assert [line.split(": ", 3)[2] for line in problems] == ["property 'timeout'"]
         return
     assert problems == []

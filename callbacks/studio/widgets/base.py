@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from switchboard.callbacks.studio.context import render_value, text
+from switchboard.callbacks.studio.schema import LARGEST_INTEGER
 from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
 if TYPE_CHECKING:
@@ -218,9 +219,6 @@ class Visit:
             where = "a call" if channel == VOICE else "a conversation (messages)"
             raise WidgetError(f"a {self.type} widget runs only in {where}")
 
-
-#: The largest whole number a widget property takes (a 32-bit integer's largest).
-LARGEST_INTEGER = 2**31 - 1
 
 #: A template that only outputs a variable: ``{{ widgets.menu.Digits }}``.
 _REFERENCE = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
