@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -16,6 +17,11 @@ bp = Blueprint("health", __name__)
 WAIT = 0.7
 """Seconds ``/healthz`` waits for the database check: it answers within a second whatever the
 database does (a hung server, a lock held for minutes)."""
+
+CREATE_WITHIN = 10.0
+"""Seconds the check may take to create the tables it finds missing (see :meth:`Store.check
+<callbacks.store.Store.check>`), in its thread, past the answer: the next checks say that
+it has not finished until it has."""
 
 
 def health_deadline() -> Deadline:
@@ -39,7 +45,7 @@ def healthz() -> tuple[Response, int]:
     switchboard = current_app.extensions["switchboard"]
     store = switchboard.store
     try:
-        switchboard.health_deadline.run(store.check)
+        switchboard.health_deadline.run(partial(store.check, create_within=CREATE_WITHIN))
     except StoreUnavailable as error:
         log.warning("health check failed: %s", error)
         return _unavailable(error.reason)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL
 
-from switchboard.callbacks.deadline import HandlerTimeout, shielded
+from switchboard.callbacks.deadline import HandlerTimeout, bounded, shielded
 from switchboard.callbacks.store import budget, schema
 from switchboard.callbacks.store.behind import Row, WriteBehind
 from switchboard.callbacks.store.breaker import INTERVAL, Breaker
@@ -397,6 +397,8 @@ class Store:
         except StoreUnavailable as error:
             if error.__cause__ is None or not is_missing_table(error.__cause__):
                 raise
+            if getattr(self._local, "leave_missing", False):
+                raise  # a check that creates them in a time of its own (see check())
             log.warning("%s: creating the missing tables", error)
             self.create_all()
             return self._attempt(once, write, end)
@@ -730,7 +732,7 @@ class Store:
         """Raise :class:`StoreUnavailable` unless the database answers."""
         self._run(lambda conn: conn.execute(sa.select(1)).scalar_one(), write=False)
 
-    def check(self) -> None:
+    def check(self, *, create_within: float | None = None) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers, holds every table (the
         missing ones are created) and takes writes, and no call or message row waits for it.
 
@@ -745,12 +747,23 @@ class Store:
         that must grow on a full disk): while the write-behind's last write failed for the
         database (:func:`~callbacks.store.engine.is_outage`) and its rows wait, the check
         fails too, until they are written.
+
+        ``create_within``: seconds given to creating the tables, when the check finds them
+        missing (or never made: the database was down at start-up), counted from then rather
+        than within the deadline the check runs under; for a caller that does not wait for the
+        check to end (``/healthz`` answers within its own wait and leaves the check to finish
+        in its thread). Twenty tables and their indexes take a tenth of a second on an idle
+        server, several times that on a busy one or a slow disk; a creation cut short by the
+        deadline is rolled back whole, and each check after it would start again from nothing.
         """
         local = self._local
         gated = not getattr(local, "ungated", False)
         local.ungated = True
         try:
-            self._check_database()
+            if create_within is None:
+                self._check_database()
+            else:
+                self._check_creating_apart(create_within)
         finally:
             local.ungated = not gated
         behind = self._behind
@@ -760,6 +773,27 @@ class Store:
             raise StoreUnavailable(
                 f"{waiting}: {failure}", reason=f"{waiting}: {failure.reason}"
             ) from failure.__cause__
+
+    def _check_creating_apart(self, seconds: float) -> None:
+        """:meth:`_check_database`, with the tables it lacks created within ``seconds`` of
+        their own; a database that does not answer fails within the deadline as before."""
+        local = self._local
+        if not self._schema_ready:
+            self.ping()
+        else:
+            local.leave_missing = True
+            try:
+                self._check_database()
+                return
+            except StoreUnavailable as error:
+                if error.__cause__ is None or not is_missing_table(error.__cause__):
+                    raise
+                log.warning("%s: creating the missing tables", error)
+            finally:
+                local.leave_missing = False
+        with bounded(seconds):
+            self.create_all()
+            self._check_database()
 
     def _check_database(self) -> None:
         """:meth:`check` without the write-behind: how the write-behind itself tells a database

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy import event
 
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.store import schema
@@ -178,3 +179,35 @@ def test_tables_dropped_under_the_server_are_created_again(db_app: Flask) -> Non
     assert status == 200
     with store.engine.connect() as conn:
         assert "voice_sessions" in sa.inspect(conn).get_table_names()
+
+
+def test_tables_slower_to_create_than_healthz_waits_are_created_by_its_check(
+    database_url: str,
+) -> None:
+    """A busy machine or a slow disk: creating every table takes longer than /healthz waits.
+    The check goes on in its thread and creates them, rather than being cut and rolled back
+    at each call (only the breaker's probe, 30 s later here, would create them then)."""
+    app = make_app(database_url, SWITCHBOARD_DATABASE_RETRY_AFTER="30")
+    store = app.extensions["switchboard"].store
+    store.close()
+    with store.engine.begin() as conn:
+        schema.metadata.drop_all(conn)
+
+    def slow_create(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("CREATE"):
+            time.sleep(0.03)  # twenty tables and their indexes: over a second
+
+    event.listen(store.engine, "before_cursor_execute", slow_create)
+    client = app.test_client()
+    try:
+        first = client.get("/healthz")
+        assert first.status_code == 503  # answered within its wait all the same
+        end = time.monotonic() + 10
+        while (status := client.get("/healthz").status_code) != 200 and time.monotonic() < end:
+            time.sleep(0.2)
+        assert status == 200
+        assert store.breaker is not None
+        assert store.breaker.open is None  # no connection of the check's was cut
+    finally:
+        event.remove(store.engine, "before_cursor_execute", slow_create)
+        store.close()
