@@ -57,6 +57,10 @@ LONGEST_REPLY_WAIT = 30 * 24 * 60 * 60
 """The longest ``timeout`` of a Send & Wait For Reply, in seconds: 30 days, as long as Studio
 lets an execution live."""
 
+LONGEST_REDIRECT = 4 * 60 * 60
+"""The longest ``timeout`` of a TwiML Redirect, in seconds, and its default: 4 hours, as
+Studio's widget documents (0 to 14400)."""
+
 WIDGET_EVENTS: dict[str, tuple[str, ...]] = {
     "trigger": ("incomingMessage", "incomingCall", "incomingConversationMessage",
                 "incomingRequest", "incomingParent"),
@@ -268,7 +272,9 @@ WIDGET_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "add-twiml-redirect": _widget(
         "add-twiml-redirect widget",
-        {"url": STRING, "method": METHOD, "timeout": whole_number()},
+        {"url": STRING, "method": METHOD,
+         "timeout": whole_number(0, LONGEST_REDIRECT, too_large=(
+             "seconds is longer than Studio waits for TwiML to return (4 hours)"))},
         required=("url",),
     ),
     "record-call": _widget(

@@ -23,6 +23,7 @@ from switchboard.callbacks.studio.schema import (
     CONDITION_TYPES,
     FLOW_SCHEMA,
     LARGEST_INTEGER,
+    LONGEST_REDIRECT,
     LONGEST_REPLY_WAIT,
     UNSUPPORTED_WIDGETS,
     WIDGET_EVENTS,
@@ -468,6 +469,13 @@ def schema_minimums() -> dict[tuple[str, str], int]:
             if sub.get("x-number-text")}
 
 
+def schema_maximums() -> dict[tuple[str, str], int]:
+    """The ``maximum`` of each property the schema holds as a whole number."""
+    return {(kind, name): sub["maximum"] for kind, schema in WIDGET_SCHEMAS.items()
+            for name, sub in schema["properties"]["properties"]["properties"].items()
+            if sub.get("x-number-text")}
+
+
 def test_the_schema_holds_each_whole_number_with_its_smallest_value() -> None:
     assert schema_minimums() == WHOLE_NUMBERS
 
@@ -497,6 +505,8 @@ def test_the_schema_holds_each_whole_number_with_its_smallest_value() -> None:
     ("enqueue-call", "timeout", "1e400", "'1e400' is more than 2147483647; use 2147483647 or "
      "less"),
     ("add-twiml-redirect", "timeout", -1, "-1 is less than 0; use 0 or more"),
+    ("add-twiml-redirect", "timeout", "14401", "'14401' seconds is longer than Studio waits for "
+     "TwiML to return (4 hours); use 14400 or less"),
     ("send-and-wait-for-reply", "timeout", 0, "0 is less than 1; use 1 or more"),
     ("send-and-wait-for-reply", "timeout", "an hour",
      "'an hour' is not a number or a Liquid template"),
@@ -519,7 +529,8 @@ def test_a_whole_number_no_widget_takes_is_refused_in_one_line(kind: str, name: 
 def test_whole_numbers_as_studio_exports_them_and_templates_pass(kind: str, name: str
                                                                  ) -> None:
     smallest = WHOLE_NUMBERS[(kind, name)]
-    largest = LONGEST_REPLY_WAIT if kind == "send-and-wait-for-reply" else LARGEST_INTEGER
+    largest = {"send-and-wait-for-reply": LONGEST_REPLY_WAIT,
+               "add-twiml-redirect": LONGEST_REDIRECT}.get(kind, LARGEST_INTEGER)
     for value in (smallest, str(smallest), largest, str(largest), " 42 ", "60.0", 7.5, "1e2",
                   "+30", "",
                   "{{flow.data.wait}}", "{{ widgets.menu.Digits | plus: 1 }}", "{{ 'abc' }}"):
@@ -608,12 +619,14 @@ READERS: list[tuple[str, Any, str, dict[str, Any]]] = [
 def test_the_check_and_the_widgets_agree_on_each_smallest_whole_number(
         monkeypatch: pytest.MonkeyPatch) -> None:
     read: dict[tuple[str, str], int] = {}
+    largest: dict[tuple[str, str], int] = {}
     integer = Visit.integer
 
-    def spy(self: Visit, key: str, default: int | None = None, *, minimum: int = 0
-            ) -> int | None:
+    def spy(self: Visit, key: str, default: int | None = None, *, minimum: int = 0,
+            maximum: int = LARGEST_INTEGER) -> int | None:
         read[(self.type, key)] = minimum
-        return integer(self, key, default, minimum=minimum)
+        largest[(self.type, key)] = maximum
+        return integer(self, key, default, minimum=minimum, maximum=maximum)
 
     monkeypatch.setattr(Visit, "integer", spy)
     for kind, widget, channel, properties in READERS:
@@ -622,6 +635,12 @@ def test_the_check_and_the_widgets_agree_on_each_smallest_whole_number(
     loops = {key: read.pop(key) for key in list(read) if key[1] == "loop"}
     assert loops == {("say-play", "loop"): 0, ("gather-input-on-call", "loop"): 0}
     assert read == schema_minimums()
+    # Send & Wait For Reply checks its 30 days itself, to say why (test_widget_edge_values)
+    wait = ("send-and-wait-for-reply", "timeout")
+    for key in loops:
+        largest.pop(key)
+    assert largest.pop(wait) == LARGEST_INTEGER
+    assert largest == {key: value for key, value in schema_maximums().items() if key != wait}
 
 
 @pytest.mark.parametrize("text", [

@@ -1,7 +1,8 @@
 """Widget properties at the edges of what Studio and Twilio take, run through ``/flows/NAME``
 on SQLite and PostgreSQL: Split Based On's time conditions with UTC offsets, a Send & Wait For
-Reply ``timeout`` longer than a Studio execution lives, a Gather ``timeout`` of 0, and a
-Connect Call To whose ``caller_id`` is blank."""
+Reply ``timeout`` longer than a Studio execution lives, a TwiML Redirect ``timeout`` past
+Studio's 4 hours, a Gather ``timeout`` of 0, and a Connect Call To whose ``caller_id`` is
+blank."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.check import check_definition
 from switchboard.callbacks.studio.definition import Flow
-from switchboard.callbacks.studio.schema import LONGEST_REPLY_WAIT
+from switchboard.callbacks.studio.schema import LONGEST_REDIRECT, LONGEST_REPLY_WAIT
 from switchboard.callbacks.studio.widgets.conditions import matches
 from tests.server.conftest import clean_app, message_params, spoken, twiml
 from tests.studio import MINIMAL_WIDGETS, widget_flow
@@ -89,6 +90,11 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                callCompleted=None, hangup=None),
     ),
     "ask_from_template": ask_definition("{{trigger.message.Body}}"),
+    "redirect_from_template": definition(
+        widget("away", "add-twiml-redirect", {"url": "https://example.com/twiml",
+                                              "timeout": "{{trigger.call.Wait}}"},
+               **{"return": None, "timeout": None, "fail": None}),
+    ),
 }
 FLOWS = {name: Flow(name, body, f"{name}.json") for name, body in DEFINITIONS.items()}
 
@@ -205,6 +211,24 @@ def test_a_gather_timeout_of_0_gathers_with_twilios_default_wait(twilio, store, 
 def test_a_negative_gather_timeout_also_waits_the_default(twilio):
     gather = Call(twilio, "menu_with_negative_wait").start().find("Gather")
     assert gather.get("timeout") == "5"
+
+
+# -- TwiML Redirect: at most 4 hours to come back ----------------------------------------------
+
+
+def test_a_redirect_wait_that_renders_past_4_hours_ends_the_execution(twilio, store, caplog):
+    caplog.set_level(logging.ERROR, logger="switchboard.callbacks.studio")
+    call = Call(twilio, "redirect_from_template")
+    root = call.start(Wait=str(LONGEST_REDIRECT + 1))
+    assert root.find("Redirect") is None
+    assert spoken(root) == VOICE_APOLOGY
+    assert "timeout is 14401; it must be 14400 or less" in caplog.text
+    assert execution_of(store, call).status == "ended"
+
+    waits = Call(twilio, "redirect_from_template")
+    assert waits.start(Wait=str(LONGEST_REDIRECT)).find("Redirect").text == (
+        "https://example.com/twiml")
+    assert execution_of(store, waits).status == "active"
 
 
 # -- Connect Call To: a blank caller ID ---------------------------------------------------------

@@ -188,9 +188,10 @@ class Visit:
                 return found
         return render_value(value, self.context)
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> int | None:
-        """The property ``key`` as a whole number (rendered first); ``default`` when missing;
-        :class:`WidgetError` when it is not one."""
+    def integer(self, key: str, default: int | None = None, *, minimum: int = 0,
+                maximum: int = LARGEST_INTEGER) -> int | None:
+        """The property ``key`` as a whole number (rendered first) from ``minimum`` to
+        ``maximum``; ``default`` when missing; :class:`WidgetError` when it is not one."""
         raw = self.properties.get(key)
         if raw is None or raw == "":
             return default
@@ -201,8 +202,8 @@ class Visit:
             raise WidgetError(f"{key} is {value!r}, not a whole number") from None
         if number < minimum:
             raise WidgetError(f"{key} is {number}; it must be {minimum} or more")
-        if number > LARGEST_INTEGER:
-            raise WidgetError(f"{key} is {number}; it must be {LARGEST_INTEGER} or less")
+        if number > maximum:
+            raise WidgetError(f"{key} is {number}; it must be {maximum} or less")
         return number
 
     def flag(self, key: str, default: bool = False) -> bool:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from switchboard.callbacks.studio.executions import CALL_OVER
+from switchboard.callbacks.studio.schema import LONGEST_REDIRECT
 from switchboard.callbacks.studio.templates import render_markup
 from switchboard.callbacks.studio.widgets.base import (
     LARGEST_INTEGER,
@@ -478,7 +479,7 @@ class AddTwimlRedirect:
         method = visit.text("method", "POST").upper()
         if method not in ("GET", "POST"):
             return Transition("fail", {"error": f"method {method} is not GET or POST"})
-        timeout = visit.integer("timeout", 14400)
+        timeout = visit.integer("timeout", LONGEST_REDIRECT, maximum=LONGEST_REDIRECT)
         if visit.channel == VOICE:
             visit.output.voice.redirect(url, method=method)
         else:
