@@ -96,18 +96,25 @@ def test_a_call_canceled_while_queued_gets_its_final_status_callback(
     assert ended["end_time"] == canceled.json()["end_time"]
 
 
-def test_a_call_canceled_while_ringing_is_not_answered(emu: Emulator,
-                                                       server: HookServer) -> None:
-    emu.state.buy_number(emu.account_sid, NUMBER)
+def cancel_when_ringing(emu: Emulator, server: HookServer) -> list[requests.Response]:
+    """Have the status callback route ``/cs`` cancel the call through REST when it hears it
+    ringing; the REST answers, in a list."""
     answers: list[requests.Response] = []
 
-    def cancel_when_ringing(request: Any) -> tuple[str, int]:
+    def cancel(request: Any) -> tuple[str, int]:
         if request.form["CallStatus"] == "ringing":
             answers.append(post(emu, f"Calls/{request.form['CallSid']}",
                                 {"Status": "canceled"}))
         return "", 204
 
-    server.on("/cs", cancel_when_ringing)
+    server.on("/cs", cancel)
+    return answers
+
+
+def test_a_call_canceled_while_ringing_is_not_answered(emu: Emulator,
+                                                       server: HookServer) -> None:
+    emu.state.buy_number(emu.account_sid, NUMBER)
+    answers = cancel_when_ringing(emu, server)
     created = post(emu, "Calls", [
         ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
         ("StatusCallback", server.url("/cs")), ("StatusCallbackEvent", "initiated"),
@@ -127,15 +134,7 @@ def test_a_cancel_while_ringing_wins_over_the_far_ends_outcome(
         emu: Emulator, server: HookServer, outcome: str) -> None:
     emu.state.buy_number(emu.account_sid, NUMBER)
     emu.phone.call_outcomes["+15557654321"] = outcome
-    answers: list[requests.Response] = []
-
-    def cancel_when_ringing(request: Any) -> tuple[str, int]:
-        if request.form["CallStatus"] == "ringing":
-            answers.append(post(emu, f"Calls/{request.form['CallSid']}",
-                                {"Status": "canceled"}))
-        return "", 204
-
-    server.on("/cs", cancel_when_ringing)
+    answers = cancel_when_ringing(emu, server)
     created = post(emu, "Calls", [
         ("To", "+15557654321"), ("From", NUMBER), ("Url", server.url("/outbound")),
         ("StatusCallback", server.url("/cs")), ("StatusCallbackEvent", "ringing"),
