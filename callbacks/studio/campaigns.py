@@ -60,10 +60,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RATE",
     "ContactsError",
+    "SendFailures",
     "Summary",
     "TokenBucket",
     "campaign_id",
     "campaign_rows",
+    "contacts_counted",
     "read_contacts",
     "run_campaign",
 ]
@@ -281,7 +283,7 @@ class Summary:
         return self.started + self.opted_out + self.already + self.failed
 
     def line(self) -> str:
-        return (f"{self.total} contacts: {self.started} started, {self.opted_out} skipped "
+        return (f"{contacts_counted(self.total)}: {self.started} started, {self.opted_out} skipped "
                 f"(opted out), {self.already} skipped (already started), {self.failed} "
                 "failed")
 
@@ -413,7 +415,7 @@ def run_campaign(
         start = start_execution
     once = SendOnce(SendsDatabase(store))
     client = _OneClient(client_factory or rest_client)
-    sends = _SendFailures(once.wrap(client))
+    sends = SendFailures(once.wrap(client))
     run = _Run(
         rows=CampaignRows(store, campaign, flow), store=store, flow=flow, from_=from_,
         settings=settings, flows=dict(flows or {}), start=start, once=once,
@@ -483,7 +485,7 @@ class _KeptOpen:
 NO_ACCOUNT = "no Twilio account is configured (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)"
 
 
-class _SendFailures:
+class SendFailures:
     """A client factory that notes why each send of the row in hand failed: no account (the
     factory gave no client), or the error ``messages.create`` or ``calls.create`` raised."""
 
@@ -530,7 +532,7 @@ class _Run:
     start: Starter
     once: SendOnce
     factory: ClientFactory
-    sends: _SendFailures
+    sends: SendFailures
     bucket: TokenBucket
     summary: Summary
     #: Rows whose execution another run still holds: taken at the end (:meth:`finish`).
@@ -688,6 +690,11 @@ class _Run:
             self.rows.mark(contact, state, error=reason)
         self.summary.failed += 1
         self.summary.failures.append((contact.row, contact.to, reason))
+
+
+def contacts_counted(count: int) -> str:
+    """``1 contact``, ``2 contacts``."""
+    return f"{count} contact" if count == 1 else f"{count} contacts"
 
 
 def _one_line(error: BaseException) -> str:

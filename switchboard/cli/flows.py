@@ -371,15 +371,18 @@ def _app_context() -> Iterator[Flask]:
 def _start_one(app: Flask, flow: Flow, flows: dict[str, Flow], *, to: str, from_: str,
                parameters: dict[str, Any]) -> None:
     from switchboard.callbacks.store import StoreUnavailable
+    from switchboard.callbacks.studio.campaigns import SendFailures
     from switchboard.callbacks.studio.outbound import AlreadyActive, start_execution
+    from switchboard.callbacks.studio.runtime import rest_client
     from switchboard.cli.outbound import _refuse_opted_out, _store
 
     store = _store()
     _refuse_opted_out(store, to, from_, "starting the flow")
     settings = app.extensions["switchboard"].settings
+    sends = SendFailures(rest_client)
     try:
         execution = start_execution(store, flow, to=to, from_=from_, parameters=parameters,
-                                    settings=settings, flows=flows)
+                                    settings=settings, flows=flows, client_factory=sends)
     except AlreadyActive:
         raise click.ClickException(f"{to} has an active execution of flow {flow.name} "
                                    "already; it must end before another starts") from None
@@ -387,6 +390,8 @@ def _start_one(app: Flask, flow: Flow, flows: dict[str, Flow], *, to: str, from_
         raise click.ClickException(f"the execution was not started: {flat(error)}") from None
     click.echo(json.dumps(execution.as_resource(), indent=2, default=_iso,
                           ensure_ascii=False))
+    if sends.reasons:  # the execution stands, as the flow left it: its JSON is printed first
+        raise click.ClickException(f"execution {execution.sid}: not sent: {sends.reasons[0]}")
 
 
 def _iso(value: Any) -> str:
@@ -397,15 +402,19 @@ def _start_all(app: Flask, flow: Flow, flows: dict[str, Flow], contacts: Contact
                from_: str, parameters: dict[str, Any], rate: float,
                campaign: str | None) -> None:
     from switchboard.callbacks.store import StoreUnavailable
-    from switchboard.callbacks.studio.campaigns import campaign_id, run_campaign
+    from switchboard.callbacks.studio.campaigns import (
+        campaign_id,
+        contacts_counted,
+        run_campaign,
+    )
     from switchboard.cli.outbound import _store
 
     store = _store()
     settings = app.extensions["switchboard"].settings
     name = campaign or campaign_id(flow, contacts)
     count = len(contacts.rows)
-    click.echo(f"campaign {name}: {count} contacts at {rate:g} a second at most; Ctrl-C "
-               "stops it, and the same command goes on from there", err=True)
+    click.echo(f"campaign {name}: {contacts_counted(count)} at {rate:g} a second at most; "
+               "Ctrl-C stops it, and the same command goes on from there", err=True)
     with _interruptible() as stopping, click.progressbar(
         length=count, label=f"flow {flow.name}", file=sys.stderr, show_pos=True,
         show_eta=True,
@@ -445,6 +454,8 @@ def _interruptible() -> Iterator[threading.Event]:
 
 
 def _report(summary: Summary) -> None:
+    from switchboard.callbacks.studio.campaigns import contacts_counted
+
     shown = summary.failures[:FAILURES_SHOWN]
     for row, number, reason in shown:
         click.echo(f"row {row}: {number}: {reason}", err=True)
@@ -461,5 +472,5 @@ def _report(summary: Summary) -> None:
         exception.exit_code = 130
         raise exception
     if summary.failed:
-        raise click.ClickException(f"{summary.failed} contacts got no execution; run the same "
-                                   "command again to try them again")
+        raise click.ClickException(f"{contacts_counted(summary.failed)} got no execution; "
+                                   "run the same command again to try them again")

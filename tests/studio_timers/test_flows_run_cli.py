@@ -111,7 +111,7 @@ def test_rows_that_fail_are_listed_and_exit_1(env, emulator, store, tmp_path):
     result = run(env, "ask", "--from", NUMBER, "--contacts", str(path), "--campaign", "mine")
     assert result.exit_code == 1
     assert f"row 2: {busy}: {busy} has an active execution of flow ask already\n" in result.stderr
-    assert result.stderr.endswith("Error: 1 contacts got no execution; run the same command "
+    assert result.stderr.endswith("Error: 1 contact got no execution; run the same command "
                                   "again to try them again\n")
     assert result.stdout.startswith("2 contacts: 1 started, 0 skipped (opted out), 0 skipped "
                                     "(already started), 1 failed")
@@ -155,16 +155,33 @@ def test_a_send_the_api_refuses_fails_the_contact_and_the_next_run_sends_it(
     finally:
         emulator.faults.clear()
     assert failed.exit_code == 1, failed.output
-    assert failed.stdout.startswith("1 contacts: 0 started, 0 skipped (opted out), 0 skipped "
+    assert failed.stdout.startswith("1 contact: 0 started, 0 skipped (opted out), 0 skipped "
                                     "(already started), 1 failed")
     assert f"row 2: {number}: execution FN" in failed.stderr
     assert "not sent: " in failed.stderr
     assert "500" in failed.stderr
     again = run(env, "ask", "--from", NUMBER, "--contacts", str(path), "--campaign", "down")
     assert again.exit_code == 0, again.output
-    assert again.stdout.startswith("1 contacts: 1 started, 0 skipped (opted out), 0 skipped "
+    assert again.stdout.startswith("1 contact: 1 started, 0 skipped (opted out), 0 skipped "
                                    "(already started), 0 failed")
     assert sent_to(emulator, number) == ["Hello Ada, reply YES."]
+
+
+def test_a_send_the_api_refuses_for_one_contact_prints_the_execution_and_exits_1(
+        env, emulator, store):
+    number = contact()
+    emulator.faults.add("500", rate=1.0, methods=["POST"])
+    try:
+        failed = run(env, "ask", "--to", number, "--from", NUMBER)
+    finally:
+        emulator.faults.clear()
+    assert failed.exit_code == 1, failed.output
+    printed = json.loads(failed.stdout)
+    assert printed["contact_channel_address"] == number
+    (line,) = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
+    assert line.startswith(f"Error: execution {printed['sid']}: not sent: ")
+    assert "500" in line
+    assert sent_to(emulator, number) == []
 
 
 @pytest.mark.parametrize(("args", "problem"), [
