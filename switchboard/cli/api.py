@@ -69,7 +69,7 @@ class OperationsGroup(click.Group):
             close = difflib.get_close_matches(name, _operations(), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise OneLineError(
-                f"no operation named {name!r}{hint}; `switchboard api --list` lists them"
+                f"api: no operation named {name!r}{hint}; `switchboard api --list` lists them"
             )
         return name, command, args[1:]
 

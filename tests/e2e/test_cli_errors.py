@@ -162,6 +162,8 @@ ELEVEN_MEDIA = [arg for n in range(11) for arg in ("--media", f"https://e.exampl
         (["emulator", "--seed", "abc"], "emulator: Invalid value for '--seed'"),
         (["nope"], "No such command 'nope'."),
         (["api", "--bogus"], "Error: api: No such option '--bogus'."),
+        (["api", "list-calls"], "Error: api: no operation named 'list-calls' (did you mean "
+                                "get-calls?); `switchboard api --list` lists them"),
         (["-e", "/nonexistent.env", "api", "get-account-details"],
          "'/nonexistent.env' does not exist"),
         (["run", "--port", "abc"], "run: Invalid value for '--port'"),
