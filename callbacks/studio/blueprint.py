@@ -10,6 +10,10 @@ question's status:
   & Wait For Reply sent (``deliveryFailure`` when it failed);
 - ``/flows/NAME/call-status``: a Status Callback URL for the flow's calls: stored as
   ``/voice/status`` stores it, and the call's execution ends with the call;
+- ``/flows/NAME/recording-status/WIDGET``: the recording status callback of a Record
+  Voicemail's ``<Record>`` (unless the flow gives its own): stored as
+  ``/voice/recording-status`` stores it, and a recording longer than 0 s is announced to the
+  operator (:func:`~switchboard.callbacks.notices.notify_voicemail`), as the bundled IVR's;
 - ``/flows/NAME/outgoing-call/EXECUTION/WIDGET`` (and ``.../status``): the URL and status
   callback of a call a Make Outgoing Call widget placed
   (:mod:`~switchboard.callbacks.studio.outbound`).
@@ -40,6 +44,7 @@ from switchboard.callbacks.handlers import (
     read_form,
     taking_url_values,
 )
+from switchboard.callbacks.notices import notify_voicemail
 from switchboard.callbacks.now_and_then import NowAndThen
 from switchboard.callbacks.studio import executions, outbound
 from switchboard.callbacks.studio.definition import Flow
@@ -120,6 +125,9 @@ class RequestLinks:
     def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
         return external_url(".outgoing_call_status", name=self.flow, execution=execution_sid,
                             widget=widget)
+
+    def recording_status(self, widget: str) -> str | None:
+        return external_url(".recording_status", name=self.flow, widget=widget)
 
 
 class Purger(NowAndThen):
@@ -259,6 +267,13 @@ def studio_blueprint(
             store = current_app.extensions["switchboard"].store
             executions.end_call_executions(store, status.sid, status.status)
 
+    def flow_recording_status(status: StatusCallback) -> None:
+        """Stored by the route itself; a completed recording longer than 0 s is announced,
+        once, after the answer. The flow is not looked up: the recording is the caller's
+        voicemail whatever became of the flow since."""
+        if status.recording_duration != 0:
+            notify_voicemail(status)
+
     def outgoing_call(call: CallRequest) -> VoiceResponse | bytes:
         args = request.view_args
         flow, settings, store = context(args["name"])
@@ -290,6 +305,8 @@ def studio_blueprint(
                     _route(flow_message_status, "message_status"), methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/call-status", "call_status",
                     _route(flow_call_status, "call_status"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/recording-status/<widget>", "recording_status",
+                    _route(flow_recording_status, "recording_status"), methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>", "outgoing_call",
                     _route(outgoing_call, "voice"), methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>/status",

@@ -883,6 +883,12 @@ class PathLinks:
         url = self.outgoing_call(execution_sid, widget)
         return url + "/status" if url else None
 
+    def recording_status(self, widget: str) -> str | None:
+        """A Record Voicemail's recording status callback (None without a public URL)."""
+        if not self.base:
+            return None
+        return f"{self.base}/flows/{self.flow}/recording-status/{quote(widget, safe='')}"
+
 
 def contact_of(values: Mapping[str, str]) -> str:
     """The contact of a call's webhook: the caller, or whom the account called."""

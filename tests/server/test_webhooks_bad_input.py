@@ -78,7 +78,8 @@ VOICE = ["/voice", "/voice/menu", "/voice/voicemail", "/voice/voicemail/saved",
          "/flows/nowhere", "/flows/desk/outgoing-call/FN0/menu"]
 SMS = ["/sms", "/sms/fallback", "/flows/desk/step/ask/return"]
 STATUS = ["/voice/status", "/sms/status", "/voice/recording-status", "/flows/desk/call-status",
-          "/flows/desk/message-status/FN0/ask", "/flows/desk/outgoing-call/FN0/menu/status"]
+          "/flows/desk/message-status/FN0/ask", "/flows/desk/outgoing-call/FN0/menu/status",
+          "/flows/desk/recording-status/record"]
 
 
 @pytest.fixture(scope="module")

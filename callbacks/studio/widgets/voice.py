@@ -243,7 +243,11 @@ class RecordVoicemail:
     """``<Record>`` (max_length, timeout, finish_on_key, play_beep, trim, transcribe and the
     callbacks). ``recordingComplete`` with the request's fields (``RecordingUrl`` and
     friends, ``RecordingSid`` also as ``Sid``), ``hangup`` when the caller hung up to end it,
-    ``noAudio`` when nothing was recorded."""
+    ``noAudio`` when nothing was recorded.
+
+    The recording status callback is the flow's ``recording_status_callback_url`` when it
+    gives one; otherwise this server's (:func:`recording_status_link`), which stores the
+    recording and announces the voicemail as the bundled IVR's are."""
 
     def run(self, visit: Visit) -> Wait:
         visit.need(VOICE)
@@ -262,8 +266,14 @@ class RecordVoicemail:
             attributes["transcribe"] = True
         if visit.text("transcription_callback_url"):
             attributes["transcribe_callback"] = visit.text("transcription_callback_url")
-        if visit.text("recording_status_callback_url"):
-            attributes["recording_status_callback"] = visit.text("recording_status_callback_url")
+        own = visit.text("recording_status_callback_url")
+        if own:
+            attributes["recording_status_callback"] = own
+        else:
+            ours = recording_status_link(visit)
+            if ours:
+                attributes["recording_status_callback"] = ours
+                attributes["recording_status_callback_method"] = "POST"
         response = visit.output.voice
         response.record(**attributes)
         response.redirect(visit.links.step(visit.name, "noAudio"), method="POST")
@@ -286,6 +296,13 @@ class RecordVoicemail:
         if not params.get("RecordingUrl") or duration <= 0:
             return Transition("noAudio", variables)
         return Transition("recordingComplete", variables)
+
+
+def recording_status_link(visit: Visit) -> str | None:
+    """This server's recording status callback for the widget's ``<Record>``
+    (``/flows/NAME/recording-status/WIDGET``), or None when the links make none."""
+    make = getattr(visit.links, "recording_status", None)
+    return make(visit.name) if make is not None else None
 
 
 DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged",
