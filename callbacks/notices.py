@@ -1,10 +1,12 @@
 """Voicemail notices: a text, and an email when SMTP is configured, for each voicemail the
-bundled IVR records, sent once, never while Twilio waits for an answer.
+bundled IVR or a Studio flow's Record Voicemail records, sent once, never while Twilio waits
+for an answer.
 
-The IVR's recording status callback (``/voice/recording-status``, ``RecordingStatus``
-completed) hands the recording to :func:`notify_voicemail`, which writes its row into
-``voicemail_notices`` (whose key is the ``RecordingSid``), queued and claimed by no sender
-yet, hands it to a thread of the process, and returns; Twilio is answered after that. The
+The recording status callback (``/voice/recording-status``, or a flow's
+``/flows/NAME/recording-status/WIDGET``; ``RecordingStatus`` completed) hands the
+recording to :func:`notify_voicemail`, which writes its row into ``voicemail_notices``
+(whose key is the ``RecordingSid``), queued and claimed by no sender yet, hands it to a
+thread of the process, and returns; Twilio is answered after that. The
 row is one short insert under the handler's deadline, as the webhook's other writes: when
 the database cannot take it, the callback is answered 503, as any status callback the store
 could not write, so that Twilio, where it retries, sends it again (and the thread, handed the
