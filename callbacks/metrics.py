@@ -1,5 +1,5 @@
-"""``/metrics`` in Prometheus' text format: what the webhooks, the store, the REST client and
-the voicemail notices did.
+"""``/metrics`` in Prometheus' text format: what the webhooks, the store, the REST client, the
+Studio flows and the voicemail notices did.
 
 Off unless ``SWITCHBOARD_METRICS_TOKEN`` is set; then every scrape must carry that token,
 ``Authorization: Bearer <token>`` (or HTTP basic auth with the token as the password), compared
@@ -25,10 +25,16 @@ What is counted (every name starts with ``switchboard_``):
   ``twilio_api_retries_total{method,reason}``, ``twilio_api_errors_total{method,status}``:
   every :class:`~switchboard.api.TwilioClient` of the process, through
   :mod:`switchboard.api.observers` (the client itself knows nothing of Prometheus);
+- ``flow_executions_started_total{flow,trigger}``, ``flow_executions_ended_total{flow,reason}``,
+  ``flow_widget_errors_total{flow,widget}``: the Studio executions of the process, counted by
+  :mod:`switchboard.callbacks.studio` through :func:`flow_started`, :func:`flow_ended` and
+  :func:`widget_failed` (nothing per step);
 - ``voicemail_notices_total{channel,outcome}``: :mod:`switchboard.callbacks.notices`.
 
-Labels hold route names, statuses and reasons from short fixed lists: never a URL, a number, a
-SID or anything a caller sent.
+Labels hold route names, statuses and reasons from short fixed lists, and the flows deployed
+(a flow of the Studio API by its SID, ``FW...``, whatever its revision) and their widget
+types: never a URL, a number, a call's, message's or execution's SID, an error's text or
+anything a caller sent.
 
 Under gunicorn each worker counts in files of its own in ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus-client's multiprocess mode, chosen when prometheus-client is first imported), and
@@ -47,6 +53,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -73,10 +80,13 @@ __all__ = [
     "METRICS_PATH",
     "MetricsConfig",
     "WebhookMetrics",
+    "flow_ended",
+    "flow_started",
     "metrics_token",
     "prepare_multiprocess_dir",
     "register_metrics",
     "remove_multiprocess_dir",
+    "widget_failed",
     "worker_exited",
 ]
 
@@ -103,6 +113,9 @@ _NO_ANSWER = {
     "TwilioConnectionError": "connection",
     "TwilioClientClosed": "closed",
 }
+#: A Studio API flow's name in the runtime, one per revision (``FW...@N``): counted under the
+#: flow's SID, so that a new revision adds no series.
+_REVISION = re.compile(r"(FW[0-9a-fA-F]{32})@[0-9]+")
 _STARTED = "switchboard.started"
 _LOCK_FILE = ".switchboard-metrics.lock"
 _ARCHIVED_TYPES = ("counter", "histogram")
@@ -202,6 +215,20 @@ class _Instruments:
             "switchboard_voicemail_notices",
             "Voicemail notices, by channel (text, email, recording) and outcome.",
             ["channel", "outcome"], registry=r)
+        self.flows_started: Counter = Counter(
+            "switchboard_flow_executions_started",
+            "Studio executions started, by flow and trigger (incomingCall, incomingMessage, "
+            "incomingRequest; incomingParent: a subflow entered).",
+            ["flow", "trigger"], registry=r)
+        self.flows_ended: Counter = Counter(
+            "switchboard_flow_executions_ended",
+            "Studio executions ended, by flow and reason (completed, failed, limit, "
+            "call_ended, replaced, api, expired).",
+            ["flow", "reason"], registry=r)
+        self.widget_errors: Counter = Counter(
+            "switchboard_flow_widget_errors",
+            "Studio widgets that failed, by flow and widget type.",
+            ["flow", "widget"], registry=r)
 
 
 _instruments_lock = threading.Lock()
@@ -455,6 +482,50 @@ def _on_api_event(event: observers.Event) -> None:
     instruments.api_seconds.labels(event.method).observe(event.seconds)
     if event.error is not None:
         instruments.api_errors.labels(event.method, status).inc()
+
+
+# -- Studio flows ------------------------------------------------------------------------------
+
+_warned_flow_count_failed = False
+
+
+def flow_started(flow: str, trigger: str) -> None:
+    """An execution of ``flow`` (the runtime's name of it) started on ``trigger``
+    (``incomingCall``, ``incomingMessage``, ``incomingRequest``), or the subflow ``flow``
+    was entered (``incomingParent``). Counted when metrics are on in this process (an app
+    registered them), as the REST client's requests are."""
+    instruments = _instruments_made
+    if instruments is not None:
+        _count_flow(instruments.flows_started, flow, trigger)
+
+
+def flow_ended(flow: str, reason: str, count: int = 1) -> None:
+    """``count`` executions of ``flow`` went from active to ended, for ``reason``: one of
+    :mod:`~switchboard.callbacks.studio.executions`' end reasons (``completed``, ``failed``,
+    ``limit``, ``call_ended``, ``replaced``, ``api``, ``expired``)."""
+    instruments = _instruments_made
+    if instruments is not None:
+        _count_flow(instruments.flows_ended, flow, reason, count)
+
+
+def widget_failed(flow: str, widget: str) -> None:
+    """A widget of the type ``widget`` failed in ``flow``."""
+    instruments = _instruments_made
+    if instruments is not None:
+        _count_flow(instruments.widget_errors, flow, widget or "-")
+
+
+def _count_flow(counter: Counter, flow: str, label: str, count: int = 1) -> None:
+    """Count, or log once that counting fails: an execution never depends on it."""
+    global _warned_flow_count_failed
+    pinned = _REVISION.fullmatch(flow)
+    try:
+        counter.labels(pinned.group(1) if pinned else flow, label).inc(count)
+    except OSError as error:  # the multiprocess folder went away
+        if not _warned_flow_count_failed:
+            _warned_flow_count_failed = True
+            log.error("metrics not counted: %s", _folder_error(
+                os.environ.get(MULTIPROC_VARIABLE, ""), error))
 
 
 # -- the store and the notices, read now and then -------------------------------------------------

@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from switchboard.callbacks import metrics
 from switchboard.callbacks.deadline import HandlerTimeout, ends, shielded
 from switchboard.callbacks.store import clock as dbclock
 from switchboard.callbacks.store.engine import (
@@ -63,6 +65,18 @@ PURGE_BATCH = 500
 ENDED_STEP = "Ended"
 #: Twilio's ``CallStatus`` of a call that is over.
 CALL_OVER = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+#: Why an execution ended (:attr:`Execution.end_reason`; the ``reason`` of
+#: ``switchboard_flow_executions_ended_total``): its flow took a transition that leads nowhere;
+#: a widget or the flow failed (a caller hears the apology); Studio's limits (1,000 steps, 10
+#: runs of one widget in a row); the call ended; a new execution took its place (the call
+#: requested the flow's URL again, a message came while it waited for something else); the
+#: Studio API ended or deleted it; the retention deleted it while it was active.
+COMPLETED, FAILED, LIMIT, CALL_ENDED, REPLACED, API, EXPIRED = (
+    "completed", "failed", "limit", "call_ended", "replaced", "api", "expired",
+)
+#: The event that started an execution (``switchboard_flow_executions_started_total``'s
+#: ``trigger``), by what its ``trigger`` context holds.
+TRIGGERS = {"call": "incomingCall", "message": "incomingMessage", "request": "incomingRequest"}
 
 executions = sa.Table(
     "studio_executions",
@@ -214,6 +228,7 @@ END_CALL = (
     .where(_CALL_ACTIVE)
     .values(status=ENDED, active_key=None, widget=None, waiting_for=None, wait_until=None,
             date_updated=_param("updated_", _x.date_updated))
+    .returning(_x.flow_name)
 )
 #: :func:`find_call`: the call's newest active execution of the flow.
 FIND_CALL = (
@@ -282,6 +297,9 @@ class Execution:
     stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: True when this webhook made the execution (it was not found active).
     new: bool = field(default=False, compare=False)
+    #: Why the runtime ended it (:data:`COMPLETED`...), counted once its end is written; an
+    #: execution ended with none given failed.
+    end_reason: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
@@ -607,6 +625,8 @@ def create(db: Database, execution: Execution, *, claim_for: float) -> Execution
     bound = db.bind(_insert_new(db.dialect), row)
     if not db.statements(lambda run: run(bound).rows, single=True):
         raise AlreadyActive(execution.active_key)
+    trigger = next(iter(execution.context.get("trigger") or ()), "")
+    metrics.flow_started(execution.flow_name, TRIGGERS.get(trigger, "other"))
     return execution
 
 
@@ -736,6 +756,8 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     saved = _write_progress(db, (write, release), rows)
     execution.claim = None
     execution.date_updated = now
+    if saved and execution.status == ENDED:  # it was active: the write requires it
+        metrics.flow_ended(execution.flow_name, execution.end_reason or FAILED)
     return saved
 
 
@@ -766,6 +788,8 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     saved = _write_progress(db, (write,), rows)
     if saved:
         execution.date_updated = now
+        if execution.status == ENDED:  # it was active: the write requires it
+            metrics.flow_ended(execution.flow_name, execution.end_reason or FAILED)
     return saved
 
 
@@ -836,7 +860,8 @@ def end_call_executions(
     """End the active executions of the call ``call_sid``, whose status callback said it is
     over; how many. With ``call_status`` (the callback's ``CallStatus``), only when that is a
     final status (``completed``, ``busy``, ``failed``, ``no-answer``, ``canceled``). Their steps
-    so far stay."""
+    so far stay. Each is counted as ended (``call_ended``) by the update that ends it: a
+    callback that comes again finds none active and counts nothing."""
     if call_status is not None and call_status not in CALL_OVER:
         return 0
     db = Database(store_or_engine)
@@ -847,38 +872,61 @@ def end_call_executions(
     if not db.statements(lambda run: run(found).rows, write=False, single=True):
         return 0
     end = db.bind(END_CALL, {**call, "updated_": db.now()})
-    return db.statements(lambda run: run(end).rowcount, single=True)
+    ended = db.statements(lambda run: run(end).rows, single=True)
+    _count_ended([row["flow_name"] for row in ended], CALL_ENDED)
+    return len(ended)
+
+
+def _count_ended(flow_names: Sequence[str], reason: str) -> None:
+    """Count the executions of ``flow_names`` an update just took from active to ended."""
+    for flow_name, count in Counter(flow_names).items():
+        metrics.flow_ended(flow_name, reason, count)
 
 
 def end_execution(store_or_engine: Any, sid: str) -> Execution | None:
     """End the execution ``sid`` now (Studio's ``Status=ended``), as it stands: its steps stay,
-    and a request moving it meanwhile keeps it ended. The execution, or None if there is none."""
+    and a request moving it meanwhile keeps it ended. The execution, or None if there is none.
+    Counted as ended (``api``) when it was active."""
     db = Database(store_or_engine)
     table = executions
 
-    def work(conn: sa.Connection) -> Mapping[str, Any] | None:
-        conn.execute(
+    def work(conn: sa.Connection) -> tuple[bool, Mapping[str, Any] | None]:
+        ended = conn.execute(
             sa.update(table)
             .where(table.c.sid == sid, table.c.status == ACTIVE)
             .values(status=ENDED, active_key=None, widget=None, waiting_for=None,
                     wait_until=None, date_updated=db.now())
-        )
-        return conn.execute(sa.select(table).where(table.c.sid == sid)).mappings().first()
+        ).rowcount > 0
+        return ended, conn.execute(sa.select(table).where(table.c.sid == sid)).mappings().first()
 
-    row = db.run(work)
-    return _execution(row) if row is not None else None
+    ended, row = db.run(work)
+    if row is None:
+        return None
+    if ended:
+        metrics.flow_ended(row["flow_name"], API)
+    return _execution(row)
 
 
 def delete_execution(store_or_engine: Any, sid: str) -> bool:
-    """Delete the execution ``sid`` and its steps; False if there was none."""
+    """Delete the execution ``sid`` and its steps; False if there was none. An active one is
+    counted as ended (``api``)."""
     db = Database(store_or_engine)
     db.flush()  # its steps still waiting are written first, then deleted with it
 
-    def work(conn: sa.Connection) -> bool:
+    def work(conn: sa.Connection) -> tuple[str, str] | None:
         conn.execute(sa.delete(steps).where(steps.c.execution_sid == sid))
-        return bool(conn.execute(sa.delete(executions).where(executions.c.sid == sid)).rowcount)
+        gone = conn.execute(
+            sa.delete(executions).where(executions.c.sid == sid)
+            .returning(executions.c.status, executions.c.flow_name)
+        ).first()
+        return (gone.status, gone.flow_name) if gone is not None else None
 
-    return db.run(work)
+    gone = db.run(work)
+    if gone is None:
+        return False
+    if gone[0] == ACTIVE:
+        metrics.flow_ended(gone[1], API)
+    return True
 
 
 def claim_due(db: Database, *, claim_for: float, limit: int = 50) -> list[Execution]:
@@ -980,25 +1028,29 @@ def purge_executions(
 ) -> int:
     """Delete the executions (ended or not) not updated for ``older_than``, with their steps,
     :data:`PURGE_BATCH` at a time; how many executions. (The steps still waiting to be
-    written are of executions that just moved: none of them is old enough to go.)"""
+    written are of executions that just moved: none of them is old enough to go.) The active
+    ones are counted as ended (``expired``)."""
     db = Database(store_or_engine)
     cutoff = (now or db.now()) - older_than
     table = executions
     deleted = 0
     while True:
-        def work(conn: sa.Connection) -> int:
-            picked = sa.select(table.c.sid).where(table.c.date_updated < cutoff).limit(
-                PURGE_BATCH
-            )
+        def work(conn: sa.Connection) -> tuple[int, list[str]]:
+            picked = sa.select(table.c.sid, table.c.status, table.c.flow_name).where(
+                table.c.date_updated < cutoff
+            ).limit(PURGE_BATCH)
             if db.dialect == "postgresql":
                 picked = picked.with_for_update(skip_locked=True)
-            sids = conn.execute(picked).scalars().all()
-            if not sids:
-                return 0
+            rows = conn.execute(picked).all()
+            if not rows:
+                return 0, []
+            sids = [row.sid for row in rows]
             conn.execute(sa.delete(steps).where(steps.c.execution_sid.in_(sids)))
-            return conn.execute(sa.delete(table).where(table.c.sid.in_(sids))).rowcount
+            count = conn.execute(sa.delete(table).where(table.c.sid.in_(sids))).rowcount
+            return count, [row.flow_name for row in rows if row.status == ACTIVE]
 
-        count = db.run(work)
+        count, active = db.run(work)
+        _count_ended(active, EXPIRED)
         deleted += count
         if count < PURGE_BATCH:
             return deleted

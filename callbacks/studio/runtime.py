@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from switchboard.callbacks import deadline as deadlines
+from switchboard.callbacks import metrics
 from switchboard.callbacks.deadline import HandlerTimeout
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions as store
@@ -49,9 +51,14 @@ from switchboard.callbacks.studio.context import fields, flow_sid, new_context
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import (
     ACTIVE,
+    CALL_ENDED,
     CALL_OVER,
+    COMPLETED,
     ENDED,
     ENDED_STEP,
+    FAILED,
+    LIMIT,
+    REPLACED,
     AlreadyActive,
     ClaimTimeout,
     Database,
@@ -72,6 +79,7 @@ from switchboard.callbacks.studio.widgets.base import (
     Widget,
     WidgetError,
 )
+from switchboard.callbacks.studio.widgets.logic import Unsupported
 from switchboard.callbacks.twiml import TwiMLError
 
 if TYPE_CHECKING:
@@ -188,11 +196,10 @@ class Runner:
         self.call_ended = call_ended
         self.steps: list[Step] = []
         self.error: str | None = None
-        #: What a run without a claim has to log, held until its progress is written: a run
-        #: that loses the race runs again under a claim, which logs it then (once).
-        self._held: list[tuple[int, str, tuple[Any, ...], BaseException | None]] | None = (
-            [] if unclaimed else None
-        )
+        #: What a run without a claim has to log and count, held until its progress is
+        #: written: a run that loses the race runs again under a claim, which does it then
+        #: (once).
+        self._held: list[Callable[[], None]] | None = [] if unclaimed else None
         root = runtime.flow(execution.flow_name)
         if root is None:
             raise Stop(f"flow {execution.flow_name!r} is no longer in the flows folder")
@@ -223,23 +230,30 @@ class Runner:
         self._guarded(lambda: self._resume(source, params))
 
     def end(self, reason: str) -> None:
-        """End the execution here (``reason`` is logged)."""
+        """End the execution here, for a new one to take its place (``reason`` is logged)."""
         self._log(logging.INFO, "execution %s of flow %s ends: %s", self.execution.sid,
                   self.execution.flow_name, reason)
-        self._end()
+        self._end(REPLACED)
 
     def release_logs(self) -> None:
-        """Log what a run without a claim held back (its progress is written)."""
+        """Log and count what a run without a claim held back (its progress is written)."""
         held, self._held = self._held or [], None
-        for level, message, args, error in held:
-            log.log(level, message, *args, exc_info=error)
+        for deferred in held:
+            deferred()
 
     def _log(self, level: int, message: str, *args: Any,
              exc_info: BaseException | None = None) -> None:
+        self._now_or_held(functools.partial(log.log, level, message, *args, exc_info=exc_info))
+
+    def _now_or_held(self, action: Callable[[], None]) -> None:
+        """Do ``action`` (a log, a count) now, or once a run without a claim is written."""
         if self._held is not None:
-            self._held.append((level, message, args, exc_info))
+            self._held.append(action)
         else:
-            log.log(level, message, *args, exc_info=exc_info)
+            action()
+
+    def _widget_failed(self, frame: Frame, kind: str) -> None:
+        self._now_or_held(functools.partial(metrics.widget_failed, frame.flow.name, kind))
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -289,7 +303,7 @@ class Runner:
             frame = self.frame
             if name is None:
                 if len(self.frames) == 1:
-                    self._end()
+                    self._end(COMPLETED)
                     return
                 name = self._return(Transition("completed", frame.context["flow"]["variables"]))
                 continue
@@ -305,8 +319,9 @@ class Runner:
                 raise Stop(f"no time left before the webhook's deadline, at widget {name}")
             frame.context["widgets"][name] = {}
             visit = self._visit(frame, name, kind)
+            widget = self._widget(kind)
             try:
-                result = self._run(visit, self._widget(kind))
+                result = self._run(visit, widget)
             except HandlerTimeout:
                 raise
             except Exception as error:
@@ -318,6 +333,8 @@ class Runner:
             if isinstance(result, Enter):
                 name = self._enter(frame, name, result)
                 continue
+            if isinstance(widget, Unsupported):  # it took its failure transition
+                self._widget_failed(frame, kind)
             name = self._leave(frame, name, kind, result)
 
     def _run(self, visit: Visit, widget: Widget) -> Transition | Wait | Enter:
@@ -394,6 +411,8 @@ class Runner:
         )
         sub = Frame(enter.flow, context, name)
         self.frames.append(sub)
+        self._now_or_held(functools.partial(metrics.flow_started, enter.flow.name,
+                                            "incomingParent"))
         return self._from_trigger(sub, "incomingParent")
 
     def _return(self, transition: Transition) -> str | None:
@@ -407,6 +426,7 @@ class Runner:
         """A widget raised: its subflow's parent takes ``failed``; in the flow the execution
         started in, the execution ends. Anything but a widget's own error is a bug or a
         definition Switchboard did not expect: logged with its traceback."""
+        self._widget_failed(frame, kind)
         if not isinstance(error, WidgetError | TemplateError | TwiMLError):
             self._log(logging.ERROR, "execution %s, flow %s, widget %s (%s) raised",
                       self.execution.sid, frame.flow.name, name, kind, exc_info=error)
@@ -429,10 +449,12 @@ class Runner:
             if self.output.channel == VOICE and self.output.webhook:
                 self.output.apologise = True
         del self.frames[1:]
-        self._end()
+        self._end(CALL_ENDED if stop.quiet else LIMIT if stop.fatal else FAILED)
 
-    def _end(self) -> None:
+    def _end(self, reason: str) -> None:
+        """End the execution (``reason``: :data:`~.executions.COMPLETED`...)."""
         execution = self.execution
+        execution.end_reason = reason
         execution.status = ENDED
         execution.widget = execution.waiting_for = None
         execution.wait_until = None
