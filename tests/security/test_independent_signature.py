@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import string
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from switchboard.callbacks import create_app
 from switchboard.callbacks.security import (
+    BODY_SHA256,
     RequestValidator,
     body_sha256,
     compute_signature,
@@ -184,11 +185,24 @@ def test_body_sha256_as_twilio_describes(token: str, url: str, body: bytes, flip
 # -- and against the official SDK -----------------------------------------------------------
 
 
+def test_a_blank_body_hash_is_refused_where_the_sdk_reads_a_form() -> None:
+    """The SDK drops a blank ``bodySHA256=`` (``parse_qs``) and checks the form; the server
+    sees it in ``request.args`` as a handler does, a hash no body has: refused, never taken
+    for a form request. Twilio sends the hash of the body, never a blank one."""
+    url = f"{URL}&{BODY_SHA256}="
+    signed_by_sdk = sdk_validator()(TOKEN).compute_signature(url, PARAMS)
+    assert sdk_validator()(TOKEN).validate(url, PARAMS, signed_by_sdk)
+    assert not RequestValidator(TOKEN).validate(url, PARAMS, signed_by_sdk)
+    assert not RequestValidator(TOKEN).validate(url, None, signed_by_sdk, body=b"")
+
+
 @CHECKS
 @given(url=urls(plain=True), pairs=fields, data=st.data())
 def test_the_sdk_agrees(url: str, pairs: list[tuple[str, str]], data: st.DataObject) -> None:
     """The SDK signs a value repeated under one name once; the independent code's
     ``drop_repeats`` form is the SDK's, and the server accepts both."""
+    # a URL naming bodySHA256 is a body's, and one with a blank hash is refused (below)
+    assume(BODY_SHA256 not in dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)))
     sdk = sdk_validator()(TOKEN)
     pairs = _with_repeat(pairs, data)
     form = MultiDict(pairs)
