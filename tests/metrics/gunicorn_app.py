@@ -1,9 +1,10 @@
-"""What the metrics' gunicorn tests and benchmark serve: the production app with
-``register_metrics`` (on when SWITCHBOARD_METRICS_TOKEN is set), until ``create_app`` calls it
-itself: ``gunicorn -c tests/metrics/gunicorn_conf.py tests.metrics.gunicorn_app:app``."""
+"""What the metrics' gunicorn tests and benchmark serve:
+``gunicorn -c tests/metrics/gunicorn_conf.py tests.metrics.gunicorn_app:app``.
 
-from switchboard.callbacks.metrics import register_metrics
+The production app as it is: ``/metrics`` when SWITCHBOARD_METRICS_TOKEN is set
+(``create_app`` registers it), and the Studio flows of SWITCHBOARD_FLOWS_DIR, which
+``test_flow_metrics_gunicorn`` sets to a folder of its own."""
+
 from switchboard.callbacks.production import production_app
 
 app = production_app()
-register_metrics(app)

@@ -31,9 +31,10 @@ pytestmark = pytest.mark.slow
 
 
 class Server:
-    """gunicorn on a free port of 127.0.0.1 with ``workers`` workers and metrics on."""
+    """gunicorn on a free port of 127.0.0.1 with ``workers`` workers and metrics on;
+    ``settings`` add to its environment (``SWITCHBOARD_FLOWS_DIR``...)."""
 
-    def __init__(self, tmp_path: Path, workers: int = 2) -> None:
+    def __init__(self, tmp_path: Path, workers: int = 2, **settings: str) -> None:
         self.port = free_port()
         self.folder = tmp_path / "prometheus"
         self.log = tmp_path / "gunicorn.log"
@@ -46,6 +47,7 @@ class Server:
             PROMETHEUS_MULTIPROC_DIR=str(self.folder),
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             GUNICORN_WORKERS=str(workers),
+            **settings,
         )
         self.workers = workers
         with self.log.open("ab") as out:
@@ -82,6 +84,16 @@ class Server:
                 return pids
             time.sleep(0.05)
         pytest.fail(f"gunicorn was not ready in {timeout:g} s:\n{self.log.read_text()}")
+
+    def end_worker(self, pid: int, timeout: float = 10) -> list[int]:
+        """SIGTERM the worker ``pid``; once gunicorn has replaced it and ``child_exit`` has
+        taken its files (its counts into the archive), the workers' pids."""
+        os.kill(pid, signal.SIGTERM)
+        workers = self.wait_ready(exclude={pid})
+        deadline = time.monotonic() + timeout
+        while os.path.exists(self.folder / f"counter_{pid}.db") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return workers
 
     def scrape(self) -> dict[Any, float]:
         status, body = self.get("/metrics", bearer())
@@ -149,11 +161,7 @@ def test_counts_are_summed_across_two_workers_and_survive_one_ending(server: Ser
         check_sums(server.scrape(), 120, 60, 20)
 
     gone = first[0]
-    os.kill(gone, signal.SIGTERM)  # gunicorn replaces it; child_exit folds its counts
-    second = server.wait_ready(exclude={gone})
-    deadline = time.monotonic() + 10
-    while os.path.exists(server.folder / f"counter_{gone}.db") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    second = server.end_worker(gone)
     leftover = [name for name in os.listdir(server.folder) if name.endswith(f"_{gone}.db")]
     assert leftover == []
     assert (server.folder / "counter_archive.db").exists()
