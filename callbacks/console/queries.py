@@ -252,7 +252,8 @@ class TimelineEvent:
 class CallDetail:
     """A call's page: ``exchanges`` are the webhook exchanges of the call and of its legs
     (oldest first, :data:`TIMELINE_EXCHANGES` at most; ``more_exchanges`` when there are
-    more), ``own_hosts`` the hosts whose URLs its answers show by their path."""
+    more), ``own_hosts`` the hosts whose URLs its answers show by their path. Each recording
+    holds the Studio flow its call ran, as :func:`voicemails` gives it."""
 
     call: dict[str, Any]
     events: list[TimelineEvent]
@@ -288,8 +289,8 @@ def call_detail(conn: sa.Connection, sid: str, *,
         .order_by(calls.c.created_at)
     ).mappings()]
     recording_rows = [_decode(r) for r in conn.execute(
-        sa.select(recordings, heard.c.heard_at)
-        .outerjoin(heard, heard.c.recording_sid == recordings.c.sid)
+        _with_call_flow(sa.select(recordings, heard.c.heard_at)
+                        .outerjoin(heard, heard.c.recording_sid == recordings.c.sid))
         .where(recordings.c.call_sid == sid).order_by(recordings.c.created_at)
     ).mappings()]
     session_row = conn.execute(
@@ -643,12 +644,36 @@ def unheard_count(conn: sa.Connection) -> int:
     return _count(conn, recordings, *_voicemail_where(), unheard)
 
 
+_call_executions = flow_executions.alias("call_executions")
+#: The SID of the newest flow execution of a recording's call: a subquery built once, as
+#: building it costs more than running it.
+_NEWEST_CALL_EXECUTION = (
+    sa.select(_call_executions.c.sid)
+    .where(_call_executions.c.call_sid == recordings.c.call_sid)
+    .order_by(_call_executions.c.date_created.desc(), _call_executions.c.sid.desc()).limit(1)
+    .correlate(recordings).scalar_subquery()
+)
+
+
+def _with_call_flow(select: sa.Select) -> sa.Select:
+    """``select`` (of recordings) with the Studio flow the recording's call ran: the
+    ``flow_name`` and ``execution_sid`` of the call's newest execution, NULL for a call that
+    ran none. A correlated subquery finds that execution, an outer join by its SID reads it:
+    per row, a probe of the index on ``studio_executions (call_sid, ...)`` and one of the
+    primary key."""
+    table = flow_executions
+    return (select.add_columns(table.c.flow_name, table.c.sid.label("execution_sid"))
+            .outerjoin_from(recordings, table, table.c.sid == _NEWEST_CALL_EXECUTION))
+
+
 def voicemails(
     conn: sa.Connection, *, unheard_only: bool = False, before: Cursor | None = None,
     after: Cursor | None = None, size: int = 50,
 ) -> Page:
-    """Voicemails newest first, with the caller (from their call) and when they were heard."""
-    stmt = (
+    """Voicemails newest first, with the caller (from their call), when they were heard and
+    the Studio flow their call ran (``flow_name``, ``execution_sid``: its newest execution;
+    None for a call that ran no flow)."""
+    stmt = _with_call_flow(
         sa.select(recordings.c.sid, recordings.c.call_sid, recordings.c.account_sid,
                   recordings.c.duration, recordings.c.status, recordings.c.created_at,
                   calls.c["from"].label("caller"), calls.c["to"].label("called"),
@@ -656,8 +681,7 @@ def voicemails(
         .select_from(recordings)
         .outerjoin(calls, calls.c.sid == recordings.c.call_sid)
         .outerjoin(heard, heard.c.recording_sid == recordings.c.sid)
-        .where(*_voicemail_where())
-    )
+    ).where(*_voicemail_where())
     if unheard_only:
         stmt = stmt.where(heard.c.recording_sid.is_(None))
     return _keyed_page(conn, [stmt], recordings, before=before, after=after, size=size)
