@@ -12,10 +12,11 @@ longer one is an error (``limit: 15`` keeps the first items).
 
 Comparisons (``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, ``case``/``when``) between a number
 and text that reads as one (``"3"``, ``" -1.5 "``) compare the two numbers, so that
-``{% if widgets.menu.Digits > 2 %}`` holds when the caller pressed 3. An order that cannot be
-made (text that is not a number, a list) does not hold, where plain Liquid raises an error;
-``contains`` on a number looks in its text. Values of one type compare as Liquid compares
-them (``"10" < "9"``, as text).
+``{% if widgets.menu.Digits > 2 %}`` holds when the caller pressed 3, however many digits
+the text has; a ``when`` listing both forms (``when 2, "2"``) renders its block once. An order
+that cannot be made (text that is not a number, a list, ``true`` or ``false``) does not hold,
+where plain Liquid raises an error; ``contains`` on a number looks in its text. Values of one
+type compare as Liquid compares them (``"10" < "9"``, as text).
 
 :func:`evaluate` gives what a template that only outputs one number gives, as a number
 (``{{ flow.variables.count | plus: 1 }}``), for Set Variables.
@@ -28,6 +29,7 @@ text inside that markup.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
@@ -62,7 +64,12 @@ from liquid.builtin.expressions.logical import (
 )
 from liquid.builtin.output import OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
-from liquid.exceptions import LiquidError, LiquidTypeError, LoopIterationLimitError
+from liquid.exceptions import (
+    LiquidError,
+    LiquidTypeError,
+    LoopIterationLimitError,
+    TemplateNotFoundError,
+)
 from liquid.filter import with_environment
 from liquid.stringify import to_liquid_string
 from liquid.token import Token
@@ -156,19 +163,25 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def _read(text: str) -> int | float | None:
+def _read(text: str, number: object) -> float | Decimal | None:
+    """``text`` as a number to compare with ``number``: for a float, the float that text
+    gives (as a JSON number's text does); else, or past a float's range, exactly."""
     if _NUMBER.fullmatch(text) is None:
         return None
-    return float(text) if "." in text else int(text)
+    if isinstance(number, float):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    return Decimal(text)
 
 
 def _numbers(left: object, right: object) -> tuple[Any, Any] | None:
     """``left`` and ``right`` as two numbers when one is a number and the other text that
     reads as one; None otherwise."""
     if isinstance(left, str) and _is_number(right):
-        left = _read(left)
+        left = _read(left, right)
     elif isinstance(right, str) and _is_number(left):
-        right = _read(right)
+        right = _read(right, left)
     else:
         return None
     return None if left is None or right is None else (left, right)
@@ -185,6 +198,8 @@ def _less(token: Token, left: object, right: object) -> bool:
     numbers = _numbers(left, right)
     if numbers is not None:
         return bool(numbers[0] < numbers[1])
+    if isinstance(left, bool) or isinstance(right, bool):  # as ``<=`` has it: no order
+        return False
     try:
         return bool(_lt(token, left, right))
     except LiquidTypeError:
@@ -275,19 +290,29 @@ class _Contains(_Comparison, ContainsExpression):
         return _has(self.token, left, right)
 
 
+def _when(left: object, values: list[object]) -> list[bool]:
+    """Which of a ``when``'s ``values`` match the ``case``'s ``left``: Liquid renders the
+    block once for each (``when 1, 1``). Values equal to it only as numbers (``when 2, "2"``
+    for ``"2"``) count once in all, so that listing both forms renders the block once."""
+    matches = [_eq(left, right) for right in values]
+    if not any(matches) and any(_equal(left, right) for right in values):
+        return [True]
+    return matches
+
+
 class _AnyOf(_AnyExpression):
-    """A ``when``'s values, each compared with the ``case`` as ``==`` compares."""
+    """A ``when``'s values, compared with the ``case`` as ``==`` compares (see
+    :func:`_when`)."""
 
     __slots__ = ()
 
     def evaluate(self, context: RenderContext) -> list[bool]:
-        left = self.left.evaluate(context)
-        return [_equal(left, right.evaluate(context)) for right in self.expressions]
+        return _when(self.left.evaluate(context),
+                     [right.evaluate(context) for right in self.expressions])
 
     async def evaluate_async(self, context: RenderContext) -> list[bool]:
-        left = await self.left.evaluate_async(context)
-        return [_equal(left, await right.evaluate_async(context))
-                for right in self.expressions]
+        return _when(await self.left.evaluate_async(context),
+                     [await right.evaluate_async(context) for right in self.expressions])
 
 
 #: Each of Liquid's comparisons, and Studio's in its place (same fields, same slots).
@@ -365,6 +390,9 @@ def _location(error: LiquidError) -> tuple[int | None, int | None]:
 def _error(error: LiquidError, *, syntax: bool) -> TemplateError:
     line, column = _location(error)
     problem = " ".join(str(error.message).split())
+    if isinstance(error, TemplateNotFoundError):  # ``include`` and ``render``
+        problem = (f"no template {problem!r}: a flow's Liquid cannot include or render "
+                   "another template")
     return TemplateError(problem, line=line, column=column, syntax=syntax)
 
 
@@ -390,8 +418,9 @@ def render(template: str, context: Mapping[str, Any]) -> str:
 
 def evaluate(template: str, context: Mapping[str, Any]) -> Any:
     """What ``template`` gives with ``context``: the number, as a number, when the template
-    only outputs one (``{{ flow.variables.count | plus: 1 }}`` gives 4, ``{{ 2 }}`` 2); else
-    the text :func:`render` gives. :class:`TemplateError` as for :func:`render`."""
+    only outputs one (``{{ flow.variables.count | plus: 1 }}`` gives 4, ``{{ 2 }}`` 2) that
+    writes the text :func:`render` gives and JSON can hold; else that text (``nan``).
+    :class:`TemplateError` as for :func:`render`."""
     bound = parse(template)
     nodes = bound.nodes
     if len(nodes) != 1 or nodes[0].__class__ is not OutputNode:
@@ -399,13 +428,19 @@ def evaluate(template: str, context: Mapping[str, Any]) -> Any:
     scope = bound.context_class(bound, globals=bound.make_globals(context))
     try:
         value = nodes[0].expression.evaluate(scope)
-    except LiquidError as error:
-        raise _error(error, syntax=False) from None
+    except LiquidError:
+        return render(template, context)  # which raises it again, saying where
+    text = to_liquid_string(value, autoescape=False)
     if not _is_number(value):
-        return to_liquid_string(value, autoescape=False)
+        return text
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+        if not value.is_finite():
+            return text
+        value = int(value) if value == value.to_integral_value() and "." not in text else (
+            float(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return text  # no JSON number: nan, inf
+    return value if str(value) == text else text
 
 
 @lru_cache(maxsize=512)

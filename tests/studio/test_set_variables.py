@@ -81,6 +81,19 @@ FLOWS = {
         variables("look", None, given="{{trigger.parent.parameters.n | to_json}}"),
         event="incomingParent",
     ),
+    "edges": definition(
+        widget("setup", "set-variables", {"variables": [
+            {"key": "said", "value": "{{trigger.message.Body | plus: 0}}"},
+            {"key": "long", "value": "9" * 5000},
+            {"key": "one", "value": "1.0"},
+            {"key": "zero", "value": "-0"},
+            {"key": "written", "value": 3},
+            {"key": "matched", "value": "{% if trigger.message.Body == 'nan' %}true{% endif %}"},
+        ]}, next="tell"),
+        send("tell", "{{flow.variables.said | to_json}} {{flow.variables.one}} "
+                     "{{flow.variables.zero | to_json}} {{flow.variables.written | plus: 1}} "
+                     "{{flow.variables.long | size}} {{flow.variables.matched | to_json}}"),
+    ),
 }
 
 
@@ -135,3 +148,14 @@ def test_text_that_is_a_number_compares_as_one_and_other_text_does_not(twilio, s
 
 def test_run_subflows_parameters_stay_text(twilio):
     assert Texter(twilio, "parent").replies("hi") == ['"3" 3']
+
+
+def test_a_number_that_cannot_be_kept_as_one_stays_the_text_liquid_writes(twilio, store):
+    texter = Texter(twilio, "edges")
+    assert texter.replies("nan") == ['"nan" 1.0 "-0" 4 5000 "true"']
+    execution = texter.execution(store)
+    assert execution.status == "ended"
+    assert execution.context["flow"]["variables"] == {
+        "said": "nan", "long": "9" * 5000, "one": 1.0, "zero": "-0", "written": 3,
+        "matched": "true"}
+    assert Texter(twilio, "edges").replies("1e400") == ['"inf" 1.0 "-0" 4 5000 ""']

@@ -3,10 +3,15 @@ with, its comparisons of numbers with text, and the numbers a template outputs."
 
 from __future__ import annotations
 
+import operator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from decimal import Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
@@ -223,9 +228,16 @@ def test_every_tag_that_compares_compares_as_studio() -> None:
 
 
 def test_only_studios_environment_compares_so() -> None:
+    source = ("{% if a == 2 %}equal{% endif %}{% case a %}{% when 2 %}when{% endcase %}"
+              "{% if a > 2 %}x{% endif %}")
+    assert render(source, {"a": "3"}) == "x"
+    assert render_markup(source, {"a": "2"}) == "equalwhen"
+    plain = Environment()
     with pytest.raises(LiquidError):
-        Environment().from_string("{% if a > 2 %}x{% endif %}").render(a="3")
+        plain.from_string(source).render(a="3")
+    assert plain.from_string(source.replace(">", "==")).render(a="2") == ""
     assert Environment().from_string("{% if a == 2 %}x{% endif %}").render(a="2") == ""
+    assert plain.from_string("{% if true < 2 %}x{% endif %}").render() == "x"
 
 
 @pytest.mark.parametrize(("template", "value"), [
@@ -243,12 +255,22 @@ def test_only_studios_environment_compares_so() -> None:
     ("{{ flow.variables.items }}", "12"),
     ("{{ widgets.nothing }}", ""),
     ("{{ true }}", "true"),
+    ("{{ widgets.ask.Body | plus: 0 }}", 0),
+    ("{{ flow.variables.price | times: 2 }}", 5.0),
+    ("{{ flow.variables.words | plus: 0 }}", "nan"),
+    ("{{ flow.variables.huge | sum }}", "inf"),
+    ("{{ flow.variables.exact }}", 3.0),
+    ("{{ flow.variables.hundred }}", "1E+2"),
+    ("{{ flow.variables.tenth }}", "0.10"),
 ])
 def test_evaluate_keeps_the_number_a_template_only_outputs(template: str, value: object) -> None:
-    found = evaluate(template, NUMBERS)
+    numbers = {**NUMBERS, "flow": {"variables": {
+        **NUMBERS["flow"]["variables"], "words": "nan", "huge": ["1e400"],
+        "exact": Decimal("3.0"), "hundred": Decimal("1E+2"), "tenth": Decimal("0.10")}}}
+    found = evaluate(template, numbers)
     assert found == value
     assert type(found) is type(value)
-    assert str(found) == render(template, NUMBERS)
+    assert str(found) == render(template, numbers)
 
 
 def test_evaluate_says_what_is_wrong_as_render_does() -> None:
@@ -256,3 +278,128 @@ def test_evaluate_says_what_is_wrong_as_render_does() -> None:
         evaluate("{{ 10 | divided_by: 0 }}", NUMBERS)
     with pytest.raises(TemplateError, match=r"^Liquid syntax error"):
         evaluate("{{ oops", NUMBERS)
+    with pytest.raises(TemplateError, match=r"^Liquid error at line 1, column 1: integer"):
+        evaluate("{{ widgets.menu.Digits | append: x | plus: 0 }}", {**NUMBERS, "x": "9" * 5000})
+
+
+@pytest.mark.parametrize(("condition", "holds"), [
+    ("big == '9007199254740993'", False),
+    ("big == '9007199254740993.0'", False),
+    ("big < '9007199254740992.5'", True),
+    ("big == ' 9007199254740992.000 '", True),
+    ("big < '" + "9" * 5000 + "'", True),
+    ("big == '" + "9" * 5000 + "'", False),
+    ("'-" + "9" * 5000 + ".5' < big", True),
+    ("tenth == '0.1'", True),
+    ("tenth >= '0.1'", True),
+    ("tenth < '0.1'", False),
+    ("exact == '0.1'", True),
+    ("exact < '0.1'", False),
+    ("exact >= '0.10'", True),
+    ("endless == '" + "9" * 400 + "'", False),
+    ("endless > '" + "9" * 400 + "'", True),
+    ("largest < '" + "9" * 400 + "'", True),
+])
+def test_text_compares_with_a_number_exactly_however_many_its_digits(condition: str,
+                                                                     holds: bool) -> None:
+    template = f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}"
+    context = {"big": 2 ** 53, "tenth": 0.1, "exact": Decimal("0.1"),
+               "endless": float("inf"), "largest": 1.7976931348623157e308}
+    assert render(template, context) == ("yes" if holds else "no")
+
+
+OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
+             "<=": operator.le, ">=": operator.ge}
+
+
+@given(number=st.integers(min_value=-10 ** 30, max_value=10 ** 30),
+       offset=st.decimals(min_value=-2, max_value=2, places=3),
+       padding=st.sampled_from(["", " ", "\n", " \t"]),
+       comparison=st.sampled_from(sorted(OPERATORS)))
+@settings(max_examples=300, deadline=None)
+def test_a_whole_number_and_text_compare_as_the_numbers_they_write(
+        number: int, offset: Decimal, padding: str, comparison: str) -> None:
+    with localcontext(prec=100):
+        text = number + offset
+    template = (f"{{% if n {comparison} t %}}yes{{% endif %}}"
+                f"{{% if t {comparison} n %}}swapped{{% endif %}}")
+    found = render(template, {"n": number, "t": f"{padding}{text}{padding}"})
+    expected = ("yes" if OPERATORS[comparison](number, text) else "") + (
+        "swapped" if OPERATORS[comparison](text, number) else "")
+    assert found == expected
+
+
+@given(written=st.decimals(allow_nan=False, allow_infinity=False, places=6,
+                          min_value=-10 ** 12, max_value=10 ** 12),
+       comparison=st.sampled_from(sorted(OPERATORS)))
+@settings(max_examples=200, deadline=None)
+def test_a_float_and_the_text_it_was_read_from_compare_as_one_number(
+        written: Decimal, comparison: str) -> None:
+    number = float(str(written))  # as a JSON number's text is read
+    found = render(f"{{% if n {comparison} t %}}yes{{% endif %}}",
+                   {"n": number, "t": str(written)})
+    assert found == ("yes" if OPERATORS[comparison](number, number) else "")
+
+
+@pytest.mark.parametrize("condition", [
+    "true < 2", "2 > true", "false < 1", "false < true", "true > false", "flag < 2",
+    "flag > 0", "flag < '2'", "flag <= 2", "flag >= 1", "true == 1", "flag == '1'",
+    "false == 0",
+])
+def test_a_boolean_is_not_a_number(condition: str) -> None:
+    template = f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}"
+    assert render(template, {"flag": True}) == "no"
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{% case x %}{% when 2, '2' %}two{% endcase %}", "two"),
+    ("{% case x %}{% when '2' or 2 %}two{% endcase %}", "two"),
+    ("{% case x %}{% when 2, 2.0, ' 2 ' %}two{% else %}other{% endcase %}", "two"),
+    ("{% case x %}{% when '2', '2' %}two{% endcase %}", "twotwo"),  # Liquid's own
+    ("{% case x %}{% when 3, 'x' %}three{% else %}other{% endcase %}", "other"),
+    ("{% case n %}{% when 2, '2' %}two{% endcase %}", "two"),
+    ("{% case n %}{% when 2, 2 %}two{% endcase %}", "twotwo"),  # Liquid's own
+])
+def test_a_when_listing_a_number_and_its_text_renders_once(template: str,
+                                                            expected: str) -> None:
+    assert render(template, {"x": "2", "n": 2}) == expected
+    assert render_markup(template, {"x": "2", "n": 2}) == expected
+
+
+def test_comparisons_in_every_tag_holding_others_compare_as_studio() -> None:
+    template = ("{% liquid\nif x > 1\necho 'liquid'\nendif\ncase x\nwhen 2\necho ' when'\n"
+                "endcase %}"
+                "{% for i in items %}{% ifchanged %}{% if x >= i %} {{ i }}{% endif %}"
+                "{% endifchanged %}{% endfor %}"
+                "{% for i in nothing %}{% else %}{% unless x < 1 %} else{% endunless %}"
+                "{% endfor %}"
+                "{% capture said %}{% if x == 2 %} captured{% endif %}{% endcapture %}{{ said }}"
+                "{% tablerow i in items limit: 1 %}{% if x != 3 %}cell{% endif %}{% endtablerow %}"
+                "{% case 1 %}{% when 1 %}{% case x %}{% when 2 %} nested{% endcase %}{% endcase %}"
+                "{%- if x contains 2 -%} contains{%- endif -%}")
+    assert render(template, {"x": "2", "items": [1, 1, 2, 3]}) == (
+        'liquid when 1 2 else captured<tr class="row1">\n<td class="col1">cell</td></tr>\n'
+        " nestedcontains")
+
+
+@pytest.mark.parametrize("template", ["{% include 'greeting' %}", "{% render 'greeting' %}",
+                                      "{% include name %}"])
+def test_a_template_cannot_include_another(template: str) -> None:
+    for rendering in (render, render_markup):
+        with pytest.raises(TemplateError) as raised:
+            rendering(template, {"name": "greeting"})
+        assert not raised.value.syntax
+        assert raised.value.problem == (
+            "no template 'greeting': a flow's Liquid cannot include or render another "
+            "template")
+
+
+def test_templates_parse_as_studio_from_many_threads_at_once() -> None:
+    def parse_and_render(number: int) -> str:
+        template = f"{{% if x > {number} %}}{number}{{% endif %}}"
+        return (render(template, {"x": str(number + 1)})
+                + render_markup(template, {"x": str(number + 1)}))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(parse_and_render, range(1000, 1200)))
+    assert found == [f"{number}{number}" for number in range(1000, 1200)]

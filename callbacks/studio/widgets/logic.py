@@ -74,8 +74,11 @@ def _number(text: str) -> int | float | None:
     ``1.5``); None for other text (``+1``, ``007``, ``1.50``, ``1e3``), which stays text."""
     if _NUMBER.fullmatch(text) is None:
         return None
-    number = float(text) if "." in text else int(text)
-    return number if str(number) == text else None
+    try:
+        number = float(text) if "." in text else int(text)
+        return number if str(number) == text else None
+    except ValueError:  # more digits than Python turns into an int
+        return None
 
 
 def _typed(visit: Visit, raw: str) -> Any:
