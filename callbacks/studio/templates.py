@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -414,6 +415,17 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         return bound.render(**context)
     except LiquidError as error:
         raise _error(error, syntax=False) from None
+    except ValueError as error:  # a number too long to write (sys.get_int_max_str_digits)
+        raise _value_error(error) from None
+
+
+def _value_error(error: ValueError) -> TemplateError:
+    """A ``ValueError`` Liquid let through, as a :class:`TemplateError` of one line."""
+    problem = " ".join(str(error).split())
+    if "integer string conversion" in problem:
+        problem = (f"a number of more than {sys.get_int_max_str_digits()} digits cannot be "
+                   "written out")
+    return TemplateError(problem, syntax=False)
 
 
 def evaluate(template: str, context: Mapping[str, Any]) -> Any:
@@ -428,9 +440,9 @@ def evaluate(template: str, context: Mapping[str, Any]) -> Any:
     scope = bound.context_class(bound, globals=bound.make_globals(context))
     try:
         value = nodes[0].expression.evaluate(scope)
-    except LiquidError:
+        text = to_liquid_string(value, autoescape=False)
+    except (LiquidError, ValueError):
         return render(template, context)  # which raises it again, saying where
-    text = to_liquid_string(value, autoescape=False)
     if not _is_number(value):
         return text
     if isinstance(value, Decimal):
@@ -461,6 +473,8 @@ def render_markup(template: str, context: Mapping[str, Any]) -> str:
         return bound.render(**context)
     except LiquidError as error:
         raise _error(error, syntax=False) from None
+    except ValueError as error:
+        raise _value_error(error) from None
 
 
 def unknown_filters(template: str) -> list[str]:

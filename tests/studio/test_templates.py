@@ -394,6 +394,19 @@ def test_a_template_cannot_include_another(template: str) -> None:
             "template")
 
 
+#: Squared 15 times (Studio's most loops): 10 to the 32,768th, more digits than Python writes.
+HUGE = "{% assign x = 10 %}{% for i in (1..15) %}{% assign x = x | times: x %}{% endfor %}"
+
+
+def test_a_number_too_long_to_write_is_a_template_error() -> None:
+    for rendering in (render, render_markup, evaluate):
+        with pytest.raises(TemplateError) as raised:
+            rendering(HUGE + "{{ x }}", {})
+        assert str(raised.value) == (
+            "Liquid error: a number of more than 4300 digits cannot be written out")
+    assert render(HUGE + "{% if x > 2 %}large{% endif %}", {}) == "large"
+
+
 def test_templates_parse_as_studio_from_many_threads_at_once() -> None:
     def parse_and_render(number: int) -> str:
         template = f"{{% if x > {number} %}}{number}{{% endif %}}"
