@@ -26,7 +26,12 @@ from switchboard.callbacks.studio.schema import (
     WIDGET_EVENTS,
     WIDGET_TYPES,
 )
-from switchboard.callbacks.studio.templates import TemplateError, parse, unknown_filters
+from switchboard.callbacks.studio.templates import (
+    TemplateError,
+    including_tags,
+    parse,
+    unknown_filters,
+)
 
 FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 """A flow's name: one URL path segment (``/flows/NAME``) that needs no escaping."""
@@ -388,6 +393,10 @@ def _template_problems(state: Mapping[str, Any], label: str | int, source: str
         except TemplateError as error:
             problems.append(Problem(source, str(error), label, where))
             continue
+        for name in including_tags(text):
+            problems.append(Problem(
+                source, f"Liquid tag {name!r} cannot be used in a flow: there is no other "
+                "template to include or render", label, where))
         for name in unknown_filters(text):
             problems.append(Problem(
                 source, f"Liquid filter {name!r} is not one Switchboard knows; it will "

@@ -477,13 +477,25 @@ def render_markup(template: str, context: Mapping[str, Any]) -> str:
         raise _value_error(error) from None
 
 
+#: Liquid's tags that bring in another template, which a flow's Liquid has none of: each
+#: fails as it renders.
+INCLUDING_TAGS = ("include", "render")
+
+
 def unknown_filters(template: str) -> list[str]:
     """The filters ``template`` uses that :data:`environment` does not have (they would output
     their input unchanged), in the order they first appear."""
-    analysis = parse(template).analyze()
+    analysis = parse(template).analyze(include_partials=False)
     return [name for name in analysis.filters if name not in environment.filters]
 
 
-__all__ = ["LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment", "evaluate",
-           "markup_environment", "parse", "render", "render_markup", "to_json",
-           "unknown_filters"]
+def including_tags(template: str) -> list[str]:
+    """The tags of :data:`INCLUDING_TAGS` that ``template`` uses, in the order they first
+    appear: a template holding one can never render."""
+    analysis = parse(template).analyze(include_partials=False)
+    return [name for name in analysis.tags if name in INCLUDING_TAGS]
+
+
+__all__ = ["INCLUDING_TAGS", "LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment",
+           "evaluate", "including_tags", "markup_environment", "parse", "render",
+           "render_markup", "to_json", "unknown_filters"]

@@ -689,3 +689,15 @@ def test_the_server_refuses_to_start_with_a_whole_number_no_widget_takes(tmp_pat
                     "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     assert str(raised.value) == (
         f"{path}: state 'w': property 'number_of_digits': -3 is less than 0; use 0 or more")
+
+
+@pytest.mark.parametrize(("text", "tag"), [
+    ("Hi {% include 'greeting' %}", "include"),
+    ("{% render name %} and {% include 'x' %}", "render"),
+])
+def test_a_template_that_includes_another_is_refused_in_one_line(text: str, tag: str) -> None:
+    problems = lines(widget_flow("say-play", {"say": text}))
+    assert problems[0] == (
+        f"flows/t.json: state 'w': property 'say': Liquid tag '{tag}' cannot be used in a "
+        "flow: there is no other template to include or render")
+    assert len(problems) == len({tag, "include"})

@@ -21,6 +21,7 @@ from tests.studio_api.conftest import (
     definition,
     flow_body,
     trigger,
+    widget,
 )
 
 HELLO_SID = flow_sid(Flow("hello", FILE_FLOW, "flows/hello.json"))
@@ -66,6 +67,18 @@ def test_a_draft_may_be_broken_a_published_flow_may_not(house: House) -> None:
     error = refused(lambda: flows(draft.sid).update(status="published"))
     assert error.code == 81022
     assert flows(draft.sid).fetch().revision == 1
+
+
+def test_a_flow_whose_liquid_includes_a_template_is_refused_not_failed(house: House) -> None:
+    flows = house.studio.studio.v2.flows
+    body = {"body": "Hi {% include 'signature' %}", "from": FLOW_NUMBER,
+            "to": "{{contact.channel.address}}"}
+    including = definition(trigger(request_to="hello"),
+                           widget("hello", "send-message", body, sent=None, failed=None))
+    error = refused(lambda: flows.create(friendly_name="Signed", status="published",
+                                         definition=including))
+    assert (error.status, error.code) == (400, 81022)
+    assert "Liquid tag 'include' cannot be used in a flow" in error.msg
 
 
 def test_a_list_of_flows_shows_no_definitions_a_fetch_does(house: House) -> None:
