@@ -48,6 +48,9 @@ LOOPING_WIDGETS = frozenset({"say-play", "gather-input-on-call"})
 MAX_DEPTH = 64
 """How deep a definition's arrays and objects may nest: Studio's own go about eight deep."""
 
+#: A UTF-16 surrogate, which a string holds only when a ``\ud800`` escape had no pair.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
 
 def _number_text(validator: Any, wanted: bool, instance: object, schema: Mapping[str, Any]
                  ) -> Iterator[ValidationError]:
@@ -109,6 +112,11 @@ def check_definition(definition: object, source: str) -> list[Problem]:
     problems = [_located(definition, path, source,
                          f"{_show(number)} is not a number JSON can hold; write a finite number")
                 for path, number in _infinite_numbers(definition)]
+    problems += [_located(definition, path, source,
+                          f"{_show(text)} holds a lone UTF-16 surrogate, which no call or "
+                          "message can carry; write text as UTF-8, or escape it as a "
+                          "surrogate pair")
+                 for path, text in _lone_surrogates(definition, [])]
     problems += [problem for error in sorted(_validator.iter_errors(definition), key=_where)
                  for problem in _schema_problem(error, definition, source)]
     states = definition.get("states") if isinstance(definition, Mapping) else None
@@ -145,6 +153,24 @@ def _infinite_numbers(value: object) -> Iterator[tuple[list[str | int], float]]:
     for path, leaf in _leaves(value, []):
         if isinstance(leaf, float) and not math.isfinite(leaf):
             yield path, leaf
+
+
+def _lone_surrogates(value: object, path: list[str | int]
+                     ) -> Iterator[tuple[list[str | int], str]]:
+    """Each text of ``value`` (a string, or the name of an object's member) holding a UTF-16
+    surrogate, which Python's JSON decoder leaves alone when a ``\\ud800`` escape has no
+    pair, with its path."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = [*path, str(key)]
+            if isinstance(key, str) and _SURROGATE.search(key):
+                yield where, key
+            yield from _lone_surrogates(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, [*path, index])
+    elif isinstance(value, str) and _SURROGATE.search(value):
+        yield path, value
 
 
 def _leaves(value: object, path: list[str | int]) -> Iterator[tuple[list[str | int], object]]:
@@ -194,6 +220,8 @@ def _json_type(value: object) -> str:
 
 def _show(value: object, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    if _SURROGATE.search(text):  # a line holding one cannot be printed
+        text = json.dumps(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -388,6 +416,8 @@ def _template_problems(state: Mapping[str, Any], label: str | int, source: str
                        ) -> list[Problem]:
     problems: list[Problem] = []
     for where, text in _template_texts(state):
+        if _SURROGATE.search(text):
+            continue  # a problem of its own
         try:
             parse(text)
         except TemplateError as error:

@@ -34,7 +34,7 @@ import re
 import sys
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,6 +63,7 @@ from liquid.builtin.expressions.logical import (
     _le,
     _lt,
 )
+from liquid.builtin.expressions.primitive import RangeLiteral
 from liquid.builtin.output import OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.exceptions import (
@@ -136,8 +137,11 @@ def date(value: object, fmt: object, *, environment: Environment) -> str:
         try:
             moment = datetime.fromtimestamp(int(value), PACIFIC)
         except (OverflowError, OSError, ValueError):
-            moment = value
-    return liquid_date(moment, fmt, environment=environment)
+            moment = int(value)  # no such time: Liquid outputs the number unchanged
+    try:
+        return liquid_date(moment, fmt, environment=environment)
+    except OverflowError:  # text read as a number past any calendar (``'-1e30'``)
+        return str(value)
 
 
 #: Studio's limit on the iterations of one Liquid loop.
@@ -219,7 +223,7 @@ def _has(token: Token, left: object, right: object) -> bool:
         left = str(left)
     try:
         return bool(_contains(token, left, right))
-    except LiquidTypeError:
+    except (LiquidTypeError, TypeError):  # TypeError: an object or array is never a key
         return False
 
 
@@ -316,16 +320,37 @@ class _AnyOf(_AnyExpression):
                      [await right.evaluate_async(context) for right in self.expressions])
 
 
-#: Each of Liquid's comparisons, and Studio's in its place (same fields, same slots).
-_STUDIO_COMPARISONS: dict[type[Expression], type[Expression]] = {
+#: The most numbers a range (``(1..n)``) may hold: a filter makes a list of them
+#: (``(1..n) | join``), and ``n`` may come from a caller (``widgets.menu.Digits``).
+RANGE_LIMIT = 1000
+
+
+class _Range(RangeLiteral):
+    """A range of :data:`RANGE_LIMIT` numbers at most; a longer one is an error."""
+
+    __slots__ = ()
+
+    def _make_range(self, start: Any, stop: Any) -> range:
+        numbers = super()._make_range(start, stop)
+        count = numbers.stop - numbers.start  # len() cannot count past a C integer
+        if count > RANGE_LIMIT:
+            raise LiquidError(f"a range of {count} numbers, more than {RANGE_LIMIT}",
+                              token=self.token)
+        return numbers
+
+
+#: Each of Liquid's comparisons, and Studio's in its place (same fields, same slots); and
+#: the range, limited.
+_STUDIO_EXPRESSIONS: dict[type[Expression], type[Expression]] = {
     EqExpression: _Equal, NeExpression: _NotEqual, LtExpression: _Less,
     GtExpression: _Greater, LeExpression: _AtMost, GeExpression: _AtLeast,
-    ContainsExpression: _Contains, _AnyExpression: _AnyOf,
+    ContainsExpression: _Contains, _AnyExpression: _AnyOf, RangeLiteral: _Range,
 }
 
 
-def _compare_as_studio(template: BoundTemplate) -> None:
-    """Turns each comparison of ``template``'s tags into Studio's."""
+def _as_studio(template: BoundTemplate) -> None:
+    """Turns each comparison of ``template``'s tags into Studio's, and each range into a
+    limited one."""
     static = RenderContext(template)
     nodes: list[Node] = list(template.nodes)
     while nodes:
@@ -334,7 +359,7 @@ def _compare_as_studio(template: BoundTemplate) -> None:
         expressions = list(node.expressions())
         while expressions:
             expression = expressions.pop()
-            studio = _STUDIO_COMPARISONS.get(type(expression))
+            studio = _STUDIO_EXPRESSIONS.get(type(expression))
             if studio is not None:
                 expression.__class__ = studio
             expressions.extend(expression.children())
@@ -350,8 +375,8 @@ class _StudioEnvironment(Environment):
 
     def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
         template = super().from_string(source, *args, **kwargs)
-        if "{%" in source:  # comparisons are in tags only
-            _compare_as_studio(template)
+        if "{%" in source or ".." in source:  # comparisons are in tags, ranges hold ".."
+            _as_studio(template)
         return template
 
 
@@ -407,6 +432,12 @@ def parse(template: str) -> BoundTemplate:
         raise _error(error, syntax=True) from None
 
 
+#: What Python raises inside Liquid's filters and tags given values they cannot take (``'inf'
+#: | ceil``, ``'abc' | uniq: 1e30``, an object ``contains`` an object, a number too long to
+#: write, a value nested too deeply), which Liquid lets through.
+_PYTHON_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, RecursionError)
+
+
 def render(template: str, context: Mapping[str, Any]) -> str:
     """``template`` rendered with ``context`` (Studio's ``flow``, ``trigger``, ``widgets``,
     ``contact``): :class:`TemplateError` if it does not parse or a filter fails."""
@@ -415,16 +446,22 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         return bound.render(**context)
     except LiquidError as error:
         raise _error(error, syntax=False) from None
-    except ValueError as error:  # a number too long to write (sys.get_int_max_str_digits)
-        raise _value_error(error) from None
+    except _PYTHON_ERRORS as error:
+        raise _python_error(error) from None
 
 
-def _value_error(error: ValueError) -> TemplateError:
-    """A ``ValueError`` Liquid let through, as a :class:`TemplateError` of one line."""
+def _python_error(error: Exception) -> TemplateError:
+    """One of :data:`_PYTHON_ERRORS` as a :class:`TemplateError` of one line."""
     problem = " ".join(str(error).split())
     if "integer string conversion" in problem:
         problem = (f"a number of more than {sys.get_int_max_str_digits()} digits cannot be "
                    "written out")
+    elif isinstance(error, DecimalException):
+        problem = "a calculation with a number that is infinite, not a number or too large"
+    elif isinstance(error, RecursionError):
+        problem = "a value nested too deeply to render"
+    elif not isinstance(error, ValueError):
+        problem = f"{type(error).__name__}: {problem}"
     return TemplateError(problem, syntax=False)
 
 
@@ -441,7 +478,7 @@ def evaluate(template: str, context: Mapping[str, Any]) -> Any:
     try:
         value = nodes[0].expression.evaluate(scope)
         text = to_liquid_string(value, autoescape=False)
-    except (LiquidError, ValueError):
+    except (LiquidError, *_PYTHON_ERRORS):
         return render(template, context)  # which raises it again, saying where
     if not _is_number(value):
         return text
@@ -473,8 +510,8 @@ def render_markup(template: str, context: Mapping[str, Any]) -> str:
         return bound.render(**context)
     except LiquidError as error:
         raise _error(error, syntax=False) from None
-    except ValueError as error:
-        raise _value_error(error) from None
+    except _PYTHON_ERRORS as error:
+        raise _python_error(error) from None
 
 
 #: Liquid's tags that bring in another template, which a flow's Liquid has none of: each

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from switchboard.callbacks.studio.context import render_value, text
+from switchboard.callbacks.studio.parameters import PARAMETERS_DEPTH
 from switchboard.callbacks.studio.schema import LARGEST_INTEGER
 from switchboard.callbacks.twiml import MessagingResponse, VoiceResponse
 
@@ -272,3 +273,23 @@ class Immediate:
 def picked(params: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
     """The fields ``names`` that ``params`` has, for a widget's variables."""
     return {name: params[name] for name in names if params.get(name) is not None}
+
+
+#: How deep a JSON value a widget takes in (an answer's body, a variable) may nest: as deep as
+#: an execution's parameters, which the context holds the same way.
+JSON_DEPTH = PARAMETERS_DEPTH
+
+
+def nests_deeper(value: object, depth: int = JSON_DEPTH) -> bool:
+    """Whether the objects and arrays of ``value`` nest more than ``depth`` levels (found
+    without recursion: copying, rendering or writing out such a value would recurse too
+    deep)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if level > depth:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            pending.extend((child, level + 1) for child in children)
+    return False

@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 import requests
 
 from switchboard.callbacks.security import FORM_TYPE, signed_headers
-from switchboard.callbacks.studio.widgets.base import Immediate, Transition, Visit, log
+from switchboard.callbacks.studio.widgets.base import (
+    Immediate,
+    Transition,
+    Visit,
+    log,
+    nests_deeper,
+)
 from switchboard.config import ConfigError, Secret
 from switchboard.config.validation import redact_url
 
@@ -76,14 +82,15 @@ def media_type(content_type: str) -> str:
 
 
 def json_object(body: str) -> dict[str, Any] | None:
-    """``body`` as a JSON object; None for anything else (not JSON, an array, a string...)."""
+    """``body`` as a JSON object; None for anything else (not JSON, an array, a string...,
+    an object nesting more than :data:`~.base.JSON_DEPTH` levels deep)."""
     if not body.lstrip().startswith("{"):
         return None
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and not nests_deeper(value) else None
 
 
 def request(
@@ -93,8 +100,9 @@ def request(
 ) -> Answer:
     """One request, never longer than ``timeout`` seconds to connect and to read.
 
-    ``sign_with``: an auth token to sign the request with, as Twilio signs a webhook: the URL
-    as it is sent and the form fields ``data`` (``(name, value)`` pairs)."""
+    ``data``: the body, as bytes, text (sent as UTF-8) or form fields (``(name, value)``
+    pairs). ``sign_with``: an auth token to sign the request with, as Twilio signs a
+    webhook: the URL as it is sent and the form fields ``data``."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         return Answer(error=f"{_shown(url)!r} is not an http or https URL")
@@ -102,6 +110,8 @@ def request(
         return Answer(error="no time left before the webhook's deadline")
     sent = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
+        if isinstance(data, str):
+            data = data.encode()
         with requests.Session() as session:
             prepared = session.prepare_request(requests.Request(
                 method, url, params=params, data=data, headers=sent, auth=auth))
@@ -116,6 +126,9 @@ def request(
         return Answer(error=f"no answer from {_shown(url)} within {timeout:.1f} s")
     except requests.RequestException as error:
         return Answer(error=f"{type(error).__name__}: {_shown(url)} could not be reached")
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate (a JSON "\ud800" without its pair)
+        return Answer(error=f"the request to {_shown(url)} holds text that is not Unicode "
+                            "(a lone UTF-16 surrogate)")
 
 
 def _read(response: requests.Response) -> Answer:
@@ -191,7 +204,7 @@ class MakeHttpRequest(Immediate):
             if media_type(content_type) == FORM and (pairs or not body):
                 data = pairs
             elif body:
-                data = body.encode()
+                data = body
             else:
                 data = json.dumps(dict(pairs)).encode() if pairs else b""
             headers["Content-Type"] = content_type

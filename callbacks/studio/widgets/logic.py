@@ -12,12 +12,14 @@ from typing import Any
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.templates import evaluate
 from switchboard.callbacks.studio.widgets.base import (
+    JSON_DEPTH,
     Enter,
     Immediate,
     Transition,
     Visit,
     WidgetError,
     log,
+    nests_deeper,
     reference,
     referenced,
 )
@@ -102,6 +104,8 @@ def _value(visit: Visit, key: str, item: Mapping[str, Any], *, numbers: bool = F
     if isinstance(raw, str):
         found = referenced(raw.strip(), visit.context)
         if isinstance(found, dict | list):
+            if nests_deeper(found):
+                raise _too_deep(key)
             return copy.deepcopy(found)
     return _json(key, visit.render(raw))
 
@@ -110,9 +114,19 @@ def _json(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except ValueError:
         raise WidgetError(f"variable {key!r} is not JSON: {value[:60]!r}") from None
+    except RecursionError:
+        raise _too_deep(key) from None
+    if nests_deeper(parsed):
+        raise _too_deep(key)
+    return parsed
+
+
+def _too_deep(key: str) -> WidgetError:
+    return WidgetError(f"variable {key!r} nests more than {JSON_DEPTH} levels deep; keep "
+                       "it flatter")
 
 
 class RunSubflow(Immediate):
