@@ -64,10 +64,10 @@ MINIMAL_WIDGETS: dict[str, dict[str, Any]] = {
     "connect-call-to": {"noun": "number", "to": "+15555550100",
                         "caller_id": "{{contact.channel.address}}", "timeout": 30,
                         "record": False},
-    "make-http-request": {"method": "POST", "url": "https://example.com/hook",
+    "make-http-request": {"method": "POST", "url": "http://127.0.0.1:9/hook",
                           "content_type": "application/json;charset=utf-8",
                           "body": "{\"from\": \"{{contact.channel.address}}\"}"},
-    "run-function": {"url": "https://example-1234.twil.io/lookup",
+    "run-function": {"url": "http://127.0.0.1:9/lookup",
                      "parameters": [{"key": "from", "value": "{{contact.channel.address}}"}]},
     "run-subflow": {"flow_sid": "FW" + "0" * 32, "flow_revision": "LatestPublished",
                     "parameters": [{"key": "name", "value": "{{flow.data.name}}"}]},
@@ -76,7 +76,8 @@ MINIMAL_WIDGETS: dict[str, dict[str, Any]] = {
     "record-call": {"record_call": True, "recording_status_callback_method": "POST"},
     "enqueue-call": {"queue_name": "support", "priority": 0, "timeout": 600},
 }
-"""For each widget Switchboard runs, properties it can run with (as Studio exports them)."""
+"""For each widget Switchboard runs, properties it can run with (as Studio exports them; the
+URLs a run fetches are a closed port of the loopback, so that no test reaches further)."""
 
 UNSUPPORTED_SAMPLES: dict[str, dict[str, Any]] = {
     "send-to-flex": {"workflow": "WW" + "0" * 32, "channel": "TC" + "0" * 32,
