@@ -69,7 +69,9 @@ from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.exceptions import (
     LiquidError,
     LiquidTypeError,
+    LocalNamespaceLimitError,
     LoopIterationLimitError,
+    OutputStreamLimitError,
     TemplateNotFoundError,
 )
 from liquid.filter import with_environment
@@ -146,6 +148,10 @@ def date(value: object, fmt: object, *, environment: Environment) -> str:
 
 #: Studio's limit on the iterations of one Liquid loop.
 LOOP_LIMIT = 15
+#: The most characters one template may write, and the most its ``assign`` and ``capture``
+#: may hold: far above what a message, a prompt or a request body takes, and a bound on what
+#: loops nested in loops, or text doubled at each turn, could make a worker hold.
+OUTPUT_LIMIT = 256 * 1024
 
 
 class _StudioContext(RenderContext):
@@ -372,6 +378,8 @@ class _StudioTemplate(BoundTemplate):
 class _StudioEnvironment(Environment):
     template_class = _StudioTemplate
     loop_iteration_limit = LOOP_LIMIT
+    output_stream_limit = OUTPUT_LIMIT
+    local_namespace_limit = OUTPUT_LIMIT
 
     def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
         template = super().from_string(source, *args, **kwargs)
@@ -416,7 +424,11 @@ def _location(error: LiquidError) -> tuple[int | None, int | None]:
 def _error(error: LiquidError, *, syntax: bool) -> TemplateError:
     line, column = _location(error)
     problem = " ".join(str(error.message).split())
-    if isinstance(error, TemplateNotFoundError):  # ``include`` and ``render``
+    if isinstance(error, OutputStreamLimitError):
+        problem = f"the template writes more than {OUTPUT_LIMIT} characters"
+    elif isinstance(error, LocalNamespaceLimitError):
+        problem = f"its assign and capture tags hold more than {OUTPUT_LIMIT} characters"
+    elif isinstance(error, TemplateNotFoundError):  # ``include`` and ``render``
         problem = (f"no template {problem!r}: a flow's Liquid cannot include or render "
                    "another template")
     return TemplateError(problem, line=line, column=column, syntax=syntax)
@@ -533,6 +545,6 @@ def including_tags(template: str) -> list[str]:
     return [name for name in analysis.tags if name in INCLUDING_TAGS]
 
 
-__all__ = ["INCLUDING_TAGS", "LOOP_LIMIT", "PACIFIC", "TemplateError", "date", "environment",
-           "evaluate", "including_tags", "markup_environment", "parse", "render",
-           "render_markup", "to_json", "unknown_filters"]
+__all__ = ["INCLUDING_TAGS", "LOOP_LIMIT", "OUTPUT_LIMIT", "PACIFIC", "TemplateError", "date",
+           "environment", "evaluate", "including_tags", "markup_environment", "parse",
+           "render", "render_markup", "to_json", "unknown_filters"]
