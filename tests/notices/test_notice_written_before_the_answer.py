@@ -25,6 +25,7 @@ from switchboard.callbacks.notices import voicemail_notices
 from switchboard.callbacks.security import signed_headers
 from switchboard.emulator import Emulator
 
+from . import notices_refused
 from .conftest import (
     CALLER,
     NUMBER,
@@ -143,22 +144,6 @@ def test_a_process_killed_after_answering_leaves_a_notice_another_process_sends_
         app.extensions["switchboard"].store.close()
 
 
-REFUSE = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_notices BEFORE INSERT ON voicemail_notices "
-        "BEGIN SELECT RAISE(ABORT, 'no notices now'); END",
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_notices() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'no notices now' USING ERRCODE = 'check_violation'; END $$",
-        "CREATE TRIGGER refuse_notices BEFORE INSERT ON voicemail_notices "
-        "FOR EACH ROW EXECUTE FUNCTION refuse_notices()",
-    ],
-}
-ACCEPT = {
-    "sqlite": ["DROP TRIGGER refuse_notices"],
-    "postgresql": ["DROP TRIGGER refuse_notices ON voicemail_notices"],
-}
 
 
 def test_a_notice_the_database_does_not_take_gets_the_callback_a_503_and_goes_out_once(
@@ -172,19 +157,13 @@ def test_a_notice_the_database_does_not_take_gets_the_callback_a_503_and_goes_ou
     app = make_app(emulator, database_url)
     notices = notices_of(app, claim_backoff=(0.2, 0.5, 1.0, 2.0))
     store = app.extensions["switchboard"].store
-    store.ensure_schema()
-    with store.engine.begin() as conn:
-        for statement in REFUSE[store.dialect]:
-            conn.exec_driver_sql(statement)
     client = app.test_client()
     recording_sid = sid("RE")
     callback = recording_params(call["sid"], recording_sid)
-    answer = post(client, emulator.auth_token, "/voice/recording-status", callback)
-    assert answer.status_code == 503
-    assert answer.headers["Retry-After"] == "1"
-    with store.engine.begin() as conn:
-        for statement in ACCEPT[store.dialect]:
-            conn.exec_driver_sql(statement)
+    with notices_refused(store):
+        answer = post(client, emulator.auth_token, "/voice/recording-status", callback)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
     assert notices.wait_idle(10)
     assert len(texts_about(emulator, recording_sid)) == 1
     assert post(client, emulator.auth_token, "/voice/recording-status", callback).status_code \

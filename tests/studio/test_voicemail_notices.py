@@ -24,6 +24,7 @@ from switchboard.emulator import Emulator
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
 from tests.console.conftest import PASSWORD, logged_in
+from tests.notices import notices_refused
 from tests.notices.conftest import (
     CALLER,
     NUMBER,
@@ -184,20 +185,6 @@ def test_a_callback_not_signed_by_twilio_is_refused(
     assert texts_about(emulator, recording_sid) == []
 
 
-REFUSE = {
-    "sqlite": ["CREATE TRIGGER refuse_notices BEFORE INSERT ON voicemail_notices "
-               "BEGIN SELECT RAISE(ABORT, 'no notices now'); END"],
-    "postgresql": [
-        "CREATE FUNCTION refuse_notices() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'no notices now' USING ERRCODE = 'check_violation'; END $$",
-        "CREATE TRIGGER refuse_notices BEFORE INSERT ON voicemail_notices "
-        "FOR EACH ROW EXECUTE FUNCTION refuse_notices()",
-    ],
-}
-ACCEPT = {
-    "sqlite": ["DROP TRIGGER refuse_notices"],
-    "postgresql": ["DROP TRIGGER refuse_notices ON voicemail_notices"],
-}
 
 
 def test_a_notice_the_database_does_not_take_gets_the_callback_a_503(
@@ -207,19 +194,13 @@ def test_a_notice_the_database_does_not_take_gets_the_callback_a_503(
     204 with a notice no row keeps; its retry, once the row goes in, gets 204 and one text."""
     notices = notices_of(app, claim_backoff=(0.2, 0.5, 1.0, 2.0))
     store = app.extensions["switchboard"].store
-    store.ensure_schema()
-    with store.engine.begin() as conn:
-        for statement in REFUSE[store.dialect]:
-            conn.exec_driver_sql(statement)
     client, token = app.test_client(), emulator.auth_token
     call = emulator.state.create_call(emulator.account_sid, to=NUMBER, **{"from": CALLER})
     recording_sid = sid("RE")
     callback = recording_params(call["sid"], recording_sid)
-    answer = post(client, token, CALLBACK_PATH, callback)
-    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
-    with store.engine.begin() as conn:
-        for statement in ACCEPT[store.dialect]:
-            conn.exec_driver_sql(statement)
+    with notices_refused(store):
+        answer = post(client, token, CALLBACK_PATH, callback)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
     assert post(client, token, CALLBACK_PATH, callback).status_code == 204
     assert notices.wait_idle(10)
     assert len(texts_about(emulator, recording_sid)) == 1
