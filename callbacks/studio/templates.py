@@ -71,7 +71,6 @@ from liquid.exceptions import (
     LiquidTypeError,
     LocalNamespaceLimitError,
     LoopIterationLimitError,
-    OutputStreamLimitError,
     TemplateNotFoundError,
 )
 from liquid.filter import with_environment
@@ -148,9 +147,9 @@ def date(value: object, fmt: object, *, environment: Environment) -> str:
 
 #: Studio's limit on the iterations of one Liquid loop.
 LOOP_LIMIT = 15
-#: The most characters one template may write, and the most its ``assign`` and ``capture``
-#: may hold: far above what a message, a prompt or a request body takes, and a bound on what
-#: loops nested in loops, or text doubled at each turn, could make a worker hold.
+#: The most bytes a template's ``assign`` and ``capture`` may hold (as ``sys.getsizeof``
+#: counts them): far above what a message, a prompt or a request body takes, and a bound on
+#: what text doubled at each turn of a loop could make a worker hold.
 OUTPUT_LIMIT = 256 * 1024
 
 
@@ -378,7 +377,6 @@ class _StudioTemplate(BoundTemplate):
 class _StudioEnvironment(Environment):
     template_class = _StudioTemplate
     loop_iteration_limit = LOOP_LIMIT
-    output_stream_limit = OUTPUT_LIMIT
     local_namespace_limit = OUTPUT_LIMIT
 
     def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
@@ -424,10 +422,8 @@ def _location(error: LiquidError) -> tuple[int | None, int | None]:
 def _error(error: LiquidError, *, syntax: bool) -> TemplateError:
     line, column = _location(error)
     problem = " ".join(str(error.message).split())
-    if isinstance(error, OutputStreamLimitError):
-        problem = f"the template writes more than {OUTPUT_LIMIT} characters"
-    elif isinstance(error, LocalNamespaceLimitError):
-        problem = f"its assign and capture tags hold more than {OUTPUT_LIMIT} characters"
+    if isinstance(error, LocalNamespaceLimitError):
+        problem = f"its assign and capture tags hold more than {OUTPUT_LIMIT} bytes"
     elif isinstance(error, TemplateNotFoundError):  # ``include`` and ``render``
         problem = (f"no template {problem!r}: a flow's Liquid cannot include or render "
                    "another template")
