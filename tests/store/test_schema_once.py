@@ -42,6 +42,17 @@ def count_create_all(store: Store) -> list[float]:
     return calls
 
 
+def healthy(app: Flask, within: float = 10.0) -> int:
+    """``/healthz``'s status once its check has finished: the check goes on in its thread
+    after a 503 that says it had not finished within 0.7 s (a loaded machine)."""
+    until = time.monotonic() + within
+    while True:
+        status = app.test_client().get("/healthz").status_code
+        if status == 200 or time.monotonic() > until:
+            return status
+        time.sleep(0.1)
+
+
 def test_with_the_database_up_webhooks_never_create_the_tables(database_url: str) -> None:
     app = make_app(database_url)
     store = app.extensions["switchboard"].store
@@ -50,13 +61,13 @@ def test_with_the_database_up_webhooks_never_create_the_tables(database_url: str
         calls = count_create_all(store)
         twilio = Twilio(app.test_client())
         assert webhooks(twilio) == [200, 200, 200, 204, 204]
-        assert app.test_client().get("/healthz").status_code == 200
+        assert healthy(app) == 200
         # (at most once more: for a table a module added to the schema after start-up)
         assert len(calls) <= 1
         calls.clear()
         for _ in range(4):
             assert webhooks(twilio) == [200, 200, 200, 204, 204]
-            assert app.test_client().get("/healthz").status_code == 200
+            assert healthy(app) == 200
         assert calls == []
     finally:
         store.close()
