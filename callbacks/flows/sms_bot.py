@@ -89,7 +89,7 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
     settings = message.settings
     name = settings.business_name
     word = keyword(message.body)
-    sender, number = message.from_ or "", message.to
+    sender, number = (message.from_ or "").strip(), message.to  # a blank From is none
     store = get_store()
     exact = twilio_keyword(message.body)
     if exact in OPT_IN:

@@ -280,3 +280,10 @@ def test_the_quote_keeps_the_joiners_and_tags_of_a_short_message(
 def test_the_quote_leaves_out_bidi_controls(shared_twilio: Twilio) -> None:
     (reply,) = send(shared_twilio, "\u202eabc\u2066d\u200fe")
     assert 'We got "abcde"' in reply
+
+
+@pytest.mark.parametrize("body", ["hello", "help", "STOP", ""])
+def test_a_blank_sender_is_answered_as_no_sender(twilio: Twilio, body: str) -> None:
+    """A signed message whose From is blank (spaces) has no one to look up opt-outs for: it
+    is answered as one without a From, not with the handler's error."""
+    assert send(twilio, body, caller=" ") == send(twilio, body, caller="")
