@@ -22,6 +22,9 @@ import pytest
 from sqlalchemy import event
 from werkzeug.serving import make_server
 
+#: ``twilio`` and ``store`` on the ``app`` a test module makes.
+pytest_plugins = ["tests.app_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -1,4 +1,5 @@
-"""Fixtures for the callbacks server: apps on SQLite and PostgreSQL, and a signing Twilio."""
+"""Fixtures for the callbacks server: apps on SQLite and PostgreSQL, and a signing Twilio
+(``twilio`` and ``store`` on a module's ``app`` are the suite's: ``tests/app_fixtures.py``)."""
 
 from __future__ import annotations
 
@@ -156,14 +157,3 @@ def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 @pytest.fixture
 def shared_twilio(shared_app: Flask) -> Twilio:
     return Twilio(shared_app.test_client())
-
-
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    """Signed webhooks to ``app``."""
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
