@@ -19,7 +19,8 @@ question's status:
   (:mod:`~switchboard.callbacks.studio.outbound`).
 
 ``NAME`` is a flow of the folder by name or SID, or a flow of the Studio API by SID (from the
-database: a draft runs only for its test users).
+database: a draft runs only for its test users). ``WIDGET`` is a widget's name, whatever it
+holds (``/``, ``%``, spaces...), as :class:`WidgetConverter` writes and reads it.
 
 Every route has the webhooks' signature check, deadline and never-500 policy
 (:func:`switchboard.callbacks.handlers.make_view`). An unknown flow name is answered with
@@ -35,6 +36,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from switchboard.callbacks.errors import safe_answer, voice_apology
 from switchboard.callbacks.handlers import (
@@ -56,7 +58,7 @@ from switchboard.callbacks.studio.runtime import (
     apologise,
     contact_of,
 )
-from switchboard.callbacks.studio.widgets.base import Output
+from switchboard.callbacks.studio.widgets.base import Output, from_url_segment, url_segment
 from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from switchboard.callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse
 
@@ -128,6 +130,18 @@ class RequestLinks:
 
     def recording_status(self, widget: str) -> str | None:
         return external_url(".recording_status", name=self.flow, widget=widget)
+
+
+class WidgetConverter(BaseConverter):
+    """A widget's name as one segment of a URL (``<studio_widget:widget>``), whatever it holds:
+    :func:`~switchboard.callbacks.studio.widgets.base.url_segment` writes it,
+    :func:`~switchboard.callbacks.studio.widgets.base.from_url_segment` reads it back."""
+
+    def to_python(self, value: str) -> str:
+        return from_url_segment(value)
+
+    def to_url(self, value: Any) -> str:
+        return url_segment(str(value))
 
 
 class Purger(NowAndThen):
@@ -294,22 +308,29 @@ def studio_blueprint(
                                  args["widget"], store_or_engine=store, settings=settings,
                                  links=RequestLinks(args["name"]))
 
+    @bp.record_once
+    def widget_names(state: Any) -> None:
+        """Before the rules: ``WIDGET`` in them is a widget's name, whatever it holds."""
+        state.app.url_map.converters["studio_widget"] = WidgetConverter
+
     bp.add_url_rule("/flows/<name>", "flow",
                     _call_or_message(_route(flow_call, "voice"), _route(flow_message, "sms")),
                     methods=["GET", "POST"])
-    bp.add_url_rule("/flows/<name>/step/<widget>/<source>", "step",
+    bp.add_url_rule("/flows/<name>/step/<studio_widget:widget>/<source>", "step",
                     _call_or_message(_route(flow_step, "voice"),
                                      _route(flow_message_step, "sms")),
                     methods=["GET", "POST"])
-    bp.add_url_rule("/flows/<name>/message-status/<execution>/<widget>", "message_status",
-                    _route(flow_message_status, "message_status"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/message-status/<execution>/<studio_widget:widget>",
+                    "message_status", _route(flow_message_status, "message_status"),
+                    methods=["GET", "POST"])
     bp.add_url_rule("/flows/<name>/call-status", "call_status",
                     _route(flow_call_status, "call_status"), methods=["GET", "POST"])
-    bp.add_url_rule("/flows/<name>/recording-status/<widget>", "recording_status",
-                    _route(flow_recording_status, "recording_status"), methods=["GET", "POST"])
-    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>", "outgoing_call",
-                    _route(outgoing_call, "voice"), methods=["GET", "POST"])
-    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<widget>/status",
+    bp.add_url_rule("/flows/<name>/recording-status/<studio_widget:widget>",
+                    "recording_status", _route(flow_recording_status, "recording_status"),
+                    methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<studio_widget:widget>",
+                    "outgoing_call", _route(outgoing_call, "voice"), methods=["GET", "POST"])
+    bp.add_url_rule("/flows/<name>/outgoing-call/<execution>/<studio_widget:widget>/status",
                     "outgoing_call_status", _route(outgoing_call_status, "call_status"),
                     methods=["GET", "POST"])
     bp.runtime = runtime  # type: ignore[attr-defined]

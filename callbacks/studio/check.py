@@ -304,6 +304,11 @@ def _state_problems(definition: Mapping[str, Any], states: list[Any], source: st
         name = state.get("name") if isinstance(state, Mapping) else None
         if not isinstance(name, str) or not name:
             continue
+        if "\x00" in name:
+            problems.append(Problem(
+                source, "holds a NUL character (\\u0000), which neither the URLs Twilio comes "
+                "back to a widget by nor the database can carry; rename the widget",
+                name, "name"))
         if name in first:
             problems.append(Problem(
                 source, f"duplicate state name (state #{first[name] + 1} has it too); "

@@ -166,8 +166,8 @@ class MakeOutgoingCall:
         from_ = visit.text("from", visit.channel_address)
         if not to or not from_:
             raise WidgetError("no number to call or to call from (to, from)")
-        url = _link(visit.links, "outgoing_call", visit.execution_sid, visit.name)
-        status = _link(visit.links, "outgoing_call_status", visit.execution_sid, visit.name)
+        url = visit.links.outgoing_call(visit.execution_sid, visit.name)
+        status = visit.links.outgoing_call_status(visit.execution_sid, visit.name)
         if not url:
             return self._failed(visit, "no public URL for the call to come back to the flow: "
                                        "set SWITCHBOARD_PUBLIC_URL")
@@ -225,11 +225,6 @@ class MakeOutgoingCall:
             if seconds:
                 options["machine_detection_timeout"] = seconds
         return options
-
-
-def _link(links: Links, kind: str, execution_sid: str, widget: str) -> str | None:
-    make = getattr(links, kind, None)
-    return make(execution_sid, widget) if make is not None else None
 
 
 # -- the placed call's webhooks ------------------------------------------------------------------

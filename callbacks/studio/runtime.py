@@ -78,6 +78,7 @@ from switchboard.callbacks.studio.widgets.base import (
     Wait,
     Widget,
     WidgetError,
+    url_segment,
 )
 from switchboard.callbacks.studio.widgets.logic import Unsupported
 from switchboard.callbacks.twiml import TwiMLError
@@ -886,20 +887,20 @@ class PathLinks:
         self.flow = quote(flow_name, safe="")
 
     def step(self, widget: str, source: str) -> str:
-        return f"{self.base}/flows/{self.flow}/step/{quote(widget, safe='')}/{quote(source)}"
+        return f"{self.base}/flows/{self.flow}/step/{url_segment(widget)}/{quote(source)}"
 
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         if not self.base:
             return None
         return (f"{self.base}/flows/{self.flow}/message-status/{quote(execution_sid)}/"
-                f"{quote(widget, safe='')}")
+                f"{url_segment(widget)}")
 
     def outgoing_call(self, execution_sid: str, widget: str) -> str | None:
         """The URL of a call Make Outgoing Call places (None without a public URL)."""
         if not self.base:
             return None
         return (f"{self.base}/flows/{self.flow}/outgoing-call/{quote(execution_sid)}/"
-                f"{quote(widget, safe='')}")
+                f"{url_segment(widget)}")
 
     def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
         url = self.outgoing_call(execution_sid, widget)
@@ -909,7 +910,7 @@ class PathLinks:
         """A Record Voicemail's recording status callback (None without a public URL)."""
         if not self.base:
             return None
-        return f"{self.base}/flows/{self.flow}/recording-status/{quote(widget, safe='')}"
+        return f"{self.base}/flows/{self.flow}/recording-status/{url_segment(widget)}"
 
 
 def contact_of(values: Mapping[str, str]) -> str:

@@ -578,6 +578,9 @@ class Links:
     def outgoing_call_status(self, execution_sid: str, widget: str) -> str:
         return self.outgoing_call(execution_sid, widget) + "/status"
 
+    def recording_status(self, widget: str) -> str | None:
+        return None
+
 
 CONTEXT: dict[str, Any] = {
     "trigger": {}, "widgets": {},

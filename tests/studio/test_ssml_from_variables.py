@@ -42,6 +42,15 @@ class Links:
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         return None
 
+    def outgoing_call(self, execution_sid: str, widget: str) -> str | None:
+        return None
+
+    def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
+        return None
+
+    def recording_status(self, widget: str) -> str | None:
+        return None
+
 
 def answer(kind: str, say: str) -> bytes:
     """The TwiML a widget of ``kind`` answers with ``say`` as its text to say."""

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from switchboard.callbacks.studio.context import render_value, text
 from switchboard.callbacks.studio.parameters import PARAMETERS_DEPTH
@@ -130,13 +131,57 @@ class Output:
 
 
 class Links(Protocol):
-    """The URLs Twilio is given to come back to the execution."""
+    """The URLs Twilio is given to come back to the execution. A widget's name, whatever it
+    holds, is one segment of them: :func:`url_segment`."""
 
     def step(self, widget: str, source: str) -> str:
         """Where a verb's action (or the Redirect after it) goes: ``.../step/WIDGET/SOURCE``."""
 
     def message_status(self, execution_sid: str, widget: str) -> str | None:
         """The status callback of a message a widget waits on, or None if none can be given."""
+
+    def outgoing_call(self, execution_sid: str, widget: str) -> str | None:
+        """The URL of the call a Make Outgoing Call widget places
+        (``.../outgoing-call/EXECUTION/WIDGET``), or None if none can be given."""
+
+    def outgoing_call_status(self, execution_sid: str, widget: str) -> str | None:
+        """The status callback of that call (``.../outgoing-call/EXECUTION/WIDGET/status``), or
+        None if none can be given."""
+
+    def recording_status(self, widget: str) -> str | None:
+        """The recording status callback of a Record Voicemail's ``<Record>``
+        (``.../recording-status/WIDGET``), or None if none can be given."""
+
+
+#: What :func:`url_segment` escapes before the segment is percent-encoded: ``%`` and ``/``
+#: (a WSGI server decodes ``%2F`` before the URL is routed), and the dots of a dot segment
+#: (clients and proxies may resolve ``..`` away, RFC 3986 5.2.4, and take ``%2E`` as ``.``).
+_SEGMENT_ESCAPES = re.compile(r"%(25|2F|2E)", re.IGNORECASE)
+#: The characters werkzeug leaves as they are in a URL path segment, but ``/``.
+_SEGMENT_SAFE = "!$&'()*+,:;=@~"
+
+
+def url_segment(name: str) -> str:
+    """``name`` (a widget's: Studio lets it hold anything) as one segment of a URL path that
+    a WSGI server hands back, percent-decoded, as the text :func:`from_url_segment` reads as
+    ``name``. A name with no ``%`` or ``/`` and not ``.`` or ``..`` is percent-encoded once
+    (``menu_1``, ``two%20words``); ``%`` and ``/`` are escaped first (``%25``, ``%2F``),
+    and so are the dots of ``.`` and ``..``, so that no server, proxy or client takes them
+    for a separator or a dot segment (``menu%252Fmain``, ``%252E%252E``)."""
+    escaped = name.replace("%", "%25").replace("/", "%2F")
+    if escaped in (".", ".."):
+        escaped = escaped.replace(".", "%2E")
+    return quote(escaped, safe=_SEGMENT_SAFE)
+
+
+def from_url_segment(segment: str) -> str:
+    """The widget's name a segment :func:`url_segment` made reads as, once the server
+    percent-decoded it: the escapes ``%25``, ``%2F`` and ``%2E`` undone, in one pass (any
+    other ``%`` stays, so a name written into a URL by hand, encoded once, reads as
+    written)."""
+    if "%" not in segment:
+        return segment
+    return _SEGMENT_ESCAPES.sub(lambda match: chr(int(match.group(1), 16)), segment)
 
 
 @dataclass

@@ -246,7 +246,8 @@ class RecordVoicemail:
     ``noAudio`` when nothing was recorded.
 
     The recording status callback is the flow's ``recording_status_callback_url`` when it
-    gives one; otherwise this server's (:func:`recording_status_link`), which stores the
+    gives one; otherwise this server's (``/flows/NAME/recording-status/WIDGET``,
+    :meth:`~switchboard.callbacks.studio.widgets.base.Links.recording_status`), which stores the
     recording and announces the voicemail as the bundled IVR's are."""
 
     def run(self, visit: Visit) -> Wait:
@@ -270,7 +271,7 @@ class RecordVoicemail:
         if own:
             attributes["recording_status_callback"] = own
         else:
-            ours = recording_status_link(visit)
+            ours = visit.links.recording_status(visit.name)
             if ours:
                 attributes["recording_status_callback"] = ours
                 attributes["recording_status_callback_method"] = "POST"
@@ -296,13 +297,6 @@ class RecordVoicemail:
         if not params.get("RecordingUrl") or duration <= 0:
             return Transition("noAudio", variables)
         return Transition("recordingComplete", variables)
-
-
-def recording_status_link(visit: Visit) -> str | None:
-    """This server's recording status callback for the widget's ``<Record>``
-    (``/flows/NAME/recording-status/WIDGET``), or None when the links make none."""
-    make = getattr(visit.links, "recording_status", None)
-    return make(visit.name) if make is not None else None
 
 
 DIAL_FIELDS = ("DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged",
