@@ -5,17 +5,22 @@ API's ``Parameters`` and for :func:`~switchboard.callbacks.studio.outbound.start
 values (objects named by strings, arrays, text, numbers, booleans and null: in Python dicts,
 lists or tuples, ``str``, ``int``, ``float``, ``bool`` and None; no ``1e400``, no ``NaN``, no
 integer too long to write out), and text with no lone UTF-16 surrogate (``"\\ud800"``), which
-no message or call could carry either."""
+no message or call could carry either.
+
+:func:`read_json` reads JSON that comes from outside into an execution's context (a web
+service's answer, a value Set Variables parses) so that the context only ever holds what JSON
+can write back: no ``NaN``, ``Infinity`` or ``-Infinity``."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PARAMETERS_DEPTH", "ParametersError", "check_parameters"]
+__all__ = ["PARAMETERS_DEPTH", "ParametersError", "check_parameters", "read_json"]
 
 #: How deep the parameters may nest. The execution's context holds them a few levels further
 #: down, and a client's JSON decoder gives up near a thousand levels (Python's does).
@@ -49,6 +54,27 @@ def check_parameters(parameters: Any, *, name: str = "parameters") -> dict[str, 
     if problem is not None:
         raise ParametersError(name, problem)
     return data
+
+
+def read_json(text: str | bytes) -> Any:
+    """``text`` decoded as JSON, as Studio's JavaScript reads it (``JSON.parse``): ``NaN``,
+    ``Infinity`` and ``-Infinity``, which Python's decoder takes but JSON has not, raise
+    :class:`ValueError`, as does a number past a double's range (``1e400``, which ``JSON.parse``
+    reads as ``Infinity``), text that is not JSON (:class:`json.JSONDecodeError`) and an
+    integer of more digits than Python reads. :class:`RecursionError` for nesting deeper than
+    the decoder follows."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(digits: str) -> float:
+    number = float(digits)
+    if math.isinf(number):
+        raise ValueError(f"{digits[:40]} is too large for a JSON number")
+    return number
 
 
 def _json_kind(value: Any) -> str:

@@ -8,7 +8,9 @@ renders as nothing, as in Studio. Dates are Studio's Pacific time: ``date`` give
 Liquid does not know passes its input through unchanged when rendering;
 :func:`unknown_filters` finds them beforehand, for a warning.
 Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
-longer one is an error (``limit: 15`` keeps the first items).
+longer one is an error (``limit: 15`` keeps the first items). A template writes
+:data:`OUTPUT_LIMIT` characters at most (a ``capture`` as many), and its ``assign`` and
+``capture`` tags hold as many bytes: more is an error too.
 
 Comparisons (``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, ``case``/``when``) between a number
 and text that reads as one (``"3"``, ``" -1.5 "``) compare the two numbers, so that
@@ -36,6 +38,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal, DecimalException
 from functools import lru_cache
+from io import StringIO
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,11 +69,14 @@ from liquid.builtin.expressions.logical import (
 from liquid.builtin.expressions.primitive import RangeLiteral
 from liquid.builtin.output import OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
+from liquid.builtin.tags.for_tag import ForNode
+from liquid.builtin.tags.tablerow_tag import TablerowNode
 from liquid.exceptions import (
     LiquidError,
     LiquidTypeError,
     LocalNamespaceLimitError,
     LoopIterationLimitError,
+    OutputStreamLimitError,
     TemplateNotFoundError,
 )
 from liquid.filter import with_environment
@@ -102,11 +108,14 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 def to_json(value: object) -> str:
-    """Studio's ``to_json`` filter: the value as JSON (``null`` for a missing variable)."""
+    """Studio's ``to_json`` filter: the value as JSON (``null`` for a missing variable and,
+    as JavaScript's ``JSON.stringify`` writes them, for ``NaN`` and an infinite number)."""
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
@@ -147,15 +156,40 @@ def date(value: object, fmt: object, *, environment: Environment) -> str:
 
 #: Studio's limit on the iterations of one Liquid loop.
 LOOP_LIMIT = 15
-#: The most bytes a template's ``assign`` and ``capture`` may hold (as ``sys.getsizeof``
-#: counts them): far above what a message, a prompt or a request body takes, and a bound on
-#: what text doubled at each turn of a loop could make a worker hold.
+#: The most characters a template may write (and a ``capture`` tag in it), and the most bytes
+#: its ``assign`` and ``capture`` may hold (as ``sys.getsizeof`` counts them): far above what
+#: a message, a prompt or a request body takes, and a bound on what loops nested in loops, or
+#: text doubled at each turn, could make a worker hold.
 OUTPUT_LIMIT = 256 * 1024
+
+
+def _too_long() -> OutputStreamLimitError:
+    return OutputStreamLimitError("output limit reached", token=None)
+
+
+#: StringIO's own ``write``, called without ``super()``'s lookup at each write.
+_write = StringIO.write
+
+
+class _Output(StringIO):
+    """What a template writes, counted as it is written: :data:`OUTPUT_LIMIT` characters at
+    most. Characters, not the UTF-8 bytes python-liquid's own ``output_stream_limit`` counts:
+    those cannot be counted for text holding a lone UTF-16 surrogate, which a caller's text
+    can hold."""
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > OUTPUT_LIMIT:  # tell(): the characters written so far
+            raise _too_long()
+        return _write(self, text)
 
 
 class _StudioContext(RenderContext):
     """Counts each loop on its own, as Studio limits each loop (python-liquid's own limit
-    would count a nested loop's iterations times its parents')."""
+    would count a nested loop's iterations times its parents'); a ``capture`` writes into an
+    :class:`_Output` of its own."""
+
+    def get_buffer(self, buf: Any = None) -> StringIO:
+        return _Output()
 
     def raise_for_loop_limit(self, length: int = 1) -> None:
         limit = self.env.loop_iteration_limit
@@ -353,13 +387,15 @@ _STUDIO_EXPRESSIONS: dict[type[Expression], type[Expression]] = {
 }
 
 
-def _as_studio(template: BoundTemplate) -> None:
+def _as_studio(template: _StudioTemplate) -> None:
     """Turns each comparison of ``template``'s tags into Studio's, and each range into a
-    limited one."""
+    limited one; notes whether it :attr:`~_StudioTemplate.loops`."""
     static = RenderContext(template)
     nodes: list[Node] = list(template.nodes)
     while nodes:
         node = nodes.pop()
+        if isinstance(node, ForNode | TablerowNode):
+            template.loops = True
         nodes.extend(node.children(static, include_partials=False))
         expressions = list(node.expressions())
         while expressions:
@@ -371,7 +407,31 @@ def _as_studio(template: BoundTemplate) -> None:
 
 
 class _StudioTemplate(BoundTemplate):
+    """Writes :data:`OUTPUT_LIMIT` characters at most: a template that :attr:`loops` is
+    stopped as it writes more (an :class:`_Output`); any other writes each of its nodes once,
+    and is counted when it is done."""
+
     context_class = _StudioContext
+    #: Whether the template holds a ``for`` or ``tablerow`` loop (set as it is parsed).
+    loops = False
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        context = self.context_class(self, globals=self.make_globals(dict(*args, **kwargs)))
+        output = _Output() if self.loops else StringIO()
+        self.render_with_context(context, output)
+        return _written(output)
+
+    async def render_async(self, *args: Any, **kwargs: Any) -> str:
+        context = self.context_class(self, globals=self.make_globals(dict(*args, **kwargs)))
+        output = _Output() if self.loops else StringIO()
+        await self.render_with_context_async(context, output)
+        return _written(output)
+
+
+def _written(output: StringIO) -> str:
+    if output.tell() > OUTPUT_LIMIT:
+        raise _too_long()
+    return output.getvalue()
 
 
 class _StudioEnvironment(Environment):
@@ -381,7 +441,8 @@ class _StudioEnvironment(Environment):
 
     def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
         template = super().from_string(source, *args, **kwargs)
-        if "{%" in source or ".." in source:  # comparisons are in tags, ranges hold ".."
+        # comparisons and loops are in tags, ranges hold ".."
+        if isinstance(template, _StudioTemplate) and ("{%" in source or ".." in source):
             _as_studio(template)
         return template
 
@@ -422,7 +483,9 @@ def _location(error: LiquidError) -> tuple[int | None, int | None]:
 def _error(error: LiquidError, *, syntax: bool) -> TemplateError:
     line, column = _location(error)
     problem = " ".join(str(error.message).split())
-    if isinstance(error, LocalNamespaceLimitError):
+    if isinstance(error, OutputStreamLimitError):
+        problem = f"the template writes more than {OUTPUT_LIMIT} characters"
+    elif isinstance(error, LocalNamespaceLimitError):
         problem = f"its assign and capture tags hold more than {OUTPUT_LIMIT} bytes"
     elif isinstance(error, TemplateNotFoundError):  # ``include`` and ``render``
         problem = (f"no template {problem!r}: a flow's Liquid cannot include or render "
@@ -489,6 +552,8 @@ def evaluate(template: str, context: Mapping[str, Any]) -> Any:
     except (LiquidError, *_PYTHON_ERRORS):
         return render(template, context)  # which raises it again, saying where
     if not _is_number(value):
+        if len(text) > OUTPUT_LIMIT:
+            raise _error(_too_long(), syntax=False)
         return text
     if isinstance(value, Decimal):
         if not value.is_finite():

@@ -5,9 +5,10 @@ leaves; only ``http`` and ``https`` URLs are requested. The answer's ``status_co
 ``content_type`` and ``body`` (read in the charset its type names, else UTF-8) become the
 widget's variables, and ``parsed`` too when the body is a JSON object: for Make HTTP Request
 only an ``application/json`` one, for Run Function whatever its type (Studio's documented
-rules for each). A 2xx answer is success; anything else, a body over Studio's 64 kB, a
-timeout, a refused connection or a URL that cannot be requested is the failure transition
-(``failed``, or ``fail`` for Run Function).
+rules for each), read as Studio's JavaScript reads JSON: a body holding ``NaN`` or
+``Infinity`` is not JSON, and has no ``parsed``. A 2xx answer is success; anything else, a
+body over Studio's 64 kB, a timeout, a refused connection or a URL that cannot be requested
+is the failure transition (``failed``, or ``fail`` for Run Function).
 
 Run Function signs its POST as Twilio signs a webhook (``X-Twilio-Signature``, keyed by the
 account's auth token), so a protected Function accepts it.
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 
 from switchboard.callbacks.security import FORM_TYPE, signed_headers
+from switchboard.callbacks.studio.parameters import read_json
 from switchboard.callbacks.studio.widgets.base import (
     Immediate,
     Transition,
@@ -82,12 +84,13 @@ def media_type(content_type: str) -> str:
 
 
 def json_object(body: str) -> dict[str, Any] | None:
-    """``body`` as a JSON object; None for anything else (not JSON, an array, a string...,
-    an object nesting more than :data:`~.base.JSON_DEPTH` levels deep)."""
+    """``body`` as a JSON object; None for anything else (not JSON, ``NaN`` and ``Infinity``
+    included: see :func:`~.parameters.read_json`; an array, a string..., an object nesting
+    more than :data:`~.base.JSON_DEPTH` levels deep)."""
     if not body.lstrip().startswith("{"):
         return None
     try:
-        value = json.loads(body)
+        value = read_json(body)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) and not nests_deeper(value) else None

@@ -4,12 +4,12 @@ run on its own (Flex, Autopilot, Pay, virtual agents, streams)."""
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.callbacks.studio.definition import Flow
+from switchboard.callbacks.studio.parameters import read_json
 from switchboard.callbacks.studio.templates import evaluate
 from switchboard.callbacks.studio.widgets.base import (
     JSON_DEPTH,
@@ -114,8 +114,8 @@ def _json(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        parsed = json.loads(value)
-    except ValueError:
+        parsed = read_json(value)
+    except ValueError:  # not JSON, or NaN or Infinity, which JSON has not
         raise WidgetError(f"variable {key!r} is not JSON: {value[:60]!r}") from None
     except RecursionError:
         raise _too_deep(key) from None
