@@ -432,8 +432,8 @@ class Store:
                     time.sleep(pause)
                     delay *= 2
                     continue
-                if not is_transient(error) and not is_refused_value(error):
-                    self.engine.dispose()  # a value refused says nothing of the connections
+                if not is_transient(error) and not _says_nothing_of_connections(error):
+                    self.engine.dispose()
                 failure = unavailable(error, self.url)
                 if breaker is not None and (is_outage(error) or is_unreachable(error)):
                     breaker.failed(failure, everything=not write or is_unreachable(error),
@@ -1116,6 +1116,16 @@ _ROW_MAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     schema.calls.name: call_row,
     schema.messages.name: _inbound_message_row,
 }
+
+
+def _says_nothing_of_connections(error: BaseException) -> bool:
+    """A failure of the statement, not of the connection it ran on: a value refused, or a
+    table missing (dropped, or the SQLite file replaced by an empty one: a connection to the
+    old file still sees its tables, and is discarded at checkout). The pool keeps its
+    connections, those idle and those other threads hold, rather than have every one of them
+    closed or, checked out across :meth:`Engine.dispose <sqlalchemy.engine.Engine.dispose>`,
+    returned to a pool the engine no longer uses and left open until it is collected."""
+    return is_refused_value(error) or is_missing_table(error)
 
 
 def _create_missing_indexes(conn: sa.Connection) -> None:
