@@ -253,7 +253,7 @@ class CallDetail:
     """A call's page: ``exchanges`` are the webhook exchanges of the call and of its legs
     (oldest first, :data:`TIMELINE_EXCHANGES` at most; ``more_exchanges`` when there are
     more), ``own_hosts`` the hosts whose URLs its answers show by their path. Each recording
-    holds the Studio flow its call ran, as :func:`voicemails` gives it."""
+    holds the Studio flow that recorded it, as :func:`voicemails` gives it."""
 
     call: dict[str, Any]
     events: list[TimelineEvent]
@@ -654,16 +654,49 @@ _NEWEST_CALL_EXECUTION = (
     .correlate(recordings).scalar_subquery()
 )
 
+_recording_callbacks = webhook_exchanges.alias("recording_callbacks")
+
+
+def _names_flow(path: sa.ColumnElement[str], name: sa.ColumnElement[str]
+                ) -> sa.ColumnElement[bool]:
+    """Whether ``path`` is a route of the flow ``name`` (a prefix compared as it is, not a
+    LIKE pattern: a flow's name may hold ``%`` or ``_``)."""
+    prefix = sa.literal("/flows/") + name + sa.literal("/recording-status/")
+    return sa.func.substr(path, 1, sa.func.length(prefix)) == prefix
+
+
+#: The SID of the execution of the recording's call that ran the flow whose route the
+#: recording's status callback came to (by the flow's name or SID, as the URL gives it; the
+#: newest, should the call have run that flow twice).
+_RECORDING_FLOW_EXECUTION = (
+    sa.select(_call_executions.c.sid)
+    .join(_recording_callbacks, _recording_callbacks.c.call_sid == _call_executions.c.call_sid)
+    .where(_call_executions.c.call_sid == recordings.c.call_sid,
+           _recording_callbacks.c.sid == recordings.c.sid,
+           _recording_callbacks.c.kind == "recording_status",
+           sa.or_(_names_flow(_recording_callbacks.c.path, _call_executions.c.flow_name),
+                  _names_flow(_recording_callbacks.c.path, _call_executions.c.flow_sid)))
+    .order_by(_call_executions.c.date_created.desc(), _call_executions.c.sid.desc()).limit(1)
+    .correlate(recordings).scalar_subquery()
+)
+
+#: The execution a recording's flow is read from: the one that recorded it, else (a recording
+#: stored otherwise, or whose exchanges are no longer kept:
+#: ``SWITCHBOARD_EXCHANGES_RETENTION_DAYS``) the call's newest.
+_RECORDING_EXECUTION = sa.func.coalesce(_RECORDING_FLOW_EXECUTION, _NEWEST_CALL_EXECUTION)
+
 
 def _with_call_flow(select: sa.Select) -> sa.Select:
-    """``select`` (of recordings) with the Studio flow the recording's call ran: the
-    ``flow_name`` and ``execution_sid`` of the call's newest execution, NULL for a call that
-    ran none. A correlated subquery finds that execution, an outer join by its SID reads it:
-    per row, a probe of the index on ``studio_executions (call_sid, ...)`` and one of the
-    primary key."""
+    """``select`` (of recordings) with the Studio flow that recorded it: the ``flow_name`` and
+    ``execution_sid`` of the execution of the recording's call that ran the flow whose route
+    (``/flows/NAME/recording-status/WIDGET``) the recording's status callback came to, as its
+    webhook exchange tells; else (a recording stored otherwise) of the call's newest
+    execution; NULL for a call that ran none. Correlated subqueries find that execution (by
+    the indexes on ``webhook_exchanges (call_sid, ...)`` and ``studio_executions (call_sid,
+    ...)``), an outer join by its SID reads it."""
     table = flow_executions
     return (select.add_columns(table.c.flow_name, table.c.sid.label("execution_sid"))
-            .outerjoin_from(recordings, table, table.c.sid == _NEWEST_CALL_EXECUTION))
+            .outerjoin_from(recordings, table, table.c.sid == _RECORDING_EXECUTION))
 
 
 def voicemails(
@@ -671,8 +704,8 @@ def voicemails(
     after: Cursor | None = None, size: int = 50,
 ) -> Page:
     """Voicemails newest first, with the caller (from their call), when they were heard and
-    the Studio flow their call ran (``flow_name``, ``execution_sid``: its newest execution;
-    None for a call that ran no flow)."""
+    the Studio flow that recorded them (``flow_name``, ``execution_sid``: see
+    :func:`_with_call_flow`; None for a call that ran no flow)."""
     stmt = _with_call_flow(
         sa.select(recordings.c.sid, recordings.c.call_sid, recordings.c.account_sid,
                   recordings.c.duration, recordings.c.status, recordings.c.created_at,

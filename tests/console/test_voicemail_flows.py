@@ -149,7 +149,7 @@ def test_a_studio_voicemail_names_its_flow_and_links_its_execution(
     link = f'<a href="/console/executions/{execution_sid}">'
     card = voicemail_card(db_client.get("/console/voicemails").text, recording_sid)
     assert f"flow {link}voicemail</a>" in card
-    assert "greeting" not in card  # the call's newest execution, not its first
+    assert "greeting" not in card  # the flow that recorded it, not the call's first
     unheard = db_client.get("/console/voicemails?show=unheard").text
     assert link in voicemail_card(unheard, recording_sid)
     item = recording_item(db_client.get(f"/console/calls/{call_sid}").text, recording_sid)
