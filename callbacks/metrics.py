@@ -28,7 +28,9 @@ What is counted (every name starts with ``switchboard_``):
 - ``flow_executions_started_total{flow,trigger}``, ``flow_executions_ended_total{flow,reason}``,
   ``flow_widget_errors_total{flow,widget}``: the Studio executions of the process, counted by
   :mod:`switchboard.callbacks.studio` through :func:`flow_started`, :func:`flow_ended` and
-  :func:`widget_failed` (nothing per step);
+  :func:`widget_failed` (nothing per step) as the database takes the progress that started
+  them, ended them or saw a widget fail (a widget's failure: its failure event taken,
+  whether or not it leads anywhere, or an error raised; see docs/metrics.md);
 - ``voicemail_notices_total{channel,outcome}``: :mod:`switchboard.callbacks.notices`.
 
 Labels hold route names, statuses and reasons from short fixed lists, and the flows deployed
@@ -227,7 +229,8 @@ class _Instruments:
             ["flow", "reason"], registry=r)
         self.widget_errors: Counter = Counter(
             "switchboard_flow_widget_errors",
-            "Studio widgets that failed, by flow and widget type.",
+            "Studio widgets that failed (took their failure transition, whether or not it "
+            "leads anywhere, or raised), by flow and widget type.",
             ["flow", "widget"], registry=r)
 
 
@@ -509,7 +512,9 @@ def flow_ended(flow: str, reason: str, count: int = 1) -> None:
 
 
 def widget_failed(flow: str, widget: str) -> None:
-    """A widget of the type ``widget`` failed in ``flow``."""
+    """A widget of the type ``widget`` failed in ``flow``: it left on its failure event
+    (whether or not the flow leads it anywhere) or raised; counted once, by the write of
+    the progress that saw it (:mod:`~switchboard.callbacks.studio.executions`)."""
     instruments = _instruments_made
     if instruments is not None:
         _count_flow(instruments.widget_errors, flow, widget or "-")

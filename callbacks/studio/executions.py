@@ -300,6 +300,12 @@ class Execution:
     #: Why the runtime ended it (:data:`COMPLETED`...), counted once its end is written; an
     #: execution ended with none given failed.
     end_reason: str | None = field(default=None, repr=False, compare=False)
+    #: The subflows the runtime entered, by name, and the widgets that failed, as (flow name,
+    #: widget type): counted, as the end is, by the write of this progress (a run done again
+    #: counts them once).
+    subflows_entered: list[str] = field(default_factory=list, repr=False, compare=False)
+    failed_widgets: list[tuple[str, str]] = field(default_factory=list, repr=False,
+                                                  compare=False)
 
     @property
     def active(self) -> bool:
@@ -756,8 +762,8 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     saved = _write_progress(db, (write, release), rows)
     execution.claim = None
     execution.date_updated = now
-    if saved and execution.status == ENDED:  # it was active: the write requires it
-        metrics.flow_ended(execution.flow_name, execution.end_reason or FAILED)
+    if saved:
+        _count_written(execution)
     return saved
 
 
@@ -788,9 +794,20 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     saved = _write_progress(db, (write,), rows)
     if saved:
         execution.date_updated = now
-        if execution.status == ENDED:  # it was active: the write requires it
-            metrics.flow_ended(execution.flow_name, execution.end_reason or FAILED)
+        _count_written(execution)
     return saved
+
+
+def _count_written(execution: Execution) -> None:
+    """Count what the progress of ``execution`` just written did: the subflows it entered,
+    the widgets that failed, and its end."""
+    for flow_name in execution.subflows_entered:
+        metrics.flow_started(flow_name, "incomingParent")
+    for flow_name, kind in execution.failed_widgets:
+        metrics.widget_failed(flow_name, kind)
+    execution.subflows_entered, execution.failed_widgets = [], []
+    if execution.status == ENDED:  # it was active: the write requires it
+        metrics.flow_ended(execution.flow_name, execution.end_reason or FAILED)
 
 
 def _write_progress(db: Database, writes: Sequence[Bound], rows: list[dict[str, Any]]

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from switchboard.callbacks import deadline as deadlines
-from switchboard.callbacks import metrics
 from switchboard.callbacks.deadline import HandlerTimeout
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions as store
@@ -197,9 +196,9 @@ class Runner:
         self.call_ended = call_ended
         self.steps: list[Step] = []
         self.error: str | None = None
-        #: What a run without a claim has to log and count, held until its progress is
-        #: written: a run that loses the race runs again under a claim, which does it then
-        #: (once).
+        #: What a run without a claim has to log, held until its progress is written: a run
+        #: that loses the race runs again under a claim, which logs it then (once). What it
+        #: counts, the write of its progress counts (:func:`~.executions.save_unclaimed`).
         self._held: list[Callable[[], None]] | None = [] if unclaimed else None
         root = runtime.flow(execution.flow_name)
         if root is None:
@@ -237,7 +236,7 @@ class Runner:
         self._end(REPLACED)
 
     def release_logs(self) -> None:
-        """Log and count what a run without a claim held back (its progress is written)."""
+        """Log what a run without a claim held back (its progress is written)."""
         held, self._held = self._held or [], None
         for deferred in held:
             deferred()
@@ -254,7 +253,9 @@ class Runner:
             action()
 
     def _widget_failed(self, frame: Frame, kind: str) -> None:
-        self._now_or_held(functools.partial(metrics.widget_failed, frame.flow.name, kind))
+        """A widget of ``kind`` failed in ``frame``'s flow: counted by the write of this run's
+        progress (:func:`~.executions.save`), so that a run done again counts it once."""
+        self.execution.failed_widgets.append((frame.flow.name, kind))
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -290,13 +291,16 @@ class Runner:
         visit = self._visit(frame, name, kind, resuming=True)
         execution.widget = execution.waiting_for = None
         execution.wait_until = None
+        widget = self._widget(kind)
         try:
-            transition = self._widget(kind).resume(visit, source, params)
+            transition = widget.resume(visit, source, params)
         except HandlerTimeout:
             raise
         except Exception as error:
             self._advance(self._failed(frame, name, kind, error))
             return
+        if fails(kind, widget, transition.event):
+            self._widget_failed(frame, kind)
         self._advance(self._leave(frame, name, kind, transition))
 
     def _advance(self, name: str | None) -> None:
@@ -334,7 +338,7 @@ class Runner:
             if isinstance(result, Enter):
                 name = self._enter(frame, name, result)
                 continue
-            if isinstance(widget, Unsupported):  # it took its failure transition
+            if fails(kind, widget, result.event):
                 self._widget_failed(frame, kind)
             name = self._leave(frame, name, kind, result)
 
@@ -397,6 +401,7 @@ class Runner:
 
     def _enter(self, frame: Frame, name: str, enter: Enter) -> str | None:
         if len(self.frames) > MAX_DEPTH:
+            self._widget_failed(frame, "run-subflow")
             return self._leave(frame, name, "run-subflow", Transition(
                 "failed", {"error": f"more than {MAX_DEPTH} subflows inside one another"}))
         execution = self.execution
@@ -412,8 +417,7 @@ class Runner:
         )
         sub = Frame(enter.flow, context, name)
         self.frames.append(sub)
-        self._now_or_held(functools.partial(metrics.flow_started, enter.flow.name,
-                                            "incomingParent"))
+        execution.subflows_entered.append(enter.flow.name)  # counted as it is written
         return self._from_trigger(sub, "incomingParent")
 
     def _return(self, transition: Transition) -> str | None:
@@ -424,9 +428,10 @@ class Runner:
         return self._leave(parent, sub.widget, "run-subflow", transition)
 
     def _failed(self, frame: Frame, name: str, kind: str, error: Exception) -> str | None:
-        """A widget raised: its subflow's parent takes ``failed``; in the flow the execution
-        started in, the execution ends. Anything but a widget's own error is a bug or a
-        definition Switchboard did not expect: logged with its traceback."""
+        """A widget raised: its subflow's parent takes ``failed`` (the failure counted once,
+        under the subflow); in the flow the execution started in, the execution ends.
+        Anything but a widget's own error is a bug or a definition Switchboard did not
+        expect: logged with its traceback."""
         self._widget_failed(frame, kind)
         if not isinstance(error, WidgetError | TemplateError | TwiMLError):
             self._log(logging.ERROR, "execution %s, flow %s, widget %s (%s) raised",
@@ -487,6 +492,30 @@ VOICE_ONLY = frozenset({
     "say-play", "gather-input-on-call", "record-voicemail", "connect-call-to", "record-call",
     "enqueue-call", "add-twiml-redirect",
 })
+
+
+#: The events that say a widget failed, by type: a widget leaving on one of them is counted
+#: as failed (``switchboard_flow_widget_errors_total``) whether or not the flow leads it
+#: anywhere; so is a widget that raised, and one Switchboard cannot run taking its failure
+#: transition (:data:`~.widgets.logic.UNSUPPORTED`).
+WIDGET_FAILURES: dict[str, frozenset[str]] = {
+    "send-message": frozenset({"failed"}),
+    "send-and-wait-for-reply": frozenset({"deliveryFailure"}),
+    "make-http-request": frozenset({"failed"}),
+    "run-function": frozenset({"fail"}),
+    "run-subflow": frozenset({"failed"}),
+    "add-twiml-redirect": frozenset({"fail"}),
+    "record-call": frozenset({"failed"}),
+    "make-outgoing-call-v2": frozenset({"failed"}),
+    "enqueue-call": frozenset({"failedToEnqueue", "callFailure"}),
+}
+
+
+def fails(kind: str, widget: Widget, event: str) -> bool:
+    """Whether a widget of ``kind`` leaving on ``event`` failed."""
+    if isinstance(widget, Unsupported):
+        return event in widget.events
+    return event in WIDGET_FAILURES.get(kind, ())
 
 
 #: Widgets that add nothing to a call's answer: run without a copy of it.

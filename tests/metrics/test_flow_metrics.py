@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
+import sqlalchemy as sa
+from flask import Flask, request
 
+from switchboard.api import TwilioClient
 from switchboard.callbacks import metrics
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.metrics import MetricsConfig, register_metrics
@@ -29,6 +31,7 @@ from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import Database, Execution
 from switchboard.callbacks.studio.runtime import fire_due_timeouts
 from switchboard.config import Secret, Settings
+from tests.conftest import serving
 from tests.server.conftest import (
     ACCOUNT_SID,
     NUMBER,
@@ -131,33 +134,99 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "from": "{{flow.channel.address}}", "body": "Your name?", "timeout": "1",
     }, incomingMessage=None, timeout=None, deliveryFailure=None)),
 }
+# Widgets that take their failure transition, once without it (the execution ends there),
+# once with it (to "sorry"); and the same widgets succeeding. "SERVICE" is the test service.
+OTHER_NUMBER = "+15550001111"
+FAILING: dict[str, tuple[str, dict[str, Any], str, str]] = {  # kind, properties, events
+    "http": ("make-http-request", {"method": "GET", "url": "http://SERVICE/broken"},
+             "success", "failed"),
+    "function": ("run-function", {"url": "http://SERVICE/broken"}, "success", "fail"),
+    "text": ("send-message", {"to": OTHER_NUMBER, "from": NUMBER, "body": "Hi."},
+             "sent", "failed"),
+    "subflow": ("run-subflow", {"flow_sid": "metrics_nowhere"}, "completed", "failed"),
+    "redirect": ("add-twiml-redirect", {"url": "/elsewhere", "method": "PATCH"},
+                 "return", "fail"),
+}
+for short, (kind, properties, success, failure) in FAILING.items():
+    DEFINITIONS[f"metrics_{short}_ends"] = definition(
+        widget("it", kind, properties, **{success: "done"}), say("done", "Done."))
+    DEFINITIONS[f"metrics_{short}_sorry"] = definition(
+        widget("it", kind, properties, **{success: "done", failure: "sorry"}),
+        say("done", "Done."), say("sorry", "Sorry."))
+DEFINITIONS.update({
+    "metrics_http_ok": definition(
+        widget("it", "make-http-request", {"method": "GET", "url": "http://SERVICE/ok"},
+               success="done", failed="sorry"),
+        say("done", "Done."), say("sorry", "Sorry.")),
+    "metrics_text_sent": definition(
+        widget("it", "send-message", {"to": OTHER_NUMBER, "from": NUMBER, "body": "Sent."},
+               sent="done", failed="sorry"),
+        say("done", "Done."), say("sorry", "Sorry.")),
+    # a subflow whose Make HTTP Request fails and has no failed transition
+    "metrics_parent_of_failing": definition(
+        widget("sub", "run-subflow", {"flow_sid": "metrics_http_ends"}, completed="after",
+               failed="after"),
+        set_variable("after", None),
+    ),
+    # itself as its subflow, until Studio's depth is passed: the deepest Run Subflow fails
+    "metrics_deep": definition(
+        widget("sub", "run-subflow", {"flow_sid": "metrics_deep"}, completed=None, failed=None),
+    ),
+})
 FLOWS = {name: Flow(name, body, f"{name}.json") for name, body in DEFINITIONS.items()}
 
+#: A web service and Twilio's REST API on 127.0.0.1, for the widgets that request them.
+SERVICE = Flask("service")
 
-def metrics_app(database_url: str) -> Flask:
+
+@SERVICE.get("/ok")
+def service_ok() -> dict[str, Any]:
+    return {"ok": True}
+
+
+@SERVICE.route("/broken", methods=["GET", "POST"])
+def service_broken() -> tuple[dict[str, Any], int]:
+    return {"error": "down for maintenance"}, 500
+
+
+@SERVICE.post("/2010-04-01/Accounts/<account>/Messages.json")
+def service_messages(account: str) -> tuple[dict[str, Any], int]:
+    if request.form["To"] == OTHER_NUMBER and request.form.get("Body") != "Sent.":
+        return {"code": 21211, "message": "The 'To' number is not a valid phone number.",
+                "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}, 400
+    return {"sid": "SM" + uuid.uuid4().hex, "account_sid": account, "status": "queued"}, 201
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[str]:
+    with serving(SERVICE) as url:
+        yield url
+
+
+def flows_at(service: str) -> dict[str, Flow]:
+    """:data:`FLOWS`, their ``http://SERVICE`` the test service's address."""
+    text = json.dumps(DEFINITIONS).replace("http://SERVICE", service)
+    return {name: Flow(name, body, f"{name}.json") for name, body in json.loads(text).items()}
+
+
+def metrics_app(database_url: str, service: str) -> Flask:
     application = clean_app(database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False,
                             TWILIO_ACCOUNT_SID=ACCOUNT_SID)
     assert register_metrics(application, MetricsConfig(Secret(METRICS_TOKEN))) is not None
-    application.register_blueprint(studio_blueprint(FLOWS))
+    application.register_blueprint(studio_blueprint(
+        flows_at(service),
+        client_factory=lambda _settings: TwilioClient(ACCOUNT_SID, TOKEN, base_url=service,
+                                                      retries=0),
+    ))
     register_studio_api(application)
     return application
 
 
 @pytest.fixture(scope="module")
-def app(module_database_url: str) -> Iterator[Flask]:
-    application = metrics_app(module_database_url)
+def app(module_database_url: str, service: str) -> Iterator[Flask]:
+    application = metrics_app(module_database_url, service)
     yield application
     application.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    return app.extensions["switchboard"].store
 
 
 def scrape(app: Flask) -> dict[Any, float]:
@@ -400,6 +469,92 @@ def test_a_widget_failing_in_a_subflow_is_counted_under_the_subflow(twilio, coun
                         widget="make-http-request") == 1
     assert counts.moved_in_all(WIDGET_ERRORS, flow="metrics_parent_of_broken") == 0
     assert counts.moved(ENDED, flow="metrics_parent_of_broken", reason="completed") == 1
+
+
+@pytest.mark.parametrize("short", list(FAILING))
+@pytest.mark.parametrize("way_out", ["ends", "sorry"])
+def test_a_widget_taking_its_failure_transition_is_counted_once_whether_or_not_it_leads_on(
+        twilio, store, counts, short, way_out):
+    """Make HTTP Request answered 500, Run Function answered 500, Send Message refused by the
+    REST API, Run Subflow of no flow, TwiML Redirect with a method it cannot use: each is
+    one error of its widget's type, whether the flow ends there or goes on to "sorry"."""
+    flow, kind = f"metrics_{short}_{way_out}", FAILING[short][0]
+    call = Call(twilio, flow)
+    assert spoken(call.start()) == ("Sorry." if way_out == "sorry" else "")
+    assert execution_of(store, call).status == "ended"
+    assert counts.moved(WIDGET_ERRORS, flow=flow, widget=kind) == 1
+    assert counts.moved_in_all(WIDGET_ERRORS) == 1
+    assert counts.moved(ENDED, flow=flow, reason="completed") == 1
+    assert counts.moved_in_all(ENDED, flow=flow) == 1
+
+
+@pytest.mark.parametrize("flow", ["metrics_http_ok", "metrics_text_sent"])
+def test_a_widget_that_succeeds_counts_no_error(twilio, counts, flow):
+    assert spoken(Call(twilio, flow).start()) == "Done."
+    assert counts.moved(ENDED, flow=flow, reason="completed") == 1
+    assert counts.moved_in_all(WIDGET_ERRORS) == 0
+
+
+def test_a_question_not_delivered_is_counted_once_as_its_widgets_error(twilio, store, counts):
+    sender = contact()
+    answer = twilio.post("/flows/metrics_ask", message_params(From=sender))
+    assert "Your name?" in answer.get_data(as_text=True)
+    (asking,) = [e for e in executions.list_executions(store)
+                 if e.contact_channel_address == sender]
+    status = message_params(From=NUMBER, To=sender, MessageStatus="undelivered",
+                            ErrorCode="30003")
+    for _ in range(2):  # Twilio sending the callback again: the execution waits no more
+        answer = twilio.post(f"/flows/metrics_ask/message-status/{asking.sid}/ask", status)
+        assert answer.status_code < 300, answer.data
+    assert executions.get(Database(store), asking.sid).status == "ended"
+    assert counts.moved(WIDGET_ERRORS, flow="metrics_ask", widget="send-and-wait-for-reply") == 1
+    assert counts.moved_in_all(WIDGET_ERRORS) == 1
+    assert counts.moved(ENDED, flow="metrics_ask", reason="completed") == 1
+
+
+def test_a_subflows_failing_widget_is_counted_once_under_the_subflow(twilio, counts):
+    """The subflow's Make HTTP Request fails and leads nowhere: the subflow completes, and its
+    parent's Run Subflow, which did not fail, counts nothing."""
+    assert spoken(Call(twilio, "metrics_parent_of_failing").start()) == ""
+    assert counts.moved(STARTED, flow="metrics_http_ends", trigger="incomingParent") == 1
+    assert counts.moved(WIDGET_ERRORS, flow="metrics_http_ends",
+                        widget="make-http-request") == 1
+    assert counts.moved_in_all(WIDGET_ERRORS) == 1
+    assert counts.moved(ENDED, flow="metrics_parent_of_failing", reason="completed") == 1
+
+
+def test_a_run_subflow_past_studios_depth_is_counted_once(twilio, counts):
+    assert spoken(Call(twilio, "metrics_deep").start()) == ""
+    assert counts.moved(STARTED, flow="metrics_deep", trigger="incomingCall") == 1
+    assert counts.moved(STARTED, flow="metrics_deep", trigger="incomingParent") == 10
+    assert counts.moved(WIDGET_ERRORS, flow="metrics_deep", widget="run-subflow") == 1
+    assert counts.moved_in_all(WIDGET_ERRORS) == 1
+    assert counts.moved(ENDED, flow="metrics_deep", reason="completed") == 1
+
+
+def test_a_failing_run_whose_progress_is_not_written_counts_nothing(
+        twilio, store, counts, monkeypatch):
+    """The claim is lost before the run's progress is written (another request took the
+    execution over): the widget's failure, the subflow and the end are that request's to
+    count, not this one's."""
+    real = executions.save
+    lost: list[bool] = []
+
+    def after_losing_the_claim(db: Database, execution: Execution, new_steps: Any) -> bool:
+        table = executions.executions
+        db.run(lambda conn: conn.execute(
+            sa.update(table).where(table.c.sid == execution.sid).values(claim="another")))
+        saved = real(db, execution, new_steps)
+        lost.append(saved)
+        return saved
+
+    monkeypatch.setattr(executions, "save", after_losing_the_claim)
+    Call(twilio, "metrics_parent_of_failing").start()
+    assert lost == [False]
+    assert counts.moved(STARTED, flow="metrics_parent_of_failing", trigger="incomingCall") == 1
+    assert counts.moved_in_all(STARTED, trigger="incomingParent") == 0
+    assert counts.moved_in_all(WIDGET_ERRORS) == 0
+    assert counts.moved_in_all(ENDED) == 0
 
 
 def test_a_failing_step_that_lost_the_race_is_counted_once(

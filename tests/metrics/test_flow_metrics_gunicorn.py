@@ -53,6 +53,11 @@ def flows(closed_port: int) -> dict[str, dict[str, Any]]:
             "content_type": "application/x-www-form-urlencoded;charset=utf-8",
         }, success=None, failed=None)),
         "sorry": definition(gather("menu", "sorry"), say("sorry", DIVIDE_BY_ZERO)),
+        # requested, refused, and no failed transition: the execution ends there
+        "refused": definition(widget("fetch", "make-http-request", {
+            "method": "GET", "url": f"http://127.0.0.1:{closed_port}/",
+            "content_type": "application/x-www-form-urlencoded;charset=utf-8",
+        }, success=None)),
     }
 
 
@@ -81,24 +86,27 @@ def new_call() -> dict[str, str]:
 class Calls:
     """Calls to the flows, as Twilio makes their requests: ``pressed`` to ``menu`` press a
     key and hear the end, ``hung_up`` to ``menu`` hang up at the question, ``fetch`` fail at
-    their first widget and ``sorry`` at the widget after the question."""
+    their first widget and ``sorry`` at the widget after the question; ``refused``'s first
+    widget fails with no transition to take, which ends the call's execution."""
 
     pressed: list[dict[str, str]]
     hung_up: list[dict[str, str]]
     fetch: list[dict[str, str]]
     sorry: list[dict[str, str]]
+    refused: list[dict[str, str]]
 
     @classmethod
-    def new(cls, pressed: int, hung_up: int, fetch: int, sorry: int) -> Calls:
+    def new(cls, pressed: int, hung_up: int, fetch: int, sorry: int, refused: int) -> Calls:
         return cls(*([new_call() for _ in range(count)]
-                     for count in (pressed, hung_up, fetch, sorry)))
+                     for count in (pressed, hung_up, fetch, sorry, refused)))
 
     @property
     def every(self) -> list[tuple[str, dict[str, str]]]:
         """Each call with its flow."""
         return [*(("menu", call) for call in self.pressed + self.hung_up),
                 *(("fetch", call) for call in self.fetch),
-                *(("sorry", call) for call in self.sorry)]
+                *(("sorry", call) for call in self.sorry),
+                *(("refused", call) for call in self.refused)]
 
     def run(self, port: int) -> None:
         """Each call's requests in the order Twilio sends them, the calls side by side."""
@@ -106,6 +114,7 @@ class Calls:
         assert Counter(heard(answer) for answer in answers) == {
             "Gather": len(self.pressed) + len(self.hung_up) + len(self.sorry),
             VOICE_APOLOGY: len(self.fetch),
+            "": len(self.refused),
         }
         answers = send(port, [(f"/flows/{flow}/step/menu/gather", {**call, "Digits": "1"})
                               for flow, calls in (("menu", self.pressed), ("sorry", self.sorry))
@@ -126,12 +135,15 @@ class Calls:
             (STARTED, "menu", "incomingCall"): menu,
             (STARTED, "fetch", "incomingCall"): len(self.fetch),
             (STARTED, "sorry", "incomingCall"): len(self.sorry),
+            (STARTED, "refused", "incomingCall"): len(self.refused),
             (ENDED, "menu", "completed"): len(self.pressed),
             (ENDED, "menu", "call_ended"): len(self.hung_up),
             (ENDED, "fetch", "failed"): len(self.fetch),
             (ENDED, "sorry", "failed"): len(self.sorry),
+            (ENDED, "refused", "completed"): len(self.refused),
             (WIDGET_ERRORS, "fetch", "make-http-request"): len(self.fetch),
             (WIDGET_ERRORS, "sorry", "say-play"): len(self.sorry),
+            (WIDGET_ERRORS, "refused", "make-http-request"): len(self.refused),
         }
         second = {STARTED: "trigger", ENDED: "reason", WIDGET_ERRORS: "widget"}
         return {(name, (("flow", flow), (second[name], label))): count
@@ -139,7 +151,8 @@ class Calls:
 
     def __add__(self, other: Calls) -> Calls:
         return Calls(self.pressed + other.pressed, self.hung_up + other.hung_up,
-                     self.fetch + other.fetch, self.sorry + other.sorry)
+                     self.fetch + other.fetch, self.sorry + other.sorry,
+                     self.refused + other.refused)
 
 
 def send(port: int, requests: list[tuple[str, dict[str, str]]]) -> list[Answer]:
@@ -151,7 +164,7 @@ def heard(answer: Answer) -> str:
     """What the caller hears, or the first verb when nothing is said before it."""
     assert answer.status == 200, answer
     root = parse_twiml(answer.body)
-    return verbs(root)[0] if verbs(root)[0] == "Gather" else spoken(root)
+    return "Gather" if verbs(root)[:1] == ["Gather"] else spoken(root)
 
 
 def flow_samples(samples: Samples) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -180,7 +193,7 @@ IDENTIFYING = re.compile(r"[A-Z]{2}[0-9a-f]{32}|\+?\d{7,}")
 def test_studio_counts_are_summed_across_two_workers_and_survive_one_ending(
         server: Server, tmp_path: Path) -> None:
     first = server.worker_pids()
-    calls = Calls.new(pressed=12, hung_up=8, fetch=6, sorry=6)
+    calls = Calls.new(pressed=12, hung_up=8, fetch=6, sorry=6, refused=4)
     calls.run(server.port)
     by_worker = starts_by_worker(server.folder)
     assert set(by_worker) == set(first), by_worker  # both workers started executions
@@ -193,7 +206,7 @@ def test_studio_counts_are_summed_across_two_workers_and_survive_one_ending(
     assert not (server.folder / f"counter_{first[0]}.db").exists()
     assert flow_samples(server.scrape()) == calls.counts()
 
-    more = Calls.new(pressed=2, hung_up=2, fetch=1, sorry=1)
+    more = Calls.new(pressed=2, hung_up=2, fetch=1, sorry=1, refused=1)
     more.run(server.port)
     samples = server.scrape()
     assert flow_samples(samples) == (calls + more).counts()
