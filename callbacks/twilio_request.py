@@ -118,6 +118,13 @@ class TwilioRequest:
         """Any parameter by Twilio's name, ``request.get("FromCity")``."""
         return self.params.get(name, default)
 
+    @property
+    def idempotency_token(self) -> str | None:
+        """The ``I-Twilio-Idempotency-Token`` header: the same on Twilio's retries of this
+        request as on its first attempt. Not covered by the signature: it tells a retry
+        apart only together with what the request is about (its call, message or sender)."""
+        return self.headers.get("I-Twilio-Idempotency-Token") or None
+
     def __repr__(self) -> str:
         sid = getattr(self, "sid", None) or ""
         return f"<{type(self).__name__} {sid}>"
@@ -256,7 +263,3 @@ class StatusCallback(TwilioRequest):
         if self.kind == "message_status":
             return self.message_status
         return self.call_status
-
-    @property
-    def idempotency_token(self) -> str | None:
-        return self.headers.get("I-Twilio-Idempotency-Token")

@@ -2,8 +2,10 @@
 
 ``/voice`` welcomes the caller and reads the menu: 1 opening hours and address, 2 voicemail,
 3 talk to a person. An invalid key or silence repeats the menu, up to ``max_attempts`` times,
-then a polite goodbye. Voicemail records with a recording status callback
-(``/voice/recording-status``, which stores the recording); a recording of zero seconds
+then a polite goodbye (Twilio's retry of a request, with the same
+``I-Twilio-Idempotency-Token``, counts once: the session keeps the token it counted).
+Voicemail records with a recording status callback (``/voice/recording-status``, which
+stores the recording); a recording of zero seconds
 is no message: the caller is not thanked for it and nobody is told of it. "Talk to a person"
 dials the forward number; when the call did not reach the person (busy, no answer, failed,
 canceled), ``/voice/dial-result`` offers voicemail instead. A forward number that is the
@@ -103,8 +105,13 @@ def menu(call: CallRequest) -> VoiceResponse:
         return _voicemail(call)
     if choice == "3":
         return _connect(call)
-    attempts = int(call.session.get("attempts", 0)) + 1
-    call.session["attempts"] = attempts
+    attempts = int(call.session.get("attempts", 0))
+    token = call.idempotency_token
+    if not token or call.session.get("counted") != token:  # not Twilio's retry of the last
+        attempts += 1
+        call.session["attempts"] = attempts
+        if token:
+            call.session["counted"] = token
     if attempts >= settings.max_attempts:
         return _goodbye(call, f"Sorry we could not help you. Thank you for calling "
                               f"{settings.business_name}. Goodbye.")

@@ -11,7 +11,8 @@ never sends what Twilio would block:
 - An opt-out keyword, exactly (``stop``, `` Stop ``): Twilio blocks the number pair, sends
   its own confirmation, then passes the message on; any reply to it would be refused (error
   21610). The bot records the opt-out and answers nothing. A variant Twilio does not act on
-  (``Stop!``) is honoured too, and confirmed once by the bot, since Twilio sends nothing.
+  (``Stop!``) is honoured too, and confirmed once by the bot, since Twilio sends nothing
+  (again to Twilio's retry of that message: the opt-out keeps its idempotency token).
 - An opt-in keyword, exactly: Twilio lifts its block and confirms; the bot records the opt-in
   and answers nothing. Variants are not opt-ins (Twilio's block would stay).
 - HELP / INFO: the bot's help text, unless the sender opted out of this number: Twilio would
@@ -104,9 +105,12 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
         return None
     if word in OPT_OUT:
         everywhere = word == "STOPALL"  # every number of ours, not only this one
-        already = store.is_opted_out(sender, sender=number)
+        token = message.idempotency_token
+        found = store.find_opt_out(sender, sender=number)
+        # Twilio's retry of the message that opted out is answered as its first attempt was
+        already = found is not None and not (token and found.token == token)
         if not already or everywhere:
-            store.opt_out(sender, sender=None if everywhere else number)
+            store.opt_out(sender, sender=None if everywhere else number, token=token)
         if already or exact in OPT_OUT:
             return None  # Twilio confirmed (and would refuse ours), or the bot did already
         whence = "any of our numbers" if everywhere else "this number"

@@ -178,6 +178,8 @@ opt_outs = sa.Table(
     sa.Column("number", sa.String, primary_key=True),
     sa.Column("sender", sa.String, primary_key=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # the ``I-Twilio-Idempotency-Token`` of the message that opted out: its retry is told
+    sa.Column("token", sa.String),
 )
 
 write_probe = sa.Table(

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -59,6 +59,7 @@ from switchboard.callbacks.store.params import (
 )
 from switchboard.callbacks.store.schema import ALL_SENDERS, JSON_COLUMNS, NO_SEQUENCE
 from switchboard.callbacks.store.statements import PURGE_LIMIT, Prepared, Statements
+from switchboard.callbacks.store.upgrade import add_missing_columns, create_missing_indexes
 from switchboard.callbacks.store.watchdog import WATCHDOG
 from switchboard.callbacks.store.writelock import WriterBusy, WriterLock
 
@@ -691,8 +692,9 @@ class Store:
     # -- schema and health ---------------------------------------------------------------------
 
     def create_all(self) -> None:
-        """Create the tables that do not exist yet, and the indexes that a table made by an
-        older version lacks; safe when several processes start at once."""
+        """Create the tables that do not exist yet, and the columns and indexes that a table
+        made by an older version lacks (:mod:`~switchboard.callbacks.store.upgrade`); safe
+        when several processes start at once."""
 
         def work(conn: sa.Connection) -> None:
             if self.dialect == "postgresql":
@@ -702,7 +704,8 @@ class Store:
             schema.metadata.create_all(conn, checkfirst=True)
             if not self._schema_ready:  # once per store: the tables made above have theirs
                 _key_tokens_by_resource(conn)   # may rebuild the table, with its indexes
-                _create_missing_indexes(conn)
+                add_missing_columns(conn, schema.metadata.sorted_tables)
+                create_missing_indexes(conn, schema.metadata.sorted_tables)
                 if self.dialect == "postgresql":
                     tell_connection_budget(conn, self.url, hosts=self._hosts,
                                            per_process=self._per_process, pooler=self.pooler)
@@ -1061,9 +1064,13 @@ class Store:
 
     # -- opt-outs ------------------------------------------------------------------------------
 
-    def opt_out(self, number: str, sender: str | None = None) -> None:
-        """Record that ``number`` wants no more messages from ``sender`` (None: from anyone)."""
-        row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now()}
+    def opt_out(self, number: str, sender: str | None = None, *, token: str | None = None
+                ) -> None:
+        """Record that ``number`` wants no more messages from ``sender`` (None: from anyone);
+        ``token``: the ``I-Twilio-Idempotency-Token`` of the message that said so
+        (:meth:`find_opt_out`). An opt-out recorded already stays as it was."""
+        row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now(),
+               "token": token}
         bound = self._bind(self._sql.opt_out, row)
         self._run_sql(lambda cursor: cursor.execute(*bound), single=True)
 
@@ -1078,6 +1085,15 @@ class Store:
         if sender is not None:
             stmt = stmt.where(table.c.sender.in_([_sender(sender), ALL_SENDERS]))
         self._run(lambda conn: conn.execute(stmt))
+
+    def find_opt_out(self, number: str, sender: str | None) -> OptOut | None:
+        """The latest opt-out of ``number`` from ``sender`` or from all senders, or None: what
+        :meth:`is_opted_out` looks up, in the same one read, with the token of the message
+        that opted out (Twilio's retry of that message carries it again)."""
+        params = {"number": _number(number), "sender": _sender(sender)}
+        bound = self._bind(self._sql.opt_out_of, params)
+        row = self._run_sql(lambda cursor: cursor.execute(*bound).fetchone(), write=False)
+        return OptOut(*row) if row is not None else None
 
     def is_opted_out(self, number: str, sender: str | None = None) -> bool:
         """True if ``number`` opted out of ``sender`` or of all senders.
@@ -1096,6 +1112,15 @@ class Store:
 
 
 _NO_LOCK = contextlib.nullcontext()
+
+
+class OptOut(NamedTuple):
+    """An opt-out as :meth:`Store.find_opt_out` finds it."""
+
+    #: The number opted out of, or :data:`~.schema.ALL_SENDERS` for all of them (STOPALL).
+    sender: str
+    #: The ``I-Twilio-Idempotency-Token`` of the message that opted out, if it had one.
+    token: str | None
 
 
 def _inbound_message_row(params: dict[str, Any]) -> dict[str, Any]:
@@ -1126,17 +1151,6 @@ def _says_nothing_of_connections(error: BaseException) -> bool:
     closed or, checked out across :meth:`Engine.dispose <sqlalchemy.engine.Engine.dispose>`,
     returned to a pool the engine no longer uses and left open until it is collected."""
     return is_refused_value(error) or is_missing_table(error)
-
-
-def _create_missing_indexes(conn: sa.Connection) -> None:
-    """The indexes of the schema that the database lacks: ``create_all`` makes a table's
-    indexes with the table only, not those added to a table that exists already."""
-    inspector = sa.inspect(conn)
-    for table in schema.metadata.sorted_tables:
-        have = {index["name"] for index in inspector.get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in have:
-                index.create(conn)
 
 
 def _key_tokens_by_resource(conn: sa.Connection) -> None:
@@ -1226,4 +1240,4 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-__all__ = ["Store", "StoreUnavailable"]
+__all__ = ["OptOut", "Store", "StoreUnavailable"]

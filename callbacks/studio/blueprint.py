@@ -29,6 +29,8 @@ the apology (a call) or no reply (a message), and logged.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -58,7 +60,13 @@ from switchboard.callbacks.studio.runtime import (
     apologise,
     contact_of,
 )
-from switchboard.callbacks.studio.widgets.base import Output, from_url_segment, url_segment
+from switchboard.callbacks.studio.widgets.base import (
+    MESSAGING,
+    VOICE,
+    Output,
+    from_url_segment,
+    url_segment,
+)
 from switchboard.callbacks.twilio_request import CallRequest, MessageRequest, StatusCallback
 from switchboard.callbacks.twiml import MessagingResponse, TwiMLError, VoiceResponse
 
@@ -217,12 +225,12 @@ def studio_blueprint(
             log.error("call %s to /flows/%s: %s", call.call_sid, name, missing(name, contact))
             return voice_apology(settings.voice, settings.language)
         db = runtime.database(store)
-        output = runtime.call(flow, call.params, db=db, settings=settings,
-                              links=RequestLinks(name))
+        output = _once(call, settings, lambda: runtime.call(
+            flow, call.params, db=db, settings=settings, links=RequestLinks(name)))
         purge(store)
-        return _voice(output, settings)
+        return output if isinstance(output, bytes) else _voice(output, settings)
 
-    def flow_message(message: MessageRequest) -> MessagingResponse | None:
+    def flow_message(message: MessageRequest) -> MessagingResponse | bytes | None:
         name = request.view_args["name"]
         contact = message.params.get("From") or ""
         flow, settings, store = context(name, contact)
@@ -231,10 +239,10 @@ def studio_blueprint(
                       missing(name, contact))
             return None
         db = runtime.database(store)
-        output = runtime.message(flow, message.params, db=db, settings=settings,
-                                 links=RequestLinks(name))
+        output = _once(message, settings, lambda: runtime.message(
+            flow, message.params, db=db, settings=settings, links=RequestLinks(name)))
         purge(store)
-        return output.messaging()
+        return output if isinstance(output, bytes) else output.messaging()
 
     def flow_step(call: CallRequest) -> VoiceResponse | bytes:
         args = request.view_args
@@ -243,12 +251,12 @@ def studio_blueprint(
             log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
                       args["name"], args["name"])
             return voice_apology(settings.voice, settings.language)
-        output = runtime.step(flow, call.params, args["widget"], args["source"],
-                              db=runtime.database(store), settings=settings,
-                              links=RequestLinks(args["name"]))
-        return _voice(output, settings)
+        output = _once(call, settings, lambda: runtime.step(
+            flow, call.params, args["widget"], args["source"], db=runtime.database(store),
+            settings=settings, links=RequestLinks(args["name"])))
+        return output if isinstance(output, bytes) else _voice(output, settings)
 
-    def flow_message_step(message: MessageRequest) -> MessagingResponse | None:
+    def flow_message_step(message: MessageRequest) -> MessagingResponse | bytes | None:
         args = request.view_args
         contact = message.params.get("From") or ""
         flow, settings, store = context(args["name"], contact)
@@ -262,10 +270,10 @@ def studio_blueprint(
                         message.message_sid or "-", args["name"], args["widget"],
                         args["source"])
             return None
-        output = runtime.message_return(flow, message.params, args["widget"],
-                                        db=runtime.database(store), settings=settings,
-                                        links=RequestLinks(args["name"]))
-        return output.messaging()
+        output = _once(message, settings, lambda: runtime.message_return(
+            flow, message.params, args["widget"], db=runtime.database(store),
+            settings=settings, links=RequestLinks(args["name"])))
+        return output if isinstance(output, bytes) else output.messaging()
 
     def flow_message_status(status: StatusCallback) -> None:
         args = request.view_args
@@ -363,6 +371,35 @@ def _call_or_message(call_view: Callable[..., Response],
 
 def _is_message(fields: Mapping[str, str]) -> bool:
     return bool(fields.get("MessageSid") or fields.get("SmsSid") or fields.get("SmsMessageSid"))
+
+
+def _once(twilio_request: CallRequest | MessageRequest, settings: Any,
+          run: Callable[[], Output]) -> Output | bytes:
+    """``run()``, the flow moved for the webhook; or, when the webhook is Twilio's retry of one
+    that moved an execution already (the same ``I-Twilio-Idempotency-Token``), the TwiML that
+    first attempt was answered, and nothing runs (:func:`~.executions.answering`)."""
+    render = functools.partial(_answer, settings=settings)
+    try:
+        with executions.answering(twilio_request.idempotency_token, render):
+            return run()
+    except executions.Answered as answered:
+        log.info("%s %s: Twilio's retry of a request that moved execution %s; answered as "
+                 "its first attempt was", request.method, request.path,
+                 answered.execution_sid)
+        return answered.answer.encode()
+
+
+def _answer(output: Output, *, settings: Any) -> str:
+    """The TwiML the webhook answers for ``output``, as the routes make it, leaving ``output``
+    as it is (the run may add to it after)."""
+    if output.channel == MESSAGING:
+        return str(output.messaging())
+    if output.apologise:
+        shown = Output(VOICE)
+        shown.voice, shown.apologise = copy.deepcopy(output.voice), True
+        output = shown
+    answer = _voice(output, settings)
+    return answer.decode() if isinstance(answer, bytes) else str(answer)
 
 
 def _voice(output: Output, settings: Any) -> VoiceResponse | bytes:

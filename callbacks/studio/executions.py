@@ -22,8 +22,10 @@ LOCKED`` on PostgreSQL, so several processes share them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import os
 import random
 import threading
@@ -31,7 +33,8 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -53,8 +56,11 @@ from switchboard.callbacks.store.engine import (
 from switchboard.callbacks.store.errors import StoreUnavailable
 from switchboard.callbacks.store.schema import UTCDateTime, metadata
 from switchboard.callbacks.store.store import Store
+from switchboard.callbacks.store.upgrade import add_missing_columns, create_missing_indexes
 
 T = TypeVar("T")
+
+log = logging.getLogger("switchboard.callbacks.studio")
 
 ACTIVE, ENDED = "active", "ended"
 #: Studio keeps an execution for 30 days; so does Switchboard unless told otherwise.
@@ -100,6 +106,9 @@ executions = sa.Table(
     sa.Column("repeats", sa.Integer, nullable=False),
     sa.Column("claim", sa.String),
     sa.Column("claimed_until", UTCDateTime),
+    # the ``I-Twilio-Idempotency-Token`` of the webhook that moved it last, and its answer
+    sa.Column("answer_token", sa.String),
+    sa.Column("answer", sa.Text),
     sa.Column("date_created", UTCDateTime, nullable=False),
     sa.Column("date_updated", UTCDateTime, nullable=False, index=True),
     sa.Index("ix_studio_executions_created", "date_created", "sid"),  # the console's list
@@ -111,6 +120,8 @@ executions = sa.Table(
     # a call's newest execution (every step of a call), in the order it is asked for: an
     # index on the call alone leaves SQLite to walk the flow's executions by date instead
     sa.Index("ix_studio_executions_call", "call_sid", "flow_sid", "date_created"),
+    # Twilio's retry of a webhook, told by its token (:func:`answering`)
+    sa.Index("ix_studio_executions_answer_token", "answer_token"),
 )
 
 steps = sa.Table(
@@ -150,7 +161,8 @@ _FREE = sa.or_(_x.claim.is_(None), _x.claimed_until < _NOW)
 _TAKE = {"claim": _param("token_", _x.claim), "claimed_until": _param("until_", _x.claimed_until)}
 #: Columns that change as an execution runs (:func:`_state`), with ``date_updated``.
 _STATE_COLUMNS = ("call_sid", "status", "active_key", "widget", "waiting_for", "wait_until",
-                  "context", "frames", "step_count", "last_widget", "repeats", "date_updated")
+                  "context", "frames", "step_count", "last_widget", "repeats", "answer_token",
+                  "answer", "date_updated")
 
 #: Claim the execution ``sid_`` if it is active and free; the row as it now stands.
 CLAIM_SID = (
@@ -293,6 +305,10 @@ class Execution:
     date_updated: datetime | None = None
     claim: str | None = field(default=None, repr=False)
     claimed_until: datetime | None = field(default=None, repr=False)
+    #: The ``I-Twilio-Idempotency-Token`` of the webhook that moved it last, and the TwiML
+    #: that webhook was answered (:func:`answering`).
+    answer_token: str | None = field(default=None, repr=False)
+    answer: str | None = field(default=None, repr=False)
     #: The columns of :func:`_state` as read from the database (context and frames as text).
     stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: True when this webhook made the execution (it was not found active).
@@ -418,6 +434,8 @@ class Database:
             if self.dialect == "postgresql":  # the store's lock: one create_all at a time
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5377_6264)))
             metadata.create_all(conn, tables=list(self.tables), checkfirst=True)
+            add_missing_columns(conn, self.tables)  # a table made by an older version
+            create_missing_indexes(conn, self.tables)
 
         try:
             self._attempts(work, write=True)
@@ -583,6 +601,8 @@ def _execution(row: Mapping[str, Any]) -> Execution:
         date_updated=row["date_updated"],
         claim=row["claim"],
         claimed_until=row["claimed_until"],
+        answer_token=row["answer_token"],
+        answer=row["answer"],
         stored={name: row[name] for name in _STATE_COLUMNS},
     )
 
@@ -602,6 +622,8 @@ def _state(execution: Execution) -> dict[str, Any]:
         "step_count": execution.step_count,
         "last_widget": execution.last_widget,
         "repeats": execution.repeats,
+        "answer_token": execution.answer_token,
+        "answer": execution.answer,
     }
 
 
@@ -628,7 +650,13 @@ def create(db: Database, execution: Execution, *, claim_for: float) -> Execution
         "date_created": now,
         "date_updated": now,
     }
-    bound = db.bind(_insert_new(db.dialect), row)
+    retry = _retry()
+    if retry is None:
+        bound = db.bind(_insert_new(db.dialect), row)
+    else:  # nor where Twilio's first attempt of this request made or moved one already
+        row.update(retry_token_=retry.token, retry_flow_=execution.flow_sid,
+                   retry_contact_=execution.contact_channel_address)
+        bound = db.bind(_insert_unanswered(db.dialect), row)
     if not db.statements(lambda run: run(bound).rows, single=True):
         raise AlreadyActive(execution.active_key)
     trigger = next(iter(execution.context.get("trigger") or ()), "")
@@ -645,14 +673,43 @@ def _insert_new(dialect: str) -> sa.Insert:
     return insert(executions).on_conflict_do_nothing().returning(executions.c.sid)
 
 
-def find_active(db: Database, flow_sid: str, contact: str, active_key: str) -> Execution | None:
-    """The flow's active execution for ``contact`` under ``active_key``, if any."""
-    query = sa.select(executions).where(
-        executions.c.flow_sid == flow_sid,
-        executions.c.contact_channel_address == contact,
-        executions.c.active_key == active_key,
+@functools.cache
+def _insert_unanswered(dialect: str) -> sa.Insert:
+    """:func:`_insert_new`, adding nothing either where an execution of the flow for the
+    contact holds the token of the request (``retry_token_``): Twilio's retry of a request
+    whose first attempt made or moved it (:func:`answering`)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    names = [column.name for column in executions.columns]
+    answered = sa.exists().where(
+        _x.answer_token == _param("retry_token_", _x.answer_token),
+        _x.flow_sid == _param("retry_flow_", _x.flow_sid),
+        _x.contact_channel_address == _param("retry_contact_", _x.contact_channel_address),
     )
-    return _one(db, query)
+    values = sa.select(*(_param(name, executions.c[name]) for name in names)).where(~answered)
+    return (insert(executions).from_select(names, values).on_conflict_do_nothing()
+            .returning(executions.c.sid))
+
+
+def find_active(db: Database, flow_sid: str, contact: str, active_key: str) -> Execution | None:
+    """The flow's active execution for ``contact`` under ``active_key``, if any; under a
+    webhook that is Twilio's retry of one that moved an execution of the flow for the contact,
+    :class:`Answered` (:func:`answering`)."""
+    table = executions
+    query = sa.select(table).where(
+        table.c.flow_sid == flow_sid, table.c.contact_channel_address == contact
+    )
+    retry = _retry()
+    if retry is None:
+        return _one(db, query.where(table.c.active_key == active_key))
+    answered = table.c.answer_token == retry.token
+    query = query.where(sa.or_(table.c.active_key == active_key, answered)).order_by(
+        sa.case((answered, 0), else_=1), table.c.date_updated.desc()
+    ).limit(1)
+    found = _one(db, query)
+    if found is None:
+        return None
+    _retried(db, found, claimed=False)
+    return found if found.active_key == active_key and found.active else None
 
 
 def find_call(db: Database, call_sid: str, flow_sid: str | None = None) -> Execution | None:
@@ -660,7 +717,10 @@ def find_call(db: Database, call_sid: str, flow_sid: str | None = None) -> Execu
     if flow_sid is not None:  # a webhook's: the prebuilt statement, on the store's cursor
         bound = db.bind(FIND_CALL, {"call_sid_": call_sid, "flow_sid_": flow_sid})
         rows = db.statements(lambda run: run(bound).rows, write=False, single=True)
-        return _execution(rows[0]) if rows else None
+        if rows:
+            return _retried(db, _execution(rows[0]), claimed=False)
+        _answered_call(db, call_sid, flow_sid)
+        return None
     query = sa.select(executions).where(
         executions.c.call_sid == call_sid, executions.c.status == ACTIVE
     )
@@ -717,7 +777,7 @@ def _claimed(db: Database, statement: sa.Update, key: dict[str, Any], claim_for:
         "now_": now,
     })
     rows = db.statements(lambda run: run(bound).rows, single=True)
-    return _execution(rows[0]) if rows else None
+    return _retried(db, _execution(rows[0]), claimed=True) if rows else None
 
 
 def claim_waiting(
@@ -745,6 +805,117 @@ class ClaimTimeout(StoreUnavailable):
     traceback)."""
 
 
+# -- Twilio's retries --------------------------------------------------------------------------
+#
+# Twilio retries a webhook it got no answer to (a timeout, a 5xx, as the URL's ``#rc=..&rp=..``
+# says) with the ``I-Twilio-Idempotency-Token`` of the first attempt. Each execution keeps the
+# token of the webhook that moved it last and the TwiML that webhook was answered, written with
+# its progress; a webhook carrying that token finds them in the row it reads anyway, and is
+# answered the same TwiML without the flow running again (no second step, no second message).
+
+
+class Answered(Exception):
+    """The webhook is Twilio's retry of one that moved the execution ``execution_sid``:
+    ``answer`` is the TwiML the first attempt was answered, to answer again."""
+
+    def __init__(self, execution_sid: str, answer: str) -> None:
+        super().__init__(execution_sid)
+        self.execution_sid = execution_sid
+        self.answer = answer
+
+
+@dataclass
+class Answering:
+    """A webhook that tells its retries apart: its token, how an answer is written as TwiML
+    (``render(output)``), and the executions it moved so far (which it may read again)."""
+
+    token: str
+    render: Callable[[Any], str]
+    moved: set[str] = field(default_factory=set)
+
+
+_answering: ContextVar[Answering | None] = ContextVar("switchboard_studio_answering",
+                                                      default=None)
+
+
+@contextlib.contextmanager
+def answering(token: str | None, render: Callable[[Any], str]) -> Iterator[None]:
+    """Within the block, the webhook carries ``token`` (its ``I-Twilio-Idempotency-Token``;
+    None or empty: Twilio sent none, and nothing changes): each execution it moves keeps the
+    token and the answer ``render(output)`` makes of the webhook's output (:func:`stamp`), and
+    reading an execution that holds the token already raises :class:`Answered`."""
+    if not token:
+        yield
+        return
+    reset = _answering.set(Answering(token, render))
+    try:
+        yield
+    finally:
+        _answering.reset(reset)
+
+
+def stamp(execution: Execution, output: Any) -> None:
+    """Before the progress of ``execution`` is written under :func:`answering`: the webhook's
+    token and the TwiML of ``output``, the answer so far, go with it. An execution ended for a
+    new one to take its place keeps what it had (the new one answers the webhook)."""
+    current = _answering.get()
+    if current is None or execution.end_reason == REPLACED:
+        return
+    try:
+        answer = current.render(output)
+    except Exception as error:  # the answer fails as it is sent: nothing to answer again
+        log.warning("execution %s: the answer is not kept for Twilio's retries (%s: %s)",
+                    execution.sid, type(error).__name__, error)
+        execution.answer_token = execution.answer = None
+        return
+    execution.answer_token, execution.answer = current.token, answer
+
+
+def _retry() -> Answering | None:
+    """The current webhook's :class:`Answering`, while it has moved no execution yet (a
+    retry is told by the first execution it reads)."""
+    current = _answering.get()
+    return current if current is not None and not current.moved else None
+
+
+def _retried(db: Database, execution: Execution, *, claimed: bool) -> Execution:
+    """``execution`` as a webhook read it; :class:`Answered` (its claim given back first) when
+    it holds the token of the webhook, which did not move it: Twilio's retry."""
+    current = _answering.get()
+    if (current is None or execution.answer_token != current.token
+            or execution.answer is None or execution.sid in current.moved):
+        return execution
+    if claimed:
+        release(db, execution)
+    raise Answered(execution.sid, execution.answer)
+
+
+def _answered_call(db: Database, call_sid: str, flow_sid: str) -> None:
+    """:class:`Answered` when the call has no active execution of the flow and its webhook is
+    Twilio's retry of the one that ended it; else nothing. A read of its own, made only for a
+    step that found no execution waiting (which is otherwise answered with the apology)."""
+    retry = _retry()
+    if retry is None:
+        return
+    query = (
+        sa.select(_x.sid, _x.answer)
+        .where(_x.answer_token == retry.token, _x.call_sid == call_sid,
+               _x.flow_sid == flow_sid, _x.answer.is_not(None))
+        .order_by(_x.date_updated.desc())
+        .limit(1)
+    )
+    row = db.run(lambda conn: conn.execute(query).first(), write=False)
+    if row is not None:
+        raise Answered(row.sid, row.answer)
+
+
+def _moved(execution: Execution) -> None:
+    """The current webhook wrote the progress of ``execution``."""
+    current = _answering.get()
+    if current is not None:
+        current.moved.add(execution.sid)
+
+
 def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     """Write the progress of a claimed ``execution`` and its new steps, and release the claim.
     An execution ended meanwhile (its call ended) stays ended. False, writing nothing, when
@@ -762,6 +933,8 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     saved = _write_progress(db, (write, release), rows)
     execution.claim = None
     execution.date_updated = now
+    if saved:
+        _moved(execution)
     if saved:
         _count_written(execution)
     return saved
@@ -794,6 +967,7 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     saved = _write_progress(db, (write,), rows)
     if saved:
         execution.date_updated = now
+        _moved(execution)
         _count_written(execution)
     return saved
 

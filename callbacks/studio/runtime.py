@@ -688,6 +688,7 @@ class Runtime:
         if deadlines.abandoned():
             runner.release_logs()
             return output
+        store.stamp(execution, output)
         if not store.save_unclaimed(db, execution, runner.steps, seen):
             return None  # run again under a claim, which logs what this run held back
         runner.release_logs()
@@ -891,6 +892,7 @@ class Runtime:
                 log.error("execution %s ends: %s", execution.sid, stop.reason)
                 execution.status = ENDED
                 output.apologise = output.channel == VOICE and output.webhook
+                store.stamp(execution, output)
                 store.save(db, execution, [])
                 return None
             work(runner)
@@ -901,6 +903,7 @@ class Runtime:
         if deadlines.abandoned():
             store.release(db, execution)
             return runner
+        store.stamp(execution, output)
         if not store.save(db, execution, runner.steps):
             log.error("execution %s: its progress was not written (another request took it "
                       "over after %.0f s)", execution.sid, _claim(settings))
