@@ -369,8 +369,14 @@ def _call_or_message(call_view: Callable[..., Response],
     return view
 
 
+#: The fields only a message's webhook carries.
+_MESSAGE_SIDS = ("MessageSid", "SmsSid", "SmsMessageSid")
+
+
 def _is_message(fields: Mapping[str, str]) -> bool:
-    return bool(fields.get("MessageSid") or fields.get("SmsSid") or fields.get("SmsMessageSid"))
+    # ``in`` first: a werkzeug MultiDict's ``get`` of a missing name raises and catches a
+    # KeyError of its own, some microseconds each, on every call's request
+    return any(name in fields and fields[name] for name in _MESSAGE_SIDS)
 
 
 def _once(twilio_request: CallRequest | MessageRequest, settings: Any,
