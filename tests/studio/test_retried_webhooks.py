@@ -9,23 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-import requests
 from flask import Flask
 
-from switchboard.callbacks.security import signed_headers
 from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from tests.conftest import serving
-from tests.server.conftest import TOKEN, call_params, clean_app, message_params
+from tests.retries import PUBLIC_URL, Hosts, new_caller, new_token
+from tests.server.conftest import call_params, clean_app, message_params
 
-TOKEN_HEADER = "I-Twilio-Idempotency-Token"
 TEAM = "+15550007777"
-#: Both hosts are reached at one public URL (a load balancer before them): their TwiML is alike.
-PUBLIC_URL = "https://switchboard.example.com"
 
 
 def widget(name: str, kind: str, properties: dict[str, Any],
@@ -153,22 +148,6 @@ def _host(database_url: str) -> Flask:
     return app
 
 
-class Hosts:
-    """Two hosts of one deployment, on one database, reached over HTTP."""
-
-    def __init__(self, first: str, second: str, store: Any) -> None:
-        self.bases = (first, second)
-        self.store = store
-
-    def post(self, host: int, path: str, params: dict[str, str], token: str | None
-             ) -> requests.Response:
-        headers = dict(signed_headers(TOKEN, PUBLIC_URL + path, params))
-        if token is not None:
-            headers[TOKEN_HEADER] = token
-        return requests.post(self.bases[host] + path, data=urlencode(params), timeout=10, headers={
-            **headers, "Content-Type": "application/x-www-form-urlencoded"})
-
-
 @pytest.fixture(scope="module")
 def hosts(module_database_url: str) -> Iterator[Hosts]:
     first, second = _host(module_database_url), _host(module_database_url)
@@ -182,11 +161,7 @@ def hosts(module_database_url: str) -> Iterator[Hosts]:
 
 @pytest.fixture
 def caller() -> str:
-    return "+1555" + str(uuid.uuid4().int)[:7]
-
-
-def token() -> str:
-    return str(uuid.uuid4())
+    return new_caller()
 
 
 def _execution(hosts: Hosts, flow: str, contact: str) -> executions.Execution:
@@ -208,9 +183,9 @@ def test_a_retried_gather_step_gets_the_first_answer_and_takes_no_second_step(
     hosts: Hosts, caller: str
 ) -> None:
     call = call_params(From=caller)
-    hosts.post(0, "/flows/menu", call, token())
+    hosts.post(0, "/flows/menu", call, new_token())
     step = {**call, "Digits": "5"}
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/menu/step/menu/gather", step, retried)
     again = hosts.post(1, "/flows/menu/step/menu/gather", step, retried)
     assert first.status_code == again.status_code == 200
@@ -220,7 +195,7 @@ def test_a_retried_gather_step_gets_the_first_answer_and_takes_no_second_step(
     assert execution.context["flow"]["variables"]["presses"] == 1
     assert _steps(hosts, execution).count("menu->count") == 1
     # a new press (a new token) moves it on as before
-    after = hosts.post(1, "/flows/menu/step/menu/gather", step, token())
+    after = hosts.post(1, "/flows/menu/step/menu/gather", step, new_token())
     assert b"Press number 2." in after.content
 
 
@@ -228,9 +203,9 @@ def test_a_retried_step_that_ended_the_execution_gets_the_same_goodbye(
     hosts: Hosts, caller: str
 ) -> None:
     call = call_params(From=caller)
-    hosts.post(0, "/flows/last", call, token())
+    hosts.post(0, "/flows/last", call, new_token())
     step = {**call, "Digits": "7"}
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/last/step/ask/gather", step, retried)
     again = hosts.post(1, "/flows/last/step/ask/gather", step, retried)
     assert b"You pressed 7. Goodbye." in first.content
@@ -244,7 +219,7 @@ def test_a_retried_first_request_of_a_call_keeps_its_execution(
     hosts: Hosts, caller: str
 ) -> None:
     call = call_params(From=caller)
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/menu", call, retried)
     again = hosts.post(1, "/flows/menu", call, retried)
     assert b"Press a key." in first.content
@@ -266,9 +241,9 @@ def test_a_step_without_a_token_runs_as_before(hosts: Hosts, caller: str) -> Non
 
 
 def test_a_retried_reply_to_send_and_wait_resumes_it_once(hosts: Hosts, caller: str) -> None:
-    hosts.post(0, "/flows/survey", message_params("hi", From=caller), token())
+    hosts.post(0, "/flows/survey", message_params("hi", From=caller), new_token())
     reply = message_params("Ada", From=caller)
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/survey", reply, retried)
     again = hosts.post(1, "/flows/survey", reply, retried)
     assert b"Thank you, Ada." in first.content
@@ -283,7 +258,7 @@ def test_a_retried_first_message_that_ended_its_execution_sends_nothing_twice(
     hosts: Hosts, caller: str
 ) -> None:
     message = message_params("hello", From=caller)
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/notify", message, retried)
     again = hosts.post(1, "/flows/notify", message, retried)
     assert b"We told the team." in first.content
@@ -294,7 +269,7 @@ def test_a_retried_first_message_that_ended_its_execution_sends_nothing_twice(
 
 def test_a_retried_question_is_asked_once(hosts: Hosts, caller: str) -> None:
     message = message_params("hi", From=caller)
-    retried = token()
+    retried = new_token()
     first = hosts.post(0, "/flows/survey", message, retried)
     again = hosts.post(1, "/flows/survey", message, retried)
     assert b"What is your name?" in first.content
