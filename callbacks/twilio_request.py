@@ -125,6 +125,15 @@ class TwilioRequest:
         apart only together with what the request is about (its call, message or sender)."""
         return self.headers.get("I-Twilio-Idempotency-Token") or None
 
+    @property
+    def retry_key(self) -> str | None:
+        """What tells Twilio's retry of this request from every other request: the
+        :attr:`idempotency_token` with the SID of the request's call or message, which the
+        signature covers (the header is not: a token alone could be replayed on another
+        call); None when either is missing."""
+        token, sid = self.idempotency_token, getattr(self, "sid", None)
+        return f"{token}:{sid}" if token and sid else None
+
     def __repr__(self) -> str:
         sid = getattr(self, "sid", None) or ""
         return f"<{type(self).__name__} {sid}>"

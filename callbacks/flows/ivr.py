@@ -106,7 +106,7 @@ def menu(call: CallRequest) -> VoiceResponse:
     if choice == "3":
         return _connect(call)
     attempts = int(call.session.get("attempts", 0))
-    token = call.idempotency_token
+    token = call.retry_key
     if not token or call.session.get("counted") != token:  # not Twilio's retry of the last
         attempts += 1
         call.session["attempts"] = attempts

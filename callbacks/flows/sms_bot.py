@@ -105,10 +105,11 @@ def reply(message: MessageRequest) -> MessagingResponse | None:
         return None
     if word in OPT_OUT:
         everywhere = word == "STOPALL"  # every number of ours, not only this one
-        token = message.idempotency_token
-        found = store.find_opt_out(sender, sender=number)
-        # Twilio's retry of the message that opted out is answered as its first attempt was
-        already = found is not None and not (token and found.token == token)
+        token = message.retry_key
+        # opted out already by another message: Twilio's retry of the message that opted
+        # out finds its own opt-out, and is answered as its first attempt was
+        already = any(not token or found.token != token
+                      for found in store.opt_outs_of(sender, sender=number))
         if not already or everywhere:
             store.opt_out(sender, sender=None if everywhere else number, token=token)
         if already or exact in OPT_OUT:

@@ -99,7 +99,7 @@ class Statements:
     opt_out: sa.Insert
     opted_out_anywhere: sa.Select  # :number
     opted_out_of: sa.Select  # :number, :sender
-    opt_out_of: sa.Select  # :number, :sender -> (sender, token), the latest first
+    opt_outs_of: sa.Select  # :number, :sender -> (sender, token) of each
     purge: dict[str, sa.Delete]  # session table name -> bounded delete of the idle, :cutoff
     probe: sa.Insert  # rewrite the write probe's row: :id, :checked_at
 
@@ -142,10 +142,10 @@ class Statements:
             opted_out_of=opted_out.where(
                 opt_outs.c.sender.in_([sa.bindparam("sender"), schema.ALL_SENDERS])
             ),
-            opt_out_of=sa.select(opt_outs.c.sender, opt_outs.c.token).where(
+            opt_outs_of=sa.select(opt_outs.c.sender, opt_outs.c.token).where(
                 opt_outs.c.number == sa.bindparam("number"),
                 opt_outs.c.sender.in_([sa.bindparam("sender"), schema.ALL_SENDERS]),
-            ).order_by(opt_outs.c.created_at.desc()).limit(1),
+            ),
             purge={table.name: idle_purge(table, PURGE_LIMIT) for table in (voice, sms)},
             probe=probe_write(insert),
         )

@@ -1067,8 +1067,8 @@ class Store:
     def opt_out(self, number: str, sender: str | None = None, *, token: str | None = None
                 ) -> None:
         """Record that ``number`` wants no more messages from ``sender`` (None: from anyone);
-        ``token``: the ``I-Twilio-Idempotency-Token`` of the message that said so
-        (:meth:`find_opt_out`). An opt-out recorded already stays as it was."""
+        ``token``: the retry key of the message that said so (:meth:`opt_outs_of`). An
+        opt-out recorded already stays as it was."""
         row = {"number": _number(number), "sender": _sender(sender), "created_at": self._now(),
                "token": token}
         bound = self._bind(self._sql.opt_out, row)
@@ -1086,14 +1086,15 @@ class Store:
             stmt = stmt.where(table.c.sender.in_([_sender(sender), ALL_SENDERS]))
         self._run(lambda conn: conn.execute(stmt))
 
-    def find_opt_out(self, number: str, sender: str | None) -> OptOut | None:
-        """The latest opt-out of ``number`` from ``sender`` or from all senders, or None: what
-        :meth:`is_opted_out` looks up, in the same one read, with the token of the message
-        that opted out (Twilio's retry of that message carries it again)."""
+    def opt_outs_of(self, number: str, sender: str) -> list[OptOut]:
+        """The opt-outs of ``number`` from ``sender`` and from all senders (none, one or
+        both): what :meth:`is_opted_out` looks up, in the same one read, with the
+        :attr:`~switchboard.callbacks.twilio_request.TwilioRequest.retry_key` of the message
+        that made each (Twilio's retry of that message carries it again)."""
         params = {"number": _number(number), "sender": _sender(sender)}
-        bound = self._bind(self._sql.opt_out_of, params)
-        row = self._run_sql(lambda cursor: cursor.execute(*bound).fetchone(), write=False)
-        return OptOut(*row) if row is not None else None
+        bound = self._bind(self._sql.opt_outs_of, params)
+        rows = self._run_sql(lambda cursor: cursor.execute(*bound).fetchall(), write=False)
+        return [OptOut(*row) for row in rows]
 
     def is_opted_out(self, number: str, sender: str | None = None) -> bool:
         """True if ``number`` opted out of ``sender`` or of all senders.
@@ -1115,11 +1116,11 @@ _NO_LOCK = contextlib.nullcontext()
 
 
 class OptOut(NamedTuple):
-    """An opt-out as :meth:`Store.find_opt_out` finds it."""
+    """An opt-out as :meth:`Store.opt_outs_of` finds it."""
 
     #: The number opted out of, or :data:`~.schema.ALL_SENDERS` for all of them (STOPALL).
     sender: str
-    #: The ``I-Twilio-Idempotency-Token`` of the message that opted out, if it had one.
+    #: The retry key of the message that opted out (its idempotency token and SID), if any.
     token: str | None
 
 

@@ -77,3 +77,27 @@ def test_a_retried_help_gets_the_same_help(hosts: Hosts, caller: str) -> None:
     again = hosts.post(1, "/sms", help_, retried)
     assert b"Reply STOP to unsubscribe." in first.content
     assert again.content == first.content
+
+
+def test_a_retried_opt_out_of_all_numbers_after_one_of_this_number_stays_unconfirmed(
+    hosts: Hosts, caller: str
+) -> None:
+    """Opted out of this number already, the sender's ``Stopall!`` is not confirmed (they
+    were unsubscribed), and neither is its retry, which finds the opt-out it made too."""
+    hosts.post(0, "/sms", message_params("Stop!", From=caller), new_token())
+    stop = message_params("Stopall!", From=caller)
+    retried = new_token()
+    first = hosts.post(0, "/sms", stop, retried)
+    again = hosts.post(1, "/sms", stop, retried)
+    assert b"<Message" not in first.content
+    assert again.content == first.content
+
+
+def test_a_token_on_another_message_is_not_a_retry(hosts: Hosts, caller: str) -> None:
+    """The header is not signed: the same token on another message (another SID) is that
+    message's own, not a retry of the first."""
+    shared = new_token()
+    first = hosts.post(0, "/sms", message_params("Stop!", From=caller), shared)
+    other = hosts.post(1, "/sms", message_params("Stop!", From=caller), shared)
+    assert b"you are unsubscribed" in first.content
+    assert b"<Message" not in other.content  # unsubscribed already: nothing to confirm
