@@ -303,10 +303,10 @@ def studio_blueprint(
             log.error("call %s to /flows/%s: there is no flow %r", call.call_sid or "-",
                       args["name"], args["name"])
             return voice_apology(settings.voice, settings.language)
-        output = outbound.answer_call(runtime, flow, call.params, args["execution"],
-                                      args["widget"], store_or_engine=store, settings=settings,
-                                      links=RequestLinks(args["name"]))
-        return _voice(output, settings)
+        output = _once(call, settings, lambda: outbound.answer_call(
+            runtime, flow, call.params, args["execution"], args["widget"],
+            store_or_engine=store, settings=settings, links=RequestLinks(args["name"])))
+        return output if isinstance(output, bytes) else _voice(output, settings)
 
     def outgoing_call_status(status: StatusCallback) -> None:
         args = request.view_args
@@ -382,11 +382,12 @@ def _is_message(fields: Mapping[str, str]) -> bool:
 def _once(twilio_request: CallRequest | MessageRequest, settings: Any,
           run: Callable[[], Output]) -> Output | bytes:
     """``run()``, the flow moved for the webhook; or, when the webhook is Twilio's retry of one
-    that moved an execution already (the same ``I-Twilio-Idempotency-Token``), the TwiML that
-    first attempt was answered, and nothing runs (:func:`~.executions.answering`)."""
+    that moved an execution already (the same ``I-Twilio-Idempotency-Token`` for the same call
+    or message: :attr:`~.TwilioRequest.retry_key`), the TwiML that first attempt was answered,
+    and nothing runs (:func:`~.executions.answering`)."""
     render = functools.partial(_answer, settings=settings)
     try:
-        with executions.answering(twilio_request.idempotency_token, render):
+        with executions.answering(twilio_request.retry_key, render):
             return run()
     except executions.Answered as answered:
         log.info("%s %s: Twilio's retry of a request that moved execution %s; answered as "

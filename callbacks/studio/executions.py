@@ -730,7 +730,10 @@ def find_call(db: Database, call_sid: str, flow_sid: str | None = None) -> Execu
 
 
 def get(db: Database, sid: str) -> Execution | None:
-    return _one(db, sa.select(executions).where(executions.c.sid == sid))
+    """The execution ``sid``, if any; under a webhook that is Twilio's retry of the one that
+    moved it last, :class:`Answered` (:func:`answering`)."""
+    found = _one(db, sa.select(executions).where(executions.c.sid == sid))
+    return _retried(db, found, claimed=False) if found is not None else None
 
 
 def _one(db: Database, query: sa.Select[Any]) -> Execution | None:

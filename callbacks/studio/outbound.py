@@ -236,7 +236,12 @@ def answer_call(runtime: Runtime, flow: Flow, params: Mapping[str, str], executi
     """The call Make Outgoing Call placed was answered: its widget takes ``answered`` and the
     execution goes on in the call (its TwiML is the answer). A request that comes before the
     execution's start was written waits for it. A call answered after its execution ended
-    (``Status=ended`` through the API, say) hangs up: the flow has nothing more to say."""
+    (``Status=ended`` through the API, say) hangs up: the flow has nothing more to say.
+
+    Under :func:`~switchboard.callbacks.studio.executions.answering` (the route's), Twilio's
+    retry of the request that moved the execution, waiting or ended since, raises
+    :class:`~switchboard.callbacks.studio.executions.Answered` from the reads made anyway:
+    the route answers the first attempt's TwiML and nothing runs again."""
     output = Output(VOICE)
     values = fields(params)
     db = runtime.database(store_or_engine)

@@ -323,3 +323,21 @@ def test_an_executions_table_without_the_answer_columns_gains_them(database_url:
         assert found.answer is None
     finally:
         store.close()
+
+
+def test_a_token_on_another_call_from_the_same_number_is_not_a_retry(
+    hosts: Hosts, caller: str
+) -> None:
+    """The header is not signed: the same token on another call (another CallSid, the same
+    caller, as withheld numbers share one) starts that call's own execution rather than
+    get the first call's answer."""
+    shared = new_token()
+    first_call, second_call = call_params(From=caller), call_params(From=caller)
+    hosts.post(0, "/flows/menu", first_call, shared)
+    hosts.post(1, "/flows/menu", second_call, shared)
+    runs = [e for e in executions.list_executions(hosts.store)
+            if e.flow_name == "menu" and e.contact_channel_address == caller]
+    assert {e.call_sid for e in runs} == {first_call["CallSid"], second_call["CallSid"]}
+    step = hosts.post(1, "/flows/menu/step/menu/gather", {**second_call, "Digits": "5"},
+                      new_token())
+    assert b"Press number 1." in step.content  # the second call's own execution moved
