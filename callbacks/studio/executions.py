@@ -921,8 +921,10 @@ def _moved(execution: Execution) -> None:
 
 def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     """Write the progress of a claimed ``execution`` and its new steps, and release the claim.
-    An execution ended meanwhile (its call ended) stays ended. False, writing nothing, when
-    the claim was lost (it expired and another request took it).
+    An execution ended meanwhile (its call ended) stays ended, and only its claim is released:
+    what the run did (its end, its widgets' failures, the subflows it entered) is not counted,
+    the request that ended it counted the end. False, writing nothing, when the claim was lost
+    (it expired and another request took it).
 
     Under a webhook (:func:`_after_answer`) the steps are written just after the answer, by
     the store's write-behind (the execution's row, which the next request reads, now); else
@@ -933,14 +935,14 @@ def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     state.update(date_updated_=now, sid_=execution.sid, claim_=execution.claim)
     write = db.bind(SAVE_STATE, state)
     release = db.bind(RELEASE, {"sid_": execution.sid, "claim_": execution.claim})
-    saved = _write_progress(db, (write, release), rows)
+    written = _write_progress(db, (write, release), rows)
     execution.claim = None
     execution.date_updated = now
-    if saved:
+    if written is not None:
         _moved(execution)
-    if saved:
+    if written is write:
         _count_written(execution)
-    return saved
+    return written is not None
 
 
 def unclaimed(execution: Execution, now: datetime) -> bool:
@@ -967,7 +969,7 @@ def save_unclaimed(db: Database, execution: Execution, new_steps: Sequence[Step]
     params.update(date_updated_=now, sid_=execution.sid, seen_steps_=seen[0],
                   seen_updated_=seen[1], now_=now)
     write = db.bind(save_seen(frozenset(columns)), params)
-    saved = _write_progress(db, (write,), rows)
+    saved = _write_progress(db, (write,), rows) is not None
     if saved:
         execution.date_updated = now
         _moved(execution)
@@ -988,23 +990,24 @@ def _count_written(execution: Execution) -> None:
 
 
 def _write_progress(db: Database, writes: Sequence[Bound], rows: list[dict[str, Any]]
-                    ) -> bool:
-    """Run ``writes`` in turn until one changes the execution's row (none did: False, and
-    nothing is written), then the steps' ``rows``: handed to the write-behind under a webhook
-    (:func:`_after_answer`), each write a statement of its own; else all in one transaction."""
+                    ) -> Bound | None:
+    """Run ``writes`` in turn until one changes the execution's row, then the steps' ``rows``:
+    handed to the write-behind under a webhook (:func:`_after_answer`), each write a statement
+    of its own; else all in one transaction. The write that changed the row (None: none did,
+    and nothing is written)."""
     if not rows or _after_answer(db):
-        saved = any(db.statements(lambda run, bound=bound: run(bound).rowcount > 0, single=True)
-                    for bound in writes)
-        if saved and rows:
+        written = next((bound for bound in writes if db.statements(
+            lambda run, bound=bound: run(bound).rowcount > 0, single=True)), None)
+        if written is not None and rows:
             db.defer(steps, rows)
-        return saved
+        return written
     insert = db.bind(INSERT_STEPS, rows)
 
-    def work(run: Callable[[Bound], Result]) -> bool:
-        if not any(run(bound).rowcount for bound in writes):
-            return False
-        run(insert)
-        return True
+    def work(run: Callable[[Bound], Result]) -> Bound | None:
+        written = next((bound for bound in writes if run(bound).rowcount), None)
+        if written is not None:
+            run(insert)
+        return written
 
     return db.statements(work)
 

@@ -651,3 +651,32 @@ def test_counting_that_fails_never_stops_a_flow(twilio, store, monkeypatch, capl
     lost = [r for r in caplog.records if r.getMessage().startswith("metrics not counted")]
     assert len(lost) == 1
     assert "PROMETHEUS_MULTIPROC_DIR" in lost[0].getMessage()
+
+
+# -- a run whose execution ended while it held its claim ----------------------------------------
+
+
+@pytest.mark.parametrize("flow", ["metrics_say", "metrics_parent_of_failing"])
+def test_a_run_whose_call_ended_while_it_held_the_claim_counts_the_end_once(
+        twilio, store, counts, monkeypatch, flow):
+    """The call's status callback ends the execution while a run holds its claim; the run
+    ends it too, and its write only releases the claim: the end is the callback's
+    (``call_ended``), and the run counts nothing of its own, neither an end nor a widget's
+    failure nor a subflow it entered."""
+    real = executions.save
+    ended_meanwhile: list[int] = []
+
+    def after_the_call_ended(db: Database, execution: Execution, new_steps: Any) -> bool:
+        ended_meanwhile.append(executions.end_call_executions(store, execution.call_sid,
+                                                              "completed"))
+        return real(db, execution, new_steps)
+
+    monkeypatch.setattr(executions, "save", after_the_call_ended)
+    call = Call(twilio, flow)
+    call.start()
+    assert ended_meanwhile == [1]
+    assert execution_of(store, call).status == "ended"
+    assert counts.moved(ENDED, flow=flow, reason="call_ended") == 1
+    assert counts.moved_in_all(ENDED) == 1
+    assert counts.moved_in_all(STARTED, trigger="incomingParent") == 0
+    assert counts.moved_in_all(WIDGET_ERRORS) == 0
