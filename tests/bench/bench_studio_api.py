@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from switchboard.callbacks.studio.api import register_studio_api
 from switchboard.emulator.stack import SwitchboardStack
+from tests.studio import widget
 
 STARTS = int(os.environ.get("BENCH_STARTS", 300))
 REPLIES = int(os.environ.get("BENCH_REPLIES", 150))
@@ -48,29 +49,22 @@ NUMBER = "+15551230000"
 INSTANT = "+15551230001"
 
 
-def _state(name: str, kind: str, properties: dict[str, Any], **events: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": properties,
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in events.items()]}
-
-
 QUESTION = {
     "description": "benchmark", "initial_state": "Trigger", "states": [
-        _state("Trigger", "trigger", {}, incomingMessage=None, incomingCall=None,
+        widget("Trigger", "trigger", {}, incomingMessage=None, incomingCall=None,
                incomingRequest="ask"),
-        _state("ask", "send-and-wait-for-reply", {
+        widget("ask", "send-and-wait-for-reply", {
             "from": "{{flow.channel.address}}", "body": "Coming on {{flow.data.day}}?",
             "timeout": "3600"}, incomingMessage="thanks", timeout=None, deliveryFailure=None),
-        _state("thanks", "send-message", {
+        widget("thanks", "send-message", {
             "from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
             "body": "Thanks: {{widgets.ask.inbound.Body}}"}, sent=None, failed=None),
     ]}
 INSTANT_REPLY = {
     "description": "baseline", "initial_state": "Trigger", "states": [
-        _state("Trigger", "trigger", {}, incomingMessage="thanks", incomingCall=None,
+        widget("Trigger", "trigger", {}, incomingMessage="thanks", incomingCall=None,
                incomingRequest=None),
-        _state("thanks", "send-message", {
+        widget("thanks", "send-message", {
             "from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
             "body": "Thanks: {{trigger.message.Body}}"}, sent=None, failed=None),
     ]}

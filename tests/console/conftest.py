@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -79,6 +80,16 @@ def logged_in(app: Flask) -> FlaskClient:
     return client
 
 
+def logged_in_session(stack: SwitchboardStack) -> requests.Session:
+    """A session logged in to the console of ``stack``'s server, over HTTP."""
+    session = requests.Session()
+    page = session.get(stack.url + "/console/login", timeout=10)
+    response = session.post(stack.url + "/console/login", timeout=10, allow_redirects=False,
+                            data={"csrf_token": csrf_of(page.text), "password": PASSWORD})
+    assert response.status_code == 303
+    return session
+
+
 def _closed_after(app: Flask) -> Iterator[Flask]:
     yield app
     app.extensions["switchboard"].store.close()
@@ -101,11 +112,6 @@ def app(sqlite_url: str, console_config: dict[str, Any]) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """A client logged in to the console."""
     return logged_in(app)
-
-
-@pytest.fixture
-def store(app: Flask) -> Any:
-    return app.extensions["switchboard"].store
 
 
 @pytest.fixture

@@ -6,22 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from switchboard.emulator import media
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
 from tests.api_transport.conftest import StubServer
-from tests.console.conftest import CALLER, NUMBER, PASSWORD, csrf_of
-
-
-def logged_in(stack: SwitchboardStack) -> requests.Session:
-    session = requests.Session()
-    page = session.get(stack.url + "/console/login", timeout=10)
-    response = session.post(stack.url + "/console/login", timeout=10, allow_redirects=False,
-                            data={"csrf_token": csrf_of(page.text), "password": PASSWORD})
-    assert response.status_code == 303
-    return session
+from tests.console.conftest import CALLER, NUMBER, logged_in_session
 
 
 def voicemail(stack: SwitchboardStack, seconds: int = 9) -> dict[str, Any]:
@@ -38,7 +27,7 @@ def test_the_audio_is_the_emulator_s_recording_streamed_through_the_server(
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     with session.get(f"{stack.url}/console/recordings/{recording['sid']}/audio", timeout=10,
                      stream=True) as response:
         assert response.status_code == 200
@@ -63,7 +52,7 @@ def test_a_recording_twilio_no_longer_has_is_a_404_and_one_never_stored_too(
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack, 3)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     stack.emulator.state.delete("recordings", recording["sid"])
     gone = session.get(f"{stack.url}/console/recordings/{recording['sid']}/audio", timeout=10)
     assert gone.status_code == 404
@@ -76,7 +65,7 @@ def test_twilio_out_of_reach_is_a_502_and_no_credentials_a_503(
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack, 3)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     url = f"{stack.url}/console/recordings/{recording['sid']}/audio"
     switchboard = stack.app.extensions["switchboard"]  # type: ignore[union-attr]
     settings = switchboard.settings
@@ -99,7 +88,7 @@ def test_one_range_is_passed_on_and_twilio_s_206_relayed_with_exactly_those_byte
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     full = b"".join(media.mp3_stream(9))
     size = len(full)
     for header, part in [
@@ -130,7 +119,7 @@ def test_a_range_past_the_end_is_relayed_as_a_416_with_the_size(
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack, 3)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     size = media.mp3_size(3)
     response = session.get(audio_url(stack, recording), headers={"Range": f"bytes={size}-"},
                            timeout=10)
@@ -144,7 +133,7 @@ def test_a_range_past_the_end_is_relayed_as_a_416_with_the_size(
 
 def test_any_other_range_gets_the_whole_audio_with_a_200(stack: SwitchboardStack) -> None:
     recording = voicemail(stack, 3)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     full = b"".join(media.mp3_stream(3))
     for headers in [
         {"Range": "bytes=5-2"},                         # does not parse
@@ -166,7 +155,7 @@ def test_twilio_s_416_without_a_size_and_a_206_without_its_range(
     stack: SwitchboardStack,
 ) -> None:
     recording = voicemail(stack, 3)
-    session = logged_in(stack)
+    session = logged_in_session(stack)
     twilio = StubServer().start()
     switchboard = stack.app.extensions["switchboard"]  # type: ignore[union-attr]
     settings = switchboard.settings

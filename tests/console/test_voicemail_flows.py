@@ -21,37 +21,30 @@ from switchboard.callbacks.console import queries
 from switchboard.config.secret import MASK
 from tests.console.conftest import ACCOUNT_SID, CALLER, NUMBER, TOKEN, logged_in, sid
 from tests.server.conftest import Twilio
+from tests.studio import widget
 
 #: A flow whose name holds the auth token, which the console masks.
 SECRET_FLOW = f"desk-{TOKEN}"
-
-
-def _widget(name: str, kind: str, properties: dict[str, Any],
-            **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
 
 
 def _flow(first: dict[str, Any]) -> dict[str, Any]:
     """A call's flow: the trigger, then ``first``."""
     return {
         "description": "A console test flow",
-        "states": [_widget("Trigger", "trigger", {}, incomingMessage=None,
-                           incomingCall=first["name"], incomingRequest=None), first],
+        "states": [widget("Trigger", "trigger", {}, incomingMessage=None,
+                          incomingCall=first["name"], incomingRequest=None), first],
         "initial_state": "Trigger",
         "flags": {"allow_concurrent_calls": True},
     }
 
 
-RECORD = _widget("vm", "record-voicemail", {"finish_on_key": "#", "max_length": 120},
-                 recordingComplete=None, noAudio=None, hangup=None)
+RECORD = widget("vm", "record-voicemail", {"finish_on_key": "#", "max_length": 120},
+                recordingComplete=None, noAudio=None, hangup=None)
 FLOWS = {
     "voicemail": _flow(RECORD),
     SECRET_FLOW: _flow(RECORD),
-    "greeting": _flow(_widget("hello", "say-play", {"say": "Hello.", "loop": 1},
-                              audioComplete=None)),
+    "greeting": _flow(widget("hello", "say-play", {"say": "Hello.", "loop": 1},
+                             audioComplete=None)),
 }
 
 

@@ -19,8 +19,9 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
-from tests.console.conftest import CALLER, NUMBER, PASSWORD, add_voicemail, csrf_of
+from tests.console.conftest import CALLER, NUMBER, PASSWORD, add_voicemail, logged_in_session
 from tests.console.test_voicemail_flows import recording_item, voicemail_card
+from tests.studio import widget
 
 RECORDER = "front desk"
 """The flow that records the voicemail (a name with a space: its URL is quoted)."""
@@ -28,19 +29,11 @@ AFTER = "goodbye"
 """The flow it hands the call to afterwards."""
 
 
-def _widget(name: str, kind: str, properties: dict[str, Any],
-            **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
-
-
 def _flow(*states: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": "A console test flow",
-        "states": [_widget("Trigger", "trigger", {}, incomingMessage=None,
-                           incomingCall=states[0]["name"], incomingRequest=None), *states],
+        "states": [widget("Trigger", "trigger", {}, incomingMessage=None,
+                          incomingCall=states[0]["name"], incomingRequest=None), *states],
         "initial_state": "Trigger",
         "flags": {"allow_concurrent_calls": True},
     }
@@ -48,15 +41,15 @@ def _flow(*states: dict[str, Any]) -> dict[str, Any]:
 
 FLOWS = {
     RECORDER: Flow(RECORDER, _flow(
-        _widget("vm", "record-voicemail", {"finish_on_key": "#", "max_length": 120},
-                recordingComplete="onwards", noAudio=None, hangup=None),
-        _widget("onwards", "add-twiml-redirect",
-                {"url": f"/flows/{AFTER}", "method": "POST", "timeout": "0"},
-                **{"return": None, "timeout": None, "fail": None}),
+        widget("vm", "record-voicemail", {"finish_on_key": "#", "max_length": 120},
+               recordingComplete="onwards", noAudio=None, hangup=None),
+        widget("onwards", "add-twiml-redirect",
+               {"url": f"/flows/{AFTER}", "method": "POST", "timeout": "0"},
+               **{"return": None, "timeout": None, "fail": None}),
     ), f"{RECORDER}.json"),
     AFTER: Flow(AFTER, _flow(
-        _widget("bye", "say-play", {"say": "Thank you. Goodbye.", "loop": 1},
-                audioComplete=None),
+        widget("bye", "say-play", {"say": "Thank you. Goodbye.", "loop": 1},
+               audioComplete=None),
     ), f"{AFTER}.json"),
 }
 
@@ -75,15 +68,6 @@ def stack(database_url: str) -> Iterator[SwitchboardStack]:
         state.buy_number(state.main_account_sid, NUMBER,
                          voice_url=f"{stack.url}/flows/{RECORDER.replace(' ', '%20')}")
         yield stack
-
-
-def _console(stack: SwitchboardStack) -> requests.Session:
-    session = requests.Session()
-    page = session.get(stack.url + "/console/login", timeout=10)
-    answer = session.post(stack.url + "/console/login", timeout=10, allow_redirects=False,
-                          data={"csrf_token": csrf_of(page.text), "password": PASSWORD})
-    assert answer.status_code == 303
-    return session
 
 
 def _executions(stack: SwitchboardStack, call_sid: str) -> dict[str, str]:
@@ -112,7 +96,7 @@ def test_a_voicemail_names_the_flow_that_recorded_it_not_the_calls_newest(
     recording_sid = record.detail["recording"]["sid"]
     call_sid = record.detail["recording"]["call_sid"]
     assert stack.store.get_recording(recording_sid) is not None
-    session = _console(stack)
+    session = logged_in_session(stack)
     executions = _executions(stack, call_sid)
     assert list(executions) == [RECORDER, AFTER]  # AFTER's is the call's newest
 

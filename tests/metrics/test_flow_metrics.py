@@ -44,6 +44,7 @@ from tests.server.conftest import (
     twiml,
     verbs,
 )
+from tests.studio import widget
 
 from .scraping import TOKEN as METRICS_TOKEN
 from .scraping import bearer, parse, total, value
@@ -59,13 +60,6 @@ def trigger(first: str | None) -> dict[str, Any]:
     return {"name": "Trigger", "type": "trigger", "properties": {"offset": {"x": 0, "y": 0}},
             "transitions": [{"event": event, **({"next": first} if first else {})}
                             for event in events]}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any], **events: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": {**properties, "offset": {"x": 0, "y": 0}},
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in events.items()]}
 
 
 def definition(*states: dict[str, Any]) -> dict[str, Any]:

@@ -40,32 +40,24 @@ from tests.server.conftest import (
     spoken,
     twiml,
 )
-
-
-def _state(name: str, kind: str, properties: dict[str, Any], **transitions: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 0}}}
-
+from tests.studio import widget
 
 #: A call's menu and a text conversation, each waiting for Twilio to come back.
 DESK = {
     "description": "Front desk",
     "initial_state": "Trigger",
     "states": [
-        _state("Trigger", "trigger", {}, incomingMessage="ask", incomingCall="menu",
+        widget("Trigger", "trigger", {}, incomingMessage="ask", incomingCall="menu",
                incomingRequest=None),
-        _state("menu", "gather-input-on-call",
+        widget("menu", "gather-input-on-call",
                {"say": "Press a key.", "number_of_digits": 1, "timeout": 5},
                keypress="pressed", speech="pressed", timeout=None),
-        _state("pressed", "say-play", {"say": "You pressed {{widgets.menu.Digits}}.", "loop": 1},
+        widget("pressed", "say-play", {"say": "You pressed {{widgets.menu.Digits}}.", "loop": 1},
                audioComplete=None),
-        _state("ask", "send-and-wait-for-reply",
+        widget("ask", "send-and-wait-for-reply",
                {"from": "{{flow.channel.address}}", "body": "Your name?", "timeout": "3600"},
                incomingMessage="greet", timeout=None, deliveryFailure=None),
-        _state("greet", "send-message",
+        widget("greet", "send-message",
                {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}",
                 "body": "Hello {{widgets.ask.inbound.Body}}."},
                sent=None, failed=None),
@@ -90,11 +82,6 @@ def app(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     application = clean_app(module_database_url, SWITCHBOARD_FLOWS_DIR=str(folder))
     yield application
     application.extensions["switchboard"].store.close()
-
-
-@pytest.fixture
-def twilio(app: Flask) -> Twilio:
-    return Twilio(app.test_client())
 
 
 def assert_well_answered(response: Any, records: list[logging.LogRecord]) -> None:

@@ -34,6 +34,14 @@ def state(name: str, kind: str, properties: dict[str, Any] | None = None,
             "properties": {**(properties or {}), "offset": {"x": x, "y": y}}}
 
 
+def widget(name: str, kind: str, properties: dict[str, Any], /, **transitions: str | None
+           ) -> dict[str, Any]:
+    """A state below the trigger with a transition for each keyword, named for its event and
+    going to the state it names (None: the flow ends there)."""
+    return state(name, kind, properties,
+                 [transition(event, to) for event, to in transitions.items()], y=100)
+
+
 def flow(*states: dict[str, Any], first: str | None = None, event: str = "incomingCall"
          ) -> dict[str, Any]:
     """A definition whose trigger goes on ``event`` to ``first`` (default: the first of

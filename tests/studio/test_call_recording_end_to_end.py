@@ -5,7 +5,6 @@ name>``, and the recording lasts from one to the other (on SQLite, then PostgreS
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,16 +13,9 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.emulator.script import CallScript
 from switchboard.emulator.stack import SwitchboardStack
+from tests.studio import widget
 
 CALLER = "+15555550100"
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
 
 
 RECORDED = {

@@ -19,6 +19,7 @@ from switchboard.callbacks.studio.definition import Flow
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
 from switchboard.emulator.transcript import Transcript
+from tests.studio import widget
 
 CALLER = "+15555550100"
 OPERATOR = "+15557770000"
@@ -33,14 +34,6 @@ def trigger(call: str | None = None, message: str | None = None) -> dict[str, An
             item["next"] = target
     return {"name": "Trigger", "type": "trigger", "transitions": transitions,
             "properties": {"offset": {"x": 0, "y": 0}}}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
 
 
 def say(name: str, text: str, after: str | None = None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from tests.conftest import serving
 from tests.server.conftest import Twilio, clean_app, message_params, twiml
+from tests.studio import widget
 
 SERVICE = flask.Flask("json_service")
 
@@ -48,13 +49,6 @@ def trigger(first: str) -> dict[str, Any]:
             "transitions": [{"event": "incomingMessage", "next": first},
                             {"event": "incomingCall"}, {"event": "incomingRequest"},
                             {"event": "incomingParent"}]}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any], **transitions: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": {**properties, "offset": {"x": 0, "y": 0}},
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in transitions.items()]}
 
 
 def definition(*states: dict[str, Any]) -> dict[str, Any]:

@@ -19,18 +19,9 @@ from switchboard.callbacks.studio.definition import Flow
 from tests.conftest import serving
 from tests.retries import PUBLIC_URL, Hosts, new_caller, new_token
 from tests.server.conftest import call_params, clean_app, message_params
+from tests.studio import widget
 
 TEAM = "+15550007777"
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {
-        "name": name, "type": kind,
-        "transitions": [{"next": to, "event": event} if to else {"event": event}
-                        for event, to in transitions.items()],
-        "properties": {**properties, "offset": {"x": 0, "y": 100}},
-    }
 
 
 def definition(first: str, *states: dict[str, Any], event: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from tests.server.conftest import (
     message_params,
     twiml,
 )
+from tests.studio import widget
 
 # -- a web service for the HTTP widgets ---------------------------------------------------------
 
@@ -162,16 +163,6 @@ def trigger(first: str | None, event: str = "incomingMessage") -> dict[str, Any]
 def definition(*states: dict[str, Any], event: str = "incomingMessage") -> dict[str, Any]:
     return {"description": "A New Flow", "states": [trigger(states[0]["name"], event), *states],
             "initial_state": "Trigger", "flags": {"allow_concurrent_calls": True}}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {
-        "name": name, "type": kind,
-        "transitions": [{"next": to, "event": event} if to else {"event": event}
-                        for event, to in transitions.items()],
-        "properties": {**properties, "offset": {"x": 0, "y": 100}},
-    }
 
 
 def send(name: str, body: str, after: str | None = None, **properties: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.context import flow_sid
 from switchboard.callbacks.studio.definition import Flow
 from tests.server.conftest import NUMBER, Twilio, call_params, clean_app, spoken, twiml, verbs
+from tests.studio import widget
 
 
 class Clock:
@@ -48,16 +49,6 @@ def trigger(first: str | None, *, event: str = "incomingCall") -> dict[str, Any]
 def definition(*states: dict[str, Any], concurrent: bool = True) -> dict[str, Any]:
     return {"description": "A New Flow", "states": [trigger(states[0]["name"]), *states],
             "initial_state": "Trigger", "flags": {"allow_concurrent_calls": concurrent}}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {
-        "name": name, "type": kind,
-        "transitions": [{"next": to, "event": event} if to else {"event": event}
-                        for event, to in transitions.items()],
-        "properties": {**properties, "offset": {"x": 0, "y": 100}},
-    }
 
 
 def say(name: str, text: str, after: str | None = None) -> dict[str, Any]:

@@ -17,14 +17,7 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from tests.server.conftest import Twilio, clean_app, message_params, twiml
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
+from tests.studio import widget
 
 
 def variables(name: str, after: str | None, **values: str) -> dict[str, Any]:

@@ -26,19 +26,13 @@ from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import Database, Execution, Step
 from tests.conftest import serving
 from tests.server.conftest import Twilio, call_params, clean_app, spoken, twiml, verbs
+from tests.studio import widget
 
 
 def trigger(first: str) -> dict[str, Any]:
     return {"name": "Trigger", "type": "trigger", "properties": {},
             "transitions": [{"event": "incomingCall", "next": first},
                             {"event": "incomingMessage"}, {"event": "incomingRequest"}]}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any], **events: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": properties,
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in events.items()]}
 
 
 def gather(name: str, text: str, keypress: str | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.runtime import fire_due_timeouts
 from tests.server.conftest import Twilio, clean_app, message_params, twiml, verbs
+from tests.studio import widget
 
 
 class Clock:
@@ -73,32 +74,22 @@ def trigger(first: str) -> dict[str, Any]:
             "properties": {"offset": {"x": 0, "y": 0}}}
 
 
-def state(name: str, kind: str, properties: dict[str, Any],
-          **transitions: str | None) -> dict[str, Any]:
-    return {
-        "name": name, "type": kind,
-        "transitions": [{"next": to, "event": event} if to else {"event": event}
-                        for event, to in transitions.items()],
-        "properties": {**properties, "offset": {"x": 0, "y": 100}},
-    }
-
-
 def definition(*states: dict[str, Any]) -> dict[str, Any]:
     return {"description": "A New Flow", "states": [trigger(states[0]["name"]), *states],
             "initial_state": "Trigger", "flags": {"allow_concurrent_calls": True}}
 
 
 def send(name: str, body: str, after: str | None = None) -> dict[str, Any]:
-    return state(name, "send-message", {"from": "{{flow.channel.address}}",
-                                        "to": "{{contact.channel.address}}", "body": body},
-                 sent=after, failed=None)
+    return widget(name, "send-message", {"from": "{{flow.channel.address}}",
+                                         "to": "{{contact.channel.address}}", "body": body},
+                  sent=after, failed=None)
 
 
 def redirect(url: str, *, method: str = "GET", timeout: str = "60", back: str | None = "back",
              fail: str | None = "sorry") -> dict[str, Any]:
-    return state("away", "add-twiml-redirect",
-                 {"url": url, "method": method, "timeout": timeout},
-                 **{"return": back, "timeout": "late", "fail": fail})
+    return widget("away", "add-twiml-redirect",
+                  {"url": url, "method": method, "timeout": timeout},
+                  **{"return": back, "timeout": "late", "fail": fail})
 
 
 ENDINGS = (
@@ -118,16 +109,16 @@ DEFINITIONS = {
         *ENDINGS,
     ),
     "after_a_question": definition(
-        state("ask", "send-and-wait-for-reply",
-              {"from": "{{flow.channel.address}}", "body": "Still there?", "timeout": "60"},
-              incomingMessage=None, timeout="away", deliveryFailure=None),
+        widget("ask", "send-and-wait-for-reply",
+               {"from": "{{flow.channel.address}}", "body": "Still there?", "timeout": "60"},
+               incomingMessage=None, timeout="away", deliveryFailure=None),
         redirect("https://example.com/sms-twiml"),
         *ENDINGS,
     ),
     "after_a_question_without_fail": definition(
-        state("ask", "send-and-wait-for-reply",
-              {"from": "{{flow.channel.address}}", "body": "Still there?", "timeout": "60"},
-              incomingMessage=None, timeout="away", deliveryFailure=None),
+        widget("ask", "send-and-wait-for-reply",
+               {"from": "{{flow.channel.address}}", "body": "Still there?", "timeout": "60"},
+               incomingMessage=None, timeout="away", deliveryFailure=None),
         redirect("https://example.com/sms-twiml", fail=None),
         *ENDINGS,
     ),

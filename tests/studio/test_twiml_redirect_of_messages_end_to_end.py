@@ -22,6 +22,7 @@ from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.emulator.stack import SwitchboardStack
 from tests.conftest import serving
+from tests.studio import widget
 
 TEXTER = "+15555550142"
 
@@ -60,27 +61,20 @@ class OtherTwiML:
 
 
 def flow(survey_url: str) -> dict[str, Any]:
-    def state(name: str, kind: str, properties: dict[str, Any],
-              **transitions: str | None) -> dict[str, Any]:
-        return {"name": name, "type": kind,
-                "transitions": [{"next": to, "event": event} if to else {"event": event}
-                                for event, to in transitions.items()],
-                "properties": {**properties, "offset": {"x": 0, "y": 100}}}
-
     def send(name: str, body: str, after: str | None = None) -> dict[str, Any]:
-        return state(name, "send-message", {"from": "{{flow.channel.address}}",
-                                            "to": "{{contact.channel.address}}", "body": body},
-                     sent=after, failed=None)
+        return widget(name, "send-message", {"from": "{{flow.channel.address}}",
+                                             "to": "{{contact.channel.address}}", "body": body},
+                      sent=after, failed=None)
 
     return {
         "description": "Hands the conversation to a survey, which hands it back",
         "states": [
-            state("Trigger", "trigger", {}, incomingMessage="hello", incomingCall=None,
-                  incomingRequest=None),
+            widget("Trigger", "trigger", {}, incomingMessage="hello", incomingCall=None,
+                   incomingRequest=None),
             send("hello", "Hello from the flow.", after="away"),
-            state("away", "add-twiml-redirect",
-                  {"url": survey_url, "method": "GET", "timeout": "600"},
-                  **{"return": "bye", "timeout": None, "fail": "sorry"}),
+            widget("away", "add-twiml-redirect",
+                   {"url": survey_url, "method": "GET", "timeout": "600"},
+                   **{"return": "bye", "timeout": None, "fail": "sorry"}),
             send("bye", "Back in the flow with {{widgets.away.choice}}."),
             send("sorry", "No survey: {{widgets.away.error}}"),
         ],

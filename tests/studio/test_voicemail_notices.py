@@ -39,16 +39,9 @@ from tests.notices.conftest import (
     sid,
     texts_about,
 )
+from tests.studio import widget
 
 __all__ = ["emulator"]
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
 
 
 def voicemail_flow(**record: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from switchboard.callbacks.studio.widgets.base import from_url_segment, url_segm
 from switchboard.cli import cli
 from switchboard.emulator.script import CallScript, RecordingTake
 from switchboard.emulator.stack import SwitchboardStack
+from tests.studio import widget
 
 CALLER = "+15555550100"
 NUMBER = "+14155550123"
@@ -39,14 +40,6 @@ EXECUTION = "FN" + "0" * 32
 NAMES = ["menu/main", "a?b#c", "100% sure", "literal%2Fescape", "..", ".", "/leading",
          "trailing/", "two//slashes", "tab\tand\nnewline", "ünïcödé wïdgét", "back\\slash",
          "!$&'()*+,;=:@~"]
-
-
-def widget(name: str, kind: str, properties: dict[str, Any],
-           **transitions: str | None) -> dict[str, Any]:
-    return {"name": name, "type": kind,
-            "transitions": [{"next": to, "event": event} if to else {"event": event}
-                            for event, to in transitions.items()],
-            "properties": {**properties, "offset": {"x": 0, "y": 100}}}
 
 
 def menus_flow() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from twilio.rest import Client
 
 from switchboard.callbacks.studio.api import register_studio_api
 from switchboard.emulator.stack import SwitchboardStack
+from tests.studio import widget
 from tests.studio_api import schema
 
 STUDIO = "https://studio.twilio.com"
@@ -56,13 +57,6 @@ def trigger(request_to: str | None = None, message_to: str | None = None) -> dic
                             {"event": "incomingCall"},
                             {"event": "incomingRequest", **({"next": request_to}
                                                              if request_to else {})}]}
-
-
-def widget(name: str, kind: str, properties: dict[str, Any], **transitions: str | None
-           ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": {**properties, "offset": {"x": 0, "y": 0}},
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in transitions.items()]}
 
 
 def definition(*states: dict[str, Any], description: str = "A flow") -> dict[str, Any]:

@@ -19,30 +19,24 @@ from switchboard.callbacks.studio import executions
 from switchboard.callbacks.studio.context import flow_sid, new_context
 from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.executions import Database, Execution, Step
+from tests.studio import widget
 
 NUMBER = "+15005550006"
 LATE = "Too late."
 PARTIES = {"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}"}
 
 
-def _widget(name: str, kind: str, properties: dict[str, Any], **transitions: str | None
-            ) -> dict[str, Any]:
-    return {"name": name, "type": kind, "properties": {**properties, "offset": {"x": 0, "y": 0}},
-            "transitions": [{"event": event, **({"next": to} if to else {})}
-                            for event, to in transitions.items()]}
-
-
 def ask_definition(seconds: int = 60) -> dict[str, Any]:
     """Ask (a question that waits ``seconds`` for the reply), then ``Too late.`` on the
     timeout; started by a message or by the REST API (``flows run``)."""
-    trigger = _widget("Trigger", "trigger", {}, incomingMessage="question",
-                      incomingRequest="question")
-    question = _widget("question", "send-and-wait-for-reply", {
+    trigger = widget("Trigger", "trigger", {}, incomingMessage="question",
+                     incomingRequest="question")
+    question = widget("question", "send-and-wait-for-reply", {
         "from": "{{flow.channel.address}}", "body": "Hello {{flow.data.name}}, reply YES.",
         "timeout": str(seconds)}, incomingMessage="thanks", timeout="late")
-    thanks = _widget("thanks", "send-message", {**PARTIES, "body": "Thanks."}, sent=None,
-                     failed=None)
-    late = _widget("late", "send-message", {**PARTIES, "body": LATE}, sent=None, failed=None)
+    thanks = widget("thanks", "send-message", {**PARTIES, "body": "Thanks."}, sent=None,
+                    failed=None)
+    late = widget("late", "send-message", {**PARTIES, "body": LATE}, sent=None, failed=None)
     return {"description": "Ask and wait", "states": [trigger, question, thanks, late],
             "initial_state": "Trigger", "flags": {"allow_concurrent_calls": True}}
 
