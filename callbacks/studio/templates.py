@@ -10,7 +10,9 @@ Liquid does not know passes its input through unchanged when rendering;
 Each loop (``for``, ``tablerow``) runs :data:`LOOP_LIMIT` times at most, Studio's limit: a
 longer one is an error (``limit: 15`` keeps the first items). A template writes
 :data:`OUTPUT_LIMIT` characters at most (a ``capture`` as many), and its ``assign`` and
-``capture`` tags hold as many bytes: more is an error too.
+``capture`` tags hold as many bytes: more is an error too. So is a filter making more text
+than that: ``replace``, ``join``, ``concat`` and ``date``, which can multiply what they are
+given, refuse it before it is made.
 
 Comparisons (``==``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, ``case``/``when``) between a number
 and text that reads as one (``"3"``, ``" -1.5 "``) compare the two numbers, so that
@@ -34,11 +36,12 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal, DecimalException
-from functools import lru_cache
+from functools import lru_cache, wraps
 from io import StringIO
+from itertools import repeat
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,13 +49,17 @@ from liquid import (
     BoundTemplate,
     Environment,
     Expression,
+    Markup,
     Mode,
     Node,
     RenderContext,
     Undefined,
     is_undefined,
+    soft_str,
 )
+from liquid import builtin as liquid_filters
 from liquid.builtin import date as liquid_date
+from liquid.builtin.content import ContentNode
 from liquid.builtin.expressions.logical import (
     ContainsExpression,
     EqExpression,
@@ -79,7 +86,7 @@ from liquid.exceptions import (
     OutputStreamLimitError,
     TemplateNotFoundError,
 )
-from liquid.filter import with_environment
+from liquid.filter import sequence_filter, string_filter, with_environment
 from liquid.stringify import to_liquid_string
 from liquid.token import Token
 
@@ -138,7 +145,10 @@ PACIFIC = _pacific()
 @with_environment
 def date(value: object, fmt: object, *, environment: Environment) -> str:
     """Liquid's ``date`` as Studio runs it: ``now``, ``today`` and a Unix time (a whole number
-    of seconds) are in Pacific time; a date and time written out keeps its own offset."""
+    of seconds) are in Pacific time; a date and time written out keeps its own offset. A
+    format that could write more than :data:`OUTPUT_LIMIT` characters is refused."""
+    if isinstance(fmt, str) and len(fmt) > _SHORT_FORMAT and _most_written(fmt) > OUTPUT_LIMIT:
+        raise _too_long()
     moment: object = value
     if value in ("now", "today"):
         moment = datetime.now(PACIFIC)
@@ -447,6 +457,182 @@ class _StudioEnvironment(Environment):
         return template
 
 
+# Filters that can make text longer than what they are given. Each refuses a result of more
+# than OUTPUT_LIMIT characters, so that no value a template makes holds more (an array
+# counted by _weight), and whatever writes one as text makes a few times that at most.
+
+
+def _measured(liquid_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """``liquid_filter`` (python-liquid's), refusing a text of more than :data:`OUTPUT_LIMIT`
+    characters once it is made: for a filter whose result is at most a few times as long as
+    what it is given (``escape``, ``url_encode``: twelve times at most, for a character of
+    four UTF-8 bytes), so that only a few times the limit is ever built."""
+
+    @wraps(liquid_filter)
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        result = liquid_filter(*args, **kwargs)
+        if isinstance(result, str) and len(result) > OUTPUT_LIMIT:
+            raise _too_long()
+        return result
+
+    return measured
+
+
+def _as_replaced(text: str, new: str) -> str:
+    """``new`` as it lands in ``text``: escaped when ``text`` is markup, as
+    ``Markup.replace`` escapes it (five characters for one at most: ``&amp;``)."""
+    return Markup.escape(new) if isinstance(text, Markup) else new
+
+
+@string_filter
+def replace(val: str, seq: object, sub: object = "") -> str:
+    """Liquid's ``replace``, refusing before it is made a result of more than
+    :data:`OUTPUT_LIMIT` characters: each occurrence of ``seq`` takes ``sub``'s length, and an
+    empty ``seq`` occurs before each character and at the end (``'ab' | replace: '', '-'``
+    gives ``-a-b-``, as in Ruby's Liquid)."""
+    new = soft_str(sub)
+    if (len(val) + 1) * (5 * len(new) + 1) > OUTPUT_LIMIT:  # the most it could make
+        old = soft_str(seq)
+        longer_by = len(_as_replaced(val, new)) - len(old)
+        if longer_by > 0 and len(val) + str.count(val, old) * longer_by > OUTPUT_LIMIT:
+            raise _too_long()
+    return _liquid_replace(val, seq, sub)
+
+
+@string_filter
+def replace_first(val: str, seq: object, sub: object = "") -> str:
+    """Liquid's ``replace_first``, refusing before it is made a result of more than
+    :data:`OUTPUT_LIMIT` characters."""
+    new = soft_str(sub)
+    if len(val) + 5 * len(new) > OUTPUT_LIMIT:  # the most it could make
+        old = soft_str(seq)
+        if len(val) + len(_as_replaced(val, new)) - len(old) > OUTPUT_LIMIT and old in val:
+            raise _too_long()
+    return _liquid_replace_first(val, seq, sub)
+
+
+#: python-liquid's ``replace`` and ``replace_first`` themselves, without the ``string_filter``
+#: that Studio's own have already applied.
+_liquid_replace = liquid_filters.replace.__wrapped__
+_liquid_replace_first = liquid_filters.replace_first.__wrapped__
+
+
+@with_environment
+@sequence_filter
+def join(left: list[object], separator: object = " ", *, environment: Environment) -> str:
+    """Liquid's ``join`` as python-liquid writes it, refusing before it is made a result of
+    more than :data:`OUTPUT_LIMIT` characters: the separator comes between each two items,
+    which makes a long separator and a long array a text as long as the two multiplied."""
+    texts = [item if isinstance(item, str) else str(item) for item in left]
+    glue = separator if isinstance(separator, str) else str(separator)
+    if environment.autoescape and glue == " ":
+        glue = Markup(" ")
+    glued = len(glue) * max(len(texts) - 1, 0)
+    length = sum(map(len, texts))
+    if isinstance(glue, Markup) and 5 * length + glued > OUTPUT_LIMIT:
+        texts = list(map(Markup.escape, texts))  # as Markup.join escapes them: "&" as "&amp;"
+        length = sum(map(len, texts))
+    if length + glued > OUTPUT_LIMIT:
+        raise _too_long()
+    return glue.join(texts)
+
+
+def _leaf_weight(value: object) -> int:
+    """:func:`_weight` of a value that is neither text, an array nor an object."""
+    if value is None or isinstance(value, bool):
+        return 4
+    if isinstance(value, int):
+        return value.bit_length() * 3 // 10 + 1  # log10(2) > 0.3
+    if isinstance(value, float):
+        return len(repr(value))
+    if isinstance(value, Decimal):
+        return len(value.as_tuple().digits) or 1
+    return 1
+
+
+def _weight(value: object) -> int:
+    """How much ``value`` holds, counted as it would be written: each text its length (one
+    at least), each number its digits, ``nil``, ``true`` and ``false`` four, each array and
+    object one and its items, an item held twice counted twice. The items python-liquid's
+    array filters flatten it into are fewer, and the text written for it (``{{ a }}``,
+    ``a | join``, ``a | to_json``) a few times more at most. Counting stops past
+    :data:`OUTPUT_LIMIT`."""
+    total = 0
+    pending = [value]
+    while pending and total <= OUTPUT_LIMIT:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item) or 1
+            continue
+        if isinstance(item, list | tuple):
+            items: Any = item
+        elif isinstance(item, Mapping):
+            items = [*item.keys(), *item.values()]
+        else:
+            total += _leaf_weight(item)
+            continue
+        total += 1
+        if total + len(items) > OUTPUT_LIMIT:  # each counts one at least
+            return total + len(items)
+        if all(map(isinstance, items, repeat(str))):  # texts only, counted at once
+            total += sum(map(len, items)) + items.count("")
+        else:
+            pending.extend(items)
+    return total
+
+
+def concat(sequence: object, *args: Any, **kwargs: Any) -> list[object]:
+    """Liquid's ``concat``, refusing an array of more than :data:`OUTPUT_LIMIT` characters
+    (as :func:`_weight` counts them): ``{% assign a = a | concat: a %}`` doubles what ``a``
+    would write with each turn of a loop, with no more memory than its items' references."""
+    joined = liquid_filters.concat(sequence, *args, **kwargs)
+    if _weight(joined) > OUTPUT_LIMIT:
+        raise _too_long()
+    return joined
+
+
+#: A ``date`` format this long or shorter writes less than :data:`OUTPUT_LIMIT` characters:
+#: Python's ``strftime`` writes less than 512 times its format, once ``%f``, ``%z`` and
+#: ``%Z`` (which Python writes itself) have made it ten times longer at most.
+_SHORT_FORMAT = 32
+
+#: A ``strftime`` directive: ``%``, glibc's flags, a width, modifiers, the conversion.
+_DIRECTIVE = re.compile(r"%[-_0^#+]*(\d*)[EO]*.?", re.DOTALL)
+
+#: The most any directive without a width writes (``%c`` in any locale, a zone's name).
+_DIRECTIVE_MOST = 64
+
+
+def _most_written(fmt: str) -> int:
+    """The most characters ``strftime`` could write for ``fmt``: each directive twice its
+    width (glibc pads both the sign and the digits of ``%z`` to it) or
+    :data:`_DIRECTIVE_MOST`, and the text around as it is."""
+    most = len(fmt)
+    for directive in _DIRECTIVE.finditer(fmt):
+        width = directive.group(1)
+        most += OUTPUT_LIMIT + 1 if len(width) > 6 else max(2 * int(width or 0),
+                                                              _DIRECTIVE_MOST)
+    return most
+
+
+#: The filters registered in Studio's environment in place of python-liquid's: those that
+#: can make text longer than what they are given, bounded. (``append`` and ``prepend`` add
+#: the length of what they are given; what they make is bounded by ``assign`` and by what a
+#: template writes.)
+_BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
+    "replace": replace,
+    "replace_first": replace_first,
+    "join": join,
+    "concat": concat,
+    **{name: _measured(getattr(liquid_filters, name)) for name in (
+        "replace_last", "truncate", "truncatewords", "escape", "escape_once", "newline_to_br",
+        "strip_newlines", "url_encode", "base64_encode", "base64_url_safe_encode", "escapejs",
+        "upcase", "downcase", "capitalize")},
+    "to_json": _measured(to_json),
+    "date": date,
+}
+
+
 def _as_it_is(value: object) -> object:
     return value
 
@@ -454,8 +640,7 @@ def _as_it_is(value: object) -> object:
 def _environment(*, autoescape: bool = False) -> Environment:
     env = _StudioEnvironment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=False,
                              autoescape=autoescape)
-    env.filters["to_json"] = to_json
-    env.filters["date"] = date
+    env.filters.update(_BOUNDED_FILTERS)
     if autoescape:
         # Studio has no ``safe``: a value it is given stays text, escaped like any other.
         env.filters["safe"] = _as_it_is
@@ -606,6 +791,21 @@ def including_tags(template: str) -> list[str]:
     return [name for name in analysis.tags if name in INCLUDING_TAGS]
 
 
+def written_as_it_is(template: str) -> list[str]:
+    """The texts ``template`` writes as they are, in every branch: what lies outside its
+    outputs and tags (and inside ``raw``), not a comment nor a string in a tag."""
+    bound = parse(template)
+    static = RenderContext(bound)
+    texts: list[str] = []
+    nodes: list[Node] = list(bound.nodes)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ContentNode):
+            texts.append(node.text)
+        nodes.extend(node.children(static, include_partials=False))
+    return texts
+
+
 __all__ = ["INCLUDING_TAGS", "LOOP_LIMIT", "OUTPUT_LIMIT", "PACIFIC", "TemplateError", "date",
            "environment", "evaluate", "including_tags", "markup_environment", "parse",
-           "render", "render_markup", "to_json", "unknown_filters"]
+           "render", "render_markup", "to_json", "unknown_filters", "written_as_it_is"]
