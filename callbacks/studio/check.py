@@ -31,6 +31,7 @@ from switchboard.callbacks.studio.templates import (
     including_tags,
     parse,
     unknown_filters,
+    written_as_it_is,
 )
 
 FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
@@ -44,6 +45,16 @@ LOOPS = range(1, 100)
 message until the call ends)."""
 
 LOOPING_WIDGETS = frozenset({"say-play", "gather-input-on-call"})
+
+NUL_REFUSING_WIDGETS = frozenset({
+    "say-play", "gather-input-on-call", "record-voicemail", "connect-call-to",
+    "add-twiml-redirect", "enqueue-call", "record-call", "send-message",
+    "send-and-wait-for-reply", "make-outgoing-call-v2"})
+"""The widgets whose properties all end in TwiML (which lxml refuses a NUL character in), or
+in a message or a call made through Twilio's API (its text, numbers and URLs): a NUL in the
+text their templates write as it is can never be sent. Other widgets' texts may carry one:
+into an HTTP request (percent-encoded in a URL or a form), into ``flow.variables`` (which the
+database keeps as JSON text, escaped), or into a condition's comparison."""
 
 MAX_DEPTH = 64
 """How deep a definition's arrays and objects may nest: Studio's own go about eight deep."""
@@ -420,6 +431,7 @@ def _template_texts(state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def _template_problems(state: Mapping[str, Any], label: str | int, source: str
                        ) -> list[Problem]:
     problems: list[Problem] = []
+    refuses_nul = state.get("type") in NUL_REFUSING_WIDGETS
     for where, text in _template_texts(state):
         if _SURROGATE.search(text):
             continue  # a problem of its own
@@ -428,6 +440,11 @@ def _template_problems(state: Mapping[str, Any], label: str | int, source: str
         except TemplateError as error:
             problems.append(Problem(source, str(error), label, where))
             continue
+        if refuses_nul and "\x00" in text and not where.startswith("transitions") and any(
+                "\x00" in written for written in written_as_it_is(text)):
+            problems.append(Problem(
+                source, "holds a NUL character (\\u0000), which no TwiML, message or call "
+                "can carry; remove it", label, where))
         for name in including_tags(text):
             problems.append(Problem(
                 source, f"Liquid tag {name!r} cannot be used in a flow: there is no other "
