@@ -616,16 +616,16 @@ def _most_written(fmt: str) -> int:
 
 
 #: The filters registered in Studio's environment in place of python-liquid's: those that
-#: can make text longer than what they are given, bounded. (``append`` and ``prepend`` add
-#: the length of what they are given; what they make is bounded by ``assign`` and by what a
-#: template writes.)
+#: can make text longer than what they are given, bounded (``append`` and ``prepend`` too: a
+#: chain of them in one output adds what it is given at each link).
 _BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
     "replace": replace,
     "replace_first": replace_first,
     "join": join,
     "concat": concat,
     **{name: _measured(getattr(liquid_filters, name)) for name in (
-        "replace_last", "truncate", "truncatewords", "escape", "escape_once", "newline_to_br",
+        "append", "prepend", "replace_last", "truncate", "truncatewords", "escape",
+        "escape_once", "newline_to_br",
         "strip_newlines", "url_encode", "base64_encode", "base64_url_safe_encode", "escapejs",
         "upcase", "downcase", "capitalize")},
     "to_json": _measured(to_json),
