@@ -173,6 +173,12 @@ LOOP_LIMIT = 15
 OUTPUT_LIMIT = 256 * 1024
 
 
+#: A template with this many outputs or fewer and no loop is measured once it is written: it
+#: holds this many times :data:`OUTPUT_LIMIT` at most before it is refused, where counting
+#: each write would cost every render some 10 %.
+FEW_OUTPUTS = 16
+
+
 def _too_long() -> OutputStreamLimitError:
     return OutputStreamLimitError("output limit reached", token=None)
 
@@ -399,13 +405,13 @@ _STUDIO_EXPRESSIONS: dict[type[Expression], type[Expression]] = {
 
 def _as_studio(template: _StudioTemplate) -> None:
     """Turns each comparison of ``template``'s tags into Studio's, and each range into a
-    limited one; notes whether it :attr:`~_StudioTemplate.loops`."""
+    limited one; a template holding a loop has its writes :attr:`~_StudioTemplate.counted`."""
     static = RenderContext(template)
     nodes: list[Node] = list(template.nodes)
     while nodes:
         node = nodes.pop()
         if isinstance(node, ForNode | TablerowNode):
-            template.loops = True
+            template.counted = True
         nodes.extend(node.children(static, include_partials=False))
         expressions = list(node.expressions())
         while expressions:
@@ -417,23 +423,25 @@ def _as_studio(template: _StudioTemplate) -> None:
 
 
 class _StudioTemplate(BoundTemplate):
-    """Writes :data:`OUTPUT_LIMIT` characters at most: a template that :attr:`loops` is
-    stopped as it writes more (an :class:`_Output`); any other writes each of its nodes once,
-    and is counted when it is done."""
+    """Writes :data:`OUTPUT_LIMIT` characters at most: a template whose writes are
+    :attr:`counted` is stopped as it writes more (an :class:`_Output`); any other writes each
+    of its few outputs once, and is measured when it is done."""
 
     context_class = _StudioContext
-    #: Whether the template holds a ``for`` or ``tablerow`` loop (set as it is parsed).
-    loops = False
+    #: Whether the template's writes are counted as they are made (set as it is parsed): it
+    #: holds a ``for`` or ``tablerow`` loop, or more than :data:`FEW_OUTPUTS` outputs, each of
+    #: which could write a value as long as the limit.
+    counted = False
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         context = self.context_class(self, globals=self.make_globals(dict(*args, **kwargs)))
-        output = _Output() if self.loops else StringIO()
+        output = _Output() if self.counted else StringIO()
         self.render_with_context(context, output)
         return _written(output)
 
     async def render_async(self, *args: Any, **kwargs: Any) -> str:
         context = self.context_class(self, globals=self.make_globals(dict(*args, **kwargs)))
-        output = _Output() if self.loops else StringIO()
+        output = _Output() if self.counted else StringIO()
         await self.render_with_context_async(context, output)
         return _written(output)
 
@@ -451,9 +459,12 @@ class _StudioEnvironment(Environment):
 
     def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
         template = super().from_string(source, *args, **kwargs)
-        # comparisons and loops are in tags, ranges hold ".."
-        if isinstance(template, _StudioTemplate) and ("{%" in source or ".." in source):
+        if not isinstance(template, _StudioTemplate):
+            return template
+        if "{%" in source or ".." in source:  # comparisons and loops are in tags, ranges ".."
             _as_studio(template)
+        if source.count("{{") > FEW_OUTPUTS:
+            template.counted = True
         return template
 
 

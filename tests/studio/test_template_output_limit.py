@@ -210,3 +210,18 @@ def test_a_chain_of_appends_stops_at_the_first_link_past_the_limit() -> None:
         finally:
             tracemalloc.stop()
         assert peak < 4 * 1024 * 1024, peak
+
+
+def test_a_template_of_many_outputs_is_stopped_as_it_writes() -> None:
+    """A template without a loop but with many outputs (more than FEW_OUTPUTS) is counted
+    as it writes, as a loop is: refused once past the limit, not once it is all written."""
+    many = "{{ x | upcase }}" * 400  # a new text at each output, as a template's filters make
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError, match=PROBLEM):
+            render(many, {"x": "w" * (OUTPUT_LIMIT // 8)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, peak
+    assert len(render("{{ x }}" * 400, {"x": "w"})) == 400
