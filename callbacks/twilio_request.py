@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from switchboard.callbacks.store.params import key_text
+
 if TYPE_CHECKING:
     from switchboard.config import Settings
 
@@ -130,9 +132,10 @@ class TwilioRequest:
         """What tells Twilio's retry of this request from every other request: the
         :attr:`idempotency_token` with the SID of the request's call or message, which the
         signature covers (the header is not: a token alone could be replayed on another
-        call); None when either is missing."""
+        call); None when either is missing. An overlong one is its SHA-256, as every indexed
+        key the store keeps (a PostgreSQL index refuses an entry of more than 2,704 bytes)."""
         token, sid = self.idempotency_token, getattr(self, "sid", None)
-        return f"{token}:{sid}" if token and sid else None
+        return key_text(f"{token}:{sid}") if token and sid else None
 
     def __repr__(self) -> str:
         sid = getattr(self, "sid", None) or ""

@@ -6,6 +6,8 @@ database, each on werkzeug's server on 127.0.0.1), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -332,3 +334,16 @@ def test_a_token_on_another_call_from_the_same_number_is_not_a_retry(
     step = hosts.post(1, "/flows/menu/step/menu/gather", {**second_call, "Digits": "5"},
                       new_token())
     assert b"Press number 1." in step.content  # the second call's own execution moved
+
+
+def test_a_token_of_any_length_keeps_the_flow_running(hosts: Hosts, caller: str) -> None:
+    """The header is the sender's to make as long as it likes: an overlong retry key is kept
+    as its digest (PostgreSQL's indexes refuse an entry over 2,704 bytes), so the call runs
+    and its retry is still told apart."""
+    call = call_params(From=caller)
+    long_token = base64.b64encode(os.urandom(4500)).decode()  # 6,000 characters, random
+    first = hosts.post(0, "/flows/menu", call, long_token)
+    again = hosts.post(1, "/flows/menu", call, long_token)
+    assert b"Press a key." in first.content
+    assert again.content == first.content
+    assert _execution(hosts, "menu", caller).active
