@@ -921,9 +921,10 @@ def _moved(execution: Execution) -> None:
 
 def save(db: Database, execution: Execution, new_steps: Sequence[Step]) -> bool:
     """Write the progress of a claimed ``execution`` and its new steps, and release the claim.
-    An execution ended meanwhile (its call ended) stays ended, and only its claim is released:
-    what the run did (its end, its widgets' failures, the subflows it entered) is not counted,
-    the request that ended it counted the end. False, writing nothing, when the claim was lost
+    An execution ended meanwhile (its call ended) stays ended: its claim is released and the
+    run's steps are written, but its state is not, and what the run did (its end, its widgets'
+    failures, the subflows it entered) is not counted; the request that ended it counted the
+    end. False, writing nothing, when the claim was lost
     (it expired and another request took it).
 
     Under a webhook (:func:`_after_answer`) the steps are written just after the answer, by
