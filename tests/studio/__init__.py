@@ -7,10 +7,14 @@ properties and events in the widget library).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from flask import Flask
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "flows" / "examples"
@@ -159,3 +163,25 @@ def write(folder: Path, name: str, definition: object) -> Path:
     text = definition if isinstance(definition, str) else json.dumps(definition, indent=2)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def app_with_service(database_url: str, service: Flask,
+                     definitions: Mapping[str, Any]) -> Iterator[Flask]:
+    """An app running ``definitions`` (by name) on ``database_url``, with ``service`` served
+    on 127.0.0.1 for their HTTP widgets: ``http://SERVICE`` in them is its address."""
+    from switchboard.callbacks.studio.blueprint import studio_blueprint
+    from switchboard.callbacks.studio.definition import Flow
+    from tests.conftest import serving
+    from tests.server.conftest import clean_app
+
+    with serving(service) as url:
+        text = json.dumps(definitions).replace("http://SERVICE", url)
+        flows = {name: Flow(name, body, f"{name}.json")
+                 for name, body in json.loads(text).items()}
+        application = clean_app(database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
+        application.register_blueprint(studio_blueprint(flows))
+        try:
+            yield application
+        finally:
+            application.extensions["switchboard"].store.close()

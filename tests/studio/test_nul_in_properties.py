@@ -9,7 +9,6 @@ into a Say ends with the apology, into a reply with no message, each in one log 
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -22,13 +21,18 @@ from flask import Flask
 
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions
-from switchboard.callbacks.studio.blueprint import studio_blueprint
 from switchboard.callbacks.studio.check import NUL_REFUSING_WIDGETS
-from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.loader import check_files
-from tests.conftest import serving
-from tests.server.conftest import Twilio, call_params, clean_app, message_params, spoken, twiml
-from tests.studio import MINIMAL_WIDGETS, flow, state, transition, widget_flow, write
+from tests.server.conftest import Twilio, call_params, message_params, spoken, twiml
+from tests.studio import (
+    MINIMAL_WIDGETS,
+    app_with_service,
+    flow,
+    state,
+    transition,
+    widget_flow,
+    write,
+)
 
 NUL_PROBLEM = ("holds a NUL character (\\u0000), which no TwiML, message or call can carry; "
                "remove it")
@@ -173,14 +177,8 @@ DEFINITIONS = {
 
 @pytest.fixture(scope="module")
 def app(module_database_url: str) -> Iterator[Flask]:
-    with serving(SERVICE) as url:
-        text = json.dumps(DEFINITIONS).replace("http://SERVICE", url)
-        flows = {name: Flow(name, body, f"{name}.json")
-                 for name, body in json.loads(text).items()}
-        application = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
-        application.register_blueprint(studio_blueprint(flows))
+    with app_with_service(module_database_url, SERVICE, DEFINITIONS) as application:
         yield application
-        application.extensions["switchboard"].store.close()
 
 
 def _contact() -> str:

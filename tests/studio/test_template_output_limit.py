@@ -19,8 +19,6 @@ from flask import Flask
 
 from switchboard.callbacks.errors import VOICE_APOLOGY
 from switchboard.callbacks.studio import executions
-from switchboard.callbacks.studio.blueprint import studio_blueprint
-from switchboard.callbacks.studio.definition import Flow
 from switchboard.callbacks.studio.templates import (
     OUTPUT_LIMIT,
     TemplateError,
@@ -28,15 +26,14 @@ from switchboard.callbacks.studio.templates import (
     render,
     render_markup,
 )
-from tests.conftest import serving
 from tests.server.conftest import (
     Twilio,
     call_params,
-    clean_app,
     message_params,
     spoken,
     twiml,
 )
+from tests.studio import app_with_service
 
 PROBLEM = f"the template writes more than {OUTPUT_LIMIT} characters"
 
@@ -146,14 +143,8 @@ DEFINITIONS = {
 
 @pytest.fixture(scope="module")
 def app(module_database_url: str) -> Iterator[Flask]:
-    with serving(SERVICE) as url:
-        text = json.dumps(DEFINITIONS).replace("http://SERVICE", url)
-        flows = {name: Flow(name, body, f"{name}.json")
-                 for name, body in json.loads(text).items()}
-        application = clean_app(module_database_url, BUNDLED_FLOWS=False, STUDIO_FLOWS=False)
-        application.register_blueprint(studio_blueprint(flows))
+    with app_with_service(module_database_url, SERVICE, DEFINITIONS) as application:
         yield application
-        application.extensions["switchboard"].store.close()
 
 
 def _ended(twilio: Twilio, contact: str, kind: str, caplog: pytest.LogCaptureFixture
