@@ -19,6 +19,7 @@ from typing import Any
 from jsonschema import Draft7Validator, ValidationError, validators
 
 from switchboard.callbacks.studio.definition import Problem
+from switchboard.callbacks.studio.parameters import SURROGATE
 from switchboard.callbacks.studio.schema import (
     CONDITION_TYPES,
     FLOW_SCHEMA,
@@ -58,9 +59,6 @@ database keeps as JSON text, escaped), or into a condition's comparison."""
 
 MAX_DEPTH = 64
 """How deep a definition's arrays and objects may nest: Studio's own go about eight deep."""
-
-#: A UTF-16 surrogate, which a string holds only when a ``\ud800`` escape had no pair.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _number_text(validator: Any, wanted: bool, instance: object, schema: Mapping[str, Any]
@@ -174,13 +172,13 @@ def _lone_surrogates(value: object, path: list[str | int]
     if isinstance(value, Mapping):
         for key, item in value.items():
             where = [*path, str(key)]
-            if isinstance(key, str) and _SURROGATE.search(key):
+            if isinstance(key, str) and SURROGATE.search(key):
                 yield where, key
             yield from _lone_surrogates(item, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _lone_surrogates(item, [*path, index])
-    elif isinstance(value, str) and _SURROGATE.search(value):
+    elif isinstance(value, str) and SURROGATE.search(value):
         yield path, value
 
 
@@ -231,7 +229,7 @@ def _json_type(value: object) -> str:
 
 def _show(value: object, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    if _SURROGATE.search(text):  # a line holding one cannot be printed
+    if SURROGATE.search(text):  # a line holding one cannot be printed
         text = json.dumps(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -433,7 +431,7 @@ def _template_problems(state: Mapping[str, Any], label: str | int, source: str
     problems: list[Problem] = []
     refuses_nul = state.get("type") in NUL_REFUSING_WIDGETS
     for where, text in _template_texts(state):
-        if _SURROGATE.search(text):
+        if SURROGATE.search(text):
             continue  # a problem of its own
         try:
             parse(text)

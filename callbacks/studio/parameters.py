@@ -20,13 +20,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PARAMETERS_DEPTH", "ParametersError", "check_parameters", "read_json"]
+__all__ = ["PARAMETERS_DEPTH", "SURROGATE", "ParametersError", "check_parameters", "read_json"]
 
 #: How deep the parameters may nest. The execution's context holds them a few levels further
 #: down, and a client's JSON decoder gives up near a thousand levels (Python's does).
 PARAMETERS_DEPTH = 64
 #: A UTF-16 surrogate a ``\uD800`` escape left without its pair: no text, in any encoding.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: An integer of fewer bits than this has fewer decimal digits than any limit Python sets
 #: (``sys.set_int_max_str_digits`` takes 640 at least).
 _SHORT_INT_BITS = 2000
@@ -98,7 +98,7 @@ def _problem(parameters: dict[str, Any]) -> str | None:
                 if not isinstance(key, str):
                     return (f"holds a name that is not text ({_json_kind(key)}, in "
                             f"{_path(trail)}); name every value with a string")
-                if _SURROGATE.search(key):
+                if SURROGATE.search(key):
                     return (f"holds a name with a lone UTF-16 surrogate (in {_path(trail)}); "
                             "send text as UTF-8, or escape it as a surrogate pair")
                 pending.append((item, depth + 1, (f".{key}", trail)))
@@ -106,7 +106,7 @@ def _problem(parameters: dict[str, Any]) -> str | None:
             pending.extend((item, depth + 1, (f"[{index}]", trail))
                            for index, item in enumerate(value))
         elif isinstance(value, str):
-            if _SURROGATE.search(value):
+            if SURROGATE.search(value):
                 return (f"holds a lone UTF-16 surrogate at {_path(trail)}; send text as "
                         "UTF-8, or escape it as a surrogate pair")
         elif isinstance(value, float):
