@@ -4,9 +4,10 @@
 as the schema has them now; a table that exists already is left as it is. What the schema
 added to a table since, these add: the columns (``ALTER TABLE ... ADD COLUMN``, which both
 databases do in place, without copying the rows, for a column that may be NULL) and then the
-indexes, which may be over those columns. Both run inside the transaction that creates the
-tables, under its lock (PostgreSQL's advisory lock, SQLite's writer lock), so that processes
-starting at once do it once.
+indexes, which may be over those columns. Each reads what the database has in one reflection
+of all the tables (on PostgreSQL one catalog query, not one per table). Both run inside the
+transaction that creates the tables, under its lock (PostgreSQL's advisory lock, SQLite's
+writer lock), so that processes starting at once do it once.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def add_missing_columns(conn: sa.Connection, tables: Iterable[sa.Table]) -> None
 
     Only a column that may be NULL and has no default can be added to a table holding rows:
     the schema's added columns are all such (the rows made before read as NULL)."""
-    inspector = sa.inspect(conn)
+    tables = list(tables)
+    found = sa.inspect(conn).get_multi_columns(filter_names=[table.name for table in tables])
     for table in tables:
-        have = {column["name"] for column in inspector.get_columns(table.name)}
+        have = {column["name"] for column in found.get((None, table.name), ())}
         for column in table.columns:
             if column.name in have:
                 continue
@@ -49,9 +51,10 @@ def add_missing_columns(conn: sa.Connection, tables: Iterable[sa.Table]) -> None
 def create_missing_indexes(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
     """Create the indexes of ``tables`` that the database lacks: ``create_all`` makes a
     table's indexes with the table only, not those added to a table that exists already."""
-    inspector = sa.inspect(conn)
+    tables = list(tables)
+    found = sa.inspect(conn).get_multi_indexes(filter_names=[table.name for table in tables])
     for table in tables:
-        have = {index["name"] for index in inspector.get_indexes(table.name)}
+        have = {index["name"] for index in found.get((None, table.name), ())}
         for index in table.indexes:
             if index.name not in have:
                 index.create(conn)
